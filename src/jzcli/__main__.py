@@ -1,0 +1,3 @@
+from jzcli.cli import main
+
+main()
