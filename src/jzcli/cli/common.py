@@ -1,0 +1,95 @@
+"""Options and error handling shared by all commands."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jzcli import render
+from jzcli.errors import EXIT_IO, JzError
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--db",
+        envvar="JZCLI_DB",
+        help="Store: a SQLite file path or a SQLAlchemy URL (postgresql+psycopg://user:pw@host/db). "
+        "Default: jzcli.db in your user data folder.",
+        show_default=False,
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages on stderr.")]
+ShowBsnOption = Annotated[
+    bool, typer.Option("--show-bsn", help="Show BSNs in full in terminal output (they are masked by default).")
+]
+OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[Format, typer.Option("--format", help="Output format on stdout.")]
+
+
+def open_store(db: str | None):
+    from jzcli.store import Store
+
+    return Store.open(db)
+
+
+def run_guarded(app: typer.Typer) -> int:
+    """Run the Typer app; turn JzError into one line and its exit code, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+        return code if isinstance(code, int) else 0
+    except JzError as exc:
+        render.error_line(str(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        render.error_line("aborted")
+        return 130
+    except KeyboardInterrupt:
+        render.error_line("interrupted; nothing half-written was kept")
+        return 130
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if os.environ.get("JZCLI_DEBUG"):
+            traceback.print_exc()
+        render.error_line(
+            f"unexpected internal error ({type(exc).__name__}); nothing half-written was kept. "
+            "Run again with JZCLI_DEBUG=1 for details and report it."
+        )
+        return EXIT_IO
+
+
+def resolve_gemeenten(values: list[str]) -> list[str]:
+    """--gemeente values (codes, GM-codes or names) → CBS codes; unknown names are a usage error."""
+    from jzcli import refdata
+    from jzcli.errors import UsageError
+
+    codes = []
+    for value in values:
+        code = refdata.gemeente_code(value)
+        if code is None:
+            hints = refdata.gemeente_suggestions(value)
+            raise UsageError(
+                f"--gemeente {value}: unknown gemeente" + (f"; did you mean {', '.join(hints)}?" if hints else "")
+            )
+        codes.append(code)
+    return codes

@@ -1,0 +1,146 @@
+"""jzcli import"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jzcli import render
+from jzcli.cli import app
+from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, ShowBsnOption, open_store
+from jzcli.errors import EXIT_IO, UsageError
+
+
+@app.command(
+    "import",
+    epilog=(
+        "Examples:\n\n"
+        "  jzcli import declaraties/2025-03/\n\n"
+        "  jzcli import horizon_maart.csv --aanbieder 98001234\n\n"
+        '  jzcli import export.xlsx --map "Cliëntnr=bsn" --map "Uren=volume"\n\n'
+        "  jzcli import toewijzingen.xlsx --soort toewijzingen"
+    ),
+)
+def import_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import (xlsx, xlsm, xls, csv, txt).", show_default=False)],
+    soort: Annotated[
+        Optional[str],
+        typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
+    ] = None,
+    aanbieder: Annotated[
+        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+    ] = None,
+    gemeente: Annotated[
+        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+    ] = None,
+    maps: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--map",
+            help='Column mapping "Column name=field" (repeatable); remembered for the aanbieder\'s next files.',
+        ),
+    ] = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+    quiet: QuietOption = False,
+    show_bsn: ShowBsnOption = False,
+) -> None:
+    """Read provider files into the store: one batch per file, all or nothing.
+
+    The header row is found wherever it is; column names are matched against Dutch and iJw
+    synonyms. Values that cannot be read are kept as findings with file, sheet, row and column.
+    Importing a byte-identical file again changes nothing.
+    """
+    from jzcli import importer, refdata
+    from jzcli.readers.values import parse_agb
+
+    opts = importer.ImportOptions(soort=soort, maps=list(maps or []))
+    if soort is not None and soort not in importer.KIND_READERS:
+        raise UsageError(f"--soort {soort}: choose one of {', '.join(importer.KIND_READERS)}")
+    if aanbieder is not None:
+        import pandas as pd
+
+        parsed = parse_agb(pd.Series([aanbieder], dtype=object))
+        if parsed.errors.iloc[0]:
+            raise UsageError(f"--aanbieder {aanbieder}: {parsed.errors.iloc[0]} (an AGB code has 8 digits)")
+        opts.aanbieder = parsed.values.iloc[0]
+    if gemeente is not None:
+        code = refdata.gemeente_code(gemeente)
+        if code is None:
+            hints = refdata.gemeente_suggestions(gemeente)
+            raise UsageError(f"--gemeente {gemeente}: unknown gemeente" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
+        opts.gemeente = code
+
+    store = open_store(db)
+
+    def progress(path: Path) -> None:
+        if not quiet:
+            render.status_line(f"reading {render.escape(str(path))}")
+
+    results = importer.import_paths(store, paths, opts, progress=progress)
+    findings = store.import_findings()
+    batch_ids = {r.batch for r in results if r.status == "imported"}
+    new_findings = findings[findings["batch"].isin(batch_ids)] if len(findings) else findings
+
+    if fmt == Format.json:
+        render.out.print_json(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
+    elif fmt == Format.csv:
+        import csv
+        import sys
+
+        w = csv.writer(sys.stdout)
+        keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
+        w.writerow(keys)
+        for r in results:
+            d = r.as_dict()
+            w.writerow([d[k] for k in keys])
+    else:
+        _render_results(results, new_findings, show_bsn)
+
+    for r in results:
+        if r.status == "error":
+            render.error_line(r.message)
+    if any(r.status == "error" for r in results):
+        raise typer.Exit(EXIT_IO)
+
+
+def _render_results(results, findings, show_bsn: bool) -> None:
+    t = render.table("Import", show_lines=False)
+    for col, just in (("file", "left"), ("kind", "left"), ("sheets", "left"), ("rows", "right"), ("stored", "right"), ("skipped", "right"), ("findings", "right"), ("result", "left")):
+        t.add_column(col, justify=just)
+    for r in results:
+        if r.status == "imported":
+            reasons = ", ".join(f"{n} {k}" for k, n in r.skipped_reasons.items())
+            result = f"batch {r.batch}" + (f" (skipped: {reasons})" if reasons else "")
+        elif r.status == "unchanged":
+            result = f"[dim]{render.escape(r.message)}[/]"
+        else:
+            result = "[red]not imported[/]"
+        t.add_row(
+            render.escape(r.path.name),
+            r.soort or "",
+            render.escape(", ".join(s for s in r.sheets if s)),
+            render.number(r.rows) if r.status == "imported" else "",
+            render.number(r.stored) if r.status == "imported" else "",
+            render.number(r.skipped) if r.status == "imported" else "",
+            render.number(r.findings) if r.status == "imported" else "",
+            result,
+        )
+    render.out.print(t)
+    if len(findings):
+        ft = render.table(f"Values that could not be read ({len(findings)}; the lines are stored, the values left empty)")
+        for col in ("file", "sheet", "row", "column", "value", "problem"):
+            ft.add_column(col)
+        for f in findings.head(50).itertuples():
+            value = f.waarde or ""
+            value = render.mask_bsn(value, show_bsn) if f.veld == "bsn" else render.mask_bsns_in(value, show_bsn)
+            ft.add_row(
+                render.escape(f.bron), render.escape(f.blad or ""), str(f.rij), render.escape(f.kolom or ""),
+                render.escape(value[:40]), render.escape(render.mask_bsns_in(f.melding, show_bsn)),
+            )
+        render.out.print(ft)
+        if len(findings) > 50:
+            render.out.print(f"… and {len(findings) - 50} more (jzcli validate shows them all per line)")

@@ -1,0 +1,90 @@
+"""jzcli batches, jzcli export declaraties"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jzcli import render
+from jzcli.cli import app
+from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, open_store
+
+export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@app.command("batches", epilog="Examples:\n\n  jzcli batches\n\n  jzcli batches --format json")
+def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> None:
+    """List imported batches: one per file, with its rows, skipped rows and findings."""
+    store = open_store(db)
+    frame = store.list_batches()
+    columns = ["id", "soort", "bestand", "rijen_gelezen", "rijen_opgeslagen", "rijen_overgeslagen", "bevindingen", "geimporteerd_op", "gebruiker", "sha256"]
+    frame = frame[columns]
+    if fmt == Format.json:
+        render.out.print_json(frame.to_json(orient="records", date_format="iso"))
+        return
+    if fmt == Format.csv:
+        import sys
+
+        frame.to_csv(sys.stdout, index=False)
+        return
+    t = render.table("Batches")
+    for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by")):
+        t.add_column(label, justify="right" if col.startswith(("rijen", "bev", "id")) else "left")
+    for row in frame.itertuples():
+        t.add_row(
+            str(row.id), row.soort, render.escape(row.bestand), render.number(row.rijen_gelezen),
+            render.number(row.rijen_opgeslagen), render.number(row.rijen_overgeslagen), render.number(row.bevindingen),
+            str(row.geimporteerd_op)[:19], render.escape(row.gebruiker),
+        )
+    render.out.print(t)
+    if frame.empty:
+        render.status_line("The store is empty: start with jzcli import FILE_OR_FOLDER")
+
+
+@export_app.command(
+    "declaraties",
+    epilog="Examples:\n\n  jzcli export declaraties -o alle-regels.csv\n\n  jzcli export declaraties -o huizen.xlsx --gemeente Huizen",
+)
+def export_declaraties_command(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Target file: .csv or .xlsx.")],
+    gemeente: Annotated[Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")] = None,
+    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")] = None,
+    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")] = None,
+    db: DbOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Write all stored declaration lines with the full BSN (a file for other systems).
+
+    Columns: batch, bron, blad, rij, aanbieder, gemeente, declaratienummer, referentienummer,
+    vorig_referentienummer, bsn, toewijzingnummer, productcategorie, productcode, begindatum,
+    einddatum, volume, eenheid, tarief, bedrag, debet_credit. Dates ISO, money in euros (dot).
+    """
+    from jzcli.errors import UsageError
+    from jzcli.export import export_declaraties
+    from jzcli.store import declaratieregels as t
+
+    if output.suffix.lower() not in (".csv", ".xlsx"):
+        raise UsageError(f"-o {output}: use a .csv or .xlsx file name")
+    store = open_store(db)
+    where = None
+    conditions = []
+    if gemeente:
+        from jzcli.cli.common import resolve_gemeenten
+
+        conditions.append(t.c.gemeente.in_(resolve_gemeenten(gemeente)))
+    if aanbieder:
+        conditions.append(t.c.aanbieder.in_(aanbieder))
+    if batch:
+        conditions.append(t.c.batch.in_(batch))
+    if conditions:
+        import sqlalchemy as sa
+
+        where = sa.and_(*conditions)
+    frame = store.declaraties(where=where)
+    n = export_declaraties(frame, output)
+    if not quiet:
+        render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")

@@ -1,0 +1,175 @@
+"""Writing what the store holds to files people open in Excel or feed to other systems.
+
+Every writer is formula-safe: a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is
+written as literal text (a leading apostrophe in CSV, a string cell in xlsx), never as a formula.
+Files are written to a temporary name and moved into place, so a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from jzcli.errors import FileReadError, UsageError
+from jzcli.model import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+@contextmanager
+def atomic_path(target: Path):
+    """Yield a temporary path beside ``target``; move it into place only when the block succeeds."""
+    target = Path(target)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.exists():
+        raise FileReadError(f"{target}: folder {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def declaraties_for_export(frame: pd.DataFrame) -> pd.DataFrame:
+    """Stored lines → the export's columns: dates ISO, money in euros with two decimals."""
+    result = pd.DataFrame(index=frame.index)
+    for col in EXPORT_COLUMNS:
+        s = frame[col]
+        if col in DATE_FIELDS:
+            s = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
+        elif col in MONEY_FIELDS:
+            s = s.map(cents_to_euro_text)
+        elif col in ("volume", "batch", "rij"):
+            s = s.map(lambda v: "" if v is None or v != v else str(int(v)))
+        result[col] = s
+    return result.fillna("")
+
+
+def cents_to_euro_text(value: object) -> str:
+    if value is None or value != value:
+        return ""
+    cents = int(value)
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def write_table(frame: pd.DataFrame, target: Path, *, sheet: str = "Declaraties", number_formats: dict | None = None) -> None:
+    """Write a frame as .csv (UTF-8, ',' separated, dot decimals) or .xlsx, chosen by the suffix."""
+    suffix = target.suffix.lower()
+    if suffix == ".csv":
+        with atomic_path(target) as tmp:
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(list(frame.columns))
+                for row in frame.itertuples(index=False, name=None):
+                    writer.writerow([csv_safe(v) for v in row])
+    elif suffix in (".xlsx", ".xlsm"):
+        write_xlsx({sheet: frame}, target, number_formats=number_formats)
+    else:
+        raise UsageError(f"-o {target}: use a .csv or .xlsx file name")
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None) -> None:
+    """Write frames as sheets: frozen header, autofilter, widths; text never becomes a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    number_formats = number_formats or {}
+    wb = Workbook(write_only=True)
+    for name, frame in sheets.items():
+        ws = wb.create_sheet(title=name[:31])
+        widths = [max(8, min(40, len(str(c)) + 2)) for c in frame.columns]
+        for i, col in enumerate(frame.columns):
+            sample = frame[col].head(200).map(lambda v: len(str(v)) if v is not None else 0)
+            if len(sample):
+                widths[i] = max(widths[i], min(40, int(sample.max()) + 2))
+            ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
+        ws.freeze_panes = "A2"
+        if len(frame.columns):
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
+        bold = Font(bold=True)
+        header = []
+        for c in frame.columns:
+            cell = WriteOnlyCell(ws, value=str(c))
+            cell.font = bold
+            header.append(cell)
+        ws.append(header)
+        formats = [number_formats.get(c) for c in frame.columns]
+        for row in frame.itertuples(index=False, name=None):
+            cells = []
+            for value, fmt in zip(row, formats):
+                cells.append(_xlsx_cell(ws, value, fmt, WriteOnlyCell))
+            ws.append(cells)
+    with atomic_path(target) as tmp:
+        wb.save(tmp)
+
+
+def _xlsx_cell(ws, value, fmt, cell_type):
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
+        return cell_type(ws, value=None)
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    cell = cell_type(ws, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"  # literal text, even when it starts with "="
+    if fmt:
+        cell.number_format = fmt
+    return cell
+
+
+def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> int:
+    """Write stored lines with exactly the documented columns. Returns the number of lines."""
+    data = frame
+    if pseudonym is not None:
+        data = frame.copy()
+        data["bsn"] = pseudonym(data["bsn"])
+    suffix = Path(target).suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        xl = pd.DataFrame(index=data.index)
+        for col in EXPORT_COLUMNS:
+            s = data[col]
+            if col in DATE_FIELDS:
+                s = pd.to_datetime(s)
+                s = s.astype(object).where(s.notna(), None)
+            elif col in MONEY_FIELDS:
+                s = s.map(lambda v: None if v is None or v != v else _cents_decimal(v))
+            elif col in ("volume", "batch", "rij"):
+                s = s.map(lambda v: None if v is None or v != v else int(v))
+            else:
+                s = s.astype(object).where(s.notna(), None)
+            xl[col] = s
+        write_xlsx(
+            {"Declaraties": xl},
+            target,
+            number_formats={"begindatum": "yyyy-mm-dd", "einddatum": "yyyy-mm-dd", "tarief": "0.00", "bedrag": "0.00"},
+        )
+    else:
+        write_table(declaraties_for_export(data), target)
+    return len(frame)
+
+
+def _cents_decimal(v):
+    from decimal import Decimal
+
+    return Decimal(int(v)) / 100
+

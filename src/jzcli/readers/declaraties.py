@@ -1,0 +1,357 @@
+"""From a provider's raw sheet to canonical declaration lines, findings and skipped rows.
+
+Row by row semantics, column by column execution: every field is parsed for the whole sheet at
+once (``values.py``), so a million-line file is not a million Python loops.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from jzcli import refdata
+from jzcli.errors import FileReadError
+from jzcli.model import FIELDS
+from jzcli.readers import values as V
+from jzcli.readers.headers import HeaderMatch, find_header
+from jzcli.readers.spreadsheet import RawSheet
+
+IMPORT_RULE = "JZ-I01"  # a value in the file could not be read
+IMPORT_RULE_SIGN = "JZ-I02"  # amounts, volume and debet/credit contradict each other
+
+REQUIRED = {
+    "bsn": "the client's BSN",
+    "productcode": "the product code",
+    "periode": "the period (begin and end date, or a month column)",
+    "volume|bedrag": "the delivered volume or the amount",
+}
+
+_TOTALS = re.compile(r"^\s*(sub|eind|generaal|grand)?\s*-?\s*(totaa?l|total|som)\b", re.IGNORECASE)
+_AGB_TITLE = re.compile(r"\bagb(?:[\s\-_]*code)?\b[^0-9]{0,20}(\d{8})\b", re.IGNORECASE)
+_GEMEENTE_TITLE = re.compile(r"\bgemeente\b\s*[:\-]?\s*([A-Za-zÀ-ÿ'’. ()\-]{2,40})", re.IGNORECASE)
+
+
+@dataclass
+class Context:
+    """What the user or the file says about all lines: defaults for missing columns."""
+
+    aanbieder: str | None = None
+    gemeente: str | None = None
+    mapping: dict[str, str] = field(default_factory=dict)  # normalised column name -> field
+
+
+@dataclass
+class SheetResult:
+    sheet: str | None
+    lines: pd.DataFrame  # canonical FIELDS + bron, blad, rij
+    findings: pd.DataFrame  # bron, blad, rij, kolom, veld, waarde, regel, melding
+    skipped: list[dict]  # {"blad", "rij", "reden"}
+    rows_read: int
+    header_row: int
+    columns: dict[str, str]  # field -> provider's column name
+    stated_total: int | None = None  # cents, from a totals row, when the file states one
+
+
+FINDING_COLUMNS = ["bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]
+
+
+def _blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a cell is empty (None, NaN or only whitespace)."""
+    empty = frame.isna()
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype == object:
+            empty[col] = empty[col] | s.map(lambda v: isinstance(v, str) and not v.strip())
+    return empty
+
+
+def header_diagnosis(sheet: RawSheet) -> list[str]:
+    """The cells of the most text-like row near the top: what we show when no header is found."""
+    best: list[str] = []
+    for _, row in sheet.cells.head(50).iterrows():
+        texts = [str(v).strip() for v in row.tolist() if isinstance(v, str) and v.strip()]
+        if len(texts) > len(best):
+            best = texts
+    return best
+
+
+def title_values(sheet: RawSheet, above_row: int) -> tuple[str | None, str | None]:
+    """AGB code and gemeente written in title cells above the header ("AGB-code: 98001234")."""
+    agb = gemeente = None
+    for _, row in sheet.cells.iloc[:above_row].iterrows():
+        for cell in row.tolist():
+            if not isinstance(cell, str):
+                continue
+            if agb is None and (m := _AGB_TITLE.search(cell)):
+                agb = m.group(1)
+            if gemeente is None and (m := _GEMEENTE_TITLE.search(cell)):
+                gemeente = refdata.gemeente_code(m.group(1).strip())
+    return agb, gemeente
+
+
+def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -> SheetResult:
+    cells = sheet.cells
+    bron = path.name
+    names = header.names
+    columns = header.columns
+    label = sheet.label(path)
+
+    missing = []
+    if "bsn" not in columns:
+        missing.append("bsn")
+    if "productcode" not in columns:
+        missing.append("productcode")
+    if "periode" not in columns and not ("begindatum" in columns and "einddatum" in columns):
+        missing.append("begindatum + einddatum (or one period/month column)")
+    if "volume" not in columns and "bedrag" not in columns:
+        missing.append("volume or bedrag")
+    if missing:
+        raise FileReadError(
+            f"{label}: row {cells.index[header.row_index]}: required columns not found: "
+            f"{', '.join(missing)}. Headers found: {', '.join(repr(n) for n in names if n)}. "
+            'Tell jzcli which column is which with --map "Column name=field", e.g. '
+            f'--map "{next((n for n in names if n), "Cliëntnummer")}=bsn"'
+        )
+
+    title_agb, title_gemeente = title_values(sheet, header.row_index)
+    sheet_gemeente = refdata.gemeente_code(sheet.name) if sheet.name else None
+
+    body = cells.iloc[header.row_index + 1 :]
+    rows_read = len(body)
+    mapped = {f: body[i] for f, i in columns.items()}
+    empty = _blank(body)
+    mapped_empty = pd.DataFrame({f: empty[i] for f, i in columns.items()}, index=body.index)
+
+    skipped: list[dict] = []
+    blad = sheet.name
+
+    def skip(mask: pd.Series, reason: str) -> None:
+        for rij in body.index[mask]:
+            skipped.append({"blad": blad, "rij": int(rij), "reden": reason})
+
+    all_blank = empty.all(axis=1)
+    skip(all_blank, "blank row")
+    remaining = ~all_blank
+
+    # Rows that repeat the header (multi-page exports).
+    first_name = V.normalise_text(names[columns["bsn"]])
+    bsn_text = mapped["bsn"].map(lambda v: V.normalise_text(str(v)) if isinstance(v, str) else "")
+    repeat = remaining & (bsn_text == first_name)
+    skip(repeat, "repeated header row")
+    remaining &= ~repeat
+
+    # Totals rows: a "Totaal"-like label and no BSN.
+    labelled = body.map(lambda v: isinstance(v, str) and bool(_TOTALS.match(v))).any(axis=1)
+    bsn_digits = mapped["bsn"].map(lambda v: bool(re.search(r"\d", str(v))) if v is not None and v == v else False)
+    totals = remaining & labelled & ~bsn_digits
+    stated_total = None
+    if totals.any() and "bedrag" in mapped:
+        parsed_totals = V.parse_money(mapped["bedrag"][totals])
+        found = parsed_totals.values.dropna()
+        if len(found) == 1:
+            stated_total = int(found.iloc[0])
+    skip(totals, "totals row")
+    remaining &= ~totals
+
+    # Rows with none of the identifying fields and at most one other value: notes, signatures.
+    identifying = [f for f in ("bsn", "productcode", "toewijzingnummer", "referentienummer") if f in mapped]
+    has_id = ~mapped_empty[identifying].all(axis=1)
+    filled = (~empty).sum(axis=1)
+    numbers = [f for f in ("volume", "bedrag", "tarief", "begindatum", "einddatum", "periode") if f in mapped]
+    filled_numbers = (~mapped_empty[numbers]).sum(axis=1) if numbers else pd.Series(0, index=body.index)
+    # A row with one cell of words (a note, a signature) is not a line, whatever column it is in.
+    single_text = (filled == 1) & body.map(lambda v: isinstance(v, str) and bool(re.search(r"[^\W\d_]{2}", v))).any(axis=1)
+    note = remaining & ((~has_id & (filled_numbers < 2)) | single_text)
+    for rij in body.index[note]:
+        text = " ".join(str(v).strip() for v in body.loc[rij].tolist() if v is not None and str(v).strip())
+        kind = "text row" if filled[rij] == 1 else "row without BSN, product or period"
+        skipped.append({"blad": blad, "rij": int(rij), "reden": f"not a declaration line ({kind}: {_clip(text)})"})
+    remaining &= ~note
+
+    data = {f: s[remaining] for f, s in mapped.items()}
+    index = body.index[remaining]
+    out = pd.DataFrame(index=index)
+    findings: list[pd.DataFrame] = []
+
+    def collect(fieldname: str, parsed: V.Parsed, raw: pd.Series) -> pd.Series:
+        bad = parsed.errors.notna()
+        if bad.any():
+            findings.append(
+                pd.DataFrame(
+                    {
+                        "rij": raw.index[bad],
+                        "kolom": names[columns[fieldname]],
+                        "veld": fieldname,
+                        "waarde": raw[bad].map(_raw_text).values,
+                        "regel": IMPORT_RULE,
+                        "melding": parsed.errors[bad].values,
+                    }
+                )
+            )
+        return parsed.values
+
+    def text_field(fieldname: str, parser) -> None:
+        if fieldname in data:
+            out[fieldname] = collect(fieldname, parser(data[fieldname]), data[fieldname])
+        else:
+            out[fieldname] = pd.Series(pd.NA, index=index, dtype="string")
+
+    text_field("aanbieder", V.parse_agb)
+    text_field("gemeente", V.parse_gemeente)
+    text_field("declaratienummer", lambda s: V.parse_text(s, max_len=50))
+    text_field("referentienummer", lambda s: V.parse_text(s, max_len=50))
+    text_field("vorig_referentienummer", lambda s: V.parse_text(s, max_len=50))
+    text_field("bsn", V.parse_bsn)
+    text_field("toewijzingnummer", lambda s: V.parse_text(s, max_len=20))
+    text_field("productcategorie", lambda s: V.parse_code(s, 2))
+    text_field("productcode", lambda s: V.parse_text(s, max_len=20))
+    text_field("eenheid", V.parse_eenheid)
+    text_field("debet_credit", V.parse_debet_credit)
+
+    # Defaults for aanbieder and gemeente: the column where filled, else option, title, sheet name.
+    aanbieder_default = ctx.aanbieder or title_agb
+    gemeente_default = ctx.gemeente or title_gemeente or sheet_gemeente
+    if aanbieder_default:
+        out["aanbieder"] = out["aanbieder"].fillna(aanbieder_default)
+    if gemeente_default:
+        out["gemeente"] = out["gemeente"].fillna(gemeente_default)
+    for what, option in (("aanbieder", "--aanbieder AGB"), ("gemeente", "--gemeente NAME")):
+        if what not in data and out[what].isna().all() and len(out):
+            raise FileReadError(
+                f"{label}: no {what} found: the file has no {what} column and no title cell naming it; "
+                f"give it with {option}"
+            )
+
+    # Dates: begin/end columns, or a period column giving the whole month.
+    if "begindatum" in data:
+        out["begindatum"] = collect("begindatum", V.parse_date(data["begindatum"]), data["begindatum"])
+    if "einddatum" in data:
+        out["einddatum"] = collect("einddatum", V.parse_date(data["einddatum"]), data["einddatum"])
+    if "periode" in data:
+        begin, end = V.parse_period(data["periode"])
+        begin_values = collect("periode", begin, data["periode"])
+        if "begindatum" in out:
+            out["begindatum"] = out["begindatum"].fillna(begin_values)
+        else:
+            out["begindatum"] = begin_values
+        end_values = end.values
+        if "einddatum" in out:
+            out["einddatum"] = out["einddatum"].fillna(end_values)
+        else:
+            out["einddatum"] = end_values
+    for d in ("begindatum", "einddatum"):
+        if d not in out:
+            out[d] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+
+    for num, parser in (("volume", V.parse_whole), ("tarief", V.parse_money), ("bedrag", V.parse_money)):
+        if num in data:
+            out[num] = collect(num, parser(data[num]), data[num]).astype("Int64")
+        else:
+            out[num] = pd.Series(pd.NA, index=index, dtype="Int64")
+
+    _apply_signs(out, findings, names, columns, data)
+
+    out["debet_credit"] = out["debet_credit"].fillna("D")
+    out.insert(0, "rij", out.index.astype(int))
+    out.insert(0, "blad", blad)
+    out.insert(0, "bron", bron)
+    out = out[["bron", "blad", "rij", *FIELDS]].reset_index(drop=True)
+
+    if findings:
+        found = pd.concat(findings, ignore_index=True)
+        found.insert(0, "blad", blad)
+        found.insert(0, "bron", bron)
+        found = found[FINDING_COLUMNS].sort_values(["rij"], kind="stable").reset_index(drop=True)
+    else:
+        found = pd.DataFrame(columns=FINDING_COLUMNS)
+
+    return SheetResult(
+        sheet=blad,
+        lines=out,
+        findings=found,
+        skipped=skipped,
+        rows_read=rows_read,
+        header_row=int(cells.index[header.row_index]),
+        columns={f: names[i] for f, i in columns.items()},
+        stated_total=stated_total,
+    )
+
+
+def _apply_signs(out: pd.DataFrame, findings: list, names, columns, data) -> None:
+    """Negative amounts/volumes mean credit: store absolute values with debet_credit C.
+
+    A negative value on a line whose D/C column says D contradicts itself: it is not guessed; the
+    value is left empty and a finding names both.
+    """
+    dc = out["debet_credit"]
+    negative_any = pd.Series(False, index=out.index)
+    for num in ("bedrag", "volume", "tarief"):
+        negative_any |= out[num].fillna(0) < 0
+    explicit_debet = dc == "D"
+    conflict = negative_any & explicit_debet.fillna(False)
+    for num in ("bedrag", "volume", "tarief"):
+        neg = (out[num].fillna(0) < 0) & conflict
+        if neg.any():
+            raw = data[num][neg]
+            findings.append(
+                pd.DataFrame(
+                    {
+                        "rij": raw.index,
+                        "kolom": names[columns[num]],
+                        "veld": num,
+                        "waarde": raw.map(_raw_text).values,
+                        "regel": IMPORT_RULE_SIGN,
+                        "melding": f"negative {num} on a line marked debet (D)",
+                    }
+                )
+            )
+            out.loc[neg, num] = pd.NA
+    credit = negative_any & ~conflict
+    out.loc[credit & dc.isna(), "debet_credit"] = "C"
+    for num in ("bedrag", "volume", "tarief"):
+        out[num] = out[num].abs()
+
+
+def _raw_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _clip(text: str, n: int = 60) -> str:
+    text = re.sub(r"\d{9}", "*********", text)  # never echo something BSN-like
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[list[SheetResult], list[dict]]:
+    """Every sheet with a declaration header → SheetResult; the others → skipped-sheet notes."""
+    results: list[SheetResult] = []
+    skipped_sheets: list[dict] = []
+    diagnosis: list[tuple[str | None, list[str]]] = []
+    for sheet in sheets:
+        if sheet.cells.empty:
+            skipped_sheets.append({"blad": sheet.name, "reden": "empty sheet"})
+            continue
+        rows = sheet.cells.head(50).values.tolist()
+        header = find_header(rows, ctx.mapping)
+        if header is None:
+            skipped_sheets.append({"blad": sheet.name, "reden": "no declaration header found"})
+            diagnosis.append((sheet.name, header_diagnosis(sheet)))
+            continue
+        results.append(read_sheet(path, sheet, ctx, header))
+    if not results:
+        found = max(diagnosis, key=lambda d: len(d[1]), default=(None, []))
+        where = f", sheet '{found[0]}'" if found[0] else ""
+        headers = ", ".join(repr(h) for h in found[1][:20]) or "none"
+        raise FileReadError(
+            f"{path.name}{where}: no declaration header found (looked for columns such as BSN, "
+            f"Productcode, Begindatum/Einddatum or Maand, Volume/Aantal, Bedrag). Headers found: {headers}. "
+            'Map columns with --map "Column name=field" (fields: bsn, productcode, begindatum, einddatum, '
+            "periode, volume, eenheid, tarief, bedrag, ...)"
+        )
+    return results, skipped_sheets

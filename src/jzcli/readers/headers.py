@@ -1,0 +1,227 @@
+"""Finding the header row of a provider's sheet and mapping its column names to canonical fields.
+
+Providers write their own column names. A header cell is normalised (lowercase, accents, spaces and
+punctuation removed) and looked up in a synonym table; cells that are not an exact synonym are
+tried against a few word rules ("bsn" anywhere → bsn). The user can add ``--map "Kolom=veld"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from jzcli.readers.values import normalise_text
+
+# Synonyms per canonical field, as providers and the iJw standard write them. Matching is on the
+# normalised text, so "BSN cliënt", "bsn_client" and "Bsn Client" are one entry.
+DECLARATIE_SYNONYMS: dict[str, list[str]] = {
+    "aanbieder": [
+        "aanbieder", "zorgaanbieder", "agb", "agbcode", "agbcodeaanbieder", "agbaanbieder",
+        "afzender", "aanbiedercode", "codeaanbieder", "agbcodezorgaanbieder", "zorgaanbiedercode",
+        "agbnummer", "praktijkcode", "instellingscode", "aanbiederagb",
+    ],
+    "gemeente": [
+        "gemeente", "gemeentecode", "woonplaatsgemeente", "ontvanger", "cbscode", "gemeentenaam",
+        "verantwoordelijkegemeente", "gemeentecbs", "cbsgemeentecode", "gemeentecodecbs",
+        "woongemeente", "financierendegemeente", "codegemeente", "gemeentewoonplaatsbeginsel",
+    ],
+    "declaratienummer": [
+        "declaratienummer", "declaratienr", "declaratieno", "factuurnummer", "factuurnr",
+        "declaratieid", "nummerdeclaratie",
+    ],
+    "referentienummer": [
+        "referentienummer", "referentie", "referentienr", "prestatiereferentie",
+        "productreferentie", "regelnummer", "regelnr", "regelid", "referentienummerprestatie",
+        "kenmerk", "prestatienummer", "prestatieid",
+    ],
+    "vorig_referentienummer": [
+        "vorigreferentienummer", "vorigereferentie", "vorigreferentie", "vorigereferentienummer",
+        "oorspronkelijkreferentienummer", "origineelreferentienummer", "creditvoor",
+        "gecrediteerdreferentienummer", "referentiedebet", "referentieorigineel",
+    ],
+    "bsn": [
+        "bsn", "burgerservicenummer", "bsnclient", "bsnjeugdige", "clientbsn", "bsnnummer",
+        "burgerservicenummerclient", "bsnkind", "sofinummer",
+    ],
+    "toewijzingnummer": [
+        "toewijzingnummer", "toewijzingsnummer", "toewijzingnr", "toewijzingsnr", "toewijzing",
+        "beschikkingsnummer", "beschikkingnummer", "beschikkingnr", "toewijzingid",
+        "nummertoewijzing",
+    ],
+    "productcategorie": [
+        "productcategorie", "categorie", "productcat", "prodcat", "productcategoriecode",
+        "categoriecode", "productgroep", "productcategorieijw",
+    ],
+    "productcode": [
+        "productcode", "prestatiecode", "product", "code", "prodcode", "zorgproduct",
+        "productcodeijw", "codeproduct", "codeprestatie", "prestatie", "zorgcode", "artikelcode",
+    ],
+    "begindatum": [
+        "begindatum", "van", "periodevan", "vanaf", "startdatum", "datumvan", "ingangsdatum",
+        "begin", "periodebegin", "begindatumperiode", "begindatumproductperiode",
+        "productperiodebegindatum", "leveringvan", "datumbegin", "zorgvan", "periodestart",
+    ],
+    "einddatum": [
+        "einddatum", "tot", "totenmet", "tm", "periodetot", "periodetotenmet", "datumtot",
+        "eind", "periodeeind", "einddatumperiode", "einddatumproductperiode",
+        "productperiodeeinddatum", "leveringtot", "datumeind", "zorgtot", "totmet", "periodeeinde",
+        "stopdatum",
+    ],
+    "periode": [
+        "periode", "maand", "declaratiemaand", "declaratieperiode", "zorgmaand", "leveringsmaand",
+        "productperiode", "maandjaar", "prestatiemaand", "periodemaand",
+    ],
+    "volume": [
+        "volume", "aantal", "geleverdvolume", "hoeveelheid", "geleverdaantal", "aantaleenheden",
+        "omvang", "aantaluren", "aantalminuten", "aantaldagen", "aantaletmalen", "aantaldagdelen",
+        "gedeclareerdvolume", "ingediendvolume", "volumegeleverd", "uren", "minuten",
+    ],
+    "eenheid": ["eenheid", "eenheidcode", "tijdseenheid", "eenh", "volume eenheid", "volumeeenheid"],
+    "tarief": [
+        "tarief", "prijspereenheid", "producttarief", "prijs", "eenheidsprijs", "tariefpereenheid",
+        "tariefeuro", "stuksprijs", "uurtarief", "prijsperstuk", "prijsp eenheid",
+        "tariefpereenheideuro", "bedragpereenheid",
+    ],
+    "bedrag": [
+        "bedrag", "totaal", "ingediendbedrag", "totaalbedrag", "bedragtotaal", "gedeclareerdbedrag",
+        "declaratiebedrag", "totaalprijs", "regeltotaal", "bedrageuro", "ingediend", "som",
+        "totaaleuro", "bedragincl", "bedraginclbtw", "bedragexbtw", "totaalregel",
+    ],
+    "debet_credit": [
+        "debetcredit", "dc", "debitcredit", "creditdebet", "indicatiedebetcredit", "soortregel",
+        "debetofcredit", "bedragdebetcredit",
+    ],
+}
+
+# Word rules for cells that are not an exact synonym: (regex on normalised text, field), in order.
+_WORD_RULES: list[tuple[str, str]] = [
+    (r"vorig.*referentie|referentie.*vorig|oorspronkelijk.*referentie", "vorig_referentienummer"),
+    (r"burgerservice|^bsn|bsn$", "bsn"),
+    (r"toewijzing|beschikking", "toewijzingnummer"),
+    (r"debet.*credit|credit.*debet", "debet_credit"),
+    (r"agb", "aanbieder"),
+    (r"gemeente", "gemeente"),
+    (r"declaratienummer|factuurnummer", "declaratienummer"),
+    (r"referentie", "referentienummer"),
+    (r"categorie", "productcategorie"),
+    (r"productcode|prestatiecode", "productcode"),
+    (r"pereenheid|perstuk|peruur|tarief|eenheidsprijs|stuksprijs", "tarief"),
+    (r"bedrag|totaal|prijs", "bedrag"),
+    (r"begindatum|startdatum|^van|vanaf", "begindatum"),
+    (r"einddatum|^tot|totenmet|^tm", "einddatum"),
+    (r"maand|periode", "periode"),
+    (r"eenheid", "eenheid"),
+    (r"aantal|volume", "volume"),
+]
+
+# Fields that make a row a declaration header; a header needs several of them.
+_ANCHORS = {"bsn", "productcode", "volume", "bedrag", "tarief", "begindatum", "periode"}
+MIN_HEADER_MATCHES = 3
+HEADER_SCAN_ROWS = 50
+
+
+def _synonym_index(synonyms: dict[str, list[str]]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for fieldname, names in synonyms.items():
+        for name in [fieldname, *names]:
+            index.setdefault(normalise_text(name), fieldname)
+    return index
+
+
+_DECLARATIE_INDEX = _synonym_index(DECLARATIE_SYNONYMS)
+
+
+def match_field(cell: object, extra: dict[str, str] | None = None) -> str | None:
+    """The canonical field a header cell stands for, or None.
+
+    ``extra`` maps normalised column names to fields (from ``--map`` or a remembered mapping) and
+    wins over the built-in synonyms.
+    """
+    if cell is None:
+        return None
+    text = normalise_text(str(cell))
+    if not text:
+        return None
+    if extra and text in extra:
+        return extra[text]
+    if text in _DECLARATIE_INDEX:
+        return _DECLARATIE_INDEX[text]
+    for pattern, fieldname in _WORD_RULES:
+        if re.search(pattern, text):
+            return fieldname
+    return None
+
+
+@dataclass
+class HeaderMatch:
+    """Where the header is and which column holds which field."""
+
+    row_index: int  # 0-based index in the sheet's rows
+    columns: dict[str, int]  # field -> 0-based column index
+    names: list[str]  # the header cells as the provider wrote them (str, '' for empty)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # field -> extra columns ignored
+    unmapped: list[str] = field(default_factory=list)  # non-empty header cells not used
+
+
+def _map_row(cells: list[object], extra: dict[str, str] | None) -> HeaderMatch:
+    columns: dict[str, int] = {}
+    duplicates: dict[str, list[str]] = {}
+    unmapped: list[str] = []
+    names = ["" if c is None else str(c).strip() for c in cells]
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        fieldname = match_field(name, extra)
+        if fieldname is None:
+            unmapped.append(name)
+        elif fieldname in columns:
+            duplicates.setdefault(fieldname, []).append(name)
+        else:
+            columns[fieldname] = i
+    # A lone "periode" next to begin/end dates adds nothing; begin/end win.
+    if "periode" in columns and "begindatum" in columns and "einddatum" in columns:
+        unmapped.append(names[columns.pop("periode")])
+    return HeaderMatch(0, columns, names, duplicates, unmapped)
+
+
+def find_header(rows: list[list[object]], extra: dict[str, str] | None = None) -> HeaderMatch | None:
+    """The most header-like row among the first rows of a sheet, or None when there is none.
+
+    A row qualifies when it maps at least ``MIN_HEADER_MATCHES`` distinct fields, at least two of
+    them anchors (bsn, productcode, volume, bedrag, ...). Of qualifying rows the one with most
+    fields wins; the first on a tie.
+    """
+    best: HeaderMatch | None = None
+    for idx, cells in enumerate(rows[:HEADER_SCAN_ROWS]):
+        texts = [c for c in cells if isinstance(c, str) and c.strip()]
+        if len(texts) < MIN_HEADER_MATCHES:
+            continue
+        match = _map_row(cells, extra)
+        found = set(match.columns)
+        if len(found) < MIN_HEADER_MATCHES or len(found & _ANCHORS) < 2:
+            continue
+        if best is None or len(found) > len(best.columns):
+            match.row_index = idx
+            best = match
+    return best
+
+
+def parse_map_options(options: list[str]) -> dict[str, str]:
+    """``["Kolomnaam=veld", ...]`` → {normalised column name: field}; unknown fields are an error."""
+    from jzcli.errors import UsageError
+
+    valid = set(DECLARATIE_SYNONYMS)
+    result: dict[str, str] = {}
+    for option in options:
+        if "=" not in option:
+            raise UsageError(f'--map "{option}": expected "Column name=field", e.g. --map "Cliëntnr=bsn"')
+        column, _, fieldname = option.rpartition("=")
+        fieldname = fieldname.strip().lower()
+        if fieldname not in valid:
+            raise UsageError(
+                f'--map "{option}": unknown field "{fieldname}"; fields are: {", ".join(sorted(valid))}'
+            )
+        if not normalise_text(column):
+            raise UsageError(f'--map "{option}": the column name is empty')
+        result[normalise_text(column)] = fieldname
+    return result

@@ -1,0 +1,285 @@
+"""Reading spreadsheet files (xlsx/xlsm/xls via python-calamine, csv/txt) into raw sheets.
+
+A raw sheet is a DataFrame of cell values exactly as stored (strings for CSV; str, int, float,
+date, datetime for Excel) whose index is the row number as the user sees it in Excel (1-based) and
+whose columns are 0-based column positions. Nothing is interpreted here: finding the header and
+parsing values is done by the callers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from jzcli.errors import FileReadError
+
+# An xlsx is a zip; refuse one whose contents would unpack to more than this (zip bombs).
+MAX_XLSX_UNCOMPRESSED = 1024 * 1024 * 1024  # 1 GiB
+# Refuse a single xlsx member whose compression ratio is absurd (a few KB unpacking to GBs).
+MAX_COMPRESSION_RATIO = 1000
+
+CSV_DELIMITERS = [";", ",", "\t", "|"]
+
+
+@dataclass
+class RawSheet:
+    name: str | None  # sheet name; None for a CSV file
+    cells: pd.DataFrame  # index: Excel row number; columns: 0-based positions
+    hidden: bool = False
+
+    def label(self, path: Path) -> str:
+        return f"{path.name}" if self.name is None else f"{path.name}, sheet '{self.name}'"
+
+
+def sniff_kind(path: Path, head: bytes) -> str:
+    """What a file really is, from its first bytes (not its extension): xlsx, xls, encrypted, xml, text."""
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "ole"  # legacy .xls, or an encrypted (password-protected) xlsx
+    stripped = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if stripped.startswith(b"<?xml") or stripped.startswith(b"<"):
+        return "xml"
+    if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
+        return "text"  # UTF-16 with BOM (Excel's "Unicode text")
+    return "text"
+
+
+def read_head(path: Path, n: int = 4096) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(n)
+    except FileNotFoundError:
+        raise FileReadError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise FileReadError(f"{path}: is a folder, not a file") from None
+    except PermissionError:
+        raise FileReadError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise FileReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def read_sheets(path: Path) -> list[RawSheet]:
+    """All sheets of a spreadsheet file (one for CSV). Raises FileReadError with a clear message."""
+    head = read_head(path)
+    if not head:
+        raise FileReadError(f"{path.name}: the file is empty")
+    kind = sniff_kind(path, head)
+    if kind == "zip":
+        _check_zip(path)
+        return _read_excel(path)
+    if kind == "ole":
+        return _read_excel(path, legacy=True)
+    if kind == "xml":
+        raise FileReadError(f"{path.name}: is an XML file, not a spreadsheet")
+    return [_read_csv(path)]
+
+
+# ---------------------------------------------------------------------------------------- Excel
+
+
+def _check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = {i.filename for i in infos}
+    except zipfile.BadZipFile:
+        raise FileReadError(
+            f"{path.name}: the file is damaged (not a complete xlsx/zip archive); "
+            "open it in Excel and save it again"
+        ) from None
+    except OSError as exc:
+        raise FileReadError(f"{path.name}: cannot be read ({exc})") from None
+    if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
+        if "content.xml" in names:
+            return  # OpenDocument spreadsheet (.ods): calamine reads it
+        raise FileReadError(f"{path.name}: is a zip archive but not an Excel workbook")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_XLSX_UNCOMPRESSED:
+        raise FileReadError(
+            f"{path.name}: refused: the workbook would unpack to {total / 2**20:,.0f} MiB, "
+            f"more than the limit of {MAX_XLSX_UNCOMPRESSED // 2**20:,} MiB"
+        )
+    for info in infos:
+        if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO and info.file_size > 50 * 2**20:
+            raise FileReadError(
+                f"{path.name}: refused: part '{info.filename}' unpacks {info.file_size / info.compress_size:,.0f}× "
+                "its packed size (a zip bomb?)"
+            )
+
+
+def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several types; all mean "cannot read"
+        text = str(exc)
+        if legacy or "password" in text.lower() or "encrypt" in text.lower() or type(exc).__name__ == "PasswordError":
+            if _is_encrypted_ole(path):
+                raise FileReadError(
+                    f"{path.name}: the workbook is password-protected; remove the password in Excel "
+                    "(File > Info > Protect Workbook) and save it again"
+                ) from None
+        return _read_excel_openpyxl(path, reason=text)
+    sheets: list[RawSheet] = []
+    try:
+        metadata = {m.name: m for m in wb.sheets_metadata}
+        for name in wb.sheet_names:
+            meta = metadata.get(name)
+            if meta is not None and "Worksheet" not in str(meta.typ) and "WorkSheet" not in str(meta.typ):
+                continue  # chart sheets, macro sheets
+            sheet = wb.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=False)
+            hidden = meta is not None and "Visible" != str(meta.visible).split(".")[-1]
+            sheets.append(RawSheet(name, _frame(rows), hidden=hidden))
+    except Exception as exc:
+        raise FileReadError(f"{path.name}: the workbook cannot be read ({exc})") from None
+    finally:
+        try:
+            wb.close()
+        except Exception:
+            pass
+    return sheets
+
+
+def _is_encrypted_ole(path: Path) -> bool:
+    try:
+        data = path.read_bytes()[:1_000_000]
+    except OSError:
+        return False
+    return "EncryptionInfo".encode("utf-16-le") in data or b"EncryptionInfo" in data
+
+
+def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
+    """Fallback for workbooks calamine cannot open."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:
+        raise FileReadError(f"{path.name}: the workbook cannot be read ({reason})") from None
+    try:
+        sheets = []
+        for ws in wb.worksheets:
+            rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            sheets.append(RawSheet(ws.title, _frame(rows), hidden=ws.sheet_state != "visible"))
+        return sheets
+    except Exception as exc:
+        raise FileReadError(f"{path.name}: the workbook cannot be read ({exc})") from None
+    finally:
+        wb.close()
+
+
+def _frame(rows: list[list[object]]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame()
+    width = max((len(r) for r in rows), default=0)
+    frame = pd.DataFrame(rows, columns=range(width), dtype=object)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    # calamine gives "" for empty cells; make every blank cell None so emptiness is one test.
+    return frame.replace({"": None})
+
+
+# ------------------------------------------------------------------------------------------ CSV
+
+
+def decode_text(path: Path, data: bytes) -> tuple[str, str]:
+    """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise FileReadError(_bad_bytes(path, data, exc, "UTF-8")) from None
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise FileReadError(_bad_bytes(path, data, exc, "UTF-16")) from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise FileReadError(_bad_bytes(path, data, exc, "UTF-8 or Windows-1252")) from None
+
+
+def _bad_bytes(path: Path, data: bytes, exc: UnicodeDecodeError, what: str) -> str:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return f"{path.name}: row {line}: bytes that are not valid {what} text; save the file as CSV UTF-8"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the most sample lines into the same number (> 1) of fields."""
+    lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
+    best, best_score = ";", (-1.0, 0)
+    for delim in CSV_DELIMITERS:
+        counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
+        counts = [c for c in counts if c > 1]
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        score = (counts.count(mode) / len(lines), mode)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _read_csv(path: Path) -> RawSheet:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FileReadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in data and not (data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE)):
+        line = data.count(b"\n", 0, data.index(b"\x00")) + 1
+        raise FileReadError(
+            f"{path.name}: row {line}: the file contains NUL bytes; it is not a text/CSV file "
+            "(or it is damaged)"
+        )
+    text, _encoding = decode_text(path, data)
+    if not text.strip():
+        raise FileReadError(f"{path.name}: the file is empty")
+    delim = sniff_delimiter(text)
+    width = max((len(r) for r in csv.reader(text.splitlines()[:1000], delimiter=delim)), default=1)
+    for _attempt in range(5):
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delim,
+                header=None,
+                names=range(width),
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                quotechar='"',
+                engine="c",
+            )
+            break
+        except pd.errors.ParserError as exc:
+            message = str(exc)
+            import re
+
+            more = re.search(r"Expected \d+ fields in line (\d+), saw (\d+)", message)
+            if more:
+                width = int(more.group(2))
+                continue
+            eof = re.search(r"EOF inside string starting at row (\d+)", message)
+            if eof:
+                raise FileReadError(
+                    f"{path.name}: row {int(eof.group(1)) + 1}: a quote (\") is opened and never closed"
+                ) from None
+            raise FileReadError(f"{path.name}: cannot be read as CSV ({message})") from None
+    else:
+        raise FileReadError(f"{path.name}: cannot be read as CSV (rows of too many different widths)")
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    frame = frame.replace({"": None})
+    return RawSheet(None, frame)

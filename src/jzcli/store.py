@@ -1,0 +1,360 @@
+"""The local store: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+
+Each imported file is one batch and one transaction: either the batch with all its lines and
+findings is there, or nothing of it is. Money is integer eurocents; dates are DATE columns.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from jzcli.errors import StoreError
+from jzcli.model import EXPORT_COLUMNS, FIELDS
+
+SCHEMA_VERSION = 1
+ENV_DB = "JZCLI_DB"
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("sleutel", sa.String(50), primary_key=True),
+    sa.Column("waarde", sa.Text, nullable=False),
+)
+
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("soort", sa.String(20), nullable=False),  # declaraties | toewijzingen | contract
+    sa.Column("bestand", sa.Text, nullable=False),  # file name
+    sa.Column("pad", sa.Text, nullable=False),  # absolute path at import time
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("grootte", sa.BigInteger, nullable=False),
+    sa.Column("rijen_gelezen", sa.Integer, nullable=False, default=0),
+    sa.Column("rijen_opgeslagen", sa.Integer, nullable=False, default=0),
+    sa.Column("rijen_overgeslagen", sa.Integer, nullable=False, default=0),
+    sa.Column("bevindingen", sa.Integer, nullable=False, default=0),
+    sa.Column("geimporteerd_op", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("gebruiker", sa.String(200), nullable=False),
+    sa.Column("details", sa.Text, nullable=False, default="{}"),  # JSON: sheets, skipped rows, ...
+)
+
+declaratieregels = sa.Table(
+    "declaratieregels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("batches.id"), nullable=False, index=True),
+    sa.Column("bron", sa.Text, nullable=False),
+    sa.Column("blad", sa.Text),
+    sa.Column("rij", sa.Integer, nullable=False),
+    sa.Column("aanbieder", sa.String(8), index=True),
+    sa.Column("gemeente", sa.String(4), index=True),
+    sa.Column("declaratienummer", sa.String(50)),
+    sa.Column("referentienummer", sa.String(50)),
+    sa.Column("vorig_referentienummer", sa.String(50)),
+    sa.Column("bsn", sa.String(9)),
+    sa.Column("toewijzingnummer", sa.String(20)),
+    sa.Column("productcategorie", sa.String(10)),
+    sa.Column("productcode", sa.String(20)),
+    sa.Column("begindatum", sa.Date),
+    sa.Column("einddatum", sa.Date),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("eenheid", sa.String(2)),
+    sa.Column("tarief", sa.BigInteger),  # eurocents
+    sa.Column("bedrag", sa.BigInteger),  # eurocents, always >= 0; sign in debet_credit
+    sa.Column("debet_credit", sa.String(1)),
+)
+
+importbevindingen = sa.Table(
+    "importbevindingen",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("batches.id"), nullable=False, index=True),
+    sa.Column("regel_id", sa.Integer),  # the declaratieregels.id the finding is about, if any
+    sa.Column("bron", sa.Text, nullable=False),
+    sa.Column("blad", sa.Text),
+    sa.Column("rij", sa.Integer),
+    sa.Column("kolom", sa.Text),
+    sa.Column("veld", sa.String(40)),
+    sa.Column("waarde", sa.Text),
+    sa.Column("regel", sa.String(20), nullable=False),
+    sa.Column("melding", sa.Text, nullable=False),
+)
+
+kolomkoppelingen = sa.Table(
+    "kolomkoppelingen",
+    metadata,
+    sa.Column("aanbieder", sa.String(8), primary_key=True),
+    sa.Column("kolom", sa.String(200), primary_key=True),  # normalised column name
+    sa.Column("veld", sa.String(40), nullable=False),
+)
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("jzcli", appauthor=False)) / "jzcli.db"
+
+
+def resolve_url(db: str | None) -> str:
+    """A --db value (path or SQLAlchemy URL), else $JZCLI_DB, else the default SQLite file."""
+    value = db or os.environ.get(ENV_DB) or str(default_db_path())
+    if "://" in value:
+        return value
+    return "sqlite:///" + str(Path(value).expanduser().resolve())
+
+
+def describe_url(url: str) -> str:
+    """The URL without a password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+class Store:
+    """An open store. Use ``Store.open(db)``; the schema is created on first use."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, db: str | None = None, *, create: bool = True) -> "Store":
+        url = resolve_url(db)
+        try:
+            parsed = sa.engine.make_url(url)
+        except Exception:
+            raise StoreError(f"--db {db!r}: not a path or database URL") from None
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(parsed, create=create)
+        else:
+            try:
+                engine = sa.create_engine(url, pool_pre_ping=True)
+            except Exception as exc:
+                raise StoreError(f"store {describe_url(url)}: {exc}") from None
+        store = cls(engine)
+        store._ensure_schema()
+        return store
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.transaction() as conn:
+                metadata.create_all(conn)
+                version = conn.execute(
+                    sa.select(meta_table.c.waarde).where(meta_table.c.sleutel == "schema_version")
+                ).scalar()
+                if version is None:
+                    conn.execute(meta_table.insert().values(sleutel="schema_version", waarde=str(SCHEMA_VERSION)))
+                elif int(version) > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"store {describe_url(str(self.engine.url))} has schema version {version}; "
+                        f"this jzcli knows up to {SCHEMA_VERSION}: upgrade jzcli"
+                    )
+        except StoreError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(f"store {describe_url(str(self.engine.url))} cannot be opened: {_short(exc)}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterable[Connection]:
+        """One transaction; on any error everything in it is rolled back."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(jz_write=True)
+                with conn.begin():
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreError(f"store {describe_url(str(self.engine.url))}: {_short(exc)}") from None
+
+    # ------------------------------------------------------------------ batches
+    def batch_by_sha(self, sha256: str, conn: Connection | None = None) -> dict | None:
+        query = sa.select(batches).where(batches.c.sha256 == sha256)
+        if conn is not None:
+            row = conn.execute(query).mappings().first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def add_batch(self, conn: Connection, **values) -> int:
+        values.setdefault("geimporteerd_op", datetime.now(timezone.utc))
+        values.setdefault("gebruiker", _os_user())
+        if isinstance(values.get("details"), dict):
+            values["details"] = json.dumps(values["details"], ensure_ascii=False, default=str)
+        return conn.execute(batches.insert().values(**values).returning(batches.c.id)).scalar_one()
+
+    def list_batches(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(batches).order_by(batches.c.id), conn)
+
+    # ------------------------------------------------------------------ bulk writes
+    def insert_frame(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> list[int] | None:
+        """Insert a frame's rows (columns named as the table's) with one bulk statement.
+
+        Values are converted to plain Python types (None for missing, ISO strings for dates) and
+        sent with the driver's executemany (COPY on PostgreSQL).
+        """
+        if frame.empty:
+            return None
+        columns = list(frame.columns)
+        rows = _plain_rows(frame)
+        raw = conn.connection.driver_connection
+        if self.dialect == "postgresql":
+            cols = ", ".join(columns)
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY {table.name} ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        else:
+            placeholders = ", ".join("?" for _ in columns)
+            sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
+            cur = raw.cursor()
+            try:
+                cur.executemany(sql, rows)
+            finally:
+                cur.close()
+        return None
+
+    def next_id(self, conn: Connection, table: sa.Table) -> int:
+        return (conn.execute(sa.select(sa.func.max(table.c.id))).scalar() or 0) + 1
+
+    # ------------------------------------------------------------------ reads
+    def declaraties(self, columns: Sequence[str] | None = None, where=None) -> pd.DataFrame:
+        cols = [declaratieregels.c[c] for c in (columns or ["id", *EXPORT_COLUMNS])]
+        query = sa.select(*cols).order_by(declaratieregels.c.id)
+        if where is not None:
+            query = query.where(where)
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
+    def import_findings(self, batch: int | None = None) -> pd.DataFrame:
+        query = sa.select(importbevindingen).order_by(importbevindingen.c.id)
+        if batch is not None:
+            query = query.where(importbevindingen.c.batch == batch)
+        with self.engine.connect() as conn:
+            return pd.read_sql(query, conn)
+
+    # ------------------------------------------------------------------ column mappings
+    def remembered_mapping(self, aanbieder: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(kolomkoppelingen.c.kolom, kolomkoppelingen.c.veld).where(
+                    kolomkoppelingen.c.aanbieder == aanbieder
+                )
+            ).all()
+        return {kolom: veld for kolom, veld in rows}
+
+    def remember_mapping(self, conn: Connection, aanbieder: str, mapping: dict[str, str]) -> None:
+        for kolom, veld in mapping.items():
+            conn.execute(
+                kolomkoppelingen.delete().where(
+                    (kolomkoppelingen.c.aanbieder == aanbieder) & (kolomkoppelingen.c.kolom == kolom)
+                )
+            )
+            conn.execute(kolomkoppelingen.insert().values(aanbieder=aanbieder, kolom=kolom, veld=veld))
+
+
+DECLARATIE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
+
+
+def _plain_rows(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as tuples of plain Python values: None for missing, ISO strings for dates."""
+    converted = []
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            values = col.dt.strftime("%Y-%m-%d").astype(object)
+            values = values.where(col.notna(), None)
+        elif pd.api.types.is_integer_dtype(col) or pd.api.types.is_bool_dtype(col):
+            values = col.astype(object).where(col.notna(), None)
+        else:
+            values = col.astype(object).where(col.notna(), None)
+        converted.append(values.tolist())
+    return list(zip(*converted))
+
+
+def _sqlite_engine(parsed, *, create: bool) -> Engine:
+    database = parsed.database
+    if database and database != ":memory:":
+        path = Path(database)
+        if not path.exists():
+            if not create:
+                raise StoreError(f"store {path} does not exist")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except OSError as exc:
+                raise StoreError(f"store {path} cannot be created: {exc.strerror or exc}") from None
+        elif path.is_dir():
+            raise StoreError(f"store {path} is a folder; give a file path or database URL with --db")
+        _check_sqlite_header(path)
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"timeout": 120, "isolation_level": None, "check_same_thread": False},
+        poolclass=sa.pool.NullPool,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - trivial
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=120000")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # A writing transaction takes the write lock at once, so concurrent writers wait (busy
+        # timeout) instead of failing with "database is locked" halfway; reads stay deferred.
+        if conn.get_execution_options().get("jz_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _check_sqlite_header(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise StoreError(f"store {path} cannot be read: {exc.strerror or exc}") from None
+    if head and not head.startswith(b"SQLite format 3\x00"):
+        raise StoreError(f"store {path} is not a jzcli store (not an SQLite database)")
+    try:
+        mode = path.stat().st_mode
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO) and path.stat().st_size == 0:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass
+
+
+def _short(exc: Exception) -> str:
+    text = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "onbekend"
