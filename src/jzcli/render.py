@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +32,13 @@ def mask_bsns_in(text: str, show: bool = False) -> str:
     if show or not text:
         return text
     return _BSN_LIKE.sub(lambda m: mask_bsn(m.group(1)), text)
+
+
+def text(value: object) -> str:
+    """A cell value for display: '' for None/NaN/NA."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def euro(cents: object) -> str:

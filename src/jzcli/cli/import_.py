@@ -135,10 +135,11 @@ def _render_results(results, findings, show_bsn: bool) -> None:
         for col in ("file", "sheet", "row", "column", "value", "problem"):
             ft.add_column(col)
         for f in findings.head(50).itertuples():
-            value = f.waarde or ""
+            value = render.text(f.waarde)
             value = render.mask_bsn(value, show_bsn) if f.veld == "bsn" else render.mask_bsns_in(value, show_bsn)
             ft.add_row(
-                render.escape(f.bron), render.escape(f.blad or ""), str(f.rij), render.escape(f.kolom or ""),
+                render.escape(render.text(f.bron)), render.escape(render.text(f.blad)), str(f.rij),
+                render.escape(render.text(f.kolom)),
                 render.escape(value[:40]), render.escape(render.mask_bsns_in(f.melding, show_bsn)),
             )
         render.out.print(ft)
