@@ -94,6 +94,81 @@ importbevindingen = sa.Table(
     sa.Column("melding", sa.Text, nullable=False),
 )
 
+# --- contracts: one row per contract, one per product tariff period -------------------------
+contracten = sa.Table(
+    "contracten",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("batches.id"), nullable=False, index=True),
+    sa.Column("naam", sa.Text, nullable=False),
+    sa.Column("gemeenten", sa.Text, nullable=False),  # JSON list of 4-digit CBS codes
+    sa.Column("aanbieders", sa.Text),  # JSON list of AGB codes; NULL = all providers
+)
+
+contractproducten = sa.Table(
+    "contractproducten",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("contract", sa.Integer, sa.ForeignKey("contracten.id"), nullable=False, index=True),
+    sa.Column("productcategorie", sa.String(10), nullable=False),
+    sa.Column("productcode", sa.String(20), nullable=False),
+    sa.Column("omschrijving", sa.Text),
+    sa.Column("eenheid", sa.String(2), nullable=False),
+    sa.Column("tarief", sa.BigInteger, nullable=False),  # eurocents per eenheid
+    sa.Column("uitvoeringsvariant", sa.String(20), nullable=False),
+    sa.Column("geldig_van", sa.Date, nullable=False),
+    sa.Column("geldig_tot", sa.Date),  # NULL = open-ended
+)
+
+# --- allocations (toewijzingen), every version as imported ---------------------------------
+toewijzingen = sa.Table(
+    "toewijzingen",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("batch", sa.Integer, sa.ForeignKey("batches.id"), nullable=False, index=True),
+    sa.Column("bron", sa.Text, nullable=False),
+    sa.Column("blad", sa.Text),
+    sa.Column("rij", sa.Integer),
+    sa.Column("toewijzingnummer", sa.String(20), nullable=False, index=True),
+    sa.Column("bsn", sa.String(9)),
+    sa.Column("aanbieder", sa.String(8)),
+    sa.Column("gemeente", sa.String(4)),
+    sa.Column("productcategorie", sa.String(10)),
+    sa.Column("productcode", sa.String(20)),
+    sa.Column("ingangsdatum", sa.Date),
+    sa.Column("einddatum", sa.Date),
+    sa.Column("volume", sa.BigInteger),
+    sa.Column("eenheid", sa.String(2)),
+    sa.Column("frequentie", sa.String(1)),
+    sa.Column("budget", sa.BigInteger),  # eurocents
+    sa.Column("reden_wijziging", sa.String(2)),
+    sa.Column("toewijzingsdatum", sa.DateTime),
+)
+
+# --- verdicts of jzcli validate: one status per line, findings per line and rule ------------
+beoordelingen = sa.Table(
+    "beoordelingen",
+    metadata,
+    sa.Column("regel_id", sa.Integer, sa.ForeignKey("declaratieregels.id"), primary_key=True),
+    sa.Column("status", sa.String(12), nullable=False),  # goedgekeurd | afgekeurd
+    sa.Column("ronde", sa.Integer, nullable=False),  # validate run number
+    sa.Column("beoordeeld_op", sa.DateTime(timezone=True), nullable=False),
+)
+
+bevindingen = sa.Table(
+    "bevindingen",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("regel_id", sa.Integer, sa.ForeignKey("declaratieregels.id"), nullable=False, index=True),
+    sa.Column("regel", sa.String(20), nullable=False),  # rule id: TR418, CS002, JZ-...
+    sa.Column("retourcode", sa.String(10), nullable=False),
+    sa.Column("ernst", sa.String(10), nullable=False),  # afkeur | signaal
+    sa.Column("kolom", sa.Text),
+    sa.Column("waarde", sa.Text),
+    sa.Column("melding", sa.Text, nullable=False),
+    sa.Column("ronde", sa.Integer, nullable=False),
+)
+
 kolomkoppelingen = sa.Table(
     "kolomkoppelingen",
     metadata,

@@ -1,0 +1,1 @@
+"""The rule registry and the rule families (see registry.py)."""
