@@ -5,7 +5,7 @@ Each command lives in its own module and registers itself on ``app``.
 
 from __future__ import annotations
 
-import os
+import importlib
 import sys
 
 import typer
@@ -44,8 +44,11 @@ def _root(
     """Import, validate and report Dutch youth-care (Jeugdwet, iJw) declarations."""
 
 
-# Command modules register themselves on import.
-from jzcli.cli import import_, store_cmds  # noqa: E402,F401
+# Command modules register themselves on import (one module per command family).
+COMMAND_MODULES = ("import_", "store_cmds")
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"jzcli.cli.{_name}")
 
 
 def main() -> None:
