@@ -335,3 +335,30 @@ def test_usage_error_exit_code_2(cli, tmp_path):
     assert r.exit_code == 2
     r = cli("import", tmp_path / "x.csv", "--gemeente", "Huizne")
     assert r.exit_code == 2 and "Huizen" in r.stderr
+
+
+def test_csv_mixing_utf8_and_cp1252_lines_is_read_line_by_line(tmp_path, sqlite_url, cli):
+    header = "BSN;Productcode;Van;Tot;Aantal;Bedrag;Gemeente;AGB;Naam\n".encode()
+    utf8 = f"{BSN1};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode("utf-8")
+    cp = f"{BSN2};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode("cp1252")
+    src = tmp_path / "mixed.csv"
+    src.write_bytes(header + utf8 + cp)
+    assert cli("import", src, "--db", sqlite_url, "-q").exit_code == 0
+    assert stored(sqlite_url)["bsn"].tolist() == [BSN1, BSN2]
+
+
+def test_console_script_and_module_run_in_a_subprocess(tmp_path):
+    import subprocess
+    import sys
+
+    src = write_xlsx(tmp_path / "clean.xlsx", {"Declaratie": clean_rows()})
+    db = tmp_path / "s.db"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "JZCLI_DB"}
+    r = subprocess.run([sys.executable, "-m", "jzcli", "import", str(src), "--db", str(db), "--format", "json", "-q"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)[0]["stored"] == 3
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"PK\x03\x04 this is not a workbook")
+    r = subprocess.run(["jzcli", "import", str(broken), "--db", str(db)], capture_output=True, text=True, env=env)
+    assert r.returncode == 3
+    assert "broken.xlsx" in r.stderr and "Traceback" not in r.stderr

@@ -206,10 +206,23 @@ def decode_text(path: Path, data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError as exc:
-        raise FileReadError(_bad_bytes(path, data, exc, "UTF-8 or Windows-1252")) from None
+    # Not UTF-8 as a whole. A file stitched together from two sources can be UTF-8 in some lines and
+    # Windows-1252 in others: decode line by line, UTF-8 where that is valid.
+    decoded, mixed = [], False
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            text = raw.decode("utf-8")
+            mixed = mixed or not text.isascii()
+        except UnicodeDecodeError:
+            try:
+                text = raw.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise FileReadError(
+                    f"{path.name}: row {number}: bytes that are not valid UTF-8 or Windows-1252 text "
+                    f"(byte 0x{raw[exc.start]:02x}); save the file as CSV UTF-8"
+                ) from None
+        decoded.append(text)
+    return "".join(decoded), "utf-8+cp1252" if mixed else "cp1252"
 
 
 def _bad_bytes(path: Path, data: bytes, exc: UnicodeDecodeError, what: str) -> str:
