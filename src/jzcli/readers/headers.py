@@ -128,14 +128,34 @@ def _synonym_index(synonyms: dict[str, list[str]]) -> dict[str, str]:
     return index
 
 
-_DECLARATIE_INDEX = _synonym_index(DECLARATIE_SYNONYMS)
+@dataclass(frozen=True)
+class SynonymTable:
+    """The header vocabulary of one kind of table (declarations, allocations, tariff sheets).
+
+    ``synonyms`` per field, ``word_rules`` (regex on the normalised cell, field) for cells that are
+    not an exact synonym, and what makes a row a header: at least ``min_matches`` distinct fields,
+    at least ``min_anchors`` of them in ``anchors``.
+    """
+
+    synonyms: dict[str, list[str]]
+    word_rules: list[tuple[str, str]]
+    anchors: frozenset[str]
+    min_matches: int = 3
+    min_anchors: int = 2
+    index: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", _synonym_index(self.synonyms))
 
 
-def match_field(cell: object, extra: dict[str, str] | None = None) -> str | None:
+DECLARATIES = SynonymTable(DECLARATIE_SYNONYMS, _WORD_RULES, frozenset(_ANCHORS), MIN_HEADER_MATCHES)
+
+
+def match_field(cell: object, extra: dict[str, str] | None = None, table: SynonymTable | None = None) -> str | None:
     """The canonical field a header cell stands for, or None.
 
     ``extra`` maps normalised column names to fields (from ``--map`` or a remembered mapping) and
-    wins over the built-in synonyms.
+    wins over the built-in synonyms of ``table`` (default: declarations).
     """
     if cell is None:
         return None
@@ -144,9 +164,10 @@ def match_field(cell: object, extra: dict[str, str] | None = None) -> str | None
         return None
     if extra and text in extra:
         return extra[text]
-    if text in _DECLARATIE_INDEX:
-        return _DECLARATIE_INDEX[text]
-    for pattern, fieldname in _WORD_RULES:
+    table = table or DECLARATIES
+    if text in table.index:
+        return table.index[text]
+    for pattern, fieldname in table.word_rules:
         if re.search(pattern, text):
             return fieldname
     return None
@@ -163,7 +184,7 @@ class HeaderMatch:
     unmapped: list[str] = field(default_factory=list)  # non-empty header cells not used
 
 
-def _map_row(cells: list[object], extra: dict[str, str] | None) -> HeaderMatch:
+def _map_row(cells: list[object], extra: dict[str, str] | None, table: SynonymTable | None = None) -> HeaderMatch:
     columns: dict[str, int] = {}
     duplicates: dict[str, list[str]] = {}
     unmapped: list[str] = []
@@ -171,7 +192,7 @@ def _map_row(cells: list[object], extra: dict[str, str] | None) -> HeaderMatch:
     for i, name in enumerate(names):
         if not name:
             continue
-        fieldname = match_field(name, extra)
+        fieldname = match_field(name, extra, table)
         if fieldname is None:
             unmapped.append(name)
         elif fieldname in columns:
@@ -184,21 +205,25 @@ def _map_row(cells: list[object], extra: dict[str, str] | None) -> HeaderMatch:
     return HeaderMatch(0, columns, names, duplicates, unmapped)
 
 
-def find_header(rows: list[list[object]], extra: dict[str, str] | None = None) -> HeaderMatch | None:
+def find_header(
+    rows: list[list[object]], extra: dict[str, str] | None = None, table: SynonymTable | None = None
+) -> HeaderMatch | None:
     """The most header-like row among the first rows of a sheet, or None when there is none.
 
-    A row qualifies when it maps at least ``MIN_HEADER_MATCHES`` distinct fields, at least two of
-    them anchors (bsn, productcode, volume, bedrag, ...). Of qualifying rows the one with most
-    fields wins; the first on a tie.
+    A row qualifies when it maps at least ``table.min_matches`` distinct fields, at least
+    ``table.min_anchors`` of them anchors (for declarations: bsn, productcode, volume, bedrag, ...).
+    Of qualifying rows the one with most fields wins; the first on a tie. ``table`` defaults to
+    the declaration vocabulary.
     """
+    table = table or DECLARATIES
     best: HeaderMatch | None = None
     for idx, cells in enumerate(rows[:HEADER_SCAN_ROWS]):
         texts = [c for c in cells if isinstance(c, str) and c.strip()]
-        if len(texts) < MIN_HEADER_MATCHES:
+        if len(texts) < table.min_matches:
             continue
-        match = _map_row(cells, extra)
+        match = _map_row(cells, extra, table)
         found = set(match.columns)
-        if len(found) < MIN_HEADER_MATCHES or len(found & _ANCHORS) < 2:
+        if len(found) < table.min_matches or len(found & table.anchors) < table.min_anchors:
             continue
         if best is None or len(found) > len(best.columns):
             match.row_index = idx
