@@ -275,3 +275,6 @@ def import_paths(store: Store, paths: list[Path], opts: ImportOptions, progress=
             progress(path)
         results.append(import_file(store, path, opts))
     return results
+
+
+from jzcli.readers import contract  # noqa: E402,F401  (register kind readers)

@@ -1,0 +1,499 @@
+"""Contracts: which products a gemeente buys, in which unit, at what tariff, in which variant.
+
+Two ways to write one, read into the same stored rows:
+
+* TOML (``[contract]`` with naam, gemeenten, aanbieders; one ``[[product]]`` per tariff period);
+* a tariff sheet (xlsx/csv): key/value rows ``naam``, ``gemeenten``, ``aanbieders`` (on a sheet of
+  their own or above the product table) and a product table with the columns productcategorie,
+  productcode, omschrijving, eenheid, tarief, uitvoeringsvariant, geldig_van, geldig_tot (header
+  synonyms as for declarations: "Categorie", "Prijs per eenheid", "Geldig vanaf", ...).
+
+A contract is refused as a whole when anything in it cannot be read or contradicts itself
+(unknown gemeente, eenheid or variant, bad dates, geldig_tot before geldig_van, overlapping tariff
+periods of one product code and eenheid): a contract decides which declarations are paid, so it
+is never stored half-understood. Tariffs are exact eurocents (Decimal, never float arithmetic).
+
+Versions: every import of a contract is kept as its own batch; for a contract naam the newest
+import is the valid one (see ``jzcli.agreements.contract_products``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from jzcli import refdata
+from jzcli.errors import FileReadError
+from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
+from jzcli.readers import values as V
+from jzcli.readers.headers import SynonymTable, match_field
+from jzcli.readers.spreadsheet import RawSheet, read_sheets
+from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
+from jzcli.store import Store, contracten, contractproducten
+
+PRODUCT_FIELDS = [
+    "productcategorie", "productcode", "omschrijving", "eenheid", "tarief", "uitvoeringsvariant",
+    "geldig_van", "geldig_tot",
+]  # fmt: skip
+REQUIRED_PRODUCT_FIELDS = ["productcategorie", "productcode", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van"]
+CONTRACT_KEYS = ["naam", "gemeenten", "aanbieders"]
+
+UITVOERINGSVARIANTEN = ("inspanningsgericht", "outputgericht", "taakgericht")
+_VARIANT_NAMES = {
+    "inspanningsgericht": "inspanningsgericht", "inspanning": "inspanningsgericht",
+    "outputgericht": "outputgericht", "output": "outputgericht",
+    "taakgericht": "taakgericht", "taak": "taakgericht",
+}  # fmt: skip
+
+MAX_TARIEF = 99_999_999  # iJw ProductTarief: at most 8 digits of eurocents
+
+CONTRACT_SYNONYMS: dict[str, list[str]] = {
+    "productcategorie": [
+        "categorie", "productcategorie", "productcat", "prodcat", "categoriecode",
+        "productcategoriecode", "productgroep",
+    ],
+    "productcode": ["productcode", "product code", "code", "product", "prestatiecode", "prodcode", "codeproduct"],
+    "omschrijving": [
+        "omschrijving", "productomschrijving", "productnaam", "naam", "beschrijving", "benaming",
+        "naamproduct", "omschrijvingproduct",
+    ],
+    "eenheid": ["eenheid", "eenheidcode", "tariefeenheid", "tijdseenheid", "eenh", "eenheidtarief"],
+    "tarief": [
+        "tarief", "prijspereenheid", "prijs", "tariefpereenheid", "eenheidsprijs", "uurtarief",
+        "tariefeuro", "producttarief", "bedragpereenheid", "prijspereenheideuro", "tariefineuro",
+        "contracttarief",
+    ],
+    "uitvoeringsvariant": [
+        "uitvoeringsvariant", "variant", "bekostigingsvariant", "uitvoeringsvorm", "financieringsvariant",
+    ],
+    "geldig_van": [
+        "geldigvan", "geldigvanaf", "ingangsdatum", "ingang", "vanaf", "van", "begindatum",
+        "startdatum", "datumvan", "datumingang", "ingangsdatumtarief",
+    ],
+    "geldig_tot": [
+        "geldigtot", "geldigtotenmet", "geldigtm", "einddatum", "tot", "totenmet", "tm", "einde",
+        "datumtot", "datumeinde", "einddatumtarief", "geldigtotmet",
+    ],
+}
+_CONTRACT_WORD_RULES: list[tuple[str, str]] = [
+    (r"categorie", "productcategorie"),
+    (r"omschrijving|benaming", "omschrijving"),
+    (r"variant", "uitvoeringsvariant"),
+    (r"geldigtot|einddatum|^tot|totenmet|^tm$|^eind", "geldig_tot"),
+    (r"geldigvan|ingang|begindatum|startdatum|^van|vanaf", "geldig_van"),
+    (r"tarief|prijs|pereenheid", "tarief"),
+    (r"eenheid", "eenheid"),
+    (r"productcode|prestatiecode", "productcode"),
+]
+CONTRACT_TABLE = SynonymTable(
+    CONTRACT_SYNONYMS,
+    _CONTRACT_WORD_RULES,
+    frozenset({"productcode", "tarief", "geldig_van", "eenheid", "productcategorie"}),
+    min_matches=3,
+    min_anchors=2,
+)
+
+# Key/value rows of a tariff sheet ("naam | Jeugdhulp Twente 2025").
+_KEY_NAMES = {
+    "naam": ["naam", "contractnaam", "contract", "naamcontract", "titel"],
+    "gemeenten": ["gemeenten", "gemeente", "gemeentecodes", "gemeentecode", "cbscodes"],
+    "aanbieders": ["aanbieders", "aanbieder", "agb", "agbcode", "agbcodes", "zorgaanbieder", "zorgaanbieders"],
+}
+_KEY_INDEX = {V.normalise_text(n): k for k, names in _KEY_NAMES.items() for n in names}
+_LIST_SPLIT = re.compile(r"\s*[,;\n|]\s*")
+_PRODUCT_LINE = re.compile(r"^\s*\[\[\s*product\s*\]\]", re.MULTILINE)
+
+
+@dataclass
+class ContractData:
+    naam: str
+    gemeenten: list[str]
+    aanbieders: list[str] | None
+    products: pd.DataFrame  # PRODUCT_FIELDS; tarief in cents, dates datetime64
+    sheets: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)  # where each product came from
+
+
+# ------------------------------------------------------------------------------------ values
+
+
+def _variant(x: object) -> str:
+    text = raw_text(x).strip()
+    found = _VARIANT_NAMES.get(V.normalise_text(text))
+    if found is None:
+        raise ValueError(f"unknown uitvoeringsvariant {text!r} (valid: {', '.join(UITVOERINGSVARIANTEN)})")
+    return found
+
+
+def parse_products(raw: pd.DataFrame, where: pd.Series, labels: dict[str, str], problems: Problems) -> pd.DataFrame:
+    """Raw product cells (a column per field present) → typed products; problems are recorded."""
+    index = raw.index
+    out = pd.DataFrame(index=index)
+
+    def col(f: str) -> pd.Series:
+        return raw[f] if f in raw else pd.Series(None, index=index, dtype=object)
+
+    def empty(s: pd.Series) -> pd.Series:
+        return s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())
+
+    for f in REQUIRED_PRODUCT_FIELDS:
+        problems.add_mask(empty(col(f)), where, f"{f} is missing", labels.get(f, f))
+
+    cat = col("productcategorie")
+    out["productcategorie"] = problems.add_parsed(V.parse_code(cat, 2), cat, where, labels.get("productcategorie", ""))
+    known = refdata.codelijst("productcategorie")
+    unknown = out["productcategorie"].notna() & ~out["productcategorie"].isin(list(known))
+    problems.add_mask(unknown, where, "unknown productcategorie (not in the iJw list JZ020)", labels.get("productcategorie"), cat)
+
+    code = col("productcode")
+    out["productcode"] = problems.add_parsed(V.parse_text(code, max_len=20), code, where, labels.get("productcode", ""))
+    text = col("omschrijving")
+    out["omschrijving"] = problems.add_parsed(V.parse_text(text, max_len=500), text, where, labels.get("omschrijving", ""))
+    unit = col("eenheid")
+    out["eenheid"] = problems.add_parsed(V.parse_eenheid(unit), unit, where, labels.get("eenheid", ""))
+
+    price = col("tarief")
+    tarief = problems.add_parsed(V.parse_money(price), price, where, labels.get("tarief", "")).astype("Int64")
+    problems.add_mask(tarief < 0, where, "tarief cannot be negative", labels.get("tarief"), price)
+    problems.add_mask(tarief > MAX_TARIEF, where, "tarief above € 999.999,99 (the iJw maximum)", labels.get("tarief"), price)
+    out["tarief"] = tarief
+
+    variant = col("uitvoeringsvariant")
+    out["uitvoeringsvariant"] = problems.add_parsed(map_unique(variant, _variant), variant, where, labels.get("uitvoeringsvariant", ""))
+
+    for f in ("geldig_van", "geldig_tot"):
+        out[f] = problems.add_parsed(V.parse_date(col(f)), col(f), where, labels.get(f, ""))
+    backwards = out["geldig_tot"].notna() & out["geldig_van"].notna() & (out["geldig_tot"] < out["geldig_van"])
+    problems.add_mask(
+        backwards,
+        where,
+        lambda r: f"geldig_tot {out.at[r, 'geldig_tot']:%Y-%m-%d} is before geldig_van {out.at[r, 'geldig_van']:%Y-%m-%d}",
+        labels.get("geldig_tot"),
+    )
+    return out[PRODUCT_FIELDS]
+
+
+def _check_overlaps(products: pd.DataFrame, where: pd.Series, problems: Problems) -> None:
+    """Two tariff periods of one product code and eenheid may not overlap within one contract."""
+    keys = ["productcode", "eenheid"]
+    p = products.sort_values([*keys, "geldig_van"], kind="stable")
+    end = p["geldig_tot"].fillna(pd.Timestamp.max)
+    before = end.groupby([p[k] for k in keys]).cummax().groupby([p[k] for k in keys]).shift()
+    overlap = p["geldig_van"] <= before
+    for r in p.index[overlap.fillna(False)]:  # only the offending products (few)
+        row = p.loc[r]
+        same = p[(p["productcode"] == row["productcode"]) & (p["eenheid"] == row["eenheid"]) & (p.index != r)]
+        other = same[(same["geldig_van"] <= row["geldig_van"]) & (same["geldig_tot"].fillna(pd.Timestamp.max) >= row["geldig_van"])]
+        tot = "open" if pd.isna(row["geldig_tot"]) else f"{row['geldig_tot']:%Y-%m-%d}"
+        problems.add(
+            where[r],
+            f"tariff period {row['geldig_van']:%Y-%m-%d}..{tot} of {row['productcode']} (eenheid {row['eenheid']}) "
+            f"overlaps {where[other.index[0]] if len(other) else 'another period'}; "
+            "end the earlier period (geldig_tot) the day before the new tariff starts",
+            order=(problems.part, r),
+        )
+
+
+def parse_gemeenten(values: list[object], where: str, problems: Problems) -> list[str]:
+    parts = _split(values)
+    parsed = V.parse_gemeente(pd.Series(parts, dtype=object))
+    codes: list[str] = []
+    for raw, code, error in zip(parts, parsed.values, parsed.errors):
+        if error:
+            problems.add(where, error)
+        elif refdata.gemeente_naam(code) is None:
+            problems.add(where, f"unknown gemeente code {raw_text(raw)!r} (not a CBS gemeente code)")
+        elif code not in codes:
+            codes.append(code)
+    return codes
+
+
+def parse_aanbieders(values: list[object], where: str, problems: Problems) -> list[str]:
+    parts = _split(values)
+    parsed = V.parse_agb(pd.Series(parts, dtype=object))
+    codes: list[str] = []
+    for raw, code, error in zip(parts, parsed.values, parsed.errors):
+        if error:
+            problems.add(where, f"{error}: {raw_text(raw)!r}")
+        elif code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _split(values: list[object]) -> list[object]:
+    """Cells or TOML values → single items; text is split on , ; | and newlines."""
+    out: list[object] = []
+    for v in values:
+        if isinstance(v, str):
+            out.extend(p for p in _LIST_SPLIT.split(v.strip()) if p)
+        elif v is not None:
+            out.append(v)
+    return out
+
+
+# ------------------------------------------------------------------------------------ TOML
+
+
+def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
+    try:
+        text = path.read_bytes().decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes().count(b"\n", 0, exc.start) + 1
+        raise FileReadError(f"{path.name}: line {line}: not UTF-8 text; save the file as UTF-8") from None
+    except OSError as exc:
+        raise FileReadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise FileReadError(f"{path.name}: not valid TOML: {exc}") from None
+
+    problems = Problems(path)
+    unknown = [k for k in data if k not in ("contract", "product")]
+    if unknown:
+        hint = " (write each product as [[product]])" if any(k in ("producten", "products") for k in unknown) else ""
+        problems.add("top level", f"unknown key(s) {', '.join(map(repr, unknown))}; expected [contract] and [[product]]{hint}")
+    head = data.get("contract", {})
+    if not isinstance(head, dict):
+        raise FileReadError(f"{path.name}: 'contract' must be a table: [contract]")
+    for key in head:
+        if key not in CONTRACT_KEYS:
+            problems.add("[contract]", f"unknown key {key!r} (keys: {', '.join(CONTRACT_KEYS)})")
+
+    naam = head.get("naam")
+    if naam is not None and not (isinstance(naam, str)):
+        problems.add("[contract] naam", "naam must be text")
+        naam = None
+    naam = (naam or "").strip() or path.stem
+
+    gemeenten = _list_value(head, "gemeenten", problems)
+    aanbieders = _list_value(head, "aanbieders", problems)
+    gemeente_codes = parse_gemeenten(gemeenten, "[contract] gemeenten", problems) if gemeenten else []
+    if aanbieders is not None and not _split(aanbieders):
+        problems.add("[contract] aanbieders", "is empty; leave the key out when the contract holds for all aanbieders")
+    aanbieder_codes = parse_aanbieders(aanbieders, "[contract] aanbieders", problems) if aanbieders else None
+
+    products = data.get("product", [])
+    if isinstance(products, dict):
+        products = [products]
+    if not isinstance(products, list) or not all(isinstance(p, dict) for p in products):
+        raise FileReadError(f"{path.name}: 'product' must be a list of tables: write each product as [[product]]")
+    lines = [text.count("\n", 0, m.start()) + 1 for m in _PRODUCT_LINE.finditer(text)]
+    if len(lines) != len(products):
+        lines = [None] * len(products)
+    index = pd.RangeIndex(1, len(products) + 1)
+    where = pd.Series(
+        [f"[[product]] {n}" + (f" (line {line})" if line else "") for n, line in zip(index, lines)], index=index, dtype=object
+    )
+    for n, product in zip(index, products):
+        extra = [k for k in product if k not in PRODUCT_FIELDS]
+        if extra:
+            problems.add(where[n], f"unknown key(s) {', '.join(map(repr, extra))} (keys: {', '.join(PRODUCT_FIELDS)})", order=(0, n))
+    raw = pd.DataFrame({f: pd.Series([p.get(f) for p in products], index=index, dtype=object) for f in PRODUCT_FIELDS}, index=index)
+    if not products:
+        problems.add("the file", "no products: add one [[product]] per product and tariff period")
+    parsed = parse_products(raw, where, {f: f for f in PRODUCT_FIELDS}, problems)
+    if not problems:
+        _check_overlaps(parsed, where, problems)
+    if not gemeenten and not problems:
+        gemeente_codes = _default_gemeente(path, opts, 'add gemeenten = ["0406", "Laren"] (CBS codes or names) under [contract]')
+    problems.raise_if_any("contract")
+    return ContractData(naam, gemeente_codes, aanbieder_codes, parsed, [], len(products), [], where.tolist())
+
+
+def _list_value(head: dict, key: str, problems: Problems) -> list[object] | None:
+    if key not in head:
+        return None
+    value = head[key]
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        return value
+    problems.add(f"[contract] {key}", "must be a list of codes or names, e.g. [\"0406\", \"Laren\"]")
+    return []
+
+
+def _default_gemeente(path: Path, opts: ImportOptions, hint: str) -> list[str]:
+    if opts.gemeente:
+        return [opts.gemeente]
+    raise FileReadError(
+        f"{path.name}: no gemeenten: a contract must say for which gemeenten it holds; {hint} "
+        "(or give --gemeente)"
+    )
+
+
+# ------------------------------------------------------------------------------- tariff sheet
+
+
+def _label(sheet: RawSheet) -> str:
+    return f"sheet '{sheet.name}' " if sheet.name is not None else ""
+
+
+def _key_values(sheet: RawSheet, upto: int) -> list[tuple[str, list[object], int]]:
+    """("naam"|"gemeenten"|"aanbieders", values, Excel row) from key/value rows of a sheet."""
+    found = []
+    for rij, row in sheet.cells.iloc[:upto].iterrows():
+        cells = [c for c in row.tolist() if c is not None and c == c and not (isinstance(c, str) and not c.strip())]
+        if not cells or not isinstance(cells[0], str):
+            continue
+        first = cells[0]
+        key = _KEY_INDEX.get(V.normalise_text(first))
+        values = cells[1:]
+        if key is None and ":" in first:  # "Naam: Jeugdhulp Twente 2025" in one cell
+            name, _, rest = first.partition(":")
+            key = _KEY_INDEX.get(V.normalise_text(name))
+            values = ([rest] if rest.strip() else []) + cells[1:]
+        if key is not None:
+            found.append((key, values, int(rij)))
+    return found
+
+
+def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions) -> ContractData:
+    problems = Problems(path)
+    tables: list[tuple[RawSheet, object]] = []
+    keys: dict[str, tuple[list[object], str]] = {}
+    diagnosis: list[str] = []
+    for sheet in sheets:
+        header = find_table(sheet, CONTRACT_TABLE)
+        if header is None and not sheet.cells.empty:
+            best = max(
+                ([str(v).strip() for v in r if isinstance(v, str) and v.strip()] for r in sheet.cells.head(50).values.tolist()),
+                key=len,
+                default=[],
+            )
+            if len(best) > len(diagnosis):
+                diagnosis = best
+        upto = header.row_index if header is not None else min(len(sheet.cells), 200)
+        for key, values, rij in _key_values(sheet, upto):
+            where = f"{_label(sheet)}row {rij}".strip()
+            if key in keys and [raw_text(v) for v in keys[key][0]] != [raw_text(v) for v in values]:
+                problems.add(where, f"{key} is given twice with different values (also at {keys[key][1]})")
+            keys.setdefault(key, (values, where))
+        if header is not None:
+            tables.append((sheet, header))
+    if not tables:
+        headers = ", ".join(repr(h) for h in diagnosis[:20]) or "none"
+        raise FileReadError(
+            f"{path.name}: no product table found (looked for columns productcategorie, productcode, "
+            f"omschrijving, eenheid, tarief, uitvoeringsvariant, geldig_van, geldig_tot). Headers found: {headers}"
+        )
+
+    frames, wheres, skipped, rows_read = [], [], [], 0
+    for part, (sheet, header) in enumerate(tables):
+        problems.part = part + 1
+        names = {f: header.names[i] for f, i in header.columns.items()}
+        missing = [f for f in REQUIRED_PRODUCT_FIELDS if f not in header.columns]
+        if missing:
+            row = sheet.cells.index[header.row_index]
+            raise FileReadError(
+                f"{path.name}: {_label(sheet)}row {row}: required columns not found: {', '.join(missing)}. "
+                f"Headers found: {', '.join(repr(n) for n in header.names if n)}"
+            )
+        body = table_body(sheet, header, ["productcode"])
+        skipped.extend(body.skipped)
+        rows_read += body.rows_read
+        where = pd.Series([f"{_label(sheet)}row {r}" for r in body.raw.index], index=body.raw.index, dtype=object)
+        parsed = parse_products(body.raw, where, names, problems)
+        frames.append(parsed)
+        wheres.extend(where.tolist())
+    problems.part = 0
+    products = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PRODUCT_FIELDS)
+    if not problems:
+        where_all = pd.Series(wheres, index=products.index, dtype=object)
+        _check_overlaps(products, where_all, problems)  # across sheets too
+    if products.empty and not problems:
+        problems.add(f"{_label(tables[0][0])}".strip() or "the file", "the product table has no products")
+
+    naam_values, _ = keys.get("naam", ([], ""))
+    naam = " ".join(raw_text(v).strip() for v in naam_values[:1]).strip() or path.stem
+    gemeenten = keys.get("gemeenten")
+    gemeente_codes = parse_gemeenten(gemeenten[0], gemeenten[1], problems) if gemeenten and _split(gemeenten[0]) else []
+    aanbieders = keys.get("aanbieders")
+    aanbieder_codes = parse_aanbieders(aanbieders[0], aanbieders[1], problems) if aanbieders and _split(aanbieders[0]) else None
+    if not gemeente_codes and not problems:
+        gemeente_codes = _default_gemeente(
+            path,
+            opts,
+            "add a row 'gemeenten' with CBS codes or names (e.g. 'gemeenten | 0406; Laren') above the "
+            "product table or on a sheet of its own",
+        )
+    problems.raise_if_any("contract")
+    return ContractData(
+        naam, gemeente_codes, aanbieder_codes, products, [s.name or "" for s, _ in tables], rows_read, skipped, wheres
+    )
+
+
+# ---------------------------------------------------------------------------------- importer
+
+
+def prepare_contract(path: Path, opts: ImportOptions, store: Store) -> Prepared:
+    if path.suffix.lower() == ".toml":
+        data = read_contract_toml(path, opts)
+    else:
+        data = read_contract_sheets(path, read_sheets(path), opts)
+    products = data.products
+    reasons: dict[str, int] = {}
+    for s in data.skipped:
+        reasons[s["reden"]] = reasons.get(s["reden"], 0) + 1
+    result = FileResult(
+        path=path,
+        status="imported",
+        soort="contract",
+        sheets=data.sheets,
+        rows=data.rows_read,
+        stored=len(products),
+        skipped=len(data.skipped),
+        skipped_reasons=reasons,
+        message=f"contract '{data.naam}': {len(products)} product tariffs for gemeenten {', '.join(data.gemeenten)}",
+    )
+    details = {
+        "contract": {"naam": data.naam, "gemeenten": data.gemeenten, "aanbieders": data.aanbieders},
+        "producten": len(products),
+        "bladen": data.sheets,
+        "overgeslagen_rijen": data.skipped,
+    }
+
+    def write(store: Store, conn, batch_id: int) -> None:
+        contract_id = conn.execute(
+            contracten.insert()
+            .values(
+                batch=batch_id,
+                naam=data.naam,
+                gemeenten=json.dumps(data.gemeenten),
+                aanbieders=None if data.aanbieders is None else json.dumps(data.aanbieders),
+            )
+            .returning(contracten.c.id)
+        ).scalar_one()
+        frame = products.copy()
+        frame.insert(0, "contract", contract_id)
+        store.insert_frame(conn, contractproducten, frame)
+
+    return Prepared("contract", result, write, details)
+
+
+def _decl_fields(names: list[str]) -> set[str]:
+    return {f for f in (match_field(n) for n in names if n) if f}
+
+
+def is_contract(path: Path) -> bool:
+    """A .toml file, or a spreadsheet with a product table (productcode, tarief, geldig_van) and
+    no declaration columns (bsn, volume, bedrag) and no toewijzingnummer."""
+    if path.suffix.lower() == ".toml":
+        return True
+    for sheet in sheet_heads(path):
+        header = find_table(sheet, CONTRACT_TABLE)
+        if header is None or not {"productcode", "tarief", "geldig_van"} <= set(header.columns):
+            continue
+        if not _decl_fields(header.names) & {"bsn", "volume", "bedrag", "toewijzingnummer"}:
+            return True
+    return False
+
+
+KIND_READERS["contract"] = prepare_contract
+KIND_DETECTORS["contract"] = is_contract

@@ -1,0 +1,215 @@
+"""Shared pieces of the contract and allocation readers.
+
+* ``sheet_heads``: the first rows of every sheet, cheaply, for detecting what a file holds (one
+  read per file, cached, so several detectors cost one read);
+* ``table_body``: the rows under a found header, without blank rows, repeated headers and notes;
+* ``Problems``: every unreadable value with file/sheet/row/column, raised as one refusal. Contracts
+  and allocations are the municipality's own data: a half-read file is never stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jzcli.errors import FileReadError
+from jzcli.readers.headers import HEADER_SCAN_ROWS, HeaderMatch, SynonymTable, find_header
+from jzcli.readers.spreadsheet import RawSheet, _check_zip, _frame, decode_text, read_head, sniff_delimiter, sniff_kind
+from jzcli.readers.values import Parsed, normalise_text
+from jzcli.render import mask_bsn, mask_bsns_in
+
+MAX_LISTED = 10  # problems spelled out in one refusal message
+_HEAD_BYTES = 256 * 1024
+
+_head_cache: dict[tuple, list[RawSheet]] = {}
+
+
+def sheet_heads(path: Path, nrows: int = HEADER_SCAN_ROWS) -> list[RawSheet]:
+    """The first ``nrows`` rows of every sheet (CSV: of the file); [] when it cannot be read.
+
+    Only for detection: a file that cannot be read here is left to its reader, which says why.
+    The last file's heads are cached (keyed by path, size and modification time).
+    """
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns, nrows)
+    except OSError:
+        return []
+    if key in _head_cache:
+        return _head_cache[key]
+    try:
+        sheets = _read_heads(path, nrows)
+    except Exception:  # detection must never fail an import by itself
+        sheets = []
+    _head_cache.clear()
+    _head_cache[key] = sheets
+    return sheets
+
+
+def _read_heads(path: Path, nrows: int) -> list[RawSheet]:
+    head = read_head(path)
+    if not head:
+        return []
+    kind = sniff_kind(path, head)
+    if kind in ("zip", "ole"):
+        if kind == "zip":
+            _check_zip(path)
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        try:
+            sheets = []
+            for name in wb.sheet_names:
+                try:
+                    rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
+                except Exception:
+                    continue
+                sheets.append(RawSheet(name, _frame(rows)))
+            return sheets
+        finally:
+            try:
+                wb.close()
+            except Exception:
+                pass
+    if kind == "xml":
+        return []
+    with path.open("rb") as fh:
+        data = fh.read(_HEAD_BYTES)
+    if len(data) == _HEAD_BYTES and b"\n" in data:
+        data = data[: data.rindex(b"\n") + 1]  # never cut a character in half
+    text, _ = decode_text(path, data)
+    lines = text.splitlines()[:nrows]
+    rows = list(csv.reader(lines, delimiter=sniff_delimiter(text)))
+    return [RawSheet(None, _frame(rows).replace({"": None}))]
+
+
+def find_table(sheet: RawSheet, table: SynonymTable) -> HeaderMatch | None:
+    if sheet.cells.empty:
+        return None
+    return find_header(sheet.cells.head(HEADER_SCAN_ROWS).values.tolist(), None, table)
+
+
+def _blank(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.isna() | frame.map(lambda v: isinstance(v, str) and not v.strip())
+
+
+@dataclass
+class Body:
+    """The data rows under a header: ``raw`` has one column per field (index: Excel row)."""
+
+    raw: pd.DataFrame
+    skipped: list[dict] = field(default_factory=list)  # {"blad", "rij", "reden"}
+    rows_read: int = 0
+
+
+def table_body(sheet: RawSheet, header: HeaderMatch, key_fields: list[str]) -> Body:
+    """Rows under ``header`` as raw cells per field; blank rows, repeated header rows and
+    one-cell text rows (notes, signatures) are skipped and reported."""
+    body = sheet.cells.iloc[header.row_index + 1 :]
+    skipped: list[dict] = []
+    if body.empty:
+        return Body(pd.DataFrame({f: pd.Series(dtype=object) for f in header.columns}), skipped, 0)
+    empty = _blank(body)
+    filled = (~empty).sum(axis=1)
+    keep = filled > 0
+    for rij in body.index[~keep]:
+        skipped.append({"blad": sheet.name, "rij": int(rij), "reden": "blank row"})
+    # A row that repeats the header (multi-page exports).
+    key = next((f for f in key_fields if f in header.columns), None)
+    if key is not None:
+        name = normalise_text(header.names[header.columns[key]])
+        cells = body[header.columns[key]]
+        repeat = keep & cells.map(lambda v: isinstance(v, str) and normalise_text(v) == name)
+        for rij in body.index[repeat]:
+            skipped.append({"blad": sheet.name, "rij": int(rij), "reden": "repeated header row"})
+        keep &= ~repeat
+    # One cell of words and nothing else: a note or a signature, not a row of the table.
+    words = body.map(lambda v: isinstance(v, str) and bool(re.search(r"[^\W\d_]{3}", v))).any(axis=1)
+    note = keep & (filled == 1) & words
+    if key is not None:  # ... unless that one cell is the key column itself
+        note &= empty[header.columns[key]]
+    for rij in body.index[note]:
+        skipped.append({"blad": sheet.name, "rij": int(rij), "reden": "text row"})
+    keep &= ~note
+    rows = body[keep]
+    raw = pd.DataFrame({f: rows[i] for f, i in header.columns.items()}, index=rows.index)
+    return Body(raw, sorted(skipped, key=lambda s: s["rij"]), len(body))
+
+
+def map_unique(s: pd.Series, fn: Callable[[Any], Any]) -> Parsed:
+    """Parse each distinct cell of ``s`` once with ``fn`` (returns a value, None for empty, or
+    raises ValueError with the reason). Values are object dtype (None when missing)."""
+    codes, uniques = pd.factorize(s.to_numpy(dtype=object), use_na_sentinel=True)
+    values = np.full(len(uniques) + 1, None, dtype=object)
+    errors = np.full(len(uniques) + 1, None, dtype=object)
+    for i, u in enumerate(uniques):
+        if isinstance(u, str) and not u.strip():
+            continue
+        try:
+            values[i] = fn(u)
+        except ValueError as exc:
+            errors[i] = str(exc)
+    return Parsed(pd.Series(values[codes], index=s.index, dtype=object), pd.Series(errors[codes], index=s.index, dtype=object))
+
+
+def raw_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+class Problems:
+    """Unreadable or contradictory values of one file, refused together in one message."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.items: list[tuple[tuple, str]] = []  # (sort key, text)
+        self.part = 0  # sheet (or section) number: problems are listed by part, then row
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def add(self, where: str, reason: str, column: str | None = None, value: object = None, *, order: tuple = (), bsn: bool = False) -> None:
+        text = where
+        if column:
+            text += f", column '{column}'"
+        if value is not None and raw_text(value) != "":
+            shown = mask_bsn(raw_text(value)) if bsn else mask_bsns_in(raw_text(value)[:60])
+            text += f", value '{shown}'"
+        self.items.append((order, f"{text}: {mask_bsns_in(reason)}"))
+
+    def add_parsed(
+        self, parsed: Parsed, raw: pd.Series, where: pd.Series, column: str, *, bsn: bool = False
+    ) -> pd.Series:
+        """Record every error of a parsed column; return its values."""
+        bad = parsed.errors.notna()
+        for rij in raw.index[bad]:
+            self.add(where[rij], parsed.errors[rij], column, raw[rij], order=(self.part, rij), bsn=bsn)
+        return parsed.values
+
+    def add_mask(self, mask: pd.Series, where: pd.Series, reason: str | Callable[[Any], str], column: str | None = None, raw: pd.Series | None = None, *, bsn: bool = False) -> None:
+        for rij in mask.index[mask.fillna(False).astype(bool)]:
+            text = reason(rij) if callable(reason) else reason
+            self.add(where[rij], text, column, None if raw is None else raw[rij], order=(self.part, rij), bsn=bsn)
+
+    def raise_if_any(self, what: str) -> None:
+        if not self.items:
+            return
+        ordered = [t for _, t in sorted(self.items, key=lambda i: i[0])]
+        listed = "; ".join(ordered[:MAX_LISTED])
+        more = f"; and {len(ordered) - MAX_LISTED} more" if len(ordered) > MAX_LISTED else ""
+        n = len(ordered)
+        raise FileReadError(
+            f"{self.path.name}: {what} refused, nothing stored ({n} problem{'s' if n != 1 else ''}): {listed}{more}"
+        )
