@@ -30,6 +30,7 @@ REQUIRED = {
 }
 
 _TOTALS = re.compile(r"^\s*(sub|eind|generaal|grand)?\s*-?\s*(totaa?l|total|som)\b", re.IGNORECASE)
+_WORDS = re.compile(r"[^\W\d_]{2}")
 _AGB_TITLE = re.compile(r"\bagb(?:[\s\-_]*code)?\b[^0-9]{0,20}(\d{8})\b", re.IGNORECASE)
 _GEMEENTE_TITLE = re.compile(r"\bgemeente\b\s*[:\-]?\s*([A-Za-zÀ-ÿ'’. ()\-]{2,40})", re.IGNORECASE)
 
@@ -136,17 +137,27 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     skip(all_blank, "blank row")
     remaining = ~all_blank
 
+    # Only cells with letters can be labels, notes or a repeated header; look at those rows only.
+    bsn_cells = mapped["bsn"]
+    bsn_str = bsn_cells.map(_as_text) if bsn_cells.dtype == object else bsn_cells.astype(str)
+    bsn_has_digit = bsn_str.str.contains(r"\d", regex=True, na=False)
+
     # Rows that repeat the header (multi-page exports).
     first_name = V.normalise_text(names[columns["bsn"]])
-    bsn_text = mapped["bsn"].map(lambda v: V.normalise_text(str(v)) if isinstance(v, str) else "")
-    repeat = remaining & (bsn_text == first_name)
+    candidates = remaining & ~bsn_has_digit & bsn_cells.notna()
+    repeat = pd.Series(False, index=body.index)
+    repeat[candidates] = bsn_str[candidates].map(V.normalise_text) == first_name
     skip(repeat, "repeated header row")
     remaining &= ~repeat
 
-    # Totals rows: a "Totaal"-like label and no BSN.
-    labelled = body.map(lambda v: isinstance(v, str) and bool(_TOTALS.match(v))).any(axis=1)
-    bsn_digits = mapped["bsn"].map(lambda v: bool(re.search(r"\d", str(v))) if v is not None and v == v else False)
-    totals = remaining & labelled & ~bsn_digits
+    # Totals rows: a "Totaal"-like label somewhere in the row and no BSN.
+    candidates = remaining & ~bsn_has_digit
+    labelled = pd.Series(False, index=body.index)
+    if candidates.any():
+        labelled[candidates] = (
+            body[candidates].map(lambda v: isinstance(v, str) and bool(_TOTALS.match(v))).any(axis=1)
+        )
+    totals = remaining & labelled
     stated_total = None
     if totals.any() and "bedrag" in mapped:
         parsed_totals = V.parse_money(mapped["bedrag"][totals])
@@ -163,7 +174,10 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     numbers = [f for f in ("volume", "bedrag", "tarief", "begindatum", "einddatum", "periode") if f in mapped]
     filled_numbers = (~mapped_empty[numbers]).sum(axis=1) if numbers else pd.Series(0, index=body.index)
     # A row with one cell of words (a note, a signature) is not a line, whatever column it is in.
-    single_text = (filled == 1) & body.map(lambda v: isinstance(v, str) and bool(re.search(r"[^\W\d_]{2}", v))).any(axis=1)
+    single_text = pd.Series(False, index=body.index)
+    one = remaining & (filled == 1)
+    if one.any():
+        single_text[one] = body[one].map(lambda v: isinstance(v, str) and bool(_WORDS.search(v))).any(axis=1)
     note = remaining & ((~has_id & (filled_numbers < 2)) | single_text)
     for rij in body.index[note]:
         text = " ".join(str(v).strip() for v in body.loc[rij].tolist() if v is not None and str(v).strip())
@@ -313,6 +327,12 @@ def _apply_signs(out: pd.DataFrame, findings: list, names, columns, data) -> Non
     out.loc[credit & dc.isna(), "debet_credit"] = "C"
     for num in ("bedrag", "volume", "tarief"):
         out[num] = out[num].abs()
+
+
+def _as_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 def _raw_text(value: object) -> str:
