@@ -277,4 +277,4 @@ def import_paths(store: Store, paths: list[Path], opts: ImportOptions, progress=
     return results
 
 
-from jzcli.readers import contract  # noqa: E402,F401  (register kind readers)
+from jzcli.readers import contract, toewijzingen  # noqa: E402,F401  (register kind readers)

@@ -477,10 +477,6 @@ def prepare_contract(path: Path, opts: ImportOptions, store: Store) -> Prepared:
     return Prepared("contract", result, write, details)
 
 
-def _decl_fields(names: list[str]) -> set[str]:
-    return {f for f in (match_field(n) for n in names if n) if f}
-
-
 def is_contract(path: Path) -> bool:
     """A .toml file, or a spreadsheet with a product table (productcode, tarief, geldig_van) and
     no declaration columns (bsn, volume, bedrag) and no toewijzingnummer."""
@@ -490,7 +486,9 @@ def is_contract(path: Path) -> bool:
         header = find_table(sheet, CONTRACT_TABLE)
         if header is None or not {"productcode", "tarief", "geldig_van"} <= set(header.columns):
             continue
-        if not _decl_fields(header.names) & {"bsn", "volume", "bedrag", "toewijzingnummer"}:
+        # Columns the tariff-sheet vocabulary does not know, read as declaration columns.
+        declaration = {match_field(n) for n in header.unmapped}
+        if not declaration & {"bsn", "volume", "bedrag", "toewijzingnummer"}:
             return True
     return False
 

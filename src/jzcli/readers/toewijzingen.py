@@ -1,0 +1,401 @@
+"""Allocations (toewijzingen, iJw JW301 ToegewezenProduct) from a spreadsheet export.
+
+Columns (header synonyms as for declarations): toewijzingnummer, bsn, aanbieder, gemeente,
+productcategorie, productcode, ingangsdatum, einddatum, volume, eenheid, frequentie, budget,
+reden_wijziging, toewijzingsdatum (and optionally toewijzingstijd).
+
+Every row is stored as one *version* of its allocation, with provenance (file, sheet, row); which
+version is current is decided when reading (``jzcli.agreements.toewijzingen_actueel``: the latest
+toewijzingsdatum, IV013). Allocations are the municipality's own data and decide which
+declarations are approved, so a file with any value that cannot be read (or an allocation that
+contradicts itself: einddatum before ingangsdatum, a volume without eenheid or frequentie, a BSN
+failing the 11-proef) is refused as a whole with every problem named by sheet/row/column/value;
+a half-understood allocation is never stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from jzcli import refdata
+from jzcli.errors import FileReadError
+from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
+from jzcli.readers import values as V
+from jzcli.readers.headers import SynonymTable, match_field
+from jzcli.readers.spreadsheet import RawSheet, read_sheets
+from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
+from jzcli.store import Store, toewijzingen
+
+TOEWIJZING_FIELDS = [
+    "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode",
+    "ingangsdatum", "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging",
+    "toewijzingsdatum",
+]  # fmt: skip
+REQUIRED_COLUMNS = ["toewijzingnummer", "bsn", "ingangsdatum"]  # aanbieder/gemeente: column or option
+# Fields only allocations have: a header needs two of them to be detected as allocations.
+ALLOCATION_ONLY = {"frequentie", "toewijzingsdatum", "reden_wijziging", "budget"}
+
+TOEWIJZING_SYNONYMS: dict[str, list[str]] = {
+    "toewijzingnummer": [
+        "toewijzingnummer", "toewijzingsnummer", "toewijzingnr", "toewijzingsnr", "toewijzing",
+        "beschikkingsnummer", "beschikkingnummer", "beschikkingnr", "toewijzingid", "nummertoewijzing",
+    ],
+    "bsn": [
+        "bsn", "burgerservicenummer", "bsnclient", "bsnjeugdige", "clientbsn", "bsnnummer",
+        "burgerservicenummerclient", "bsnkind",
+    ],
+    "aanbieder": [
+        "aanbieder", "zorgaanbieder", "agb", "agbcode", "agbcodeaanbieder", "agbaanbieder",
+        "aanbiedercode", "codeaanbieder", "agbcodezorgaanbieder", "zorgaanbiedercode", "agbnummer",
+    ],
+    "gemeente": [
+        "gemeente", "gemeentecode", "cbscode", "gemeentenaam", "verantwoordelijkegemeente",
+        "gemeentecbs", "cbsgemeentecode", "woongemeente", "codegemeente", "afzender",
+    ],
+    "productcategorie": [
+        "productcategorie", "categorie", "productcat", "prodcat", "productcategoriecode", "categoriecode",
+    ],
+    "productcode": ["productcode", "prestatiecode", "product", "code", "prodcode", "codeproduct"],
+    "ingangsdatum": [
+        "ingangsdatum", "startdatum", "begindatum", "datumingang", "ingang", "vanaf", "van",
+        "geldigvan", "ingangsdatumtoewijzing",
+    ],
+    "einddatum": [
+        "einddatum", "stopdatum", "datumeinde", "einde", "tot", "totenmet", "tm", "geldigtot",
+        "einddatumtoewijzing",
+    ],
+    "volume": ["volume", "omvang", "omvangvolume", "aantal", "hoeveelheid", "toegewezenvolume"],
+    "eenheid": ["eenheid", "omvangeenheid", "eenheidcode", "volumeeenheid"],
+    "frequentie": ["frequentie", "omvangfrequentie", "freq", "frequentiecode"],
+    "budget": ["budget", "budgetbedrag", "budgeteuro", "toegewezenbudget"],
+    "reden_wijziging": [
+        "redenwijziging", "redenwijzigingtoewijzing", "wijzigingsreden", "reden", "redenwijzigingcode",
+    ],
+    "toewijzingsdatum": [
+        "toewijzingsdatum", "toewijzingdatum", "datumtoewijzing", "beschikkingsdatum", "datumbeschikking",
+    ],
+    "toewijzingstijd": ["toewijzingstijd", "toewijzingtijd", "tijdtoewijzing"],
+}
+_WORD_RULES: list[tuple[str, str]] = [
+    (r"toewijzingsdatum|toewijzingdatum|datumtoewijzing|beschikkingsdatum", "toewijzingsdatum"),
+    (r"toewijzingstijd|toewijzingtijd|tijdtoewijzing", "toewijzingstijd"),
+    (r"reden", "reden_wijziging"),
+    (r"burgerservice|^bsn|bsn$", "bsn"),
+    (r"toewijzing|beschikking", "toewijzingnummer"),
+    (r"agb|aanbieder", "aanbieder"),
+    (r"gemeente", "gemeente"),
+    (r"categorie", "productcategorie"),
+    (r"productcode|prestatiecode", "productcode"),
+    (r"frequentie", "frequentie"),
+    (r"budget", "budget"),
+    (r"ingang|startdatum|begindatum|^van", "ingangsdatum"),
+    (r"einddatum|stopdatum|^tot|^eind", "einddatum"),
+    (r"eenheid", "eenheid"),
+    (r"omvang|volume|aantal", "volume"),
+]
+TOEWIJZING_TABLE = SynonymTable(
+    TOEWIJZING_SYNONYMS,
+    _WORD_RULES,
+    frozenset({"toewijzingnummer", "bsn", "ingangsdatum", "einddatum", "productcode", "productcategorie", "toewijzingsdatum", "frequentie"}),
+    min_matches=3,
+    min_anchors=2,
+)
+
+_FREQUENTIE_NAMES = {
+    "1": ["perdag", "dag", "dagelijks", "daily", "perday"],
+    "2": ["perweek", "week", "wekelijks", "weekly"],
+    "4": ["permaand", "maand", "maandelijks", "monthly"],
+    "6": ["totaal", "totaalbinnengeldigheidsduur", "totaalbinnengeldigheidsduurtoewijzing", "pertoewijzing", "total"],
+}
+_FREQUENTIE_BY_NAME = {n: code for code, names in _FREQUENTIE_NAMES.items() for n in names}
+_FREQUENTIE_BY_NAME.update({V.normalise_text(v): k for k, v in refdata.codelijst("frequentie").items()})
+_CODE_NAME = re.compile(r"(\d{1,2})(?:\.0+)?\s*(?:[-:\u2013]\s*)?(.*)")
+_TIME_TEXT = re.compile(r"(?:^|[ t])(\d{1,2}):(\d{2})(?::(\d{2}))?(?:[.,]\d+)?$", re.IGNORECASE)
+
+
+def _code_or_name(x: object, codes: dict[str, str], by_name: dict[str, str], width: int, what: str) -> str:
+    if isinstance(x, float) and not (math.isfinite(x) and x.is_integer()):
+        raise ValueError(f"unknown {what} {raw_text(x)!r}")
+    text = raw_text(x).strip()
+    m = _CODE_NAME.fullmatch(text)
+    code = m.group(1).lstrip("0").zfill(width) if m else None
+    name = m.group(2) if m else text
+    named = by_name.get(V.normalise_text(name)) if name else None
+    valid = ", ".join(f"{c} {v}" for c, v in codes.items())
+    if name and named is None:
+        raise ValueError(f"unknown {what} {text!r} (valid: {valid})")
+    if code is not None:
+        if code not in codes:
+            raise ValueError(f"unknown {what} code {text!r} (valid: {valid})")
+        if named is not None and named != code:
+            raise ValueError(f"{what} code and name disagree: {text!r}")
+        return code
+    return named
+
+
+def _frequentie(x: object) -> str:
+    return _code_or_name(x, refdata.codelijst("frequentie"), _FREQUENTIE_BY_NAME, 1, "frequentie")
+
+
+_REDENEN = refdata.codelijst("reden_wijziging_toewijzing")
+_REDEN_BY_NAME = {V.normalise_text(v): k for k, v in _REDENEN.items()}
+_REDEN_BY_NAME["verwijderd"] = "13"
+
+
+def _reden(x: object) -> str:
+    return _code_or_name(x, _REDENEN, _REDEN_BY_NAME, 2, "reden_wijziging")
+
+
+def _seconds_of_day(x: object) -> int | None:
+    """Time of day in a date(time) cell: datetimes, "yyyy-mm-dd hh:mm[:ss]" text, Excel serials."""
+    if isinstance(x, dt.datetime):
+        return x.hour * 3600 + x.minute * 60 + x.second
+    if isinstance(x, np.datetime64):
+        return _seconds_of_day(pd.Timestamp(x).to_pydatetime())
+    if isinstance(x, str):
+        m = _TIME_TEXT.search(x.strip())
+        return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0) if m else 0
+    if isinstance(x, float) and math.isfinite(x) and 1 <= x < 80000:  # Excel serial with a fraction
+        return round((x - math.floor(x)) * 86400) % 86400
+    return 0
+
+
+def _time_cell(x: object) -> int | None:
+    """A separate toewijzingstijd cell: time, "14:30[:00]", or a fraction of a day."""
+    if isinstance(x, dt.time):
+        return x.hour * 3600 + x.minute * 60 + x.second
+    if isinstance(x, dt.datetime):
+        return _seconds_of_day(x)
+    if isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1:
+        return round(x * 86400) % 86400
+    text = raw_text(x).strip()
+    m = re.fullmatch(r"(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?", text)
+    if m and int(m.group(1)) < 24 and int(m.group(2)) < 60 and int(m.group(3) or 0) < 60:
+        return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+    raise ValueError("not a time of day (hh:mm or hh:mm:ss)")
+
+
+def parse_datetime(s: pd.Series) -> V.Parsed:
+    """Date or date-with-time cells → datetime64 (the time of day is kept, unlike ``parse_date``)."""
+    dates = V.parse_date(s)
+    seconds = map_unique(s, _seconds_of_day).values.fillna(0).astype("int64")
+    values = dates.values + pd.to_timedelta(seconds.where(dates.values.notna(), 0), unit="s")
+    return V.Parsed(values, dates.errors)
+
+
+@dataclass
+class SheetAllocations:
+    sheet: str | None
+    header_row: int
+    columns: dict[str, str]
+    rows: pd.DataFrame  # TOEWIJZING_FIELDS + bron, blad, rij
+    rows_read: int
+    skipped: list[dict] = field(default_factory=list)
+
+
+def _label(sheet: RawSheet) -> str:
+    return f"sheet '{sheet.name}' " if sheet.name is not None else ""
+
+
+def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problems: Problems) -> SheetAllocations:
+    columns = header.columns
+    names = {f: header.names[i] for f, i in columns.items()}
+    label = _label(sheet)
+    header_row = int(sheet.cells.index[header.row_index])
+    missing = [f for f in REQUIRED_COLUMNS if f not in columns]
+    missing += [f"{f} (or give {opt})" for f, opt in (("aanbieder", "--aanbieder"), ("gemeente", "--gemeente")) if f not in columns and not getattr(opts, f)]
+    if missing:
+        raise FileReadError(
+            f"{path.name}: {label}row {header_row}: required columns not found: {', '.join(missing)}. "
+            f"Headers found: {', '.join(repr(n) for n in header.names if n)}"
+        )
+    body = table_body(sheet, header, ["toewijzingnummer", "bsn"])
+    raw = body.raw
+    index = raw.index
+    where = pd.Series([f"{label}row {r}".strip() for r in index], index=index, dtype=object)
+    out = pd.DataFrame(index=index)
+
+    def col(f: str) -> pd.Series:
+        return raw[f] if f in raw else pd.Series(None, index=index, dtype=object)
+
+    def parse(f: str, parsed: V.Parsed, *, bsn: bool = False) -> pd.Series:
+        return problems.add_parsed(parsed, col(f), where, names.get(f, f), bsn=bsn)
+
+    def blank(s: pd.Series) -> pd.Series:
+        return s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())
+
+    out["toewijzingnummer"] = parse("toewijzingnummer", V.parse_text(col("toewijzingnummer"), max_len=20))
+    bsn = parse("bsn", V.parse_bsn(col("bsn")), bsn=True)
+    problems.add_mask(bsn.notna() & ~V.elfproef(bsn), where, "BSN fails the 11-proef", names["bsn"], col("bsn"), bsn=True)
+    out["bsn"] = bsn
+    for f, option in (("aanbieder", opts.aanbieder), ("gemeente", opts.gemeente)):
+        if f in raw:
+            parser = V.parse_agb if f == "aanbieder" else V.parse_gemeente
+            out[f] = parse(f, parser(col(f)))
+        else:
+            out[f] = pd.Series(option, index=index, dtype="string")
+    unknown = out["gemeente"].notna() & out["gemeente"].map(lambda c: refdata.gemeente_naam(c) is None if isinstance(c, str) else False)
+    problems.add_mask(unknown, where, "not a CBS gemeente code", names.get("gemeente"), col("gemeente"))
+
+    out["productcategorie"] = parse("productcategorie", V.parse_code(col("productcategorie"), 2))
+    known = list(refdata.codelijst("productcategorie"))
+    problems.add_mask(
+        out["productcategorie"].notna() & ~out["productcategorie"].isin(known),
+        where, "unknown productcategorie (not in the iJw list JZ020)", names.get("productcategorie"), col("productcategorie"),
+    )
+    out["productcode"] = parse("productcode", V.parse_text(col("productcode"), max_len=20))
+    out["ingangsdatum"] = parse("ingangsdatum", V.parse_date(col("ingangsdatum")))
+    out["einddatum"] = parse("einddatum", V.parse_date(col("einddatum")))
+    volume = parse("volume", V.parse_whole(col("volume"))).astype("Int64")
+    problems.add_mask(volume < 0, where, "volume cannot be negative", names.get("volume"), col("volume"))
+    out["volume"] = volume
+    out["eenheid"] = parse("eenheid", V.parse_eenheid(col("eenheid")))
+    out["frequentie"] = parse("frequentie", map_unique(col("frequentie"), _frequentie)).astype("string")
+    budget = parse("budget", V.parse_money(col("budget"))).astype("Int64")
+    problems.add_mask(budget < 0, where, "budget cannot be negative", names.get("budget"), col("budget"))
+    out["budget"] = budget
+    out["reden_wijziging"] = parse("reden_wijziging", map_unique(col("reden_wijziging"), _reden)).astype("string")
+    when = parse("toewijzingsdatum", parse_datetime(col("toewijzingsdatum")))
+    if "toewijzingstijd" in raw:
+        seconds = parse("toewijzingstijd", map_unique(col("toewijzingstijd"), _time_cell))
+        extra = pd.to_timedelta(pd.to_numeric(seconds, errors="coerce").fillna(0), unit="s")
+        when = when.dt.normalize() + extra.where(seconds.notna(), pd.to_timedelta(when - when.dt.normalize()))
+    out["toewijzingsdatum"] = when
+
+    # Required values and allocations that contradict themselves.
+    for f in ("toewijzingnummer", "bsn", "aanbieder", "gemeente", "ingangsdatum"):
+        if f in raw:
+            problems.add_mask(blank(col(f)), where, f"{f} is missing", names[f])
+    backwards = out["einddatum"].notna() & out["ingangsdatum"].notna() & (out["einddatum"] < out["ingangsdatum"])
+    problems.add_mask(
+        backwards,
+        where,
+        lambda r: f"einddatum {out.at[r, 'einddatum']:%Y-%m-%d} is before ingangsdatum {out.at[r, 'ingangsdatum']:%Y-%m-%d}",
+        names.get("einddatum"),
+    )
+    omvang = out[["volume", "eenheid", "frequentie"]].notna()
+    partial = omvang.any(axis=1) & ~omvang.all(axis=1)
+    problems.add_mask(
+        partial,
+        where,
+        lambda r: "incomplete omvang: volume, eenheid and frequentie go together (missing: "
+        + ", ".join(f for f in ("volume", "eenheid", "frequentie") if not omvang.at[r, f])
+        + ")",
+    )
+    code_only = out["productcode"].notna() & out["productcategorie"].isna()
+    problems.add_mask(code_only, where, "productcode without productcategorie", names.get("productcategorie"))
+
+    out.insert(0, "rij", index.astype(int))
+    out.insert(0, "blad", sheet.name)
+    out.insert(0, "bron", path.name)
+    out = out.reset_index(drop=True)
+    return SheetAllocations(sheet.name, header_row, names, out, body.rows_read, body.skipped)
+
+
+def read_toewijzingen(path: Path, sheets: list[RawSheet], opts: ImportOptions) -> tuple[list[SheetAllocations], list[dict]]:
+    problems = Problems(path)
+    results: list[SheetAllocations] = []
+    skipped_sheets: list[dict] = []
+    diagnosis: tuple[str | None, list[str]] = (None, [])
+    for sheet in sheets:
+        header = find_table(sheet, TOEWIJZING_TABLE)
+        if header is None or "toewijzingnummer" not in header.columns:
+            skipped_sheets.append({"blad": sheet.name, "reden": "empty sheet" if sheet.cells.empty else "no allocation header found"})
+            if not sheet.cells.empty:
+                best = max(
+                    ([str(v).strip() for v in r if isinstance(v, str) and v.strip()] for r in sheet.cells.head(50).values.tolist()),
+                    key=len,
+                    default=[],
+                )
+                if len(best) > len(diagnosis[1]):
+                    diagnosis = (sheet.name, best)
+            continue
+        problems.part = len(results) + 1
+        results.append(read_sheet(path, sheet, header, opts, problems))
+    if not results:
+        where = f", sheet '{diagnosis[0]}'" if diagnosis[0] else ""
+        headers = ", ".join(repr(h) for h in diagnosis[1][:20]) or "none"
+        raise FileReadError(
+            f"{path.name}{where}: no allocation header found (looked for columns such as Toewijzingnummer, "
+            f"BSN, Aanbieder, Gemeente, Productcode, Ingangsdatum, Einddatum, Volume, Eenheid, Frequentie, "
+            f"Toewijzingsdatum). Headers found: {headers}"
+        )
+    if not problems and sum(len(r.rows) for r in results) == 0:
+        where = ", ".join(f"{_label_name(r.sheet)}row {r.header_row}" for r in results)
+        raise FileReadError(f"{path.name}: no allocations under the header ({where})")
+    problems.raise_if_any("allocation file")
+    return results, skipped_sheets
+
+
+def _label_name(name: str | None) -> str:
+    return f"sheet '{name}' " if name is not None else ""
+
+
+def prepare_toewijzingen(path: Path, opts: ImportOptions, store: Store) -> Prepared:
+    results, skipped_sheets = read_toewijzingen(path, read_sheets(path), opts)
+    rows = pd.concat([r.rows for r in results], ignore_index=True)
+    skipped = [s for r in results for s in r.skipped]
+    reasons: dict[str, int] = {}
+    for s in skipped:
+        reasons[s["reden"]] = reasons.get(s["reden"], 0) + 1
+    numbers = rows[["gemeente", "toewijzingnummer"]].drop_duplicates()
+    result = FileResult(
+        path=path,
+        status="imported",
+        soort="toewijzingen",
+        sheets=[r.sheet or "" for r in results],
+        rows=sum(r.rows_read for r in results),
+        stored=len(rows),
+        skipped=len(skipped),
+        skipped_reasons=reasons,
+        message=f"{len(rows)} allocation versions of {len(numbers)} allocations",
+    )
+    details = {
+        "sheets": [
+            {"blad": r.sheet, "kopregel": r.header_row, "kolommen": r.columns, "rijen": r.rows_read, "toewijzingen": len(r.rows)}
+            for r in results
+        ],
+        "overgeslagen_bladen": skipped_sheets,
+        "overgeslagen_rijen": skipped,
+    }
+
+    def write(store: Store, conn, batch_id: int) -> None:
+        frame = rows.copy()
+        when = frame["toewijzingsdatum"]
+        # DateTime column: keep the time of day (insert_frame writes datetime64 as a date only).
+        frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
+        frame.insert(0, "batch", batch_id)
+        store.insert_frame(conn, toewijzingen, frame[["batch", "bron", "blad", "rij", *TOEWIJZING_FIELDS]])
+
+    return Prepared("toewijzingen", result, write, details)
+
+
+def is_toewijzingen(path: Path) -> bool:
+    """A spreadsheet whose header has toewijzingnummer, ingangsdatum and at least two
+    allocation-only fields (frequentie, toewijzingsdatum, reden_wijziging, budget), and no
+    declaration amounts (bedrag, tarief)."""
+    if path.suffix.lower() == ".toml":
+        return False
+    for sheet in sheet_heads(path):
+        header = find_table(sheet, TOEWIJZING_TABLE)
+        if header is None:
+            continue
+        found = set(header.columns)
+        if not {"toewijzingnummer", "ingangsdatum"} <= found or len(found & ALLOCATION_ONLY) < 2:
+            continue
+        # Columns the allocation vocabulary does not know, read as declaration columns.
+        declaration = {match_field(n) for n in header.unmapped}
+        if not declaration & {"bedrag", "tarief"}:
+            return True
+    return False
+
+
+KIND_READERS["toewijzingen"] = prepare_toewijzingen
+KIND_DETECTORS["toewijzingen"] = is_toewijzingen
