@@ -1,0 +1,478 @@
+"""jzcli report: what youth care costs per gemeente, with whom, on what, per month."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jzcli import render
+from jzcli.cli import app
+from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, open_store, resolve_gemeenten
+
+
+class By(str, Enum):
+    aanbieder = "aanbieder"
+    productcategorie = "productcategorie"
+    productcode = "productcode"
+    maand = "maand"
+    kwartaal = "kwartaal"
+    jaar = "jaar"
+
+
+class View(str, Enum):
+    kosten = "kosten"
+    maand = "maand"
+    afkeur = "afkeur"
+    budget = "budget"
+    lasten = "lasten"
+    alles = "alles"
+
+
+def complete_gemeente(incomplete: str) -> list[str]:
+    """Shell completion for --gemeente: CBS names (and their short forms) starting with the text."""
+    from jzcli import refdata
+    from jzcli.readers.values import normalise_text
+
+    key = normalise_text(incomplete or "")
+    names: list[str] = []
+    for row in refdata.gemeenten().values():
+        name = row["gemeentenaam"]
+        short = name.split(" (")[0]
+        for candidate in (name, short):
+            if normalise_text(candidate).startswith(key) and candidate not in names:
+                names.append(candidate)
+    for alias in ("Den Haag", "Den Bosch"):
+        if normalise_text(alias).startswith(key) and alias not in names:
+            names.append(alias)
+    return sorted(names, key=normalise_text)
+
+
+EPILOG = (
+    "Examples:\n\n"
+    "  jzcli report --gemeente Huizen\n\n"
+    "  jzcli report --gemeente Huizen --gemeente Blaricum --by aanbieder --by maand\n\n"
+    "  jzcli report --by productcategorie --van 2025-01 --tot 2025-06\n\n"
+    "  jzcli report --gemeente 0406 --view lasten\n\n"
+    "  jzcli report --budget budget-2025.xlsx --view budget\n\n"
+    "  jzcli report --gemeente Huizen -o huizen-2025.xlsx\n\n"
+    "  jzcli report --by aanbieder --format csv > kosten.csv"
+)
+
+
+@app.command("report", epilog=EPILOG)
+def report_command(
+    gemeente: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--gemeente", "-g",
+            help="Gemeente by CBS name or code (Huizen, 'Laren', \"'s-Hertogenbosch\", 0406, GM0406); repeat for "
+            "several. Default: all gemeenten side by side.",
+            autocompletion=complete_gemeente, show_default=False,
+        ),
+    ] = None,
+    by: Annotated[
+        Optional[list[By]],
+        typer.Option("--by", help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).", show_default=False),
+    ] = None,
+    van: Annotated[Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)] = None,
+    tot: Annotated[Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)] = None,
+    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)] = None,
+    view: Annotated[
+        Optional[list[View]],
+        typer.Option(
+            "--view",
+            help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
+            "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
+            "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
+            "Default: kosten, maand and afkeur (plus budget with --budget); a workbook gets everything.",
+            show_default=False,
+        ),
+    ] = None,
+    budget: Annotated[
+        Optional[Path],
+        typer.Option("--budget", help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.", show_default=False),
+    ] = None,
+    fmt: FormatOption = Format.table,
+    output: OutputOption = None,
+    db: DbOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Cost of youth care per gemeente: lines, clients, volume and net amounts (approved, rejected, not
+    judged), by aanbieder, product or period; the month trend; budget vs realised; administrative load.
+
+    Amounts are net (debet minus credit), exact to the cent, and belong to the gemeente in the line.
+    A retired (merged) gemeente code is shown under its own code and old name, with a note naming
+    its successor. In --format json/csv amounts are euros as text with a dot ("1234.56").
+    """
+    from jzcli import report as core
+    from jzcli.errors import UsageError
+
+    by_values = [b.value for b in (by or [])]
+    core.check_by(by_values)
+    codes = resolve_gemeenten(gemeente or [])
+    sel = core.make_selection(codes, aanbieder or [], van, tot)
+
+    suffix = output.suffix.lower() if output else None
+    if output is not None and suffix not in (".xlsx", ".json", ".csv"):
+        raise UsageError(f"-o {output}: use a .xlsx, .json or .csv file name")
+    out_format = {".json": Format.json, ".csv": Format.csv}.get(suffix, fmt) if suffix != ".xlsx" else None
+
+    explicit = [v.value for v in (view or [])]
+    everything = ["kosten", "maand", "lasten"] + (["budget"] if budget else [])
+    if "alles" in explicit or (suffix == ".xlsx" and not explicit):
+        views = everything
+    elif explicit:
+        views = list(dict.fromkeys(explicit))
+    else:
+        views = list(core.DEFAULT_VIEWS) + (["budget"] if budget else [])
+    tables = core.tables_for_views(views, by_values)
+    if suffix == ".xlsx":  # the workbook's charts need these two
+        tables += [t for t in ("maand", "aanbieder") if t not in tables]
+    if out_format == Format.csv:
+        if not explicit:
+            tables = ["budget"] if budget else ["kosten"]
+        if len(tables) != 1:
+            raise UsageError(
+                f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
+                f"({', '.join(tables)}): use --format json or -o FILE.xlsx, or ask for one view"
+            )
+    if "budget" in tables and budget is None:
+        raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
+
+    budgets = core.read_budget(budget) if budget else None
+    store = open_store(db)
+    report = core.build_report(store, sel, by_values, tables, budgets)
+
+    if suffix == ".xlsx":
+        from jzcli.report_xlsx import write_report
+
+        sheets = write_report(report, output)
+        if not quiet:
+            render.status_line(f"wrote {render.escape(str(output))} (sheets: {', '.join(sheets)})")
+        _hints(report, quiet)
+        return
+    if out_format in (Format.json, Format.csv):
+        text = _as_json(report) if out_format == Format.json else _as_csv(report)
+        if output is not None:
+            from jzcli.export import atomic_path
+
+            with atomic_path(output) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+            if not quiet:
+                render.status_line(f"wrote {render.escape(str(output))}")
+        else:
+            sys.stdout.write(text)
+        _hints(report, quiet)
+        return
+    _render(report)
+    _hints(report, quiet)
+
+
+# ------------------------------------------------------------------------------ json / csv
+def _as_json(report) -> str:
+    from jzcli import report as core
+
+    data: dict = {"selectie": {**report.selection.describe(), "by": list(report.by)}}
+    for name in report.tables:
+        data[name] = core.rows_for_output(report.tables[name])
+    data["opmerkingen"] = report.notes
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _as_csv(report) -> str:
+    from jzcli import report as core
+    from jzcli.export import csv_safe
+
+    (frame,) = report.tables.values()
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(list(frame.columns))
+    for rec in core.rows_for_output(frame):
+        writer.writerow(["" if v is None else csv_safe(v) for v in rec.values()])
+    return buf.getvalue()
+
+
+def _hints(report, quiet: bool) -> None:
+    if quiet:
+        return
+    if not report.judged_any:
+        render.status_line("No line has been judged yet: every amount is 'not judged'. Run jzcli validate first.")
+
+
+# ------------------------------------------------------------------------------ terminal
+MONEY_COLS = [("ingediend", "declared"), ("goedgekeurd", "approved"), ("afgekeurd", "rejected"), ("onbeoordeeld", "not judged")]
+BAR_WIDTH = 24
+
+
+def _pct(value) -> str:
+    if value is None or value != value:
+        return ""
+    return f"{value:.1f}%".replace(".", ",")
+
+
+def _gemeente_label(row) -> str:
+    if row.get("gemeente") is None:
+        return "(none)"
+    label = f"{row['gemeente']} {row.get('gemeente_naam') or '?'}"
+    return label + (" *" if row.get("gemeente_opmerking") else "")
+
+
+def _dim_label(row: dict, dim: str) -> str:
+    value = row.get(dim)
+    if value is None:
+        return "(none)"
+    if dim == "productcategorie" and row.get("productcategorie_omschrijving"):
+        text = f"{value} {row['productcategorie_omschrijving']}"
+        return text if len(text) <= 34 else text[:33] + "…"
+    return str(value)
+
+
+def _title(report, what: str) -> str:
+    sel = report.selection
+    codes = list(sel.gemeenten)
+    if len(codes) == 1:
+        from jzcli.report import gemeente_naam
+
+        where = f"{gemeente_naam(codes[0])} ({codes[0]})"
+    elif codes:
+        where = f"{len(codes)} gemeenten"
+    else:
+        where = "all gemeenten"
+    desc = sel.describe()
+    period = ""
+    if desc["van"] or desc["tot"]:
+        period = f", {desc['van'] or '…'} to {desc['tot'] or '…'}"
+    extra = f", aanbieder {', '.join(sel.aanbieders)}" if sel.aanbieders else ""
+    return f"{what} — {where}{period}{extra}"
+
+
+def _render(report) -> None:
+    renderers = {
+        "kosten": _render_kosten,
+        "aanbieder": _render_dimension,
+        "productcategorie": _render_dimension,
+        "maand": _render_maand,
+        "budget": _render_budget,
+        "lasten_aanbieder": _render_lasten_aanbieder,
+        "lasten_regel": _render_lasten_regel,
+        "lasten_maand": _render_lasten_maand,
+    }
+    for name, frame in report.tables.items():
+        if name == "kosten" and not report.by and len(report.selection.gemeenten) == 1 and "aanbieder" in report.tables:
+            continue  # one gemeente, one row: its totals are in the aanbieder table
+        if name == "lasten_regel" and not report.judged_any and len(report.tables) > 1:
+            continue  # nothing judged: the hint on stderr says so
+        if name in ("aanbieder", "productcategorie"):
+            _render_dimension(report, frame, name)
+        else:
+            renderers[name](report, frame)
+        render.out.print()
+    for note in report.notes:
+        render.out.print(f"* {render.escape(note)}", style="dim")
+
+
+def _money_columns(t, cols=MONEY_COLS) -> None:
+    for _, label in cols:
+        t.add_column(label, justify="right", no_wrap=True)
+
+
+def _table(title: str, **kwargs):
+    from rich import box
+
+    return render.table(title, box=box.SIMPLE_HEAD, pad_edge=False, **kwargs)
+
+
+def _render_kosten(report, frame) -> None:
+    by = list(report.by)
+    several = len(report.selection.gemeenten) != 1
+    with_volume = "productcode" in by  # volumes of different products have different units
+    title = "Cost" + (f" by {' and '.join(by)}" if by else " per gemeente")
+    t = _table(_title(report, title))
+    if several:
+        t.add_column("gemeente", no_wrap=True)
+    for d in by:
+        t.add_column(d, no_wrap=True)
+    t.add_column("lines", justify="right", no_wrap=True)
+    t.add_column("clients", justify="right", no_wrap=True)
+    if with_volume:
+        t.add_column("volume", justify="right", no_wrap=True)
+    _money_columns(t)
+    t.add_column("share", justify="right", no_wrap=True)
+    lead_width = int(several) + len(by)
+    previous_g = previous_d0 = None
+    for row in frame.to_dict(orient="records"):
+        level = row["niveau"]
+        if level == "totaal":
+            t.add_section()
+            cells = (["total"] + [""] * (lead_width - 1)) if lead_width else []
+        elif level == "gemeente":
+            cells = [""] + ["subtotal"] + [""] * (len(by) - 1)
+        else:
+            cells = []
+            if several:
+                g = _gemeente_label(row)
+                cells.append(g if g != previous_g else "")
+                if g != previous_g:
+                    previous_g, previous_d0 = g, None
+            for i, d in enumerate(by):
+                label = _dim_label(row, d)
+                cells.append("" if i == 0 and len(by) == 2 and label == previous_d0 else label)
+                if i == 0:
+                    previous_d0 = label
+        values = [render.number(row["regels"]), render.number(row["clienten"])]
+        if with_volume:
+            values.append(render.number(row["volume"]))
+        values += [render.euro(row[c]) for c, _ in MONEY_COLS]
+        values.append(_pct(row["aandeel_pct"]))
+        style = "bold" if level == "totaal" else ("italic" if level == "gemeente" else None)
+        t.add_row(*[render.escape(c) for c in cells], *values, style=style)
+        if level == "gemeente":
+            previous_g = previous_d0 = None
+    if with_volume:
+        t.caption = "volume: net GeleverdVolume in each product's own eenheid"
+        t.caption_justify = "left"
+    render.out.print(t)
+
+
+def _render_dimension(report, frame, dim: str) -> None:
+    title = {"aanbieder": "Cost per aanbieder (AGB)", "productcategorie": "Cost per productcategorie"}[dim]
+    t = _table(_title(report, title))
+    t.add_column(dim, no_wrap=True, max_width=34, overflow="ellipsis")
+    t.add_column("lines", justify="right", no_wrap=True)
+    t.add_column("clients", justify="right", no_wrap=True)
+    _money_columns(t)
+    t.add_column("share", justify="right", no_wrap=True)
+    for row in frame.to_dict(orient="records"):
+        total = row["niveau"] == "totaal"
+        if total:
+            t.add_section()
+        label = "total" if total else _dim_label(row, dim)
+        t.add_row(
+            render.escape(label), render.number(row["regels"]), render.number(row["clienten"]),
+            *[render.euro(row[c]) for c, _ in MONEY_COLS], _pct(row["aandeel_pct"]),
+            style="bold" if total else None,
+        )
+    render.out.print(t)
+
+
+def _bar(row, scale: int) -> str:
+    if scale <= 0:
+        return ""
+    parts = [("goedgekeurd", "█", "green"), ("afgekeurd", "█", "red"), ("onbeoordeeld", "░", "cyan")]
+    text = ""
+    used = 0.0
+    for key, glyph, style in parts:
+        value = max(0, int(row[key]))
+        width = value * BAR_WIDTH / scale
+        n = int(round(used + width)) - int(round(used))
+        used += width
+        if n > 0:
+            text += f"[{style}]{glyph * n}[/]"
+    return text
+
+
+def _render_maand(report, frame) -> None:
+    detail = frame[frame["niveau"] == "detail"]
+    scale = max([max(0, int(r.goedgekeurd)) + max(0, int(r.afgekeurd)) + max(0, int(r.onbeoordeeld)) for r in detail.itertuples()] or [0])
+    t = _table(_title(report, "Cost per month"), caption="[green]█[/] approved  [red]█[/] rejected  [cyan]░[/] not judged", caption_justify="left")
+    t.add_column("maand", no_wrap=True)
+    t.add_column("lines", justify="right", no_wrap=True)
+    t.add_column("clients", justify="right", no_wrap=True)
+    _money_columns(t)
+    t.add_column("", no_wrap=True, min_width=BAR_WIDTH)
+    for row in frame.to_dict(orient="records"):
+        total = row["niveau"] == "totaal"
+        if total:
+            t.add_section()
+        label = "total" if total else (row["maand"] or "(no date)")
+        t.add_row(
+            label, render.number(row["regels"]), render.number(row["clienten"]),
+            *[render.euro(row[c]) for c, _ in MONEY_COLS],
+            "" if total else _bar(row, scale),
+            style="bold" if total else None,
+        )
+    render.out.print(t)
+
+
+def _render_budget(report, frame) -> None:
+    t = _table(_title(report, "Budget vs realised"))
+    for label in ("gemeente", "jaar", "categorie"):
+        t.add_column(label, no_wrap=True)
+    for label in ("budget", "realised", "months", "projection", "budget − proj.", "used", "proj."):
+        t.add_column(label, justify="right", no_wrap=True)
+    for row in frame.to_dict(orient="records"):
+        t.add_row(
+            render.escape(f"{row['gemeente_naam']} ({row['gemeente']})"), str(row["jaar"]), row["productcategorie"] or "all",
+            render.euro(row["budget"]), render.euro(row["gerealiseerd"]), str(row["maanden"]),
+            render.euro(row["prognose"]), render.euro(row["verschil"]), _pct(row["uitputting_pct"]), _pct(row["prognose_pct"]),
+        )
+    t.caption = "realised = approved + not judged; projection = realised ÷ months × 12 (months = last month with lines)"
+    t.caption_justify = "left"
+    render.out.print(t)
+    for row in frame.to_dict(orient="records"):
+        if row["opmerking"]:
+            render.out.print(f"* {row['gemeente']} {row['jaar']} {row['productcategorie'] or ''}: {render.escape(row['opmerking'])}", style="dim")
+
+
+def _lasten_columns(t) -> None:
+    for label in ("lines", "judged", "rejected", "rej. %", "rejected €", "1st subm.", "resubm.", "first-time-right"):
+        t.add_column(label, justify="right", no_wrap=True)
+
+
+def _lasten_values(row) -> list[str]:
+    return [
+        render.number(row["regels"]), render.number(row["beoordeeld"]), render.number(row["afgekeurd_regels"]),
+        _pct(row["afgekeurd_pct"]), render.euro(row["afgekeurd_bedrag"]), render.number(row["eerste_indieningen"]),
+        render.number(row["herindieningen"]), _pct(row["first_time_right_pct"]),
+    ]
+
+
+def _render_lasten_aanbieder(report, frame) -> None:
+    t = _table(_title(report, "Administrative load per aanbieder"))
+    t.add_column("aanbieder", no_wrap=True)
+    _lasten_columns(t)
+    for row in frame.to_dict(orient="records"):
+        total = row["niveau"] == "totaal"
+        if total:
+            t.add_section()
+        t.add_row("total" if total else (row["aanbieder"] or "(none)"), *_lasten_values(row), style="bold" if total else None)
+    render.out.print(t)
+
+
+def _render_lasten_maand(report, frame) -> None:
+    t = _table(_title(report, "Administrative load per month"))
+    t.add_column("maand", no_wrap=True)
+    _lasten_columns(t)
+    for row in frame.to_dict(orient="records"):
+        total = row["niveau"] == "totaal"
+        if total:
+            t.add_section()
+        t.add_row("total" if total else (row["maand"] or "(no date)"), *_lasten_values(row), style="bold" if total else None)
+    render.out.print(t)
+
+
+def _render_lasten_regel(report, frame) -> None:
+    t = _table(_title(report, "Findings per rule"))
+    t.add_column("rule", no_wrap=True)
+    t.add_column("code", no_wrap=True)
+    t.add_column("omschrijving", max_width=44, overflow="ellipsis", no_wrap=True)
+    t.add_column("ernst", no_wrap=True)
+    for label in ("lines", "amount", "rejected", "rejected €", "aanbieders"):
+        t.add_column(label, justify="right", no_wrap=True)
+    for row in frame.to_dict(orient="records"):
+        t.add_row(
+            row["regel"], row["retourcode"], render.escape(row["omschrijving"] or row["titel"] or ""), row["ernst"],
+            render.number(row["regels"]), render.euro(row["bedrag"]), render.number(row["afgekeurd_regels"]),
+            render.euro(row["afgekeurd_bedrag"]), render.number(row["aanbieders"]),
+        )
+    if frame.empty:
+        t.caption = "no findings (run jzcli validate to judge the lines)"
+        t.caption_justify = "left"
+    render.out.print(t)

@@ -1,0 +1,267 @@
+"""The report as an Excel workbook people can send on.
+
+One sheet per table, in the report's own keys as column headers: money as numbers in euros with
+a € number format (exact: written from integer cents as Decimal), months as real dates formatted
+``yyyy-mm``, percentages as Excel percentages, counts with a thousands separator. Every sheet has
+a bold, frozen header row, an autofilter over the data rows (the totals row stays below it, bold)
+and column widths fitted to the content. Native Excel charts: cost per month (stacked columns:
+approved, rejected, not judged), cost per aanbieder (bars) and first-time-right per month (line).
+Text that starts with ``=``, ``+``, ``-``, ``@`` is written as a text cell, never as a formula.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pandas as pd
+
+from jzcli.export import atomic_path
+from jzcli.report import MONEY_COLUMNS, PCT_COLUMNS, Report
+
+EURO_FORMAT = '"€" #,##0.00;"€" -#,##0.00'
+PCT_FORMAT = "0.00%"
+COUNT_FORMAT = "#,##0"
+MONTH_FORMAT = "yyyy-mm"
+
+SHEETS = {
+    "kosten": "Kosten",
+    "maand": "Per maand",
+    "aanbieder": "Per aanbieder",
+    "budget": "Budget",
+    "lasten_aanbieder": "Lasten per aanbieder",
+    "lasten_regel": "Lasten per regel",
+    "lasten_maand": "Lasten per maand",
+}
+COUNT_COLUMNS = {
+    "regels", "clienten", "volume", "beoordeeld", "afgekeurd_regels", "eerste_indieningen", "eerste_goedgekeurd",
+    "herindieningen", "aanbieders", "maanden", "jaar",
+}
+
+
+def write_report(report: Report, target: Path, *, generated: dt.datetime | None = None) -> list[str]:
+    """Write every table of ``report`` (and a Toelichting sheet) to ``target``; returns sheet names."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    names = []
+    for key, title in SHEETS.items():
+        frame = report.tables.get(key)
+        if frame is None:
+            continue
+        ws = wb.create_sheet(title)
+        _write_frame(ws, frame, key)
+        names.append(title)
+        if key == "maand":
+            _month_chart(ws, frame)
+        elif key == "aanbieder":
+            _aanbieder_chart(ws, frame)
+        elif key == "lasten_maand":
+            _ftr_chart(ws, frame)
+    ws = wb.create_sheet("Toelichting")
+    _write_notes(ws, report, generated or dt.datetime.now().replace(microsecond=0))
+    names.append("Toelichting")
+    with atomic_path(Path(target)) as tmp:
+        wb.save(tmp)
+    return names
+
+
+# ------------------------------------------------------------------------------ cells
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _cell_value(key: str, column: str, value):
+    """(value, number_format) for one cell of column ``column``."""
+    if _is_missing(value):
+        return None, None
+    if column in MONEY_COLUMNS:
+        return Decimal(int(value)) / 100, EURO_FORMAT
+    if column in PCT_COLUMNS:
+        return Decimal(str(value)) / 100, PCT_FORMAT
+    if column == "maand" and isinstance(value, str) and len(value) == 7:
+        return dt.datetime(int(value[:4]), int(value[5:7]), 1), MONTH_FORMAT
+    if column == "jaar" and isinstance(value, str) and value.isdigit():
+        return int(value), "0"
+    if column in COUNT_COLUMNS and not isinstance(value, str):
+        return int(value), ("0" if column == "jaar" else COUNT_FORMAT)
+    if hasattr(value, "item"):
+        value = value.item()
+    return value, None
+
+
+def _write_frame(ws, frame: pd.DataFrame, key: str) -> None:
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    bold = Font(bold=True)
+    columns = list(frame.columns)
+    for j, name in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=j, value=str(name))
+        cell.data_type = "s"
+        cell.font = bold
+    widths = [len(str(c)) + 2 for c in columns]
+    niveau = frame["niveau"].tolist() if "niveau" in frame else ["detail"] * len(frame)
+    last_detail = 1
+    for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+        strong = niveau[i - 2] != "detail"
+        if not strong:
+            last_detail = i
+        for j, (name, raw) in enumerate(zip(columns, row), start=1):
+            value, fmt = _cell_value(key, name, raw)
+            cell = ws.cell(row=i, column=j)
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"  # literal text, even when it starts with "=" (never a formula)
+            if fmt:
+                cell.number_format = fmt
+            if strong:
+                cell.font = bold
+            widths[j - 1] = max(widths[j - 1], _display_width(value, fmt))
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, w))
+    ws.freeze_panes = "A2"
+    if columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(last_detail, 1)}"
+
+
+def _display_width(value, fmt) -> int:
+    if value is None:
+        return 0
+    if fmt == EURO_FORMAT:
+        return len(f"€ {abs(value):,.2f}") + 3
+    if fmt == PCT_FORMAT:
+        return 9
+    if fmt == MONTH_FORMAT:
+        return 9
+    return len(str(value)) + 2
+
+
+# ------------------------------------------------------------------------------ charts
+def _detail_rows(frame: pd.DataFrame) -> int:
+    return int((frame["niveau"] == "detail").sum()) if "niveau" in frame else len(frame)
+
+
+def _col(frame: pd.DataFrame, name: str) -> int:
+    return list(frame.columns).index(name) + 1
+
+
+def _month_chart(ws, frame: pd.DataFrame) -> None:
+    from openpyxl.chart import BarChart, Reference
+
+    n = _detail_rows(frame)
+    if n == 0:
+        return
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Kosten per maand"
+    chart.y_axis.title = "€"
+    chart.y_axis.numFmt = '"€" #,##0'
+    chart.x_axis.title = "maand"
+    chart.x_axis.number_format = MONTH_FORMAT
+    for name in ("goedgekeurd", "afgekeurd", "onbeoordeeld"):
+        c = _col(frame, name)
+        chart.add_data(Reference(ws, min_col=c, min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=_col(frame, "maand"), min_row=2, max_row=n + 1))
+    chart.width, chart.height = 24, 12
+    ws.add_chart(chart, f"{_letter(len(frame.columns) + 2)}2")
+
+
+def _aanbieder_chart(ws, frame: pd.DataFrame) -> None:
+    from openpyxl.chart import BarChart, Reference
+
+    n = min(_detail_rows(frame), 25)  # the 25 largest (the sheet is sorted largest first)
+    if n == 0:
+        return
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Kosten per aanbieder" + (" (top 25)" if _detail_rows(frame) > 25 else "")
+    chart.x_axis.title = "aanbieder (AGB)"
+    chart.y_axis.title = "€"
+    chart.y_axis.numFmt = '"€" #,##0'
+    chart.add_data(Reference(ws, min_col=_col(frame, "ingediend"), min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=_col(frame, "aanbieder"), min_row=2, max_row=n + 1))
+    chart.x_axis.scaling.orientation = "maxMin"  # largest at the top
+    chart.width, chart.height = 24, max(8, 1 + 0.6 * n)
+    ws.add_chart(chart, f"{_letter(len(frame.columns) + 2)}2")
+
+
+def _ftr_chart(ws, frame: pd.DataFrame) -> None:
+    from openpyxl.chart import LineChart, Reference
+
+    n = _detail_rows(frame)
+    if n == 0:
+        return
+    chart = LineChart()
+    chart.title = "First-time-right en afkeur per maand"
+    chart.y_axis.title = "%"
+    chart.y_axis.numFmt = "0%"
+    chart.x_axis.number_format = MONTH_FORMAT
+    for name in ("first_time_right_pct", "afgekeurd_pct"):
+        chart.add_data(Reference(ws, min_col=_col(frame, name), min_row=1, max_row=n + 1), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=_col(frame, "maand"), min_row=2, max_row=n + 1))
+    chart.width, chart.height = 24, 12
+    ws.add_chart(chart, f"{_letter(len(frame.columns) + 2)}2")
+
+
+def _letter(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+# ------------------------------------------------------------------------------ notes
+NOTES = [
+    ("ingediend", "net declared amount: debet minus credit lines (a credit reduces the amount)"),
+    ("goedgekeurd / afgekeurd", "net amount of lines approved / rejected by jzcli validate"),
+    ("onbeoordeeld", "net amount of lines not judged yet (run jzcli validate)"),
+    ("clienten", "number of distinct BSNs"),
+    ("volume", "net GeleverdVolume (debet minus credit), in each product's own eenheid"),
+    ("aandeel_pct", "share of the report's total ingediend"),
+    ("maand", "month of the ProductPeriode (begindatum); --van/--tot select on it"),
+    ("gemeente", "the gemeente in the line (iJw IV046); a retired code stays under its own code and name, with a note"),
+    ("gerealiseerd", "goedgekeurd + onbeoordeeld (everything not rejected)"),
+    ("prognose", "gerealiseerd ÷ m × 12, m = number of the last month of that year with a declared line for the gemeente"),
+    ("first_time_right_pct", "approved first submissions ÷ judged first submissions (debet lines); a line is a "
+     "resubmission when a judged debet line with the same aanbieder, BSN, productcode and ProductPeriode month "
+     "exists in an earlier batch"),
+    ("afgekeurd_bedrag", "net amount (debet minus credit) of rejected lines"),
+]
+
+
+def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
+    from openpyxl.styles import Font
+
+    bold = Font(bold=True)
+    sel = report.selection.describe()
+    rows: list[tuple[str, object]] = [
+        ("Report", "jzcli report"),
+        ("Generated", generated),
+        ("Gemeenten", ", ".join(sel["gemeenten"]) or "all"),
+        ("Aanbieders", ", ".join(sel["aanbieders"]) or "all"),
+        ("Van", sel["van"] or "first month"),
+        ("Tot en met", sel["tot"] or "last month"),
+        ("Grouped by", ", ".join(report.by) or "gemeente"),
+        ("", ""),
+    ]
+    rows += [(f"Column {k}", v) for k, v in NOTES]
+    if report.notes:
+        rows.append(("", ""))
+        rows += [("Note", n) for n in report.notes]
+    if not report.judged_any:
+        rows.append(("Note", "no line has been judged yet: all amounts are onbeoordeeld (run jzcli validate)"))
+    for i, (k, v) in enumerate(rows, start=1):
+        a = ws.cell(row=i, column=1, value=k)
+        a.data_type = "s"
+        a.font = bold
+        cell = ws.cell(row=i, column=2, value=v)
+        if isinstance(v, str):
+            cell.data_type = "s"
+        elif isinstance(v, dt.datetime):
+            cell.number_format = "yyyy-mm-dd hh:mm"
+    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["B"].width = 110
