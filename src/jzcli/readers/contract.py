@@ -106,7 +106,7 @@ _KEY_NAMES = {
 }
 _KEY_INDEX = {V.normalise_text(n): k for k, names in _KEY_NAMES.items() for n in names}
 _LIST_SPLIT = re.compile(r"\s*[,;\n|]\s*")
-_PRODUCT_LINE = re.compile(r"^\s*\[\[\s*product\s*\]\]", re.MULTILINE)
+_PRODUCT_LINE = re.compile(r"^[ \t]*\[\[[ \t]*product[ \t]*\]\]", re.MULTILINE)
 
 
 @dataclass

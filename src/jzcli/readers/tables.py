@@ -87,6 +87,8 @@ def _read_heads(path: Path, nrows: int) -> list[RawSheet]:
     text, _ = decode_text(path, data)
     lines = text.splitlines()[:nrows]
     rows = list(csv.reader(lines, delimiter=sniff_delimiter(text)))
+    width = max((len(r) for r in rows), default=0)
+    rows = [r + [None] * (width - len(r)) for r in rows]
     return [RawSheet(None, _frame(rows).replace({"": None}))]
 
 
