@@ -183,7 +183,8 @@ def parse_products(raw: pd.DataFrame, where: pd.Series, labels: dict[str, str], 
 def _check_overlaps(products: pd.DataFrame, where: pd.Series, problems: Problems) -> None:
     """Two tariff periods of one product code and eenheid may not overlap within one contract."""
     keys = ["productcode", "eenheid"]
-    p = products.sort_values([*keys, "geldig_van"], kind="stable")
+    p = products[products[[*keys, "geldig_van"]].notna().all(axis=1)]  # unreadable rows are reported already
+    p = p.sort_values([*keys, "geldig_van"], kind="stable")
     end = p["geldig_tot"].fillna(pd.Timestamp.max)
     before = end.groupby([p[k] for k in keys]).cummax().groupby([p[k] for k in keys]).shift()
     overlap = p["geldig_van"] <= before
@@ -299,10 +300,11 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
     if not products:
         problems.add("the file", "no products: add one [[product]] per product and tariff period")
     parsed = parse_products(raw, where, {f: f for f in PRODUCT_FIELDS}, problems)
-    if not problems:
-        _check_overlaps(parsed, where, problems)
-    if not gemeenten and not problems:
-        gemeente_codes = _default_gemeente(path, opts, 'add gemeenten = ["0406", "Laren"] (CBS codes or names) under [contract]')
+    _check_overlaps(parsed, where, problems)
+    if not gemeenten:
+        gemeente_codes = _default_gemeente(
+            opts, problems, "the file", 'add gemeenten = ["0406", "Laren"] (CBS codes or names) under [contract]'
+        )
     problems.raise_if_any("contract")
     return ContractData(naam, gemeente_codes, aanbieder_codes, parsed, [], len(products), [], where.tolist())
 
@@ -319,13 +321,12 @@ def _list_value(head: dict, key: str, problems: Problems) -> list[object] | None
     return []
 
 
-def _default_gemeente(path: Path, opts: ImportOptions, hint: str) -> list[str]:
+def _default_gemeente(opts: ImportOptions, problems: Problems, where: str, hint: str) -> list[str]:
+    """--gemeente for a contract that names no gemeenten; without it the contract is refused."""
     if opts.gemeente:
         return [opts.gemeente]
-    raise FileReadError(
-        f"{path.name}: no gemeenten: a contract must say for which gemeenten it holds; {hint} "
-        "(or give --gemeente)"
-    )
+    problems.add(where, f"no gemeenten: a contract must say for which gemeenten it holds; {hint} (or give --gemeente)")
+    return []
 
 
 # ------------------------------------------------------------------------------- tariff sheet
@@ -404,9 +405,7 @@ def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions
         wheres.extend(where.tolist())
     problems.part = 0
     products = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PRODUCT_FIELDS)
-    if not problems:
-        where_all = pd.Series(wheres, index=products.index, dtype=object)
-        _check_overlaps(products, where_all, problems)  # across sheets too
+    _check_overlaps(products, pd.Series(wheres, index=products.index, dtype=object), problems)  # across sheets too
     if products.empty and not problems:
         problems.add(f"{_label(tables[0][0])}".strip() or "the file", "the product table has no products")
 
@@ -416,10 +415,11 @@ def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions
     gemeente_codes = parse_gemeenten(gemeenten[0], gemeenten[1], problems) if gemeenten and _split(gemeenten[0]) else []
     aanbieders = keys.get("aanbieders")
     aanbieder_codes = parse_aanbieders(aanbieders[0], aanbieders[1], problems) if aanbieders and _split(aanbieders[0]) else None
-    if not gemeente_codes and not problems:
+    if not gemeente_codes and not (gemeenten and _split(gemeenten[0])):
         gemeente_codes = _default_gemeente(
-            path,
             opts,
+            problems,
+            "the file",
             "add a row 'gemeenten' with CBS codes or names (e.g. 'gemeenten | 0406; Laren') above the "
             "product table or on a sheet of its own",
         )

@@ -209,9 +209,9 @@ class Problems:
         if not self.items:
             return
         ordered = [t for _, t in sorted(self.items, key=lambda i: i[0])]
-        listed = "; ".join(ordered[:MAX_LISTED])
-        more = f"; and {len(ordered) - MAX_LISTED} more" if len(ordered) > MAX_LISTED else ""
+        listed = "".join(f"\n  - {t}" for t in ordered[:MAX_LISTED])
+        more = f"\n  ... and {len(ordered) - MAX_LISTED} more" if len(ordered) > MAX_LISTED else ""
         n = len(ordered)
         raise FileReadError(
-            f"{self.path.name}: {what} refused, nothing stored ({n} problem{'s' if n != 1 else ''}): {listed}{more}"
+            f"{self.path.name}: {what} refused, nothing stored ({n} problem{'s' if n != 1 else ''}):{listed}{more}"
         )
