@@ -831,7 +831,7 @@ def _running(ctx, value_of, limited_ids: pd.Index) -> pd.DataFrame | None:
     if len(history):
         keep = (_text_col(history, "debet_credit") != "C").to_numpy()
         if "gecrediteerd" in history.columns:
-            keep &= ~history["gecrediteerd"].fillna(False).astype(bool).to_numpy()
+            keep = keep & ~history["gecrediteerd"].fillna(False).astype(bool).to_numpy()
         hist = history[keep]
         if len(hist):
             hf = pd.DataFrame(
@@ -876,7 +876,7 @@ def tr322_volume_total(ctx) -> pd.DataFrame:
     a = prep.alloc
     total = total_allowance(a["frequentie"], a["volume"], a["eenheid"], a["ingangsdatum"], a["einddatum"], explain=False)
     total.index = a["id"].to_numpy()
-    limited = total.index[(total["toegestaan"].notna() & ~a["_del"]).to_numpy()]
+    limited = total.index[total["toegestaan"].notna().to_numpy() & ~a["_del"].to_numpy()]
     g = _running(ctx, _volume_value, limited)
     if g is None or g.empty:
         return _none()
@@ -889,7 +889,8 @@ def tr322_volume_total(ctx) -> pd.DataFrame:
     why = total_allowance(b["a_frequentie"], b["a_volume"], b["a_eenheid"], b["a_ingangsdatum"], b["a_einddatum"])
     t_over, in_min = time[over], (b["eenheid"] == MINUUT).astype(bool)
     text = lambda s: _basis_text(s, t_over, in_min, b["a_eenheid"])  # noqa: E731
-    uitleg = why["uitleg"].astype(object).where(af[over] == 1, why["uitleg"].astype(object) + " = " + text(limit[over]))
+    same_unit = (b["eenheid"] == b["a_eenheid"]).astype(bool)
+    uitleg = why["uitleg"].astype(object).where(same_unit, why["uitleg"].astype(object) + " = " + text(limit[over]))
     msg = (
         b["label"] + ": total " + text(b["total"]) + " on the allocation exceeds " + text(limit[over]) + " allowed: " + uitleg
         + " (approved earlier " + text(b["earlier"]) + ", this batch up to and including this line " + text(b["batch_sum"]) + ")"
