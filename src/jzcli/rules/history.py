@@ -1,0 +1,276 @@
+"""History rules: the line against earlier lines (approved in earlier batches and rounds) and
+against the other lines of its own batch.
+
+The engine judges a batch's credit lines before its debet lines (OP366): when the debets are
+judged, the approved credits of the same batch are already history, so a correction (credit of
+the old line + new debet) can travel in one file. ``ctx.history`` holds approved lines only, with
+``gecrediteerd`` marking debets an approved credit cancelled. A rejected line is not history: it
+blocks nothing, and the provider simply sends it again corrected (IV085).
+
+Identifying a line without reference numbers: spreadsheets often have no referentienummer and no
+toewijzingnummer. For TR389/TR416 a line is then identified by its content: aanbieder, gemeente,
+bsn, productcategorie, productcode, begindatum, einddatum and the allocation — the matched
+``toewijzing_id``, else the toewijzingnummer written on the line. A credit without
+vorig_referentienummer cancels an approved, not yet credited debet with the same content and the
+same bedrag (``validate.credit_links``); CD060 only asks for vorig_referentienummer on credits
+of files that use reference numbers (the credit line has a referentienummer).
+
+TR314 and TR390 look at approved lines only (a rejected line's referentienummer may be reused for
+its corrected resubmission); TR333 looks at every stored line (a declaration number is used once
+the file is imported).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from jzcli.model import CREDIT
+from jzcli.rules.registry import BERICHT, DECLARATIE, REGEL, rule
+from jzcli.validate import (
+    Context,
+    concat_findings,
+    credit_links,
+    date_text,
+    euro_text,
+    make_findings,
+    text_of,
+    where_text,
+)
+
+FAMILY = "history"
+KEY_COLUMNS = ["aanbieder", "gemeente", "bsn", "productcategorie", "productcode", "begindatum", "einddatum", "_tw"]
+REQUIRED_KEY = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"]
+WHERE = ["batch", "bron", "blad", "rij"]
+
+
+def content_key(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns that identify a debet for TR389/TR416 (see the module docstring)."""
+    k = pd.DataFrame(index=frame.index)
+    for col in ("aanbieder", "gemeente", "bsn", "productcategorie", "productcode"):
+        k[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    k["begindatum"] = frame["begindatum"]
+    k["einddatum"] = frame["einddatum"]
+    tw = pd.array(frame["toewijzing_id"], dtype="Int64") if "toewijzing_id" in frame.columns else pd.array([pd.NA] * len(frame), dtype="Int64")
+    tw = pd.Series(tw, index=frame.index)
+    nummer = frame["toewijzingnummer"].astype(object)
+    k["_tw"] = ("t" + tw.astype(str)).where(tw.notna(), ("n" + nummer.astype(str)).where(nummer.notna(), "")).astype(object)
+    return k
+
+
+def _complete(frame: pd.DataFrame) -> pd.Series:
+    return frame[REQUIRED_KEY].notna().all(axis=1)
+
+
+def _period(frame: pd.DataFrame) -> pd.Series:
+    return date_text(frame["begindatum"]) + ".." + date_text(frame["einddatum"])
+
+
+def _earlier_lines(ctx: Context) -> pd.DataFrame:
+    e = ctx.earlier_in_batch
+    if e is None or e.empty or "id" not in e.columns:
+        return ctx.lines.iloc[0:0]
+    return e
+
+
+# ============================================================================ reference numbers
+@rule("TR314", "8021", "Referentienummer not used before by this aanbieder (approved earlier, or earlier in the batch)", family=FAMILY, niveau=REGEL)
+def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    cur = lines[lines["referentienummer"].notna() & lines["aanbieder"].notna()]
+    if cur.empty:
+        return make_findings(lines.iloc[0:0], "", None)
+    left = cur[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=cur.index)
+    found = []
+    # approved earlier, and earlier lines of the same batch (other phase, and lower id)
+    earlier = [ctx.history, _earlier_lines(ctx)]
+    for n, other in enumerate(earlier):
+        if other is None or other.empty:
+            continue
+        o = other[other["referentienummer"].notna() & other["aanbieder"].notna()]
+        if n == 1:
+            o = o[o["batch"].isin(cur["batch"])]
+        o = o.sort_values("id", kind="mergesort").drop_duplicates(["aanbieder", "referentienummer"])
+        right = o[["aanbieder", "referentienummer", *WHERE]].add_prefix("o_").rename(columns={"o_aanbieder": "aanbieder", "o_referentienummer": "referentienummer"})
+        m = left.merge(right, on=["aanbieder", "referentienummer"])
+        if len(m):
+            what = "approved earlier" if n == 0 else "earlier in this file"
+            found.append(m.assign(_what=what))
+    dup = cur.sort_values("id", kind="mergesort")
+    first = dup.drop_duplicates(["batch", "aanbieder", "referentienummer"])[["batch", "aanbieder", "referentienummer", *WHERE[1:]]]
+    later = dup[dup.duplicated(["batch", "aanbieder", "referentienummer"], keep="first")]
+    if len(later):
+        m = later[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=later.index).merge(
+            first.rename(columns={"bron": "o_bron", "blad": "o_blad", "rij": "o_rij"}), on=["batch", "aanbieder", "referentienummer"]
+        )
+        m["o_batch"] = m["batch"]
+        found.append(m.assign(_what="earlier in this file"))
+    if not found:
+        return make_findings(lines.iloc[0:0], "", None)
+    m = pd.concat(found, ignore_index=True).drop_duplicates("_idx")
+    hit = lines.loc[m["_idx"].to_numpy()]
+    where = pd.Series(where_text(m, "o_").to_numpy(), index=hit.index)
+    what = pd.Series(m["_what"].to_numpy(), index=hit.index)
+    msg = "referentienummer " + text_of(hit["referentienummer"]) + " was already used by aanbieder " + text_of(hit["aanbieder"]) + " (" + what + ": " + where + ")"
+    return make_findings(hit, msg, "referentienummer", hit["referentienummer"])
+
+
+@rule("CD060", "0001", "VorigReferentieNummer is given on a credit line, and only there", family=FAMILY, niveau=BERICHT)
+def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    credit = lines["debet_credit"] == CREDIT
+    on_debet = lines[~credit & lines["vorig_referentienummer"].notna()]
+    bare_credit = lines[credit & lines["vorig_referentienummer"].isna() & lines["referentienummer"].notna()]
+    return concat_findings(
+        make_findings(
+            on_debet,
+            "vorig_referentienummer " + text_of(on_debet["vorig_referentienummer"]) + " on a debet line: only a credit line refers to the line it cancels",
+            "vorig_referentienummer",
+            on_debet["vorig_referentienummer"],
+        ),
+        make_findings(
+            bare_credit,
+            "credit line without vorig_referentienummer (the referentienummer of the debet it cancels)",
+            "vorig_referentienummer",
+        ),
+    )
+
+
+# ============================================================================ duplicate debets
+@rule("TR416", "0001", "No second debet for the same toewijzing, product and ProductPeriode within one batch", family=FAMILY, niveau=BERICHT)
+def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)].sort_values("id", kind="mergesort")
+    if len(debets) < 2:
+        return make_findings(lines.iloc[0:0], "", None)
+    key = content_key(debets).assign(batch=debets["batch"].to_numpy())
+    cols = ["batch", *KEY_COLUMNS]
+    later_mask = key.duplicated(cols, keep="first")
+    if not later_mask.any():
+        return make_findings(lines.iloc[0:0], "", None)
+    firsts = key[~later_mask].assign(_rij=debets.loc[~later_mask, "rij"].to_numpy(), _blad=debets.loc[~later_mask, "blad"].to_numpy())
+    later = key[later_mask].assign(_idx=key.index[later_mask])
+    m = later.merge(firsts, on=cols, how="left")
+    hit = lines.loc[m["_idx"].to_numpy()]
+    first_where = pd.Series(
+        np.where(pd.notna(m["_blad"]), "sheet '" + text_of(m["_blad"]) + "' row " + text_of(m["_rij"]), "row " + text_of(m["_rij"])),
+        index=hit.index,
+    )
+    msg = (
+        "debet declared twice in this file: same toewijzing, product " + text_of(hit["productcode"]) + " and ProductPeriode "
+        + _period(hit) + " as " + first_where
+    )
+    return make_findings(hit, msg, "productcode", hit["productcode"])
+
+
+@rule(
+    "TR389",
+    "9389",
+    "No second debet for the same toewijzing, product and ProductPeriode as an approved debet that was not credited",
+    family=FAMILY,
+    niveau=REGEL,
+)
+def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    h = ctx.history
+    if h is None or h.empty:
+        return make_findings(lines.iloc[0:0], "", None)
+    debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)]
+    live = h[(h["debet_credit"] != CREDIT) & ~h["gecrediteerd"].astype(bool) & _complete(h)] if "gecrediteerd" in h.columns else h[(h["debet_credit"] != CREDIT) & _complete(h)]
+    if debets.empty or live.empty:
+        return make_findings(lines.iloc[0:0], "", None)
+    left = content_key(debets).assign(_idx=debets.index)
+    right = content_key(live).assign(**{f"o_{c}": live[c].to_numpy() for c in [*WHERE, "referentienummer", "id"]})
+    right = right.sort_values("o_id", kind="mergesort").drop_duplicates(KEY_COLUMNS)
+    m = left.merge(right, on=KEY_COLUMNS)
+    if m.empty:
+        return make_findings(lines.iloc[0:0], "", None)
+    hit = lines.loc[m["_idx"].to_numpy()]
+    ref = pd.Series(np.where(pd.notna(m["o_referentienummer"]), " (referentienummer " + text_of(m["o_referentienummer"]) + ")", ""), index=hit.index)
+    where = pd.Series(where_text(m, "o_").to_numpy(), index=hit.index)
+    msg = (
+        "a debet for the same toewijzing, product " + text_of(hit["productcode"]) + " and ProductPeriode " + _period(hit)
+        + " was approved earlier and not credited: " + where + ref
+    )
+    return make_findings(hit, msg, "productcode", hit["productcode"])
+
+
+# ============================================================================ credits
+def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    lines = ctx.lines
+    credits = lines[lines["debet_credit"] == CREDIT].sort_values("id", kind="mergesort")
+    return credits, credit_links(credits, ctx.history)
+
+
+@rule("TR323", "8017", "A credit line cancels an approved debet of this aanbieder (by vorig_referentienummer, or by content)", family=FAMILY, niveau=REGEL)
+def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
+    credits, links = _credit_links(ctx)
+    bad = credits[(links["reden"] == "geen_debet").to_numpy()]
+    by_ref = bad["vorig_referentienummer"].notna()
+    r = bad[by_ref]
+    c = bad[~by_ref]
+    return concat_findings(
+        make_findings(
+            r,
+            "no approved debet with referentienummer " + text_of(r["vorig_referentienummer"]) + " of aanbieder " + text_of(r["aanbieder"])
+            + " to cancel (a credit can only cancel an earlier approved debet)",
+            "vorig_referentienummer",
+            r["vorig_referentienummer"],
+        ),
+        make_findings(
+            c,
+            "no approved debet of the same client, product " + text_of(c["productcode"]) + ", ProductPeriode " + _period(c)
+            + " and bedrag " + euro_text(c["bedrag"]) + " to cancel (credit without vorig_referentienummer)",
+            "bedrag",
+            euro_text(c["bedrag"]),
+        ),
+    )
+
+
+@rule("TR390", "9390", "A debet is credited only once", family=FAMILY, niveau=REGEL)
+def tr390_credited_once(ctx: Context) -> pd.DataFrame:
+    credits, links = _credit_links(ctx)
+    again = (links["reden"] == "al_gecrediteerd").to_numpy()
+    bad = credits[again]
+    ref = links.loc[again, "debet_ref"]
+    by_ref = bad["vorig_referentienummer"].notna()
+    r = bad[by_ref]
+    c = bad[~by_ref]
+    return concat_findings(
+        make_findings(
+            r,
+            "debet " + text_of(r["vorig_referentienummer"]) + " of aanbieder " + text_of(r["aanbieder"]) + " has already been credited",
+            "vorig_referentienummer",
+            r["vorig_referentienummer"],
+        ),
+        make_findings(
+            c,
+            "the approved debet of the same client, product " + text_of(c["productcode"]) + ", ProductPeriode " + _period(c)
+            + " and bedrag " + euro_text(c["bedrag"]) + " has already been credited"
+            + pd.Series(np.where(pd.notna(ref[~by_ref.to_numpy()]), " (referentienummer " + text_of(ref[~by_ref.to_numpy()]) + ")", ""), index=c.index),
+            "bedrag",
+            euro_text(c["bedrag"]),
+        ),
+    )
+
+
+# ============================================================================ declaration
+@rule("TR333", "9333", "DeclaratieNummer not used by this aanbieder in an earlier batch", family=FAMILY, niveau=DECLARATIE)
+def tr333_declaratienummer_unique(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    d = ctx.declaratienummers
+    if d is None or d.empty:
+        return make_findings(lines.iloc[0:0], "", None)
+    cur = lines[lines["declaratienummer"].notna() & lines["aanbieder"].notna()]
+    first = d.rename(columns={"batch": "o_batch", "bron": "o_bron"})[["aanbieder", "declaratienummer", "o_batch", "o_bron"]]
+    m = cur[["aanbieder", "declaratienummer", "batch"]].assign(_idx=cur.index).merge(first, on=["aanbieder", "declaratienummer"])
+    m = m[m["o_batch"] < m["batch"]]
+    hit = lines.loc[m["_idx"].to_numpy()]
+    msg = (
+        "declaratienummer " + text_of(hit["declaratienummer"]) + " was already used by aanbieder " + text_of(hit["aanbieder"])
+        + " in batch " + pd.Series(text_of(m["o_batch"]).to_numpy(), index=hit.index) + " ("
+        + pd.Series(text_of(m["o_bron"]).to_numpy(), index=hit.index) + ")"
+    )
+    return make_findings(hit, msg, "declaratienummer", hit["declaratienummer"])
+
+

@@ -1,0 +1,382 @@
+"""Line rules: what one declaration line must satisfy on its own (periods, amounts, codes).
+
+The iJw CD/CS rules and the in-message TRs are level-2 rules: in an XML message they reject the
+whole message with retourcode 0001 (niveau ``bericht``). A spreadsheet has no message, so for
+spreadsheet lines such a rule rejects only the line that breaks it, with code 0001.
+
+A value that could not be read at import is empty on the line; the rule that needs the value
+rejects the line and shows the raw text (``validate.IMPORT_FIELD_RULES``): bsn → CS002, dates and
+period → CS337, volume and bedrag → TR346, tarief → CD087, gemeente → TR378, anything else JZ-I01.
+A rule never reports a value as wrong when it is missing for such a reason; then the owning rule
+speaks.
+
+Dates without a message: a spreadsheet has no Dagtekening, so TR134/TR137/TR335 compare with the
+day of validation (``today``), and TR319 with the batch's DeclaratiePeriode, which is the latest
+ProductPeriode month in the batch that is not after today's month.
+
+TR358: a spreadsheet may state a total per sheet (a "Totaal" row); when it does, it must equal
+Σ debet − Σ credit of the sheet's lines, else every line of that sheet is rejected (0001; in iJw
+this would reject the whole message). Sheets with a line whose bedrag could not be read are not
+compared: that line is rejected by TR346 already.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from jzcli import refdata
+from jzcli.model import EENHEDEN
+from jzcli.readers.values import elfproef
+from jzcli.render import mask_bsn
+from jzcli.rules.registry import BERICHT, REGEL, SIGNAAL, rule
+from jzcli.validate import (
+    AMBIGUOUS_EENHEID,
+    IMPORT_FIELD_RULES,
+    Context,
+    concat_findings,
+    date_text,
+    euro_text,
+    failed_import,
+    import_failures,
+    make_findings,
+    minute_amount,
+    month_text,
+    text_of,
+    unresolved_import_findings,
+)
+
+FAMILY = "line"
+EARLIEST = pd.Timestamp("2021-01-01")
+EURO = "83"
+
+
+def _today(ctx: Context) -> pd.Timestamp:
+    return pd.Timestamp(ctx.today)
+
+
+def _missing(ctx: Context, column: str, fields: list[str]) -> pd.Series:
+    """Bool: the column is empty on the line and not because its value could not be read."""
+    return ctx.lines[column].isna() & ~failed_import(ctx, fields)
+
+
+def _unit_name(code: pd.Series) -> pd.Series:
+    return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
+
+
+# ============================================================================ import
+@rule(
+    "JZ-I01",
+    "JZ-I01",
+    "Every value the line needs was readable (values no other rule covers) and the aanbieder is known",
+    family=FAMILY,
+    omschrijving="Waarde in het bestand is onleesbaar of ontbreekt.",
+)
+def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    covered = set(IMPORT_FIELD_RULES)
+    f = unresolved_import_findings(ctx)
+    other = sorted(set(f["veld"].dropna()) - covered)
+    found = import_failures(ctx, other)
+    # explain an unresolved "stuks": what the contract says
+    if len(found):
+        amb = (found["kolom"] == "eenheid") & found["melding"].str.contains(AMBIGUOUS_EENHEID, regex=False)
+        if amb.any():
+            by_id = lines.set_index("id")
+            unit = found.loc[amb, "id"].map(by_id["contract_eenheid"]) if "contract_eenheid" in lines.columns else None
+            code = found.loc[amb, "id"].map(by_id["productcode"])
+            hint = pd.Series(" (no contract product found for this line to take 82 or 84 from)", index=found.index[amb])
+            if unit is not None:
+                known = unit.notna()
+                hint = hint.where(~known, " (the contract's eenheid for " + text_of(code) + " is " + text_of(unit) + ", not 82 or 84)")
+            found.loc[amb, "melding"] = found.loc[amb, "melding"] + hint
+    no_agb = lines[lines["aanbieder"].isna() & ~failed_import(ctx, ["aanbieder"])]
+    return concat_findings(found, make_findings(no_agb, "aanbieder (AGB code) is missing: give it with --aanbieder when importing", "aanbieder"))
+
+
+@rule(
+    "JZ-I03",
+    "JZ-I03",
+    "Eenheid 'stuks' is read as the contract's 82 or 84 (signal)",
+    family=FAMILY,
+    ernst=SIGNAAL,
+    omschrijving="Eenheid 'stuks' is overgenomen uit het contract (82 of 84).",
+)
+def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    if "eenheid_uit_contract" not in lines.columns:
+        return make_findings(lines.iloc[0:0], "", None)
+    hit = lines[lines["eenheid_uit_contract"].astype(bool)]
+    raw = pd.Series("stuks", index=hit.index)
+    f = ctx.import_findings
+    if f is not None and len(f):
+        amb = f[(f["veld"] == "eenheid") & f["regel_id"].isin(hit["id"])].drop_duplicates("regel_id").set_index("regel_id")["waarde"]
+        raw = hit["id"].map(amb).fillna("stuks").astype(str)
+    msg = "eenheid '" + raw + "' read as " + _unit_name(hit["eenheid"]) + ", the contract's eenheid for " + text_of(hit["productcode"])
+    return make_findings(hit, msg, "eenheid", raw)
+
+
+# ============================================================================ client
+@rule("CS002", "0001", "BSN passes the 11-proef", family=FAMILY, niveau=BERICHT)
+def cs002_bsn(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    missing = lines[_missing(ctx, "bsn", ["bsn"])]
+    present = lines[lines["bsn"].notna()]
+    bad = present[~elfproef(present["bsn"].astype(str)).to_numpy()]
+    return concat_findings(
+        import_failures(ctx, ["bsn"]),
+        make_findings(missing, "bsn is missing", "bsn"),
+        make_findings(bad, "bsn " + bad["bsn"].map(mask_bsn).astype(str) + " fails the 11-proef", "bsn", bad["bsn"]),
+    )
+
+
+# ============================================================================ periods
+@rule("CS337", "0001", "ProductPeriode (begindatum and einddatum) lies within one calendar month", family=FAMILY, niveau=BERICHT)
+def cs337_one_month(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    b, e = lines["begindatum"], lines["einddatum"]
+    no_begin = lines[_missing(ctx, "begindatum", ["begindatum", "periode"])]
+    no_end = lines[_missing(ctx, "einddatum", ["einddatum", "periode"])]
+    both = b.notna() & e.notna()
+    spans = lines[both & ((b.dt.year != e.dt.year) | (b.dt.month != e.dt.month))]
+    period = date_text(spans["begindatum"]) + ".." + date_text(spans["einddatum"])
+    return concat_findings(
+        import_failures(ctx, ["begindatum", "einddatum", "periode"]),
+        make_findings(no_begin, "begindatum is missing", "begindatum"),
+        make_findings(no_end, "einddatum is missing", "einddatum"),
+        make_findings(spans, "ProductPeriode " + period + " is not within one calendar month (declare one line per month)", "einddatum", date_text(spans["einddatum"])),
+    )
+
+
+@rule("CS100", "0001", "ProductPeriode begins on or after 2021-01-01", family=FAMILY, niveau=BERICHT)
+def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    bad = lines[(lines["begindatum"] < EARLIEST).fillna(False)]
+    return make_findings(bad, "begindatum " + date_text(bad["begindatum"]) + " is before 2021-01-01", "begindatum", date_text(bad["begindatum"]))
+
+
+@rule("TR134", "0001", "ProductPeriode begindatum is not after the day of declaring (today for a spreadsheet)", family=FAMILY, niveau=BERICHT)
+def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    today = _today(ctx)
+    bad = lines[(lines["begindatum"] > today).fillna(False)]
+    msg = "begindatum " + date_text(bad["begindatum"]) + " is after today (" + today.strftime("%Y-%m-%d") + ")"
+    return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
+
+
+@rule(
+    "TR137",
+    "0001",
+    "ProductPeriode einddatum is on or after begindatum and not after the day of declaring (today for a spreadsheet)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
+def tr137_end(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    today = _today(ctx)
+    before = lines[(lines["einddatum"] < lines["begindatum"]).fillna(False)]
+    future = lines[(lines["einddatum"] > today).fillna(False)]
+    return concat_findings(
+        make_findings(
+            before,
+            "einddatum " + date_text(before["einddatum"]) + " is before begindatum " + date_text(before["begindatum"]),
+            "einddatum",
+            date_text(before["einddatum"]),
+        ),
+        make_findings(
+            future,
+            "einddatum " + date_text(future["einddatum"]) + " is after today (" + today.strftime("%Y-%m-%d") + ")",
+            "einddatum",
+            date_text(future["einddatum"]),
+        ),
+    )
+
+
+@rule(
+    "TR319",
+    "9319",
+    "ProductPeriode is not in a month after the DeclaratiePeriode (spreadsheet: latest month in the batch up to today)",
+    family=FAMILY,
+    niveau=REGEL,
+)
+def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    if "declaratieperiode" not in lines.columns:
+        return make_findings(lines.iloc[0:0], "", None)
+    first = lines["begindatum"].dt.to_period("M").dt.to_timestamp()
+    bad = lines[(first > lines["declaratieperiode"]).fillna(False)]
+    msg = (
+        "ProductPeriode " + month_text(bad["begindatum"]) + " is after the DeclaratiePeriode "
+        + month_text(bad["declaratieperiode"]) + " (the latest month in this file up to today)"
+    )
+    return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
+
+
+@rule("TR335", "0001", "ProductPeriode einddatum is at most 60 months (5 years) before the day of declaring", family=FAMILY, niveau=BERICHT)
+def tr335_not_too_old(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    today = _today(ctx)
+    limit = today - pd.DateOffset(months=60)
+    bad = lines[(lines["einddatum"] < limit).fillna(False)]
+    msg = (
+        "einddatum " + date_text(bad["einddatum"]) + " is more than 5 years (60 months) before today ("
+        + today.strftime("%Y-%m-%d") + "; the earliest allowed einddatum is " + limit.strftime("%Y-%m-%d") + ")"
+    )
+    return make_findings(bad, msg, "einddatum", date_text(bad["einddatum"]))
+
+
+# ============================================================================ amounts
+@rule(
+    "TR346",
+    "9346",
+    "Bedrag = volume × tarief when eenheid is not 83 (minutes on an hourly contract tariff: round_half_up(uurtarief × minutes / 60), IV081)",
+    family=FAMILY,
+    niveau=REGEL,
+)
+def tr346_bedrag(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    applies = lines["eenheid"].notna() & (lines["eenheid"] != EURO)
+    no_volume = lines[applies & _missing(ctx, "volume", ["volume"])]
+    no_bedrag = lines[applies & _missing(ctx, "bedrag", ["bedrag"])]
+    usable = applies & lines["volume"].notna() & lines["bedrag"].notna()
+    minute = lines["minuutregel"].astype(bool) if "minuutregel" in lines.columns else pd.Series(False, index=lines.index)
+    hourly = pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else pd.array([pd.NA] * len(lines), dtype="Int64")
+    by_minute = usable & minute & pd.Series(hourly, index=lines.index).notna()
+    plain = usable & ~by_minute & lines["tarief"].notna()
+
+    m = lines[by_minute]
+    m_hourly = pd.Series(hourly, index=lines.index)[by_minute]
+    m_expected = minute_amount(m_hourly, m["volume"])
+    m_bad = (m["bedrag"] != m_expected).fillna(False).astype(bool)
+    mb = m[m_bad]
+    m_msg = (
+        "bedrag " + euro_text(mb["bedrag"]) + " ≠ " + euro_text(m_hourly[m_bad]) + " × " + text_of(mb["volume"])
+        + " min / 60 = " + euro_text(m_expected[m_bad]) + " (minutes on an hourly contract tariff, rounded half up, IV081)"
+    )
+
+    p = lines[plain]
+    p_expected = (p["volume"] * p["tarief"]).astype("Int64")
+    p_bad = (p["bedrag"] != p_expected).fillna(False).astype(bool)
+    pb = p[p_bad]
+    p_msg = (
+        "bedrag " + euro_text(pb["bedrag"]) + " ≠ volume " + text_of(pb["volume"]) + " × tarief " + euro_text(pb["tarief"])
+        + " = " + euro_text(p_expected[p_bad])
+    )
+    return concat_findings(
+        import_failures(ctx, ["volume", "bedrag"]),
+        make_findings(no_volume, "volume is missing", "volume"),
+        make_findings(no_bedrag, "bedrag is missing", "bedrag"),
+        make_findings(mb, m_msg, "bedrag", euro_text(mb["bedrag"])),
+        make_findings(pb, p_msg, "bedrag", euro_text(pb["bedrag"])),
+    )
+
+
+@rule("CS339", "0001", "Eenheid 83 (Euro's): bedrag = volume (the volume is the amount in cents)", family=FAMILY, niveau=BERICHT)
+def cs339_euro_amount(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    euro = lines["eenheid"] == EURO
+    no_volume = lines[euro & _missing(ctx, "volume", ["volume"])]
+    no_bedrag = lines[euro & _missing(ctx, "bedrag", ["bedrag"])]
+    bad = lines[(euro & (lines["volume"] != lines["bedrag"])).fillna(False).astype(bool)]
+    msg = "eenheid 83 (Euro's): bedrag " + euro_text(bad["bedrag"]) + " ≠ volume " + text_of(bad["volume"]) + " cents (" + euro_text(bad["volume"]) + ")"
+    return concat_findings(
+        make_findings(no_volume, "volume is missing (with eenheid 83 it is the amount in cents)", "volume"),
+        make_findings(no_bedrag, "bedrag is missing", "bedrag"),
+        make_findings(bad, msg, "bedrag", euro_text(bad["bedrag"])),
+    )
+
+
+@rule("CD087", "0001", "Tarief is given when eenheid is not 83, and left out when it is 83", family=FAMILY, niveau=BERICHT)
+def cd087_tarief_present(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    missing = lines[lines["eenheid"].notna() & (lines["eenheid"] != EURO) & _missing(ctx, "tarief", ["tarief"])]
+    extra = lines[(lines["eenheid"] == EURO) & lines["tarief"].notna()]
+    return concat_findings(
+        import_failures(ctx, ["tarief"]),
+        make_findings(missing, "tarief is missing (required when eenheid is " + _unit_name(missing["eenheid"]) + ")", "tarief"),
+        make_findings(extra, "tarief " + euro_text(extra["tarief"]) + " given with eenheid 83 (Euro's): leave it empty", "tarief", euro_text(extra["tarief"])),
+    )
+
+
+# ============================================================================ gemeente
+def _successors() -> dict[str, str]:
+    """Retired CBS code → text naming what became of it (following later mergers)."""
+    rows = refdata.gemeenten_historie()
+    current = refdata.gemeenten()
+    by_old: dict[str, list[dict]] = {}
+    for r in rows:
+        by_old.setdefault(r["oude_code"], []).append(r)
+
+    def final(code: str, depth: int = 0) -> list[str]:
+        if code in current or code not in by_old or depth > 10:
+            return [code]
+        out = []
+        for r in by_old[code]:
+            out.extend(final(r["nieuwe_code"], depth + 1))
+        return list(dict.fromkeys(out))
+
+    texts = {}
+    for old, rs in by_old.items():
+        name = rs[0]["oude_naam"]
+        targets = final(old)
+        named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in targets)
+        when = rs[0]["ingangsdatum"]
+        soort = rs[0]["soort"]
+        if soort == "opsplitsing":
+            what = f"was split over {named} on {when}"
+        elif soort == "naamswijziging":
+            what = f"got a new code on {when}: {named}"
+        else:
+            what = f"merged into {named} on {when}"
+        texts[old] = f"gemeente {old} ({name}) {what}; the line is accepted, declare on the new code from now on"
+    return texts
+
+
+@rule("TR378", "S300", "Gemeente is a CBS gemeentecode (a code retired by a merger: see JZ-G01)", family=FAMILY, niveau=BERICHT)
+def tr378_gemeente(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    known = set(refdata.gemeenten()) | {r["oude_code"] for r in refdata.gemeenten_historie()}
+    missing = lines[_missing(ctx, "gemeente", ["gemeente"])]
+    bad = lines[lines["gemeente"].notna() & ~lines["gemeente"].isin(known)]
+    return concat_findings(
+        import_failures(ctx, ["gemeente"]),
+        make_findings(missing, "gemeente is missing", "gemeente"),
+        make_findings(bad, "gemeente " + text_of(bad["gemeente"]) + " is not in the CBS list of gemeenten", "gemeente", bad["gemeente"]),
+    )
+
+
+@rule(
+    "JZ-G01",
+    "JZ-G01",
+    "Gemeente code retired by a municipal merger: accepted, with the new gemeente named (signal)",
+    family=FAMILY,
+    ernst=SIGNAAL,
+    omschrijving="Gemeentecode is door een herindeling vervallen; de nieuwe gemeente is genoemd.",
+)
+def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    texts = _successors()
+    old = lines[lines["gemeente"].notna() & ~lines["gemeente"].isin(set(refdata.gemeenten())) & lines["gemeente"].isin(set(texts))]
+    return make_findings(old, old["gemeente"].map(texts).astype(str), "gemeente", old["gemeente"])
+
+
+# ============================================================================ totals
+@rule(
+    "TR358",
+    "0001",
+    "A total stated in the file equals Σ debet − Σ credit of its lines (per sheet; a mismatch rejects the sheet's lines)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
+def tr358_totals(ctx: Context) -> pd.DataFrame:
+    lines = ctx.lines
+    if "blad_vermeld_totaal" not in lines.columns:
+        return make_findings(lines.iloc[0:0], "", None)
+    stated, total = lines["blad_vermeld_totaal"], lines["blad_totaal"]
+    bad = lines[(stated.notna() & total.notna() & (stated != total)).fillna(False).astype(bool)]
+    where = pd.Series("the sheet '", index=bad.index) + text_of(bad["blad"]) + "'"
+    where = where.where(bad["blad"].notna(), "the file")
+    msg = (
+        where + " states a total of " + euro_text(bad["blad_vermeld_totaal"]) + ", but its "
+        + text_of(bad["blad_regels"]) + " lines add up to " + euro_text(bad["blad_totaal"]) + " (Σ debet − Σ credit)"
+    )
+    return make_findings(bad, msg, "bedrag", euro_text(bad["blad_vermeld_totaal"]))

@@ -1,0 +1,1201 @@
+"""``jzcli validate``: judge stored declaration lines with the registered rules and keep the verdicts.
+
+How a run works
+    1. Every stored line is loaded once (the lines to judge and their history), with the current
+       allocations (``agreements.toewijzingen_actueel``) and contract products
+       (``agreements.contract_products_exploded``).
+    2. The engine derives, once for all lines, what several rules need: the contract product that
+       applies to each line (``contract_*`` columns: same gemeente, an aanbieder the contract allows
+       (no list = all), same productcode, geldig_van ≤ begindatum ≤ geldig_tot), the allocation each
+       line draws on (``toewijzing_id``/``toewijzing_match`` from ``rules.allocation.match_allocations``),
+       the DeclaratiePeriode of each batch and the totals per sheet.
+    3. Lines not judged yet are judged batch by batch in import order. The history of a batch is
+       every line approved before it: in earlier rounds, and in earlier batches of this run. Within
+       a batch credit lines are judged before debet lines (OP366), so a correction (credit + new
+       debet) may travel in one file. Batches that share no aanbieder (and no allocation) cannot
+       influence each other, so they are judged together in one pass; the result is the same as
+       one batch at a time, only faster.
+    4. Per line the status is ``goedgekeurd`` when no finding of severity afkeur was made, else
+       ``afgekeurd``. Verdicts go to ``beoordelingen``, findings to ``bevindingen``, with the run
+       number (``ronde``). Every batch is written in one transaction (a run that is interrupted
+       leaves whole batches judged and the rest unjudged); ``opnieuw=True`` deletes the old
+       verdicts and writes all new ones in ONE transaction, so an interrupted re-run leaves the
+       old verdicts intact.
+
+Filters (gemeente, aanbieder, batch) narrow which lines are judged, never the history: every
+approved line counts as history, whatever the filter.
+
+Derived data the engine decides (documented here because rules rely on it):
+    * productcategorie: spreadsheets often leave it out; it is taken from the contract product
+      that applies (``productcategorie_uit_contract`` = True). TR381 only judges categories the
+      provider wrote.
+    * eenheid "stuks": ambiguous (82 or 84). When the contract product for the line is in 82 or 84
+      that unit is used (``eenheid_uit_contract``) and JZ-I03 (signaal) says so; otherwise JZ-I01
+      rejects the line with the import message.
+    * DeclaratiePeriode of a spreadsheet (which has none): the latest ProductPeriode month in the
+      batch that is not after today's month (TR319).
+    * Sheet totals (TR358): when a file states a total for a sheet (``vermeld_totaal`` in the
+      batch details, cents) it is compared with Σ debet − Σ credit of all the sheet's lines.
+
+Values that could not be read at import are stored empty with an import finding. Such a line is
+never skipped: the rule that needs the value rejects it and shows the raw text (see
+``IMPORT_FIELD_RULES``); JZ-I01 rejects unreadable values no other rule covers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from jzcli import render
+from jzcli.errors import StoreError
+from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS, TEXT_FIELDS
+from jzcli.rules.registry import AFKEUR, FINDING_COLUMNS, RULES, Rule
+from jzcli.store import Store, batches, beoordelingen, bevindingen, declaratieregels, importbevindingen
+
+GOEDGEKEURD = "goedgekeurd"
+AFGEKEURD = "afgekeurd"
+
+LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
+
+# Rule modules, imported in this order so they register (the registry order is the report order).
+RULE_MODULES = ("jzcli.rules.line", "jzcli.rules.contract", "jzcli.rules.allocation", "jzcli.rules.history")
+
+# Which rule rejects a line whose value for this field could not be read at import. Fields not
+# listed here are covered by JZ-I01.
+IMPORT_FIELD_RULES = {
+    "bsn": "CS002",
+    "begindatum": "CS337",
+    "einddatum": "CS337",
+    "periode": "CS337",
+    "volume": "TR346",
+    "bedrag": "TR346",
+    "tarief": "CD087",
+    "gemeente": "TR378",
+}
+
+# One finding record (JSON/CSV output): exactly these keys, in this order.
+RECORD_KEYS = [
+    "batch", "bron", "blad", "rij", "kolom", "waarde", "regel", "retourcode", "omschrijving", "melding", "ernst", "status",
+]  # fmt: skip
+
+FINDING_FRAME_COLUMNS = ["regel_id", *RECORD_KEYS]
+
+AMBIGUOUS_EENHEID = "ambiguous eenheid"  # start of values.parse_eenheid's message for "stuks"
+
+
+# ============================================================================ the context
+@dataclass
+class Context:
+    """What every rule receives.
+
+    ``lines``: the lines being judged now: id, batch, bron, blad, rij and all FIELDS (text as str
+    with NaN for missing, begindatum/einddatum datetime64, volume/tarief/bedrag Int64), plus the
+    engine's derived columns: toewijzing_id (Int64), toewijzing_match ("nummer" | "inhoud" |
+    None), contract_tarief (Int64 cents), contract_eenheid, contract_id (Int64),
+    contract_variant, contract_productcategorie, contract_product_found (bool),
+    productcategorie_uit_contract, eenheid_uit_contract, minuutregel (eenheid 01 on an hourly
+    contract tariff, IV081), declaratieperiode (datetime64, first day of the month),
+    blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels.
+    Lines of several batches can be judged together, but never two batches of one aanbieder.
+
+    ``history``: lines approved earlier (earlier rounds, earlier batches), same columns, plus
+    ``gecrediteerd`` (bool: an approved credit cancels this debet) and ``crediteert`` (Int64: the
+    debet id an approved credit cancels).
+    """
+
+    lines: pd.DataFrame
+    history: pd.DataFrame
+    toewijzingen: pd.DataFrame
+    products: pd.DataFrame
+    import_findings: pd.DataFrame
+    today: dt.date
+    # Lines of the same batches judged in an earlier phase of this batch (the credits, when the
+    # debets are judged), whatever their status.
+    earlier_in_batch: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # (aanbieder, declaratienummer) → first batch that used it, over all stored lines (TR333).
+    declaratienummers: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass
+class ValidationResult:
+    """The outcome of one run: a verdict per judged line and every finding."""
+
+    ronde: int | None
+    verdicts: pd.DataFrame  # regel_id, batch, bron, blad, rij, aanbieder, gemeente, bedrag, debet_credit, status
+    findings: pd.DataFrame  # FINDING_FRAME_COLUMNS
+
+    @property
+    def judged(self) -> int:
+        return len(self.verdicts)
+
+    @property
+    def rejected(self) -> int:
+        return int((self.verdicts["status"] == AFGEKEURD).sum())
+
+    @property
+    def approved(self) -> int:
+        return int((self.verdicts["status"] == GOEDGEKEURD).sum())
+
+    def amount(self, status: str) -> int:
+        """Σ debet − Σ credit (cents) of the judged lines with this status."""
+        v = self.verdicts[self.verdicts["status"] == status]
+        return int(signed_amount(v).sum())
+
+
+# ============================================================================ helpers for rules
+def signed_amount(lines: pd.DataFrame) -> pd.Series:
+    """bedrag with the sign of debet_credit (credit negative), 0 where bedrag is missing."""
+    bedrag = pd.array(lines["bedrag"], dtype="Int64").fillna(0).astype("int64")
+    sign = np.where(lines["debet_credit"].astype(object).to_numpy() == CREDIT, -1, 1)
+    return pd.Series(np.asarray(bedrag) * sign, index=lines.index)
+
+
+def import_failures(ctx: Context, fields: Iterable[str]) -> pd.DataFrame:
+    """Findings for the judged lines whose value of one of ``fields`` could not be read.
+
+    kolom = the field, waarde = the raw text in the file, melding e.g.
+    "begindatum could not be read ('31-02-2025' in column 'Van'): not a date (no such day)".
+    """
+    f = unresolved_import_findings(ctx)
+    f = f[f["veld"].isin(list(fields))]
+    if f.empty:
+        return empty_findings()
+    raw = f["waarde"].fillna("").astype(str)
+    kolom = f["kolom"].fillna("").astype(str)
+    shown = pd.Series(np.where(f["veld"] == "bsn", raw.map(render.mask_bsn), raw), index=f.index)
+    where = np.where(kolom != "", " in column '" + kolom + "'", "")
+    melding = f["veld"].astype(str) + " could not be read ('" + shown + "'" + where + "): " + f["melding"].astype(str)
+    return pd.DataFrame(
+        {"id": f["regel_id"].astype("int64").to_numpy(), "kolom": f["veld"].to_numpy(), "waarde": raw.to_numpy(), "melding": melding.to_numpy()}
+    )[FINDING_COLUMNS]
+
+
+def unresolved_import_findings(ctx: Context) -> pd.DataFrame:
+    """Import findings of the judged lines that the engine did not resolve (see eenheid "stuks")."""
+    f = ctx.import_findings
+    if f is None or f.empty:
+        return pd.DataFrame(columns=["regel_id", "veld", "kolom", "waarde", "melding", "opgelost"])
+    if "opgelost" in f.columns:
+        f = f[~f["opgelost"].astype(bool)]
+    return f[f["regel_id"].isin(ctx.lines["id"])]
+
+
+def failed_import(ctx: Context, fields: Iterable[str]) -> pd.Series:
+    """Bool per judged line (ctx.lines index): a value of one of ``fields`` could not be read."""
+    f = unresolved_import_findings(ctx)
+    ids = f.loc[f["veld"].isin(list(fields)), "regel_id"]
+    return ctx.lines["id"].isin(ids)
+
+
+def empty_findings() -> pd.DataFrame:
+    return pd.DataFrame({"id": pd.Series(dtype="int64"), "kolom": pd.Series(dtype=object), "waarde": pd.Series(dtype=object), "melding": pd.Series(dtype=object)})
+
+
+def make_findings(lines: pd.DataFrame, melding: pd.Series | str, kolom: str | None, waarde: pd.Series | None = None) -> pd.DataFrame:
+    """Findings for the rows of ``lines`` (a filtered ctx.lines): aligned Series or scalars."""
+    frame = pd.DataFrame({"id": lines["id"].astype("int64").to_numpy()})
+    frame["kolom"] = kolom
+    if waarde is None:
+        frame["waarde"] = None
+    else:
+        w = waarde.astype(object).where(waarde.notna(), None) if isinstance(waarde, pd.Series) else waarde
+        frame["waarde"] = w.to_numpy() if isinstance(w, pd.Series) else w
+    frame["melding"] = melding.astype(str).to_numpy() if isinstance(melding, pd.Series) else melding
+    return frame[FINDING_COLUMNS]
+
+
+def concat_findings(*frames: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None and len(f)]
+    if not frames:
+        return empty_findings()
+    return pd.concat(frames, ignore_index=True)[FINDING_COLUMNS]
+
+
+def text_of(s: pd.Series) -> pd.Series:
+    """A column as display text ('' for missing); money and dates have their own helpers."""
+    return s.astype(object).where(s.notna(), "").astype(str)
+
+
+def euro_text(s: pd.Series) -> pd.Series:
+    """Cents → '€ 1.234,56' per value (each distinct value formatted once)."""
+    values = pd.array(s, dtype="Int64")
+    codes, uniques = pd.factorize(values)
+    texts = np.array([render.euro(int(u)) for u in uniques] + [""], dtype=object)
+    return pd.Series(texts[codes], index=s.index)
+
+
+def date_text(s: pd.Series) -> pd.Series:
+    """Dates → 'YYYY-MM-DD' ('' for missing)."""
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("").astype(str)
+
+
+def month_text(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.strftime("%Y-%m").fillna("").astype(str)
+
+
+def where_text(frame: pd.DataFrame, prefix: str = "") -> pd.Series:
+    """'batch 3, huizen.xlsx, sheet 'Declaratie', row 20' from (prefixed) batch/bron/blad/rij columns."""
+    b, bron, blad, rij = (frame[prefix + c] for c in ("batch", "bron", "blad", "rij"))
+    text = "batch " + text_of(b.astype("Int64")) + ", " + text_of(bron)
+    sheet = blad.notna()
+    text = text.where(~sheet, text + ", sheet '" + text_of(blad) + "'")
+    return text + ", row " + text_of(rij.astype("Int64"))
+
+
+def half_up_div(numerator: pd.Series, denominator: int) -> pd.Series:
+    """round_half_up(numerator / denominator) for non-negative integers, exactly (no floats).
+
+    (2n + d) // 2d equals Decimal(n / d).quantize(1, ROUND_HALF_UP) for n ≥ 0, d > 0.
+    """
+    n = pd.array(numerator, dtype="Int64")
+    return pd.Series((2 * n + denominator) // (2 * denominator), index=numerator.index, dtype="Int64")
+
+
+def minute_amount(hourly: pd.Series, minutes: pd.Series) -> pd.Series:
+    """IV081: bedrag for minutes on an hourly tariff = round_half_up(hourly × minutes / 60)."""
+    product = pd.Series(pd.array(hourly, dtype="Int64") * pd.array(minutes, dtype="Int64"), index=hourly.index)
+    return half_up_div(product, 60)
+
+
+def minute_tariff(hourly: pd.Series) -> pd.Series:
+    """IV081: the tarief on a line in minutes = round_half_up(hourly / 60) (1,455 → 1,46)."""
+    return half_up_div(pd.Series(pd.array(hourly, dtype="Int64"), index=hourly.index), 60)
+
+
+# ============================================================================ registry access
+FAMILY_ORDER = ("line", "contract", "allocation", "history")
+
+
+def rule_sort_key(r: Rule) -> tuple[int, int]:
+    """Report order: by family (line, contract, allocation, history), then registration order."""
+    fam = FAMILY_ORDER.index(r.family) if r.family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return fam, r.order
+
+
+def rule_rank(rule_id: str) -> int:
+    """An integer sort key for a rule id (unknown ids last)."""
+    r = RULES.get(rule_id)
+    if r is None:
+        return 10**9
+    fam, order = rule_sort_key(r)
+    return fam * 100_000 + order
+
+
+def load_rules() -> dict[str, Rule]:
+    """Import the rule modules (each registers its rules) and return the registry.
+
+    ``jzcli.rules.allocation`` is imported only when it exists.
+    """
+    for name in RULE_MODULES:
+        if name in _LOADED:
+            continue
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name)
+        _LOADED.add(name)
+    return RULES
+
+
+_LOADED: set[str] = set()
+
+
+def rules_frame() -> pd.DataFrame:
+    """The registry as a frame: regel, retourcode, ernst, niveau, family, titel, omschrijving."""
+    rules = load_rules()
+    return pd.DataFrame(
+        [
+            {
+                "regel": r.id,
+                "retourcode": r.retourcode,
+                "ernst": r.ernst,
+                "niveau": r.niveau,
+                "family": r.family,
+                "titel": r.titel,
+                "omschrijving": r.omschrijving,
+            }
+            for r in sorted(rules.values(), key=rule_sort_key)
+        ],
+        columns=["regel", "retourcode", "ernst", "niveau", "family", "titel", "omschrijving"],
+    )
+
+
+def rules_records() -> list[dict]:
+    return rules_frame().to_dict(orient="records")
+
+
+def rules_markdown() -> str:
+    """The README's rule table (between the ``<!-- rules:start -->`` and ``<!-- rules:end -->`` markers)."""
+    frame = rules_frame()
+    lines = [
+        "| rule | retourcode | ernst | niveau | what is checked | omschrijving (retourcode) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in frame.itertuples():
+        cells = [r.regel, r.retourcode, r.ernst, r.niveau, r.titel, r.omschrijving]
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+README_START = "<!-- rules:start -->"
+README_END = "<!-- rules:end -->"
+
+
+def sync_readme_rules(path) -> bool:
+    """Rewrite the rule table between the markers in README ``path``; True when it changed."""
+    from pathlib import Path
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    start, end = text.index(README_START) + len(README_START), text.index(README_END)
+    new = text[:start] + "\n" + rules_markdown() + text[end:]
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+        return True
+    return False
+
+
+# ============================================================================ loading
+def _read(store: Store, query) -> pd.DataFrame:
+    """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables)."""
+    compiled = query.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
+    with store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        cur = raw.cursor()
+        try:
+            cur.execute(str(compiled))
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+    return pd.DataFrame.from_records(rows, columns=names, coerce_float=False) if rows else pd.DataFrame(columns=names)
+
+
+def _typed_lines(frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    for col in LINE_COLUMNS:
+        s = frame[col] if col in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+        if col in ("id", "batch", "rij"):
+            out[col] = pd.array(s, dtype="Int64").fillna(0).astype("int64") if col != "rij" else pd.array(s, dtype="Int64")
+        elif col in DATE_FIELDS:
+            out[col] = pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce")
+        elif col in INT_FIELDS:
+            out[col] = pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")
+        else:
+            out[col] = s.astype(object).where(s.notna(), np.nan).astype("str")
+    return out
+
+
+def load_lines(store: Store, where=None) -> pd.DataFrame:
+    """Stored declaration lines with the Context column types, in id (import) order."""
+    t = declaratieregels
+    query = sa.select(*[t.c[c] for c in LINE_COLUMNS]).order_by(t.c.id)
+    if where is not None:
+        query = query.where(where)
+    return _typed_lines(_read(store, query)).reset_index(drop=True)
+
+
+def _load_verdicts(store: Store) -> pd.DataFrame:
+    v = _read(store, sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde))
+    if v.empty:
+        return pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "status": pd.Series(dtype=object), "ronde": pd.Series(dtype="int64")})
+    return v.astype({"regel_id": "int64", "ronde": "int64"})
+
+
+def _load_import_findings(store: Store) -> pd.DataFrame:
+    t = importbevindingen
+    f = _read(store, sa.select(t.c.regel_id, t.c.veld, t.c.kolom, t.c.waarde, t.c.regel, t.c.melding).where(t.c.regel_id.is_not(None)).order_by(t.c.id))
+    if f.empty:
+        f = pd.DataFrame(columns=["regel_id", "veld", "kolom", "waarde", "regel", "melding"])
+    f["regel_id"] = pd.array(f["regel_id"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
+    for c in ("veld", "kolom", "waarde", "regel", "melding"):
+        f[c] = f[c].astype(object)
+    f["opgelost"] = False
+    return f
+
+
+def _load_sheets(store: Store) -> pd.DataFrame:
+    """Per imported sheet (batch, blad): the total the file states (cents or NA) and whether the
+    ProductPeriode came from a month column (``maand``)."""
+    b = _read(store, sa.select(batches.c.id, batches.c.details).where(batches.c.soort == "declaraties"))
+    rows = []
+    for bid, details in zip(b.get("id", []), b.get("details", [])):
+        try:
+            data = json.loads(details or "{}")
+        except ValueError:
+            continue
+        for sheet in data.get("sheets", []) or []:
+            total = sheet.get("vermeld_totaal")
+            columns = sheet.get("kolommen") or {}
+            month = "periode" in columns and not ("begindatum" in columns and "einddatum" in columns)
+            rows.append({"batch": int(bid), "blad": sheet.get("blad"), "vermeld_totaal": None if total is None else int(total), "maand": month})
+    frame = pd.DataFrame(rows, columns=["batch", "blad", "vermeld_totaal", "maand"])
+    frame["blad"] = frame["blad"].astype(object).where(frame["blad"].notna(), "")
+    frame["vermeld_totaal"] = pd.array(frame["vermeld_totaal"], dtype="Int64")
+    return frame.drop_duplicates(["batch", "blad"])
+
+
+def _agreements():
+    if importlib.util.find_spec("jzcli.agreements") is None:
+        return None
+    return importlib.import_module("jzcli.agreements")
+
+
+def load_toewijzingen(store: Store) -> pd.DataFrame:
+    """The current version of every allocation (``agreements.toewijzingen_actueel``)."""
+    mod = _agreements()
+    if mod is None or not hasattr(mod, "toewijzingen_actueel"):
+        return _empty_toewijzingen()
+    frame = mod.toewijzingen_actueel(store)
+    return frame.reset_index(drop=True) if frame is not None else _empty_toewijzingen()
+
+
+def load_products(store: Store) -> pd.DataFrame:
+    """Contract products, one row per gemeente (``agreements.contract_products_exploded``)."""
+    mod = _agreements()
+    if mod is None or not hasattr(mod, "contract_products_exploded"):
+        return _empty_products()
+    frame = mod.contract_products_exploded(store)
+    return frame.reset_index(drop=True) if frame is not None else _empty_products()
+
+
+def _empty_toewijzingen() -> pd.DataFrame:
+    cols = ["id", "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum",
+            "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging", "toewijzingsdatum", "verwijderd"]  # fmt: skip
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).assign(id=pd.Series(dtype="int64"))
+
+
+def _empty_products() -> pd.DataFrame:
+    cols = ["contract", "gemeente", "aanbieders", "productcategorie", "productcode", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot"]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+
+
+# ============================================================================ derived columns
+def _norm_products(products: pd.DataFrame) -> pd.DataFrame:
+    """Contract products with one row per (gemeente, allowed aanbieder or '*')."""
+    p = products.copy().reset_index(drop=True)
+    cid = next((c for c in ("contract_id", "contract") if c in p.columns), None)
+    p["_contract"] = pd.array(p[cid], dtype="Int64") if cid else pd.array([pd.NA] * len(p), dtype="Int64")
+    pid = "product_id" if "product_id" in p.columns else ("id" if "id" in p.columns else None)
+    p["_product"] = pd.array(p[pid], dtype="Int64") if pid else pd.array(range(len(p)), dtype="Int64")
+    for c in ("gemeente", "productcategorie", "productcode", "eenheid", "uitvoeringsvariant"):
+        p[c] = p[c].astype(object) if c in p.columns else None
+    p["tarief"] = pd.array(p["tarief"], dtype="Int64") if "tarief" in p.columns else pd.NA
+    p["geldig_van"] = pd.to_datetime(p["geldig_van"]) if "geldig_van" in p.columns else pd.NaT
+    p["geldig_tot"] = pd.to_datetime(p["geldig_tot"]) if "geldig_tot" in p.columns else pd.NaT
+
+    def allowed(v) -> list[str]:
+        if v is None or (isinstance(v, float) and v != v):
+            return ["*"]
+        if isinstance(v, str):
+            text = v.strip()
+            if not text or text.lower() == "null":
+                return ["*"]
+            try:
+                v = json.loads(text)
+            except ValueError:
+                return [x.strip() for x in text.split(",") if x.strip()] or ["*"]
+            if v is None:
+                return ["*"]
+        items = [str(x) for x in v]
+        return items or ["*"]
+
+    col = p["aanbieders"] if "aanbieders" in p.columns else pd.Series([None] * len(p))
+    codes, uniques = pd.factorize(col.map(lambda v: json.dumps(v, sort_keys=True, default=str) if not isinstance(v, str) else v), use_na_sentinel=False)
+    parsed = [allowed(col.iloc[np.flatnonzero(codes == i)[0]]) for i in range(len(uniques))]
+    p["_aanbieder"] = [parsed[c] for c in codes] if len(p) else []
+    p = p.explode("_aanbieder")
+    return p[p["gemeente"].notna() & p["productcode"].notna()].reset_index(drop=True)
+
+
+CONTRACT_COLUMNS = {
+    "contract_tarief": "Int64",
+    "contract_eenheid": object,
+    "contract_id": "Int64",
+    "contract_variant": object,
+    "contract_productcategorie": object,
+}
+
+
+def contract_lookup(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """The contract product that applies to each line (index = lines.index).
+
+    Same gemeente and productcode, the line's aanbieder allowed by the contract (no list = all),
+    geldig_van ≤ begindatum ≤ geldig_tot (open end allowed). When several apply, the one in the
+    line's eenheid wins (an hourly one for a line in minutes), then a contract that names the
+    aanbieder over one for all, then the lowest contract and product id.
+    """
+    out = pd.DataFrame(index=lines.index)
+    for c, dtype in CONTRACT_COLUMNS.items():
+        out[c] = pd.Series(pd.array([pd.NA] * len(lines), dtype="Int64") if dtype == "Int64" else [None] * len(lines), index=lines.index, dtype=dtype)
+    out["contract_product_found"] = False
+    if lines.empty or products is None or products.empty:
+        return out
+    p = _norm_products(products)
+    if p.empty:
+        return out
+    left = pd.DataFrame(
+        {
+            "_pos": np.arange(len(lines)),
+            "gemeente": lines["gemeente"].astype(object).to_numpy(),
+            "productcode": lines["productcode"].astype(object).to_numpy(),
+            "aanbieder": lines["aanbieder"].astype(object).to_numpy(),
+            "eenheid": lines["eenheid"].astype(object).to_numpy(),
+            "begindatum": lines["begindatum"].to_numpy(),
+        }
+    )
+    left = left[pd.notna(left["gemeente"]) & pd.notna(left["productcode"]) & pd.notna(left["begindatum"])]
+    right = p[["gemeente", "productcode", "_aanbieder", "_contract", "_product", "productcategorie", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot"]]
+    m = left.merge(right, on=["gemeente", "productcode"], suffixes=("", "_c"))
+    ok = ((m["_aanbieder"] == "*") | (m["_aanbieder"] == m["aanbieder"])) & (m["geldig_van"] <= m["begindatum"])
+    ok &= m["geldig_tot"].isna() | (m["begindatum"] <= m["geldig_tot"])
+    m = m[ok.fillna(False).astype(bool)]
+    if m.empty:
+        return out
+    unit_fit = (m["eenheid"] == m["eenheid_c"]) | ((m["eenheid"] == "01") & (m["eenheid_c"] == "04"))
+    m = m.assign(_unit=(~unit_fit).astype(int), _all=(m["_aanbieder"] == "*").astype(int))
+    m = m.sort_values(["_pos", "_unit", "_all", "_contract", "_product"], kind="mergesort").drop_duplicates("_pos")
+    pos = m["_pos"].to_numpy()
+    out.iloc[pos, out.columns.get_loc("contract_tarief")] = m["tarief"].to_numpy()
+    out.iloc[pos, out.columns.get_loc("contract_eenheid")] = m["eenheid_c"].to_numpy()
+    out.iloc[pos, out.columns.get_loc("contract_id")] = m["_contract"].to_numpy()
+    out.iloc[pos, out.columns.get_loc("contract_variant")] = m["uitvoeringsvariant"].to_numpy()
+    out.iloc[pos, out.columns.get_loc("contract_productcategorie")] = m["productcategorie"].to_numpy()
+    found = np.zeros(len(lines), dtype=bool)
+    found[pos] = True
+    out["contract_product_found"] = found
+    return out
+
+
+def _match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {"toewijzing_id": pd.array([pd.NA] * len(lines), dtype="Int64"), "toewijzing_match": pd.Series([None] * len(lines), dtype=object)},
+        index=lines.index,
+    )
+    if lines.empty or toewijzingen is None or toewijzingen.empty:
+        return out
+    if importlib.util.find_spec("jzcli.rules.allocation") is None:
+        return out
+    mod = importlib.import_module("jzcli.rules.allocation")
+    if not hasattr(mod, "match_allocations"):
+        return out
+    res = mod.match_allocations(lines, toewijzingen)
+    out["toewijzing_id"] = pd.array(res["toewijzing_id"].reindex(lines.index), dtype="Int64")
+    out["toewijzing_match"] = res["toewijzing_match"].reindex(lines.index).astype(object)
+    return out
+
+
+def derive(
+    lines: pd.DataFrame,
+    products: pd.DataFrame,
+    toewijzingen: pd.DataFrame,
+    import_findings: pd.DataFrame,
+    sheets: pd.DataFrame,
+    today: dt.date,
+) -> pd.DataFrame:
+    """Add the engine's derived columns (see Context) to all lines; marks resolved import findings."""
+    lines = lines.copy()
+    contract = contract_lookup(lines, products)
+    for c in contract.columns:
+        lines[c] = contract[c]
+
+    # productcategorie from the contract where the file has none
+    fill = lines["productcategorie"].isna() & lines["contract_productcategorie"].notna()
+    lines["productcategorie_uit_contract"] = fill.to_numpy()
+    if fill.any():
+        lines.loc[fill, "productcategorie"] = lines.loc[fill, "contract_productcategorie"].astype(str)
+
+    # eenheid "stuks": take 82/84 from the contract
+    lines["eenheid_uit_contract"] = False
+    if len(import_findings):
+        amb = import_findings[(import_findings["veld"] == "eenheid") & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)]
+        if len(amb):
+            unit = lines.set_index("id")["contract_eenheid"]
+            cu = amb["regel_id"].map(unit)
+            resolved = cu.isin(["82", "84"])
+            import_findings.loc[resolved[resolved].index, "opgelost"] = True
+            ids = amb.loc[resolved, "regel_id"]
+            take = lines["id"].isin(ids) & lines["eenheid"].isna()
+            lines.loc[take, "eenheid"] = lines.loc[take, "contract_eenheid"].astype(str)
+            lines.loc[take, "eenheid_uit_contract"] = True
+    lines["minuutregel"] = ((lines["eenheid"] == "01") & (lines["contract_eenheid"] == "04")).to_numpy()
+
+    match = _match_allocations(lines, toewijzingen)
+    lines["toewijzing_id"] = match["toewijzing_id"]
+    lines["toewijzing_match"] = match["toewijzing_match"]
+
+    # DeclaratiePeriode per batch: the latest ProductPeriode month not after today's month
+    begin = lines["begindatum"]
+    month = begin.dt.year * 12 + begin.dt.month - 1
+    now = today.year * 12 + today.month - 1
+    latest = month.where(month <= now).groupby(lines["batch"]).transform("max").fillna(now).astype("int64")
+    lines["declaratieperiode"] = pd.to_datetime(pd.DataFrame({"year": latest // 12, "month": latest % 12 + 1, "day": 1}))
+
+    # totals per sheet (TR358)
+    sheet_key = lines["blad"].astype(object).where(lines["blad"].notna(), "")
+    keys = pd.MultiIndex.from_arrays([lines["batch"], sheet_key])
+    signed = signed_amount(lines)
+    grouped = pd.DataFrame({"batch": lines["batch"], "blad": sheet_key, "signed": signed, "missing": lines["bedrag"].isna()})
+    agg = grouped.groupby(["batch", "blad"]).agg(total=("signed", "sum"), missing=("missing", "any"), n=("signed", "size"))
+    agg.loc[agg["missing"], "total"] = np.nan
+    lines["blad_totaal"] = pd.array(agg["total"].reindex(keys).to_numpy(), dtype="Int64")
+    lines["blad_regels"] = agg["n"].reindex(keys).to_numpy().astype("int64")
+    info = sheets.set_index(["batch", "blad"]) if len(sheets) else None
+    if info is not None:
+        lines["blad_vermeld_totaal"] = pd.array(info["vermeld_totaal"].reindex(keys).to_numpy(), dtype="Int64")
+        month = info["maand"].reindex(keys).fillna(False).astype(bool).to_numpy()
+    else:
+        lines["blad_vermeld_totaal"] = pd.array([pd.NA] * len(lines), dtype="Int64")
+        month = np.zeros(len(lines), dtype=bool)
+    lines["productperiode_uit_maand"] = month
+    _clip_months(lines, toewijzingen)
+    return lines
+
+
+def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
+    """A ProductPeriode read from a month column ("maart 2025") covers the whole month; clip it to
+    the matched allocation when that starts or ends within the month (IV089, TR387/TR388)."""
+    todo = lines["productperiode_uit_maand"] & lines["toewijzing_id"].notna()
+    if not todo.any() or toewijzingen is None or toewijzingen.empty:
+        return
+    t = toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64")).drop_duplicates("id").set_index("id")
+    deleted = t["verwijderd"].fillna(False).astype(bool) if "verwijderd" in t.columns else pd.Series(False, index=t.index)
+    ids = lines.loc[todo, "toewijzing_id"]
+    start = pd.to_datetime(ids.map(t["ingangsdatum"]))
+    stop = pd.to_datetime(ids.map(t["einddatum"]))
+    live = ~ids.map(deleted).fillna(True).astype(bool)
+    begin, end = lines.loc[todo, "begindatum"], lines.loc[todo, "einddatum"]
+    later = live & start.notna() & (start > begin) & (start <= end)
+    earlier = live & stop.notna() & (stop < end) & (stop >= begin)
+    lines.loc[later[later].index, "begindatum"] = start[later].to_numpy()
+    lines.loc[earlier[earlier].index, "einddatum"] = stop[earlier].to_numpy()
+
+
+# ============================================================================ credits
+def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Which earlier approved debet each credit line cancels.
+
+    Returns one row per credit (index = credits.index): ``debet_id`` (Int64, NA when none),
+    ``reden``: "ok", "geen_debet" (TR323: no approved debet to cancel) or "al_gecrediteerd"
+    (TR390: the debet was credited already), ``via``: "referentienummer" or "inhoud", and
+    ``debet_ref`` (the debet's referentienummer, for messages).
+
+    With a vorig_referentienummer: the approved debet of the same aanbieder with that
+    referentienummer. Without one (spreadsheets that have no reference numbers): an approved,
+    not yet credited debet with the same content (aanbieder, gemeente, bsn, productcode,
+    begindatum, einddatum, allocation when matched) and the same bedrag; several credits of the
+    same content take such debets in id order. Within ``credits`` a debet can be taken once: a
+    second credit of the same debet gets "al_gecrediteerd".
+    """
+    n = len(credits)
+    out = pd.DataFrame(
+        {
+            "debet_id": pd.array([pd.NA] * n, dtype="Int64"),
+            "reden": pd.Series(["geen_debet"] * n, dtype=object),
+            "via": pd.Series(np.where(credits["vorig_referentienummer"].notna(), "referentienummer", "inhoud") if n else [], dtype=object),
+            "debet_ref": pd.Series([None] * n, dtype=object),
+        },
+        index=credits.index,
+    )
+    if n == 0:
+        return out
+    h = history
+    if h is None or h.empty:
+        return out
+    debets = h[h["debet_credit"] != CREDIT]
+    cred = debets["gecrediteerd"].astype(bool) if "gecrediteerd" in debets.columns else pd.Series(False, index=debets.index)
+    debets = debets.assign(_cred=cred.to_numpy())
+
+    # --- by vorig_referentienummer ------------------------------------------------------
+    c = credits[credits["vorig_referentienummer"].notna() & credits["aanbieder"].notna()]
+    if len(c):
+        left = pd.DataFrame({"_idx": c.index, "_id": c["id"].to_numpy(), "aanbieder": c["aanbieder"].astype(object).to_numpy(), "ref": c["vorig_referentienummer"].astype(object).to_numpy()})
+        d = debets[debets["referentienummer"].notna()]
+        right = pd.DataFrame({"aanbieder": d["aanbieder"].astype(object).to_numpy(), "ref": d["referentienummer"].astype(object).to_numpy(), "d_id": d["id"].to_numpy(), "d_cred": d["_cred"].to_numpy()})
+        right = right.sort_values("d_id").drop_duplicates(["aanbieder", "ref"], keep="first")
+        m = left.merge(right, on=["aanbieder", "ref"], how="inner")
+        if len(m):
+            m = m.sort_values("_id", kind="mergesort")
+            again = m.duplicated("d_id", keep="first").to_numpy() | m["d_cred"].to_numpy()
+            out.loc[m["_idx"].to_numpy(), "debet_id"] = m["d_id"].to_numpy()
+            out.loc[m["_idx"].to_numpy(), "debet_ref"] = m["ref"].to_numpy()
+            out.loc[m["_idx"].to_numpy(), "reden"] = np.where(again, "al_gecrediteerd", "ok")
+
+    # --- by content (no vorig_referentienummer) ----------------------------------------------
+    c = credits[credits["vorig_referentienummer"].isna()]
+    if len(c):
+        keys = ["aanbieder", "gemeente", "bsn", "productcode", "begindatum", "einddatum", "_tw", "bedrag"]
+
+        def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+            k = pd.DataFrame(index=frame.index)
+            for col in ("aanbieder", "gemeente", "bsn", "productcode"):
+                k[col] = frame[col].astype(object)
+            k["begindatum"] = frame["begindatum"]
+            k["einddatum"] = frame["einddatum"]
+            tw = frame["toewijzing_id"] if "toewijzing_id" in frame.columns else pd.Series(pd.NA, index=frame.index)
+            k["_tw"] = pd.array(tw, dtype="Int64").fillna(-1).astype("int64")
+            k["bedrag"] = pd.array(frame["bedrag"], dtype="Int64")
+            return k
+
+        left = keyed(c)
+        complete = left[["aanbieder", "gemeente", "bsn", "productcode", "begindatum", "einddatum", "bedrag"]].notna().all(axis=1)
+        left = left[complete].assign(_idx=c.index[complete.to_numpy()], _id=c.loc[complete, "id"].to_numpy())
+        left["bedrag"] = left["bedrag"].astype("int64")
+        right = keyed(debets).assign(d_id=debets["id"].to_numpy(), d_cred=debets["_cred"].to_numpy(), d_ref=debets["referentienummer"].astype(object).to_numpy())
+        right = right[right[["aanbieder", "gemeente", "bsn", "productcode", "begindatum", "einddatum", "bedrag"]].notna().all(axis=1)]
+        right["bedrag"] = right["bedrag"].astype("int64")
+        if len(left) and len(right):
+            left = left.sort_values("_id", kind="mergesort")
+            left["_rank"] = left.groupby(keys, dropna=False).cumcount()
+            free = right[~right["d_cred"]].sort_values("d_id", kind="mergesort")
+            free = free.assign(_rank=free.groupby(keys, dropna=False).cumcount())
+            m = left.merge(free[keys + ["_rank", "d_id", "d_ref"]], on=keys + ["_rank"], how="inner")
+            out.loc[m["_idx"].to_numpy(), "debet_id"] = m["d_id"].to_numpy()
+            out.loc[m["_idx"].to_numpy(), "debet_ref"] = m["d_ref"].to_numpy()
+            out.loc[m["_idx"].to_numpy(), "reden"] = "ok"
+            # not matched, but a debet with that content was credited before: credited twice
+            rest = left[~left["_idx"].isin(m["_idx"])]
+            if len(rest):
+                done = right[right["d_cred"]].drop_duplicates(keys)
+                again = rest.merge(done[keys + ["d_id"]], on=keys, how="inner")
+                out.loc[again["_idx"].to_numpy(), "debet_id"] = again["d_id"].to_numpy()
+                out.loc[again["_idx"].to_numpy(), "reden"] = "al_gecrediteerd"
+                # several credits for one free debet: the ones after the first are "again"
+                taken = rest[~rest["_idx"].isin(again["_idx"])].merge(free.drop_duplicates(keys)[keys + ["d_id"]], on=keys, how="inner")
+                out.loc[taken["_idx"].to_numpy(), "debet_id"] = taken["d_id"].to_numpy()
+                out.loc[taken["_idx"].to_numpy(), "reden"] = "al_gecrediteerd"
+    return out
+
+
+def _apply_credits(history: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
+    """Mark the debets cancelled by approved ``credits`` (already in ``history``) as credited."""
+    if credits.empty:
+        return history
+    links = credit_links(credits, history[~history["id"].isin(credits["id"])])
+    ok = links[links["reden"] == "ok"]
+    if ok.empty:
+        return history
+    history = history.copy()
+    target = history["id"].isin(ok["debet_id"].astype("int64"))
+    history.loc[target, "gecrediteerd"] = True
+    crediteert = pd.Series(ok["debet_id"].to_numpy(), index=credits.loc[ok.index, "id"].to_numpy())
+    is_c = history["id"].isin(crediteert.index)
+    history.loc[is_c, "crediteert"] = history.loc[is_c, "id"].map(crediteert).to_numpy()
+    return history
+
+
+def _initial_history(approved: pd.DataFrame) -> pd.DataFrame:
+    """Approved lines of earlier rounds with their credit state, replayed batch by batch."""
+    h = approved.copy()
+    h["gecrediteerd"] = False
+    h["crediteert"] = pd.array([pd.NA] * len(h), dtype="Int64")
+    credit_batches = sorted(h.loc[h["debet_credit"] == CREDIT, "batch"].unique())
+    for b in credit_batches:
+        credits = h[(h["batch"] == b) & (h["debet_credit"] == CREDIT)]
+        earlier = h[h["batch"] < b]
+        links = credit_links(credits, earlier)
+        ok = links[links["reden"] == "ok"]
+        if len(ok):
+            h.loc[h["id"].isin(ok["debet_id"].astype("int64")), "gecrediteerd"] = True
+            crediteert = pd.Series(ok["debet_id"].to_numpy(), index=credits.loc[ok.index, "id"].to_numpy())
+            is_c = h["id"].isin(crediteert.index)
+            h.loc[is_c, "crediteert"] = h.loc[is_c, "id"].map(crediteert).to_numpy()
+    return h
+
+
+# ============================================================================ engine
+def _steps(lines: pd.DataFrame) -> list[list[int]]:
+    """Groups of batches that can be judged together, in order.
+
+    A batch comes after every earlier batch that shares an aanbieder (or an allocation used by
+    lines of different aanbieders) with it; batches without such a link share a step.
+    """
+    if lines.empty:
+        return []
+    aanbieder = lines["aanbieder"].astype(object).where(lines["aanbieder"].notna(), "?")
+    pairs = pd.DataFrame({"batch": lines["batch"].to_numpy(), "key": ("a:" + aanbieder.astype(str)).to_numpy()})
+    tw = lines["toewijzing_id"] if "toewijzing_id" in lines.columns else pd.Series(pd.NA, index=lines.index)
+    shared = pd.DataFrame({"tw": pd.array(tw, dtype="Int64"), "a": aanbieder.to_numpy(), "batch": lines["batch"].to_numpy()}).dropna(subset=["tw"])
+    if len(shared):
+        multi = shared.groupby("tw")["a"].nunique()
+        multi = multi[multi > 1].index
+        s = shared[shared["tw"].isin(multi)]
+        pairs = pd.concat([pairs, pd.DataFrame({"batch": s["batch"].to_numpy(), "key": ("t:" + s["tw"].astype(str)).to_numpy()})])
+    pairs = pairs.drop_duplicates()
+    keys_of = pairs.groupby("batch")["key"].apply(list)
+    last: dict[str, int] = {}
+    step_of: dict[int, int] = {}
+    for b in sorted(keys_of.index):
+        keys = keys_of[b]
+        s = 1 + max((last.get(k, 0) for k in keys), default=0)
+        step_of[int(b)] = s
+        for k in keys:
+            last[k] = s
+    steps: dict[int, list[int]] = {}
+    for b, s in step_of.items():
+        steps.setdefault(s, []).append(b)
+    return [sorted(steps[s]) for s in sorted(steps)]
+
+
+def is_level2(r: Rule) -> bool:
+    """Rules checked first, inside the "message": the iJw level-2 rules (retourcode 0001) and
+    JZ-I01 (unreadable values, level 1 in XML terms)."""
+    return r.retourcode == "0001" or r.id == "JZ-I01"
+
+
+def run_rules(ctx: Context, rules: dict[str, Rule] | None = None) -> pd.DataFrame:
+    """Run every registered rule over ctx; findings with regel, retourcode and ernst added."""
+    rules = rules if rules is not None else load_rules()
+    frames = []
+    ids = ctx.lines["id"]
+    for r in sorted(rules.values(), key=rule_sort_key):
+        res = r.check(ctx)
+        if res is None or len(res) == 0:
+            continue
+        res = res[FINDING_COLUMNS].copy()
+        res = res[res["id"].isin(ids)]
+        if res.empty:
+            continue
+        res["regel"] = r.id
+        res["retourcode"] = r.retourcode
+        res["ernst"] = r.ernst
+        res["_order"] = rule_rank(r.id)
+        frames.append(res)
+    if not frames:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "regel", "retourcode", "ernst", "_order"])
+    out = pd.concat(frames, ignore_index=True)
+    out["id"] = out["id"].astype("int64")
+    for c in ("kolom", "waarde", "melding"):
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
+
+
+def _scope(lines: pd.DataFrame, gemeente, aanbieder, batch) -> pd.Series:
+    mask = pd.Series(True, index=lines.index)
+    if gemeente:
+        mask &= lines["gemeente"].isin(list(gemeente))
+    if aanbieder:
+        mask &= lines["aanbieder"].isin(list(aanbieder))
+    if batch:
+        mask &= lines["batch"].isin([int(b) for b in batch])
+    return mask
+
+
+def _scope_sql(gemeente, aanbieder, batch):
+    t = declaratieregels
+    conditions = []
+    if gemeente:
+        conditions.append(t.c.gemeente.in_(list(gemeente)))
+    if aanbieder:
+        conditions.append(t.c.aanbieder.in_(list(aanbieder)))
+    if batch:
+        conditions.append(t.c.batch.in_([int(b) for b in batch]))
+    return sa.and_(*conditions) if conditions else None
+
+
+def _as_list(value) -> list | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int)):
+        return [value]
+    return list(value) or None
+
+
+def validate(
+    store: Store,
+    *,
+    opnieuw: bool = False,
+    gemeente=None,
+    aanbieder=None,
+    batch=None,
+    today: dt.date | None = None,
+    progress=None,
+) -> ValidationResult:
+    """Judge every stored line that has no verdict yet (all lines in scope with ``opnieuw``).
+
+    ``gemeente`` (CBS codes), ``aanbieder`` (AGB codes) and ``batch`` (ids) — each one value or a
+    list — narrow which lines are judged; the history is always every approved line. ``today``
+    is the date TR134/TR137/TR319/TR335 compare with (default: the system date). ``progress`` is
+    called with a short text per step. See the module docstring for the procedure.
+    """
+    rules = load_rules()
+    today = today or dt.date.today()
+    gemeente, aanbieder, batch = _as_list(gemeente), _as_list(aanbieder), _as_list(batch)
+
+    lines = load_lines(store)
+    verdicts = _load_verdicts(store)
+    status = lines["id"].map(verdicts.set_index("regel_id")["status"]) if len(verdicts) else pd.Series(None, index=lines.index, dtype=object)
+    in_scope = _scope(lines, gemeente, aanbieder, batch)
+    judge = in_scope if opnieuw else in_scope & status.isna()
+    ronde = int(verdicts["ronde"].max()) + 1 if len(verdicts) else 1
+    if not judge.any():
+        return ValidationResult(ronde=None, verdicts=_verdict_frame(lines.iloc[0:0], {}), findings=_empty_finding_frame())
+
+    imports = _load_import_findings(store)
+    toewijzingen = load_toewijzingen(store)
+    products = load_products(store)
+    if progress:
+        progress(f"deriving contract products and allocations for {len(lines):,} lines")
+    lines = derive(lines, products, toewijzingen, imports, _load_sheets(store), today)
+
+    decl = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
+    decl = decl.sort_values("batch", kind="mergesort").drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
+
+    approved_before = (status == GOEDGEKEURD) & ~judge
+    history = _initial_history(lines[approved_before.to_numpy()])
+    todo = lines[judge.to_numpy()]
+    steps = _steps(todo)
+    imports_by_line = imports[imports["regel_id"].isin(todo["id"])]
+
+    level2 = {k: r for k, r in rules.items() if is_level2(r)}
+    others = {k: r for k, r in rules.items() if not is_level2(r)}
+    all_status: dict[int, str] = {}
+    all_findings: list[pd.DataFrame] = []
+    writes: list[tuple[list[int], list[int], pd.DataFrame]] = []
+    is_credit = todo["debet_credit"] == CREDIT
+    for n, step in enumerate(steps, 1):
+        if progress:
+            progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{' …' if len(step) > 8 else ''}")
+        in_step = todo["batch"].isin(step)
+        step_findings = []
+        earlier = todo.iloc[0:0]
+        for phase in (is_credit, ~is_credit):
+            cur = todo[(in_step & phase).to_numpy()].reset_index(drop=True)
+            if cur.empty:
+                continue
+
+            def context(frame: pd.DataFrame) -> Context:
+                return Context(
+                    lines=frame,
+                    history=history,
+                    toewijzingen=toewijzingen,
+                    products=products,
+                    import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
+                    today=today,
+                    earlier_in_batch=earlier,
+                    declaratienummers=decl,
+                )
+
+            # level 2 first; a line rejected there counts as not sent for the other rules
+            first = run_rules(context(cur), level2)
+            sent = cur[~cur["id"].isin(first.loc[first["ernst"] == AFKEUR, "id"])].reset_index(drop=True)
+            found = pd.concat([first, run_rules(context(sent), others)], ignore_index=True) if len(sent) else first
+            rejected_ids = set(found.loc[found["ernst"] == AFKEUR, "id"])
+            ok = cur[~cur["id"].isin(rejected_ids)]
+            all_status.update(dict.fromkeys(cur["id"].tolist(), GOEDGEKEURD))
+            all_status.update(dict.fromkeys(rejected_ids, AFGEKEURD))
+            if len(ok):
+                add = ok.assign(gecrediteerd=False, crediteert=pd.array([pd.NA] * len(ok), dtype="Int64"))
+                history = pd.concat([history, add], ignore_index=True) if len(history) else add.reset_index(drop=True)
+                if (add["debet_credit"] == CREDIT).any():
+                    history = _apply_credits(history, history[history["id"].isin(add.loc[add["debet_credit"] == CREDIT, "id"])])
+            step_findings.append(found)
+            earlier = pd.concat([earlier, sent], ignore_index=True)
+        found = pd.concat(step_findings, ignore_index=True)
+        all_findings.append(found)
+        writes.append((step, todo.loc[in_step.to_numpy(), "id"].tolist(), found))
+
+    stamp = datetime.now(timezone.utc)
+    if opnieuw:
+        where = _scope_sql(gemeente, aanbieder, batch)
+        with store.transaction() as conn:
+            _lock(store, conn)
+            _delete_verdicts(conn, where)
+            for _step, ids, found in writes:
+                _write(store, conn, ids, found, all_status, ronde, stamp)
+    else:
+        for step, ids, found in writes:
+            with store.transaction() as conn:
+                _lock(store, conn)
+                _check_unjudged(conn, step, ids)
+                _write(store, conn, ids, found, all_status, ronde, stamp)
+
+    found = pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
+    judged = todo
+    return ValidationResult(
+        ronde=ronde,
+        verdicts=_verdict_frame(judged, all_status),
+        findings=_finding_frame(found, judged, all_status),
+    )
+
+
+def _lock(store: Store, conn) -> None:
+    if store.dialect == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE beoordelingen IN SHARE ROW EXCLUSIVE MODE")
+
+
+def _delete_verdicts(conn, where) -> None:
+    if where is None:
+        conn.execute(bevindingen.delete())
+        conn.execute(beoordelingen.delete())
+        return
+    ids = sa.select(declaratieregels.c.id).where(where)
+    conn.execute(bevindingen.delete().where(bevindingen.c.regel_id.in_(ids)))
+    conn.execute(beoordelingen.delete().where(beoordelingen.c.regel_id.in_(ids)))
+
+
+def _check_unjudged(conn, step: list[int], ids: list[int]) -> None:
+    """Refuse to write when another run judged some of these lines since we loaded them."""
+    t = declaratieregels
+    query = sa.select(beoordelingen.c.regel_id).join(t, beoordelingen.c.regel_id == t.c.id).where(t.c.batch.in_(step))
+    done = {row[0] for row in conn.execute(query)}
+    if done & set(ids):
+        raise StoreError(
+            "another jzcli validate judged some of these lines at the same time; this run wrote "
+            "nothing for them. Run jzcli validate again."
+        )
+
+
+def _write(store: Store, conn, ids: list[int], found: pd.DataFrame, status: dict[int, str], ronde: int, stamp) -> None:
+    verdicts = pd.DataFrame({"regel_id": ids})
+    verdicts["status"] = verdicts["regel_id"].map(status)
+    verdicts["ronde"] = ronde
+    verdicts["beoordeeld_op"] = stamp
+    store.insert_frame(conn, beoordelingen, verdicts)
+    if found is not None and len(found):
+        f = found.sort_values(["id", "_order"], kind="mergesort")
+        rows = pd.DataFrame(
+            {
+                "regel_id": f["id"].astype("int64").to_numpy(),
+                "regel": f["regel"].to_numpy(),
+                "retourcode": f["retourcode"].to_numpy(),
+                "ernst": f["ernst"].to_numpy(),
+                "kolom": f["kolom"].to_numpy(),
+                "waarde": f["waarde"].to_numpy(),
+                "melding": f["melding"].to_numpy(),
+                "ronde": ronde,
+            }
+        )
+        store.insert_frame(conn, bevindingen, rows)
+
+
+def _verdict_frame(lines: pd.DataFrame, status: dict[int, str]) -> pd.DataFrame:
+    cols = ["batch", "bron", "blad", "rij", "aanbieder", "gemeente", "bedrag", "debet_credit"]
+    v = pd.DataFrame({"regel_id": lines["id"].astype("int64").to_numpy()})
+    for c in cols:
+        v[c] = lines[c].to_numpy() if c in lines.columns else None
+    v["status"] = v["regel_id"].map(status).astype(object)
+    return v
+
+
+def _empty_finding_frame() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_FRAME_COLUMNS})
+
+
+def _finding_frame(found: pd.DataFrame | None, lines: pd.DataFrame, status: dict[int, str]) -> pd.DataFrame:
+    """Findings joined with their line's provenance and status, in line then rule order."""
+    if found is None or found.empty:
+        return _empty_finding_frame()
+    rules = load_rules()
+    f = found.sort_values(["id", "_order"], kind="mergesort").reset_index(drop=True)
+    where = lines.set_index("id")[["batch", "bron", "blad", "rij"]]
+    w = where.reindex(f["id"].to_numpy())
+    out = pd.DataFrame(
+        {
+            "regel_id": f["id"].astype("int64").to_numpy(),
+            "batch": w["batch"].to_numpy(),
+            "bron": w["bron"].to_numpy(),
+            "blad": w["blad"].to_numpy(),
+            "rij": w["rij"].to_numpy(),
+            "kolom": f["kolom"].to_numpy(),
+            "waarde": f["waarde"].to_numpy(),
+            "regel": f["regel"].to_numpy(),
+            "retourcode": f["retourcode"].to_numpy(),
+            "omschrijving": f["regel"].map(lambda r: rules[r].omschrijving if r in rules else "").to_numpy(),
+            "melding": f["melding"].to_numpy(),
+            "ernst": f["ernst"].to_numpy(),
+            "status": f["id"].map(status).to_numpy(),
+        }
+    )
+    return out[FINDING_FRAME_COLUMNS]
+
+
+# ============================================================================ stored verdicts
+def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
+    """The verdicts and findings of one stored round (default: the latest) as a ValidationResult."""
+    verdicts = _load_verdicts(store)
+    if verdicts.empty:
+        return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
+    ronde = int(verdicts["ronde"].max()) if ronde is None else int(ronde)
+    ids = verdicts.loc[verdicts["ronde"] == ronde, "regel_id"]
+    t = declaratieregels
+    lines = load_lines(store, t.c.id.in_(sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.ronde == ronde)))
+    status = dict(zip(verdicts["regel_id"], verdicts["status"]))
+    b = bevindingen
+    found = _read(
+        store,
+        sa.select(b.c.regel_id.label("id"), b.c.kolom, b.c.waarde, b.c.melding, b.c.regel, b.c.retourcode, b.c.ernst)
+        .where(b.c.ronde == ronde)
+        .order_by(b.c.id),
+    )
+    if len(found):
+        rules = load_rules()
+        found["id"] = found["id"].astype("int64")
+        found["_order"] = found["regel"].map(rule_rank)
+    lines = lines[lines["id"].isin(ids)]
+    return ValidationResult(ronde=ronde, verdicts=_verdict_frame(lines, status), findings=_finding_frame(found if len(found) else None, lines, status))
+
+
+# ============================================================================ serialisation
+def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> list[dict]:
+    """One plain record per finding with exactly RECORD_KEYS (what --format json prints).
+
+    BSNs in ``waarde`` and ``melding`` are masked unless ``show_bsn``. Missing values are None;
+    batch and rij are integers.
+    """
+    frame = result.findings if isinstance(result, ValidationResult) else result
+    records = []
+    for row in frame[RECORD_KEYS].itertuples(index=False, name=None):
+        rec = dict(zip(RECORD_KEYS, row))
+        for k, v in rec.items():
+            if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+                rec[k] = None
+            elif isinstance(v, (np.integer,)):
+                rec[k] = int(v)
+        if rec["batch"] is not None:
+            rec["batch"] = int(rec["batch"])
+        if rec["rij"] is not None:
+            rec["rij"] = int(rec["rij"])
+        if rec["waarde"] is not None:
+            rec["waarde"] = render.mask_bsns_in(str(rec["waarde"]), show_bsn)
+        if rec["melding"] is not None:
+            rec["melding"] = render.mask_bsns_in(str(rec["melding"]), show_bsn)
+        records.append(rec)
+    return records
+
+
+def findings_table(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> pd.DataFrame:
+    """The records as a frame with RECORD_KEYS columns (CSV and xlsx output)."""
+    return pd.DataFrame(findings_records(result, show_bsn=show_bsn), columns=RECORD_KEYS)
+
+
+def rule_summary(result: ValidationResult) -> pd.DataFrame:
+    """Per rule: regel, retourcode, omschrijving, ernst, regels (lines), bedrag (Σ D − Σ C, cents)."""
+    f = result.findings
+    cols = ["regel", "retourcode", "omschrijving", "ernst", "regels", "bedrag"]
+    if f.empty:
+        return pd.DataFrame(columns=cols)
+    v = result.verdicts.set_index("regel_id")
+    amounts = signed_amount(v)
+    per_line = f.drop_duplicates(["regel", "regel_id"])
+    per_line = per_line.assign(_amount=per_line["regel_id"].map(amounts).fillna(0).astype("int64"))
+    rules = load_rules()
+    g = per_line.groupby("regel", sort=False).agg(
+        retourcode=("retourcode", "first"), omschrijving=("omschrijving", "first"), ernst=("ernst", "first"), regels=("regel_id", "size"), bedrag=("_amount", "sum")
+    )
+    g = g.reset_index()
+    g["_order"] = g["regel"].map(rule_rank)
+    return g.sort_values("_order")[cols].reset_index(drop=True)
+
+
+# Importing this module registers every rule (the report and the CLI rely on it).
+load_rules()
