@@ -598,10 +598,10 @@ def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
             "prognose_pct": None if prognose is None else _pct_one(prognose, int(row.budget)),
             "opmerking": "; ".join(notes) or None,
         })
-    frame = pd.DataFrame(out, columns=BUDGET_COLUMNS)
-    frame["prognose"] = frame["prognose"].astype(object)
-    frame["verschil"] = frame["verschil"].astype(object)
-    return frame
+    ints = {"jaar", "budget", "goedgekeurd", "onbeoordeeld", "gerealiseerd", "maanden"}
+    return pd.DataFrame(
+        {c: pd.Series([o[c] for o in out], dtype="int64" if c in ints else object) for c in BUDGET_COLUMNS}
+    )
 
 
 def _round_cents(value: Decimal) -> int:

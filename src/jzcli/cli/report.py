@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,22 +16,18 @@ from jzcli.cli import app
 from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, open_store, resolve_gemeenten
 
 
-class By(str, Enum):
-    aanbieder = "aanbieder"
-    productcategorie = "productcategorie"
-    productcode = "productcode"
-    maand = "maand"
-    kwartaal = "kwartaal"
-    jaar = "jaar"
+# --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
+VIEW_CHOICES = ("kosten", "maand", "afkeur", "budget", "lasten", "alles")
 
 
-class View(str, Enum):
-    kosten = "kosten"
-    maand = "maand"
-    afkeur = "afkeur"
-    budget = "budget"
-    lasten = "lasten"
-    alles = "alles"
+def complete_by(incomplete: str) -> list[str]:
+    from jzcli.report import DIMENSIONS
+
+    return [d for d in DIMENSIONS if d.startswith(incomplete or "")]
+
+
+def complete_view(incomplete: str) -> list[str]:
+    return [v for v in VIEW_CHOICES if v.startswith(incomplete or "")]
 
 
 def complete_gemeente(incomplete: str) -> list[str]:
@@ -78,16 +73,20 @@ def report_command(
         ),
     ] = None,
     by: Annotated[
-        Optional[list[By]],
-        typer.Option("--by", help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).", show_default=False),
+        Optional[list[str]],
+        typer.Option(
+            "--by", metavar="[aanbieder|productcategorie|productcode|maand|kwartaal|jaar]",
+            help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
+            autocompletion=complete_by, show_default=False,
+        ),
     ] = None,
     van: Annotated[Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)] = None,
     tot: Annotated[Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)] = None,
     aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)] = None,
     view: Annotated[
-        Optional[list[View]],
+        Optional[list[str]],
         typer.Option(
-            "--view",
+            "--view", metavar="[kosten|maand|afkeur|budget|lasten|alles]", autocompletion=complete_view,
             help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
             "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
             "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
@@ -114,8 +113,7 @@ def report_command(
     from jzcli import report as core
     from jzcli.errors import UsageError
 
-    by_values = [b.value for b in (by or [])]
-    core.check_by(by_values)
+    by_values = list(core.check_by(by or []))
     codes = resolve_gemeenten(gemeente or [])
     sel = core.make_selection(codes, aanbieder or [], van, tot)
 
@@ -124,7 +122,10 @@ def report_command(
         raise UsageError(f"-o {output}: use a .xlsx, .json or .csv file name")
     out_format = {".json": Format.json, ".csv": Format.csv}.get(suffix, fmt) if suffix != ".xlsx" else None
 
-    explicit = [v.value for v in (view or [])]
+    explicit = list(view or [])
+    for v in explicit:
+        if v not in VIEW_CHOICES:
+            raise UsageError(f"--view {v}: use one of {', '.join(VIEW_CHOICES)}")
     everything = ["kosten", "maand", "lasten"] + (["budget"] if budget else [])
     if "alles" in explicit or (suffix == ".xlsx" and not explicit):
         views = everything
@@ -265,7 +266,7 @@ def _render(report) -> None:
         "lasten_maand": _render_lasten_maand,
     }
     for name, frame in report.tables.items():
-        if name == "kosten" and not report.by and len(report.selection.gemeenten) == 1 and "aanbieder" in report.tables:
+        if name == "kosten" and not report.by and "aanbieder" in report.tables and _only_selected(report, frame):
             continue  # one gemeente, one row: its totals are in the aanbieder table
         if name == "lasten_regel" and not report.judged_any and len(report.tables) > 1:
             continue  # nothing judged: the hint on stderr says so
@@ -289,9 +290,15 @@ def _table(title: str, **kwargs):
     return render.table(title, box=box.SIMPLE_HEAD, pad_edge=False, **kwargs)
 
 
+def _only_selected(report, frame) -> bool:
+    """True when the cost table holds exactly the one gemeente asked for (no column needed)."""
+    shown = set(frame.loc[frame["niveau"] != "totaal", "gemeente"])
+    return len(report.selection.gemeenten) == 1 and shown <= set(report.selection.gemeenten)
+
+
 def _render_kosten(report, frame) -> None:
     by = list(report.by)
-    several = len(report.selection.gemeenten) != 1
+    several = not _only_selected(report, frame)
     with_volume = "productcode" in by  # volumes of different products have different units
     title = "Cost" + (f" by {' and '.join(by)}" if by else " per gemeente")
     t = _table(_title(report, title))
