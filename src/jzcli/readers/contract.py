@@ -292,11 +292,20 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
     where = pd.Series(
         [f"[[product]] {n}" + (f" (line {line})" if line else "") for n, line in zip(index, lines)], index=index, dtype=object
     )
+    cleaned = []
     for n, product in zip(index, products):
         extra = [k for k in product if k not in PRODUCT_FIELDS]
         if extra:
             problems.add(where[n], f"unknown key(s) {', '.join(map(repr, extra))} (keys: {', '.join(PRODUCT_FIELDS)})", order=(0, n))
-    raw = pd.DataFrame({f: pd.Series([p.get(f) for p in products], index=index, dtype=object) for f in PRODUCT_FIELDS}, index=index)
+        values = {}
+        for k in PRODUCT_FIELDS:
+            v = product.get(k)
+            if isinstance(v, (list, dict)):
+                problems.add(where[n], f"{k} must be a single value, not a {'list' if isinstance(v, list) else 'table'}", k, order=(0, n))
+                v = None
+            values[k] = v
+        cleaned.append(values)
+    raw = pd.DataFrame({f: pd.Series([p[f] for p in cleaned], index=index, dtype=object) for f in PRODUCT_FIELDS}, index=index)
     if not products:
         problems.add("the file", "no products: add one [[product]] per product and tariff period")
     parsed = parse_products(raw, where, {f: f for f in PRODUCT_FIELDS}, problems)

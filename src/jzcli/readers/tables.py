@@ -98,6 +98,9 @@ def find_table(sheet: RawSheet, table: SynonymTable) -> HeaderMatch | None:
     return find_header(sheet.cells.head(HEADER_SCAN_ROWS).values.tolist(), None, table)
 
 
+_WORDS = re.compile(r"[^\W\d_]{3}.*\s|\s.*[^\W\d_]{3}")  # a word of letters, and more than one token
+
+
 def _blank(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.isna() | frame.map(lambda v: isinstance(v, str) and not v.strip())
 
@@ -132,11 +135,10 @@ def table_body(sheet: RawSheet, header: HeaderMatch, key_fields: list[str]) -> B
         for rij in body.index[repeat]:
             skipped.append({"blad": sheet.name, "rij": int(rij), "reden": "repeated header row"})
         keep &= ~repeat
-    # One cell of words and nothing else: a note or a signature, not a row of the table.
-    words = body.map(lambda v: isinstance(v, str) and bool(re.search(r"[^\W\d_]{3}", v))).any(axis=1)
+    # One cell of words and nothing else: a note or a signature, not a row of the table (a lone
+    # code such as a toewijzingnummer is a row with missing values, and is reported as such).
+    words = body.map(lambda v: isinstance(v, str) and bool(_WORDS.search(v.strip()))).any(axis=1)
     note = keep & (filled == 1) & words
-    if key is not None:  # ... unless that one cell is the key column itself
-        note &= empty[header.columns[key]]
     for rij in body.index[note]:
         skipped.append({"blad": sheet.name, "rij": int(rij), "reden": "text row"})
     keep &= ~note
