@@ -29,6 +29,7 @@ SHEETS = {
     "kosten": "Kosten",
     "maand": "Per maand",
     "aanbieder": "Per aanbieder",
+    "productcategorie": "Per productcategorie",
     "budget": "Budget",
     "lasten_aanbieder": "Lasten per aanbieder",
     "lasten_regel": "Lasten per regel",
