@@ -145,6 +145,27 @@ toewijzingen = sa.Table(
     sa.Column("toewijzingsdatum", sa.DateTime),
 )
 
+# --- iJw XML messages (JW323 declarations, JW301 allocations): what an answer must copy -------
+berichten = sa.Table(
+    "berichten",
+    metadata,
+    sa.Column("batch", sa.Integer, sa.ForeignKey("batches.id"), primary_key=True),  # one message per file
+    sa.Column("berichtcode", sa.String(3), nullable=False),  # 490 = JW323, 436 = JW301
+    sa.Column("berichtversie", sa.String(2)),
+    sa.Column("berichtsubversie", sa.String(2)),
+    sa.Column("afzender", sa.String(8)),  # JW323: AGB of the aanbieder; JW301: gemeente
+    sa.Column("ontvanger", sa.String(8)),  # JW323: gemeente; JW301: AGB
+    sa.Column("identificatie", sa.String(12), nullable=False),
+    sa.Column("dagtekening", sa.Date, nullable=False),
+    sa.Column("xsd_versie", sa.String(40)),  # "BasisschemaXsdVersie|BerichtXsdVersie"
+    sa.Column("declaratienummer", sa.String(12)),
+    sa.Column("declaratieperiode_begin", sa.Date),
+    sa.Column("declaratieperiode_eind", sa.Date),
+    sa.Column("declaratie_dagtekening", sa.Date),
+    sa.Column("totaal_ingediend", sa.BigInteger),  # cents, sign via totaal_debet_credit
+    sa.Column("totaal_debet_credit", sa.String(1)),
+)
+
 # --- verdicts of jzcli validate: one status per line, findings per line and rule ------------
 beoordelingen = sa.Table(
     "beoordelingen",
