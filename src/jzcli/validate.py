@@ -33,7 +33,8 @@ Derived data the engine decides (documented here because rules rely on it):
       that unit is used (``eenheid_uit_contract``) and JZ-I03 (signaal) says so; otherwise JZ-I01
       rejects the line with the import message.
     * DeclaratiePeriode of a spreadsheet (which has none): the latest ProductPeriode month in the
-      batch that is not after today's month (TR319).
+      batch (TR319). A spreadsheet line can therefore never be after it; months in the future
+      are rejected by TR134/TR137 (not after today).
     * Sheet totals (TR358): when a file states a total for a sheet (``vermeld_totaal`` in the
       batch details, cents) it is compared with Σ debet − Σ credit of all the sheet's lines.
 
@@ -104,9 +105,13 @@ class Context:
     None), contract_tarief (Int64 cents), contract_eenheid, contract_id (Int64),
     contract_variant, contract_productcategorie, contract_product_found (bool),
     productcategorie_uit_contract, eenheid_uit_contract, minuutregel (eenheid 01 on an hourly
-    contract tariff, IV081), declaratieperiode (datetime64, first day of the month),
+    contract tariff, IV081), declaratieperiode (datetime64, first day of the month; for a
+    spreadsheet the latest ProductPeriode month in its batch), productperiode_uit_maand,
     blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels.
     Lines of several batches can be judged together, but never two batches of one aanbieder.
+
+    Rule messages (``melding``) never hold a full BSN (use ``render.mask_bsn``); a finding's
+    ``waarde`` may, and is masked on output unless --show-bsn (``mask_value``).
 
     ``history``: lines approved earlier (earlier rounds, earlier batches), same columns, plus
     ``gecrediteerd`` (bool: an approved credit cancels this debet) and ``crediteert`` (Int64: the
@@ -172,7 +177,7 @@ def import_failures(ctx: Context, fields: Iterable[str]) -> pd.DataFrame:
         return empty_findings()
     raw = f["waarde"].fillna("").astype(str)
     kolom = f["kolom"].fillna("").astype(str)
-    shown = pd.Series(np.where(f["veld"] == "bsn", raw.map(render.mask_bsn), raw), index=f.index)
+    shown = pd.Series([str(mask_value(v, w)) for v, w in zip(f["veld"], raw)], index=f.index)
     where = np.where(kolom != "", " in column '" + kolom + "'", "")
     melding = f["veld"].astype(str) + " could not be read ('" + shown + "'" + where + "): " + f["melding"].astype(str)
     return pd.DataFrame(
@@ -633,11 +638,11 @@ def derive(
     lines["toewijzing_id"] = match["toewijzing_id"]
     lines["toewijzing_match"] = match["toewijzing_match"]
 
-    # DeclaratiePeriode per batch: the latest ProductPeriode month not after today's month
+    # DeclaratiePeriode of a spreadsheet batch: the latest ProductPeriode month in it
     begin = lines["begindatum"]
     month = begin.dt.year * 12 + begin.dt.month - 1
     now = today.year * 12 + today.month - 1
-    latest = month.where(month <= now).groupby(lines["batch"]).transform("max").fillna(now).astype("int64")
+    latest = month.groupby(lines["batch"]).transform("max").fillna(now).astype("int64")
     lines["declaratieperiode"] = pd.to_datetime(pd.DataFrame({"year": latest // 12, "month": latest % 12 + 1, "day": 1}))
 
     # totals per sheet (TR358)
@@ -1146,11 +1151,27 @@ def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
 
 
 # ============================================================================ serialisation
+IDENTIFIER_FIELDS = ("toewijzingnummer", "referentienummer", "vorig_referentienummer", "declaratienummer")
+
+
+def mask_value(kolom: object, waarde: object, show_bsn: bool = False) -> object:
+    """A finding's raw value for output: a bsn masked to its last 4 digits, and 9-digit numbers
+    in other free text masked too (identifier columns such as toewijzingnummer excepted)."""
+    if waarde is None or show_bsn:
+        return waarde
+    if kolom == "bsn":
+        return render.mask_bsn(waarde)
+    if kolom in IDENTIFIER_FIELDS:
+        return waarde
+    return render.mask_bsns_in(str(waarde))
+
+
 def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> list[dict]:
     """One plain record per finding with exactly RECORD_KEYS (what --format json prints).
 
-    BSNs in ``waarde`` and ``melding`` are masked unless ``show_bsn``. Missing values are None;
-    batch and rij are integers.
+    ``waarde`` is masked when it holds a BSN unless ``show_bsn`` (``mask_value``). ``melding``
+    is shown as the rule wrote it: rules never put a full BSN in a message. Missing values are
+    None; batch and rij are integers.
     """
     frame = result.findings if isinstance(result, ValidationResult) else result
     records = []
@@ -1159,16 +1180,15 @@ def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool 
         for k, v in rec.items():
             if v is None or v is pd.NA or (isinstance(v, float) and v != v):
                 rec[k] = None
-            elif isinstance(v, (np.integer,)):
+            elif isinstance(v, np.integer):
                 rec[k] = int(v)
-        if rec["batch"] is not None:
-            rec["batch"] = int(rec["batch"])
-        if rec["rij"] is not None:
-            rec["rij"] = int(rec["rij"])
-        if rec["waarde"] is not None:
-            rec["waarde"] = render.mask_bsns_in(str(rec["waarde"]), show_bsn)
-        if rec["melding"] is not None:
-            rec["melding"] = render.mask_bsns_in(str(rec["melding"]), show_bsn)
+        for k in ("batch", "rij"):
+            if rec[k] is not None:
+                rec[k] = int(rec[k])
+        for k in ("waarde", "melding", "kolom"):
+            if rec[k] is not None:
+                rec[k] = str(rec[k])
+        rec["waarde"] = mask_value(rec["kolom"], rec["waarde"], show_bsn)
         records.append(rec)
     return records
 

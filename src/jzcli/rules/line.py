@@ -11,8 +11,9 @@ A rule never reports a value as wrong when it is missing for such a reason; then
 speaks.
 
 Dates without a message: a spreadsheet has no Dagtekening, so TR134/TR137/TR335 compare with the
-day of validation (``today``), and TR319 with the batch's DeclaratiePeriode, which is the latest
-ProductPeriode month in the batch that is not after today's month.
+day of validation (``today``). TR319 compares with the batch's DeclaratiePeriode; a spreadsheet
+has none, so the engine takes the latest ProductPeriode month in the batch and TR319 cannot fire
+for spreadsheet lines (a month in the future is rejected by TR134/TR137); it will for iJw XML.
 
 TR358: a spreadsheet may state a total per sheet (a "Totaal" row); when it does, it must equal
 Σ debet − Σ credit of the sheet's lines, else every line of that sheet is rejected (0001; in iJw
@@ -194,7 +195,7 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
 @rule(
     "TR319",
     "9319",
-    "ProductPeriode is not in a month after the DeclaratiePeriode (spreadsheet: latest month in the batch up to today)",
+    "ProductPeriode is not in a month after the DeclaratiePeriode (spreadsheet: the latest month in the batch)",
     family=FAMILY,
     niveau=REGEL,
 )
@@ -206,7 +207,7 @@ def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
     bad = lines[(first > lines["declaratieperiode"]).fillna(False)]
     msg = (
         "ProductPeriode " + month_text(bad["begindatum"]) + " is after the DeclaratiePeriode "
-        + month_text(bad["declaratieperiode"]) + " (the latest month in this file up to today)"
+        + month_text(bad["declaratieperiode"])
     )
     return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
 

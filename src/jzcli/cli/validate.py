@@ -1,0 +1,195 @@
+"""jzcli validate, jzcli rules"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jzcli import render
+from jzcli.cli import app
+from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.errors import EXIT_FINDINGS, UsageError
+
+SHOWN_LINES = 20
+
+
+@app.command(
+    "validate",
+    epilog=(
+        "Examples:\n\n"
+        "  jzcli validate                               judge every new line\n\n"
+        "  jzcli validate --gemeente Huizen --details   only Huizen's lines, list every rejected line\n\n"
+        "  jzcli validate --opnieuw -o afkeur.xlsx      judge everything again, findings to a workbook\n\n"
+        "  jzcli validate --format json > bevindingen.json"
+    ),
+)
+def validate_command(
+    opnieuw: Annotated[
+        bool, typer.Option("--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction).")
+    ] = False,
+    gemeente: Annotated[
+        Optional[list[str]], typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable).")
+    ] = None,
+    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")] = None,
+    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")] = None,
+    details: Annotated[bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")] = False,
+    show_bsn: ShowBsnOption = False,
+    fmt: FormatOption = Format.table,
+    output: OutputOption = None,
+    db: DbOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Judge every line not judged yet with the iJw rules (see jzcli rules), in import order.
+
+    Each line is approved (goedgekeurd) or rejected (afgekeurd); a rejection names the rule, its
+    retourcode and the values involved. Earlier approved lines count as history (duplicates,
+    credits, volume and budget totals), whatever --gemeente/--aanbieder/--batch select.
+    -o writes every finding to .csv, .json or .xlsx (BSNs masked unless --show-bsn).
+    Exit code 0 when no line was rejected, 1 when any was.
+    """
+    from jzcli.cli.common import resolve_gemeenten
+    from jzcli.validate import AFGEKEURD, findings_records, findings_table, validate
+
+    if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
+        raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
+    codes = resolve_gemeenten(gemeente) if gemeente else None
+    agbs = _agb_codes(aanbieder) if aanbieder else None
+    store = open_store(db)
+
+    def progress(text: str) -> None:
+        if not quiet:
+            render.status_line(render.escape(text))
+
+    result = validate(store, opnieuw=opnieuw, gemeente=codes, aanbieder=agbs, batch=batch, progress=progress)
+
+    if output is not None:
+        _write_output(result, output, show_bsn)
+        if not quiet:
+            render.status_line(f"wrote {render.number(len(result.findings))} findings to {render.escape(str(output))}")
+
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n")
+    elif fmt == Format.csv:
+        frame = findings_table(result, show_bsn=show_bsn)
+        writer = csv.writer(sys.stdout)
+        writer.writerow(list(frame.columns))
+        from jzcli.export import csv_safe
+
+        for row in frame.itertuples(index=False, name=None):
+            writer.writerow(["" if v is None else csv_safe(v) for v in row])
+    else:
+        _render(result, details=details, quiet=quiet)
+
+    if result.judged and (result.verdicts["status"] == AFGEKEURD).any():
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _agb_codes(values: list[str]) -> list[str]:
+    import pandas as pd
+
+    from jzcli.readers.values import parse_agb
+
+    parsed = parse_agb(pd.Series(values, dtype=object))
+    for value, error in zip(values, parsed.errors):
+        if error:
+            raise UsageError(f"--aanbieder {value}: {error} (an AGB code has 8 digits)")
+    return [str(v) for v in parsed.values]
+
+
+def _write_output(result, output: Path, show_bsn: bool) -> None:
+    from jzcli.export import atomic_path, write_table, write_xlsx
+    from jzcli.validate import findings_records, findings_table, rule_summary
+
+    suffix = output.suffix.lower()
+    if suffix == ".json":
+        with atomic_path(output) as tmp:
+            tmp.write_text(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    elif suffix == ".csv":
+        write_table(findings_table(result, show_bsn=show_bsn).astype(object).where(lambda f: f.notna(), ""), output)
+    else:
+        summary = rule_summary(result).rename(columns={"regels": "lines", "bedrag": "amount_cents"})
+        write_xlsx({"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary}, output)
+
+
+def _render(result, *, details: bool, quiet: bool) -> None:
+    from jzcli.validate import AFGEKEURD, GOEDGEKEURD, rule_summary
+
+    out = render.out
+    if not result.judged:
+        if not quiet:
+            render.status_line("No new lines to judge: every stored line in scope has a verdict (--opnieuw judges them again).")
+        return
+
+    summary = rule_summary(result)
+    if len(summary):
+        t = render.table(f"Findings per rule (round {result.ronde})")
+        for col, just in (("rule", "left"), ("retourcode", "left"), ("omschrijving", "left"), ("ernst", "left"), ("lines", "right"), ("amount", "right")):
+            t.add_column(col, justify=just)
+        for r in summary.itertuples():
+            t.add_row(
+                r.regel, r.retourcode, render.escape(r.omschrijving), r.ernst if r.ernst == "afkeur" else f"[yellow]{r.ernst}[/]",
+                render.number(r.regels), render.euro(r.bedrag),
+            )
+        out.print(t)
+
+    totals = render.table("Totals")
+    for col, just in (("status", "left"), ("lines", "right"), ("amount (debet − credit)", "right")):
+        totals.add_column(col, justify=just)
+    totals.add_row("goedgekeurd", render.number(result.approved), render.euro(result.amount(GOEDGEKEURD)))
+    totals.add_row("[red]afgekeurd[/]" if result.rejected else "afgekeurd", render.number(result.rejected), render.euro(result.amount(AFGEKEURD)))
+    totals.add_row("[bold]judged[/]", render.number(result.judged), render.euro(result.amount(GOEDGEKEURD) + result.amount(AFGEKEURD)))
+    out.print(totals)
+
+    if not result.rejected:
+        return
+    f = result.findings
+    rejected = f[f["status"] == AFGEKEURD]
+    ids = list(dict.fromkeys(rejected["regel_id"]))
+    shown = ids if details else ids[:SHOWN_LINES]
+    title = f"Rejected lines ({len(ids)})" if details or len(ids) <= SHOWN_LINES else f"Rejected lines (first {SHOWN_LINES} of {len(ids)}; --details shows all)"
+    t = render.table(title, show_lines=True)
+    for col in ("file", "sheet", "row", "rule", "message"):
+        t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
+    chosen = rejected[rejected["regel_id"].isin(set(shown))]
+    for regel_id, group in chosen.groupby("regel_id", sort=False):
+        first = group.iloc[0]
+        rules = "\n".join(f"{r} ({c})" if c != r else r for r, c in zip(group["regel"], group["retourcode"]))
+        messages = "\n".join(str(m) for m in group["melding"])
+        t.add_row(
+            render.escape(render.text(first["bron"])), render.escape(render.text(first["blad"])), render.text(first["rij"]),
+            render.escape(rules), render.escape(messages),
+        )
+    out.print(t)
+
+
+@app.command(
+    "rules",
+    epilog="Examples:\n\n  jzcli rules\n\n  jzcli rules --format csv > regels.csv",
+)
+def rules_command(fmt: FormatOption = Format.table) -> None:
+    """List every rule jzcli validate applies: iJw code, retourcode, severity, level and what it checks.
+
+    ernst afkeur rejects the line; signaal only warns. niveau says where iJw would land the
+    rejection (regel = the line, declaratie = the whole declaration, bericht = the whole message);
+    for spreadsheet lines every rejection lands on the line.
+    """
+    from jzcli.validate import rules_frame
+
+    frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2) + "\n")
+        return
+    if fmt == Format.csv:
+        frame.to_csv(sys.stdout, index=False)
+        return
+    t = render.table(f"Rules ({len(frame)})", show_lines=False)
+    for col in ("rule", "retourcode", "ernst", "niveau", "checks", "omschrijving"):
+        t.add_column(col, overflow="fold")
+    for r in frame.itertuples():
+        t.add_row(r.regel, r.retourcode, r.ernst, r.niveau, render.escape(r.titel), render.escape(r.omschrijving))
+    render.out.print(t)
