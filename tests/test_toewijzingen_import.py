@@ -320,3 +320,18 @@ def test_import_of_the_sample_folder_gives_every_file_its_kind(tmp_path, db_url,
     assert all(x["status"] == "imported" for x in results.values())
     assert len(actueel(db_url)) == 49
     assert len(with_store(db_url, agreements.contract_products)) == 19
+
+
+def test_detection_reads_only_the_head_of_each_sheet_and_finds_a_low_header(tmp_path):
+    from jzcli.readers.spreadsheet import read_sheets
+    from jzcli.readers.tables import sheet_heads
+
+    notes = [["Toelichting bij de export"], ["Gemaakt op 1 maart 2025"]]
+    rows = [[f"regel {i}"] for i in range(1, 30)] + [HEADER] + [row(i) for i in range(1, 200)]
+    src = write_xlsx(tmp_path / "t.xlsx", {"Toelichting": notes, "Export": rows})
+    heads = sheet_heads(src)
+    assert [h.name for h in heads] == ["Toelichting", "Export"]
+    full = read_sheets(src)[1].cells
+    assert len(heads[1].cells) == 50
+    assert heads[1].cells.loc[30].tolist() == full.loc[30].tolist() == HEADER
+    assert detect_soort(src) == "toewijzingen"

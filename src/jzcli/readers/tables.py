@@ -61,6 +61,10 @@ def _read_heads(path: Path, nrows: int) -> list[RawSheet]:
     if kind in ("zip", "ole"):
         if kind == "zip":
             _check_zip(path)
+            try:
+                return _xlsx_heads(path, nrows)
+            except Exception:
+                pass  # not a plain xlsx (ods, xlsb, odd writer): let calamine read it
         from python_calamine import CalamineWorkbook
 
         wb = CalamineWorkbook.from_path(str(path))
@@ -90,6 +94,119 @@ def _read_heads(path: Path, nrows: int) -> list[RawSheet]:
     width = max((len(r) for r in rows), default=0)
     rows = [r + [None] * (width - len(r)) for r in rows]
     return [RawSheet(None, _frame(rows).replace({"": None}))]
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _col_index(ref: str) -> int:
+    n = 0
+    for ch in ref:
+        if not ch.isalpha():
+            break
+        n = n * 26 + (ord(ch.upper()) - 64)
+    return n - 1
+
+
+def _xlsx_heads(path: Path, nrows: int) -> list[RawSheet]:
+    """The first rows of every worksheet of an xlsx, streamed from its XML.
+
+    Reading a whole sheet for a look at its header would double the time of importing a big
+    declaration file; this reads only the first ``nrows`` rows and the shared strings they use.
+    Numbers stay numbers (date styles are not applied: detection only looks at header texts).
+    """
+    import posixpath
+    import zipfile
+
+    from lxml import etree
+
+    def parse(fh):
+        return etree.iterparse(fh, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+    with zipfile.ZipFile(path) as zf:
+        names = set(zf.namelist())
+        rels = {}
+        with zf.open("xl/_rels/workbook.xml.rels") as fh:
+            for _, el in parse(fh):
+                if _local(el.tag) == "Relationship":
+                    target = el.get("Target", "")
+                    target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+                    rels[el.get("Id")] = target
+        sheets_meta = []
+        with zf.open("xl/workbook.xml") as fh:
+            for _, el in parse(fh):
+                if _local(el.tag) == "sheet":
+                    rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
+                    sheets_meta.append((el.get("name"), rels.get(rid)))
+        heads: list[tuple[str, dict[int, dict[int, object]]]] = []
+        needed: set[int] = set()
+        for name, target in sheets_meta:
+            if not target or target not in names or "worksheets/" not in target:
+                continue  # chart sheets, dialog sheets
+            rows: dict[int, dict[int, object]] = {}
+            with zf.open(target) as fh:
+                for _, el in parse(fh):
+                    if _local(el.tag) != "row":
+                        continue
+                    r = int(el.get("r") or (max(rows) + 1 if rows else 1))
+                    if r > nrows:
+                        break
+                    cells: dict[int, object] = {}
+                    for pos, c in enumerate(el):
+                        if _local(c.tag) != "c":
+                            continue
+                        col = _col_index(c.get("r", "")) if c.get("r") else pos
+                        t = c.get("t", "n")
+                        if t == "inlineStr":
+                            cells[col] = "".join(x.text or "" for x in c.iter() if _local(x.tag) == "t")
+                            continue
+                        v = next((x.text for x in c if _local(x.tag) == "v"), None)
+                        if v is None:
+                            continue
+                        if t == "s":
+                            cells[col] = ("sst", int(v))
+                            needed.add(int(v))
+                        elif t in ("str", "e"):
+                            cells[col] = v
+                        elif t == "b":
+                            cells[col] = v == "1"
+                        else:
+                            try:
+                                cells[col] = float(v) if any(ch in v for ch in ".eE") else int(v)
+                            except ValueError:
+                                cells[col] = v
+                    rows[r] = cells
+                    el.clear()
+            heads.append((name, rows))
+        strings: dict[int, str] = {}
+        if needed and "xl/sharedStrings.xml" in names:
+            last = max(needed)
+            with zf.open("xl/sharedStrings.xml") as fh:
+                i = 0
+                for _, el in parse(fh):
+                    if _local(el.tag) != "si":
+                        continue
+                    if i in needed:
+                        strings[i] = "".join(
+                            x.text or "" for x in el.iter() if _local(x.tag) == "t" and _local(x.getparent().tag) != "rPh"
+                        )
+                    el.clear()
+                    i += 1
+                    if i > last:
+                        break
+    out = []
+    for name, rows in heads:
+        height = max(rows, default=0)
+        width = max((max(c) + 1 for c in rows.values() if c), default=0)
+        grid = [[None] * width for _ in range(height)]
+        for r, cells in rows.items():
+            for col, value in cells.items():
+                if isinstance(value, tuple):
+                    value = strings.get(value[1])
+                grid[r - 1][col] = None if value == "" else value
+        out.append(RawSheet(name, _frame(grid) if height and width else pd.DataFrame()))
+    return out
 
 
 def find_table(sheet: RawSheet, table: SynonymTable) -> HeaderMatch | None:
