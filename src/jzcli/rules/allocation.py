@@ -84,9 +84,12 @@ ALLOCATION_COLUMNS = [
 
 # ============================================================================== text/codes
 def _as_text(values, index=None) -> pd.Series:
-    """Codes/text as a pandas ``str`` Series, stripped, NaN for missing or blank."""
+    """Codes/text as a pandas ``str`` Series, NaN for missing or empty.
+
+    Readers and the store hold canonical values (trimmed codes), so nothing is parsed here.
+    """
     s = values if isinstance(values, pd.Series) else pd.Series(values, index=index, dtype=object)
-    t = s.astype("str").str.strip()
+    t = s.astype("str")
     return t.mask(t == "")
 
 
@@ -119,13 +122,6 @@ def volume_text(volume, eenheid) -> pd.Series:
     if money.any():
         text[money] = vol[money].map(euro)
     return text.where(vol.notna(), "")
-
-
-def _minutes_text(minutes: pd.Series, in_minutes: pd.Series) -> pd.Series:
-    """A time volume held in minutes: 'N min' when asked or not whole hours, else 'N uur'."""
-    v = pd.Series(pd.array(minutes, dtype="Int64"), index=minutes.index)
-    whole = (v % 60 == 0).fillna(False).astype(bool) & ~in_minutes
-    return (v.astype("str") + " min").where(~whole, (v // 60).astype("str") + " uur").astype(object)
 
 
 def _date_text(s: pd.Series, missing: str = "?") -> pd.Series:
@@ -252,16 +248,67 @@ def _aligned(n: int, **values) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
-def _freq_code(values: pd.Series) -> pd.Series:
-    """Frequentie codes as '1', '2', '4', '6' (leading zeros dropped)."""
-    t = _as_text(values)
-    return t.str.lstrip("0").mask(t.isna())
+def _objects(values) -> np.ndarray:
+    if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
+        return np.asarray(values.to_numpy(dtype=object, na_value=None) if hasattr(values, "to_numpy") else values, dtype=object)
+    return np.asarray(values, dtype=object)
 
 
-def _output(variant: pd.Series, unit: pd.Series) -> pd.Series:
-    """The outputgericht variant: from the contract, else from the unit (82/83)."""
-    v = _as_text(variant)
-    return ((v == "outputgericht") | (v.isna() & unit.isin(OUTPUT_UNITS))).astype(bool)
+def _unit_int(values) -> np.ndarray:
+    """Eenheid codes (WJ756, a closed list) as ints: '04' → 4; -1 for missing or unknown."""
+    arr = _objects(values)
+    out = np.full(len(arr), -1, dtype="int64")
+    for code in UNIT_LABEL:
+        out[arr == code] = int(code)
+    return out
+
+
+def _freq_int(values) -> np.ndarray:
+    """Frequentie codes (WMO757) as ints 1, 2, 4, 6 (also from '01' or 2); 0 for missing/unknown."""
+    arr = _objects(values)
+    out = np.zeros(len(arr), dtype="int64")
+    for code in (1, 2, 4, 6):
+        out[(arr == str(code)) | (arr == f"0{code}") | (arr == code)] = code
+    return out
+
+
+def _output_mask(variant, alloc_unit: np.ndarray) -> np.ndarray:
+    """The outputgericht variant: from the contract, else from the unit (82/83 → output)."""
+    v = _objects(variant)
+    known = pd.notna(v) & (v != "")
+    return (v == "outputgericht") | (~known & np.isin(alloc_unit, [82, 83]))
+
+
+def _period_counts(freq, output, b, e, i, mi, z, mz) -> np.ndarray:
+    """Days/weeks/1 that a ProductPeriode b..e counts for TR321; -1 = no per-period limit."""
+    count = np.full(len(freq), -1, dtype="int64")
+    day = freq == 1
+    count[day] = np.maximum(e - b + 1, 0)[day]
+    week = freq == 2
+    iso = np.where(e < b, 0, ((e - _weekday(e)) - (b - _weekday(b))) // 7 + 1)
+    count[week & ~output] = iso[week & ~output]
+    if (week & output).any():
+        first = b + (6 - _weekday(b))
+        sundays = np.where(first > e, 0, (e - first) // 7 + 1)
+        last_sunday = z - ((_weekday(z) + 1) % 7)
+        anchor = np.where(last_sunday < np.where(mi, _MIN_DAY, i), z, last_sunday)
+        extra = ~mz & (_weekday(z) != 6) & (anchor >= b) & (anchor <= e)
+        count[week & output] = (sundays + extra)[week & output]
+    count[freq == 4] = 1
+    return count
+
+
+def _total_counts(freq, i, mi, z, mz) -> np.ndarray:
+    """Days/weeks/months/1 an allocation i..z counts for TR322; -1 = no total limit."""
+    count = np.full(len(freq), -1, dtype="int64")
+    bounded = ~mi & ~mz
+    count[(freq == 1) & bounded] = np.maximum(z - i + 1, 0)[(freq == 1) & bounded]
+    iso = np.where(z < i, 0, ((z - _weekday(z)) - (i - _weekday(i))) // 7 + 1)
+    count[(freq == 2) & bounded] = iso[(freq == 2) & bounded]
+    months = z.astype("datetime64[D]").astype("datetime64[M]").astype("int64") - i.astype("datetime64[D]").astype("datetime64[M]").astype("int64") + 1
+    count[(freq == 4) & bounded] = np.maximum(months, 0)[(freq == 4) & bounded]
+    count[freq == 6] = 1
+    return count
 
 
 def period_allowance(
@@ -277,41 +324,45 @@ def period_allowance(
     """
     n = _length(frequentie, volume, eenheid, begin, end)
     f = _aligned(n, freq=frequentie, vol=volume, unit=eenheid, b=begin, e=end, var=variant, i=ingangsdatum, z=einddatum)
-    freq = _freq_code(f["freq"])
+    freq = _freq_int(f["freq"])
     vol = pd.Series(pd.array(f["vol"], dtype="Int64"))
-    unit = _as_text(f["unit"])
-    b, e = pd.to_datetime(f["b"]), pd.to_datetime(f["e"])
-    output = _output(f["var"], unit)
-    week = freq == "2"
-    count = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
-    if (freq == "1").any():
-        count = count.mask(freq == "1", days_in(b, e))
-    if (week & ~output).any():
-        count = count.mask(week & ~output, iso_weeks_touched(b, e))
-    if (week & output).any():
-        count = count.mask(week & output, output_weeks_in(b, e, pd.to_datetime(f["i"]), pd.to_datetime(f["z"])))
-    count = count.mask(freq == "4", 1)
+    unit = _unit_int(f["unit"])
+    output = _output_mask(f["var"], unit)
+    (b, mb), (e, me) = _days(f["b"], n), _days(f["e"], n)
+    (i, mi), (z, mz) = _days(f["i"], n), _days(f["z"], n)
+    raw = _period_counts(freq, output, b, e, i, mi, z, mz)
+    count = pd.Series(pd.array(raw, dtype="Int64"))
+    count[(raw < 0) | mb | me] = pd.NA
     allowed = (vol * count).astype("Int64")
     result = pd.DataFrame({"toegestaan": allowed, "aantal": count})
     if explain:
-        per = volume_text(vol, unit) + "/" + freq.map(FREQ_LABEL).fillna("").astype(object) + " × "
-        period = _period_text(b, e)
-        cnt = count.astype("str").astype(object)
-        uitleg = pd.Series([None] * n, dtype=object)
-        uitleg = uitleg.mask(freq == "1", per + cnt + " days in " + period)
-        uitleg = uitleg.mask(week & ~output, per + cnt + " ISO weeks touched by " + period)
-        if (week & output).any():
-            sundays = sundays_in(b, e)
-            out = per + sundays.astype("str").astype(object) + " Sundays in " + period
-            plus = (count > sundays).fillna(False).astype(bool)
-            out = out.where(~plus, out + " + 1 (the allocation's last, partial week)")
-            uitleg = uitleg.mask(week & output, out)
-        uitleg = uitleg.mask(freq == "4", volume_text(vol, unit) + "/maand for " + period)
-        result["uitleg"] = uitleg.where(allowed.notna(), None)
+        result["uitleg"] = _period_uitleg(freq, output, vol, f["unit"], f["b"], f["e"], count, allowed)
     idx = _index_of(frequentie, volume, eenheid, begin, end)
     if idx is not None:
         result.index = idx
     return result
+
+
+def _period_uitleg(freq, output, vol, unit, begin, end, count, allowed) -> pd.Series:
+    n = len(freq)
+    b, e = pd.to_datetime(pd.Series(begin)).reset_index(drop=True), pd.to_datetime(pd.Series(end)).reset_index(drop=True)
+    unit = pd.Series(_objects(unit))
+    amount = volume_text(vol, unit)
+    per = amount + "/" + pd.Series(freq).map({1: "dag", 2: "week", 4: "maand"}).fillna("").astype(object) + " × "
+    period = _period_text(b, e)
+    cnt = count.astype("str").astype(object)
+    week = freq == 2
+    uitleg = pd.Series([None] * n, dtype=object)
+    uitleg = uitleg.mask(freq == 1, per + cnt + " days in " + period)
+    uitleg = uitleg.mask(week & ~output, per + cnt + " ISO weeks touched by " + period)
+    if (week & output).any():
+        sundays = sundays_in(b, e)
+        out = per + sundays.astype("str").astype(object) + " Sundays in " + period
+        plus = (count > sundays).fillna(False).astype(bool)
+        out = out.where(~plus, out + " + 1 (the allocation's last, partial week)")
+        uitleg = uitleg.mask(week & output, out)
+    uitleg = uitleg.mask(freq == 4, amount + "/maand for " + period)
+    return uitleg.where(allowed.notna(), None)
 
 
 def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, explain: bool = True) -> pd.DataFrame:
@@ -324,26 +375,23 @@ def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, exp
     """
     n = _length(frequentie, volume, eenheid, ingangsdatum, einddatum)
     f = _aligned(n, freq=frequentie, vol=volume, unit=eenheid, i=ingangsdatum, z=einddatum)
-    freq = _freq_code(f["freq"])
+    freq = _freq_int(f["freq"])
     vol = pd.Series(pd.array(f["vol"], dtype="Int64"))
-    unit = _as_text(f["unit"])
-    i, z = pd.to_datetime(f["i"]), pd.to_datetime(f["z"])
-    count = pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
-    count = count.mask(freq == "1", days_in(i, z))
-    count = count.mask(freq == "2", iso_weeks_touched(i, z))
-    count = count.mask(freq == "4", months_touched(i, z))
-    count = count.mask(freq == "6", 1)
+    (i, mi), (z, mz) = _days(f["i"], n), _days(f["z"], n)
+    raw = _total_counts(freq, i, mi, z, mz)
+    count = pd.Series(pd.array(raw, dtype="Int64"))
+    count[raw < 0] = pd.NA
     allowed = (vol * count).astype("Int64")
     result = pd.DataFrame({"toegestaan": allowed, "aantal": count})
     if explain:
-        per = volume_text(vol, unit)
-        span = " from " + _date_text(i) + " to " + _date_text(z)
+        per = volume_text(vol, pd.Series(_objects(f["unit"])))
+        span = " from " + _date_text(f["i"]) + " to " + _date_text(f["z"])
         cnt = count.astype("str").astype(object)
         uitleg = pd.Series([None] * n, dtype=object)
-        uitleg = uitleg.mask(freq == "1", per + "/dag × " + cnt + " days" + span)
-        uitleg = uitleg.mask(freq == "2", per + "/week × " + cnt + " ISO weeks" + span)
-        uitleg = uitleg.mask(freq == "4", per + "/maand × " + cnt + " months" + span)
-        uitleg = uitleg.mask(freq == "6", per + " in total")
+        uitleg = uitleg.mask(freq == 1, per + "/dag × " + cnt + " days" + span)
+        uitleg = uitleg.mask(freq == 2, per + "/week × " + cnt + " ISO weeks" + span)
+        uitleg = uitleg.mask(freq == 4, per + "/maand × " + cnt + " months" + span)
+        uitleg = uitleg.mask(freq == 6, per + " in total")
         result["uitleg"] = uitleg.where(allowed.notna(), None)
     idx = _index_of(frequentie, volume, eenheid, ingangsdatum, einddatum)
     if idx is not None:
@@ -351,37 +399,46 @@ def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, exp
     return result
 
 
-def _unit_factors(line_unit: pd.Series, alloc_unit: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
-    """(line factor, allocation factor, comparable, time) to compare volumes in one basis.
+def _unit_factors(line_unit: np.ndarray, alloc_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(line factor, allocation factor, comparable, time) over int unit codes (_unit_int).
 
     Minutes and hours (in any combination) are compared in minutes; otherwise the units must be
     equal (factors 1); anything else is not comparable.
     """
-    time = (line_unit.isin(MINUTES) & alloc_unit.isin(MINUTES)).astype(bool)
-    lf = line_unit.map(MINUTES).where(time, 1).fillna(1).astype("int64")
-    af = alloc_unit.map(MINUTES).where(time, 1).fillna(1).astype("int64")
-    comparable = (time | (line_unit.notna() & (line_unit == alloc_unit))).astype(bool)
+    time = np.isin(line_unit, [1, 4]) & np.isin(alloc_unit, [1, 4])
+    lf = np.where(time & (line_unit == 4), 60, 1)
+    af = np.where(time & (alloc_unit == 4), 60, 1)
+    comparable = time | ((line_unit >= 0) & (line_unit == alloc_unit))
     return lf, af, comparable, time
 
 
-def _basis_text(values: pd.Series, time: pd.Series, in_minutes: pd.Series, alloc_unit: pd.Series) -> pd.Series:
-    """Values in the comparison basis of _unit_factors as text."""
-    text = volume_text(values, alloc_unit)
+def _basis_text(values: pd.Series, time: np.ndarray, in_minutes: np.ndarray, alloc_unit: pd.Series) -> pd.Series:
+    """Values in the comparison basis of _unit_factors as text (minutes when time units meet)."""
+    values = pd.Series(pd.array(values, dtype="Int64"))
+    text = volume_text(values, pd.Series(_objects(alloc_unit)))
     if time.any():
-        text = text.where(~time, _minutes_text(values, in_minutes))
+        whole = (values % 60 == 0).fillna(False).to_numpy(dtype=bool) & ~in_minutes
+        minutes = (values.astype("str") + " min").astype(object).where(~whole, (values // 60).astype("str") + " uur")
+        text = text.where(~time, minutes)
     return text
 
 
 # ============================================================================== matching
-def _normalise_nummer(text: pd.Series) -> pd.Series:
+# Matching works on integer codes: every text key is factorised jointly over lines and
+# allocations, so the merges are on int64 and the comparisons on numpy arrays.
+
+MATCH_TEXT = ["bsn", "aanbieder", "gemeente", "productcategorie", "productcode"]
+
+
+def _strip_nummer(u: pd.Series) -> pd.Series:
     """Toewijzingnummers are integers in iJw: '0406250101' and '406250101' are equal."""
-    digits = text.str.fullmatch(r"\d+").fillna(False).astype(bool)
-    stripped = text.str.lstrip("0").replace("", "0")
-    return stripped.where(digits, text)
+    digits = u.str.fullmatch(r"\d+").fillna(False).astype(bool)
+    return u.str.lstrip("0").replace("", "0").where(digits, u)
 
 
 def _allocations(toewijzingen: pd.DataFrame) -> pd.DataFrame:
-    """Allocations with normalised codes, ``_del`` (deleted) and ``_nummer``; unique ids."""
+    """Allocations with normalised codes, ``_del`` (deleted); unique ids,
+    ordered oldest version first (by toewijzingsdatum, then id)."""
     t = toewijzingen
     a = pd.DataFrame(index=pd.RangeIndex(len(t)))
     a["id"] = pd.to_numeric(t["id"]).astype("int64").to_numpy() if "id" in t.columns else np.arange(len(t))
@@ -391,77 +448,129 @@ def _allocations(toewijzingen: pd.DataFrame) -> pd.DataFrame:
         a[col] = _date_col(t, col).to_numpy()
     for col in ("volume", "budget"):
         a[col] = _int_col(t, col).to_numpy()
-    a["frequentie"] = _freq_code(_text_col(t, "frequentie")).to_numpy()
+    a["frequentie"] = _text_col(t, "frequentie").to_numpy()
+    a["_freq"] = _freq_int(a["frequentie"])
+    a["_unit"] = _unit_int(a["eenheid"])
     if "verwijderd" in t.columns:
         a["_del"] = t["verwijderd"].fillna(False).astype(bool).to_numpy()
     else:  # reden 13 (Verwijderd), or the retired 01 with einddatum = ingangsdatum (CS336)
         same = (a["einddatum"] == a["ingangsdatum"]).fillna(False)
         a["_del"] = ((a["reden_wijziging"] == "13") | ((a["reden_wijziging"] == "01") & same)).astype(bool)
-    a["_nummer"] = _normalise_nummer(a["toewijzingnummer"])
-    # toewijzingen_actueel holds one version per number; keep the latest if more came in
     a = a.sort_values(["toewijzingsdatum", "id"], na_position="first", kind="mergesort")
-    return a.drop_duplicates("id", keep="last")
+    return a.drop_duplicates("id", keep="last").reset_index(drop=True)
 
 
-def _line_keys(lines: pd.DataFrame) -> pd.DataFrame:
-    k = pd.DataFrame(index=lines.index)
-    for col in TEXT_COLUMNS:
-        k[col] = _text_col(lines, col)
-    k["begindatum"] = _date_col(lines, "begindatum")
-    k["einddatum"] = _date_col(lines, "einddatum")
-    k["_nummer"] = _normalise_nummer(k["toewijzingnummer"])
-    k["_pos"] = np.arange(len(k))
-    return k
+def _joint_codes(left: pd.Series, right: pd.Series, normalise=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Integer codes for two text columns over one shared vocabulary (-1 = missing/empty).
+
+    ``normalise`` maps the distinct values (a str Series) to the values to compare.
+    """
+    values = np.concatenate([left.to_numpy(dtype=object, na_value=None), right.to_numpy(dtype=object, na_value=None)])
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniques, dtype=object)).astype("str")
+    if normalise is not None and len(u):
+        u = normalise(u)
+    u = u.mask(u == "")
+    if len(u) and (normalise is not None or u.isna().any()):
+        recode, uniques2 = pd.factorize(u, use_na_sentinel=True)
+        codes = np.where(codes >= 0, recode[np.maximum(codes, 0)] if len(recode) else -1, -1)
+        n = len(uniques2)
+    else:
+        n = len(u)
+    return codes[: len(left)], codes[len(left):], max(n, 1)
 
 
-def _number_candidates(keys: pd.DataFrame, alloc: pd.DataFrame) -> pd.DataFrame:
-    """Numbered lines joined to the allocation with that number in their gemeente."""
-    numbered = keys[keys["_nummer"].notna() & keys["gemeente"].notna()]
-    cand = numbered[["_pos", "_nummer", "gemeente", "aanbieder"]].merge(
-        alloc.loc[alloc["_nummer"].notna() & alloc["gemeente"].notna(), ["_nummer", "gemeente", "aanbieder", "id", "toewijzingsdatum"]],
-        on=["_nummer", "gemeente"],
-        suffixes=("", "_a"),
-    )
-    cand["aanbieder_ok"] = (cand["aanbieder"].isna() | cand["aanbieder_a"].isna() | (cand["aanbieder"] == cand["aanbieder_a"])).astype(bool)
+def _encode(lines: pd.DataFrame, alloc: pd.DataFrame) -> SimpleNamespace:
+    """Lines and allocations as aligned numpy arrays of codes and day numbers."""
+    ln, al, size = {}, {}, {}
+    for col in MATCH_TEXT:
+        line_col = lines[col] if col in lines.columns else pd.Series(None, index=lines.index, dtype=object)
+        ln[col], al[col], size[col] = _joint_codes(line_col, alloc[col])
+    nummer = lines["toewijzingnummer"] if "toewijzingnummer" in lines.columns else pd.Series(None, index=lines.index, dtype=object)
+    ln["nummer"], al["nummer"], size["nummer"] = _joint_codes(nummer, alloc["toewijzingnummer"], _strip_nummer)
+    n = len(lines)
+    b, mb = _days(_date_col(lines, "begindatum"), n)
+    e, me = _days(_date_col(lines, "einddatum"), n)
+    ln["begin"] = np.where(mb, -(10**8), b)  # unknown dates do not limit the match
+    ln["end"] = np.where(me, 10**8, e)
+    s, ms = _days(alloc["ingangsdatum"], len(alloc))
+    z, mz = _days(alloc["einddatum"], len(alloc))
+    al["del"] = alloc["_del"].to_numpy(dtype=bool)
+    al["start"] = np.where(ms, -(10**8), s)
+    al["stop"] = np.where(mz | al["del"], 10**8, z)  # a deletion's einddatum is no real end
+    al["id"] = alloc["id"].to_numpy(dtype="int64")
+    return SimpleNamespace(l=ln, a=al, size=size, n=n)
+
+
+def _number_candidates(enc: SimpleNamespace, rows: np.ndarray) -> pd.DataFrame:
+    """Numbered lines (positions ``rows``) × the allocation(s) with that number in their gemeente.
+
+    Columns _pos, _apos, aanbieder_ok.
+    """
+    ln, al, g = enc.l, enc.a, enc.size["gemeente"]
+    rows = rows[(ln["nummer"][rows] >= 0) & (ln["gemeente"][rows] >= 0)]
+    left = pd.DataFrame({"_pos": rows, "k": ln["nummer"][rows].astype("int64") * g + ln["gemeente"][rows]})
+    apos = np.flatnonzero((al["nummer"] >= 0) & (al["gemeente"] >= 0))
+    right = pd.DataFrame({"_apos": apos, "k": al["nummer"][apos].astype("int64") * g + al["gemeente"][apos]})
+    cand = left.merge(right, on="k")
+    la, aa = ln["aanbieder"][cand["_pos"].to_numpy()], al["aanbieder"][cand["_apos"].to_numpy()]
+    cand["aanbieder_ok"] = (la < 0) | (aa < 0) | (la == aa)
     return cand
 
 
-def _content_candidates(keys: pd.DataFrame, alloc: pd.DataFrame) -> pd.DataFrame:
-    """Lines without a number × allocations of the same bsn, aanbieder and gemeente.
+def _content_candidates(enc: SimpleNamespace, rows: np.ndarray) -> pd.DataFrame:
+    """Lines without a number (positions ``rows``) × allocations with the same bsn, aanbieder
+    and gemeente. Columns _pos, _apos, product_ok, spec (0 specific, 1 aspecific, 2 generic),
+    overlap, contains, deleted, rank (lower is better: live before deleted, containing before
+    overlapping, then specific before aspecific before generic)."""
+    ln, al, size = enc.l, enc.a, enc.size
 
-    Adds product_ok, spec (0 specific, 1 aspecific, 2 generic), overlap, contains and rank
-    (lower is better: live before deleted, containing before overlapping, then spec).
-    """
-    loose = keys[keys["_nummer"].isna() & keys["bsn"].notna() & keys["aanbieder"].notna() & keys["gemeente"].notna()]
-    left = loose[["_pos", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "begindatum", "einddatum"]]
-    right = alloc.loc[
-        alloc["bsn"].notna() & alloc["aanbieder"].notna() & alloc["gemeente"].notna(),
-        ["id", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum", "einddatum", "_del", "toewijzingnummer"],
-    ]
-    cand = left.merge(right, on=["bsn", "aanbieder", "gemeente"], suffixes=("", "_a"))
-    code_a, cat_a = cand["productcode_a"], cand["productcategorie_a"]
-    code_l, cat_l = cand["productcode"], cand["productcategorie"]
-    specific = (code_a.notna() & (code_a == code_l) & (cat_l.isna() | cat_a.isna() | (cat_l == cat_a))).astype(bool)
-    aspecific = (code_a.isna() & cat_a.notna() & (cat_a == cat_l)).astype(bool)
-    generic = (code_a.isna() & cat_a.isna()).astype(bool)
+    def key(side, pos):
+        return (side["bsn"][pos].astype("int64") * size["aanbieder"] + side["aanbieder"][pos]) * size["gemeente"] + side["gemeente"][pos]
+
+    rows = rows[(ln["nummer"][rows] < 0) & (ln["bsn"][rows] >= 0) & (ln["aanbieder"][rows] >= 0) & (ln["gemeente"][rows] >= 0)]
+    apos = np.flatnonzero((al["bsn"] >= 0) & (al["aanbieder"] >= 0) & (al["gemeente"] >= 0))
+    cand = pd.DataFrame({"_pos": rows, "k": key(ln, rows)}).merge(pd.DataFrame({"_apos": apos, "k": key(al, apos)}), on="k")
+    p, q = cand["_pos"].to_numpy(), cand["_apos"].to_numpy()
+    code_l, code_a = ln["productcode"][p], al["productcode"][q]
+    cat_l, cat_a = ln["productcategorie"][p], al["productcategorie"][q]
+    specific = (code_a >= 0) & (code_a == code_l) & ((cat_l < 0) | (cat_a < 0) | (cat_l == cat_a))
+    aspecific = (code_a < 0) & (cat_a >= 0) & (cat_a == cat_l)
+    generic = (code_a < 0) & (cat_a < 0)
+    deleted = al["del"][q]
+    start, stop = al["start"][q], al["stop"][q]
+    begin, end = ln["begin"][p], ln["end"][p]
     cand["product_ok"] = specific | aspecific | generic
     cand["spec"] = np.select([specific, aspecific], [0, 1], 2)
-    lb = cand["begindatum"].fillna(pd.Timestamp.min)
-    le = cand["einddatum"].fillna(pd.Timestamp.max)
-    start = cand["ingangsdatum"].fillna(pd.Timestamp.min)
-    stop = cand["einddatum_a"].mask(cand["_del"])  # a deletion's einddatum is no real end
-    cand["overlap"] = ((start <= le) & (stop.isna() | (stop >= lb))).astype(bool)
-    cand["contains"] = ((start <= lb) & (stop.isna() | (stop >= le)) & ~cand["_del"]).astype(bool)
-    cand["rank"] = cand["_del"].astype(int) * 100 + (~cand["contains"]).astype(int) * 10 + cand["spec"]
-    return cand
+    cand["overlap"] = (start <= end) & (stop >= begin)
+    cand["contains"] = (start <= begin) & (stop >= end) & ~deleted
+    cand["deleted"] = deleted
+    cand["rank"] = deleted.astype(int) * 100 + (~cand["contains"].to_numpy()).astype(int) * 10 + cand["spec"].to_numpy()
+    return cand.drop(columns="k")
 
 
 def _best_content(cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the unique best candidate per line: _pos, id; all tied best candidates of ambiguous lines)."""
+    """(the unique best candidate per line: _pos, _apos; all tied best candidates of ambiguous lines)."""
     ok = cand[cand["product_ok"] & cand["overlap"]]
     top = ok[ok["rank"] == ok.groupby("_pos")["rank"].transform("min")]
-    size = top.groupby("_pos")["id"].transform("size")
-    return top[size == 1][["_pos", "id"]], top[size > 1]
+    size = top.groupby("_pos")["_apos"].transform("size")
+    return top[size == 1][["_pos", "_apos"]], top[size > 1]
+
+
+def _match(enc: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
+    """(allocation position per line, -1 = none; how: 'nummer' / 'inhoud' / None)."""
+    pos = np.full(enc.n, -1, dtype="int64")
+    how = np.full(enc.n, None, dtype=object)
+    rows = np.arange(enc.n)
+    num = _number_candidates(enc, rows)
+    # one version per number in toewijzingen_actueel; otherwise the newest (highest position)
+    num = num[num["aanbieder_ok"]].sort_values(["_pos", "_apos"]).drop_duplicates("_pos", keep="last")
+    pos[num["_pos"].to_numpy()] = num["_apos"].to_numpy()
+    how[num["_pos"].to_numpy()] = NUMMER
+    unique, _ties = _best_content(_content_candidates(enc, rows))
+    pos[unique["_pos"].to_numpy()] = unique["_apos"].to_numpy()
+    how[unique["_pos"].to_numpy()] = INHOUD
+    return pos, how
 
 
 def match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.DataFrame:
@@ -469,25 +578,18 @@ def match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Dat
 
     ``toewijzing_match`` is "nummer" (by toewijzingnummer), "inhoud" (on content, for lines
     without a number) or None (nothing found, or ambiguous: ``explain_unmatched`` says why).
-    Index = ``lines.index``. Vectorised: a merge per kind of line, then filters and a rank.
+    Index = ``lines.index``. Vectorised: keys are factorised to integers, one merge per kind of
+    line, then filters and a rank.
     """
-    n = len(lines)
-    ids = np.full(n, -1, dtype="int64")
-    how = np.full(n, None, dtype=object)
-    if n and len(toewijzingen):
+    ids = pd.array(np.zeros(len(lines), dtype="int64"), dtype="Int64")
+    ids[:] = pd.NA
+    how = np.full(len(lines), None, dtype=object)
+    if len(lines) and toewijzingen is not None and len(toewijzingen):
         alloc = _allocations(toewijzingen)
-        keys = _line_keys(lines)
-        num = _number_candidates(keys, alloc)
-        num = num[num["aanbieder_ok"]].sort_values(["_pos", "toewijzingsdatum", "id"], na_position="first")
-        num = num.drop_duplicates("_pos", keep="last")
-        ids[num["_pos"].to_numpy()] = num["id"].to_numpy()
-        how[num["_pos"].to_numpy()] = NUMMER
-        unique, _ties = _best_content(_content_candidates(keys, alloc))
-        ids[unique["_pos"].to_numpy()] = unique["id"].to_numpy()
-        how[unique["_pos"].to_numpy()] = INHOUD
-    toewijzing_id = pd.array(ids, dtype="Int64")
-    toewijzing_id[ids < 0] = pd.NA
-    return pd.DataFrame({"toewijzing_id": toewijzing_id, "toewijzing_match": how}, index=lines.index)
+        pos, how = _match(_encode(lines, alloc))
+        found = pos >= 0
+        ids[found] = alloc["id"].to_numpy()[pos[found]]
+    return pd.DataFrame({"toewijzing_id": ids, "toewijzing_match": how}, index=lines.index)
 
 
 def _join_unique(values, limit: int = 4) -> str:
@@ -501,67 +603,84 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
     reason = pd.Series([None] * len(lines), dtype=object, index=lines.index)
     if not len(lines):
         return reason
-    keys = _line_keys(lines)
-    alloc = _allocations(toewijzingen if len(toewijzingen) else pd.DataFrame(columns=ALLOCATION_COLUMNS))
-    matched = match_allocations(lines, toewijzingen)["toewijzing_id"].notna().to_numpy()
+    toew = toewijzingen if toewijzingen is not None and len(toewijzingen) else pd.DataFrame(columns=ALLOCATION_COLUMNS)
+    alloc = _allocations(toew)
+    enc = _encode(lines, alloc)
+    pos, _how = _match(enc)
     out = np.full(len(lines), None, dtype=object)
+    k = pd.DataFrame({col: _text_col(lines, col).to_numpy() for col in TEXT_COLUMNS})
+    k["begindatum"] = _date_col(lines, "begindatum").to_numpy()
+    k["einddatum"] = _date_col(lines, "einddatum").to_numpy()
+    a_text = {col: alloc[col].to_numpy(dtype=object, na_value=None) for col in ("toewijzingnummer", "gemeente", "aanbieder", "productcode", "productcategorie")}
 
-    numbered = keys["_nummer"].notna().to_numpy() & ~matched
-    if numbered.any():
-        k = keys[numbered]
-        gem = k["gemeente"].fillna("(none)").astype(object)
-        text = "toewijzingnummer " + k["toewijzingnummer"].astype(object) + " not found for gemeente " + gem
-        elsewhere = k[["_pos", "_nummer", "gemeente"]].merge(alloc[["_nummer", "gemeente"]], on="_nummer", suffixes=("", "_a"))
-        elsewhere = elsewhere[elsewhere["gemeente_a"] != elsewhere["gemeente"]]
-        hint = k["_pos"].map(elsewhere.groupby("_pos")["gemeente_a"].agg(_join_unique))
+    numbered = np.flatnonzero((enc.l["nummer"] >= 0) & (pos < 0))
+    if len(numbered):
+        sub = k.iloc[numbered]
+        text = "toewijzingnummer " + sub["toewijzingnummer"].astype(object) + " not found for gemeente " + sub["gemeente"].fillna("(none)").astype(object)
+        # the same number in another gemeente
+        lg = pd.DataFrame({"_pos": numbered, "nummer": enc.l["nummer"][numbered]})
+        ag = pd.DataFrame({"nummer": enc.a["nummer"], "gem": a_text["gemeente"], "agem": enc.a["gemeente"]})
+        elsewhere = lg.merge(ag, on="nummer")
+        elsewhere = elsewhere[elsewhere["agem"].to_numpy() != enc.l["gemeente"][elsewhere["_pos"].to_numpy()]]
+        hint = pd.Series(numbered).map(elsewhere.groupby("_pos")["gem"].agg(_join_unique))
+        hint.index = sub.index
         text = text.where(hint.isna(), text + " (it exists for gemeente " + hint.astype(object) + ")")
-        other = _number_candidates(k, alloc)
-        other = other[~other["aanbieder_ok"]].drop_duplicates("_pos").set_index("_pos")
+        other = _number_candidates(enc, numbered)
+        other = other[~other["aanbieder_ok"]].drop_duplicates("_pos")
         if len(other):
-            for_other = k["_pos"].map(
-                "toewijzing " + other["_nummer"].astype(object) + " of gemeente " + other["gemeente"].astype(object)
-                + " is for another aanbieder (" + other["aanbieder_a"].astype(object) + "), not "
-                + other["aanbieder"].astype(object)
+            q = other["_apos"].to_numpy()
+            msg = pd.Series(
+                "toewijzing " + pd.Series(a_text["toewijzingnummer"][q], dtype=object) + " of gemeente "
+                + pd.Series(a_text["gemeente"][q], dtype=object) + " is for another aanbieder ("
+                + pd.Series(a_text["aanbieder"][q], dtype=object) + "), not "
+                + k["aanbieder"].iloc[other["_pos"].to_numpy()].fillna("(none)").astype(object).to_numpy()
             )
+            for_other = pd.Series(numbered).map(pd.Series(msg.to_numpy(), index=other["_pos"].to_numpy()))
+            for_other.index = sub.index
             text = text.where(for_other.isna(), for_other)
-        out[k["_pos"].to_numpy()] = text.to_numpy()
+        out[numbered] = text.to_numpy()
 
-    loose = keys["_nummer"].isna().to_numpy() & ~matched
-    if loose.any():
-        k = keys[loose]
-        product = k["productcode"].fillna("?").astype(object) + " (categorie " + k["productcategorie"].fillna("?").astype(object) + ")"
+    loose = np.flatnonzero((enc.l["nummer"] < 0) & (pos < 0))
+    if len(loose):
+        sub = k.iloc[loose]
+        product = sub["productcode"].fillna("?").astype(object) + " (categorie " + sub["productcategorie"].fillna("?").astype(object) + ")"
         who = (
-            "bsn " + k["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
-            + ", aanbieder " + k["aanbieder"].fillna("(none)").astype(object)
-            + ", gemeente " + k["gemeente"].fillna("(none)").astype(object)
+            "bsn " + sub["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
+            + ", aanbieder " + sub["aanbieder"].fillna("(none)").astype(object)
+            + ", gemeente " + sub["gemeente"].fillna("(none)").astype(object)
         )
         searched = (
             "no toewijzingnummer; searched on content (" + who + ", product " + product + ", period "
-            + _date_text(k["begindatum"]) + ".." + _date_text(k["einddatum"]) + "): "
+            + _date_text(sub["begindatum"]) + ".." + _date_text(sub["einddatum"]) + "): "
         )
-        missing_key = (k["bsn"].isna() | k["aanbieder"].isna() | k["gemeente"].isna()).astype(bool)
+        missing_key = (sub["bsn"].isna() | sub["aanbieder"].isna() | sub["gemeente"].isna()).to_numpy()
         text = (searched + "this client has no allocation from this gemeente to this aanbieder").where(
             ~missing_key, searched + "bsn, aanbieder or gemeente is missing on the line"
         )
-        cand = _content_candidates(k, alloc)
+        cand = _content_candidates(enc, loose)
         if len(cand):
-            pos = k["_pos"]
-            cand["product"] = cand["productcode_a"].fillna("categorie " + cand["productcategorie_a"].fillna("any")).astype(object)
-            products = pos.map(cand.groupby("_pos")["product"].agg(_join_unique))
-            fitting = cand[cand["product_ok"]]
-            runs = fitting["toewijzingnummer"].astype(object) + " runs " + _date_text(fitting["ingangsdatum"]) + ".." + _date_text(
-                fitting["einddatum_a"], "open"
-            )
-            runs = pos.map(runs.groupby(fitting["_pos"]).agg(_join_unique))
+            q = cand["_apos"].to_numpy()
+            nummer = pd.Series(a_text["toewijzingnummer"][q], dtype=object)
+            code = pd.Series(a_text["productcode"][q], dtype=object)
+            cat = pd.Series(a_text["productcategorie"][q], dtype=object).fillna("any")
+            cand["product"] = code.fillna("categorie " + cat).to_numpy()
+            cand["run"] = (
+                nummer + " runs " + _date_text(pd.Series(alloc["ingangsdatum"].to_numpy()[q]))
+                + ".." + _date_text(pd.Series(alloc["einddatum"].to_numpy()[q]), "open")
+            ).to_numpy()
+            cand["tie"] = (nummer + np.where(cand["deleted"].to_numpy(), " (deleted)", "")).to_numpy()
             _unique, ties = _best_content(cand)
-            tied = ties["toewijzingnummer"].astype(object) + np.where(ties["_del"], " (deleted)", "")
-            tied = pos.map(tied.groupby(ties["_pos"]).agg(_join_unique))
+            at = pd.Series(loose)
+            products = at.map(cand.groupby("_pos")["product"].agg(_join_unique)).set_axis(sub.index)
+            fitting = cand[cand["product_ok"]]
+            runs = at.map(fitting.groupby("_pos")["run"].agg(_join_unique)).set_axis(sub.index)
+            tied = at.map(ties.groupby("_pos")["tie"].agg(_join_unique)).set_axis(sub.index)
             text = text.where(products.isna(), searched + "this client's allocations are for other products: " + products.astype(object))
             text = text.where(runs.isna(), searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")")
             text = text.where(
                 tied.isna(), searched + "ambiguous: toewijzingen " + tied.astype(object) + " fit equally well; declare with the toewijzingnummer"
             )
-        out[k["_pos"].to_numpy()] = text.to_numpy()
+        out[loose] = text.to_numpy()
     reason[:] = out
     return reason
 
@@ -571,10 +690,7 @@ _cache: list = []  # [(weakref to ctx, id(lines), id(toewijzingen), id(history),
 
 
 def _prepared(ctx) -> SimpleNamespace:
-    """Lines joined to their allocation (columns a_*), computed once per Context.
-
-    ``judged`` = a debet with a matched, live allocation; ``a_del`` = matched to a deleted one.
-    """
+    """The lines with their allocation's facts as numpy-friendly columns, once per Context."""
     if _cache:
         ref, lid, tid, hid, prep = _cache[0]
         if ref() is ctx and lid == id(ctx.lines) and tid == id(ctx.toewijzingen) and hid == id(ctx.history):
@@ -587,313 +703,403 @@ def _prepared(ctx) -> SimpleNamespace:
     return prep
 
 
-def _prepare(ctx) -> SimpleNamespace:
-    lines = ctx.lines
-    toew = ctx.toewijzingen if ctx.toewijzingen is not None and len(ctx.toewijzingen) else pd.DataFrame(columns=ALLOCATION_COLUMNS)
-    alloc = _allocations(toew)
-    by_id = alloc.set_index("id")
+def _allocation_frame(ctx) -> pd.DataFrame:
+    toew = ctx.toewijzingen
+    return toew if toew is not None and len(toew) else pd.DataFrame(columns=ALLOCATION_COLUMNS)
 
+
+def _positions(alloc: pd.DataFrame, ids) -> np.ndarray:
+    """Allocation ids → positions in ``alloc`` (-1 when missing or unknown)."""
+    ids = pd.array(ids, dtype="Int64")
+    return pd.Index(alloc["id"].to_numpy()).get_indexer(ids.fillna(-1).to_numpy(dtype="int64"))
+
+
+def _prepare(ctx) -> SimpleNamespace:
+    """Per line: the matched allocation's position and facts, and who is judged.
+
+    ``judged`` = a debet with a matched, live allocation; ``a_del`` = matched to a deleted one.
+    Text keys are compared as integer codes; texts are fetched only for findings (``_rows``).
+    """
+    lines = ctx.lines
+    alloc = _allocations(_allocation_frame(ctx))
     if "toewijzing_id" in lines.columns:
-        tid = pd.Series(pd.array(lines["toewijzing_id"], dtype="Int64"), index=lines.index)
-        how = lines["toewijzing_match"].astype(object) if "toewijzing_match" in lines.columns else pd.Series(NUMMER, index=lines.index)
+        tid = lines["toewijzing_id"]
+        how = _objects(lines["toewijzing_match"]) if "toewijzing_match" in lines.columns else np.full(len(lines), NUMMER, dtype=object)
     else:
-        m = match_allocations(lines, toew)
-        tid, how = m["toewijzing_id"], m["toewijzing_match"]
+        m = match_allocations(lines, _allocation_frame(ctx))
+        tid, how = m["toewijzing_id"], m["toewijzing_match"].to_numpy(dtype=object)
+    apos = _positions(alloc, tid)
+    found = apos >= 0
+    take = np.maximum(apos, 0)
 
     f = pd.DataFrame(index=lines.index)
     f["id"] = pd.to_numeric(lines["id"]).astype("int64")
-    for col in TEXT_COLUMNS + ["aanbieder"]:
-        f[col] = _text_col(lines, col)
+    f["apos"] = apos
+    f["found"] = found
+    f["how"] = how
+    f["credit"] = _objects(lines["debet_credit"]) == "C" if "debet_credit" in lines.columns else False
     f["begindatum"] = _date_col(lines, "begindatum")
     f["einddatum"] = _date_col(lines, "einddatum")
     f["volume"] = _int_col(lines, "volume")
     f["bedrag"] = _int_col(lines, "bedrag")
-    f["credit"] = (_text_col(lines, "debet_credit") == "C").astype(bool)
-    f["contract_eenheid"] = _text_col(lines, "contract_eenheid")
-    f["contract_variant"] = _text_col(lines, "contract_variant")
-    f["tid"] = tid
-    f["how"] = how.where(how.notna(), None)
-    found = (tid.notna() & tid.isin(by_id.index)).astype(bool)
-    joined = by_id.reindex(pd.Index(tid.where(found, -1).astype("int64")))
-    joined.index = f.index
-    for col in ["toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum",
-                "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging", "toewijzingsdatum"]:
-        f["a_" + col] = joined[col]
-    f["found"] = found
-    f["a_del"] = (joined["_del"].fillna(False).astype(bool) & found).astype(bool)
+    f["unit"] = _unit_int(lines["eenheid"]) if "eenheid" in lines.columns else -1
+    f["has_unit"] = _text_col(lines, "eenheid").notna().to_numpy()
+    f["contract_unit"] = _unit_int(lines["contract_eenheid"]) if "contract_eenheid" in lines.columns else -1
+    f["has_contract_unit"] = _text_col(lines, "contract_eenheid").notna().to_numpy()
+    f["variant"] = _objects(lines["contract_variant"]) if "contract_variant" in lines.columns else None
+    if len(alloc):
+        for col in ("ingangsdatum", "einddatum"):
+            f["a_" + col] = pd.Series(alloc[col].to_numpy()[take], index=f.index).where(found)
+        for col in ("volume", "budget"):
+            f["a_" + col] = pd.Series(alloc[col].array.take(take), index=f.index).where(found)
+        f["a_unit"] = np.where(found, alloc["_unit"].to_numpy()[take], -1)
+        f["a_has_unit"] = found & alloc["eenheid"].notna().to_numpy()[take]
+        f["a_freq"] = np.where(found, alloc["_freq"].to_numpy()[take], 0)
+        f["a_del"] = found & alloc["_del"].to_numpy()[take]
+    else:
+        f["a_ingangsdatum"] = f["a_einddatum"] = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
+        f["a_volume"] = f["a_budget"] = pd.Series(pd.array([pd.NA] * len(f), dtype="Int64"), index=f.index)
+        f["a_unit"], f["a_has_unit"], f["a_freq"], f["a_del"] = -1, False, 0, False
+    for col in ("bsn", "productcategorie", "productcode"):
+        line_col = lines[col] if col in lines.columns else pd.Series(None, index=lines.index, dtype=object)
+        mine, theirs, _ = _joint_codes(line_col, alloc[col])
+        f["c_" + col] = mine
+        f["c_a_" + col] = np.where(found, theirs[take] if len(theirs) else -1, -1)
     f["judged"] = f["found"] & ~f["a_del"] & ~f["credit"]
-    label = "toewijzing " + f["a_toewijzingnummer"].fillna(f["toewijzingnummer"]).fillna("?").astype(object)
-    f["label"] = label.where(f["how"] != INHOUD, label + " (matched on content)")
-    return SimpleNamespace(f=f, alloc=alloc, by_id=by_id)
+    return SimpleNamespace(f=f, lines=lines, alloc=alloc)
+
+
+def _rows(prep: SimpleNamespace, mask, line_cols=(), alloc_cols=()) -> pd.DataFrame:
+    """The masked lines with texts for messages: line columns as is, allocation ones as a_*,
+    and ``label`` ('toewijzing 406250109 (matched on content)')."""
+    mask = np.asarray(mask, dtype=bool)
+    b = prep.f[mask].copy()
+    for col in line_cols:
+        b[col] = _objects(prep.lines[col])[mask] if col in prep.lines.columns else None
+    apos = b["apos"].to_numpy()
+    for col in set(alloc_cols) | {"toewijzingnummer"}:
+        values = prep.alloc[col].to_numpy(dtype=object, na_value=None) if len(prep.alloc) else np.array([], dtype=object)
+        b["a_" + col] = values[np.maximum(apos, 0)] if len(values) else None
+        b.loc[apos < 0, "a_" + col] = None
+    own = _objects(prep.lines["toewijzingnummer"])[mask] if "toewijzingnummer" in prep.lines.columns else None
+    nummer = b["a_toewijzingnummer"].where(b["a_toewijzingnummer"].notna(), own).fillna("?").astype(object)
+    label = "toewijzing " + nummer
+    b["label"] = label.where(b["how"] != INHOUD, label + " (matched on content)")
+    return b
 
 
 def _none() -> pd.DataFrame:
     return findings([], "")
 
 
+def _texts(values: pd.Series) -> list:
+    return [None if v is None or v != v else str(v) for v in values.tolist()]
+
+
 # ================================================================================= rules
 @rule("TR338", "9338", "The line draws on an existing allocation (its toewijzingnummer, or matched on content)", family=FAMILY)
 def tr338_allocation_exists(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    bad = ~f["found"] & ~f["credit"]
+    prep = _prepared(ctx)
+    bad = (~prep.f["found"] & ~prep.f["credit"]).to_numpy()
     if not bad.any():
         return _none()
-    reasons = explain_unmatched(ctx.lines[bad.to_numpy()], ctx.toewijzingen if ctx.toewijzingen is not None else pd.DataFrame(columns=ALLOCATION_COLUMNS))
-    b = f[bad]
-    stale = "the allocation matched earlier (id " + b["tid"].astype("str").astype(object) + ") is no longer in the store"
+    reasons = explain_unmatched(ctx.lines[bad], _allocation_frame(ctx))
+    b = _rows(prep, bad, ["toewijzingnummer"])
+    stale = "the allocation matched before is no longer in the store"
     msg = "no allocation found: " + reasons.where(reasons.notna(), stale).astype(object)
-    return findings(b["id"], msg.tolist(), "toewijzingnummer", b["toewijzingnummer"].astype(object).where(b["toewijzingnummer"].notna(), None).tolist())
+    return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["toewijzingnummer"]))
 
 
 @rule("TR304", "8187", "The allocation belongs to the line's client (BSN)", family=FAMILY)
 def tr304_allocation_of_client(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    b = f[f["judged"] & f["a_bsn"].notna() & f["bsn"].notna() & (f["a_bsn"] != f["bsn"])]
+    prep = _prepared(ctx)
+    f = prep.f
+    bad = f["judged"] & (f["c_bsn"] >= 0) & (f["c_a_bsn"] >= 0) & (f["c_bsn"] != f["c_a_bsn"])
+    b = _rows(prep, bad, ["bsn"], ["bsn"])
     msg = b["label"] + " belongs to another client (bsn " + b["a_bsn"].map(mask_bsn).astype(object) + "), not to this line's client"
     return findings(b["id"], msg.tolist(), "bsn", b["bsn"].map(mask_bsn).tolist())
 
 
 @rule("TR384", "9384", "No lines on an allocation deleted with reden wijziging 13", family=FAMILY)
 def tr384_deleted(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    b = f[f["a_del"] & ~f["credit"]]
+    prep = _prepared(ctx)
+    b = _rows(prep, prep.f["a_del"] & ~prep.f["credit"], (), ["reden_wijziging", "toewijzingsdatum"])
     msg = (
         b["label"] + " was deleted (reden wijziging " + b["a_reden_wijziging"].fillna("13").astype(object)
         + ", toewijzingsdatum " + _date_text(b["a_toewijzingsdatum"]) + "): a deleted allocation counts as never sent"
     )
-    return findings(b["id"], msg.tolist(), "toewijzingnummer", b["a_toewijzingnummer"].astype(object).tolist())
+    return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["a_toewijzingnummer"]))
 
 
 @rule("TR307", "9307", "ProductPeriode begins on or after the allocation's ingangsdatum", family=FAMILY)
 def tr307_begin_in_allocation(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    b = f[f["judged"] & (f["begindatum"] < f["a_ingangsdatum"]).fillna(False)]
+    prep = _prepared(ctx)
+    f = prep.f
+    b = _rows(prep, f["judged"] & (f["begindatum"] < f["a_ingangsdatum"]).fillna(False))
     msg = b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + ", before the allocation's ingangsdatum " + _date_text(b["a_ingangsdatum"])
     return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
 
 
 @rule("TR308", "9308", "ProductPeriode ends on or before the allocation's einddatum", family=FAMILY)
 def tr308_end_in_allocation(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    b = f[f["judged"] & (f["einddatum"] > f["a_einddatum"]).fillna(False)]
+    prep = _prepared(ctx)
+    f = prep.f
+    b = _rows(prep, f["judged"] & (f["einddatum"] > f["a_einddatum"]).fillna(False))
     msg = b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + ", after the allocation's einddatum " + _date_text(b["a_einddatum"])
     return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
 
 
 @rule("TR387", "9387", "ProductPeriode begins on the 1st, or on the ingangsdatum when the allocation starts later that month", family=FAMILY)
 def tr387_begin_of_month(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
+    prep = _prepared(ctx)
+    f = prep.f
     begin, start = f["begindatum"], f["a_ingangsdatum"]
     first = begin - pd.to_timedelta(begin.dt.day - 1, unit="D")
     later = ((start > first) & (start <= first + pd.offsets.MonthEnd(0))).fillna(False).astype(bool)
     expected = start.where(later, first)
-    b_mask = f["judged"] & begin.notna() & (begin != expected).fillna(False)
-    b = f[b_mask]
-    why = pd.Series(np.where(later[b_mask], " (the allocation's ingangsdatum in that month)", " (the first day of the month)"), index=b.index, dtype=object)
-    msg = b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + "; expected " + _date_text(expected[b_mask]) + why
+    bad = (f["judged"] & begin.notna() & (begin != expected).fillna(False)).to_numpy()
+    b = _rows(prep, bad)
+    why = pd.Series(np.where(later[bad], " (the allocation's ingangsdatum in that month)", " (the first day of the month)"), index=b.index, dtype=object)
+    msg = b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + "; expected " + _date_text(expected[bad]) + why
     return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
 
 
 @rule("TR388", "9388", "ProductPeriode ends on the last day, or on the einddatum when the allocation ends earlier that month", family=FAMILY)
 def tr388_end_of_month(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
+    prep = _prepared(ctx)
+    f = prep.f
     end, stop = f["einddatum"], f["a_einddatum"]
     last = end + pd.offsets.MonthEnd(0)
     first = end - pd.to_timedelta(end.dt.day - 1, unit="D")
     earlier = ((stop < last) & (stop >= first)).fillna(False).astype(bool)
     expected = stop.where(earlier, last)
-    b_mask = f["judged"] & end.notna() & (end != expected).fillna(False)
-    b = f[b_mask]
-    why = pd.Series(np.where(earlier[b_mask], " (the allocation's einddatum in that month)", " (the last day of the month)"), index=b.index, dtype=object)
-    msg = b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + "; expected " + _date_text(expected[b_mask]) + why
+    bad = (f["judged"] & end.notna() & (end != expected).fillna(False)).to_numpy()
+    b = _rows(prep, bad)
+    why = pd.Series(np.where(earlier[bad], " (the allocation's einddatum in that month)", " (the last day of the month)"), index=b.index, dtype=object)
+    msg = b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + "; expected " + _date_text(expected[bad]) + why
     return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
+
+
+def _differs(prep: SimpleNamespace, col: str):
+    f = prep.f
+    return f["judged"] & (f["c_" + col] >= 0) & (f["c_a_" + col] >= 0) & (f["c_" + col] != f["c_a_" + col])
 
 
 @rule("TR339", "9339", "ProductCategorie equals the allocation's productcategorie when it has one", family=FAMILY)
 def tr339_categorie(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    b = f[f["judged"] & f["a_productcategorie"].notna() & f["productcategorie"].notna() & (f["productcategorie"] != f["a_productcategorie"])]
+    prep = _prepared(ctx)
+    b = _rows(prep, _differs(prep, "productcategorie"), ["productcategorie"], ["productcategorie"])
     msg = b["label"] + ": productcategorie " + b["productcategorie"].astype(object) + " ≠ the allocation's " + b["a_productcategorie"].astype(object)
-    return findings(b["id"], msg.tolist(), "productcategorie", b["productcategorie"].astype(object).tolist())
+    return findings(b["id"], msg.tolist(), "productcategorie", _texts(b["productcategorie"]))
 
 
 @rule("TR340", "9340", "ProductCode equals the allocation's productcode when it has one", family=FAMILY)
 def tr340_productcode(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    b = f[f["judged"] & f["a_productcode"].notna() & f["productcode"].notna() & (f["productcode"] != f["a_productcode"])]
+    prep = _prepared(ctx)
+    b = _rows(prep, _differs(prep, "productcode"), ["productcode"], ["productcode"])
     msg = b["label"] + ": productcode " + b["productcode"].astype(object) + " ≠ the allocation's " + b["a_productcode"].astype(object)
-    return findings(b["id"], msg.tolist(), "productcode", b["productcode"].astype(object).tolist())
+    return findings(b["id"], msg.tolist(), "productcode", _texts(b["productcode"]))
 
 
 def _unit_name(codes: pd.Series) -> pd.Series:
-    return (codes.astype(object) + " (" + codes.map(UNIT_LABEL).fillna("?").astype(object) + ")").astype(object)
+    codes = pd.Series(_objects(codes), index=codes.index)
+    return (codes.fillna("?").astype(object) + " (" + codes.map(UNIT_LABEL).fillna("?").astype(object) + ")").astype(object)
 
 
 @rule("TR341", "9341", "Eenheid fits the allocation's (minutes allowed against hours); without Omvang the contract's", family=FAMILY)
 def tr341_eenheid(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    from_alloc = f["a_eenheid"].notna()
-    target = f["a_eenheid"].where(from_alloc, f["contract_eenheid"])
-    fits = (f["eenheid"] == target) | ((f["eenheid"] == MINUUT) & (target == UUR))
-    bad = f["judged"] & target.notna() & f["eenheid"].notna() & ~fits
-    b = f[bad]
-    alloc_text = "the allocation's eenheid " + _unit_name(target[bad])
-    contract_text = "the contract's eenheid " + _unit_name(target[bad]) + " for " + b["productcode"].fillna("?").astype(object) + " (the allocation has no Omvang)"
-    msg = b["label"] + ": eenheid " + _unit_name(b["eenheid"]) + " does not fit " + alloc_text.where(from_alloc[bad], contract_text)
-    return findings(b["id"], msg.tolist(), "eenheid", b["eenheid"].astype(object).tolist())
+    prep = _prepared(ctx)
+    f = prep.f
+    from_alloc = f["a_has_unit"].to_numpy()
+    target = np.where(from_alloc, f["a_unit"], f["contract_unit"])
+    has_target = from_alloc | f["has_contract_unit"].to_numpy()
+    unit = f["unit"].to_numpy()
+    fits = ((unit >= 0) & (unit == target)) | ((unit == 1) & (target == 4))
+    bad = f["judged"].to_numpy() & has_target & f["has_unit"].to_numpy() & ~fits
+    b = _rows(prep, bad, ["eenheid", "contract_eenheid", "productcode"], ["eenheid"])
+    mine = from_alloc[bad]
+    alloc_text = "the allocation's eenheid " + _unit_name(b["a_eenheid"])
+    contract_text = (
+        "the contract's eenheid " + _unit_name(b["contract_eenheid"]) + " for " + b["productcode"].fillna("?").astype(object)
+        + " (the allocation has no Omvang)"
+    )
+    msg = b["label"] + ": eenheid " + _unit_name(b["eenheid"]) + " does not fit " + alloc_text.where(mine, contract_text)
+    return findings(b["id"], msg.tolist(), "eenheid", _texts(b["eenheid"]))
 
 
 @rule("TR321", "9321", "Volume within what the allocation allows for the ProductPeriode (§8)", family=FAMILY)
 def tr321_volume_per_period(ctx) -> pd.DataFrame:
-    f = _prepared(ctx).f
-    lf, af, comparable, time = _unit_factors(f["eenheid"], f["a_eenheid"])
-    use = f["judged"] & f["a_volume"].notna() & f["a_frequentie"].isin(["1", "2", "4"]) & comparable
-    use &= f["volume"].notna() & f["begindatum"].notna() & f["einddatum"].notna()
-    g = f[use]
-    if g.empty:
+    prep = _prepared(ctx)
+    f = prep.f
+    unit, a_unit = f["unit"].to_numpy(), f["a_unit"].to_numpy()
+    lf, af, comparable, time = _unit_factors(unit, a_unit)
+    use = f["judged"].to_numpy() & f["a_volume"].notna().to_numpy() & np.isin(f["a_freq"], [1, 2, 4]) & comparable
+    use &= f["volume"].notna().to_numpy() & f["begindatum"].notna().to_numpy() & f["einddatum"].notna().to_numpy()
+    if not use.any():
         return _none()
-    args = dict(variant=g["contract_variant"], ingangsdatum=g["a_ingangsdatum"], einddatum=g["a_einddatum"])
-    allow = period_allowance(g["a_frequentie"], g["a_volume"], g["a_eenheid"], g["begindatum"], g["einddatum"], explain=False, **args)
-    limit = allow["toegestaan"] * af[use]
-    over = (g["volume"] * lf[use] > limit).fillna(False).astype(bool)
+    n = int(use.sum())
+    (b_, _), (e_, _) = _days(f["begindatum"][use], n), _days(f["einddatum"][use], n)
+    (i_, mi), (z_, mz) = _days(f["a_ingangsdatum"][use], n), _days(f["a_einddatum"][use], n)
+    output = _output_mask(f["variant"].to_numpy()[use], a_unit[use])
+    count = _period_counts(f["a_freq"].to_numpy()[use], output, b_, e_, i_, mi, z_, mz)
+    limit = f["a_volume"][use].to_numpy(dtype="int64") * count * af[use]
+    value = f["volume"][use].to_numpy(dtype="int64") * lf[use]
+    over = np.zeros(len(f), dtype=bool)
+    over[np.flatnonzero(use)[(count >= 0) & (value > limit)]] = True
     if not over.any():
         return _none()
-    b = g[over]
-    args = {k: v[over] for k, v in args.items()}
-    why = period_allowance(b["a_frequentie"], b["a_volume"], b["a_eenheid"], b["begindatum"], b["einddatum"], **args)
-    in_minutes = (b["eenheid"] == MINUUT).astype(bool)
-    limit_text = _basis_text(limit[over], time[use][over], in_minutes, b["a_eenheid"])
-    converted = (af[use][over] != lf[use][over]).astype(bool)
+    b = _rows(prep, over, ["eenheid"], ["eenheid", "frequentie"])
+    why = period_allowance(
+        b["a_frequentie"], b["a_volume"], b["a_eenheid"], b["begindatum"], b["einddatum"],
+        variant=b["variant"], ingangsdatum=b["a_ingangsdatum"], einddatum=b["a_einddatum"],
+    )  # fmt: skip
+    lim = pd.Series(why["toegestaan"].to_numpy(dtype="int64") * af[over], index=b.index)
+    limit_text = _basis_text(lim, time[over], unit[over] == 1, b["a_eenheid"]).set_axis(b.index)
     uitleg = why["uitleg"].astype(object)
+    converted = unit[over] != a_unit[over]
     uitleg = uitleg.where(~converted, uitleg + " = " + volume_text(why["toegestaan"], b["a_eenheid"]) + " = " + limit_text)
     msg = b["label"] + ": volume " + volume_text(b["volume"], b["eenheid"]) + " exceeds " + limit_text + " allowed: " + uitleg
     return findings(b["id"], msg.tolist(), "volume", b["volume"].astype("str").tolist())
 
 
 # ------------------------------------------------------------------------ running totals
-def _history_allocation(ctx, history: pd.DataFrame, by_id: pd.DataFrame) -> pd.Series:
-    """The current allocation id of each history line: the id it was matched to when that still
-    exists, else matched again (by number or content) against the current allocations."""
-    stored = _int_col(history, "toewijzing_id")
-    ok = (stored.notna() & stored.isin(by_id.index)).astype(bool)
-    if (~ok).any() and len(by_id):
-        again = match_allocations(history[~ok.to_numpy()], ctx.toewijzingen)["toewijzing_id"]
-        stored = stored.where(ok, again.reindex(stored.index))
-    return stored.astype("Int64")
+def _history_positions(ctx, history: pd.DataFrame, alloc: pd.DataFrame) -> np.ndarray:
+    """The current allocation (position in ``alloc``) of each history line: the one it was
+    matched to when that still exists (a re-sent allocation gets a new id), else matched again
+    by number or content."""
+    apos = _positions(alloc, _int_col(history, "toewijzing_id"))
+    lost = apos < 0
+    if lost.any() and len(alloc):
+        again = match_allocations(history[lost], _allocation_frame(ctx))["toewijzing_id"]
+        apos[lost] = _positions(alloc, again)
+    return apos
 
 
-def _running(ctx, value_of, limited_ids: pd.Index) -> pd.DataFrame | None:
+def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
     """Running totals per allocation for this batch's judged debets (credits counted too).
 
-    ``value_of(frame, alloc)`` gives each row's value in the comparison basis (NA = left out).
-    Returns the judged debet rows on ``limited_ids`` with sum_tid, earlier (approved before),
-    batch_sum (this batch up to and including the row) and total.
+    ``value_of(volume, bedrag, unit, alloc_unit)`` (numpy arrays) gives each row's value in the
+    comparison basis and whether it counts; ``limited`` flags allocation positions that have a
+    limit. Returns the judged debet rows on limited allocations with sum_apos, earlier
+    (approved before), batch_sum (this batch up to and including the row) and total.
     """
     prep = _prepared(ctx)
-    f = prep.f.copy()
-    lines = ctx.lines
+    f, lines, alloc = prep.f, prep.lines, prep.alloc
+    apos = f["apos"].to_numpy()
+    judged = f["judged"].to_numpy()
+    if not len(alloc) or not (judged & (apos >= 0) & limited[np.maximum(apos, 0)]).any():
+        return None
     history = ctx.history if ctx.history is not None else pd.DataFrame()
     if len(history) and "id" in history.columns:
-        history = history[~history["id"].isin(f["id"])]
-    if not (f["judged"] & f["tid"].isin(limited_ids)).any():
-        return None
+        history = history[~history["id"].isin(f["id"]).to_numpy()]
+    h_credit = _objects(history["debet_credit"]) == "C" if len(history) and "debet_credit" in history.columns else np.zeros(len(history), dtype=bool)
+    h_gecrediteerd = (
+        history["gecrediteerd"].fillna(False).to_numpy(dtype=bool) if len(history) and "gecrediteerd" in history.columns else np.zeros(len(history), dtype=bool)
+    )
+    h_apos = _history_positions(ctx, history, alloc) if len(history) else np.array([], dtype="int64")
 
-    # A credit counts on the allocation of the debet it cancels, when we have that debet; not
+    # A credit counts on the allocation of the debet it cancels when we have that debet, and not
     # at all when that debet is already marked credited (its credit was approved before).
-    f["sum_tid"] = f["tid"]
-    skip = pd.Series(False, index=f.index)
-    credits = f["credit"] & _text_col(lines, "vorig_referentienummer").notna()
-    if credits.any() and len(history) and "referentienummer" in history.columns:
-        h_debets = history[(_text_col(history, "debet_credit") != "C").to_numpy()]
-        h = pd.DataFrame(
-            {
-                "aanbieder": _text_col(h_debets, "aanbieder"),
-                "ref": _text_col(h_debets, "referentienummer"),
-                "h_tid": _history_allocation(ctx, h_debets, prep.by_id),
-                "h_cred": h_debets["gecrediteerd"].fillna(False).astype(bool) if "gecrediteerd" in h_debets.columns else False,
-            }
-        ).dropna(subset=["ref"]).drop_duplicates(["aanbieder", "ref"], keep="last")
-        c = pd.DataFrame({"aanbieder": f["aanbieder"], "ref": _text_col(lines, "vorig_referentienummer"), "_i": np.arange(len(f))})
-        c = c[credits.to_numpy()].merge(h, on=["aanbieder", "ref"])
-        pos = c["_i"].to_numpy()
-        f.iloc[pos, f.columns.get_loc("sum_tid")] = c["h_tid"].to_numpy()
-        skip.iloc[pos] = c["h_cred"].to_numpy()
+    sum_apos = apos.copy()
+    skip = np.zeros(len(f), dtype=bool)
+    credit = f["credit"].to_numpy()
+    vorig = _objects(lines["vorig_referentienummer"]) if "vorig_referentienummer" in lines.columns else np.full(len(f), None, dtype=object)
+    with_ref = credit & pd.notna(vorig)
+    if with_ref.any() and len(history) and "referentienummer" in history.columns:
+        debets = np.flatnonzero(~h_credit)
+        h = pd.DataFrame({
+            "aanbieder": _objects(history["aanbieder"])[debets] if "aanbieder" in history.columns else None,
+            "ref": _objects(history["referentienummer"])[debets], "h_apos": h_apos[debets], "h_cred": h_gecrediteerd[debets],
+        }).dropna(subset=["ref"]).drop_duplicates(["aanbieder", "ref"], keep="last")  # fmt: skip
+        rows = np.flatnonzero(with_ref)
+        c = pd.DataFrame({
+            "aanbieder": _objects(lines["aanbieder"])[rows] if "aanbieder" in lines.columns else None,
+            "ref": vorig[rows], "_i": rows,
+        }).merge(h, on=["aanbieder", "ref"])  # fmt: skip
+        sum_apos[c["_i"].to_numpy()] = c["h_apos"].to_numpy()
+        skip[c["_i"].to_numpy()] = c["h_cred"].to_numpy(dtype=bool)
 
-    in_scope = f["sum_tid"].isin(limited_ids).fillna(False).astype(bool) & ~skip & ~f["a_del"]
-    g = f[in_scope].copy()
-    ga = prep.by_id.reindex(pd.Index(g["sum_tid"].astype("int64")))
-    ga.index = g.index
-    g["val"] = value_of(g, ga)
-    g = g[g["val"].notna()]
-    g["signed"] = g["val"].where(~g["credit"], -g["val"]).astype("int64")
+    in_scope = (sum_apos >= 0) & limited[np.maximum(sum_apos, 0)] & ~skip
+    a_unit = alloc["_unit"].to_numpy()
+    val, counts = value_of(
+        f["volume"].to_numpy(dtype="float64", na_value=np.nan), f["bedrag"].to_numpy(dtype="float64", na_value=np.nan),
+        f["unit"].to_numpy(), a_unit[np.maximum(sum_apos, 0)],
+    )  # fmt: skip
+    in_scope &= counts
+    rows = np.flatnonzero(in_scope)
+    signed = np.where(credit[rows], -val[rows], val[rows]).astype("int64")
 
-    earlier = pd.Series(dtype="int64")
+    earlier = np.zeros(len(alloc), dtype="int64")
     if len(history):
-        keep = (_text_col(history, "debet_credit") != "C").to_numpy()
-        if "gecrediteerd" in history.columns:
-            keep = keep & ~history["gecrediteerd"].fillna(False).astype(bool).to_numpy()
-        hist = history[keep]
-        if len(hist):
-            hf = pd.DataFrame(
-                {
-                    "eenheid": _text_col(hist, "eenheid"),
-                    "volume": _int_col(hist, "volume"),
-                    "bedrag": _int_col(hist, "bedrag"),
-                    "sum_tid": _history_allocation(ctx, hist, prep.by_id),
-                },
-                index=hist.index,
-            )
-            hf = hf[hf["sum_tid"].isin(limited_ids).fillna(False).astype(bool)]
-            if len(hf):
-                ha = prep.by_id.reindex(pd.Index(hf["sum_tid"].astype("int64")))
-                ha.index = hf.index
-                hf["val"] = value_of(hf, ha)
-                hf = hf[hf["val"].notna()]
-                earlier = hf["val"].astype("int64").groupby(hf["sum_tid"].astype("int64")).sum()
+        keep = ~h_credit & ~h_gecrediteerd & (h_apos >= 0)
+        keep &= limited[np.maximum(h_apos, 0)]
+        if keep.any():
+            hv, hc = value_of(
+                _int_col(history, "volume").to_numpy(dtype="float64", na_value=np.nan),
+                _int_col(history, "bedrag").to_numpy(dtype="float64", na_value=np.nan),
+                _unit_int(history["eenheid"]) if "eenheid" in history.columns else np.full(len(history), -1),
+                a_unit[np.maximum(h_apos, 0)],
+            )  # fmt: skip
+            keep &= hc
+            sums = pd.Series(hv[keep].astype("int64")).groupby(h_apos[keep]).sum()
+            earlier[sums.index.to_numpy()] = sums.to_numpy()
 
-    g["_batch"] = pd.to_numeric(lines["batch"], errors="coerce").reindex(g.index).fillna(0) if "batch" in lines.columns else 0
-    g["_debet"] = (~g["credit"]).astype(int)
-    g = g.sort_values(["_batch", "_debet", "begindatum", "id"], na_position="last", kind="mergesort")
-    key = g["sum_tid"].astype("int64")
-    g["batch_sum"] = g["signed"].groupby(key).cumsum()
-    g["earlier"] = key.map(earlier).fillna(0).astype("int64")
+    batch = pd.to_numeric(lines["batch"], errors="coerce").fillna(0).to_numpy()[rows] if "batch" in lines.columns else np.zeros(len(rows))
+    begin, missing = _days(f["begindatum"].iloc[rows], len(rows))
+    begin = np.where(missing, np.iinfo("int64").max, begin)
+    order = np.lexsort((f["id"].to_numpy()[rows], begin, (~credit[rows]).astype(int), batch))
+    rows, signed = rows[order], signed[order]
+    g = f.iloc[rows].copy()
+    g["sum_apos"] = sum_apos[rows]
+    g["batch_sum"] = pd.Series(signed, index=g.index).groupby(g["sum_apos"].to_numpy()).cumsum()
+    g["earlier"] = earlier[g["sum_apos"].to_numpy()]
     g["total"] = g["earlier"] + g["batch_sum"]
-    return g[g["judged"]]
+    return g[g["judged"].to_numpy()]
 
 
-def _volume_value(frame: pd.DataFrame, alloc: pd.DataFrame) -> pd.Series:
-    lf, _af, comparable, _time = _unit_factors(frame["eenheid"], _as_text(alloc["eenheid"]))
-    return (frame["volume"] * lf).where(comparable).astype("Int64")
+def _volume_value(volume, bedrag, unit, alloc_unit):
+    lf, _af, comparable, _time = _unit_factors(unit, alloc_unit)
+    value = volume * lf
+    ok = comparable & ~np.isnan(value)
+    return np.where(ok, value, 0), ok
 
 
-def _amount_value(frame: pd.DataFrame, alloc: pd.DataFrame) -> pd.Series:
-    return frame["bedrag"].astype("Int64")
+def _amount_value(volume, bedrag, unit, alloc_unit):
+    ok = ~np.isnan(bedrag)
+    return np.where(ok, bedrag, 0), ok
 
 
 @rule("TR322", "9322", "Total volume on the allocation (approved earlier + this batch) within the allocated total (§8)", family=FAMILY)
 def tr322_volume_total(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     a = prep.alloc
-    total = total_allowance(a["frequentie"], a["volume"], a["eenheid"], a["ingangsdatum"], a["einddatum"], explain=False)
-    total.index = a["id"].to_numpy()
-    limited = total.index[total["toegestaan"].notna().to_numpy() & ~a["_del"].to_numpy()]
+    n = len(a)
+    (i, mi), (z, mz) = _days(a["ingangsdatum"], n), _days(a["einddatum"], n)
+    count = _total_counts(a["_freq"].to_numpy(), i, mi, z, mz)
+    volume = a["volume"].to_numpy(dtype="float64", na_value=np.nan)
+    limited = (count >= 0) & ~np.isnan(volume) & ~a["_del"].to_numpy(dtype=bool)
+    allowed = np.where(limited, np.nan_to_num(volume) * count, 0).astype("int64")
     g = _running(ctx, _volume_value, limited)
     if g is None or g.empty:
         return _none()
-    _lf, af, _c, time = _unit_factors(g["eenheid"], g["a_eenheid"])
-    limit = g["sum_tid"].astype("int64").map(total["toegestaan"]).astype("Int64") * af
-    over = (g["total"] > limit).fillna(False).astype(bool)
-    b = g[over]
-    if b.empty:
+    _lf, af, _c, time = _unit_factors(g["unit"].to_numpy(), g["a_unit"].to_numpy())
+    limit = allowed[g["sum_apos"].to_numpy()] * af
+    over = g["total"].to_numpy() > limit
+    if not over.any():
         return _none()
+    g = g[over]
+    mask = np.zeros(len(prep.f), dtype=bool)
+    mask[prep.f.index.get_indexer(g.index)] = True
+    b = _rows(prep, mask, ["eenheid"], ["eenheid", "frequentie"]).loc[g.index]
     why = total_allowance(b["a_frequentie"], b["a_volume"], b["a_eenheid"], b["a_ingangsdatum"], b["a_einddatum"])
-    t_over, in_min = time[over], (b["eenheid"] == MINUUT).astype(bool)
-    text = lambda s: _basis_text(s, t_over, in_min, b["a_eenheid"])  # noqa: E731
-    same_unit = (b["eenheid"] == b["a_eenheid"]).astype(bool)
-    uitleg = why["uitleg"].astype(object).where(same_unit, why["uitleg"].astype(object) + " = " + text(limit[over]))
+    t_over, in_min = time[over], (g["unit"].to_numpy() == 1)
+    text = lambda s: _basis_text(pd.Series(np.asarray(s)), t_over, in_min, b["a_eenheid"]).set_axis(b.index)  # noqa: E731
+    uitleg = why["uitleg"].astype(object).set_axis(b.index)
+    same_unit = g["unit"].to_numpy() == g["a_unit"].to_numpy()
+    uitleg = uitleg.where(same_unit, uitleg + " = " + text(limit[over]))
     msg = (
-        b["label"] + ": total " + text(b["total"]) + " on the allocation exceeds " + text(limit[over]) + " allowed: " + uitleg
-        + " (approved earlier " + text(b["earlier"]) + ", this batch up to and including this line " + text(b["batch_sum"]) + ")"
+        b["label"] + ": total " + text(g["total"]) + " on the allocation exceeds " + text(limit[over]) + " allowed: " + uitleg
+        + " (approved earlier " + text(g["earlier"]) + ", this batch up to and including this line " + text(g["batch_sum"]) + ")"
     )
     return findings(b["id"], msg.tolist(), "volume", b["volume"].astype("str").tolist())
 
@@ -902,15 +1108,21 @@ def tr322_volume_total(ctx) -> pd.DataFrame:
 def tr369_budget(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     a = prep.alloc
-    limited = pd.Index(a.loc[a["budget"].notna() & ~a["_del"], "id"])
+    budget = a["budget"].to_numpy(dtype="float64", na_value=np.nan)
+    limited = ~np.isnan(budget) & ~a["_del"].to_numpy(dtype=bool)
     g = _running(ctx, _amount_value, limited)
     if g is None or g.empty:
         return _none()
-    over = (g["total"] > g["a_budget"]).fillna(False).astype(bool)
-    b = g[over]
-    money = lambda s: s.map(euro).astype(object)  # noqa: E731
+    over = g["total"].to_numpy() > np.nan_to_num(budget)[g["sum_apos"].to_numpy()]
+    g = g[over]
+    if g.empty:
+        return _none()
+    money = lambda s: pd.Series(np.asarray(s), index=g.index).map(euro).astype(object)  # noqa: E731
+    mask = np.zeros(len(prep.f), dtype=bool)
+    mask[prep.f.index.get_indexer(g.index)] = True
+    b = _rows(prep, mask).loc[g.index]
     msg = (
-        b["label"] + ": total " + money(b["total"]) + " on the allocation exceeds its budget " + money(b["a_budget"])
-        + " (approved earlier " + money(b["earlier"]) + ", this batch up to and including this line " + money(b["batch_sum"]) + ")"
+        b["label"] + ": total " + money(g["total"]) + " on the allocation exceeds its budget " + money(b["a_budget"])
+        + " (approved earlier " + money(g["earlier"]) + ", this batch up to and including this line " + money(g["batch_sum"]) + ")"
     )
     return findings(b["id"], msg.tolist(), "bedrag", money(b["bedrag"]).tolist())
