@@ -24,7 +24,7 @@ from jzcli.store import Store, contracten, contractproducten, toewijzingen
 
 CONTRACT_PRODUCT_COLUMNS = [
     "contract_id", "contract_naam", "gemeenten", "aanbieders", "productcategorie", "productcode",
-    "omschrijving", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot",
+    "omschrijving", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot", "product_id",
 ]  # fmt: skip
 TOEWIJZING_COLUMNS = [c.name for c in toewijzingen.columns]  # id, batch, bron, blad, rij, fields...
 _TOEWIJZING_DATES = ["ingangsdatum", "einddatum", "toewijzingsdatum"]
@@ -61,14 +61,15 @@ def contract_products(store: Store) -> pd.DataFrame:
 
     Columns: contract_id, contract_naam, gemeenten (list of CBS codes), aanbieders (list of AGB
     codes, or None = all providers), productcategorie, productcode, omschrijving, eenheid, tarief
-    (int eurocents), uitvoeringsvariant, geldig_van, geldig_tot (datetime64; NaT = open-ended).
-    One row per product tariff period; ordered by contract, then as in the file.
+    (int eurocents), uitvoeringsvariant, geldig_van, geldig_tot (datetime64; NaT = open-ended),
+    product_id (the stored contractproducten.id). One row per product tariff period; ordered by
+    contract, then as in the file.
     """
     contracts = current_contracts(store)
     p = contractproducten.c
     query = (
         sa.select(
-            p.contract.label("contract_id"), p.productcategorie, p.productcode, p.omschrijving, p.eenheid,
+            p.id.label("product_id"), p.contract.label("contract_id"), p.productcategorie, p.productcode, p.omschrijving, p.eenheid,
             p.tarief, p.uitvoeringsvariant, p.geldig_van, p.geldig_tot,
         )
         .where(p.contract.in_([int(i) for i in contracts["id"]]))
@@ -76,7 +77,8 @@ def contract_products(store: Store) -> pd.DataFrame:
     )  # fmt: skip
     products = _read(store, query) if len(contracts) else pd.DataFrame(columns=[c for c in CONTRACT_PRODUCT_COLUMNS if c not in ("contract_naam", "gemeenten", "aanbieders")])
     heads = contracts.rename(columns={"id": "contract_id", "naam": "contract_naam"})[["contract_id", "contract_naam", "gemeenten", "aanbieders"]]
-    products["contract_id"] = products["contract_id"].astype("int64")
+    for col in ("contract_id", "product_id"):
+        products[col] = products[col].astype("int64")
     out = products.merge(heads, on="contract_id", how="left", sort=False)
     out["tarief"] = out["tarief"].astype("int64")
     for col in ("geldig_van", "geldig_tot"):
