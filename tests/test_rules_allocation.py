@@ -600,3 +600,121 @@ def test_matching_is_vectorised_and_fast():
     elapsed = time.perf_counter() - start
     assert (result["toewijzing_id"].to_numpy() == pick + 1).all()
     assert elapsed < 10, f"matching took {elapsed:.1f} s"
+
+
+# ================================================================ through the real store
+# toewijzingen_actueel (C) and the validate engine (B) with the real importer.
+
+
+def test_resent_allocation_current_version_through_the_store(db_url):
+    """Two versions of 406250110 in the store: toewijzingen_actueel gives the extended one, so a
+    March line fits; the deleted 417250304 is flagged verwijderd and rejected by TR384 only."""
+    from jzcli import agreements
+    from jzcli.store import Store, batches, toewijzingen
+
+    store = Store.open(db_url)
+    first = allocation(0, 406250110, einddatum="2025-02-28", toewijzingsdatum="2024-12-16")
+    second = allocation(0, 406250110, einddatum="2025-06-30", reden_wijziging="04", toewijzingsdatum="2025-02-20")
+    live = allocation(0, 417250304, gemeente="0417", ingangsdatum="2025-02-01", toewijzingsdatum="2025-01-20")
+    gone = allocation(0, 417250304, gemeente="0417", ingangsdatum="2025-02-01", einddatum="2025-02-01", reden_wijziging="13",
+                      toewijzingsdatum="2025-01-27")  # fmt: skip
+    rows = allocations(first, second, live, gone).drop(columns=["id", "verwijderd"])
+    with store.transaction() as conn:
+        batch = store.add_batch(conn, soort="toewijzingen", bestand="t.xlsx", pad="/t.xlsx", sha256="x" * 64, grootte=1)
+        store.insert_frame(conn, toewijzingen, rows.assign(batch=batch, bron="t.xlsx", blad="Toewijzingen", rij=range(2, 6)))
+    current = agreements.toewijzingen_actueel(store)
+    assert len(current) == 2
+    ctx = context([line(1, toewijzingnummer="406250110"), line(2, "2025-02-01", "2025-02-28", gemeente="0417")], current)
+    assert ctx.lines["toewijzing_match"].tolist() == ["nummer", "inhoud"]
+    assert all_findings(ctx) == {2: ["TR384"]}
+    assert message("TR384", ctx, 2).startswith("toewijzing 417250304 (matched on content) was deleted (reden wijziging 13, toewijzingsdatum 2025-01-27)")
+    store.close()
+
+
+def test_sample_data_allocation_findings(tmp_path, db_url):
+    """The sample files through import and validate: the allocation rules find exactly the planted
+    mistakes #2 (TR308), #3 (TR321) and #6 (TR384), and nothing else (re-sent 406250110, mid-month
+    starts/ends, aspecific budget, Blaricum lines exactly at the limit all pass)."""
+    from jzcli import validate as V
+    from jzcli.importer import ImportOptions, import_paths
+    from jzcli.store import Store
+
+    from conftest import SAMPLES
+
+    store = Store.open(db_url)
+    agreements_files = ["contract_gooi-en-vechtstreek_2025.toml", "tarieven_twente_2025.xlsx", "toewijzingen_2025.xlsx"]
+    results = import_paths(store, [SAMPLES / n for n in agreements_files], ImportOptions())
+    assert all(r.status != "error" for r in results)
+    for name in ["laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "enschede_twentezorg_2025.xlsx", "huizen_zorgfirst_2025-03.xlsx",
+                 "blaricum_jeugdzorg-de-horizon_2025-03.csv", "huizen_zorgfirst_2025-04.xlsx"]:  # fmt: skip
+        opts = ImportOptions(aanbieder="98001202" if name.startswith("blaricum") else None)
+        assert all(r.status != "error" for r in import_paths(store, [SAMPLES / name], opts))
+    result = V.validate(store, today=dt.date(2025, 5, 15))
+    f = result.findings
+    family = f[f["regel"].isin(ALLOCATION_RULES)]
+    got = {(bron, None if pd.isna(blad) else blad, int(rij), regel) for bron, blad, rij, regel in zip(family["bron"], family["blad"], family["rij"], family["regel"])}
+    assert got == {
+        ("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 13, "TR308"),
+        ("blaricum_jeugdzorg-de-horizon_2025-03.csv", None, 6, "TR321"),
+        ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11, "TR384"),
+    }
+    melding = dict(zip(family["regel"], family["melding"]))
+    assert melding["TR308"] == "toewijzing 406250109: ProductPeriode ends 2025-03-31, after the allocation's einddatum 2025-02-28"
+    assert melding["TR321"] == (
+        "toewijzing 376250205 (matched on content): volume 25 uur exceeds 18 uur allowed: 3 uur/week × 6 ISO weeks touched by 2025-03"
+    )
+    assert melding["TR384"].startswith("toewijzing 417250304 (matched on content) was deleted (reden wijziging 13")
+    # planted mistake #6: TR384 is the only code on that line
+    laren11 = f[(f["bron"].str.startswith("laren")) & (f["blad"] == "Laren") & (f["rij"] == 11)]
+    assert laren11["regel"].tolist() == ["TR384"]
+    # March row 14 draws on the re-sent (extended) 406250110 and is approved
+    v = result.verdicts
+    row14 = v[(v["bron"] == "huizen_zorgfirst_2025-03.xlsx") & (v["rij"] == 14)]
+    assert row14["status"].tolist() == ["goedgekeurd"]
+    store.close()
+
+
+def test_totals_across_batches_with_credit_and_correction(tmp_path, db_url):
+    """TR322 and TR369 through import + validate: approved lines of earlier batches count, a
+    rejected line does not, and a credit with its correction in a later batch makes room."""
+    import validate_kit as K
+    from jzcli import validate as V
+
+    bsn = K.BSNS[0]
+    allocs = [
+        # 3 uur/week, 2025-01-01 (week 1) .. 2025-03-31 (week 14): 14 weeks = 42 uur in total
+        ["100001", bsn, K.AGB, K.GEM, "45", "45A48", dt.date(2025, 1, 1), dt.date(2025, 3, 31), 3, "04", "2", None, None, dt.date(2024, 12, 16)],
+        # aspecific (categorie 54) with a budget of € 500,00
+        ["100002", bsn, K.AGB, K.GEM, "54", None, dt.date(2025, 1, 1), dt.date(2025, 12, 31), None, None, None, 500, None, dt.date(2024, 12, 16)],
+    ]  # fmt: skip
+    jan, feb = (dt.date(2025, 1, 1), dt.date(2025, 1, 31)), (dt.date(2025, 2, 1), dt.date(2025, 2, 28))
+    batch1 = [
+        K.line(bsn, "45A48", begin=jan[0], end=jan[1], volume=15, ref="B1R1", decl="B1", nummer="100001"),
+        K.line(bsn, "45A48", begin=feb[0], end=feb[1], volume=12, ref="B1R2", decl="B1", nummer="100001"),
+        K.line(bsn, "54002", begin=feb[0], end=feb[1], volume=3, ref="B1R3", decl="B1", nummer="100002"),  # € 295,50
+    ]
+    batch2 = [
+        K.line(bsn, "45A48", volume=16, ref="B2R1", decl="B2", nummer="100001"),  # 27 + 16 = 43 > 42
+        K.line(bsn, "54M01", volume=2, ref="B2R2", decl="B2", nummer="100002"),  # € 174,60: € 470,10
+        K.line(bsn, "54002", volume=1, ref="B2R3", decl="B2", nummer="100002"),  # € 98,50: € 568,60 > € 500
+    ]
+    batch3 = [
+        K.line(bsn, "45A48", begin=feb[0], end=feb[1], volume=12, ref="B3R1", vorig="B1R2", dc="C", decl="B3", nummer="100001"),
+        K.line(bsn, "45A48", begin=feb[0], end=feb[1], volume=12, ref="B3R2", decl="B3", nummer="100001"),
+        K.line(bsn, "45A48", volume=15, ref="B3R3", decl="B3", nummer="100001"),  # 15 + 12 + 15 = 42: exactly the total
+    ]
+    store = K.setup(db_url, tmp_path, batch1, batch2, batch3, allocations=allocs)
+    result = V.validate(store, today=K.TODAY)
+    b1, b2, b3 = sorted(result.verdicts["batch"].unique())  # after the contract and allocation batches
+    assert K.by_row(result, b1) == {}
+    assert K.by_row(result, b2) == {2: {"TR322"}, 4: {"TR369"}}
+    assert K.messages(result, 2, "TR322", b2) == [
+        "toewijzing 100001: total 43 uur on the allocation exceeds 42 uur allowed: 3 uur/week × 14 ISO weeks from 2025-01-01 "
+        "to 2025-03-31 (approved earlier 27 uur, this batch up to and including this line 16 uur)"
+    ]
+    assert K.messages(result, 4, "TR369", b2) == [
+        "toewijzing 100002: total € 568,60 on the allocation exceeds its budget € 500,00 (approved earlier € 295,50, "
+        "this batch up to and including this line € 273,10)"
+    ]
+    assert set(K.status(result, b3).values()) == {"goedgekeurd"}
+    store.close()
