@@ -610,7 +610,7 @@ def test_resent_allocation_current_version_through_the_store(db_url):
     """Two versions of 406250110 in the store: toewijzingen_actueel gives the extended one, so a
     March line fits; the deleted 417250304 is flagged verwijderd and rejected by TR384 only."""
     from jzcli import agreements
-    from jzcli.store import Store, batches, toewijzingen
+    from jzcli.store import Store, toewijzingen
 
     store = Store.open(db_url)
     first = allocation(0, 406250110, einddatum="2025-02-28", toewijzingsdatum="2024-12-16")

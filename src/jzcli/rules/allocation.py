@@ -697,7 +697,8 @@ def _prepared(ctx) -> SimpleNamespace:
             return prep
     prep = _prepare(ctx)
     try:
-        _cache[:] = [(weakref.ref(ctx), id(ctx.lines), id(ctx.toewijzingen), id(ctx.history), prep)]
+        # the cache empties itself when the Context is garbage collected
+        _cache[:] = [(weakref.ref(ctx, lambda _ref: _cache.clear()), id(ctx.lines), id(ctx.toewijzingen), id(ctx.history), prep)]
     except TypeError:  # not weak-referenceable: no cache
         _cache.clear()
     return prep
