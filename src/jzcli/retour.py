@@ -48,7 +48,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -56,19 +55,18 @@ import pandas as pd
 import sqlalchemy as sa
 from lxml import etree
 
-from jzcli import refdata
+from jzcli import ijw, refdata
 from jzcli.errors import FileReadError
 from jzcli.model import CREDIT, DEBET
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
 from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
 from jzcli.validate import AFGEKEURD, GOEDGEKEURD, _read, load_lines, load_rules, rule_rank, signed_amount
 
-NS_325 = "http://www.istandaarden.nl/ijw/3_2/jw325/schema"
-NS_BASIS = "http://www.istandaarden.nl/ijw/3_2/basisschema/schema"
-NS_XS = "http://www.w3.org/2001/XMLSchema"
+NS_325 = ijw.bericht("JW325").namespace
+NS_BASIS = ijw.BASIS_NS
 
-BERICHTCODE_323 = "490"
-BERICHTCODE_325 = "491"
+BERICHTCODE_323 = ijw.bericht("JW323").code
+BERICHTCODE_325 = ijw.bericht("JW325").code
 BERICHTVERSIE = "3"
 BERICHTSUBVERSIE = "2"
 
@@ -175,43 +173,20 @@ class RetourResult:
 
 
 # ============================================================================ the XSD
-def _xsd_file(name: str):
-    return resources.files("jzcli").joinpath("reference", "xsd", name)
-
-
-@lru_cache(maxsize=None)
-def _xsd_tree(name: str) -> etree._ElementTree:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    with _xsd_file(name).open("rb") as fh:
-        return etree.parse(fh, parser)
-
-
-@lru_cache(maxsize=1)
-def jw325_schema() -> etree.XMLSchema:
-    """The shipped JW325.xsd (with basisschema.xsd) as an lxml schema."""
-    with resources.as_file(_xsd_file("JW325.xsd")) as path:
-        parser = etree.XMLParser(resolve_entities=False, no_network=True)
-        return etree.XMLSchema(etree.parse(str(path), parser))
-
-
 @lru_cache(maxsize=1)
 def xsd_versie_325() -> tuple[str, str]:
     """(BasisschemaXsdVersie, BerichtXsdVersie) from the annotation of the shipped JW325.xsd."""
-    tree = _xsd_tree("JW325.xsd")
-    ns = {"xs": NS_XS, "ijw": NS_BASIS}
-    basis = tree.xpath("/xs:schema/xs:annotation/xs:appinfo/ijw:BasisschemaXsdVersie/text()", namespaces=ns)
-    bericht = tree.xpath("/xs:schema/xs:annotation/xs:appinfo/ijw:BerichtXsdVersie/text()", namespaces=ns)
+    basis, bericht = ijw.xsd_versions("JW325")
     if not basis or not bericht:  # pragma: no cover - the shipped file has both
         raise FileReadError("JW325.xsd (package data): no BasisschemaXsdVersie/BerichtXsdVersie annotation")
-    return basis[0].strip(), bericht[0].strip()
+    return basis, bericht
 
 
 @lru_cache(maxsize=1)
 def retourcodes_325() -> frozenset[str]:
     """The codes LDT_RetourCode allows (basisschema.xsd enumeration)."""
-    tree = _xsd_tree("basisschema.xsd")
-    values = tree.xpath(
-        "/xs:schema/xs:simpleType[@name='LDT_RetourCode']/xs:restriction/xs:enumeration/@value", namespaces={"xs": NS_XS}
+    values = ijw.schema_document("basisschema.xsd").xpath(
+        "/xs:schema/xs:simpleType[@name='LDT_RetourCode']/xs:restriction/xs:enumeration/@value", namespaces={"xs": ijw.XS_NS}
     )
     return frozenset(str(v) for v in values)
 
@@ -219,32 +194,17 @@ def retourcodes_325() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def max_retourcodes() -> int | None:
     """How many RetourCode elements one RetourCodes may hold in a JW325 (None = unbounded)."""
-    tree = _xsd_tree("JW325.xsd")
-    found = tree.xpath(
+    found = ijw.schema_document("JW325.xsd").xpath(
         "/xs:schema/xs:complexType[@name='RetourCodes']/xs:sequence/xs:element[@name='RetourCode']/@maxOccurs",
-        namespaces={"xs": NS_XS},
+        namespaces={"xs": ijw.XS_NS},
     )
     value = found[0] if found else "1"
     return None if value == "unbounded" else int(value)
 
 
 def validate_325(tree: etree._ElementTree) -> list[str]:
-    """Schema errors of a JW325 tree ('line N: message'); empty when valid."""
-    try:
-        from jzcli.ijw import validate_xsd  # the shared iJw helper, when present
-    except ImportError:  # pragma: no cover - depends on the reader being installed
-        validate_xsd = None
-    if validate_xsd is not None:
-        try:
-            errors = validate_xsd(tree, "JW325")
-        except TypeError:  # pragma: no cover - another signature
-            errors = None
-        if errors is not None:
-            return [str(e) for e in errors] if not isinstance(errors, bool) else ([] if errors else ["invalid"])
-    schema = jw325_schema()
-    if schema.validate(tree):
-        return []
-    return [f"line {e.line}: {e.message}" for e in schema.error_log]
+    """Schema errors of a JW325 tree ('line N, /path: message'); empty when valid."""
+    return [str(e) for e in ijw.validate_xsd(tree, "JW325")]
 
 
 def serialise(tree: etree._ElementTree) -> bytes:
@@ -255,16 +215,30 @@ def serialise(tree: etree._ElementTree) -> bytes:
 
 
 # ============================================================================ loading
-def _scope_where(batch=None, aanbieder=None, gemeente=None):
+def _scope_where(batch=None, gemeente=None):
     t = declaratieregels
     conditions = []
     if batch:
         conditions.append(t.c.batch.in_([int(b) for b in batch]))
-    if aanbieder:
-        conditions.append(t.c.aanbieder.in_(list(aanbieder)))
     if gemeente:
         conditions.append(t.c.gemeente.in_(list(gemeente)))
     return sa.and_(*conditions) if conditions else None
+
+
+@dataclass
+class Loaded:
+    """What retour reads from the store once: the lines in scope (with ``status`` and ``ronde``),
+    their afkeur findings of that round, the berichten rows of their batches, batch → file name."""
+
+    lines: pd.DataFrame
+    found: pd.DataFrame
+    msgs: pd.DataFrame
+    bestand: dict
+
+
+def load(store: Store, *, batch=None, gemeente=None) -> Loaded:
+    lines, found, msgs, files = _load(store, _scope_where(batch, gemeente))
+    return Loaded(lines, found, msgs, dict(zip(files["id"].astype("int64"), files["bestand"])))
 
 
 def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -335,15 +309,18 @@ def _distinct_codes(frame: pd.DataFrame, key: str) -> dict:
 
 # ============================================================================ JW325
 def build_answers(
-    store: Store, *, batch=None, aanbieder=None, gemeente=None, today: dt.date | None = None
+    store: Store, *, batch=None, aanbieder=None, gemeente=None, today: dt.date | None = None, loaded: Loaded | None = None
 ) -> tuple[list[Answer], list[Skipped]]:
     """A JW325 tree for every judged JW323 batch in scope; unjudged batches are skipped."""
     today = today or dt.date.today()
-    lines, found, msgs, files = _load(store, _scope_where(batch, aanbieder, gemeente))
+    data = loaded or load(store, batch=batch, gemeente=gemeente)
+    msgs, bestand = data.msgs, data.bestand
     msgs = msgs[msgs["berichtcode"].astype(str) == BERICHTCODE_323] if len(msgs) else msgs
+    if aanbieder and len(msgs):
+        msgs = msgs[msgs["afzender"].isin(list(aanbieder))]
     if msgs.empty:
         return [], []
-    bestand = dict(zip(files["id"].astype("int64"), files["bestand"]))
+    lines, found = data.lines, data.found
     lines = lines[lines["batch"].isin(msgs["batch"])].reset_index(drop=True)
     found = found[found["regel_id"].isin(lines["id"])].reset_index(drop=True)
     found["niveau"] = _rule_levels(found)
@@ -588,15 +565,15 @@ def write_answer(answer: Answer, directory: Path) -> Path:
 
 # ============================================================================ feedback (spreadsheets)
 def build_feedback(
-    store: Store, *, batch=None, aanbieder=None, gemeente=None
+    store: Store, *, batch=None, aanbieder=None, gemeente=None, loaded: Loaded | None = None
 ) -> tuple[list[Feedback], list[Skipped]]:
     """Per aanbieder the summary and rejected-line rows of its judged spreadsheet batches."""
-    lines, found, msgs, files = _load(store, _scope_where(batch, None, gemeente))
+    data = loaded or load(store, batch=batch, gemeente=gemeente)
+    msgs, bestand, found = data.msgs, data.bestand, data.found
     xml = set(msgs["batch"].astype("int64")) if len(msgs) else set()
-    lines = lines[~lines["batch"].isin(xml)].reset_index(drop=True)
+    lines = data.lines[~data.lines["batch"].isin(xml)].reset_index(drop=True)
     if lines.empty:
         return [], []
-    bestand = dict(zip(files["id"].astype("int64"), files["bestand"]))
 
     # a line whose aanbieder could not be read belongs to the provider of the rest of its file
     known = lines["aanbieder"].where(lines["aanbieder"].notna())
@@ -720,8 +697,9 @@ def retour(
 
     today = today or dt.date.today()
     result = RetourResult()
-    answers, skipped = build_answers(store, batch=batch, aanbieder=aanbieder, gemeente=gemeente, today=today)
-    feedback, skipped_fb = build_feedback(store, batch=batch, aanbieder=aanbieder, gemeente=gemeente)
+    data = load(store, batch=batch, gemeente=gemeente)
+    answers, skipped = build_answers(store, aanbieder=aanbieder, today=today, loaded=data)
+    feedback, skipped_fb = build_feedback(store, aanbieder=aanbieder, loaded=data)
     result.skipped = [*skipped, *skipped_fb]
     if not answers and not feedback:
         return result
