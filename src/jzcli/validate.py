@@ -1195,7 +1195,8 @@ def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool 
 
 def findings_table(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> pd.DataFrame:
     """The records as a frame with RECORD_KEYS columns (CSV and xlsx output)."""
-    return pd.DataFrame(findings_records(result, show_bsn=show_bsn), columns=RECORD_KEYS)
+    records = findings_records(result, show_bsn=show_bsn)
+    return pd.DataFrame.from_records(records, columns=RECORD_KEYS).astype(object).where(lambda f: f.notna(), None) if records else pd.DataFrame(columns=RECORD_KEYS, dtype=object)
 
 
 def rule_summary(result: ValidationResult) -> pd.DataFrame:

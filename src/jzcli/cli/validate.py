@@ -110,7 +110,7 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
         with atomic_path(output) as tmp:
             tmp.write_text(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     elif suffix == ".csv":
-        write_table(findings_table(result, show_bsn=show_bsn).astype(object).where(lambda f: f.notna(), ""), output)
+        write_table(findings_table(result, show_bsn=show_bsn), output)
     else:
         summary = rule_summary(result).rename(columns={"regels": "lines", "bedrag": "amount_cents"})
         write_xlsx({"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary}, output)

@@ -1,0 +1,241 @@
+"""The validate engine: the bundled samples, rounds and persistence, --opnieuw (deterministic and
+atomic), serialisation (CLI JSON/CSV = the core records) and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status
+
+from jzcli.importer import ImportOptions, import_paths
+from jzcli.store import Store, beoordelingen, bevindingen
+from jzcli.validate import RECORD_KEYS, findings_records, rules_records, stored_result, validate
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+# data/samples/README.md: the planted mistakes, exactly one rule each
+PLANTED = {
+    ("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 20): ("TR418", "0611"),
+    ("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 13): ("TR308", "9308"),
+    ("blaricum_jeugdzorg-de-horizon_2025-03.csv", None, 6): ("TR321", "9321"),
+    ("enschede_twentezorg_2025.xlsx", "Declaratie Q1 2025", 21): ("TR416", "0001"),
+    ("huizen_zorgfirst_2025-04.xlsx", "Declaratie", 5): ("TR323", "8017"),
+    ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11): ("TR384", "9384"),
+    ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Huizen", 11): ("CS002", "0001"),
+}
+
+
+def import_samples(url: str) -> Store:
+    """Contracts and allocations first, then the declarations by DeclaratiePeriode (samples README)."""
+    store = Store.open(url)
+    order = [
+        "contract_gooi-en-vechtstreek_2025.toml", "tarieven_twente_2025.xlsx", "toewijzingen_2025.xlsx",
+        "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "enschede_twentezorg_2025.xlsx", "huizen_zorgfirst_2025-03.xlsx",
+    ]  # fmt: skip
+    for name in order:
+        assert import_paths(store, [SAMPLES / name], ImportOptions())[0].status == "imported"
+    horizon = import_paths(store, [SAMPLES / "blaricum_jeugdzorg-de-horizon_2025-03.csv"], ImportOptions(aanbieder="98001202"))
+    assert horizon[0].status == "imported"
+    assert import_paths(store, [SAMPLES / "huizen_zorgfirst_2025-04.xlsx"], ImportOptions())[0].status == "imported"
+    return store
+
+
+def rejected_lines(result) -> dict:
+    f = result.findings
+    f = f[f["status"] == "afgekeurd"]
+    out = {}
+    for key, group in f.groupby(["bron", "blad", "rij"], dropna=False, sort=False):
+        bron, blad, rij = key
+        out[(bron, None if pd.isna(blad) else blad, int(rij))] = set(zip(group["regel"], group["retourcode"]))
+    return out
+
+
+def test_samples_reject_exactly_the_planted_mistakes(db_url):
+    store = import_samples(db_url)
+    result = validate(store, today=TODAY)
+    assert result.judged == 72 and result.rejected == 7 and result.approved == 65
+    assert rejected_lines(result) == {k: {v} for k, v in PLANTED.items()}
+    signals = result.findings[result.findings["ernst"] == "signaal"]
+    # "stuks" read as the contract's 84 (Stuks (inspanning)) in Blaricum and Laren
+    assert sorted(signals["regel"]) == ["JZ-I03", "JZ-I03"] and set(signals["status"]) == {"goedgekeurd"}
+    # the April correction: credit of ZF25030001, its new debet, and the resubmission of the
+    # rejected March row 20 all pass
+    v = result.verdicts
+    april = v[v["bron"] == "huizen_zorgfirst_2025-04.xlsx"].set_index("rij")["status"].to_dict()
+    assert april == {2: "goedgekeurd", 3: "goedgekeurd", 4: "goedgekeurd", 5: "afgekeurd"}
+
+
+def test_verdicts_are_stored_per_round_and_new_lines_judged_once(tmp_path, db_url):
+    store = setup(db_url, tmp_path, [line(BSNS[0]), line(BAD_BSN)])
+    first = validate(store, today=TODAY)
+    assert first.ronde == 1 and status(first) == {2: "goedgekeurd", 3: "afgekeurd"}
+    assert findings_records(stored_result(store)) == findings_records(first)
+    again = validate(store, today=TODAY)
+    assert again.judged == 0 and again.ronde is None and again.findings.empty
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(beoordelingen.c.status, beoordelingen.c.ronde).order_by(beoordelingen.c.regel_id)).all()
+        found = conn.execute(sa.select(bevindingen.c.regel, bevindingen.c.retourcode, bevindingen.c.ernst, bevindingen.c.waarde)).all()
+    assert [tuple(r) for r in rows] == [("goedgekeurd", 1), ("afgekeurd", 1)]
+    assert [tuple(r) for r in found] == [("CS002", "0001", "afkeur", BAD_BSN)]
+
+
+def test_opnieuw_is_deterministic(tmp_path, db_url):
+    store = import_samples(db_url)
+    first = validate(store, today=TODAY)
+    second = validate(store, today=TODAY, opnieuw=True)
+    third = validate(store, today=TODAY, opnieuw=True)
+    assert second.ronde == 2 and third.ronde == 3
+    assert findings_records(first) == findings_records(second) == findings_records(third)
+    assert first.verdicts.equals(second.verdicts) and second.verdicts.equals(third.verdicts)
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(beoordelingen)).scalar() == 72
+        assert set(conn.execute(sa.select(beoordelingen.c.ronde)).scalars()) == {3}
+
+
+def test_opnieuw_is_atomic(tmp_path, db_url, monkeypatch):
+    store = setup(db_url, tmp_path, [line(BSNS[0]), line(BAD_BSN)], [line(BSNS[1]), line(BSNS[0], volume=3)])
+    validate(store, today=TODAY)
+
+    def snapshot():
+        with store.engine.connect() as conn:
+            v = conn.execute(sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde).order_by(beoordelingen.c.regel_id)).all()
+            f = conn.execute(sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde).order_by(bevindingen.c.id)).all()
+        return [tuple(r) for r in v], [tuple(r) for r in f]
+
+    before = snapshot()
+    assert len(before[0]) == 4 and len(before[1]) == 2
+    real = Store.insert_frame
+    calls = []
+
+    def failing(self, conn, table, frame):
+        calls.append(table.name)
+        if len(calls) == 3:  # the verdicts of the first batch are written, then it fails halfway
+            raise RuntimeError("disk full")
+        return real(self, conn, table, frame)
+
+    monkeypatch.setattr(Store, "insert_frame", failing)
+    with pytest.raises(RuntimeError):
+        validate(store, today=TODAY, opnieuw=True)
+    monkeypatch.setattr(Store, "insert_frame", real)
+    assert calls[:2] == ["beoordelingen", "bevindingen"]
+    assert snapshot() == before
+
+
+def test_each_batch_is_written_in_its_own_transaction(tmp_path, db_url, monkeypatch):
+    store = setup(db_url, tmp_path, [line(BSNS[0])], [line(BSNS[1])])
+    real = Store.insert_frame
+    calls = []
+
+    def failing(self, conn, table, frame):
+        calls.append(table.name)
+        if table.name == "beoordelingen" and len(calls) > 1:
+            raise RuntimeError("interrupted")
+        return real(self, conn, table, frame)
+
+    monkeypatch.setattr(Store, "insert_frame", failing)
+    with pytest.raises(RuntimeError):
+        validate(store, today=TODAY)
+    monkeypatch.setattr(Store, "insert_frame", real)
+    # the first batch was judged and kept; the second is judged by the next run
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(beoordelingen)).scalar() == 1
+    rest = validate(store, today=TODAY)
+    assert rest.judged == 1 and set(rest.verdicts["batch"]) == {4}
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def test_cli_json_equals_the_core_records_and_exit_codes(tmp_path, db_url, cli):
+    store = import_samples(db_url)
+    r = cli("validate", "--db", db_url, "--format", "json", "-q")
+    assert r.exit_code == 1, r.output
+    printed = json.loads(r.stdout)
+    assert printed == findings_records(stored_result(store))
+    assert all(list(rec) == RECORD_KEYS for rec in printed)
+    cs002 = next(rec for rec in printed if rec["regel"] == "CS002")
+    assert cs002 == {
+        "batch": 4, "bron": "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "blad": "Huizen", "rij": 11, "kolom": "bsn",
+        "waarde": "*****0398", "regel": "CS002", "retourcode": "0001", "omschrijving": "Bericht is afgekeurd om technische redenen.",
+        "melding": "bsn *****0398 fails the 11-proef", "ernst": "afkeur", "status": "afgekeurd",
+    }  # fmt: skip
+    # nothing new: exit 0
+    r = cli("validate", "--db", db_url, "-q")
+    assert r.exit_code == 0 and r.stdout == ""
+    # --opnieuw --show-bsn: the same records with the BSN in full
+    r = cli("validate", "--db", db_url, "--opnieuw", "--format", "json", "--show-bsn", "-q")
+    assert r.exit_code == 1
+    shown = json.loads(r.stdout)
+    assert next(rec for rec in shown if rec["regel"] == "CS002")["waarde"] == "999900398"
+    assert shown == findings_records(stored_result(store), show_bsn=True)
+
+
+def test_cli_exit_0_when_nothing_is_rejected(tmp_path, db_url, cli):
+    setup(db_url, tmp_path, [line(BSNS[0]), line(BSNS[1])])
+    r = cli("validate", "--db", db_url, "-q")
+    assert r.exit_code == 0, r.output
+    assert "goedgekeurd" in r.stdout and "Rejected lines" not in r.stdout
+
+
+def test_cli_table_csv_and_output_files(tmp_path, db_url, cli):
+    import_samples(db_url)
+    r = cli("validate", "--db", db_url, "-o", tmp_path / "bevindingen.xlsx")
+    assert r.exit_code == 1
+    out = r.stdout
+    assert "Findings per rule" in out and "Rejected lines (7)" in out and "TR418 (0611)" in out
+    assert "tarief € 95,00 ≠ contracttarief € 79,80 for 45A48 on 2025-03-01" in out
+    assert "999900398" not in out and "*****0398" in out
+    assert "wrote 9 findings" in r.stderr
+    wb = openpyxl.load_workbook(tmp_path / "bevindingen.xlsx")
+    sheet = wb["Bevindingen"]
+    assert [c.value for c in sheet[1]] == RECORD_KEYS and sheet.max_row == 10
+    assert "Per regel" in wb.sheetnames
+
+    r = cli("validate", "--db", db_url, "--opnieuw", "--format", "csv", "-q", "-o", tmp_path / "b.json")
+    assert r.exit_code == 1
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0] == RECORD_KEYS and len(rows) == 10
+    saved = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert [list(map(lambda v: "" if v is None else str(v), rec.values())) for rec in saved] == rows[1:]
+
+    r = cli("validate", "--db", db_url, "--opnieuw", "-q", "-o", tmp_path / "b.csv", "--details")
+    assert r.exit_code == 1
+    with (tmp_path / "b.csv").open(encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == rows
+
+
+def test_cli_filters_and_usage_errors(tmp_path, db_url, cli):
+    import_samples(db_url)
+    r = cli("validate", "--db", db_url, "--gemeente", "Blaricum", "--format", "json", "-q")
+    assert r.exit_code == 1
+    assert {rec["bron"] for rec in json.loads(r.stdout)} == {"blaricum_jeugdzorg-de-horizon_2025-03.csv"}
+    r = cli("validate", "--db", db_url, "--gemeente", "Atlantis")
+    assert r.exit_code == 2 and "unknown gemeente" in r.stderr
+    r = cli("validate", "--db", db_url, "--aanbieder", "12x")
+    assert r.exit_code == 2 and "--aanbieder 12x" in r.stderr
+    r = cli("validate", "--db", db_url, "-o", tmp_path / "x.txt")
+    assert r.exit_code == 2 and "-o" in r.stderr
+
+
+def test_cli_rules_lists_the_registry(cli):
+    r = cli("rules", "--format", "json")
+    assert r.exit_code == 0
+    printed = json.loads(r.stdout)
+    expected = [{k: rec[k] for k in ("regel", "retourcode", "ernst", "niveau", "titel", "omschrijving")} for rec in rules_records()]
+    assert printed == expected
+    ids = [rec["regel"] for rec in printed]
+    for rule_id in ("CS002", "CS337", "CS100", "TR134", "TR137", "TR319", "TR335", "TR346", "CS339", "CD087", "TR378", "TR358",
+                    "TR418", "JZ-C01", "JZ-C02", "TR381", "JZ-C03", "TR314", "TR416", "TR389", "TR323", "TR390", "CD060", "TR333",
+                    "JZ-I01", "JZ-I03", "JZ-G01"):  # fmt: skip
+        assert rule_id in ids
+    tr333 = next(rec for rec in printed if rec["regel"] == "TR333")
+    assert (tr333["retourcode"], tr333["niveau"], tr333["ernst"]) == ("9333", "declaratie", "afkeur")
+    r = cli("rules")
+    assert r.exit_code == 0 and "TR418" in r.stdout
+    r = cli("rules", "--format", "csv")
+    assert r.stdout.splitlines()[0] == "regel,retourcode,ernst,niveau,titel,omschrijving"
