@@ -924,15 +924,21 @@ def validate(
     batch=None,
     today: dt.date | None = None,
     progress=None,
+    skip_families: Iterable[str] = (),
 ) -> ValidationResult:
     """Judge every stored line that has no verdict yet (all lines in scope with ``opnieuw``).
 
     ``gemeente`` (CBS codes), ``aanbieder`` (AGB codes) and ``batch`` (ids) — each one value or a
     list — narrow which lines are judged; the history is always every approved line. ``today``
     is the date TR134/TR137/TR319/TR335 compare with (default: the system date). ``progress`` is
-    called with a short text per step. See the module docstring for the procedure.
+    called with a short text per step. ``skip_families`` names rule families (line, contract,
+    allocation, history) not to apply at all, e.g. "allocation" when no allocations are known
+    (``jzcli check`` without --toewijzingen). See the module docstring for the procedure.
     """
     rules = load_rules()
+    if skip_families:
+        skip = set(skip_families)
+        rules = {k: r for k, r in rules.items() if r.family not in skip}
     today = today or dt.date.today()
     gemeente, aanbieder, batch = _as_list(gemeente), _as_list(aanbieder), _as_list(batch)
 
