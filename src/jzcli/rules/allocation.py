@@ -592,10 +592,24 @@ def match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Dat
     return pd.DataFrame({"toewijzing_id": ids, "toewijzing_match": how}, index=lines.index)
 
 
-def _join_unique(values, limit: int = 4) -> str:
-    seen = list(dict.fromkeys(str(v) for v in values if v is not None and v == v))
-    text = ", ".join(seen[:limit])
-    return text + (f" and {len(seen) - limit} more" if len(seen) > limit else "")
+def _list_text(pos, values, limit: int = 3) -> pd.Series:
+    """Per line position: its distinct values joined ('a, b, c and 2 more'), vectorised.
+
+    ``pos`` and ``values`` are aligned; the result is indexed by position.
+    """
+    df = pd.DataFrame({"pos": np.asarray(pos), "v": pd.Series(np.asarray(values, dtype=object)).astype(object)})
+    df = df[df["v"].notna()].drop_duplicates()
+    if df.empty:
+        return pd.Series(dtype=object)
+    df = df.sort_values("pos", kind="mergesort")
+    k = df.groupby("pos").cumcount().to_numpy()
+    n = df.groupby("pos")["v"].size()
+    text = df[k == 0].set_index("pos")["v"].astype(object)
+    for j in range(1, limit):
+        nth = df[k == j].set_index("pos")["v"].reindex(text.index)
+        text = text.where(nth.isna(), text + ", " + nth.astype(object))
+    more = (n.reindex(text.index) - limit).clip(lower=0)
+    return text.where(more == 0, text + " and " + more.astype(str).astype(object) + " more")
 
 
 def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Series:
@@ -622,7 +636,7 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
         ag = pd.DataFrame({"nummer": enc.a["nummer"], "gem": a_text["gemeente"], "agem": enc.a["gemeente"]})
         elsewhere = lg.merge(ag, on="nummer")
         elsewhere = elsewhere[elsewhere["agem"].to_numpy() != enc.l["gemeente"][elsewhere["_pos"].to_numpy()]]
-        hint = pd.Series(numbered).map(elsewhere.groupby("_pos")["gem"].agg(_join_unique))
+        hint = pd.Series(numbered).map(_list_text(elsewhere["_pos"], elsewhere["gem"]))
         hint.index = sub.index
         text = text.where(hint.isna(), text + " (it exists for gemeente " + hint.astype(object) + ")")
         other = _number_candidates(enc, numbered)
@@ -671,10 +685,10 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
             cand["tie"] = (nummer + np.where(cand["deleted"].to_numpy(), " (deleted)", "")).to_numpy()
             _unique, ties = _best_content(cand)
             at = pd.Series(loose)
-            products = at.map(cand.groupby("_pos")["product"].agg(_join_unique)).set_axis(sub.index)
+            products = at.map(_list_text(cand["_pos"], cand["product"])).set_axis(sub.index)
             fitting = cand[cand["product_ok"]]
-            runs = at.map(fitting.groupby("_pos")["run"].agg(_join_unique)).set_axis(sub.index)
-            tied = at.map(ties.groupby("_pos")["tie"].agg(_join_unique)).set_axis(sub.index)
+            runs = at.map(_list_text(fitting["_pos"], fitting["run"])).set_axis(sub.index)
+            tied = at.map(_list_text(ties["_pos"], ties["tie"])).set_axis(sub.index)
             text = text.where(products.isna(), searched + "this client's allocations are for other products: " + products.astype(object))
             text = text.where(runs.isna(), searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")")
             text = text.where(
