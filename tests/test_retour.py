@@ -373,3 +373,49 @@ def test_cli_retour_jw325(tmp_path, db_url, cli):
 
     for bsn in [*BSNS, BAD_BSN]:
         assert bsn not in r.output
+
+
+def test_jw325_header_code_of_a_level_4_rule(tmp_path, db_url):
+    """An unknown gemeente in the header (TR378, level 4) → Header with S300 only, no DeclaratieAntwoord."""
+    from ijw_builders import client, prestatie, write_jw323
+
+    from jzcli import ijw
+
+    store = setup(db_url, tmp_path, extra_allocations=_allocations([(BSNS[0], "45A48")]))
+    path = write_jw323(tmp_path / "f.xml", header={"identificatie": "MSG-F", "ontvanger": "9999"}, declaratienummer="DF", clients=[client(BSNS[0], [prestatie("F1", 900001)])])
+    import_files(store, path)
+    validate(store, today=TODAY)
+    result = retour(store, tmp_path / "out", today=ANSWER_DAY)
+    (answer,) = result.answers
+    assert (answer.uitkomst, answer.header_codes, answer.toegekend) == ("header afgekeurd", ["S300"], 0)
+    assert answer.filename.startswith("JW325_9999_98001101_DF_")
+    assert ijw.validate_xsd(answer.path, "JW325") == []
+    root = etree.parse(str(answer.path)).getroot()
+    assert _codes(root, "a:Header") == ["S300"]
+    assert root.find("a:Header/a:XsltVersie", NS) is None and root.find("a:DeclaratieAntwoord", NS) is None
+    assert root.findtext("a:Header/a:Afzender", namespaces=NS) == "9999"
+
+
+def test_xml_codes_and_identification():
+    import pandas as pd
+
+    from jzcli.retour import identificatie_325, max_retourcodes, retourcodes_325, xml_codes
+
+    codes = pd.Series(["0611", "JZ-C01", "JZ-C02", "JZ-C03", "JZ-I01", "JZ-X99", "S329"])
+    assert xml_codes(codes).tolist() == ["0611", "0611", "9341", "9338", "0233", "0233", "S329"]
+    assert {"0001", "0200", "0233", "8001", "9333", "S300"} <= retourcodes_325()
+    assert max_retourcodes() is None  # JW325.xsd: RetourCode maxOccurs="unbounded"
+    assert identificatie_325(12, 3) == "JZ12R3"
+    long = identificatie_325(123_456_789, 12)
+    assert long == "JZ21I3V9RC" and len(long) <= 12
+
+
+def test_cli_retour_invalid_answer_is_not_written(tmp_path, db_url, cli, monkeypatch):
+    store, _files = _xml_messages(tmp_path, db_url)
+    store.close()
+    monkeypatch.setattr("jzcli.retour.validate_325", lambda tree: ["line 3, /Bericht/Header: broken on purpose"])
+    out = tmp_path / "antwoorden"
+    r = cli("retour", "-o", out, "--db", db_url)
+    assert r.exit_code == 3
+    assert "does not validate against JW325.xsd and was not written: line 3, /Bericht/Header: broken on purpose" in r.stderr
+    assert not list(out.glob("*.xml")) and not list(out.glob(".*.tmp"))
