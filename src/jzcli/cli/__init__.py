@@ -45,7 +45,7 @@ def _root(
 
 
 # Command modules register themselves on import (one module per command family).
-COMMAND_MODULES = ("import_", "store_cmds", "report", "validate", "retour")
+COMMAND_MODULES = ("import_", "store_cmds", "report", "validate", "retour", "check")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"jzcli.cli.{_name}")

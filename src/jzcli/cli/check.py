@@ -1,0 +1,310 @@
+"""jzcli check, jzcli export jw323 (the provider side)"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from jzcli import render
+from jzcli.cli import app
+from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.store_cmds import export_app
+from jzcli.errors import EXIT_FINDINGS, UsageError
+
+MapOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--map", help='Column mapping "Column name=field" for the declaration files (repeatable), as in jzcli import.'),
+]
+
+
+def _agb(value: str | None) -> str | None:
+    if value is None:
+        return None
+    import pandas as pd
+
+    from jzcli.readers.values import parse_agb
+
+    parsed = parse_agb(pd.Series([value], dtype=object))
+    if parsed.errors.iloc[0]:
+        raise UsageError(f"--aanbieder {value}: {parsed.errors.iloc[0]} (an AGB code has 8 digits)")
+    return str(parsed.values.iloc[0])
+
+
+def _gemeente(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from jzcli.cli.common import resolve_gemeenten
+
+    return resolve_gemeenten([value])[0]
+
+
+def _date_option(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} {value}: not a date (write it as 2025-04-02)") from None
+
+
+# ============================================================================ check
+@app.command(
+    "check",
+    epilog=(
+        "Examples:\n\n"
+        "  jzcli check maart.xlsx --contract gooi.toml --toewijzingen toewijzingen.xlsx\n\n"
+        "  jzcli check declaraties/ --contract gooi.toml --contract twente.xlsx --aanbieder 98001202\n\n"
+        "  jzcli check maart.xlsx --contract gooi.toml --format json > afkeur.json"
+    ),
+)
+def check_command(
+    paths: Annotated[list[Path], typer.Argument(help="Declaration files or folders (xlsx, xlsm, xls, csv, JW323 xml).", show_default=False)],
+    contract: Annotated[
+        list[Path],
+        typer.Option("--contract", help="The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract)."),
+    ],
+    toewijzingen: Annotated[
+        Optional[list[Path]],
+        typer.Option("--toewijzingen", help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped."),
+    ] = None,
+    aanbieder: Annotated[Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")] = None,
+    gemeente: Annotated[Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")] = None,
+    maps: MapOption = None,
+    fmt: FormatOption = Format.table,
+    output: OutputOption = None,
+    show_bsn: ShowBsnOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Show, line by line, what the gemeente would reject, before you send anything.
+
+    Reads your declaration files with the same readers as jzcli import and applies every rule
+    the given contract(s) and allocations allow (a temporary store, deleted afterwards; your
+    own store is not touched). Per finding: file, sheet, Excel row, retourcode, omschrijving,
+    the values that clash and what to change. Without --toewijzingen the allocation rules are
+    skipped, and the output says so. -o writes the findings to .csv, .json or .xlsx.
+    Exit code 0 when no line would be rejected, 1 when one would, 3 when a file cannot be read.
+    """
+    from jzcli.check import check
+
+    if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
+        raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
+
+    def progress(text: str) -> None:
+        if not quiet:
+            render.status_line(render.escape(text))
+
+    result = check(
+        paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
+        show_bsn=show_bsn, progress=progress,
+    )  # fmt: skip
+
+    if output is not None:
+        _write_check_output(result, output)
+        if not quiet:
+            render.status_line(f"wrote {render.number(len(result.records))} findings to {render.escape(str(output))}")
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(result.records, ensure_ascii=False, indent=2) + "\n")
+    elif fmt == Format.csv:
+        from jzcli.check import records_frame
+        from jzcli.export import csv_safe
+
+        frame = records_frame(result.records)
+        w = csv.writer(sys.stdout)
+        w.writerow(list(frame.columns))
+        for row in frame.itertuples(index=False, name=None):
+            w.writerow(["" if v is None else csv_safe(v) for v in row])
+    else:
+        _render_check(result)
+    if fmt != Format.table and result.skipped_families:
+        render.warning_line(_skipped_text(result))
+    for path, reason in result.ignored:
+        if not quiet:
+            render.warning_line(f"{path}: not checked: {reason}")
+    for r in result.unreadable:
+        render.error_line(r.message)
+    code = result.exit_code
+    if code:
+        raise typer.Exit(code)
+
+
+def _skipped_text(result) -> str:
+    return (
+        f"allocation rules not applied ({', '.join(result.skipped_rules)}): no --toewijzingen given; "
+        "the gemeente will also check every line against its allocation"
+    )
+
+
+def _write_check_output(result, output: Path) -> None:
+    from jzcli.check import records_frame
+    from jzcli.export import atomic_path, write_table, write_xlsx
+
+    suffix = output.suffix.lower()
+    if suffix == ".json":
+        with atomic_path(output) as tmp:
+            tmp.write_text(json.dumps(result.records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    elif suffix == ".csv":
+        write_table(records_frame(result.records), output)
+    else:
+        write_xlsx({"Check": records_frame(result.records)}, output)
+
+
+def _render_check(result) -> None:
+    from jzcli.check import amounts
+    from jzcli.validate import AFGEKEURD
+
+    out = render.out
+    files = render.table("Files checked")
+    for col, just in (("file", "left"), ("sheets", "left"), ("lines", "right"), ("skipped rows", "right"), ("would be rejected", "right")):
+        files.add_column(col, justify=just, overflow="fold")
+    v = result.result.verdicts
+    for r in result.declaraties:
+        if r.status == "error":
+            files.add_row(render.escape(r.path.name), "", "", "", "[red]cannot be read[/]")
+            continue
+        if r.status == "unchanged":
+            files.add_row(render.escape(r.path.name), "", "", "", "[dim]the same file was given twice[/]")
+            continue
+        mine = v[(v["batch"] == r.batch)] if r.batch is not None and len(v) else v.iloc[0:0]
+        rejected = int((mine["status"] == AFGEKEURD).sum()) if len(mine) else 0
+        files.add_row(
+            render.escape(r.path.name), render.escape(", ".join(r.sheet_labels)), render.number(r.stored), render.number(r.skipped),
+            f"[red]{render.number(rejected)}[/]" if rejected else "0",
+        )
+    out.print(files)
+
+    if result.skipped_families:
+        out.print(f"[yellow]Note:[/] {render.escape(_skipped_text(result))}.")
+
+    if result.records:
+        t = render.table("What the gemeente would reject, and what to change", show_lines=True)
+        for col in ("file", "sheet", "row", "retourcode", "problem", "what to change"):
+            t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
+        for rec in result.records:
+            code = rec["retourcode"] if rec["retourcode"] == rec["regel"] else f"{rec['retourcode']} ({rec['regel']})"
+            code = render.escape(code) + "\n[dim]" + render.escape(rec["omschrijving"] or "") + "[/]"
+            if rec["ernst"] != "afkeur":
+                code = "[yellow]signal only[/]\n" + code
+            problem = render.escape(rec["melding"] or "")
+            if rec["kolom"] and rec["waarde"] is not None:
+                problem += f"\n[dim]{render.escape(rec['kolom'])}: {render.escape(str(rec['waarde']))}[/]"
+            t.add_row(
+                render.escape(rec["bron"] or ""), render.escape(rec["blad"] or ""), "" if rec["rij"] is None else str(rec["rij"]), code,
+                problem, render.escape(rec.get("hint") or ""),
+            )
+        out.print(t)
+
+    a = amounts(result.result)
+    if not result.lines:
+        out.print("No declaration lines were checked.")
+    elif result.rejected:
+        out.print(
+            f"[red]{render.number(result.rejected)} of {render.number(result.lines)} lines would be rejected[/] "
+            f"({render.euro(a[AFGEKEURD])} of {render.euro(a['total'])}); fix them before sending."
+        )
+    else:
+        out.print(f"[green]No line would be rejected[/]: {render.number(result.lines)} lines, {render.euro(a['total'])}.")
+
+
+# ============================================================================ export jw323
+@export_app.command(
+    "jw323",
+    epilog=(
+        "Examples:\n\n"
+        "  jzcli export jw323 maart.xlsx -o berichten/\n\n"
+        "  jzcli export jw323 maart.csv -o berichten/ --aanbieder 98001202 --periode 2025-03\n\n"
+        "  jzcli export jw323 --db jzcli.db --batch 4 -o berichten/"
+    ),
+)
+def export_jw323_command(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Declaration spreadsheets or folders.", show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the messages (created when missing).")] = None,
+    aanbieder: Annotated[Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")] = None,
+    gemeente: Annotated[Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")] = None,
+    periode: Annotated[
+        Optional[str], typer.Option("--periode", help="DeclaratiePeriode, a month such as 2025-03. Default: the latest month in the lines.")
+    ] = None,
+    dagtekening: Annotated[
+        Optional[str], typer.Option("--dagtekening", help="Date the messages (default today); needed when the period has not ended yet.")
+    ] = None,
+    maps: MapOption = None,
+    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="With --db: the imported spreadsheet batches to export (repeatable).")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Export stored lines (with --batch) instead of files.", show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format on stdout (table or json).")] = Format.table,
+    show_bsn: ShowBsnOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Turn declaration spreadsheets into iJw JW323 messages, one per aanbieder × gemeente.
+
+    The DeclaratiePeriode is one calendar month (--periode, default the latest month in the
+    lines); lines of earlier months travel in that month's message (late declaring). Your own
+    ReferentieNummer and DeclaratieNummer are kept; missing ones are generated, stable and
+    unique. Lines that cannot become a valid Prestatie (no toewijzingnummer, a BSN failing the
+    11-proef, no tarief, a period spanning months, ...) are listed with file, sheet and row and
+    left out, never invented. Every message is checked against JW323.xsd; files are UTF-8 with
+    CR/LF line ends. Run jzcli check first to see what the gemeente would reject.
+    Exit code 0 when every line was exported, 1 when lines were left out, 2 for a usage error,
+    3 when a file cannot be read.
+    """
+    from jzcli import jw323
+
+    if output is None:
+        raise UsageError("-o DIR is required: the folder to write the messages to")
+    if fmt == Format.csv:
+        raise UsageError("--format csv is not available here; use table or json")
+    per = jw323.parse_periode(periode) if periode else None
+    dag = _date_option(dagtekening, "--dagtekening")
+    if db is not None:
+        if paths:
+            raise UsageError("give either files or --db with --batch, not both")
+        result = jw323.export_store(open_store(db), list(batch or []), output, periode=per, dagtekening=dag, show_bsn=show_bsn)
+    else:
+        if not paths:
+            raise UsageError("give the declaration files to export (or --db with --batch)")
+        if batch:
+            raise UsageError("--batch only goes with --db")
+
+        def progress(text: str) -> None:
+            if not quiet:
+                render.status_line(render.escape(text))
+
+        result = jw323.export_files(
+            paths, output, aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [], periode=per, dagtekening=dag,
+            show_bsn=show_bsn, progress=progress,
+        )  # fmt: skip
+
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _render_export(result, output)
+    if len(result.left_out):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _render_export(result, folder: Path) -> None:
+    out = render.out
+    if result.messages:
+        t = render.table(f"JW323 messages written to {render.escape(str(folder))} (DeclaratiePeriode {result.periode:%Y-%m}, dagtekening {result.dagtekening.isoformat()})")
+        for col, just in (("file", "left"), ("aanbieder", "left"), ("gemeente", "left"), ("declaratienummer", "left"), ("clients", "right"), ("lines", "right"), ("total", "right")):
+            t.add_column(col, justify=just, overflow="fold")
+        for m in result.messages:
+            t.add_row(
+                render.escape(m.filename), m.aanbieder, m.gemeente, render.escape(m.declaratienummer), render.number(m.clients),
+                render.number(len(m.lines)), render.euro(m.totaal),
+            )
+        out.print(t)
+    else:
+        out.print("No message was written: no line could become a valid Prestatie.")
+    if len(result.left_out):
+        t = render.table(f"Lines left out ({len(result.left_out)} of {result.lines}; fix them and export again)", show_lines=True)
+        for col in ("file", "sheet", "row", "reason"):
+            t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
+        for r in result.left_out.itertuples(index=False):
+            t.add_row(render.escape(r.bron or ""), render.escape(r.blad or ""), "" if r.rij is None else str(r.rij), render.escape(r.reden))
+        out.print(t)
+    out.print(f"{render.number(result.exported)} of {render.number(result.lines)} lines exported in {len(result.messages)} message(s).")

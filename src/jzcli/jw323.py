@@ -1,0 +1,698 @@
+"""``jzcli export jw323``: a provider's spreadsheet lines as iJw 3.2 JW323 declaration messages.
+
+Reading
+    The files are read with the same readers as ``jzcli import`` (imported into a temporary store,
+    see ``check.temporary_store``), or taken from a store (``--db`` with ``--batch``). A line keeps
+    its provenance (file, sheet, Excel row) so every line left out can be named.
+
+One message per aanbieder × gemeente × DeclaratiePeriode
+    The DeclaratiePeriode is one calendar month for the whole export: ``--periode``, else the
+    latest ProductPeriode month among the lines that can become a Prestatie. Lines of earlier
+    months go into that period's message (late declaring, OP354/IV090), never into a message of
+    their own month; lines of a later month are left out. The period must have ended: a period
+    that ends after the DeclaratieDagtekening (default today) is refused unless ``--dagtekening``
+    names a day on or after its end.
+
+The message (``build_message``; element order of JW323.xsd, built with lxml)
+    Header: BerichtCode 490, BerichtVersie 3, BerichtSubversie 2, Afzender = AGB, Ontvanger =
+    gemeente, BerichtIdentificatie (Identificatie + Dagtekening), XsdVersie = the versions of the
+    shipped JW323.xsd. Declaratie: DeclaratieNummer, DeclaratiePeriode, DeclaratieDagtekening,
+    TotaalIngediendBedrag = Σ debet − Σ credit (absolute value, sign via DebetCredit; 0 is D),
+    Clienten: one Client per BSN (in the order of first appearance) with its Prestaties. Money is
+    integer cents, as stored; ToewijzingNummer is written as the integer.
+
+Identifiers (stable: exporting the same file again gives the same numbers, so a second sending
+is recognised by the gemeente as a repeat instead of being paid twice)
+    * ReferentieNummer: the provider's own where the line has one; otherwise ``JZ`` + 18
+      base-36 characters of SHA-256 over the aanbieder, the SHA-256 of the source file, the
+      sheet, the Excel row and the line's content. Two different files (or two rows of one file)
+      never get the same number; 36^18 ≈ 2^93 values make an accidental repeat for a provider
+      practically impossible (a birthday bound of ~10^14 lines).
+    * DeclaratieNummer: the provider's own when every line of the message carries the same one,
+      it is 1–12 letters/digits and no other message of this export uses it; otherwise ``JZ`` + 10
+      base-36 characters of SHA-256 over aanbieder, gemeente, period and the message's
+      ReferentieNummers (≈ 2^51 values).
+    * BerichtIdentificatie: ``JB`` + 10 base-36 characters of the same content hash with another
+      salt (≤ 12 characters, TR056).
+
+Lines left out (``LeftOut``; never repaired or invented)
+    A line that cannot become a valid Prestatie is listed with file, sheet, row and every reason:
+    a value that could not be read; no aanbieder, gemeente (CBS code), BSN passing the 11-proef,
+    toewijzingnummer (≤ 9 digits), productcategorie (JZ020), productcode (≤ 5), begindatum,
+    einddatum, volume, eenheid (WJ756), tarief (unless eenheid 83), bedrag; a ProductPeriode
+    spanning months, ending before it begins, before 2021 or more than 5 years old; eenheid 83
+    with a tarief or with bedrag ≠ volume; a credit without VorigReferentieNummer, a debet with
+    one, a credit of € 0 (CS325); numbers beyond the XSD limits; a line after the period; a line
+    rejected by ``jzcli validate`` (``--db``). Then, inside each message (level-2 rules that would
+    reject the whole message): a second debet for the same toewijzing, product and ProductPeriode
+    (TR416), a ReferentieNummer used twice by the aanbieder (TR101/TR314), a VorigReferentieNummer
+    used twice (TR315), and a credit of a debet in the same message (TR316: both left out).
+
+Writing: every message is checked against JW323.xsd before anything is written (a failure is an
+internal error and writes nothing); files are UTF-8 without BOM with CR/LF line ends (OP192),
+each written atomically, named ``JW323_<AGB>_<gemeente>_<YYYYMM>_<DeclaratieNummer>.xml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from lxml import etree
+
+from jzcli import ijw, refdata, render
+from jzcli.errors import FileReadError, UsageError
+from jzcli.export import atomic_path
+from jzcli.importer import FileResult, ImportOptions
+from jzcli.model import CREDIT, DEBET, EENHEDEN
+from jzcli.readers.values import elfproef
+from jzcli.store import Store, batches, berichten
+from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, _read, load_lines, mask_value, signed_amount
+
+JW323 = ijw.bericht("JW323")
+NS = JW323.namespace
+NS_BASIS = ijw.BASIS_NS
+BERICHTVERSIE = "3"
+BERICHTSUBVERSIE = "2"
+
+EURO = "83"
+EARLIEST = pd.Timestamp("2021-01-01")
+MAX_AMOUNT = 99_999_999  # LDT_Bedrag, LDT_Volume (RS005)
+MAX_TOTAL = 999_999_999_999  # LDT_TotaalBedrag (RS040)
+MAX_NUMMER = 999_999_999  # LDT_Nummer (RS006)
+REF_PREFIX = "JZ"
+REF_LENGTH = 20  # LDT_ReferentieNummer
+ID_LENGTH = 12  # LDT_IdentificatieBericht, LDT_IdentificatieDeclaratie
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+# ============================================================================ results
+@dataclass
+class Message:
+    """One JW323, built and checked against the XSD, not written yet."""
+
+    aanbieder: str
+    gemeente: str
+    periode: dt.date  # first day of the DeclaratiePeriode
+    declaratienummer: str
+    identificatie: str
+    dagtekening: dt.date
+    lines: pd.DataFrame  # the Prestaties: provenance + FIELDS, final referentienummer
+    totaal: int  # Σ debet − Σ credit, cents
+    tree: etree._ElementTree
+
+    @property
+    def filename(self) -> str:
+        return f"JW323_{self.aanbieder}_{self.gemeente}_{self.periode:%Y%m}_{self.declaratienummer}.xml"
+
+    @property
+    def clients(self) -> int:
+        return int(self.lines["bsn"].nunique())
+
+    def as_dict(self, folder: Path | None = None) -> dict:
+        return {
+            "file": str(folder / self.filename) if folder is not None else self.filename,
+            "aanbieder": self.aanbieder,
+            "gemeente": self.gemeente,
+            "declaratieperiode": f"{self.periode:%Y-%m}",
+            "declaratienummer": self.declaratienummer,
+            "berichtidentificatie": self.identificatie,
+            "dagtekening": self.dagtekening.isoformat(),
+            "clienten": self.clients,
+            "prestaties": len(self.lines),
+            "totaal_ingediend": self.totaal,
+        }
+
+
+@dataclass
+class Export:
+    """What an export made: the messages, the lines left out and why, and the files read."""
+
+    messages: list[Message]
+    left_out: pd.DataFrame  # bron, blad, rij, reden (BSNs masked unless show_bsn)
+    periode: dt.date | None
+    dagtekening: dt.date
+    lines: int  # lines read
+    files: list[FileResult] = field(default_factory=list)
+    folder: Path | None = None
+
+    @property
+    def exported(self) -> int:
+        return sum(len(m.lines) for m in self.messages)
+
+    def as_dict(self) -> dict:
+        return {
+            "declaratieperiode": f"{self.periode:%Y-%m}" if self.periode else None,
+            "dagtekening": self.dagtekening.isoformat(),
+            "regels": self.lines,
+            "geexporteerd": self.exported,
+            "berichten": [m.as_dict(self.folder) for m in self.messages],
+            "weggelaten": [
+                {"bron": r.bron, "blad": r.blad, "rij": None if pd.isna(r.rij) else int(r.rij), "reden": r.reden}
+                for r in self.left_out.itertuples(index=False)
+            ],
+        }
+
+
+LEFT_OUT_COLUMNS = ["bron", "blad", "rij", "reden"]
+
+
+# ============================================================================ sources
+@dataclass
+class Source:
+    """Lines to export with what the export needs to know about them."""
+
+    lines: pd.DataFrame  # validate.LINE_COLUMNS + sha (the source file's SHA-256)
+    imports: pd.DataFrame  # unresolved import findings: regel_id, veld, kolom, waarde, melding
+    rejected: pd.DataFrame  # regel_id, regels (rules of a stored afkeur verdict), for --db
+    files: list[FileResult] = field(default_factory=list)
+
+
+def _sha_of_batches(store: Store) -> pd.Series:
+    b = _read(store, sa.select(batches.c.id, batches.c.sha256))
+    if b.empty:
+        return pd.Series(dtype=object)
+    return pd.Series(b["sha256"].to_numpy(), index=b["id"].astype("int64").to_numpy())
+
+
+def _source_from(store: Store, where=None, *, verdicts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    lines = load_lines(store, where)
+    lines["sha"] = lines["batch"].map(_sha_of_batches(store)).astype(object)
+    imports = _load_import_findings(store)
+    imports = imports[imports["regel_id"].isin(lines["id"])]
+    rejected = pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "regels": pd.Series(dtype=object)})
+    if verdicts:
+        from jzcli.store import bevindingen
+
+        v = _load_verdicts(store)
+        if len(v):
+            latest = v.sort_values("ronde").drop_duplicates("regel_id", keep="last")
+            bad = latest.loc[(latest["status"] == AFGEKEURD) & latest["regel_id"].isin(lines["id"]), ["regel_id", "ronde"]]
+            if len(bad):
+                f = _read(store, sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde, bevindingen.c.ernst))
+                f = f.merge(bad, on=["regel_id", "ronde"]) if len(f) else f
+                f = f[f["ernst"] == "afkeur"] if len(f) else f
+                rules = f.groupby("regel_id")["regel"].agg(lambda s: ", ".join(dict.fromkeys(s))) if len(f) else pd.Series(dtype=object)
+                rejected = pd.DataFrame({"regel_id": bad["regel_id"].astype("int64").to_numpy()})
+                rejected["regels"] = rejected["regel_id"].map(rules).fillna("").astype(object).to_numpy()
+    return lines, imports, rejected
+
+
+def read_files(files, opts: ImportOptions, progress=None) -> Source:
+    """Declaration files through the real importer into a temporary store. A file that cannot be
+    read refuses the export (exit 3): half an export is worse than none."""
+    from jzcli.check import declaration_files, import_declaraties, temporary_store
+
+    paths, _ignored = declaration_files(list(files), [])
+    with temporary_store() as store:
+        results = import_declaraties(store, paths, opts, progress)
+        bad = [r for r in results if r.status == "error"]
+        if bad:
+            raise FileReadError("; ".join(r.message for r in bad) + "; nothing was exported")
+        lines, imports, rejected = _source_from(store)
+    return Source(lines, imports, rejected, results)
+
+
+def read_store(store: Store, batch: list[int]) -> Source:
+    """Stored lines of these spreadsheet batches; lines of iJw messages are refused (they are
+    messages already), lines rejected by jzcli validate are left out."""
+    from jzcli.store import declaratieregels
+
+    if not batch:
+        raise UsageError("--db needs --batch: say which imported files to turn into messages (see jzcli batches)")
+    known = _read(store, sa.select(batches.c.id, batches.c.soort, batches.c.bestand).where(batches.c.id.in_([int(b) for b in batch])))
+    missing = sorted(set(int(b) for b in batch) - set(known["id"].astype(int)) if len(known) else set(int(b) for b in batch))
+    if missing:
+        raise UsageError(f"--batch {', '.join(map(str, missing))}: no such batch in the store (see jzcli batches)")
+    other = known[known["soort"] != "declaraties"]
+    if len(other):
+        r = other.iloc[0]
+        raise UsageError(f"--batch {r['id']}: {r['bestand']} holds {r['soort']}, not declarations")
+    msgs = _read(store, sa.select(berichten.c.batch).where(berichten.c.batch.in_([int(b) for b in batch])))
+    if len(msgs):
+        b = int(msgs["batch"].iloc[0])
+        raise UsageError(f"--batch {b}: this batch is an iJw message already; export spreadsheet batches")
+    lines, imports, rejected = _source_from(store, declaratieregels.c.batch.in_([int(b) for b in batch]), verdicts=True)
+    return Source(lines, imports, rejected)
+
+
+# ============================================================================ left out
+class _Reasons:
+    """Reasons per line (all of them, in order), collected with masks."""
+
+    def __init__(self, index: pd.Index):
+        self.text = pd.Series("", index=index, dtype=object)
+
+    def add(self, mask, reason) -> None:
+        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.text.index)
+        if not mask.any():
+            return
+        r = reason[mask] if isinstance(reason, pd.Series) else pd.Series(reason, index=self.text.index[mask.to_numpy()])
+        cur = self.text[mask]
+        self.text[mask] = np.where(cur == "", r.astype(str), cur + "; " + r.astype(str))
+
+    @property
+    def bad(self) -> pd.Series:
+        return self.text != ""
+
+
+def _text(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), "").astype(str)
+
+
+def _digits(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), "").astype(str).str.fullmatch(r"\d+").fillna(False).astype(bool)
+
+
+def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_bsn: bool) -> _Reasons:
+    """Everything that keeps a line from being a valid Prestatie on its own."""
+    r = _Reasons(lines.index)
+    ids = lines["id"]
+
+    # values that could not be read at import (the raw text shown, a BSN masked)
+    f = src.imports
+    if len(f):
+        f = f[f["regel_id"].isin(ids)]
+        raw = pd.Series([str(mask_value(v, w, show_bsn)) for v, w in zip(f["veld"], f["waarde"].fillna(""))], index=f.index, dtype=object)
+        col = f["kolom"].astype(object).where(f["kolom"].notna(), "").astype(str)
+        text = f["veld"].astype(str) + " could not be read ('" + raw + "'" + np.where(col != "", " in column '" + col + "'", "") + "): " + f["melding"].astype(str)
+        per_line = text.groupby(f["regel_id"].to_numpy()).agg("; ".join)
+        hit = ids.isin(per_line.index)
+        r.add(hit, ids.map(per_line))
+    if len(src.rejected):
+        rules = src.rejected.set_index("regel_id")["regels"]
+        hit = ids.isin(rules.index)
+        r.add(hit, "rejected by jzcli validate (" + ids.map(rules).fillna("").astype(str) + "): fix it and import it again")
+
+    def missing(col: str, what: str) -> None:
+        r.add(lines[col].isna() & ~_failed(src, ids, col), what)
+
+    missing("aanbieder", "no aanbieder (AGB code): give it with --aanbieder")
+    missing("gemeente", "no gemeente: give it with --gemeente")
+    known = set(refdata.gemeenten()) | {x["oude_code"] for x in refdata.gemeenten_historie()}
+    g = lines["gemeente"]
+    r.add(g.notna() & ~g.isin(known), "gemeente " + _text(g) + " is not a CBS gemeentecode")
+
+    b = lines["bsn"]
+    missing("bsn", "no BSN")
+    shown = b.map(lambda v: render.mask_bsn(v, show_bsn), na_action="ignore")
+    r.add(b.notna() & ~elfproef(b.astype(str)).to_numpy(), "bsn " + _text(shown) + " fails the 11-proef (CS002)")
+
+    t = lines["toewijzingnummer"]
+    missing("toewijzingnummer", "no toewijzingnummer: a Prestatie names the allocation it draws on")
+    bad_t = t.notna() & ~_digits(t)
+    r.add(bad_t, "toewijzingnummer '" + _text(t) + "' is not a number")
+    too_big = t.notna() & _digits(t) & (t.astype(object).where(_digits(t), "0").astype(str).str.lstrip("0").str.len() > 9)
+    r.add(too_big, "toewijzingnummer " + _text(t) + " has more than 9 digits")
+
+    cat = lines["productcategorie"]
+    missing("productcategorie", "no productcategorie")
+    r.add(cat.notna() & ~cat.isin(set(refdata.codelijst("productcategorie"))), "productcategorie " + _text(cat) + " is not in the list JZ020")
+    code = lines["productcode"]
+    missing("productcode", "no productcode")
+    r.add(code.notna() & (_text(code).str.len() > 5), "productcode " + _text(code) + " is longer than 5 characters")
+
+    begin, end = lines["begindatum"], lines["einddatum"]
+    missing("begindatum", "no begindatum")
+    missing("einddatum", "no einddatum")
+    both = begin.notna() & end.notna()
+    r.add(both & (end < begin), "einddatum " + _date(end) + " is before begindatum " + _date(begin))
+    spans = both & (end >= begin) & ((begin.dt.year != end.dt.year) | (begin.dt.month != end.dt.month))
+    r.add(spans, "ProductPeriode " + _date(begin) + ".." + _date(end) + " spans more than one month: one line per month (CS337)")
+    r.add((begin < EARLIEST).fillna(False), "begindatum " + _date(begin) + " is before 2021-01-01 (CS100)")
+    oldest = pd.Timestamp(dagtekening) - pd.DateOffset(months=60)
+    r.add((end < oldest).fillna(False), "einddatum " + _date(end) + " is more than 5 years before the dagtekening (TR335)")
+
+    unit = lines["eenheid"]
+    missing("eenheid", "no eenheid")
+    r.add(unit.notna() & ~unit.isin(set(EENHEDEN)), "eenheid " + _text(unit) + " is not in the list WJ756")
+    vol, tarief, bedrag = lines["volume"], lines["tarief"], lines["bedrag"]
+    missing("volume", "no volume")
+    missing("bedrag", "no bedrag")
+    euro = unit == EURO
+    r.add((unit.notna() & ~euro).to_numpy() & (tarief.isna() & ~_failed(src, ids, "tarief")).to_numpy(), "no tarief (required unless eenheid is 83)")
+    r.add((euro & tarief.notna()).to_numpy(), "tarief given with eenheid 83 (Euro's): leave it empty (CD087)")
+    r.add((euro & vol.notna() & bedrag.notna() & (vol != bedrag)).fillna(False).to_numpy(), "eenheid 83: bedrag differs from volume (CS339)")
+    for name, s in (("volume", vol), ("tarief", tarief), ("bedrag", bedrag)):
+        r.add((s > MAX_AMOUNT).fillna(False).to_numpy(), f"{name} is larger than the iJw maximum 99.999.999")
+
+    credit = lines["debet_credit"] == CREDIT
+    vorig, ref = lines["vorig_referentienummer"], lines["referentienummer"]
+    r.add(credit & vorig.isna(), "credit line without VorigReferentieNummer (the ReferentieNummer of the debet it cancels, CD060)")
+    r.add(~credit & vorig.notna(), "VorigReferentieNummer " + _text(vorig) + " on a debet line (only a credit names the line it cancels, CD060)")
+    r.add((credit & (bedrag == 0)).fillna(False).to_numpy(), "a credit of € 0,00 (an amount of 0 is always debet, CS325)")
+    for name, s in (("ReferentieNummer", ref), ("VorigReferentieNummer", vorig)):
+        txt = _text(s)
+        r.add(s.notna() & ((txt.str.len() > REF_LENGTH) | (txt.str.strip() == "")), name + " '" + txt + "' is not 1–20 characters")
+    return r
+
+
+def _failed(src: Source, ids: pd.Series, veld: str) -> np.ndarray:
+    f = src.imports
+    if f is None or f.empty:
+        return np.zeros(len(ids), dtype=bool)
+    return ids.isin(f.loc[f["veld"].isin([veld, "periode"] if veld in ("begindatum", "einddatum") else [veld]), "regel_id"]).to_numpy()
+
+
+def _date(s: pd.Series) -> pd.Series:
+    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna("").astype(str)
+
+
+def _where(frame: pd.DataFrame) -> pd.Series:
+    blad = frame["blad"]
+    sheet = pd.Series(np.where(blad.notna(), "sheet '" + _text(blad) + "' ", ""), index=frame.index, dtype=object)
+    return _text(frame["bron"]) + " " + sheet + "row " + _text(frame["rij"].astype("Int64"))
+
+
+def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
+    """Level-2 rules between the lines of one message (lines = the candidates, grouped later by
+    aanbieder × gemeente): TR416, TR101/TR314 (ReferentieNummer per aanbieder), TR315, TR316."""
+    ok = lines[~r.bad.to_numpy()].sort_values("id", kind="mergesort")
+    where = _where(ok)
+    credit = ok["debet_credit"] == CREDIT
+
+    # TR316: a credit of a debet in the same message; both stay out
+    deb = ok[~credit]
+    cred = ok[credit]
+    if len(cred) and len(deb):
+        left = pd.DataFrame({"_i": cred.index, "aanbieder": cred["aanbieder"].to_numpy(), "gemeente": cred["gemeente"].to_numpy(), "ref": cred["vorig_referentienummer"].to_numpy()})
+        right = pd.DataFrame({"_d": deb.index, "aanbieder": deb["aanbieder"].to_numpy(), "gemeente": deb["gemeente"].to_numpy(), "ref": deb["referentienummer"].to_numpy()})
+        m = left.merge(right.dropna(subset=["ref"]), on=["aanbieder", "gemeente", "ref"])
+        if len(m):
+            c = m.drop_duplicates("_i")
+            d = m.drop_duplicates("_d")
+            credit_text = "credits " + pd.Series(c["ref"].astype(str).to_numpy(), index=c["_i"]) + " (" + pd.Series(where.reindex(c["_d"]).to_numpy(), index=c["_i"]) + ")"
+            r.add(lines.index.isin(c["_i"]), (credit_text + " in the same message (TR316): send the credit in a later declaration").reindex(lines.index).fillna(""))
+            debet_text = "credited by " + pd.Series(where.reindex(d["_i"]).to_numpy(), index=d["_d"])
+            r.add(lines.index.isin(d["_d"]), (debet_text + " in the same message (TR316): a line and its own credit cannot travel together").reindex(lines.index).fillna(""))
+    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
+    credit = ok["debet_credit"] == CREDIT
+    where = _where(ok)
+
+    def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
+        if frame.empty:
+            return
+        k = frame[keys].astype(object).where(frame[keys].notna(), "")
+        dup = k.duplicated(keep="first")
+        if not dup.any():
+            return
+        first_idx = k.reset_index().groupby(keys, sort=False)["index"].transform("first")
+        first = pd.Series(where.reindex(first_idx.to_numpy()).to_numpy(), index=frame.index)
+        hit = frame.index[dup.to_numpy()]
+        r.add(lines.index.isin(hit), (reason + " as " + first).reindex(lines.index).fillna(""))
+
+    debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
+    later_duplicates(
+        debets, ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
+        "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
+    )  # fmt: skip
+    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
+    later_duplicates(ok[ok["referentienummer"].notna()], ["aanbieder", "referentienummer"], "ReferentieNummer used twice (TR101/TR314)")
+    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
+    c = ok[ok["debet_credit"] == CREDIT]
+    later_duplicates(c, ["aanbieder", "gemeente", "vorig_referentienummer"], "VorigReferentieNummer used twice in one message (TR315)")
+
+
+def _int_text(s: pd.Series) -> pd.Series:
+    """Toewijzingnummer digits as the integer's text ('0406250101' → '406250101')."""
+    t = _text(s).str.lstrip("0")
+    return t.where(t != "", "0").where(s.notna(), None)
+
+
+# ============================================================================ identifiers
+def _base36(digest: bytes, n: int) -> str:
+    value = int.from_bytes(digest, "big")
+    out = []
+    for _ in range(n):
+        value, rest = divmod(value, 36)
+        out.append(_ALPHABET[rest])
+    return "".join(out)
+
+
+def _hash_id(prefix: str, text: str, n: int) -> str:
+    return prefix + _base36(hashlib.sha256(text.encode("utf-8")).digest(), n)
+
+
+CONTENT = ["bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit", "vorig_referentienummer"]
+
+
+def generated_references(lines: pd.DataFrame) -> pd.Series:
+    """``JZ`` + 18 base-36 characters per line: SHA-256 of aanbieder, source file SHA-256, sheet,
+    Excel row and content (see the module docstring). One hash per line: the XML is written per
+    Prestatie anyway."""
+    parts = [_text(lines["aanbieder"]), _text(lines["sha"]), _text(lines["blad"]), _text(lines["rij"].astype("Int64"))]
+    for c in CONTENT:
+        s = lines[c]
+        parts.append(_date(s) if c in ("begindatum", "einddatum") else _text(s.astype(object)))
+    key = parts[0]
+    for p in parts[1:]:
+        key = key + "|" + p
+    return pd.Series([_hash_id(REF_PREFIX, "jzcli-ref-v1|" + k, REF_LENGTH - len(REF_PREFIX)) for k in key], index=lines.index, dtype=object)
+
+
+# ============================================================================ building
+def build_message(
+    aanbieder: str, gemeente: str, periode: dt.date, declaratienummer: str, identificatie: str, dagtekening: dt.date, lines: pd.DataFrame
+) -> Message:
+    """A JW323 for these lines (already valid Prestaties with a referentienummer), in XSD order."""
+    last = (pd.Timestamp(periode) + pd.offsets.MonthEnd(0)).date()
+    totaal = int(signed_amount(lines).sum())
+    if abs(totaal) > MAX_TOTAL:
+        raise UsageError(f"the total of aanbieder {aanbieder} for gemeente {gemeente} exceeds the iJw maximum; split the export")
+    basis, own = ijw.xsd_versions("JW323")
+    root = etree.Element(etree.QName(NS, "Bericht"), nsmap={None: NS, "ijw": NS_BASIS})
+    h = _sub(root, "Header")
+    _sub(h, "BerichtCode", JW323.code)
+    _sub(h, "BerichtVersie", BERICHTVERSIE)
+    _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
+    _sub(h, "Afzender", aanbieder)
+    _sub(h, "Ontvanger", gemeente)
+    ident = _sub(h, "BerichtIdentificatie")
+    _sub(ident, "Identificatie", identificatie, ns=NS_BASIS)
+    _sub(ident, "Dagtekening", dagtekening.isoformat(), ns=NS_BASIS)
+    x = _sub(h, "XsdVersie")
+    _sub(x, "BasisschemaXsdVersie", basis, ns=NS_BASIS)
+    _sub(x, "BerichtXsdVersie", own, ns=NS_BASIS)
+
+    d = _sub(root, "Declaratie")
+    _sub(d, "DeclaratieNummer", declaratienummer)
+    p = _sub(d, "DeclaratiePeriode")
+    _sub(p, "Begindatum", periode.isoformat(), ns=NS_BASIS)
+    _sub(p, "Einddatum", last.isoformat(), ns=NS_BASIS)
+    _sub(d, "DeclaratieDagtekening", dagtekening.isoformat())
+    t = _sub(d, "TotaalIngediendBedrag")
+    _sub(t, "TotaalBedrag", abs(totaal), ns=NS_BASIS)
+    _sub(t, "DebetCredit", CREDIT if totaal < 0 else DEBET, ns=NS_BASIS)
+    clienten = _sub(d, "Clienten")
+
+    rows = pd.DataFrame(
+        {
+            "bsn": _text(lines["bsn"]).to_numpy(),
+            "ref": _text(lines["referentienummer"]).to_numpy(),
+            "vorig": lines["vorig_referentienummer"].astype(object).where(lines["vorig_referentienummer"].notna(), None).to_numpy(),
+            "nummer": _int_text(lines["toewijzingnummer"]).to_numpy(),
+            "cat": _text(lines["productcategorie"]).to_numpy(),
+            "code": _text(lines["productcode"]).to_numpy(),
+            "begin": _date(lines["begindatum"]).to_numpy(),
+            "end": _date(lines["einddatum"]).to_numpy(),
+            "volume": pd.array(lines["volume"], dtype="Int64").astype(str),
+            "eenheid": _text(lines["eenheid"]).to_numpy(),
+            "tarief": lines["tarief"].astype(object).where(lines["tarief"].notna(), None).to_numpy(),
+            "bedrag": pd.array(lines["bedrag"], dtype="Int64").astype(str),
+            "dc": _text(lines["debet_credit"]).to_numpy(),
+        }
+    )
+    order = pd.unique(rows["bsn"])
+    groups = rows.groupby("bsn", sort=False).indices
+    for bsn in order:
+        client = _sub(clienten, "Client")
+        _sub(client, "Bsn", bsn)
+        prestaties = _sub(client, "Prestaties")
+        for row in rows.iloc[groups[bsn]].itertuples(index=False):
+            pr = _sub(prestaties, "Prestatie")
+            ref = _sub(pr, "ProductReferentie")
+            _sub(ref, "ReferentieNummer", row.ref, ns=NS_BASIS)
+            if row.vorig is not None:
+                _sub(ref, "VorigReferentieNummer", row.vorig, ns=NS_BASIS)
+            _sub(pr, "ToewijzingNummer", row.nummer)
+            _sub(pr, "ProductCategorie", row.cat)
+            _sub(pr, "ProductCode", row.code)
+            period = _sub(pr, "ProductPeriode")
+            _sub(period, "Begindatum", row.begin, ns=NS_BASIS)
+            _sub(period, "Einddatum", row.end, ns=NS_BASIS)
+            _sub(pr, "GeleverdVolume", row.volume)
+            _sub(pr, "Eenheid", row.eenheid)
+            if row.tarief is not None:
+                _sub(pr, "ProductTarief", int(row.tarief))
+            amount = _sub(pr, "IngediendBedrag")
+            _sub(amount, "Bedrag", row.bedrag, ns=NS_BASIS)
+            _sub(amount, "DebetCredit", row.dc, ns=NS_BASIS)
+    return Message(aanbieder, gemeente, periode, declaratienummer, identificatie, dagtekening, lines, totaal, etree.ElementTree(root))
+
+
+def _sub(parent, name: str, text=None, *, ns: str = NS):
+    el = etree.SubElement(parent, etree.QName(ns, name))
+    if text is not None:
+        el.text = str(text)
+    return el
+
+
+def serialise(tree: etree._ElementTree) -> bytes:
+    """UTF-8 without BOM, XML declaration, CR/LF line ends (OP192)."""
+    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
+    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+# ============================================================================ the export
+def month_start(value) -> dt.date:
+    ts = pd.Timestamp(value)
+    return dt.date(ts.year, ts.month, 1)
+
+
+def parse_periode(text: str) -> dt.date:
+    """'2025-03' (or '03-2025', 'maart 2025') → 2025-03-01."""
+    from jzcli.readers.values import parse_period
+
+    begin, _end = parse_period(pd.Series([text], dtype=object))
+    if begin.errors.iloc[0] or pd.isna(begin.values.iloc[0]):
+        raise UsageError(f"--periode {text}: not a month (write it as 2025-03)")
+    return month_start(begin.values.iloc[0])
+
+
+def make_export(
+    src: Source,
+    *,
+    periode: dt.date | None = None,
+    dagtekening: dt.date | None = None,
+    today: dt.date | None = None,
+    show_bsn: bool = False,
+) -> Export:
+    """Lines → messages (not written). See the module docstring for every decision."""
+    today = today or dt.date.today()
+    explicit_dag = dagtekening is not None
+    dag = dagtekening or today
+    lines = src.lines.reset_index(drop=True)
+    reasons = _line_reasons(lines, src, dag, show_bsn)
+
+    # the declaration period: --periode, else the latest month among the usable lines
+    usable = ~reasons.bad
+    if periode is None:
+        months = lines.loc[usable, "begindatum"]
+        if months.notna().any():
+            periode = month_start(months.max())
+    if periode is not None:
+        last = (pd.Timestamp(periode) + pd.offsets.MonthEnd(0)).date()
+        if last > dag:
+            if explicit_dag:
+                raise UsageError(
+                    f"--dagtekening {dag.isoformat()} is before the end of the declaration period {periode:%Y-%m} "
+                    f"({last.isoformat()}): a declaration is dated on or after the end of its period"
+                )
+            raise UsageError(
+                f"the declaration period {periode:%Y-%m} has not ended yet (today is {today.isoformat()}): declare it from "
+                f"{last.isoformat()} on, choose an earlier month with --periode, or date the messages with "
+                f"--dagtekening {last.isoformat()} (or later) and send them on or after that day"
+            )
+        after = (lines["begindatum"] > pd.Timestamp(last)).fillna(False)
+        reasons.add(after, "ProductPeriode " + _date(lines["begindatum"]).str[:7] + f" is after the declaration period {periode:%Y-%m}: declare it in that month's declaration")
+    _in_message_reasons(lines, reasons)
+
+    bad = reasons.bad
+    left = lines.loc[bad.to_numpy(), ["bron", "blad", "rij"]].assign(reden=reasons.text[bad].to_numpy())
+    left = left.astype(object).where(left.notna(), None).reset_index(drop=True)
+    ok = lines[~bad.to_numpy()].copy()
+    messages: list[Message] = []
+    if len(ok):
+        own = ok["referentienummer"].notna()
+        ok.loc[~own, "referentienummer"] = generated_references(ok[~own]).to_numpy()
+        # referentienummers generated here are unique by construction; a provider's own one that
+        # collides with a generated one is practically impossible but checked all the same
+        dup = ok.duplicated(["aanbieder", "referentienummer"], keep=False)
+        if dup.any():
+            raise UsageError("two lines got the same ReferentieNummer; give the lines your own referentienummers")
+        messages = _messages(ok, periode, dag)
+    return Export(messages=messages, left_out=left, periode=periode, dagtekening=dag, lines=len(lines), files=src.files)
+
+
+def _messages(ok: pd.DataFrame, periode: dt.date, dag: dt.date) -> list[Message]:
+    groups = list(ok.groupby(["aanbieder", "gemeente"], sort=True))
+    # the provider's own DeclaratieNummer when the whole message has one valid number used by no other message
+    own: dict[tuple[str, str], str | None] = {}
+    for key, g in groups:
+        numbers = g["declaratienummer"].astype(object).where(g["declaratienummer"].notna(), None).unique()
+        n = numbers[0] if len(numbers) == 1 else None
+        valid = isinstance(n, str) and 1 <= len(n) <= ID_LENGTH and n.isascii() and n.isalnum()
+        own[key] = n if valid else None
+    used: dict[tuple[str, str], int] = {}
+    for (agb, _g), n in own.items():
+        if n:
+            used[(agb, n)] = used.get((agb, n), 0) + 1
+    out = []
+    for (agb, gem), g in groups:
+        g = g.sort_values(["bron", "blad", "rij"], kind="mergesort", na_position="first")
+        content = f"{agb}|{gem}|{periode:%Y-%m}|" + "|".join(sorted(g["referentienummer"].astype(str)))
+        nummer = own[(agb, gem)]
+        if not nummer or used[(agb, nummer)] > 1:
+            nummer = _hash_id("JZ", "jzcli-declaratie-v1|" + content, ID_LENGTH - 2)
+        ident = _hash_id("JB", "jzcli-bericht-v1|" + content, ID_LENGTH - 2)
+        msg = build_message(agb, gem, periode, nummer, ident, dag, g.reset_index(drop=True))
+        errors = ijw.validate_xsd(msg.tree, "JW323")
+        if errors:  # a bug, never the provider's data: nothing is written
+            raise FileReadError(
+                f"internal error: the JW323 for aanbieder {agb}, gemeente {gem} does not pass JW323.xsd; nothing was written"
+                + ijw.describe_errors(errors)
+            )
+        out.append(msg)
+    return out
+
+
+def write_messages(export: Export, folder: Path) -> list[Path]:
+    """Write every message (atomically each) into ``folder`` (created when missing)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileReadError(f"-o {folder}: cannot create the folder ({exc.strerror or exc})") from None
+    if not folder.is_dir():
+        raise FileReadError(f"-o {folder}: not a folder")
+    names = [m.filename for m in export.messages]
+    if len(set(names)) != len(names):
+        raise FileReadError("internal error: two messages would get the same file name; nothing was written")
+    paths = []
+    for m in export.messages:
+        target = folder / m.filename
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(serialise(m.tree))
+        paths.append(target)
+    export.folder = folder
+    return paths
+
+
+def export_files(
+    files, folder: Path, *, aanbieder=None, gemeente=None, maps=(), periode=None, dagtekening=None, today=None, show_bsn=False, progress=None
+) -> Export:
+    """Spreadsheet files → JW323 messages in ``folder``."""
+    src = read_files(files, ImportOptions(soort="declaraties", aanbieder=aanbieder, gemeente=gemeente, maps=list(maps)), progress)
+    export = make_export(src, periode=periode, dagtekening=dagtekening, today=today, show_bsn=show_bsn)
+    write_messages(export, folder)
+    return export
+
+
+def export_store(store: Store, batch: list[int], folder: Path, *, periode=None, dagtekening=None, today=None, show_bsn=False) -> Export:
+    """Stored spreadsheet batches → JW323 messages in ``folder``."""
+    src = read_store(store, batch)
+    export = make_export(src, periode=periode, dagtekening=dagtekening, today=today, show_bsn=show_bsn)
+    write_messages(export, folder)
+    return export
+
+
+__all__ = [
+    "Export", "Message", "Source", "build_message", "export_files", "export_store", "generated_references", "make_export",
+    "parse_periode", "read_files", "read_store", "serialise", "write_messages", "LEFT_OUT_COLUMNS",
+]  # fmt: skip
