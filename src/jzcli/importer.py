@@ -35,6 +35,13 @@ class FileResult:
     findings: int = 0
     message: str = ""
     skipped_reasons: dict[str, int] = field(default_factory=dict)
+    hidden_sheets: list[str] = field(default_factory=list)  # sheets read that are hidden in Excel
+    hidden_rows: int = 0  # hidden Excel rows that were read
+
+    @property
+    def sheet_labels(self) -> list[str]:
+        """Sheet names for the summary, hidden ones marked "(hidden)"."""
+        return [f"{s} (hidden)" if s in self.hidden_sheets else s for s in self.sheets if s]
 
     def as_dict(self) -> dict:
         return {
@@ -47,6 +54,8 @@ class FileResult:
             "stored": self.stored,
             "skipped": self.skipped,
             "skipped_reasons": self.skipped_reasons,
+            "hidden_sheets": self.hidden_sheets,
+            "hidden_rows": self.hidden_rows,
             "findings": self.findings,
             "message": self.message,
         }
@@ -165,6 +174,8 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
         skipped=len(skipped),
         findings=0 if findings is None else len(findings),
         skipped_reasons=reasons,
+        hidden_sheets=[r.sheet for r in results if r.hidden and r.sheet],
+        hidden_rows=sum(len(r.hidden_rows) for r in results),
     )
     details = {
         "sheets": [
@@ -175,6 +186,10 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
                 "rijen": r.rows_read,
                 "regels": len(r.lines),
                 "vermeld_totaal": r.stated_total,
+                "verborgen": r.hidden,
+                "verborgen_rijen": _ranges(r.hidden_rows),
+                "kopregels": r.header_rows,
+                "dubbele_kolommen": r.duplicates,
             }
             for r in results
         ],
@@ -206,6 +221,20 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
 
 
 KIND_READERS["declaraties"] = prepare_declaraties
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[3, 4, 5, 9] → "3-5, 9" (hidden rows in the batch details)."""
+    parts: list[str] = []
+    numbers = sorted(set(numbers))
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        parts.append(str(numbers[i]) if i == j else f"{numbers[i]}-{numbers[j]}")
+        i = j + 1
+    return ", ".join(parts)
 
 
 def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
@@ -263,6 +292,9 @@ def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
         raise
     except JzError as exc:
         return FileResult(path=path, status="error", message=str(exc))
+    except OSError as exc:  # the file vanished or became unreadable while it was being read
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return FileResult(path=path, status="error", message=f"{path.name}: cannot be read ({reason}); nothing was stored")
 
 
 def import_paths(store: Store, paths: list[Path], opts: ImportOptions, progress=None) -> list[FileResult]:

@@ -122,7 +122,7 @@ def _render_results(results, findings, show_bsn: bool) -> None:
         t.add_row(
             render.escape(r.path.name),
             r.soort or "",
-            render.escape(", ".join(s for s in r.sheets if s)),
+            render.escape(", ".join(r.sheet_labels)),
             render.number(r.rows) if r.status == "imported" else "",
             render.number(r.stored) if r.status == "imported" else "",
             render.number(r.skipped) if r.status == "imported" else "",

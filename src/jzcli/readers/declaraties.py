@@ -2,6 +2,21 @@
 
 Row by row semantics, column by column execution: every field is parsed for the whole sheet at
 once (``values.py``), so a million-line file is not a million Python loops.
+
+Decisions on awkward sheets (see also the README):
+
+* Two header rows (a merged "Periode" over "Van"/"Tot", a "BSN" cell merged down over both rows):
+  the header row is combined with the row above it when that maps more fields than either row
+  alone. The lower row must hold only text without digits, so a data line is never taken as half
+  a header.
+* Two columns that map to the same field ("BSN" and "Bsn cliënt"): when their values differ in
+  any line, the file is refused with both columns named (Excel letters); when they agree, the first
+  is used and the batch details say which one was ignored.
+* Hidden sheets and hidden rows are read like visible ones (nothing is lost) and listed in the
+  batch details; the import summary marks hidden sheets.
+* An Excel error cell (#N/A, #DIV/0!, ...) or a formula without a calculated value in a mapped
+  column leaves the field empty with an import finding (JZ-I01) naming the cell; it is never read
+  as an empty value silently.
 """
 
 from __future__ import annotations
@@ -16,8 +31,8 @@ from jzcli import refdata
 from jzcli.errors import FileReadError
 from jzcli.model import FIELDS
 from jzcli.readers import values as V
-from jzcli.readers.headers import HeaderMatch, find_header
-from jzcli.readers.spreadsheet import RawSheet
+from jzcli.readers.headers import HeaderMatch, find_header, match_field
+from jzcli.readers.spreadsheet import RawSheet, column_letter
 
 IMPORT_RULE = "JZ-I01"  # a value in the file could not be read
 IMPORT_RULE_SIGN = "JZ-I02"  # amounts, volume and debet/credit contradict each other
@@ -54,19 +69,25 @@ class SheetResult:
     header_row: int
     columns: dict[str, str]  # field -> provider's column name
     stated_total: int | None = None  # cents, from a totals row, when the file states one
+    hidden: bool = False  # the sheet is hidden in Excel
+    hidden_rows: list[int] = field(default_factory=list)  # hidden Excel rows below the header that were read
+    header_rows: list[int] = field(default_factory=list)  # Excel rows of the header (two when combined)
+    duplicates: list[dict] = field(default_factory=list)  # columns ignored because another one holds the same
 
 
 FINDING_COLUMNS = ["bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]
 
 
 def _blank(frame: pd.DataFrame) -> pd.DataFrame:
-    """True where a cell is empty (None, NaN or only whitespace)."""
-    empty = frame.isna()
-    for col in frame.columns:
-        s = frame[col]
-        if s.dtype == object:
-            empty[col] = empty[col] | s.map(lambda v: isinstance(v, str) and not v.strip())
-    return empty
+    """True where a cell is empty (None, NaN or only whitespace).
+
+    Computed on the flattened cell array at once: a sheet can be 16 384 columns wide.
+    """
+    values = frame.to_numpy(dtype=object)
+    flat = values.ravel()
+    empty = pd.isna(flat)
+    whitespace = pd.Series(flat, dtype=object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+    return pd.DataFrame((empty | whitespace).reshape(values.shape), index=frame.index, columns=frame.columns)
 
 
 def header_diagnosis(sheet: RawSheet) -> list[str]:
@@ -112,7 +133,7 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     if missing:
         raise FileReadError(
             f"{label}: row {cells.index[header.row_index]}: required columns not found: "
-            f"{', '.join(missing)}. Headers found: {', '.join(repr(n) for n in names if n)}. "
+            f"{', '.join(missing)}. Headers found: {', '.join(repr(_mask_numbers(n)) for n in names if n)}. "
             'Tell jzcli which column is which with --map "Column name=field", e.g. '
             f'--map "{next((n for n in names if n), "Cliëntnummer")}=bsn"'
         )
@@ -185,10 +206,12 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
         skipped.append({"blad": blad, "rij": int(rij), "reden": f"not a declaration line ({kind}: {_clip(text)})"})
     remaining &= ~note
 
+    duplicates = _check_duplicate_columns(label, int(cells.index[header.row_index]), header, ctx, body, remaining)
+
     data = {f: s[remaining] for f, s in mapped.items()}
     index = body.index[remaining]
     out = pd.DataFrame(index=index)
-    findings: list[pd.DataFrame] = []
+    findings: list[pd.DataFrame] = _excel_cell_findings(sheet, names, columns, index)
 
     def collect(fieldname: str, parsed: V.Parsed, raw: pd.Series) -> pd.Series:
         bad = parsed.errors.notna()
@@ -226,8 +249,9 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     text_field("debet_credit", V.parse_debet_credit)
 
     # Defaults for aanbieder and gemeente: the column where filled, else option, title, sheet name.
-    aanbieder_default = ctx.aanbieder or title_agb
-    gemeente_default = ctx.gemeente or title_gemeente or sheet_gemeente
+    # What the file says wins; --aanbieder/--gemeente fill in for files that do not say it.
+    aanbieder_default = title_agb or ctx.aanbieder
+    gemeente_default = title_gemeente or sheet_gemeente or ctx.gemeente
     if aanbieder_default:
         out["aanbieder"] = out["aanbieder"].fillna(aanbieder_default)
     if gemeente_default:
@@ -282,16 +306,111 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     else:
         found = pd.DataFrame(columns=FINDING_COLUMNS)
 
+    header_row = int(cells.index[header.row_index])
+    first_body = header_row + 1
     return SheetResult(
         sheet=blad,
         lines=out,
         findings=found,
         skipped=skipped,
         rows_read=rows_read,
-        header_row=int(cells.index[header.row_index]),
+        header_row=header_row,
         columns={f: names[i] for f, i in columns.items()},
         stated_total=stated_total,
+        hidden=sheet.hidden,
+        hidden_rows=[r for r in sheet.hidden_rows if r >= first_body],
+        header_rows=[header_row - 1, header_row] if getattr(header, "combined", False) else [header_row],
+        duplicates=duplicates,
     )
+
+
+# Parsers used to decide whether two columns for one field say the same thing.
+_COMPARE_PARSERS = {
+    "aanbieder": V.parse_agb,
+    "gemeente": V.parse_gemeente,
+    "bsn": V.parse_bsn,
+    "productcategorie": lambda s: V.parse_code(s, 2),
+    "eenheid": V.parse_eenheid,
+    "debet_credit": V.parse_debet_credit,
+    "begindatum": V.parse_date,
+    "einddatum": V.parse_date,
+    "periode": lambda s: V.parse_period(s)[0],
+    "volume": V.parse_whole,
+    "tarief": V.parse_money,
+    "bedrag": V.parse_money,
+}
+
+
+def _check_duplicate_columns(
+    label: str, header_row: int, header: HeaderMatch, ctx: Context, body: pd.DataFrame, lines: pd.Series
+) -> list[dict]:
+    """Columns whose names map to a field another column already holds.
+
+    Differing values in any line → FileReadError naming both columns by Excel letter and name (the
+    values themselves are not shown: they may be BSNs). Equal everywhere → the first column is used
+    and the others are returned for the batch details.
+    """
+    ignored: list[dict] = []
+    for fieldname, extra_names in header.duplicates.items():
+        first = header.columns.get(fieldname)
+        if first is None:
+            continue  # e.g. a second period column next to begin and end dates: not used at all
+        wanted = set(extra_names)
+        others = [i for i, name in enumerate(header.names) if i != first and name in wanted]
+        for other in others:
+            a, b = body[first][lines], body[other][lines]
+            a_text, b_text = a.map(_cell_text), b.map(_cell_text)
+            same = a_text.fillna("\0") == b_text.fillna("\0")
+            if not same.all() and fieldname in _COMPARE_PARSERS:
+                parser = _COMPARE_PARSERS[fieldname]
+                pa, pb = parser(a[~same]).values, parser(b[~same]).values
+                equal = (pa.notna() & pb.notna() & (pa.astype(object) == pb.astype(object))).fillna(False)
+                same[~same] = equal.astype(bool).values
+            first_name = f"{column_letter(first)} '{header.names[first]}'"
+            other_name = f"{column_letter(other)} '{header.names[other]}'"
+            if not same.all():
+                differ = same.index[~same.values]
+                raise FileReadError(
+                    f"{label}: row {header_row}: columns {first_name} and {other_name} both mean "
+                    f"{fieldname} but differ in {len(differ)} line(s) (first: row {int(differ[0])}); delete one "
+                    f"of them, or rename it so it is not read as {fieldname}"
+                )
+            ignored.append({"veld": fieldname, "gebruikt": first_name, "genegeerd": other_name})
+    return ignored
+
+
+def _cell_text(value: object) -> str | None:
+    """A cell as comparable text: None for blanks, whole floats without '.0', stripped strings."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = _raw_text(value).strip()
+    return text or None
+
+
+def _excel_cell_findings(sheet: RawSheet, names: list[str], columns: dict[str, int], index: pd.Index) -> list[pd.DataFrame]:
+    """Findings for error cells and uncalculated formulas in mapped columns of stored lines."""
+    if not sheet.cell_errors and not sheet.uncalculated:
+        return []
+    by_column = {i: f for f, i in columns.items()}
+    lines = set(int(r) for r in index)
+    rows = []
+    for cells, message in (
+        (sheet.cell_errors, "Excel error {value} in the cell"),
+        (sheet.uncalculated, "formula without a calculated value: open and save the file in Excel"),
+    ):
+        for (rij, col), value in cells.items():
+            if col in by_column and rij in lines:
+                rows.append(
+                    {
+                        "rij": rij,
+                        "kolom": names[col],
+                        "veld": by_column[col],
+                        "waarde": value,
+                        "regel": IMPORT_RULE,
+                        "melding": message.format(value=value),
+                    }
+                )
+    return [pd.DataFrame(rows)] if rows else []
 
 
 def _apply_signs(out: pd.DataFrame, findings: list, names, columns, data) -> None:
@@ -343,9 +462,103 @@ def _raw_text(value: object) -> str:
     return str(value)
 
 
+_NINE_DIGITS = re.compile(r"(?<!\d)\d{5}(\d{4})(?!\d)")
+
+
+def _mask_numbers(text: str) -> str:
+    """Mask 9-digit numbers (BSNs) as *****1234: error messages must never show a BSN."""
+    return _NINE_DIGITS.sub(r"*****\1", text)
+
+
 def _clip(text: str, n: int = 60) -> str:
     text = re.sub(r"\d{9}", "*********", text)  # never echo something BSN-like
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+_DIGIT = re.compile(r"\d")
+
+
+def _best_header(sheet: RawSheet, rows: list[list[object]], mapping: dict[str, str]) -> HeaderMatch | None:
+    """The header row, or the header row combined with the row above it when that maps more fields.
+
+    Two-row headers come from merged cells: "Periode" merged over two columns with "Van" and "Tot"
+    below it, "BSN" merged down over both rows. Per column the lower cell's name is used when it
+    maps to a field, else "upper lower" when that maps, else whichever is filled. The upper cell of
+    a horizontal merge counts for every column it spans. A lower row with a number, date or digit
+    is data, never half a header.
+    """
+    single = find_header(rows, mapping)
+    if len(rows) < 2:
+        return single
+    spans = _horizontal_merges(sheet)
+    combined_rows: list[list[object]] = [[]]  # index i holds rows i-1 and i combined
+    for i in range(1, len(rows)):
+        upper, lower = rows[i - 1], rows[i]
+        if not _header_like(lower) or not any(_filled(c) for c in upper):
+            combined_rows.append([])
+            continue
+        combined_rows.append(_combine(upper, lower, spans.get(int(sheet.cells.index[i - 1]), {}), mapping))
+    double = find_header(combined_rows, mapping)
+    if double is None or (single is not None and len(double.columns) <= len(single.columns)):
+        return single
+    double.combined = True  # type: ignore[attr-defined]
+    return double
+
+
+def _filled(cell: object) -> bool:
+    return cell is not None and not (isinstance(cell, float) and cell != cell) and str(cell).strip() != ""
+
+
+def _header_like(row: list[object]) -> bool:
+    """Only text cells, none with a digit, and at least one filled."""
+    filled = [c for c in row if _filled(c)]
+    return bool(filled) and all(isinstance(c, str) and not _DIGIT.search(c) for c in filled)
+
+
+def _horizontal_merges(sheet: RawSheet) -> dict[int, dict[int, int]]:
+    """Excel row → {column: first column of the horizontal merge it belongs to}."""
+    spans: dict[int, dict[int, int]] = {}
+    for (r0, c0), (r1, c1) in sheet.merged:
+        if c1 <= c0:
+            continue
+        for r in range(r0, r1 + 1):
+            row = spans.setdefault(r, {})
+            for c in range(c0 + 1, c1 + 1):
+                row[c] = c0
+    return spans
+
+
+def _combine(upper: list[object], lower: list[object], spans: dict[int, int], mapping: dict[str, str]) -> list[str]:
+    width = max(len(upper), len(lower))
+    names: list[str] = []
+    for c in range(width):
+        u = upper[c] if c < len(upper) else None
+        filled_from_merge = False
+        if not _filled(u) and c in spans:
+            u = upper[spans[c]] if spans[c] < len(upper) else None
+            filled_from_merge = True
+        lo = lower[c] if c < len(lower) else None
+        u_text = str(u).strip() if _filled(u) else ""
+        l_text = str(lo).strip() if _filled(lo) else ""
+        if l_text and u_text:
+            both = f"{u_text} {l_text}"
+            if match_field(l_text, mapping):
+                names.append(l_text)
+            elif match_field(both, mapping):
+                names.append(both)
+            else:
+                names.append(l_text)
+        elif l_text:
+            names.append(l_text)
+        elif u_text and not filled_from_merge:
+            names.append(u_text)
+        else:
+            names.append("")
+    return names
+
+
+def _hidden_note(sheet: RawSheet) -> dict:
+    return {"verborgen": True} if sheet.hidden else {}
 
 
 def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[list[SheetResult], list[dict]]:
@@ -355,19 +568,19 @@ def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[
     diagnosis: list[tuple[str | None, list[str]]] = []
     for sheet in sheets:
         if sheet.cells.empty:
-            skipped_sheets.append({"blad": sheet.name, "reden": "empty sheet"})
+            skipped_sheets.append({"blad": sheet.name, "reden": "empty sheet", **_hidden_note(sheet)})
             continue
         rows = sheet.cells.head(50).values.tolist()
-        header = find_header(rows, ctx.mapping)
+        header = _best_header(sheet, rows, ctx.mapping)
         if header is None:
-            skipped_sheets.append({"blad": sheet.name, "reden": "no declaration header found"})
+            skipped_sheets.append({"blad": sheet.name, "reden": "no declaration header found", **_hidden_note(sheet)})
             diagnosis.append((sheet.name, header_diagnosis(sheet)))
             continue
         results.append(read_sheet(path, sheet, ctx, header))
     if not results:
         found = max(diagnosis, key=lambda d: len(d[1]), default=(None, []))
         where = f", sheet '{found[0]}'" if found[0] else ""
-        headers = ", ".join(repr(h) for h in found[1][:20]) or "none"
+        headers = ", ".join(repr(_mask_numbers(h)) for h in found[1][:20]) or "none"
         raise FileReadError(
             f"{path.name}{where}: no declaration header found (looked for columns such as BSN, "
             f"Productcode, Begindatum/Einddatum or Maand, Volume/Aantal, Bedrag). Headers found: {headers}. "

@@ -4,6 +4,22 @@ A raw sheet is a DataFrame of cell values exactly as stored (strings for CSV; st
 date, datetime for Excel) whose index is the row number as the user sees it in Excel (1-based) and
 whose columns are 0-based column positions. Nothing is interpreted here: finding the header and
 parsing values is done by the callers.
+
+What calamine does not tell, an .xlsx/.xlsm workbook's sheet XML does; it is scanned once
+(streamed, regular expressions over the raw bytes, no XML entity expansion) for:
+
+* error cells (``#N/A``, ``#DIV/0!``, ``#REF!``, ...): calamine returns them as empty cells; the
+  reader reports them as "Excel error #N/A in the cell" instead of an empty value;
+* formulas without a cached result (files written by scripts, never opened in Excel): calamine
+  returns them empty too; the reader reports "formula without a calculated value";
+* hidden rows (hidden sheets come from calamine's sheet metadata): they are read like any other
+  row and listed in the batch details.
+
+Legacy .xls and .ods files are read by calamine without this scan: error cells there read as empty.
+
+Limits: an .xlsx whose parts would unpack to more than ``MAX_XLSX_UNCOMPRESSED`` bytes (by the
+sizes the zip declares), or a large part packed more than ``MAX_COMPRESSION_RATIO`` times, is
+refused as a zip bomb.
 """
 
 from __future__ import annotations
@@ -11,8 +27,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import posixpath
+import re
+import sys
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -26,15 +45,42 @@ MAX_COMPRESSION_RATIO = 1000
 
 CSV_DELIMITERS = [";", ",", "\t", "|"]
 
+# The csv module refuses fields over 128 KiB by default; a provider's cell can be longer (and is
+# then reported by the value parsers, not a crash).
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
 
 @dataclass
 class RawSheet:
     name: str | None  # sheet name; None for a CSV file
     cells: pd.DataFrame  # index: Excel row number; columns: 0-based positions
     hidden: bool = False
+    # From the sheet XML of .xlsx/.xlsm files (empty for CSV, .xls and .ods):
+    hidden_rows: list[int] = field(default_factory=list)  # Excel row numbers
+    cell_errors: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, 0-based col) -> "#N/A"
+    uncalculated: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) -> "=SUM(A1:A3)"
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # ((row, col), (row, col)), 1-based rows
 
     def label(self, path: Path) -> str:
         return f"{path.name}" if self.name is None else f"{path.name}, sheet '{self.name}'"
+
+
+def column_letter(index: int) -> str:
+    """0-based column position → Excel column letters (0 → A, 26 → AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def column_index(letters: str) -> int:
+    """Excel column letters → 0-based column position (A → 0)."""
+    index = 0
+    for ch in letters:
+        index = index * 26 + (ord(ch) - 64)
+    return index - 1
 
 
 def sniff_kind(path: Path, head: bytes) -> str:
@@ -129,6 +175,7 @@ def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
                 ) from None
         return _read_excel_openpyxl(path, reason=text)
     sheets: list[RawSheet] = []
+    extras = {} if legacy else _scan_xlsx(path)
     try:
         metadata = {m.name: m for m in wb.sheets_metadata}
         for name in wb.sheet_names:
@@ -138,7 +185,15 @@ def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
             sheet = wb.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=False)
             hidden = meta is not None and "Visible" != str(meta.visible).split(".")[-1]
-            sheets.append(RawSheet(name, _frame(rows), hidden=hidden))
+            raw = RawSheet(name, _frame(rows), hidden=hidden)
+            try:
+                raw.merged = [((r0 + 1, c0), (r1 + 1, c1)) for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])]
+            except Exception:  # merge information is a help for headers, never a reason to fail
+                raw.merged = []
+            found = extras.get(name)
+            if found is not None:
+                raw.hidden_rows, raw.cell_errors, raw.uncalculated = found
+            sheets.append(raw)
     except Exception as exc:
         raise FileReadError(f"{path.name}: the workbook cannot be read ({exc})") from None
     finally:
@@ -147,6 +202,125 @@ def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
         except Exception:
             pass
     return sheets
+
+
+# --- what calamine does not report: error cells, formulas without a cached value, hidden rows ---
+_PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # "x:" in files written by the OpenXML SDK
+_ERROR_CELL = re.compile(
+    rb"<" + _PREFIX + rb"c\b([^>]*\bt=\"e\"[^>]*)>(?:<" + _PREFIX + rb"f\b[^>]*/>|<" + _PREFIX + rb"f\b[^>]*>[^<]*</"
+    + _PREFIX + rb"f>)?<" + _PREFIX + rb"v>([^<]*)</" + _PREFIX + rb"v>"
+)
+_FORMULA_END = re.compile(rb"(?:</" + _PREFIX + rb"f>|<" + _PREFIX + rb"f\b[^>]*/>)(?!<" + _PREFIX + rb"v>[^<])")
+_CELL_START = re.compile(rb"<" + _PREFIX + rb"c\s")
+_HIDDEN_ROW = re.compile(rb"<" + _PREFIX + rb"row\b([^>]*\bhidden=\"(?:1|true)\"[^>]*)>")
+_REF = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
+_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+_ROW_END = re.compile(rb"</" + _PREFIX + rb"row>")
+_FORMULA_TEXT = re.compile(rb"<" + _PREFIX + rb"f\b[^>]*>([^<]*)</" + _PREFIX + rb"f>")
+_SCAN_CHUNK = 8 * 2**20
+
+Extras = tuple[list[int], dict[tuple[int, int], str], dict[tuple[int, int], str]]
+
+
+def _scan_xlsx(path: Path) -> dict[str, Extras]:
+    """Per sheet name: hidden rows, error cells and formulas without a cached value.
+
+    Best effort: a workbook whose parts cannot be found this way is read without the extras.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = _sheet_parts(zf)
+            return {name: _scan_sheet(zf, part) for name, part in parts.items()}
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, RuntimeError, EOFError):
+        return {}
+    except Exception:  # defusedxml refusals, odd XML: the extras are a help, not a requirement
+        return {}
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → zip member of its worksheet XML, from xl/workbook.xml and its relationships."""
+    from defusedxml import ElementTree as ET
+
+    names = set(zf.namelist())
+    if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+        return {}
+    rels = {}
+    for rel in ET.fromstring(zf.read("xl/_rels/workbook.xml.rels")):
+        target = rel.get("Target") or ""
+        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        rels[rel.get("Id")] = member
+    parts = {}
+    for element in ET.fromstring(zf.read("xl/workbook.xml")).iter():
+        if element.tag.rsplit("}", 1)[-1] != "sheet":
+            continue
+        rid = next((v for k, v in element.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+        member = rels.get(rid)
+        if member in names:
+            parts[element.get("name")] = member
+    return parts
+
+
+def _scan_sheet(zf: zipfile.ZipFile, member: str) -> Extras:
+    hidden: list[int] = []
+    errors: dict[tuple[int, int], str] = {}
+    uncalculated: dict[tuple[int, int], str] = {}
+    carry = b""
+    with zf.open(member) as fh:
+        while True:
+            chunk = fh.read(_SCAN_CHUNK)
+            data = carry + chunk
+            if not chunk:
+                piece, carry = data, b""
+            else:
+                # Cut after the last complete row so no cell is split between two pieces.
+                last = None
+                for last in _ROW_END.finditer(data, max(0, len(data) - 2**20)):
+                    pass
+                if last is None:
+                    for last in _ROW_END.finditer(data):
+                        pass
+                if last is None:
+                    carry = data
+                    continue
+                piece, carry = data[: last.end()], data[last.end() :]
+            _scan_piece(piece, hidden, errors, uncalculated)
+            if not chunk:
+                break
+    return hidden, errors, uncalculated
+
+
+def _scan_piece(piece: bytes, hidden: list[int], errors: dict, uncalculated: dict) -> None:
+    if b"hidden=" in piece:
+        for m in _HIDDEN_ROW.finditer(piece):
+            number = _ROW_NUMBER.search(m.group(1))
+            if number:
+                hidden.append(int(number.group(1)))
+    if b't="e"' in piece:
+        for m in _ERROR_CELL.finditer(piece):
+            ref = _REF.search(m.group(1))
+            if ref:
+                errors[(int(ref.group(2)), column_index(ref.group(1).decode()))] = m.group(2).decode("utf-8", "replace")
+    if b"<f" in piece or b":f" in piece:
+        for m in _FORMULA_END.finditer(piece):
+            start = None
+            for start in _CELL_START.finditer(piece, max(0, m.start() - 65536), m.start()):
+                pass  # the last cell opened before the formula's end is its cell
+            if start is None:
+                continue
+            open_end = piece.index(b">", start.start())
+            attrs = piece[start.start() : open_end]
+            ref = _REF.search(attrs)
+            if ref is None or b't="e"' in attrs:
+                continue  # error cells are reported as errors
+            if b't="str"' in attrs and (piece.startswith(b"<v></v>", m.end()) or piece.startswith(b"<v/>", m.end())):
+                continue  # a formula whose cached result is an empty text
+            text = _FORMULA_TEXT.search(piece, open_end, m.end())
+            formula = "=" + text.group(1).decode("utf-8", "replace") if text and text.group(1) else "(formula)"
+            uncalculated[(int(ref.group(2)), column_index(ref.group(1).decode()))] = _unescape(formula)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
 
 
 def _is_encrypted_ole(path: Path) -> bool:
@@ -184,7 +358,14 @@ def _frame(rows: list[list[object]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=range(width), dtype=object)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     # calamine gives "" for empty cells; make every blank cell None so emptiness is one test.
-    return frame.replace({"": None})
+    return _blank_to_none(frame)
+
+
+def _blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """"" → None in an object frame, on the whole array at once (wide sheets have 16 384 columns)."""
+    values = frame.to_numpy(dtype=object, copy=True)
+    values[values == ""] = None
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns, dtype=object)
 
 
 # ------------------------------------------------------------------------------------------ CSV
@@ -231,11 +412,14 @@ def _bad_bytes(path: Path, data: bytes, exc: UnicodeDecodeError, what: str) -> s
 
 
 def sniff_delimiter(text: str) -> str:
-    """The delimiter that splits the most sample lines into the same number (> 1) of fields."""
+    """The delimiter that splits the most sample lines into the same number (> 1) of fields; on a
+    tie, the one that gives more fields."""
     lines = [ln for ln in text.splitlines()[:200] if ln.strip()]
     best, best_score = ";", (-1.0, 0)
     for delim in CSV_DELIMITERS:
-        counts = [len(r) for r in csv.reader(lines, delimiter=delim)]
+        # Line by line, so one unterminated quote cannot swallow the lines after it.
+        # Trailing empty fields (";;;" at the end of ragged rows) do not count.
+        counts = [len(_without_trailing_empties(next(csv.reader([ln], delimiter=delim), []))) for ln in lines]
         counts = [c for c in counts if c > 1]
         if not counts:
             continue
@@ -244,6 +428,13 @@ def sniff_delimiter(text: str) -> str:
         if score > best_score:
             best, best_score = delim, score
     return best
+
+
+def _without_trailing_empties(fields: list[str]) -> list[str]:
+    end = len(fields)
+    while end and not fields[end - 1].strip():
+        end -= 1
+    return fields[:end]
 
 
 def _read_csv(path: Path) -> RawSheet:
@@ -294,5 +485,4 @@ def _read_csv(path: Path) -> RawSheet:
     else:
         raise FileReadError(f"{path.name}: cannot be read as CSV (rows of too many different widths)")
     frame.index = pd.RangeIndex(1, len(frame) + 1)
-    frame = frame.replace({"": None})
-    return RawSheet(None, frame)
+    return RawSheet(None, _blank_to_none(frame))
