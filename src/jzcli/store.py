@@ -240,7 +240,9 @@ class Store:
             engine = _sqlite_engine(parsed, create=create)
         else:
             try:
-                engine = sa.create_engine(url, pool_pre_ping=True)
+                # Fail within seconds, not minutes, when the server cannot be reached.
+                connect_args = {"connect_timeout": 10} if parsed.get_backend_name() == "postgresql" else {}
+                engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
             except Exception as exc:
                 raise StoreError(f"store {describe_url(url)}: {exc}") from None
         store = cls(engine)
@@ -250,6 +252,10 @@ class Store:
     def _ensure_schema(self) -> None:
         try:
             with self.transaction() as conn:
+                if self.dialect == "postgresql":
+                    # Two processes opening a new schema at once would both CREATE TABLE; the
+                    # second waits here until the first has committed, then finds the tables.
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('jzcli schema ' || current_schema()))")
                 metadata.create_all(conn)
                 version = conn.execute(
                     sa.select(meta_table.c.waarde).where(meta_table.c.sleutel == "schema_version")
