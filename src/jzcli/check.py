@@ -271,6 +271,11 @@ HINTS: dict[str, list[Case]] = {
         Case(r"(?P<what>begindatum|einddatum) is missing", "fill in the {what}"),
         Case(
             r"^ProductPeriode (?P<period>\S+) is not within one calendar month",
+            "correct the dates: einddatum {einddatum} is before begindatum {begindatum}",
+            when=lambda v: v["einddatum"] < v["begindatum"],
+        ),
+        Case(
+            r"^ProductPeriode (?P<period>\S+) is not within one calendar month",
             "split the line into one line per calendar month: a ProductPeriode lies within one month (IV090)",
         ),
     ],
@@ -563,7 +568,8 @@ def finding_hints(findings: pd.DataFrame, lines: pd.DataFrame) -> list[str]:
                     warnings.simplefilter("ignore", UserWarning)
                     hit = melding.loc[todo].str.contains(case.pattern, regex=True)
                 if re.compile(case.pattern).groups:
-                    values = pd.concat([values, melding.loc[todo].str.extract(case.pattern)], axis=1)
+                    groups = melding.loc[todo].str.extract(case.pattern)
+                    values = pd.concat([values.drop(columns=[c for c in groups.columns if c in values.columns]), groups], axis=1)
             if case.when is not None and hit.any():
                 chosen = hit.index[hit.to_numpy()]
                 cond = case.when(values.loc[chosen]).fillna(False).astype(bool)

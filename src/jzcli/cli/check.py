@@ -66,9 +66,9 @@ def _date_option(value: str | None, option: str) -> dt.date | None:
 def check_command(
     paths: Annotated[list[Path], typer.Argument(help="Declaration files or folders (xlsx, xlsm, xls, csv, JW323 xml).", show_default=False)],
     contract: Annotated[
-        list[Path],
-        typer.Option("--contract", help="The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract)."),
-    ],
+        Optional[list[Path]],
+        typer.Option("--contract", help="Required. The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract)."),
+    ] = None,
     toewijzingen: Annotated[
         Optional[list[Path]],
         typer.Option("--toewijzingen", help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped."),
@@ -92,6 +92,8 @@ def check_command(
     """
     from jzcli.check import check
 
+    if not contract:
+        raise UsageError("--contract CONTRACT is required: the gemeente's contract (TOML or tariff sheet) the lines are checked against")
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
 

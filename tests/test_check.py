@@ -1,0 +1,319 @@
+"""jzcli check: import + validate in a temporary store, per-finding hints, exit codes, and the
+same rejections as jzcli import + jzcli validate on the same files."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from validate_kit import ALLOCATION_HEADER, BAD_BSN, BSNS, CONTRACT, MARCH, TODAY, allocation_rows, declaration, line, write_xlsx
+
+from jzcli import check as check_mod
+from jzcli.check import CHECK_RECORD_KEYS, HINTS, check, generic_hint
+from jzcli.importer import ImportOptions, import_paths
+from jzcli.store import Store
+from jzcli.validate import RECORD_KEYS, findings_records, validate
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+CONTRACTS = [SAMPLES / "contract_gooi-en-vechtstreek_2025.toml", SAMPLES / "tarieven_twente_2025.xlsx"]
+ALLOCATIONS = [SAMPLES / "toewijzingen_2025.xlsx"]
+DECLARATIONS = [
+    SAMPLES / "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx",
+    SAMPLES / "enschede_twentezorg_2025.xlsx",
+    SAMPLES / "huizen_zorgfirst_2025-03.xlsx",
+    SAMPLES / "blaricum_jeugdzorg-de-horizon_2025-03.csv",
+    SAMPLES / "huizen_zorgfirst_2025-04.xlsx",
+]
+SAMPLE_TODAY = dt.date(2025, 5, 15)
+
+
+def _contract(tmp_path: Path) -> Path:
+    path = tmp_path / "contract.toml"
+    path.write_text(CONTRACT, encoding="utf-8")
+    return path
+
+
+def _allocations(tmp_path: Path, rows: list[list]) -> Path:
+    return write_xlsx(tmp_path / "toewijzingen.xlsx", {"Toewijzingen": [ALLOCATION_HEADER, *allocation_rows(rows)]})
+
+
+def _by_line(records: list[dict]) -> dict:
+    out: dict = {}
+    for r in records:
+        out.setdefault((r["bron"], r["blad"], r["rij"]), {})[r["regel"]] = r
+    return out
+
+
+# ============================================================================ one implementation
+def test_check_reports_the_same_rejections_as_import_plus_validate(db_url):
+    """The same files in the same order (contracts, allocations, declarations): identical records."""
+    result = check(DECLARATIONS, CONTRACTS, ALLOCATIONS, aanbieder="98001202", today=SAMPLE_TODAY)
+
+    store = Store.open(db_url)
+    try:
+        for path in [*CONTRACTS, *ALLOCATIONS, *DECLARATIONS]:
+            r = import_paths(store, [path], ImportOptions(aanbieder="98001202"))
+            assert r[0].status == "imported", r[0].message
+        expected = findings_records(validate(store, today=SAMPLE_TODAY))
+    finally:
+        store.close()
+
+    got = [{k: v for k, v in rec.items() if k != "hint"} for rec in result.records]
+    assert got == expected
+    assert all(list(rec) == CHECK_RECORD_KEYS for rec in result.records)
+    rejected = {(r["bron"], r["blad"], r["rij"], r["regel"]) for r in result.records if r["status"] == "afgekeurd"}
+    assert rejected == {
+        ("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 20, "TR418"),
+        ("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 13, "TR308"),
+        ("blaricum_jeugdzorg-de-horizon_2025-03.csv", None, 6, "TR321"),
+        ("enschede_twentezorg_2025.xlsx", "Declaratie Q1 2025", 21, "TR416"),
+        ("huizen_zorgfirst_2025-04.xlsx", "Declaratie", 5, "TR323"),
+        ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11, "TR384"),
+        ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Huizen", 11, "CS002"),
+    }
+    assert result.exit_code == 1 and result.rejected == 7 and result.lines == 72
+
+
+def test_hints_say_what_to_change_for_the_planted_mistakes():
+    result = check(DECLARATIONS, CONTRACTS, ALLOCATIONS, aanbieder="98001202", today=SAMPLE_TODAY)
+    by = _by_line(result.records)
+    tariff = by[("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 20)]["TR418"]
+    assert tariff["hint"].startswith("use € 79,80 as tarief")
+    volume = by[("blaricum_jeugdzorg-de-horizon_2025-03.csv", None, 6)]["TR321"]
+    assert volume["hint"].startswith("at most 18 uur: 3 uur/week × 6 ISO weeks touched by 2025-03")
+    # row 13: March on an allocation that ended in February: extending it is the only way
+    period = by[("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 13)]["TR308"]
+    assert "ended on 2025-02-28" in period["hint"] and "extend" in period["hint"]
+    dup = by[("enschede_twentezorg_2025.xlsx", "Declaratie Q1 2025", 21)]["TR416"]
+    assert "row 11" in dup["hint"]
+    credit = by[("huizen_zorgfirst_2025-04.xlsx", "Declaratie", 5)]["TR323"]
+    assert "ZF25030060" in credit["hint"]
+    deleted = by[("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11)]["TR384"]
+    assert "417250304" in deleted["hint"] and "withdrawn" in deleted["hint"]  # a toewijzingnummer, not masked
+    bsn = by[("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Huizen", 11)]["CS002"]
+    assert "11-proef" in bsn["hint"] and BAD_BSN not in json.dumps(result.records)
+    for rec in result.records:
+        assert rec["hint"] != generic_hint(rec["regel"]), rec
+
+
+def test_the_period_hint_names_the_allocations_einddatum(tmp_path):
+    rows = [line(BSNS[0], begin=dt.date(2025, 3, 1), end=dt.date(2025, 3, 31), ref="R1", nummer="900001")]
+    alloc = [["900001", BSNS[0], "98001101", "0406", "45", "45A48", dt.date(2025, 1, 1), dt.date(2025, 3, 20), 40, "04", "4", None, None, dt.date(2024, 12, 1)]]
+    toew = write_xlsx(tmp_path / "toewijzingen.xlsx", {"Toewijzingen": [ALLOCATION_HEADER, *alloc]})
+    result = check([declaration(tmp_path / "d.xlsx", rows)], [_contract(tmp_path)], [toew], today=TODAY)
+    by = _by_line(result.records)[("d.xlsx", "Declaratie", 2)]
+    assert by["TR308"]["hint"] == "ProductPeriode must end on 2025-03-20, the allocation's einddatum"
+    assert by["TR388"]["hint"].startswith("einddatum must be 2025-03-20")
+
+
+def test_every_hint_pattern_matches_the_messages_the_rules_write(tmp_path):
+    """Lines breaking many rules at once: every finding gets its rule's own hint, not the generic
+    one (a message that changes shape makes this test fail, not the hint silently vague)."""
+    rows = [
+        line(BSNS[0], tarief=95.0, bedrag=950.0, ref="A1", decl="D1"),  # TR418
+        line(BSNS[1], bedrag=1.0, ref="A2", decl="D1"),  # TR346
+        line(BSNS[2], begin=dt.date(2025, 2, 20), end=dt.date(2025, 3, 10), ref="A3", decl="D1"),  # CS337
+        line(BAD_BSN, ref="A4", decl="D1"),  # CS002
+        line(BSNS[3], code="45A48", tarief=None, bedrag=100.0, ref="A5", decl="D1"),  # CD087 missing tarief
+        line(BSNS[4], code="45E01", volume=5000, tarief=1.0, bedrag=60.0, ref="A6", decl="D1"),  # CD087 tarief on 83, CS339
+        line(BSNS[5], code="99X99", tarief=79.8, bedrag=798.0, ref="A7", decl="D1"),  # JZ-C01 not contracted
+        line(BSNS[6], eenheid="14", ref="A8", decl="D1"),  # JZ-C02 unit
+        line(BSNS[7], cat="54", ref="A9", decl="D1"),  # TR381
+        line(BSNS[8], code="43T01", ref="A10", decl="D1"),  # JZ-C03
+        line(BSNS[9], ref="A1", decl="D1"),  # TR314 (A1 again)
+        line(BSNS[10], vorig="X9", ref="A12", decl="D1"),  # CD060 on a debet
+        line(BSNS[11], dc="C", ref="A13", vorig="NOPE", decl="D1"),  # TR323
+        line(BSNS[12], ref="A14", decl="D1"),
+        line(BSNS[12], ref="A15", decl="D1"),  # TR416 (same as the row above)
+        line(BSNS[13], begin=dt.date(2025, 3, 1), end=dt.date(2025, 2, 1), ref="A16", decl="D1"),  # TR137
+        line(BSNS[14], gemeente="0999", ref="A17", decl="D1"),  # TR378
+    ]
+    result = check([declaration(tmp_path / "many.xlsx", rows)], [_contract(tmp_path)], today=TODAY)
+    found = {r["regel"] for r in result.records}
+    assert {"TR418", "TR346", "CS337", "CS002", "CD087", "CS339", "JZ-C01", "JZ-C02", "TR381", "JZ-C03", "TR314", "CD060", "TR323", "TR416", "TR137", "TR378"} <= found
+    for rec in result.records:
+        if rec["regel"] in HINTS:
+            assert rec["hint"] != generic_hint(rec["regel"]), rec
+    by = _by_line(result.records)
+    assert by[("many.xlsx", "Declaratie", 3)]["TR346"]["hint"] == "bedrag must be € 798,00 (10 × € 79,80), or correct volume or tarief"
+    assert by[("many.xlsx", "Declaratie", 4)]["CS337"]["hint"].startswith("split the line into one line per calendar month")
+    assert "gemeente 0406" in by[("many.xlsx", "Declaratie", 8)]["JZ-C01"]["hint"]
+    assert by[("many.xlsx", "Declaratie", 9)]["JZ-C02"]["hint"].startswith("declare 45A48 in eenheid 04 (Uur)")
+    assert by[("many.xlsx", "Declaratie", 10)]["TR381"]["hint"] == "use productcategorie 45 for 45A48"
+    assert by[("many.xlsx", "Declaratie", 17)]["CS337"]["hint"] == "correct the dates: einddatum 2025-02-01 is before begindatum 2025-03-01"
+
+
+def test_an_unreadable_value_is_named_in_the_hint(tmp_path):
+    rows = [line(BSNS[0], ref="R1")]
+    rows[0][9] = "31-02-2025"  # no such day
+    result = check([declaration(tmp_path / "d.xlsx", rows)], [_contract(tmp_path)], today=TODAY)
+    rec = next(r for r in result.records if r["regel"] == "CS337")
+    assert rec["hint"].startswith("correct the begindatum value '31-02-2025' in the file")
+
+
+# ============================================================================ several contracts
+def test_each_line_is_checked_against_the_contract_of_its_gemeente(tmp_path):
+    huizen = tmp_path / "huizen.toml"
+    huizen.write_text(
+        '[contract]\nnaam = "Huizen 2025"\ngemeenten = ["0406"]\n\n[[product]]\nproductcategorie = "45"\nproductcode = "45A48"\n'
+        'eenheid = "04"\ntarief = 79.80\nuitvoeringsvariant = "inspanningsgericht"\ngeldig_van = 2025-01-01\n',
+        encoding="utf-8",
+    )
+    blaricum = tmp_path / "blaricum.toml"
+    blaricum.write_text(
+        '[contract]\nnaam = "Blaricum 2025"\ngemeenten = ["0376"]\n\n[[product]]\nproductcategorie = "45"\nproductcode = "45A48"\n'
+        'eenheid = "04"\ntarief = 81.00\nuitvoeringsvariant = "inspanningsgericht"\ngeldig_van = 2025-01-01\n',
+        encoding="utf-8",
+    )
+    rows = [
+        line(BSNS[0], ref="R1"),  # Huizen at 79,80: fine
+        line(BSNS[1], gemeente="0376", tarief=81.0, ref="R2"),  # Blaricum at 81,00: fine
+        line(BSNS[2], gemeente="0376", ref="R3"),  # Blaricum at Huizen's 79,80: TR418
+        line(BSNS[3], gemeente="0417", ref="R4"),  # Laren: no contract given
+    ]
+    result = check([declaration(tmp_path / "d.xlsx", rows)], [huizen, blaricum], today=TODAY)
+    by = _by_line(result.records)
+    assert ("d.xlsx", "Declaratie", 2) not in by and ("d.xlsx", "Declaratie", 3) not in by
+    assert set(by[("d.xlsx", "Declaratie", 4)]) == {"TR418"}
+    assert by[("d.xlsx", "Declaratie", 4)]["TR418"]["hint"].startswith("use € 81,00 as tarief")
+    laren = by[("d.xlsx", "Declaratie", 5)]["JZ-C01"]
+    assert laren["hint"].startswith("give the contract of gemeente 0417 (Laren (NH.)) with --contract")
+
+
+# ============================================================================ allocations optional
+def test_without_allocations_the_allocation_rules_are_skipped_and_the_output_says_so(tmp_path, cli):
+    rows = [line(BSNS[0], ref="R1", nummer="123")]  # no allocation anywhere: TR338 if it were applied
+    src = declaration(tmp_path / "d.xlsx", rows)
+    contract = _contract(tmp_path)
+    result = check([src], [contract], today=TODAY)
+    assert result.records == [] and result.exit_code == 0
+    assert result.skipped_families == ("allocation",) and "TR338" in result.skipped_rules and "TR321" in result.skipped_rules
+
+    r = cli("check", src, "--contract", contract, "-q")
+    assert r.exit_code == 0, r.output
+    assert "allocation rules not applied" in r.stdout and "TR338" in r.stdout and "No line would be rejected" in r.stdout
+    r = cli("check", src, "--contract", contract, "--format", "json", "-q")
+    assert json.loads(r.stdout) == [] and "allocation rules not applied" in r.stderr
+
+    # allocations given (none for this client): TR338 applies
+    allocations = write_xlsx(
+        tmp_path / "t.xlsx",
+        {"Toewijzingen": [ALLOCATION_HEADER, ["900009", BSNS[5], "98001101", "0406", "45", "45A48", dt.date(2025, 1, 1), None, 99, "04", "6", None, None, dt.date(2024, 12, 1)]]},
+    )
+    r = cli("check", src, "--contract", contract, "--toewijzingen", allocations, "--format", "json", "-q")
+    assert r.exit_code == 1
+    assert [x["regel"] for x in json.loads(r.stdout)] == ["TR338"] and "not applied" not in r.stderr
+
+
+# ============================================================================ CLI
+def test_cli_table_masks_bsns_and_exit_codes(tmp_path, cli):
+    r = cli("check", *DECLARATIONS, *sum((["--contract", c] for c in CONTRACTS), []), "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "-q")
+    assert r.exit_code == 1, r.output
+    assert BAD_BSN not in r.output and "*****0398" in r.stdout
+    for text in ("huizen_zorgfirst_2025-03.xlsx", "0611 (TR418)", "use € 79,80 as tarief", "at most 18 uur", "7 of 72 lines would be rejected"):
+        assert text in r.stdout, text
+    r = cli("check", *DECLARATIONS, "--contract", CONTRACTS[0], "--contract", CONTRACTS[1], "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "--format", "json", "--show-bsn", "-q")
+    records = json.loads(r.stdout)
+    assert any(rec["waarde"] == BAD_BSN for rec in records)
+
+
+def test_cli_json_csv_and_output_files_hold_the_records(tmp_path, cli):
+    rows = [line(BSNS[0], tarief=95.0, bedrag=950.0, ref="R1"), line(BSNS[1], ref="R2")]
+    src = declaration(tmp_path / "d.xlsx", rows)
+    contract = _contract(tmp_path)
+    core = check([src], [contract]).records
+    r = cli("check", src, "--contract", contract, "--format", "json", "-q")
+    assert r.exit_code == 1 and json.loads(r.stdout) == core
+    r = cli("check", src, "--contract", contract, "--format", "csv", "-q")
+    table = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert list(table[0]) == CHECK_RECORD_KEYS and table[0]["regel"] == "TR418" and table[0]["hint"].startswith("use € 79,80")
+    for suffix in ("json", "csv", "xlsx"):
+        out = tmp_path / f"afkeur.{suffix}"
+        r = cli("check", src, "--contract", contract, "-o", out, "-q")
+        assert r.exit_code == 1 and out.exists()
+    assert json.loads((tmp_path / "afkeur.json").read_text(encoding="utf-8")) == core
+    ws = openpyxl.load_workbook(tmp_path / "afkeur.xlsx").active
+    assert [c.value for c in ws[1]] == CHECK_RECORD_KEYS
+    r = cli("check", src, "--contract", contract, "-o", tmp_path / "afkeur.txt")
+    assert r.exit_code == 2
+
+
+def test_cli_exit_0_on_a_clean_file_and_3_on_unreadable_input(tmp_path, cli):
+    rows = [line(BSNS[0], ref="R1"), line(BSNS[1], code="54002", volume=90, eenheid="01", tarief=1.64, bedrag=147.75, ref="R2")]
+    src = declaration(tmp_path / "d.xlsx", rows)
+    contract = _contract(tmp_path)
+    toew = _allocations(tmp_path, rows)
+    r = cli("check", src, "--contract", contract, "--toewijzingen", toew, "-q")
+    assert r.exit_code == 0, r.output
+    assert "No line would be rejected" in r.stdout and "€ 945,75" in r.stdout
+
+    broken = tmp_path / "kapot.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    r = cli("check", src, broken, "--contract", contract, "--toewijzingen", toew, "-q")
+    assert r.exit_code == 3
+    assert "kapot.xlsx" in r.stderr and "cannot be read" in r.stdout  # the other file was still checked
+    r = cli("check", src, "--contract", broken, "-q")
+    assert r.exit_code == 3 and "kapot.xlsx" in r.stderr
+    r = cli("check", src, "--contract", tmp_path / "missing.toml", "-q")
+    assert r.exit_code == 3 and "missing.toml" in r.stderr
+    r = cli("check", src)
+    assert r.exit_code == 2 and "--contract" in r.output
+
+
+def test_check_uses_a_temporary_store_and_never_the_users(tmp_path, cli, monkeypatch):
+    user_db = tmp_path / "user.db"
+    monkeypatch.setenv("JZCLI_DB", str(user_db))
+    made: list[str] = []
+    real = check_mod.tempfile.mkdtemp
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(check_mod.tempfile, "mkdtemp", spy)
+    rows = [line(BSNS[0], ref="R1")]
+    r = cli("check", declaration(tmp_path / "d.xlsx", rows), "--contract", _contract(tmp_path), "-q")
+    assert r.exit_code == 0, r.output
+    assert len(made) == 1 and not Path(made[0]).exists()
+    assert not user_db.exists()
+
+
+def test_a_folder_is_checked_file_by_file_and_agreement_files_in_it_are_left_alone(tmp_path, cli):
+    folder = tmp_path / "maart"
+    folder.mkdir()
+    rows = [line(BSNS[0], ref="R1"), line(BSNS[1], tarief=95.0, bedrag=950.0, ref="R2")]
+    declaration(folder / "a.xlsx", rows[:1])
+    declaration(folder / "b.xlsx", rows[1:])
+    contract = _contract(folder)
+    r = cli("check", folder, "--contract", contract, "--format", "json", "-q")
+    assert r.exit_code == 1
+    assert {(x["bron"], x["regel"]) for x in json.loads(r.stdout)} == {("b.xlsx", "TR418")}
+    (folder / "other.toml").write_text(CONTRACT.replace("Testcontract 2025", "Other"), encoding="utf-8")
+    r = cli("check", folder, "--contract", contract, "--format", "json")
+    assert "other.toml" in r.stderr and "--contract" in r.stderr
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_march_lines_judged_with_the_day_of_checking(tmp_path, cli, fmt):
+    """A line of a month that has not started yet is rejected (TR134/TR137) with a hint."""
+    future = dt.date.today().replace(day=1) + dt.timedelta(days=40)
+    start = future.replace(day=1)
+    end = (start + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
+    rows = [line(BSNS[0], begin=start, end=end, ref="R1")]
+    contract = tmp_path / "c.toml"
+    contract.write_text(CONTRACT.replace("geldig_tot = 2025-12-31", "geldig_tot = 2099-12-31"), encoding="utf-8")
+    r = cli("check", declaration(tmp_path / "d.xlsx", rows), "--contract", contract, "--format", fmt, "-q")
+    assert r.exit_code == 1
+    assert "in the future" in r.stdout
+
+
+def test_march_sample_alone_passes_except_its_planted_mistakes():
+    result = check([SAMPLES / "huizen_zorgfirst_2025-03.xlsx"], CONTRACTS, ALLOCATIONS, today=SAMPLE_TODAY)
+    assert {(r["rij"], r["regel"]) for r in result.records if r["status"] == "afgekeurd"} == {(13, "TR308"), (20, "TR418")}
+    assert result.lines == 25 and set(RECORD_KEYS) < set(result.records[0])
+    assert MARCH[0].month == 3
