@@ -1,0 +1,211 @@
+"""Benchmark jzcli end to end against the floor (pandas) and a peer (frictionless).
+
+    python bench/run.py                         # sizes 10k, 100k, 1M (+ 100k-line xlsx)
+    python bench/run.py --sizes 10000 100000    # smaller
+    python bench/run.py --report-store 5000000  # also time `report` on a store of 5 M lines
+
+Every step runs as its own process (as a user would run it); wall time and that process's peak
+RSS are measured with os.wait4. Data comes from bench/generate.py (cached in bench/out/). The
+table is printed and written to bench/results.json with the targets and whether each is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+PY = sys.executable
+
+FLOOR_CSV = (
+    "import pandas as pd, sys; pd.read_csv(sys.argv[1], sep=';', dtype=str, encoding='cp1252')"
+)
+FLOOR_XLSX = "import pandas as pd, sys; pd.read_excel(sys.argv[1], engine='calamine', dtype=str)"
+
+FRICTIONLESS_SCHEMA = {
+    "fields": [
+        {"name": "BSN", "type": "string", "constraints": {"required": True, "pattern": "[0-9]{9}"}},
+        {"name": "AGB-code", "type": "string", "constraints": {"required": True, "pattern": "[0-9]{8}"}},
+        {"name": "Gemeente", "type": "string", "constraints": {"pattern": "[0-9]{4}"}},
+        {"name": "Productcode", "type": "string", "constraints": {"required": True, "maxLength": 5}},
+        {"name": "Van", "type": "date", "format": "%d-%m-%Y"},
+        {"name": "Tot", "type": "date", "format": "%d-%m-%Y"},
+        {"name": "Aantal", "type": "integer"},
+        {"name": "Eenheid", "type": "string", "constraints": {"enum": ["minuut", "uur", "etmaal", "dagdeel"]}},
+        {"name": "Tarief", "type": "number", "decimalChar": ",", "groupChar": "."},
+        {"name": "Bedrag", "type": "number", "decimalChar": ",", "groupChar": "."},
+    ]
+}
+
+
+def run(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run a command; return wall seconds, peak RSS (MB) of that process and its exit code."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    return {"seconds": round(seconds, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "exit": code, "stderr": stderr[-500:]}
+
+
+def jz(*args: str) -> list[str]:
+    return [PY, "-m", "jzcli", *args]
+
+
+def dataset(lines: int, xlsx_lines: int) -> Path:
+    target = OUT / f"data-{lines}"
+    marker = target / f".done-{xlsx_lines}"
+    if not marker.exists():
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(
+            [PY, str(HERE / "generate.py"), "--lines", str(lines), "--out", str(target), "--xlsx-lines", str(xlsx_lines)],
+            check=True,
+        )
+        marker.touch()
+    return target
+
+
+def bench_size(lines: int, xlsx_lines: int, frictionless: bool) -> dict:
+    data = dataset(lines, xlsx_lines)
+    db = OUT / f"store-{lines}.db"
+    db.unlink(missing_ok=True)
+    env = {**os.environ, "COLUMNS": "120"}
+    steps: dict[str, dict] = {}
+    steps["floor_read_csv"] = run([PY, "-c", FLOOR_CSV, str(data / "declaraties.csv")])
+    steps["setup_contract_toewijzingen"] = run(
+        jz("import", str(data / "contract.toml"), str(data / "toewijzingen.csv"), "--db", str(db), "-q"), env
+    )
+    steps["import_csv"] = run(jz("import", str(data / "declaraties.csv"), "--db", str(db), "-q"), env)
+    steps["validate"] = run(jz("validate", "--db", str(db), "-q", "--format", "json", "-o", str(OUT / "findings.json")), env)
+    steps["report"] = run(jz("report", "--gemeente", "0153", "--by", "aanbieder", "--by", "maand", "--db", str(db)), env)
+    if frictionless:
+        schema = OUT / "frictionless-schema.json"
+        schema.write_text(json.dumps(FRICTIONLESS_SCHEMA))
+        steps["frictionless_validate"] = run(
+            ["frictionless", "validate", "declaraties.csv", "--schema", str(schema), "--trusted",
+             "--encoding", "cp1252", "--dialect", json.dumps({"csv": {"delimiter": ";"}}), "--limit-errors", "1000000"],
+            cwd=data,
+        )
+    if xlsx_lines:
+        xdb = OUT / f"store-xlsx-{lines}.db"
+        xdb.unlink(missing_ok=True)
+        steps["floor_read_excel_calamine"] = run([PY, "-c", FLOOR_XLSX, str(data / "declaraties.xlsx")])
+        steps["import_xlsx"] = run(jz("import", str(data / "declaraties.xlsx"), "--db", str(xdb), "-q"), env)
+    pipeline = steps["import_csv"]["seconds"] + steps["validate"]["seconds"] + steps["report"]["seconds"]
+    result = {"lines": lines, "xlsx_lines": xlsx_lines, "steps": steps, "pipeline_seconds": round(pipeline, 3)}
+    result["ratio_pipeline_vs_read_csv"] = round(pipeline / steps["floor_read_csv"]["seconds"], 2)
+    if "frictionless_validate" in steps:
+        result["ratio_frictionless_vs_pipeline"] = round(steps["frictionless_validate"]["seconds"] / pipeline, 2)
+    if xlsx_lines:
+        result["ratio_import_xlsx_vs_read_excel"] = round(
+            steps["import_xlsx"]["seconds"] / steps["floor_read_excel_calamine"]["seconds"], 2
+        )
+    return result
+
+
+def startup_seconds() -> float:
+    """Interpreter + import start-up of one jzcli process (subtracted for the linearity check)."""
+    return min(run(jz("--version"))["seconds"] for _ in range(3))
+
+
+def report_store(lines: int) -> dict:
+    """Time `report` on a store of `lines` lines (built from 1 M-line files with different seeds)."""
+    db = OUT / f"store-report-{lines}.db"
+    built = OUT / f".report-store-{lines}"
+    if not built.exists():
+        db.unlink(missing_ok=True)
+        for part in range(max(1, lines // 1_000_000)):
+            target = OUT / f"report-part-{part}"
+            if not (target / "declaraties.csv").exists():
+                subprocess.run([PY, str(HERE / "generate.py"), "--lines", str(min(lines, 1_000_000)), "--out", str(target), "--seed", str(1000 + part)], check=True)
+            subprocess.run(jz("import", str(target / "declaraties.csv"), "--db", str(db), "-q"), check=True)
+        built.touch()
+    times = [run(jz("report", "--gemeente", "0153", "--by", "aanbieder", "--by", "maand", "--db", str(db))) for _ in range(3)]
+    best = min(times, key=lambda t: t["seconds"])
+    return {"lines": lines, "report": best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--xlsx-lines", type=int, default=100_000, help="xlsx size, measured with the largest size")
+    parser.add_argument("--no-frictionless", action="store_true")
+    parser.add_argument("--report-store", type=int, default=0, help="also time report on a store of this many lines")
+    parser.add_argument("--output", type=Path, default=HERE / "results.json")
+    args = parser.parse_args()
+
+    OUT.mkdir(exist_ok=True)
+    frictionless = not args.no_frictionless and shutil.which("frictionless") is not None
+    if not args.no_frictionless and not frictionless:
+        print("frictionless not installed (pip install frictionless): peer comparison skipped", file=sys.stderr)
+    sizes = sorted(args.sizes)
+    results = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "startup_seconds": startup_seconds(),
+        "sizes": [],
+    }
+    for lines in sizes:
+        print(f"… {lines:,} lines", file=sys.stderr)
+        results["sizes"].append(bench_size(lines, args.xlsx_lines if lines == sizes[-1] else 0, frictionless))
+    if args.report_store:
+        results["report_store"] = report_store(args.report_store)
+    results["targets"] = targets(results)
+    args.output.write_text(json.dumps(results, indent=2))
+    print_table(results)
+
+
+def targets(results: dict) -> dict:
+    sizes = {r["lines"]: r for r in results["sizes"]}
+    largest = sizes[max(sizes)]
+    start = results["startup_seconds"]
+    out: dict[str, dict] = {}
+    out["pipeline <= 6x read_csv"] = {"value": largest["ratio_pipeline_vs_read_csv"], "met": largest["ratio_pipeline_vs_read_csv"] <= 6}
+    if "ratio_frictionless_vs_pipeline" in largest:
+        v = largest["ratio_frictionless_vs_pipeline"]
+        out[">= 3x faster than frictionless"] = {"value": v, "met": v >= 3}
+    if "ratio_import_xlsx_vs_read_excel" in largest:
+        v = largest["ratio_import_xlsx_vs_read_excel"]
+        out["xlsx import <= 1.5x read_excel(calamine)"] = {"value": v, "met": v <= 1.5}
+    peak = max(s["peak_rss_mb"] for s in largest["steps"].values())
+    out["peak RSS <= 1.5 GB"] = {"value_mb": peak, "met": peak <= 1536}
+    ordered = sorted(sizes)
+    for small, big in zip(ordered, ordered[1:]):
+        per_small = max(sizes[small]["pipeline_seconds"] - 3 * start, 1e-9) / small
+        per_big = max(sizes[big]["pipeline_seconds"] - 3 * start, 1e-9) / big
+        v = round(per_big / per_small, 2)
+        out[f"linear {small:,} -> {big:,} (per-line cost ratio, start-up excluded)"] = {"value": v, "met": abs(v - 1) <= 0.15}
+    if "report_store" in results:
+        v = results["report_store"]["report"]["seconds"]
+        out[f"report <= 2 s on {results['report_store']['lines']:,} lines"] = {"value": v, "met": v <= 2}
+    return out
+
+
+def print_table(results: dict) -> None:
+    print(f"\njzcli benchmark — {results['date']} — {results['machine']['cpus']} CPUs, Python {results['machine']['python']}")
+    print(f"start-up of one jzcli process: {results['startup_seconds']:.2f} s\n")
+    print(f"{'lines':>10}  {'step':<30} {'seconds':>9} {'peak RSS MB':>12} {'exit':>5}")
+    for size in results["sizes"]:
+        for name, step in size["steps"].items():
+            print(f"{size['lines']:>10,}  {name:<30} {step['seconds']:>9.2f} {step['peak_rss_mb']:>12.0f} {step['exit']:>5}")
+        print(f"{'':>10}  {'= import + validate + report':<30} {size['pipeline_seconds']:>9.2f}   (x{size['ratio_pipeline_vs_read_csv']} read_csv)")
+    if "report_store" in results:
+        r = results["report_store"]
+        print(f"{r['lines']:>10,}  {'report on the large store':<30} {r['report']['seconds']:>9.2f} {r['report']['peak_rss_mb']:>12.0f}")
+    print("\ntargets:")
+    for name, t in results["targets"].items():
+        value = t.get("value", t.get("value_mb"))
+        print(f"  [{'x' if t['met'] else ' '}] {name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
