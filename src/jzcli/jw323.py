@@ -517,7 +517,7 @@ def build_message(
             pr = _sub(prestaties, "Prestatie")
             ref = _sub(pr, "ProductReferentie")
             _sub(ref, "ReferentieNummer", row.ref, ns=NS_BASIS)
-            if row.vorig is not None:
+            if isinstance(row.vorig, str):  # (pandas reads a missing one as NaN)
                 _sub(ref, "VorigReferentieNummer", row.vorig, ns=NS_BASIS)
             _sub(pr, "ToewijzingNummer", row.nummer)
             _sub(pr, "ProductCategorie", row.cat)
@@ -527,7 +527,7 @@ def build_message(
             _sub(period, "Einddatum", row.end, ns=NS_BASIS)
             _sub(pr, "GeleverdVolume", row.volume)
             _sub(pr, "Eenheid", row.eenheid)
-            if row.tarief is not None:
+            if pd.notna(row.tarief):
                 _sub(pr, "ProductTarief", int(row.tarief))
             amount = _sub(pr, "IngediendBedrag")
             _sub(amount, "Bedrag", row.bedrag, ns=NS_BASIS)
