@@ -284,7 +284,7 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 def _rule_levels(found: pd.DataFrame) -> pd.Series:
     """niveau per finding: the registry's, else by where the code lands (§13)."""
     rules = load_rules()
-    known = found["regel"].map(lambda r: rules[r].niveau if r in rules else None)
+    known = found["regel"].map({r: rules[r].niveau for r in pd.unique(found["regel"]) if r in rules})
     code = found["retourcode"].astype(str)
     by_code = np.where(code.isin(HEADER_CODES), BERICHT, np.where(code.isin(DECLARATIE_CODES), DECLARATIE, REGEL))
     return known.where(known.notna(), pd.Series(by_code, index=found.index)).astype(object)
@@ -292,19 +292,31 @@ def _rule_levels(found: pd.DataFrame) -> pd.Series:
 
 def xml_codes(codes: pd.Series) -> pd.Series:
     """Codes as LDT_RetourCode allows them: jzcli's own mapped, anything else unknown → 0233."""
-    mapped = codes.astype(str).map(lambda c: XML_RETOURCODE.get(c, c))
+    codes = codes.astype(str)
+    mapped = codes.map(XML_RETOURCODE).fillna(codes)
     return mapped.where(mapped.isin(retourcodes_325()), NIET_BEOORDEELD)
+
+
+def _ranks(regel: pd.Series) -> pd.Series:
+    """rule_rank per finding (computed once per distinct rule)."""
+    return regel.map({r: rule_rank(r) for r in pd.unique(regel)})
 
 
 def _distinct_codes(frame: pd.DataFrame, key: str) -> dict:
     """key → list of distinct ``code`` values in rule order (capped as the XSD allows)."""
     if frame.empty:
         return {}
-    f = frame.assign(_rank=frame["regel"].map(rule_rank)).sort_values([key, "_rank", "id"], kind="mergesort")
+    f = frame.assign(_rank=_ranks(frame["regel"])).sort_values([key, "_rank", "id"], kind="mergesort")
     f = f.drop_duplicates([key, "code"])
     limit = max_retourcodes()
-    grouped = f.groupby(key, sort=False)["code"].agg(list)
-    return {k: (v if limit is None else v[:limit]) for k, v in grouped.items()}
+    keys = f[key].to_numpy()
+    values = f["code"].tolist()
+    starts = [0, *(np.flatnonzero(keys[1:] != keys[:-1]) + 1).tolist()]
+    ends = [*starts[1:], len(values)]
+    out = {}
+    for start, end in zip(starts, ends):  # the rows of one key are contiguous (sorted above)
+        out[keys[start].item() if hasattr(keys[start], "item") else keys[start]] = values[start:end if limit is None else min(end, start + limit)]
+    return out
 
 
 # ============================================================================ JW325
@@ -326,21 +338,21 @@ def build_answers(
     found["niveau"] = _rule_levels(found)
     found["batch"] = found["regel_id"].map(pd.Series(lines["batch"].to_numpy(), index=lines["id"].to_numpy())).astype("int64")
 
-    judged = lines["status"].notna().groupby(lines["batch"]).all()
+    unjudged = lines["status"].isna().groupby(lines["batch"]).sum()
+    by_batch = dict(tuple(lines.groupby("batch", sort=False)))
+    found_by_batch = dict(tuple(found.groupby("batch", sort=False)))
+    no_findings = found.iloc[0:0]
     skipped = []
     answers = []
     for msg in msgs.sort_values("batch").to_dict("records"):
         bid = int(msg["batch"])
         name = str(bestand.get(bid, ""))
-        if bid not in judged.index:
+        if bid not in by_batch:
             continue
-        if not judged[bid]:
-            n = int(lines.loc[lines["batch"] == bid, "status"].isna().sum())
-            skipped.append(Skipped(bid, name, f"{n} of its lines are not judged yet: run jzcli validate first"))
+        if unjudged[bid]:
+            skipped.append(Skipped(bid, name, f"{int(unjudged[bid])} of its lines are not judged yet: run jzcli validate first"))
             continue
-        bl = lines[lines["batch"] == bid]
-        bf = found[found["batch"] == bid]
-        answers.append(_answer(msg, name, bl, bf, today))
+        answers.append(_answer(msg, name, by_batch[bid], found_by_batch.get(bid, no_findings), today))
     return answers, skipped
 
 
@@ -427,38 +439,80 @@ def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, t
 
 
 def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
-    """Client per BSN (in message order) with its rejected Prestaties copied from the stored line."""
+    """Client per BSN (in message order) with its rejected Prestaties copied from the stored line.
+
+    The values are turned into text column by column first; the loop only creates elements.
+    """
     f = found[found["regel_id"].isin(rejected["id"]) & (found["niveau"] != BERICHT) & (found["niveau"] != DECLARATIE)]
     codes = _distinct_codes(f.assign(code=xml_codes(f["retourcode"])), "regel_id")
-    r = rejected.sort_values("id", kind="mergesort")
-    order = pd.unique(r["bsn"])
-    by_client = {k: g for k, g in r.groupby("bsn", sort=False)}
-    for bsn in order:
-        client = _sub(parent, "Client")
-        _sub(client, "Bsn", bsn)
-        prestaties = _sub(client, "Prestaties")
-        g = by_client[bsn]
-        for row in g.itertuples(index=False):
-            p = _sub(prestaties, "Prestatie")
-            ref = _sub(p, "ProductReferentie")
-            _sub(ref, "ReferentieNummer", row.referentienummer, ns=NS_BASIS)
-            if _present(row.vorig_referentienummer):
-                _sub(ref, "VorigReferentieNummer", row.vorig_referentienummer, ns=NS_BASIS)
-            _sub(p, "ToewijzingNummer", row.toewijzingnummer)
-            _sub(p, "ProductCategorie", row.productcategorie)
-            _sub(p, "ProductCode", row.productcode)
-            period = _sub(p, "ProductPeriode")
-            _sub(period, "Begindatum", _date(row.begindatum).isoformat(), ns=NS_BASIS)
-            _sub(period, "Einddatum", _date(row.einddatum).isoformat(), ns=NS_BASIS)
-            _sub(p, "GeleverdVolume", int(row.volume))
-            _sub(p, "Eenheid", row.eenheid)
-            if _present(row.tarief):
-                _sub(p, "ProductTarief", int(row.tarief))
-            amount = _sub(p, "IngediendBedrag")
-            _sub(amount, "Bedrag", int(row.bedrag), ns=NS_BASIS)
-            _sub(amount, "DebetCredit", row.debet_credit, ns=NS_BASIS)
-            _codes(p, codes.get(int(row.id)) or [NIET_BEOORDEELD])
+    r = rejected.assign(_first=rejected.groupby("bsn", sort=False)["id"].transform("min"))
+    r = r.sort_values(["_first", "id"], kind="mergesort")
+    text = {c: _texts(r[c]) for c in ("bsn", "referentienummer", "vorig_referentienummer", "toewijzingnummer", "productcategorie", "productcode", "eenheid", "debet_credit")}
+    for c in ("begindatum", "einddatum"):
+        d = pd.to_datetime(r[c])
+        text[c] = d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None).tolist()
+    for c in ("volume", "tarief", "bedrag"):
+        v = pd.array(r[c], dtype="Int64")
+        text[c] = [None if x is pd.NA else str(x) for x in v]
+    line_codes = [codes.get(i) or [NIET_BEOORDEELD] for i in r["id"].astype("int64").tolist()]
+
+    m, b = _tags(NS_325), _tags(NS_BASIS)
+    sub = etree.SubElement
+    client = prestaties = None
+    previous = object()
+    rows = zip(
+        text["bsn"], text["referentienummer"], text["vorig_referentienummer"], text["toewijzingnummer"],
+        text["productcategorie"], text["productcode"], text["begindatum"], text["einddatum"], text["volume"],
+        text["eenheid"], text["tarief"], text["bedrag"], text["debet_credit"], line_codes,
+    )  # fmt: skip
+    for bsn, ref, vorig, nummer, cat, code, begin, eind, volume, eenheid, tarief, bedrag, dc, retour_codes in rows:
+        if bsn != previous:
+            if prestaties is not None:
+                _codes(client, [GEEN_OPMERKING])
+            client = sub(parent, m["Client"])
+            sub(client, m["Bsn"]).text = bsn
+            prestaties = sub(client, m["Prestaties"])
+            previous = bsn
+        p = sub(prestaties, m["Prestatie"])
+        pr = sub(p, m["ProductReferentie"])
+        sub(pr, b["ReferentieNummer"]).text = ref
+        if vorig is not None:
+            sub(pr, b["VorigReferentieNummer"]).text = vorig
+        sub(p, m["ToewijzingNummer"]).text = nummer
+        sub(p, m["ProductCategorie"]).text = cat
+        sub(p, m["ProductCode"]).text = code
+        period = sub(p, m["ProductPeriode"])
+        sub(period, b["Begindatum"]).text = begin
+        sub(period, b["Einddatum"]).text = eind
+        sub(p, m["GeleverdVolume"]).text = volume
+        sub(p, m["Eenheid"]).text = eenheid
+        if tarief is not None:
+            sub(p, m["ProductTarief"]).text = tarief
+        amount = sub(p, m["IngediendBedrag"])
+        sub(amount, b["Bedrag"]).text = bedrag
+        sub(amount, b["DebetCredit"]).text = dc
+        rc = sub(p, m["RetourCodes"])
+        for c in retour_codes:
+            sub(rc, m["RetourCode"]).text = c
+    if prestaties is not None:
         _codes(client, [GEEN_OPMERKING])
+
+
+def _texts(s: pd.Series) -> list:
+    """A text column as a list of str, None where missing or empty."""
+    return [None if x is None or x is pd.NA or x != x or x == "" else str(x) for x in s.astype(object).tolist()]
+
+
+class _tags(dict):
+    """Clark names of one namespace: _tags(ns)["Client"] == "{ns}Client"."""
+
+    def __init__(self, ns: str):
+        super().__init__()
+        self.ns = ns
+
+    def __missing__(self, local: str) -> str:
+        self[local] = name = f"{{{self.ns}}}{local}"
+        return name
 
 
 # ------------------------------------------------------------------------------ XML helpers
@@ -583,10 +637,10 @@ def build_feedback(
         lines = lines[lines["ontvanger"].isin(list(aanbieder))].reset_index(drop=True)
 
     skipped = []
-    judged = lines["status"].notna().groupby(lines["batch"]).all()
-    for bid in judged.index[~judged.to_numpy()]:
-        n = int(lines.loc[lines["batch"] == bid, "status"].isna().sum())
-        skipped.append(Skipped(int(bid), str(bestand.get(int(bid), "")), f"{n} of its lines are not judged yet: run jzcli validate first"))
+    unjudged = lines["status"].isna().groupby(lines["batch"]).sum()
+    judged = unjudged == 0
+    for bid, n in unjudged[unjudged > 0].items():
+        skipped.append(Skipped(int(bid), str(bestand.get(int(bid), "")), f"{int(n)} of its lines are not judged yet: run jzcli validate first"))
     unknown = lines["ontvanger"].isna() & lines["batch"].map(judged).astype(bool)
     for bid in pd.unique(lines.loc[unknown, "batch"]):
         skipped.append(Skipped(int(bid), str(bestand.get(int(bid), "")), "no aanbieder is known for its lines: no feedback workbook"))
@@ -651,12 +705,10 @@ def feedback_rows(lines: pd.DataFrame, found: pd.DataFrame, bestand: dict) -> pd
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     rules = load_rules()
     names = refdata.codelijst("retourcode")
-    f = found.assign(_rank=found["regel"].map(rule_rank)).sort_values(["regel_id", "_rank", "id"], kind="mergesort")
-    f = f.assign(
-        omschrijving=f["regel"].map(lambda r: rules[r].omschrijving if r in rules else "").where(
-            lambda s: s != "", f["retourcode"].map(lambda c: names.get(str(c), ""))
-        ),
-    )
+    f = found.assign(_rank=_ranks(found["regel"])).sort_values(["regel_id", "_rank", "id"], kind="mergesort")
+    by_rule = f["regel"].map({r: rules[r].omschrijving for r in pd.unique(f["regel"]) if r in rules}).fillna("")
+    by_code = f["retourcode"].astype(str).map(names).fillna("")
+    f = f.assign(omschrijving=by_rule.where(by_rule != "", by_code))
     g = f.groupby("regel_id", sort=False)
     joined = pd.DataFrame(
         {
