@@ -8,6 +8,8 @@ Files are written to a temporary name and moved into place, so a failure never l
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import os
 import tempfile
 from contextlib import contextmanager
@@ -137,8 +139,62 @@ def _xlsx_cell(ws, value, fmt, cell_type):
     return cell
 
 
+# --- pseudonyms: a keyed hash instead of the BSN, for analysts ----------------------------------
+PSEUDONYM_ENV = "JZCLI_PSEUDONIEM_SLEUTEL"
+PSEUDONYM_COLUMN = "bsn_pseudoniem"
+MIN_KEY_LENGTH = 16
+PSEUDONYM_LENGTH = 20  # hex characters (80 bits): never 9 digits, so never mistaken for a BSN
+
+
+def pseudonym_key(key_file: Path | None = None) -> bytes:
+    """The secret key for pseudonyms: the contents of ``key_file``, else $JZCLI_PSEUDONIEM_SLEUTEL.
+
+    Surrounding whitespace (a trailing newline) is not part of the key. No key, or one shorter than
+    16 characters, is a usage error: a pseudonym without a secret key can be reversed by hashing
+    every possible BSN.
+    """
+    if key_file is not None:
+        try:
+            key = Path(key_file).read_bytes().strip()
+        except IsADirectoryError:
+            raise FileReadError(f"--sleutel-bestand {key_file}: is a folder, not a key file") from None
+        except OSError as exc:
+            raise FileReadError(f"--sleutel-bestand {key_file}: cannot be read ({exc.strerror or exc})") from None
+        source = f"--sleutel-bestand {key_file}"
+    else:
+        key = os.environ.get(PSEUDONYM_ENV, "").strip().encode("utf-8")
+        source = PSEUDONYM_ENV
+        if not key:
+            raise UsageError(
+                f"--pseudoniem needs a secret key: give --sleutel-bestand FILE or set {PSEUDONYM_ENV} "
+                "(at least 16 characters; keep it secret and keep it: the same key gives the same pseudonyms)"
+            )
+    if len(key) < MIN_KEY_LENGTH:
+        raise UsageError(f"{source}: the key is too short ({len(key)} characters); use at least {MIN_KEY_LENGTH}")
+    return key
+
+
+def pseudonymiser(key: bytes):
+    """A function BSN column → pseudonym column: HMAC-SHA256(key, BSN), first 20 hex characters.
+
+    The same BSN always gives the same pseudonym under one key; without the key it cannot be
+    turned back into the BSN. Empty BSNs stay empty. One HMAC per distinct BSN, not per line.
+    """
+
+    def apply(bsns: pd.Series) -> pd.Series:
+        distinct = pd.unique(bsns.dropna().astype(str))
+        table = {b: hmac.new(key, b.encode("ascii", "replace"), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH] for b in distinct}
+        return bsns.astype(object).where(bsns.isna(), bsns.astype(str).map(table)).where(bsns.notna(), None)
+
+    return apply
+
+
 def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> int:
-    """Write stored lines with exactly the documented columns. Returns the number of lines."""
+    """Write stored lines with exactly the documented columns. Returns the number of lines.
+
+    With ``pseudonym`` (see ``pseudonymiser``) the bsn column holds pseudonyms and is named
+    ``bsn_pseudoniem``: the file then holds no BSN at all.
+    """
     data = frame
     if pseudonym is not None:
         data = frame.copy()
@@ -158,13 +214,18 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
             else:
                 s = s.astype(object).where(s.notna(), None)
             xl[col] = s
+        if pseudonym is not None:
+            xl = xl.rename(columns={"bsn": PSEUDONYM_COLUMN})
         write_xlsx(
             {"Declaraties": xl},
             target,
             number_formats={"begindatum": "yyyy-mm-dd", "einddatum": "yyyy-mm-dd", "tarief": "0.00", "bedrag": "0.00"},
         )
     else:
-        write_table(declaraties_for_export(data), target)
+        table = declaraties_for_export(data)
+        if pseudonym is not None:
+            table = table.rename(columns={"bsn": PSEUDONYM_COLUMN})
+        write_table(table, target)
     return len(frame)
 
 

@@ -65,11 +65,12 @@ def status_line(message: str) -> None:
 
 
 def error_line(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
+    # Error and warning lines never show a 9-digit number in full: it may be a BSN from a file.
+    err.print(f"[bold red]error:[/] {escape(mask_bsns_in(message))}")
 
 
 def warning_line(message: str) -> None:
-    err.print(f"[yellow]warning:[/] {escape(message)}")
+    err.print(f"[yellow]warning:[/] {escape(mask_bsns_in(message))}")
 
 
 def escape(text: str) -> str:

@@ -94,9 +94,11 @@ def import_command(
         w = csv.writer(sys.stdout)
         keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
         w.writerow(keys)
+        from jzcli.export import csv_safe
+
         for r in results:
             d = r.as_dict()
-            w.writerow([d[k] for k in keys])
+            w.writerow([csv_safe(d[k]) for k in keys])
     else:
         _render_results(results, new_findings, show_bsn)
 

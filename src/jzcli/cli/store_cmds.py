@@ -29,7 +29,9 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
     if fmt == Format.csv:
         import sys
 
-        frame.to_csv(sys.stdout, index=False)
+        from jzcli.export import csv_safe
+
+        frame.map(csv_safe).to_csv(sys.stdout, index=False)
         return
     t = render.table("Batches")
     for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by")):
@@ -47,17 +49,38 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
 
 @export_app.command(
     "declaraties",
-    epilog="Examples:\n\n  jzcli export declaraties -o alle-regels.csv\n\n  jzcli export declaraties -o huizen.xlsx --gemeente Huizen",
+    epilog=(
+        "Examples:\n\n  jzcli export declaraties -o alle-regels.csv\n\n  jzcli export declaraties -o huizen.xlsx --gemeente Huizen\n\n"
+        "  jzcli export declaraties -o analyse.csv --pseudoniem --sleutel-bestand ~/.jzcli-sleutel"
+    ),
 )
 def export_declaraties_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Target file: .csv or .xlsx.")],
     gemeente: Annotated[Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")] = None,
     aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")] = None,
     batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")] = None,
+    pseudoniem: Annotated[
+        bool,
+        typer.Option(
+            "--pseudoniem",
+            help="Replace each BSN by a pseudonym (keyed HMAC-SHA256; column bsn_pseudoniem): "
+            "the same BSN always gets the same pseudonym under one key.",
+        ),
+    ] = False,
+    sleutel_bestand: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--sleutel-bestand",
+            help="File holding the secret pseudonym key (at least 16 characters). "
+            "Default: the environment variable JZCLI_PSEUDONIEM_SLEUTEL.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Write all stored declaration lines with the full BSN (a file for other systems).
+    """Write all stored declaration lines with the full BSN (a file for other systems), or with
+    pseudonyms instead of BSNs (--pseudoniem) for analysis without personal data.
 
     Columns: batch, bron, blad, rij, aanbieder, gemeente, declaratienummer, referentienummer,
     vorig_referentienummer, bsn, toewijzingnummer, productcategorie, productcode, begindatum,
@@ -69,6 +92,13 @@ def export_declaraties_command(
 
     if output.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv or .xlsx file name")
+    pseudonym = None
+    if pseudoniem:
+        from jzcli.export import pseudonym_key, pseudonymiser
+
+        pseudonym = pseudonymiser(pseudonym_key(sleutel_bestand))
+    elif sleutel_bestand is not None:
+        raise UsageError("--sleutel-bestand is only used with --pseudoniem")
     store = open_store(db)
     where = None
     conditions = []
@@ -85,6 +115,6 @@ def export_declaraties_command(
 
         where = sa.and_(*conditions)
     frame = store.declaraties(where=where)
-    n = export_declaraties(frame, output)
+    n = export_declaraties(frame, output, pseudonym=pseudonym)
     if not quiet:
         render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")
