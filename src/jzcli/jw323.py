@@ -24,15 +24,15 @@ The message (``build_message``; element order of JW323.xsd, built with lxml)
 Identifiers (stable: exporting the same file again gives the same numbers, so a second sending
 is recognised by the gemeente as a repeat instead of being paid twice)
     * ReferentieNummer: the provider's own where the line has one; otherwise ``JZ`` + 18
-      base-36 characters of SHA-256 over the aanbieder, the SHA-256 of the source file, the
-      sheet, the Excel row and the line's content. Two different files (or two rows of one file)
-      never get the same number; 36^18 ≈ 2^93 values make an accidental repeat for a provider
-      practically impossible (a birthday bound of ~10^14 lines).
+      base-32 characters (A–Z, 2–7) of SHA-256 over the aanbieder, the SHA-256 of the source
+      file, the sheet, the Excel row and the line's content. Two different files (or two rows of
+      one file) never get the same input; 2^90 values make an accidental repeat for a provider
+      practically impossible (a birthday bound of ~10^13 lines).
     * DeclaratieNummer: the provider's own when every line of the message carries the same one,
       it is 1–12 letters/digits and no other message of this export uses it; otherwise ``JZ`` + 10
-      base-36 characters of SHA-256 over aanbieder, gemeente, period and the message's
-      ReferentieNummers (≈ 2^51 values).
-    * BerichtIdentificatie: ``JB`` + 10 base-36 characters of the same content hash with another
+      base-32 characters of SHA-256 over aanbieder, gemeente, period and the message's
+      ReferentieNummers (2^50 values).
+    * BerichtIdentificatie: ``JB`` + 10 base-32 characters of the same content hash with another
       salt (≤ 12 characters, TR056).
 
 Lines left out (``LeftOut``; never repaired or invented)
@@ -55,6 +55,7 @@ each written atomically, named ``JW323_<AGB>_<gemeente>_<YYYYMM>_<DeclaratieNumm
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
@@ -88,7 +89,6 @@ MAX_NUMMER = 999_999_999  # LDT_Nummer (RS006)
 REF_PREFIX = "JZ"
 REF_LENGTH = 20  # LDT_ReferentieNummer
 ID_LENGTH = 12  # LDT_IdentificatieBericht, LDT_IdentificatieDeclaratie
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 # ============================================================================ results
@@ -243,18 +243,23 @@ def read_store(store: Store, batch: list[int]) -> Source:
 
 # ============================================================================ left out
 class _Reasons:
-    """Reasons per line (all of them, in order), collected with masks."""
+    """Reasons per line (all of them, in order), collected with masks. A reason is a text, a
+    Series aligned with the lines, or a function of the masked lines (built only for them)."""
 
-    def __init__(self, index: pd.Index):
-        self.text = pd.Series("", index=index, dtype=object)
+    def __init__(self, lines: pd.DataFrame):
+        self.lines = lines
+        self.text = pd.Series("", index=lines.index, dtype=object)
 
     def add(self, mask, reason) -> None:
-        mask = pd.Series(np.asarray(mask, dtype=bool), index=self.text.index)
+        mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
-        r = reason[mask] if isinstance(reason, pd.Series) else pd.Series(reason, index=self.text.index[mask.to_numpy()])
-        cur = self.text[mask]
-        self.text[mask] = np.where(cur == "", r.astype(str), cur + "; " + r.astype(str))
+        idx = self.text.index[mask]
+        if callable(reason):
+            reason = reason(self.lines.loc[idx])
+        r = reason.reindex(idx) if isinstance(reason, pd.Series) else pd.Series(reason, index=idx)
+        cur = self.text.loc[idx]
+        self.text.loc[idx] = np.where(cur == "", r.astype(str), cur + "; " + r.astype(str))
 
     @property
     def bad(self) -> pd.Series:
@@ -271,7 +276,7 @@ def _digits(s: pd.Series) -> pd.Series:
 
 def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_bsn: bool) -> _Reasons:
     """Everything that keeps a line from being a valid Prestatie on its own."""
-    r = _Reasons(lines.index)
+    r = _Reasons(lines)
     ids = lines["id"]
 
     # values that could not be read at import (the raw text shown, a BSN masked)
@@ -282,73 +287,81 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         col = f["kolom"].astype(object).where(f["kolom"].notna(), "").astype(str)
         text = f["veld"].astype(str) + " could not be read ('" + raw + "'" + np.where(col != "", " in column '" + col + "'", "") + "): " + f["melding"].astype(str)
         per_line = text.groupby(f["regel_id"].to_numpy()).agg("; ".join)
-        hit = ids.isin(per_line.index)
-        r.add(hit, ids.map(per_line))
+        r.add(ids.isin(per_line.index), lambda x: x["id"].map(per_line))
     if len(src.rejected):
         rules = src.rejected.set_index("regel_id")["regels"]
-        hit = ids.isin(rules.index)
-        r.add(hit, "rejected by jzcli validate (" + ids.map(rules).fillna("").astype(str) + "): fix it and import it again")
+        r.add(ids.isin(rules.index), lambda x: "rejected by jzcli validate (" + x["id"].map(rules).fillna("").astype(str) + "): fix it and import it again")
 
     def missing(col: str, what: str) -> None:
-        r.add(lines[col].isna() & ~_failed(src, ids, col), what)
+        r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
 
     missing("aanbieder", "no aanbieder (AGB code): give it with --aanbieder")
     missing("gemeente", "no gemeente: give it with --gemeente")
     known = set(refdata.gemeenten()) | {x["oude_code"] for x in refdata.gemeenten_historie()}
     g = lines["gemeente"]
-    r.add(g.notna() & ~g.isin(known), "gemeente " + _text(g) + " is not a CBS gemeentecode")
+    r.add(g.notna() & ~g.isin(known), lambda x: "gemeente " + _text(x["gemeente"]) + " is not a CBS gemeentecode")
 
     b = lines["bsn"]
     missing("bsn", "no BSN")
-    shown = b.map(lambda v: render.mask_bsn(v, show_bsn), na_action="ignore")
-    r.add(b.notna() & ~elfproef(b.astype(str)).to_numpy(), "bsn " + _text(shown) + " fails the 11-proef (CS002)")
+    r.add(
+        b.notna() & ~elfproef(b.astype(str)).to_numpy(),
+        lambda x: "bsn " + x["bsn"].map(lambda v: render.mask_bsn(v, show_bsn)).astype(str) + " fails the 11-proef (CS002)",
+    )
 
     t = lines["toewijzingnummer"]
     missing("toewijzingnummer", "no toewijzingnummer: a Prestatie names the allocation it draws on")
-    bad_t = t.notna() & ~_digits(t)
-    r.add(bad_t, "toewijzingnummer '" + _text(t) + "' is not a number")
-    too_big = t.notna() & _digits(t) & (t.astype(object).where(_digits(t), "0").astype(str).str.lstrip("0").str.len() > 9)
-    r.add(too_big, "toewijzingnummer " + _text(t) + " has more than 9 digits")
+    digits = _digits(t)
+    r.add(t.notna() & ~digits, lambda x: "toewijzingnummer '" + _text(x["toewijzingnummer"]) + "' is not a number")
+    length = _text(t).str.lstrip("0").str.len()
+    r.add(t.notna() & digits & (length > 9), lambda x: "toewijzingnummer " + _text(x["toewijzingnummer"]) + " has more than 9 digits")
 
     cat = lines["productcategorie"]
     missing("productcategorie", "no productcategorie")
-    r.add(cat.notna() & ~cat.isin(set(refdata.codelijst("productcategorie"))), "productcategorie " + _text(cat) + " is not in the list JZ020")
+    r.add(cat.notna() & ~cat.isin(set(refdata.codelijst("productcategorie"))), lambda x: "productcategorie " + _text(x["productcategorie"]) + " is not in the list JZ020")
     code = lines["productcode"]
     missing("productcode", "no productcode")
-    r.add(code.notna() & (_text(code).str.len() > 5), "productcode " + _text(code) + " is longer than 5 characters")
+    r.add(code.notna() & (_text(code).str.len() > 5), lambda x: "productcode " + _text(x["productcode"]) + " is longer than 5 characters")
 
     begin, end = lines["begindatum"], lines["einddatum"]
     missing("begindatum", "no begindatum")
     missing("einddatum", "no einddatum")
     both = begin.notna() & end.notna()
-    r.add(both & (end < begin), "einddatum " + _date(end) + " is before begindatum " + _date(begin))
+    r.add(both & (end < begin), lambda x: "einddatum " + _date(x["einddatum"]) + " is before begindatum " + _date(x["begindatum"]))
     spans = both & (end >= begin) & ((begin.dt.year != end.dt.year) | (begin.dt.month != end.dt.month))
-    r.add(spans, "ProductPeriode " + _date(begin) + ".." + _date(end) + " spans more than one month: one line per month (CS337)")
-    r.add((begin < EARLIEST).fillna(False), "begindatum " + _date(begin) + " is before 2021-01-01 (CS100)")
+    r.add(spans, lambda x: "ProductPeriode " + _date(x["begindatum"]) + ".." + _date(x["einddatum"]) + " spans more than one month: one line per month (CS337)")
+    r.add((begin < EARLIEST).fillna(False), lambda x: "begindatum " + _date(x["begindatum"]) + " is before 2021-01-01 (CS100)")
     oldest = pd.Timestamp(dagtekening) - pd.DateOffset(months=60)
-    r.add((end < oldest).fillna(False), "einddatum " + _date(end) + " is more than 5 years before the dagtekening (TR335)")
+    r.add((end < oldest).fillna(False), lambda x: "einddatum " + _date(x["einddatum"]) + " is more than 5 years before the dagtekening (TR335)")
 
     unit = lines["eenheid"]
     missing("eenheid", "no eenheid")
-    r.add(unit.notna() & ~unit.isin(set(EENHEDEN)), "eenheid " + _text(unit) + " is not in the list WJ756")
+    r.add(unit.notna() & ~unit.isin(set(EENHEDEN)), lambda x: "eenheid " + _text(x["eenheid"]) + " is not in the list WJ756")
     vol, tarief, bedrag = lines["volume"], lines["tarief"], lines["bedrag"]
     missing("volume", "no volume")
     missing("bedrag", "no bedrag")
-    euro = unit == EURO
-    r.add((unit.notna() & ~euro).to_numpy() & (tarief.isna() & ~_failed(src, ids, "tarief")).to_numpy(), "no tarief (required unless eenheid is 83)")
-    r.add((euro & tarief.notna()).to_numpy(), "tarief given with eenheid 83 (Euro's): leave it empty (CD087)")
-    r.add((euro & vol.notna() & bedrag.notna() & (vol != bedrag)).fillna(False).to_numpy(), "eenheid 83: bedrag differs from volume (CS339)")
-    for name, s in (("volume", vol), ("tarief", tarief), ("bedrag", bedrag)):
-        r.add((s > MAX_AMOUNT).fillna(False).to_numpy(), f"{name} is larger than the iJw maximum 99.999.999")
+    euro = (unit == EURO).fillna(False).to_numpy(dtype=bool)
+    r.add(unit.notna().to_numpy() & ~euro & tarief.isna().to_numpy() & ~_failed(src, ids, "tarief"), "no tarief (required unless eenheid is 83)")
+    r.add(euro & tarief.notna().to_numpy(), "tarief given with eenheid 83 (Euro's): leave it empty (CD087)")
+    r.add(euro & (vol != bedrag).fillna(False).to_numpy(dtype=bool), "eenheid 83: bedrag differs from volume (CS339)")
+    for name, s_ in (("volume", vol), ("tarief", tarief), ("bedrag", bedrag)):
+        r.add((s_ > MAX_AMOUNT).fillna(False).to_numpy(dtype=bool), f"{name} is larger than the iJw maximum 99.999.999")
 
-    credit = lines["debet_credit"] == CREDIT
+    credit = (lines["debet_credit"] == CREDIT).fillna(False).to_numpy(dtype=bool)
     vorig, ref = lines["vorig_referentienummer"], lines["referentienummer"]
-    r.add(credit & vorig.isna(), "credit line without VorigReferentieNummer (the ReferentieNummer of the debet it cancels, CD060)")
-    r.add(~credit & vorig.notna(), "VorigReferentieNummer " + _text(vorig) + " on a debet line (only a credit names the line it cancels, CD060)")
-    r.add((credit & (bedrag == 0)).fillna(False).to_numpy(), "a credit of € 0,00 (an amount of 0 is always debet, CS325)")
-    for name, s in (("ReferentieNummer", ref), ("VorigReferentieNummer", vorig)):
-        txt = _text(s)
-        r.add(s.notna() & ((txt.str.len() > REF_LENGTH) | (txt.str.strip() == "")), name + " '" + txt + "' is not 1–20 characters")
+    r.add(credit & vorig.isna().to_numpy(), "credit line without VorigReferentieNummer (the ReferentieNummer of the debet it cancels, CD060)")
+    r.add(
+        ~credit & vorig.notna().to_numpy(),
+        lambda x: "VorigReferentieNummer " + _text(x["vorig_referentienummer"]) + " on a debet line (only a credit names the line it cancels, CD060)",
+    )
+    r.add(credit & (bedrag == 0).fillna(False).to_numpy(dtype=bool), "a credit of € 0,00 (an amount of 0 is always debet, CS325)")
+    for name, col in (("ReferentieNummer", "referentienummer"), ("VorigReferentieNummer", "vorig_referentienummer")):
+        s_ = lines[col]
+        present = s_.notna()
+        bad = pd.Series(False, index=lines.index)
+        if present.any():
+            txt = _text(s_[present])
+            bad[present] = ((txt.str.len() > REF_LENGTH) | (txt.str.strip() == "")).to_numpy()
+        r.add(bad, lambda x, c=col, n=name: n + " '" + _text(x[c]) + "' is not 1–20 characters")
     return r
 
 
@@ -372,50 +385,51 @@ def _where(frame: pd.DataFrame) -> pd.Series:
 def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
     """Level-2 rules between the lines of one message (lines = the candidates, grouped later by
     aanbieder × gemeente): TR416, TR101/TR314 (ReferentieNummer per aanbieder), TR315, TR316."""
+
+    def where(idx) -> pd.Series:
+        return _where(lines.loc[idx]).set_axis(pd.Index(idx))
+
     ok = lines[~r.bad.to_numpy()].sort_values("id", kind="mergesort")
-    where = _where(ok)
     credit = ok["debet_credit"] == CREDIT
 
     # TR316: a credit of a debet in the same message; both stay out
-    deb = ok[~credit]
+    deb = ok[~credit & ok["referentienummer"].notna()]
     cred = ok[credit]
     if len(cred) and len(deb):
         left = pd.DataFrame({"_i": cred.index, "aanbieder": cred["aanbieder"].to_numpy(), "gemeente": cred["gemeente"].to_numpy(), "ref": cred["vorig_referentienummer"].to_numpy()})
         right = pd.DataFrame({"_d": deb.index, "aanbieder": deb["aanbieder"].to_numpy(), "gemeente": deb["gemeente"].to_numpy(), "ref": deb["referentienummer"].to_numpy()})
-        m = left.merge(right.dropna(subset=["ref"]), on=["aanbieder", "gemeente", "ref"])
+        m = left.merge(right, on=["aanbieder", "gemeente", "ref"])
         if len(m):
             c = m.drop_duplicates("_i")
             d = m.drop_duplicates("_d")
-            credit_text = "credits " + pd.Series(c["ref"].astype(str).to_numpy(), index=c["_i"]) + " (" + pd.Series(where.reindex(c["_d"]).to_numpy(), index=c["_i"]) + ")"
-            r.add(lines.index.isin(c["_i"]), (credit_text + " in the same message (TR316): send the credit in a later declaration").reindex(lines.index).fillna(""))
-            debet_text = "credited by " + pd.Series(where.reindex(d["_i"]).to_numpy(), index=d["_d"])
-            r.add(lines.index.isin(d["_d"]), (debet_text + " in the same message (TR316): a line and its own credit cannot travel together").reindex(lines.index).fillna(""))
-    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
-    credit = ok["debet_credit"] == CREDIT
-    where = _where(ok)
+            credit_text = "credits " + pd.Series(c["ref"].astype(str).to_numpy(), index=c["_i"]) + " (" + pd.Series(where(c["_d"]).to_numpy(), index=c["_i"]) + ")"
+            r.add(lines.index.isin(c["_i"]), credit_text + " in the same message (TR316): send the credit in a later declaration")
+            debet_text = "credited by " + pd.Series(where(d["_i"]).to_numpy(), index=d["_d"])
+            r.add(lines.index.isin(d["_d"]), debet_text + " in the same message (TR316): a line and its own credit cannot travel together")
 
     def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
+        frame = frame[~r.bad.reindex(frame.index).to_numpy()]
         if frame.empty:
             return
-        k = frame[keys].astype(object).where(frame[keys].notna(), "")
-        dup = k.duplicated(keep="first")
+        k = frame[keys]  # the lines here passed the checks: no key is missing
+        dup = k.duplicated(keep="first").to_numpy()
         if not dup.any():
             return
-        first_idx = k.reset_index().groupby(keys, sort=False)["index"].transform("first")
-        first = pd.Series(where.reindex(first_idx.to_numpy()).to_numpy(), index=frame.index)
-        hit = frame.index[dup.to_numpy()]
-        r.add(lines.index.isin(hit), (reason + " as " + first).reindex(lines.index).fillna(""))
+        firsts = k[~dup].assign(_first=k.index[~dup])
+        later = k[dup].assign(_hit=k.index[dup]).merge(firsts, on=keys, how="left")
+        hit = pd.Index(later["_hit"])
+        first = pd.Series(where(later["_first"].to_numpy()).to_numpy(), index=hit)
+        r.add(lines.index.isin(hit), reason + " as " + first)
 
+    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
+    credit = ok["debet_credit"] == CREDIT
     debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
     later_duplicates(
         debets, ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
         "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
     )  # fmt: skip
-    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
     later_duplicates(ok[ok["referentienummer"].notna()], ["aanbieder", "referentienummer"], "ReferentieNummer used twice (TR101/TR314)")
-    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
-    c = ok[ok["debet_credit"] == CREDIT]
-    later_duplicates(c, ["aanbieder", "gemeente", "vorig_referentienummer"], "VorigReferentieNummer used twice in one message (TR315)")
+    later_duplicates(ok[credit], ["aanbieder", "gemeente", "vorig_referentienummer"], "VorigReferentieNummer used twice in one message (TR315)")
 
 
 def _int_text(s: pd.Series) -> pd.Series:
@@ -425,34 +439,29 @@ def _int_text(s: pd.Series) -> pd.Series:
 
 
 # ============================================================================ identifiers
-def _base36(digest: bytes, n: int) -> str:
-    value = int.from_bytes(digest, "big")
-    out = []
-    for _ in range(n):
-        value, rest = divmod(value, 36)
-        out.append(_ALPHABET[rest])
-    return "".join(out)
+_ALPHABET32 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TO_BASE32 = bytes(_ALPHABET32[b & 31] for b in range(256))  # each digest byte → one of 32 characters (5 bits)
 
 
 def _hash_id(prefix: str, text: str, n: int) -> str:
-    return prefix + _base36(hashlib.sha256(text.encode("utf-8")).digest(), n)
+    """``prefix`` + ``n`` characters from A–Z, 2–7 (5 bits each) taken from SHA-256(text)."""
+    return prefix + hashlib.sha256(text.encode("utf-8")).digest()[:n].translate(_TO_BASE32).decode("ascii")
 
 
 CONTENT = ["bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit", "vorig_referentienummer"]
 
 
 def generated_references(lines: pd.DataFrame) -> pd.Series:
-    """``JZ`` + 18 base-36 characters per line: SHA-256 of aanbieder, source file SHA-256, sheet,
+    """``JZ`` + 18 base-32 characters per line: SHA-256 of aanbieder, source file SHA-256, sheet,
     Excel row and content (see the module docstring). One hash per line: the XML is written per
     Prestatie anyway."""
     parts = [_text(lines["aanbieder"]), _text(lines["sha"]), _text(lines["blad"]), _text(lines["rij"].astype("Int64"))]
     for c in CONTENT:
         s = lines[c]
         parts.append(_date(s) if c in ("begindatum", "einddatum") else _text(s.astype(object)))
-    key = parts[0]
-    for p in parts[1:]:
-        key = key + "|" + p
-    return pd.Series([_hash_id(REF_PREFIX, "jzcli-ref-v1|" + k, REF_LENGTH - len(REF_PREFIX)) for k in key], index=lines.index, dtype=object)
+    n = REF_LENGTH - len(REF_PREFIX)
+    keys = ("|".join(t) for t in zip(*(p.tolist() for p in parts)))
+    return pd.Series([_hash_id(REF_PREFIX, "jzcli-ref-v1|" + k, n) for k in keys], index=lines.index, dtype=object)
 
 
 # ============================================================================ building
@@ -490,49 +499,80 @@ def build_message(
     _sub(t, "DebetCredit", CREDIT if totaal < 0 else DEBET, ns=NS_BASIS)
     clienten = _sub(d, "Clienten")
 
-    rows = pd.DataFrame(
-        {
-            "bsn": _text(lines["bsn"]).to_numpy(),
-            "ref": _text(lines["referentienummer"]).to_numpy(),
-            "vorig": lines["vorig_referentienummer"].astype(object).where(lines["vorig_referentienummer"].notna(), None).to_numpy(),
-            "nummer": _int_text(lines["toewijzingnummer"]).to_numpy(),
-            "cat": _text(lines["productcategorie"]).to_numpy(),
-            "code": _text(lines["productcode"]).to_numpy(),
-            "begin": _date(lines["begindatum"]).to_numpy(),
-            "end": _date(lines["einddatum"]).to_numpy(),
-            "volume": pd.array(lines["volume"], dtype="Int64").astype(str),
-            "eenheid": _text(lines["eenheid"]).to_numpy(),
-            "tarief": lines["tarief"].astype(object).where(lines["tarief"].notna(), None).to_numpy(),
-            "bedrag": pd.array(lines["bedrag"], dtype="Int64").astype(str),
-            "dc": _text(lines["debet_credit"]).to_numpy(),
-        }
+    # One element per value: the texts are prepared per column, the loop only creates elements.
+    vorig = lines["vorig_referentienummer"]
+    tarief = lines["tarief"]
+    columns = (
+        _text(lines["referentienummer"]).tolist(),
+        [v if isinstance(v, str) else None for v in vorig.astype(object).where(vorig.notna(), None).tolist()],
+        _int_text(lines["toewijzingnummer"]).tolist(),
+        _text(lines["productcategorie"]).tolist(),
+        _text(lines["productcode"]).tolist(),
+        _date(lines["begindatum"]).tolist(),
+        _date(lines["einddatum"]).tolist(),
+        [str(int(v)) for v in lines["volume"].tolist()],
+        _text(lines["eenheid"]).tolist(),
+        [None if pd.isna(v) else str(int(v)) for v in tarief.astype(object).tolist()],
+        [str(int(v)) for v in lines["bedrag"].tolist()],
+        _text(lines["debet_credit"]).tolist(),
     )
-    order = pd.unique(rows["bsn"])
-    groups = rows.groupby("bsn", sort=False).indices
-    for bsn in order:
-        client = _sub(clienten, "Client")
-        _sub(client, "Bsn", bsn)
-        prestaties = _sub(client, "Prestaties")
-        for row in rows.iloc[groups[bsn]].itertuples(index=False):
-            pr = _sub(prestaties, "Prestatie")
-            ref = _sub(pr, "ProductReferentie")
-            _sub(ref, "ReferentieNummer", row.ref, ns=NS_BASIS)
-            if isinstance(row.vorig, str):  # (pandas reads a missing one as NaN)
-                _sub(ref, "VorigReferentieNummer", row.vorig, ns=NS_BASIS)
-            _sub(pr, "ToewijzingNummer", row.nummer)
-            _sub(pr, "ProductCategorie", row.cat)
-            _sub(pr, "ProductCode", row.code)
-            period = _sub(pr, "ProductPeriode")
-            _sub(period, "Begindatum", row.begin, ns=NS_BASIS)
-            _sub(period, "Einddatum", row.end, ns=NS_BASIS)
-            _sub(pr, "GeleverdVolume", row.volume)
-            _sub(pr, "Eenheid", row.eenheid)
-            if pd.notna(row.tarief):
-                _sub(pr, "ProductTarief", int(row.tarief))
-            amount = _sub(pr, "IngediendBedrag")
-            _sub(amount, "Bedrag", row.bedrag, ns=NS_BASIS)
-            _sub(amount, "DebetCredit", row.dc, ns=NS_BASIS)
+    bsn = _text(lines["bsn"])
+    groups = pd.Series(np.arange(len(lines))).groupby(bsn.to_numpy(), sort=False).indices
+    sub = etree.SubElement
+    templates = {(v, t): _prestatie_template(v, t) for v in (False, True) for t in (False, True)}
+    for client_bsn in pd.unique(bsn.to_numpy()):
+        client = sub(clienten, T["Client"])
+        sub(client, T["Bsn"]).text = client_bsn
+        prestaties = sub(client, T["Prestaties"])
+        for i in groups[client_bsn]:
+            values = [c[i] for c in columns]
+            has_vorig, has_tarief = values[1] is not None, values[9] is not None
+            pr = copy.deepcopy(templates[(has_vorig, has_tarief)])
+            texts = [v for v in values if v is not None]
+            for leaf, text in zip((e for e in pr.iter() if not len(e)), texts):
+                leaf.text = text
+            prestaties.append(pr)
     return Message(aanbieder, gemeente, periode, declaratienummer, identificatie, dagtekening, lines, totaal, etree.ElementTree(root))
+
+
+def _prestatie_template(vorig: bool, tarief: bool) -> etree._Element:
+    """An empty Prestatie in XSD element order; its leaves, in document order, take the values
+    ReferentieNummer, [VorigReferentieNummer], ToewijzingNummer, ProductCategorie, ProductCode,
+    Begindatum, Einddatum, GeleverdVolume, Eenheid, [ProductTarief], Bedrag, DebetCredit."""
+    pr = etree.Element(T["Prestatie"], nsmap={None: NS, "ijw": NS_BASIS})
+    ref = etree.SubElement(pr, T["ProductReferentie"])
+    etree.SubElement(ref, B["ReferentieNummer"])
+    if vorig:
+        etree.SubElement(ref, B["VorigReferentieNummer"])
+    for name in ("ToewijzingNummer", "ProductCategorie", "ProductCode"):
+        etree.SubElement(pr, T[name])
+    period = etree.SubElement(pr, T["ProductPeriode"])
+    etree.SubElement(period, B["Begindatum"])
+    etree.SubElement(period, B["Einddatum"])
+    etree.SubElement(pr, T["GeleverdVolume"])
+    etree.SubElement(pr, T["Eenheid"])
+    if tarief:
+        etree.SubElement(pr, T["ProductTarief"])
+    amount = etree.SubElement(pr, T["IngediendBedrag"])
+    etree.SubElement(amount, B["Bedrag"])
+    etree.SubElement(amount, B["DebetCredit"])
+    return pr
+
+
+class _Tags(dict):
+    """Clark names, made once: ``T["Client"]`` → ``{jw323 namespace}Client``."""
+
+    def __init__(self, ns: str):
+        super().__init__()
+        self.ns = ns
+
+    def __missing__(self, local: str) -> str:
+        self[local] = f"{{{self.ns}}}{local}"
+        return self[local]
+
+
+T = _Tags(NS)  # elements declared in JW323.xsd
+B = _Tags(NS_BASIS)  # children of the shared basisschema types
 
 
 def _sub(parent, name: str, text=None, *, ns: str = NS):
