@@ -353,3 +353,51 @@ def test_many_lines_stay_valid_and_unique(tmp_path, cli, n):
     assert ijw.validate_xsd(msg, "JW323") == []
     refs = [x["ref"] for x in _prestaties(_xml(msg))]
     assert len(refs) == len(set(refs)) == n
+
+
+def test_round_trip_with_minutes_euros_late_lines_and_a_later_credit(tmp_path, cli, db_url):
+    """Two months exported from spreadsheets without reference numbers: the April credit names the
+    ReferentieNummer generated for the March line. Both messages pass level 1 and 2 and every line
+    is approved (the credit cancels the March debet: TR323 finds it)."""
+    feb = (dt.date(2025, 2, 1), dt.date(2025, 2, 28))
+    march = [
+        line(BSNS[0]),  # 10 uur 45A48
+        line(BSNS[1], code="54002", volume=90, eenheid="01", tarief=1.64, bedrag=147.75),  # minutes on an hourly tariff (IV081)
+        line(BSNS[2], code="45E01", volume=5000),  # eenheid 83: volume = bedrag in cents, no tarief
+        line(BSNS[3], begin=feb[0], end=feb[1], volume=4),  # late February line
+    ]
+    alloc = allocation_rows(march)
+    numbers = {(a[1], a[5]): a[0] for a in alloc}
+    for row in march:
+        row[6] = numbers[(row[5], row[8])]
+    contract = _contract(tmp_path)
+    toew = write_xlsx(tmp_path / "t.xlsx", {"Toewijzingen": [ALLOCATION_HEADER, *alloc]})
+    assert cli("import", contract, toew, "--db", db_url, "-q").exit_code == 0
+
+    r = cli("export", "jw323", declaration(tmp_path / "maart.xlsx", march), "-o", tmp_path / "m", "--dagtekening", "2025-04-02", "-q")
+    assert r.exit_code == 0, r.output
+    [m1] = _messages(tmp_path / "m")
+    first = {x["bsn"]: x for x in _prestaties(_xml(m1))}
+    assert first[BSNS[2]]["tarief"] is None and first[BSNS[1]]["tarief"] == "164" and first[BSNS[1]]["bedrag"] == 14775
+    assert cli("import", m1, "--db", db_url, "-q").exit_code == 0
+    r = cli("validate", "--db", db_url, "--format", "json", "-q")
+    assert r.exit_code == 0 and json.loads(r.stdout) == [], r.stdout
+
+    ref = first[BSNS[0]]["ref"]
+    april = [
+        line(BSNS[0], dc="C", vorig=ref, nummer=numbers[(BSNS[0], "45A48")]),  # credit of the March line
+        line(BSNS[0], volume=8, nummer=numbers[(BSNS[0], "45A48")]),  # the corrected March line, sent again
+        line(BSNS[1], code="54002", volume=60, eenheid="01", tarief=1.64, bedrag=98.50, begin=dt.date(2025, 4, 1), end=dt.date(2025, 4, 30),
+             nummer=numbers[(BSNS[1], "54002")]),  # fmt: skip
+    ]
+    r = cli("export", "jw323", declaration(tmp_path / "april.xlsx", april), "-o", tmp_path / "a", "--dagtekening", "2025-05-02", "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["declaratieperiode"] == "2025-04" and data["berichten"][0]["totaal_ingediend"] == -79800 + 63840 + 9850
+    [m2] = _messages(tmp_path / "a")
+    second = _prestaties(_xml(m2))
+    assert [(x["dc"], x["vorig"]) for x in second if x["dc"] == "C"] == [("C", ref)]
+    assert not {x["ref"] for x in second} & set(x["ref"] for x in first.values())
+    assert cli("import", m2, "--db", db_url, "-q").exit_code == 0
+    r = cli("validate", "--db", db_url, "--format", "json", "-q")
+    assert r.exit_code == 0 and json.loads(r.stdout) == [], r.stdout
