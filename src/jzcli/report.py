@@ -39,7 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from jzcli import refdata
-from jzcli.errors import FileReadError, UsageError
+from jzcli.errors import FileReadError, StoreError, UsageError
 from jzcli.store import Store, beoordelingen, bevindingen, declaratieregels
 
 DIMENSIONS = ("aanbieder", "productcategorie", "productcode", "maand", "kwartaal", "jaar")
@@ -69,6 +69,10 @@ AFGEKEURD = "afgekeurd"
 
 r = declaratieregels
 b = beoordelingen
+
+# For the first-time-right probe (one lookup per judged line). Defined here, created with the
+# schema (Store.open runs create_all; an existing store gets it the first time a report runs).
+RESUBMISSION_INDEX = sa.Index("ix_declaratieregels_indiening", r.c.bsn, r.c.productcode, r.c.aanbieder)
 
 
 # ------------------------------------------------------------------------------ selection
@@ -313,7 +317,16 @@ class Aggregates:
     def get(self, keys: Sequence[str]) -> pd.DataFrame:
         key = tuple(keys)
         if key not in self._cache:
-            self._cache[key] = aggregate(self.store, self.sel, key)
+            codes = self.sel.codes()
+            if key and key[0] == "gemeente" and len(codes) == 1:
+                # one gemeente code selected: grouping by it adds nothing; reuse the coarser result
+                frame = self.get(key[1:])
+                if not key[1:]:
+                    frame = frame[frame["regels"] > 0]
+                frame.insert(0, "gemeente", pd.Series([codes[0]] * len(frame), index=frame.index, dtype=object))
+                self._cache[key] = frame.reset_index(drop=True)
+            else:
+                self._cache[key] = aggregate(self.store, self.sel, key)
         return self._cache[key].copy()
 
 
@@ -625,53 +638,70 @@ LASTEN_METRICS = ["regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag"
                   "eerste_goedgekeurd", "herindieningen"]
 
 
-def _judged_lines(store: Store, sel: Selection):
-    """Subquery: judged lines of the selection (without the gemeente filter: a resubmission may
-    carry a corrected gemeente) with the first batch of their submission key (debet lines only)."""
-    dialect = store.dialect
-    month = month_text(dialect)
-    is_credit = sa.case((r.c.debet_credit == sa.literal_column("'C'"), sa.literal_column("1")), else_=sa.literal_column("0"))
-    first = sa.func.min(r.c.batch).over(partition_by=[r.c.aanbieder, r.c.bsn, r.c.productcode, month, is_credit])
-    incomplete = sa.or_(r.c.bsn.is_(None), r.c.productcode.is_(None), r.c.begindatum.is_(None))
-    query = (
-        sa.select(
-            r.c.id, r.c.gemeente, r.c.aanbieder, r.c.batch, r.c.debet_credit, month.label("maand"),
-            _signed(r.c.bedrag).label("bedrag"), b.c.status,
-            sa.case((incomplete, r.c.batch), else_=first).label("eerste_batch"),
+def _is_resubmission(dialect: str):
+    """EXISTS: a judged debet line with the same aanbieder, bsn, productcode and ProductPeriode
+    month in an earlier batch (any gemeente: a resubmission may carry a corrected gemeente).
+    One index probe per line (RESUBMISSION_INDEX), so the cost follows the selection, not the store."""
+    p = declaratieregels.alias("eerder")
+    pb = beoordelingen.alias("eerder_b")
+    return sa.exists(
+        sa.select(sa.literal_column("1"))
+        .select_from(p.join(pb, pb.c.regel_id == p.c.id))
+        .where(
+            p.c.bsn == r.c.bsn,
+            p.c.productcode == r.c.productcode,
+            p.c.aanbieder == r.c.aanbieder,
+            p.c.batch < r.c.batch,
+            sa.or_(p.c.debet_credit.is_(None), p.c.debet_credit != sa.literal_column("'C'")),
+            month_text(dialect, p.c.begindatum) == month_text(dialect, r.c.begindatum),
         )
-        .select_from(r.join(b, b.c.regel_id == r.c.id))
-        .where(*_where(sel, gemeente=False))
     )
-    return query.subquery("beoordeeld")
 
 
-def _lasten_metric_columns(j):
+def ensure_indexes(store: Store) -> None:
+    """Create RESUBMISSION_INDEX on a store made before it existed (create_all adds indexes only
+    with new tables). A store that cannot be written still reports, only slower."""
+    try:
+        with store.transaction() as conn:
+            RESUBMISSION_INDEX.create(conn, checkfirst=True)
+    except (sa.exc.SQLAlchemyError, StoreError):
+        pass
+
+
+def _lasten_metric_columns(dialect: str):
     one, zero = sa.literal_column("1"), sa.literal_column("0")
-    debet = sa.or_(j.c.debet_credit.is_(None), j.c.debet_credit != sa.literal_column("'C'"))
-    rejected = j.c.status == sa.literal_column("'afgekeurd'")
-    first = sa.and_(debet, j.c.batch == j.c.eerste_batch)
+    judged = b.c.status.isnot(None)
+    approved = b.c.status == sa.literal_column("'goedgekeurd'")
+    rejected = b.c.status == sa.literal_column("'afgekeurd'")
+    judged_debet = sa.and_(judged, sa.or_(r.c.debet_credit.is_(None), r.c.debet_credit != sa.literal_column("'C'")))
+    resubmitted = _is_resubmission(dialect)
+    # nested CASEs so the EXISTS probe runs only for judged debet lines
     return [
-        sa.func.count().label("beoordeeld"),
+        sa.func.count().label("regels"),
+        _sum(sa.case((judged, one), else_=zero)).label("beoordeeld"),
         _sum(sa.case((rejected, one), else_=zero)).label("afgekeurd_regels"),
-        _sum(sa.case((rejected, j.c.bedrag), else_=zero)).label("afgekeurd_bedrag"),
-        _sum(sa.case((first, one), else_=zero)).label("eerste_indieningen"),
-        _sum(sa.case((sa.and_(first, j.c.status == sa.literal_column("'goedgekeurd'")), one), else_=zero)).label("eerste_goedgekeurd"),
-        _sum(sa.case((sa.and_(debet, j.c.batch > j.c.eerste_batch), one), else_=zero)).label("herindieningen"),
+        _sum(sa.case((rejected, _signed(r.c.bedrag)), else_=zero)).label("afgekeurd_bedrag"),
+        _sum(sa.case((judged_debet, one), else_=zero)).label("_debet"),
+        _sum(sa.case((sa.and_(judged_debet, approved), one), else_=zero)).label("_debet_goed"),
+        _sum(sa.case((judged_debet, sa.case((resubmitted, one), else_=zero)), else_=zero)).label("herindieningen"),
+        _sum(sa.case((sa.and_(judged_debet, approved), sa.case((resubmitted, one), else_=zero)), else_=zero)).label("_her_goed"),
     ]
 
 
-def _lasten(store: Store, sel: Selection, key: str, agg: Aggregates | None = None) -> pd.DataFrame:
-    j = _judged_lines(store, sel)
-    key_col = j.c[key]
-    query = sa.select(key_col, *_lasten_metric_columns(j))
-    if sel.gemeenten:
-        query = query.where(j.c.gemeente.in_(sel.codes()))
-    judged = _read(store, query.group_by(key_col))
-    # all lines (judged or not) per key, for the "regels" column
-    lines = _agg(store, sel, agg).get([key])[[key, "regels"]]
-    frame = lines.merge(judged, on=key, how="outer")
-    frame = _normalise(frame, [key], LASTEN_METRICS)
-    return frame
+def _lasten(store: Store, sel: Selection, key: str) -> pd.DataFrame:
+    key_col = _key_expr(store.dialect, key)
+    query = (
+        sa.select(key_col.label(key), *_lasten_metric_columns(store.dialect))
+        .select_from(r.outerjoin(b, b.c.regel_id == r.c.id))
+        .where(*_where(sel))
+        .group_by(key_col)
+    )
+    frame = _read(store, query)
+    raw = ["regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag", "_debet", "_debet_goed", "herindieningen", "_her_goed"]
+    frame = _normalise(frame, [key], raw)
+    frame["eerste_indieningen"] = frame["_debet"] - frame["herindieningen"]
+    frame["eerste_goedgekeurd"] = frame["_debet_goed"] - frame["_her_goed"]
+    return frame[[key, *LASTEN_METRICS]]
 
 
 def _finish_lasten(frame: pd.DataFrame) -> pd.DataFrame:
@@ -680,10 +710,10 @@ def _finish_lasten(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def lasten_aanbieder(store: Store, sel: Selection, agg: Aggregates | None = None) -> pd.DataFrame:
+def lasten_aanbieder(store: Store, sel: Selection) -> pd.DataFrame:
     """Per aanbieder: lines, judged, rejected (lines, net euros, %), first submissions,
     resubmissions and the first-time-right rate; most rejected euros first; a totals row."""
-    frame = _lasten(store, sel, "aanbieder", agg)
+    frame = _lasten(store, sel, "aanbieder")
     frame = frame.sort_values(["afgekeurd_bedrag", "afgekeurd_regels", "aanbieder"], ascending=[False, False, True], kind="stable")
     frame["niveau"] = "detail"
     total = frame[LASTEN_METRICS].sum().to_frame().T.astype("int64")
@@ -694,9 +724,9 @@ def lasten_aanbieder(store: Store, sel: Selection, agg: Aggregates | None = None
     return _finish_lasten(frame)
 
 
-def lasten_maand(store: Store, sel: Selection, agg: Aggregates | None = None) -> pd.DataFrame:
+def lasten_maand(store: Store, sel: Selection) -> pd.DataFrame:
     """The same measures per ProductPeriode month (the trend), with a totals row."""
-    frame = _lasten(store, sel, "maand", agg)
+    frame = _lasten(store, sel, "maand")
     frame["_k"] = _sort_key_na_last(frame["maand"])
     frame = frame.sort_values("_k", kind="stable").drop(columns="_k")
     frame["niveau"] = "detail"
@@ -823,10 +853,12 @@ def build_report(
         "productcategorie": lambda: per_dimension(store, sel, "productcategorie", agg),
         "maand": lambda: per_maand(store, sel, agg),
         "budget": lambda: budget(store, sel, budgets),
-        "lasten_aanbieder": lambda: lasten_aanbieder(store, sel, agg),
+        "lasten_aanbieder": lambda: lasten_aanbieder(store, sel),
         "lasten_regel": lambda: lasten_regel(store, sel),
-        "lasten_maand": lambda: lasten_maand(store, sel, agg),
+        "lasten_maand": lambda: lasten_maand(store, sel),
     }
+    if any(t.startswith("lasten_") for t in tables):
+        ensure_indexes(store)
     for name in tables:
         if name == "budget" and budgets is None:
             raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
