@@ -103,8 +103,11 @@ def report_command(
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Cost of youth care per gemeente: lines, clients, volume and net amounts (approved, rejected, not
-    judged), by aanbieder, product or period; the month trend; budget vs realised; administrative load.
+    """What youth care costs per gemeente: with whom, on what, per month, and what was rejected.
+
+    Each row: lines, clients (distinct BSNs), volume and the net amounts approved, rejected and not
+    judged, with its share of the total; a totals row. Also: the month trend with bars, budget vs
+    realised with a year projection (--budget), and the administrative load (--view lasten).
 
     Amounts are net (debet minus credit), exact to the cent, and belong to the gemeente in the line.
     A retired (merged) gemeente code is shown under its own code and old name, with a note naming
@@ -372,7 +375,7 @@ def _render_dimension(report, frame, dim: str) -> None:
 def _bar(row, scale: int) -> str:
     if scale <= 0:
         return ""
-    parts = [("goedgekeurd", "█", "green"), ("afgekeurd", "█", "red"), ("onbeoordeeld", "░", "cyan")]
+    parts = [("goedgekeurd", "█", "green"), ("afgekeurd", "▓", "red"), ("onbeoordeeld", "░", "cyan")]
     text = ""
     used = 0.0
     for key, glyph, style in parts:
@@ -388,7 +391,7 @@ def _bar(row, scale: int) -> str:
 def _render_maand(report, frame) -> None:
     detail = frame[frame["niveau"] == "detail"]
     scale = max([max(0, int(r.goedgekeurd)) + max(0, int(r.afgekeurd)) + max(0, int(r.onbeoordeeld)) for r in detail.itertuples()] or [0])
-    t = _table(_title(report, "Cost per month"), caption="[green]█[/] approved  [red]█[/] rejected  [cyan]░[/] not judged", caption_justify="left")
+    t = _table(_title(report, "Cost per month"), caption="[green]█[/] approved  [red]▓[/] rejected  [cyan]░[/] not judged  (net amounts; a negative month shows no bar)", caption_justify="left")
     t.add_column("maand", no_wrap=True)
     t.add_column("lines", justify="right", no_wrap=True)
     t.add_column("clients", justify="right", no_wrap=True)
@@ -467,12 +470,14 @@ def _render_lasten_maand(report, frame) -> None:
 
 def _render_lasten_regel(report, frame) -> None:
     t = _table(_title(report, "Findings per rule"))
-    t.add_column("rule", no_wrap=True)
-    t.add_column("code", no_wrap=True)
-    t.add_column("omschrijving", max_width=44, overflow="ellipsis", no_wrap=True)
-    t.add_column("ernst", no_wrap=True)
-    for label in ("lines", "amount", "rejected", "rejected €", "aanbieders"):
-        t.add_column(label, justify="right", no_wrap=True)
+    rule_width = max([len(str(x)) for x in frame["regel"]] + [4])
+    t.add_column("rule", no_wrap=True, min_width=rule_width)
+    t.add_column("code", no_wrap=True, min_width=4)
+    t.add_column("omschrijving", max_width=34, overflow="ellipsis", no_wrap=True)
+    t.add_column("ernst", no_wrap=True, min_width=7)
+    widths = {"lines": 5, "amount": 12, "rej.": 4, "rejected €": 12, "aanb.": 5}
+    for label, width in widths.items():
+        t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
         t.add_row(
             row["regel"], row["retourcode"], render.escape(row["omschrijving"] or row["titel"] or ""), row["ernst"],
