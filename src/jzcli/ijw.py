@@ -389,13 +389,31 @@ def _tree_errors(tree: etree._ElementTree, xsd: etree.XMLSchema, b: Bericht, lim
     if xsd.validate(tree):
         return []
     errors = []
+    prefixes = {k: v for k, v in (tree.getroot().nsmap or {}).items() if k}
     for e in xsd.error_log:
-        found = tree.xpath(e.path) if e.path else []
-        el = found[0] if found and isinstance(found[0], etree._Element) else None
+        el = _error_element(tree, e, prefixes)
         errors.append(XsdFout(e.line, element_path(el) if el is not None else (e.path or "?"), clean_message(e.message, b, _is_bsn(e.message))))
         if limit and len(errors) >= limit:
             break
     return errors
+
+
+def _error_element(tree: etree._ElementTree, entry, prefixes: dict[str, str]):
+    """The element a libxml2 schema error is about: by its XPath, else the element named in
+    the message that starts on the error's line."""
+    if entry.path:
+        try:
+            found = tree.xpath(entry.path, namespaces=prefixes)
+            if found and isinstance(found[0], etree._Element):
+                return found[0]
+        except etree.XPathError:
+            pass
+    m = _ELEMENT_IN_MESSAGE.search(entry.message or "")
+    name = m.group(2) if m else None
+    for el in tree.iter():
+        if isinstance(el.tag, str) and el.sourceline == entry.line and (name is None or local_name(el.tag) == name):
+            return el
+    return None
 
 
 def _is_bsn(message: str) -> bool:

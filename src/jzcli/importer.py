@@ -309,4 +309,4 @@ def import_paths(store: Store, paths: list[Path], opts: ImportOptions, progress=
     return results
 
 
-from jzcli.readers import contract, toewijzingen  # noqa: E402,F401  (register kind readers)
+from jzcli.readers import contract, toewijzingen, ijw_xml  # noqa: E402,F401  (register kind readers; ijw_xml last: it wraps the others)

@@ -38,6 +38,26 @@ Derived data the engine decides (documented here because rules rely on it):
     * Sheet totals (TR358): when a file states a total for a sheet (``vermeld_totaal`` in the
       batch details, cents) it is compared with Σ debet − Σ credit of all the sheet's lines.
 
+iJw XML messages (JW323; batches with a ``berichten`` row) are judged in the standard's levels
+(§6, §11 of the reference). Before a batch's lines go through the phases above, the lines of each
+message meet the message rules, in three tiers, each only for the messages the tier before let
+through:
+    1. niveau ``bericht`` with code 0001 (level 2: CS/CD and the in-message TRs),
+    2. niveau ``bericht`` with another code (the Header at level 3/4: TR056 9056, TR135 8848,
+       TR378 S300),
+    3. niveau ``declaratie`` (TR333 9333, TR318 8214: a message holds one declaration).
+An afkeur finding in a tier rejects the WHOLE message: every line gets status afgekeurd; the
+line(s) that broke it keep their finding, every other line gets a finding of the same rule and
+code pointing at it ("message rejected: TR101 on line 57: …", "declaration rejected: TR333 …").
+Such a message counts as not sent: its lines are not judged further and never become history.
+The lines of a message that passes go through the phases like any others (the bericht and
+declaratie rules do not run on them again). Spreadsheet lines never meet the tiers: for them a
+bericht-level rule rejects the line that breaks it, as it always did. For message lines the
+engine also derives ``bericht`` (True), ``bericht_dagtekening`` (Header Dagtekening: what
+TR134/TR137 compare with instead of today), ``declaratie_dagtekening`` (TR335),
+``declaratieperiode_begin``/``_eind`` and ``declaratieperiode`` (the month of the message's
+DeclaratiePeriode, TR319); the message total is compared like a sheet total (TR358).
+
 Values that could not be read at import are stored empty with an import finding. Such a line is
 never skipped: the rule that needs the value rejects it and shows the raw text (see
 ``IMPORT_FIELD_RULES``); JZ-I01 rejects unreadable values no other rule covers.
@@ -60,8 +80,8 @@ import sqlalchemy as sa
 from jzcli import render
 from jzcli.errors import StoreError
 from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS, TEXT_FIELDS
-from jzcli.rules.registry import AFKEUR, FINDING_COLUMNS, RULES, Rule
-from jzcli.store import Store, batches, beoordelingen, bevindingen, declaratieregels, importbevindingen
+from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
+from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
 
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
@@ -69,7 +89,7 @@ AFGEKEURD = "afgekeurd"
 LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
 
 # Rule modules, imported in this order so they register (the registry order is the report order).
-RULE_MODULES = ("jzcli.rules.line", "jzcli.rules.contract", "jzcli.rules.allocation", "jzcli.rules.history")
+RULE_MODULES = ("jzcli.rules.message", "jzcli.rules.line", "jzcli.rules.contract", "jzcli.rules.allocation", "jzcli.rules.history")
 
 # Which rule rejects a line whose value for this field could not be read at import. Fields not
 # listed here are covered by JZ-I01.
@@ -107,7 +127,9 @@ class Context:
     productcategorie_uit_contract, eenheid_uit_contract, minuutregel (eenheid 01 on an hourly
     contract tariff, IV081), declaratieperiode (datetime64, first day of the month; for a
     spreadsheet the latest ProductPeriode month in its batch), productperiode_uit_maand,
-    blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels.
+    blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels; for lines of an iJw
+    message: bericht (bool), bericht_dagtekening, declaratie_dagtekening,
+    declaratieperiode_begin, declaratieperiode_eind (datetime64; NaT for spreadsheet lines).
     Lines of several batches can be judged together, but never two batches of one aanbieder.
 
     Rule messages (``melding``) never hold a full BSN (use ``render.mask_bsn``); a finding's
@@ -129,6 +151,11 @@ class Context:
     earlier_in_batch: pd.DataFrame = field(default_factory=pd.DataFrame)
     # (aanbieder, declaratienummer) → first batch that used it, over all stored lines (TR333).
     declaratienummers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Every stored iJw message (``load_berichten``): one row per batch with the berichten columns
+    # (berichtcode, afzender, ontvanger, identificatie, dagtekening, declaratienummer,
+    # declaratieperiode_begin/_eind, declaratie_dagtekening, totaal_ingediend,
+    # totaal_debet_credit, xsd_versie), bestand and details (dict). Empty without messages.
+    berichten: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass
@@ -278,7 +305,7 @@ def minute_tariff(hourly: pd.Series) -> pd.Series:
 
 
 # ============================================================================ registry access
-FAMILY_ORDER = ("line", "contract", "allocation", "history")
+FAMILY_ORDER = ("message", "line", "contract", "allocation", "history")
 
 
 def rule_sort_key(r: Rule) -> tuple[int, int]:
@@ -426,6 +453,35 @@ def _load_import_findings(store: Store) -> pd.DataFrame:
         f[c] = f[c].astype(object)
     f["opgelost"] = False
     return f
+
+
+BERICHT_DATES = ("dagtekening", "declaratieperiode_begin", "declaratieperiode_eind", "declaratie_dagtekening")
+
+
+def load_berichten(store: Store) -> pd.DataFrame:
+    """Every stored iJw message: the berichten columns, the batch's ``bestand`` and ``details``
+    (dict), one row per batch in batch order; dates as datetime64, totaal_ingediend Int64."""
+    m = berichten
+    cols = [c.name for c in m.columns]
+    f = _read(store, sa.select(m, batches.c.bestand, batches.c.details).join(batches, batches.c.id == m.c.batch).order_by(m.c.batch))
+    if f.empty:
+        f = pd.DataFrame({c: pd.Series(dtype=object) for c in [*cols, "bestand", "details"]})
+    f["batch"] = pd.array(f["batch"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
+    for c in BERICHT_DATES:
+        f[c] = pd.to_datetime(f[c].astype(object).where(f[c].notna(), None), errors="coerce")
+    f["totaal_ingediend"] = pd.array(f["totaal_ingediend"].astype(object).where(f["totaal_ingediend"].notna(), None), dtype="Int64")
+    for c in cols:
+        if c not in ("batch", "totaal_ingediend", *BERICHT_DATES):
+            f[c] = f[c].astype(object).where(f[c].notna(), None)
+
+    def parse(d):
+        try:
+            return json.loads(d) if isinstance(d, str) else (d or {})
+        except ValueError:
+            return {}
+
+    f["details"] = f["details"].map(parse).astype(object)
+    return f.reset_index(drop=True)
 
 
 def _load_sheets(store: Store) -> pd.DataFrame:
@@ -606,6 +662,7 @@ def derive(
     import_findings: pd.DataFrame,
     sheets: pd.DataFrame,
     today: dt.date,
+    berichten: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Add the engine's derived columns (see Context) to all lines; marks resolved import findings."""
     lines = lines.copy()
@@ -663,7 +720,68 @@ def derive(
         month = np.zeros(len(lines), dtype=bool)
     lines["productperiode_uit_maand"] = month
     _clip_months(lines, toewijzingen)
+    _message_columns(lines, berichten)
+    lines["inhoud_sleutel"] = content_groups(lines)
     return lines
+
+
+CONTENT_COLUMNS = ["aanbieder", "gemeente", "bsn", "productcategorie", "productcode", "begindatum", "einddatum"]
+CONTENT_REQUIRED = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"]
+
+
+def content_groups(frame: pd.DataFrame) -> pd.Series:
+    """One integer per distinct line content: aanbieder, gemeente, bsn, productcategorie,
+    productcode, begindatum, einddatum and the allocation (the matched ``toewijzing_id``, else the
+    toewijzingnummer on the line); -1 when aanbieder, bsn, productcode or a date is missing.
+
+    This identifies a debet for TR389/TR416 and a credit's debet when the file has no reference
+    numbers. The engine computes it once for all lines (``inhoud_sleutel``)."""
+    if frame.empty:
+        return pd.Series(dtype="int64", index=frame.index)
+    k = pd.DataFrame({c: frame[c] for c in CONTENT_COLUMNS}, index=frame.index)
+    tw = pd.Series(pd.array(frame["toewijzing_id"], dtype="Int64"), index=frame.index) if "toewijzing_id" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    k["_tw_id"] = tw.fillna(-1).astype("int64")
+    k["_tw_nr"] = frame["toewijzingnummer"].astype(object).where(tw.isna().to_numpy() & frame["toewijzingnummer"].notna().to_numpy(), "")
+    groups = k.groupby(list(k.columns), dropna=False, sort=False).ngroup().astype("int64")
+    complete = frame[CONTENT_REQUIRED].notna().all(axis=1)
+    return groups.where(complete, -1).astype("int64")
+
+
+def content_keys(*frames: pd.DataFrame) -> list[pd.Series]:
+    """The content key of each frame, comparable across them: the engine's ``inhoud_sleutel``
+    when every frame has it, else computed over the frames together."""
+    if all("inhoud_sleutel" in f.columns for f in frames):
+        return [pd.Series(np.asarray(f["inhoud_sleutel"], dtype="int64"), index=f.index) for f in frames]
+    cols = [*CONTENT_COLUMNS, "toewijzingnummer"]
+    parts = []
+    for f in frames:
+        p = pd.DataFrame({c: (f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)) for c in cols}, index=f.index)
+        p["toewijzing_id"] = pd.array(f["toewijzing_id"], dtype="Int64") if "toewijzing_id" in f.columns else pd.array([pd.NA] * len(f), dtype="Int64")
+        parts.append(p.reset_index(drop=True))
+    joined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    keys = content_groups(joined).to_numpy() if len(joined) else np.array([], dtype="int64")
+    out, start = [], 0
+    for f in frames:
+        out.append(pd.Series(keys[start : start + len(f)], index=f.index, dtype="int64"))
+        start += len(f)
+    return out
+
+
+def _message_columns(lines: pd.DataFrame, msgs: pd.DataFrame | None) -> None:
+    """Lines of a JW323 message: its dates, and its DeclaratiePeriode instead of the derived one."""
+    jw323 = msgs[msgs["berichtcode"] == "490"].set_index("batch") if msgs is not None and len(msgs) else None
+    xml = lines["batch"].isin(jw323.index) if jw323 is not None else pd.Series(False, index=lines.index)
+    lines["bericht"] = xml.to_numpy(dtype=bool)
+    for col, src in (
+        ("bericht_dagtekening", "dagtekening"),
+        ("declaratie_dagtekening", "declaratie_dagtekening"),
+        ("declaratieperiode_begin", "declaratieperiode_begin"),
+        ("declaratieperiode_eind", "declaratieperiode_eind"),
+    ):
+        lines[col] = pd.to_datetime(lines["batch"].map(jw323[src])) if jw323 is not None else pd.Series(pd.NaT, index=lines.index, dtype="datetime64[ns]")
+    if xml.any():
+        begin = lines.loc[xml, "declaratieperiode_begin"]
+        lines.loc[xml, "declaratieperiode"] = begin.dt.to_period("M").dt.to_timestamp().to_numpy()
 
 
 def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
@@ -857,6 +975,95 @@ def is_level2(r: Rule) -> bool:
     return r.retourcode == "0001" or r.id == "JZ-I01"
 
 
+TECHNISCH = "0001"  # retourcode of every level-2 rule
+
+
+def message_tiers(rules: dict[str, Rule]) -> list[dict[str, Rule]]:
+    """The rules that judge an iJw message as a whole, in the order of the standard's levels:
+    level 2 (niveau bericht, code 0001), the Header at level 3/4 (niveau bericht, other codes),
+    the declaration (niveau declaratie)."""
+    return [
+        {k: r for k, r in rules.items() if r.niveau == BERICHT and r.retourcode == TECHNISCH},
+        {k: r for k, r in rules.items() if r.niveau == BERICHT and r.retourcode != TECHNISCH},
+        {k: r for k, r in rules.items() if r.niveau == DECLARATIE},
+    ]
+
+
+def judge_messages(lines: pd.DataFrame, make_context, tiers: list[dict[str, Rule]]) -> tuple[pd.DataFrame, set[int]]:
+    """Run the message tiers over the lines of whole messages (``lines``: every line of each
+    message in it). Returns the findings (the rules' own, plus for every line of a rejected
+    message that did not break it a finding pointing at the line that did) and the batches
+    whose message was rejected. A tier only sees the messages the tiers before let through."""
+    frames: list[pd.DataFrame] = []
+    rejected: set[int] = set()
+    remaining = lines
+    for tier in tiers:
+        if remaining.empty or not tier:
+            continue
+        found = run_rules(make_context(remaining), tier)
+        hits = found[found["ernst"] == AFKEUR]
+        bad = set(int(b) for b in remaining.loc[remaining["id"].isin(hits["id"]), "batch"].unique())
+        frames.append(found)
+        if bad:
+            frames.append(message_pointers(remaining[remaining["batch"].isin(bad)], hits))
+            rejected |= bad
+            remaining = remaining[~remaining["batch"].isin(bad)].reset_index(drop=True)
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "regel", "retourcode", "ernst", "_order"]), rejected
+    return pd.concat(frames, ignore_index=True), rejected
+
+
+def message_pointers(lines: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
+    """For the lines of rejected messages that broke no rule themselves: a finding of the first
+    breaking rule (rule order, then line), with its code: "message rejected: TR101 on line 57
+    (referentienummer R12) (and 2 more lines): <that rule's message>"."""
+    h = hits.merge(lines[["id", "batch", "rij", "referentienummer"]], on="id")
+    h = h.sort_values(["batch", "_order", "rij", "id"], kind="mergesort")
+    first = h.drop_duplicates("batch").set_index("batch")
+    broken = h[h["regel"].isin(first["regel"])].groupby("batch")["id"].nunique()
+    others = lines[~lines["id"].isin(hits["id"])]
+    if others.empty:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "regel", "retourcode", "ernst", "_order"])
+    f = first.reindex(others["batch"].to_numpy()).reset_index(drop=True)
+    niveau = f["regel"].map(lambda r: RULES[r].niveau if r in RULES else BERICHT)
+    what = pd.Series(np.where(niveau == DECLARATIE, "declaration rejected: ", "message rejected: "), dtype=object)
+    ref = f["referentienummer"].astype(object)
+    ref_text = pd.Series(np.where(pd.notna(ref), " (referentienummer " + text_of(ref) + ")", ""), dtype=object)
+    more = pd.Series(broken.reindex(others["batch"].to_numpy()).fillna(1).astype(int).to_numpy() - 1)
+    more_text = pd.Series(np.where(more > 0, " (and " + more.astype(str) + " more line" + np.where(more > 1, "s", "") + ")", ""), dtype=object)
+    melding = what + text_of(f["regel"]) + " on line " + text_of(f["rij"].astype("Int64")) + ref_text + more_text + ": " + text_of(f["melding"])
+    return pd.DataFrame(
+        {
+            "id": others["id"].astype("int64").to_numpy(),
+            "kolom": None,
+            "waarde": None,
+            "melding": melding.to_numpy(),
+            "regel": f["regel"].to_numpy(),
+            "retourcode": f["retourcode"].to_numpy(),
+            "ernst": AFKEUR,
+            "_order": f["_order"].to_numpy(),
+        }
+    )
+
+
+# Allocation rules that add up earlier and batch lines (their verdict depends on other lines).
+STATEFUL_RULE_IDS = {"TR322", "TR369"}
+
+
+def stateful(func):
+    """Mark a rule whose verdict on a line depends on other lines (``ctx.history``, or lines
+    judged earlier in the same batch). Such rules run per batch in import order; every other rule
+    runs once over all lines to judge, so it must look at one line at a time (plus static data:
+    contracts, allocations, the batch's derived columns)."""
+    func.jz_stateful = True
+    return func
+
+
+def is_stateful(r: Rule) -> bool:
+    return bool(getattr(r.check, "jz_stateful", False)) or r.id in STATEFUL_RULE_IDS
+
+
 def run_rules(ctx: Context, rules: dict[str, Rule] | None = None) -> pd.DataFrame:
     """Run every registered rule over ctx; findings with regel, retourcode and ernst added."""
     rules = rules if rules is not None else load_rules()
@@ -956,7 +1163,8 @@ def validate(
     products = load_products(store)
     if progress:
         progress(f"deriving contract products and allocations for {len(lines):,} lines")
-    lines = derive(lines, products, toewijzingen, imports, _load_sheets(store), today)
+    msgs = load_berichten(store)
+    lines = derive(lines, products, toewijzingen, imports, _load_sheets(store), today, msgs)
 
     decl = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
     decl = decl.sort_values("batch", kind="mergesort").drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
@@ -973,14 +1181,34 @@ def validate(
     all_findings: list[pd.DataFrame] = []
     writes: list[tuple[list[int], list[int], pd.DataFrame]] = []
     is_credit = todo["debet_credit"] == CREDIT
+    is_message = todo["bericht"].astype(bool)
+    tiers = message_tiers(rules)
+    tier_rules = {k for tier in tiers for k in tier}
     for n, step in enumerate(steps, 1):
         if progress:
             progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{' …' if len(step) > 8 else ''}")
         in_step = todo["batch"].isin(step)
         step_findings = []
         earlier = todo.iloc[0:0]
+        # iJw messages: the message rules over each whole message first (module docstring)
+        not_sent = pd.Series(False, index=todo.index)
+        messages = todo[(in_step & is_message).to_numpy()].reset_index(drop=True)
+        if len(messages):
+
+            def message_context(frame: pd.DataFrame) -> Context:
+                return Context(
+                    lines=frame, history=history, toewijzingen=toewijzingen, products=products,
+                    import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
+                    earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs,
+                )  # fmt: skip
+
+            found_messages, rejected_batches = judge_messages(messages, message_context, tiers)
+            step_findings.append(found_messages)
+            if rejected_batches:
+                not_sent = todo["batch"].isin(rejected_batches)
+                all_status.update(dict.fromkeys(todo.loc[(in_step & not_sent).to_numpy(), "id"].tolist(), AFGEKEURD))
         for phase in (is_credit, ~is_credit):
-            cur = todo[(in_step & phase).to_numpy()].reset_index(drop=True)
+            cur = todo[(in_step & phase & ~not_sent).to_numpy()].reset_index(drop=True)
             if cur.empty:
                 continue
 
@@ -994,12 +1222,15 @@ def validate(
                     today=today,
                     earlier_in_batch=earlier,
                     declaratienummers=decl,
+                    berichten=msgs,
                 )
 
             # level 2 first; a line rejected there counts as not sent for the other rules
             first = run_rules(context(cur), level2)
             sent = cur[~cur["id"].isin(first.loc[first["ernst"] == AFKEUR, "id"])].reset_index(drop=True)
             found = pd.concat([first, run_rules(context(sent), others)], ignore_index=True) if len(sent) else first
+            if cur["bericht"].any():  # the message rules judged these messages whole already
+                found = found[~(found["regel"].isin(tier_rules) & found["id"].isin(cur.loc[cur["bericht"].astype(bool), "id"]))]
             rejected_ids = set(found.loc[found["ernst"] == AFKEUR, "id"])
             ok = cur[~cur["id"].isin(rejected_ids)]
             all_status.update(dict.fromkeys(cur["id"].tolist(), GOEDGEKEURD))

@@ -11,7 +11,9 @@ A rule never reports a value as wrong when it is missing for such a reason; then
 speaks.
 
 Dates without a message: a spreadsheet has no Dagtekening, so TR134/TR137/TR335 compare with the
-day of validation (``today``). TR319 compares with the batch's DeclaratiePeriode; a spreadsheet
+day of validation (``today``). Lines of an iJw message compare with the message's Dagtekening
+(TR134/TR137) and DeclaratieDagtekening (TR335), and TR134/TR137/CS100 also check the message's
+DeclaratiePeriode (every line of the message gets that finding; the engine rejects the message). TR319 compares with the batch's DeclaratiePeriode; a spreadsheet
 has none, so the engine takes the latest ProductPeriode month in the batch and TR319 cannot fire
 for spreadsheet lines (a month in the future is rejected by TR134/TR137); it will for iJw XML.
 
@@ -23,6 +25,7 @@ compared: that line is rejected by TR346 already.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from jzcli import refdata
@@ -53,6 +56,25 @@ EURO = "83"
 
 def _today(ctx: Context) -> pd.Timestamp:
     return pd.Timestamp(ctx.today)
+
+
+def _reference(ctx: Context, column: str = "bericht_dagtekening", name: str = "the message Dagtekening") -> tuple[pd.Series, pd.Series]:
+    """Per line: the date its dates are compared with, and what to call it in a message: the
+    iJw message's ``column`` for lines of a message, today for spreadsheet lines."""
+    lines = ctx.lines
+    today = _today(ctx)
+    if column not in lines.columns:
+        return pd.Series(today, index=lines.index), pd.Series("today", index=lines.index, dtype=object)
+    own = pd.to_datetime(lines[column])
+    return own.where(own.notna(), today), pd.Series(np.where(own.notna(), name, "today"), index=lines.index, dtype=object)
+
+
+def _period_lines(ctx: Context, bad: pd.Series) -> pd.DataFrame:
+    """Lines of an iJw message whose DeclaratiePeriode fails ``bad`` (a bool per line)."""
+    lines = ctx.lines
+    if "declaratieperiode_begin" not in lines.columns:
+        return lines.iloc[0:0]
+    return lines[bad.fillna(False).astype(bool)]
 
 
 def _missing(ctx: Context, column: str, fields: list[str]) -> pd.Series:
@@ -148,35 +170,75 @@ def cs337_one_month(ctx: Context) -> pd.DataFrame:
     )
 
 
-@rule("CS100", "0001", "ProductPeriode begins on or after 2021-01-01", family=FAMILY, niveau=BERICHT)
+@rule("CS100", "0001", "ProductPeriode (and a message's DeclaratiePeriode) begins on or after 2021-01-01", family=FAMILY, niveau=BERICHT)
 def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     bad = lines[(lines["begindatum"] < EARLIEST).fillna(False)]
-    return make_findings(bad, "begindatum " + date_text(bad["begindatum"]) + " is before 2021-01-01", "begindatum", date_text(bad["begindatum"]))
+    decl = _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST) if "declaratieperiode_begin" in lines.columns else lines.iloc[0:0]
+    return concat_findings(
+        make_findings(bad, "begindatum " + date_text(bad["begindatum"]) + " is before 2021-01-01", "begindatum", date_text(bad["begindatum"])),
+        make_findings(
+            decl, "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", before 2021-01-01", "declaratieperiode", date_text(decl["declaratieperiode_begin"])
+        ),
+    )
 
 
-@rule("TR134", "0001", "ProductPeriode begindatum is not after the day of declaring (today for a spreadsheet)", family=FAMILY, niveau=BERICHT)
+@rule(
+    "TR134",
+    "0001",
+    "ProductPeriode (and a message's DeclaratiePeriode) begindatum is not after the message's Dagtekening (today for a spreadsheet)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    today = _today(ctx)
-    bad = lines[(lines["begindatum"] > today).fillna(False)]
-    msg = "begindatum " + date_text(bad["begindatum"]) + " is after today (" + today.strftime("%Y-%m-%d") + ")"
-    return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
+    ref, name = _reference(ctx)
+    after = (lines["begindatum"] > ref).fillna(False)
+    bad = lines[after]
+    msg = "begindatum " + date_text(bad["begindatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")"
+    decl = _period_lines(ctx, lines["declaratieperiode_begin"] > ref) if "declaratieperiode_begin" in lines.columns else lines.iloc[0:0]
+    decl_msg = (
+        "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", after the message Dagtekening ("
+        + date_text(decl["bericht_dagtekening"]) + ")"
+    ) if len(decl) else ""
+    return concat_findings(
+        make_findings(bad, msg, "begindatum", date_text(bad["begindatum"])),
+        make_findings(decl, decl_msg, "declaratieperiode", date_text(decl["declaratieperiode_begin"])),
+    )
 
 
 @rule(
     "TR137",
     "0001",
-    "ProductPeriode einddatum is on or after begindatum and not after the day of declaring (today for a spreadsheet)",
+    "ProductPeriode (and a message's DeclaratiePeriode) einddatum is on or after begindatum and not after the message's Dagtekening (today for a spreadsheet)",
     family=FAMILY,
     niveau=BERICHT,
 )
 def tr137_end(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    today = _today(ctx)
+    ref, name = _reference(ctx)
     before = lines[(lines["einddatum"] < lines["begindatum"]).fillna(False)]
-    future = lines[(lines["einddatum"] > today).fillna(False)]
+    after = (lines["einddatum"] > ref).fillna(False)
+    future = lines[after]
+    if "declaratieperiode_eind" in lines.columns:
+        b, e = lines["declaratieperiode_begin"], lines["declaratieperiode_eind"]
+        d_before = _period_lines(ctx, e < b)
+        d_after = _period_lines(ctx, (e > ref) & ~(e < b))
+    else:
+        d_before = d_after = lines.iloc[0:0]
     return concat_findings(
+        make_findings(
+            d_before,
+            "DeclaratiePeriode ends " + date_text(d_before["declaratieperiode_eind"]) + ", before it begins (" + date_text(d_before["declaratieperiode_begin"]) + ")",
+            "declaratieperiode",
+            date_text(d_before["declaratieperiode_eind"]),
+        ),
+        make_findings(
+            d_after,
+            "DeclaratiePeriode ends " + date_text(d_after["declaratieperiode_eind"]) + ", after the message Dagtekening (" + date_text(d_after["bericht_dagtekening"]) + ")",
+            "declaratieperiode",
+            date_text(d_after["declaratieperiode_eind"]),
+        ),
         make_findings(
             before,
             "einddatum " + date_text(before["einddatum"]) + " is before begindatum " + date_text(before["begindatum"]),
@@ -185,7 +247,7 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
         ),
         make_findings(
             future,
-            "einddatum " + date_text(future["einddatum"]) + " is after today (" + today.strftime("%Y-%m-%d") + ")",
+            "einddatum " + date_text(future["einddatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")",
             "einddatum",
             date_text(future["einddatum"]),
         ),
@@ -212,15 +274,22 @@ def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
     return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
 
 
-@rule("TR335", "0001", "ProductPeriode einddatum is at most 60 months (5 years) before the day of declaring", family=FAMILY, niveau=BERICHT)
+@rule(
+    "TR335",
+    "0001",
+    "ProductPeriode einddatum is at most 60 months (5 years) before the DeclaratieDagtekening (today for a spreadsheet)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def tr335_not_too_old(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    today = _today(ctx)
-    limit = today - pd.DateOffset(months=60)
-    bad = lines[(lines["einddatum"] < limit).fillna(False)]
+    ref, name = _reference(ctx, "declaratie_dagtekening", "the DeclaratieDagtekening")
+    limit = pd.Series(pd.DatetimeIndex(ref) - pd.DateOffset(months=60), index=lines.index)
+    old = (lines["einddatum"] < limit).fillna(False)
+    bad = lines[old]
     msg = (
-        "einddatum " + date_text(bad["einddatum"]) + " is more than 5 years (60 months) before today ("
-        + today.strftime("%Y-%m-%d") + "; the earliest allowed einddatum is " + limit.strftime("%Y-%m-%d") + ")"
+        "einddatum " + date_text(bad["einddatum"]) + " is more than 5 years (60 months) before " + name[old] + " ("
+        + date_text(ref[old]) + "; the earliest allowed einddatum is " + date_text(limit[old]) + ")"
     )
     return make_findings(bad, msg, "einddatum", date_text(bad["einddatum"]))
 
@@ -376,6 +445,8 @@ def tr358_totals(ctx: Context) -> pd.DataFrame:
     bad = lines[(stated.notna() & total.notna() & (stated != total)).fillna(False).astype(bool)]
     where = pd.Series("the sheet '", index=bad.index) + text_of(bad["blad"]) + "'"
     where = where.where(bad["blad"].notna(), "the file")
+    if "bericht" in bad.columns:
+        where = where.where(~bad["bericht"].astype(bool), "the message (TotaalIngediendBedrag)")
     msg = (
         where + " states a total of " + euro_text(bad["blad_vermeld_totaal"]) + ", but its "
         + text_of(bad["blad_regels"]) + " lines add up to " + euro_text(bad["blad_totaal"]) + " (Σ debet − Σ credit)"
