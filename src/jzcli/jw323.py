@@ -72,6 +72,7 @@ from jzcli.export import atomic_path
 from jzcli.importer import FileResult, ImportOptions
 from jzcli.model import CREDIT, DEBET, EENHEDEN
 from jzcli.readers.values import elfproef
+from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
 from jzcli.store import Store, batches, berichten
 from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, _read, load_lines, mask_value, signed_amount
 
@@ -580,13 +581,6 @@ def _sub(parent, name: str, text=None, *, ns: str = NS):
     if text is not None:
         el.text = str(text)
     return el
-
-
-def serialise(tree: etree._ElementTree) -> bytes:
-    """UTF-8 without BOM, XML declaration, CR/LF line ends (OP192)."""
-    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
-    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
-    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 # ============================================================================ the export
