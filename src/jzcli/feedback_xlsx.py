@@ -17,6 +17,7 @@ Every text cell is literal text (a provider's "=cmd" stays text, never a formula
 from __future__ import annotations
 
 import datetime as dt
+from copy import copy
 from decimal import Decimal
 from pathlib import Path
 
@@ -59,82 +60,119 @@ NOTES = [
 
 
 def write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime | None = None) -> list[str]:
-    """Write ``feedback`` (a ``retour.Feedback``) to ``target``; returns the sheet names."""
+    """Write ``feedback`` (a ``retour.Feedback``) to ``target``; returns the sheet names.
+
+    Written in openpyxl's write-only mode (rows streamed, one style object per column kind), so
+    a provider with tens of thousands of rejected lines gets its workbook in seconds.
+    """
     from openpyxl import Workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     summary = feedback.summary
-    ws = wb.create_sheet(SUMMARY_SHEET)
     totals = {
         "batch": None, "bestand": "Totaal", "gemeente": None,
         **{c: int(summary[c].sum()) for c in ("regels", "ingediend", "goedgekeurd_regels", "goedgekeurd", "afgekeurd_regels", "afgekeurd")},
     }  # fmt: skip
-    _write_sheet(ws, summary.reindex(columns=SUMMARY_COLUMNS), totals=totals)
-    ws = wb.create_sheet(REJECTED_SHEET)
-    _write_sheet(ws, feedback.rejected.reindex(columns=REJECTED_COLUMNS))
-    ws = wb.create_sheet(NOTES_SHEET)
-    _write_notes(ws, feedback, generated or dt.date.today())
+    _write_sheet(wb.create_sheet(SUMMARY_SHEET), summary.reindex(columns=SUMMARY_COLUMNS), totals=totals)
+    _write_sheet(wb.create_sheet(REJECTED_SHEET), feedback.rejected.reindex(columns=REJECTED_COLUMNS))
+    _write_notes(wb.create_sheet(NOTES_SHEET), feedback, generated or dt.date.today())
+    names = [ws.title for ws in wb.worksheets]
     with atomic_path(Path(target)) as tmp:
         wb.save(tmp)
-    return wb.sheetnames
+    return names
 
 
-def _cell_value(column: str, value):
-    """(value, number_format) for one cell of ``column``."""
-    if _is_missing(value):
-        return None, None
+def _kind(column: str) -> str:
     if column in MONEY:
-        return Decimal(int(value)) / 100, EURO_FORMAT
+        return "money"
     if column in DATES:
-        ts = pd.Timestamp(value)
-        return dt.datetime(ts.year, ts.month, ts.day), DATE_FORMAT
+        return "date"
     if column in COUNTS:
-        return int(value), COUNT_FORMAT
+        return "count"
     if column in INTEGERS:
-        return int(value), "0"
-    return str(value), None
+        return "int"
+    return "text"
+
+
+FORMATS = {"money": EURO_FORMAT, "date": DATE_FORMAT, "count": COUNT_FORMAT, "int": "0", "text": None}
+
+
+def _values(column: str, s: pd.Series) -> list:
+    """A column as cell values: Decimal euros, datetimes, ints or str; None where missing."""
+    kind = _kind(column)
+    if kind == "money":
+        return [None if x is pd.NA else Decimal(int(x)) / 100 for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")]
+    if kind == "date":
+        d = pd.to_datetime(s)
+        return [None if x is pd.NaT else x.to_pydatetime() for x in d]
+    if kind in ("count", "int"):
+        return [None if x is pd.NA else int(x) for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")]
+    return [None if _is_missing(x) else str(x) for x in s.astype(object).tolist()]
+
+
+def _width(column: str, values: list) -> int:
+    kind = _kind(column)
+    if kind == "date":
+        return 12
+    if kind == "money":
+        shown = [_display_width(v, EURO_FORMAT) for v in values if v is not None]
+    else:
+        shown = [max(len(part) for part in str(v).split("\n")) + 2 for v in values if v is not None]
+    longest = max([len(column) + 2, *shown[:5000]])
+    return min(80 if column == "melding" else 50, max(8, longest))
 
 
 def _write_sheet(ws, frame: pd.DataFrame, *, totals: dict | None = None) -> None:
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
+
+    columns = list(frame.columns)
+    data = [_values(c, frame[c]) for c in columns]
+    total_row = [_values(c, pd.Series([totals.get(c)], dtype=object))[0] for c in columns] if totals is not None else None
+    for j, (name, values) in enumerate(zip(columns, data), start=1):
+        ws.column_dimensions[get_column_letter(j)].width = _width(name, values + ([total_row[j - 1]] if total_row else []))
+    ws.freeze_panes = "A2"
+    if columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(frame) + 1}"
 
     bold = Font(bold=True)
     top = Alignment(vertical="top")
     wrap = Alignment(vertical="top", wrap_text=True)
-    columns = list(frame.columns)
-    widths = [len(c) + 2 for c in columns]
-    for j, name in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=j, value=name)
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(ws, value=name)
         cell.data_type = "s"
         cell.font = bold
-    rows = list(frame.itertuples(index=False, name=None))
-    if totals is not None:
-        rows.append(tuple(totals.get(c) for c in columns))
-    for i, row in enumerate(rows, start=2):
-        strong = totals is not None and i == len(rows) + 1
-        for j, (name, raw) in enumerate(zip(columns, row), start=1):
-            value, fmt = _cell_value(name, raw)
-            cell = ws.cell(row=i, column=j)
-            cell.value = value
+        header.append(cell)
+    ws.append(header)
+
+    # one template cell per column: number format and alignment are copied as a style id
+    templates = []
+    for name in columns:
+        t = WriteOnlyCell(ws)
+        fmt = FORMATS[_kind(name)]
+        if fmt:
+            t.number_format = fmt
+        t.alignment = wrap if name in WRAPPED else top
+        templates.append(t._style)
+
+    def row_cells(values, strong: bool = False):
+        cells = []
+        for value, style in zip(values, templates):
+            cell = WriteOnlyCell(ws, value=value)
+            cell._style = copy(style)
             if isinstance(value, str):
                 cell.data_type = "s"  # literal text, even when it starts with "=" (never a formula)
-            if fmt:
-                cell.number_format = fmt
-            cell.alignment = wrap if name in WRAPPED else top
             if strong:
                 cell.font = bold
-            longest = max((len(part) for part in value.split("\n")), default=0) + 2 if isinstance(value, str) else _display_width(value, fmt)
-            if fmt == DATE_FORMAT:
-                longest = 12
-            widths[j - 1] = max(widths[j - 1], longest)
-    for j, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = min(80 if columns[j - 1] == "melding" else 50, max(8, w))
-    ws.freeze_panes = "A2"
-    if columns:
-        last = len(frame) + 1
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(last, 1)}"
+            cells.append(cell)
+        return cells
+
+    for values in zip(*data):
+        ws.append(row_cells(values))
+    if total_row is not None:
+        ws.append(row_cells(total_row, strong=True))
 
 
 def _write_notes(ws, feedback, generated) -> None:
@@ -152,17 +190,21 @@ def _write_notes(ws, feedback, generated) -> None:
         ("", ""),
         *((f"Column {k}" if k != "Correcting" else k, v) for k, v in NOTES),
     ]
-    for i, (k, v) in enumerate(rows, start=1):
-        a = ws.cell(row=i, column=1, value=k)
+    from openpyxl.cell import WriteOnlyCell
+
+    ws.column_dimensions["A"].width = 38
+    ws.column_dimensions["B"].width = 100
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for k, v in rows:
+        a = WriteOnlyCell(ws, value=k)
         a.data_type = "s"
         a.font = bold
-        cell = ws.cell(row=i, column=2, value=v)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cell = WriteOnlyCell(ws, value=v)
+        cell.alignment = wrap
         if isinstance(v, str):
             cell.data_type = "s"
         elif isinstance(v, dt.datetime):
             cell.number_format = "dd-mm-yyyy hh:mm"
         elif isinstance(v, dt.date):
             cell.number_format = DATE_FORMAT
-    ws.column_dimensions["A"].width = 38
-    ws.column_dimensions["B"].width = 100
+        ws.append([a, cell])
