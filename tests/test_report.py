@@ -203,6 +203,9 @@ def test_van_tot_selects_on_productperiode_month(store_url):
     ]
     frame = R.kosten(store, R.make_selection(van="2025-03"), ["jaar"])
     assert frame.loc[frame["niveau"] == "totaal", "ingediend"].item() == 399_00 + 3000_00 + 319_20 + 399_00 + 79_80
+    # --aanbieder: B has L6 (Huizen, 3000,00) and L7 (Blaricum, 319,20)
+    frame = R.kosten(store, R.make_selection(aanbieders=[B]))
+    assert rows(frame, ["gemeente", "regels", "ingediend"]) == [("0376", 1, 31920), ("0406", 1, 300000), (None, 2, 331920)]
 
 
 def test_by_productcode_across_a_tariff_change_and_quarter_labels(store_url):
@@ -523,3 +526,34 @@ def test_sqlite_and_postgresql_give_identical_reports(tmp_path, cli):
         with engine.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------- with jzcli validate
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def test_samples_imported_and_validated_then_reported(db_url, cli):
+    """The README's first command: import every sample, jzcli validate, report on Huizen."""
+    r = cli("import", SAMPLES, "--aanbieder", "98001202", "--db", db_url, "-q")
+    assert r.exit_code == 0, r.output
+    r = cli("validate", "--db", db_url, "-q")
+    assert r.exit_code == 1, r.output  # the planted mistakes
+    r = cli("report", "--gemeente", "Huizen", "--view", "kosten", "--view", "lasten", "--format", "json", "--db", db_url)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    total = data["kosten"][-1]
+    cents = {k: int(total[k].replace(".", "")) for k in ("ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld")}
+    assert cents["onbeoordeeld"] == 0 and cents["goedgekeurd"] + cents["afgekeurd"] == cents["ingediend"]
+    rules = {row["regel"]: row for row in data["lasten_regel"]}
+    # planted mistakes that concern Huizen (data/samples/README.md): #1 TR418 (8 × € 95,00),
+    # #2 TR308, #5 TR323 (a credit: it lowers the rejected amount), #7 CS002 (Kindcentrum, sheet Huizen)
+    assert {"TR418", "TR308", "TR323", "CS002"} <= set(rules)
+    assert rules["TR418"]["afgekeurd_bedrag"] == "760.00" and rules["TR418"]["retourcode"] == "0611"
+    assert rules["TR323"]["afgekeurd_bedrag"].startswith("-")
+    afkeur = sum(int(row["afgekeurd_bedrag"].replace(".", "")) for row in data["lasten_regel"] if row["ernst"] == "afkeur")
+    assert afkeur == cents["afgekeurd"]  # each rejected line has exactly one afkeur rule here
+    # ZorgFirst's April file corrects a March line and replaces the line rejected for its tariff
+    zorgfirst = next(row for row in data["lasten_aanbieder"] if row["aanbieder"] == "98001101")
+    assert zorgfirst["herindieningen"] == 2
+    r = cli("report", "--gemeente", "Huizen", "--db", db_url)
+    assert r.exit_code == 0 and "Findings per rule" in r.stdout and "TR418" in r.stdout
