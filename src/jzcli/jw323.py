@@ -348,7 +348,7 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         r.add((s_ > MAX_AMOUNT).fillna(False).to_numpy(dtype=bool), f"{name} is larger than the iJw maximum 99.999.999")
 
     credit = (lines["debet_credit"] == CREDIT).fillna(False).to_numpy(dtype=bool)
-    vorig, ref = lines["vorig_referentienummer"], lines["referentienummer"]
+    vorig = lines["vorig_referentienummer"]
     r.add(credit & vorig.isna().to_numpy(), "credit line without VorigReferentieNummer (the ReferentieNummer of the debet it cancels, CD060)")
     r.add(
         ~credit & vorig.notna().to_numpy(),
