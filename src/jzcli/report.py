@@ -662,6 +662,10 @@ def ensure_indexes(store: Store) -> None:
     """Create RESUBMISSION_INDEX on a store made before it existed (create_all adds indexes only
     with new tables). A store that cannot be written still reports, only slower."""
     try:
+        with store.engine.connect() as conn:  # a read first: no write lock when it exists
+            existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(r.name)}
+        if RESUBMISSION_INDEX.name in existing:
+            return
         with store.transaction() as conn:
             RESUBMISSION_INDEX.create(conn, checkfirst=True)
     except (sa.exc.SQLAlchemyError, StoreError):

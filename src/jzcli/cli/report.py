@@ -415,15 +415,18 @@ def _render_budget(report, frame) -> None:
     t = _table(_title(report, "Budget vs realised"))
     for label in ("gemeente", "jaar", "categorie"):
         t.add_column(label, no_wrap=True)
-    for label in ("budget", "realised", "months", "projection", "budget − proj.", "used", "proj."):
-        t.add_column(label, justify="right", no_wrap=True)
+    for label, width in (("budget", 12), ("realised", 12), ("m", 2), ("projection", 12), ("headroom", 12), ("used", 6), ("proj.", 6)):
+        t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
         t.add_row(
-            render.escape(f"{row['gemeente_naam']} ({row['gemeente']})"), str(row["jaar"]), row["productcategorie"] or "all",
+            render.escape(f"{row['gemeente']} {row['gemeente_naam']}"), str(row["jaar"]), row["productcategorie"] or "all",
             render.euro(row["budget"]), render.euro(row["gerealiseerd"]), str(row["maanden"]),
             render.euro(row["prognose"]), render.euro(row["verschil"]), _pct(row["uitputting_pct"]), _pct(row["prognose_pct"]),
         )
-    t.caption = "realised = approved + not judged; projection = realised ÷ months × 12 (months = last month with lines)"
+    t.caption = (
+        "realised = approved + not judged; projection = realised ÷ m × 12, m = last month of the year with lines; "
+        "headroom = budget − projection; used / proj. = realised / projection as % of budget"
+    )
     t.caption_justify = "left"
     render.out.print(t)
     for row in frame.to_dict(orient="records"):
