@@ -26,7 +26,7 @@ JW325 (declaratie-antwoord, reference §6)
 
     Header: Afzender = the 323's Ontvanger (gemeente), Ontvanger = the 323's Afzender (AGB),
     BerichtIdentificatie = ``JZ<batch>R<ronde>`` (batch id and validate round: unique per store,
-    stable while the verdicts stay the same; ≤ 12 characters) with Dagtekening = today, XsdVersie
+    the same as long as the batch is not judged again; ≤ 12 characters) with Dagtekening = today, XsdVersie
     = the versions in the shipped JW325.xsd, DeclaratieIdentificatie = the 323's
     BerichtIdentificatie (TR337), XsdVersieDeclaratie = the 323's XsdVersie (TR371).
 
