@@ -219,13 +219,15 @@ def unresolved_import_findings(ctx: Context) -> pd.DataFrame:
         return pd.DataFrame(columns=["regel_id", "veld", "kolom", "waarde", "melding", "opgelost"])
     if "opgelost" in f.columns:
         f = f[~f["opgelost"].astype(bool)]
-    return f[f["regel_id"].isin(ctx.lines["id"])]
+    return f[f["regel_id"].isin(ctx.lines["id"])] if len(f) else f
 
 
 def failed_import(ctx: Context, fields: Iterable[str]) -> pd.Series:
     """Bool per judged line (ctx.lines index): a value of one of ``fields`` could not be read."""
     f = unresolved_import_findings(ctx)
     ids = f.loc[f["veld"].isin(list(fields)), "regel_id"]
+    if ids.empty:
+        return pd.Series(False, index=ctx.lines.index)
     return ctx.lines["id"].isin(ids)
 
 
@@ -413,18 +415,27 @@ def _read(store: Store, query) -> pd.DataFrame:
 
 
 def _typed_lines(frame: pd.DataFrame) -> pd.DataFrame:
-    out = pd.DataFrame(index=frame.index)
+    """Driver values → the Context types (cheap when the driver gave the right types already)."""
+    data = {}
+    n = len(frame)
     for col in LINE_COLUMNS:
-        s = frame[col] if col in frame.columns else pd.Series(None, index=frame.index, dtype=object)
-        if col in ("id", "batch", "rij"):
-            out[col] = pd.array(s, dtype="Int64").fillna(0).astype("int64") if col != "rij" else pd.array(s, dtype="Int64")
+        s = frame[col] if col in frame.columns else pd.Series([None] * n, index=frame.index, dtype=object)
+        if col in ("id", "batch"):
+            data[col] = s.to_numpy(dtype="int64") if pd.api.types.is_integer_dtype(s.dtype) else pd.array(s, dtype="Int64").fillna(0).to_numpy("int64")
         elif col in DATE_FIELDS:
-            out[col] = pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce")
-        elif col in INT_FIELDS:
-            out[col] = pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")
+            if pd.api.types.is_datetime64_any_dtype(s.dtype):
+                data[col] = s
+            elif pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+                data[col] = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")  # SQLite: ISO text
+            else:
+                data[col] = pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce")
+        elif col in ("rij", *INT_FIELDS):
+            data[col] = pd.array(s.to_numpy() if pd.api.types.is_integer_dtype(s.dtype) else s.astype(object).where(s.notna(), None), dtype="Int64")
+        elif pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+            data[col] = s
         else:
-            out[col] = s.astype(object).where(s.notna(), np.nan).astype("str")
-    return out
+            data[col] = s.astype(object).where(s.notna(), np.nan).astype("str")
+    return pd.DataFrame(data, index=frame.index)
 
 
 def load_lines(store: Store, where=None) -> pd.DataFrame:
@@ -604,27 +615,38 @@ def contract_lookup(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame
     p = _norm_products(products)
     if p.empty:
         return out
+    # (gemeente, productcode) as one integer: a lookup in the small product table instead of a
+    # two-column text merge over every line
+    pair_of_product = p["gemeente"].astype(str) + "\x1f" + p["productcode"].astype(str)
+    pairs = pd.Index(pair_of_product.unique())
+    line_pair = lines["gemeente"].astype(object) + "\x1f" + lines["productcode"].astype(object)
+    code = pairs.get_indexer(line_pair)
+    has = (code >= 0) & lines["begindatum"].notna().to_numpy()
+    idx = np.flatnonzero(has)
     left = pd.DataFrame(
         {
-            "_pos": np.arange(len(lines)),
-            "gemeente": lines["gemeente"].astype(object).to_numpy(),
-            "productcode": lines["productcode"].astype(object).to_numpy(),
-            "aanbieder": lines["aanbieder"].astype(object).to_numpy(),
-            "eenheid": lines["eenheid"].astype(object).to_numpy(),
-            "begindatum": lines["begindatum"].to_numpy(),
+            "_pos": idx,
+            "_pair": code[idx],
+            "aanbieder": lines["aanbieder"].to_numpy()[idx],
+            "eenheid": lines["eenheid"].to_numpy()[idx],
+            "begindatum": lines["begindatum"].to_numpy()[idx],
         }
     )
-    left = left[pd.notna(left["gemeente"]) & pd.notna(left["productcode"]) & pd.notna(left["begindatum"])]
-    right = p[["gemeente", "productcode", "_aanbieder", "_contract", "_product", "productcategorie", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot"]]
-    m = left.merge(right, on=["gemeente", "productcode"], suffixes=("", "_c"))
+    right = p[["_aanbieder", "_contract", "_product", "productcategorie", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot"]]
+    right = right.assign(_pair=pairs.get_indexer(pair_of_product))
+    m = left.merge(right, on="_pair", suffixes=("", "_c"))
     ok = ((m["_aanbieder"] == "*") | (m["_aanbieder"] == m["aanbieder"])) & (m["geldig_van"] <= m["begindatum"])
     ok &= m["geldig_tot"].isna() | (m["begindatum"] <= m["geldig_tot"])
     m = m[ok.fillna(False).astype(bool)]
     if m.empty:
         return out
     unit_fit = (m["eenheid"] == m["eenheid_c"]) | ((m["eenheid"] == "01") & (m["eenheid_c"] == "04"))
-    m = m.assign(_unit=(~unit_fit).astype(int), _all=(m["_aanbieder"] == "*").astype(int))
-    m = m.sort_values(["_pos", "_unit", "_all", "_contract", "_product"], kind="mergesort").drop_duplicates("_pos")
+    several = m["_pos"].duplicated(keep=False).to_numpy()
+    if several.any():  # choose among the products that apply (rare: most lines have exactly one)
+        d = m[several]
+        d = d.assign(_unit=(~unit_fit[several]).astype(int), _all=(d["_aanbieder"] == "*").astype(int))
+        d = d.sort_values(["_pos", "_unit", "_all", "_contract", "_product"], kind="mergesort").drop_duplicates("_pos")
+        m = pd.concat([m[~several], d[m.columns]], ignore_index=True)
     pos = m["_pos"].to_numpy()
     out.iloc[pos, out.columns.get_loc("contract_tarief")] = m["tarief"].to_numpy()
     out.iloc[pos, out.columns.get_loc("contract_eenheid")] = m["eenheid_c"].to_numpy()
@@ -722,7 +744,18 @@ def derive(
     _clip_months(lines, toewijzingen)
     _message_columns(lines, berichten)
     lines["inhoud_sleutel"] = content_groups(lines)
+    lines["referentie_sleutel"], lines["vorig_sleutel"] = reference_keys(lines)
     return lines
+
+
+def reference_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of (aanbieder, referentienummer) and (aanbieder, vorig_referentienummer) in
+    one code space (-1 when either part is missing): TR314 and credit matching compare these."""
+    agb = frame["aanbieder"].astype(object)
+    both = pd.concat([agb + "\x1f" + frame["referentienummer"].astype(object), agb + "\x1f" + frame["vorig_referentienummer"].astype(object)], ignore_index=True)
+    codes, _ = pd.factorize(both, use_na_sentinel=True)
+    n = len(frame)
+    return codes[:n].astype("int64"), codes[n:].astype("int64")
 
 
 CONTENT_COLUMNS = ["aanbieder", "gemeente", "bsn", "productcategorie", "productcode", "begindatum", "einddatum"]
@@ -841,8 +874,11 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     # --- by vorig_referentienummer ------------------------------------------------------
     c = credits[credits["vorig_referentienummer"].notna() & credits["aanbieder"].notna()]
     if len(c):
+        if "vorig_sleutel" in c.columns and "referentie_sleutel" in debets.columns:  # the engine's integer keys
+            d = debets[debets["referentie_sleutel"].isin(set(c["vorig_sleutel"])).to_numpy()]
+        else:
+            d = debets[debets["referentienummer"].isin(set(c["vorig_referentienummer"])).to_numpy()]
         left = pd.DataFrame({"_idx": c.index, "_id": c["id"].to_numpy(), "aanbieder": c["aanbieder"].astype(object).to_numpy(), "ref": c["vorig_referentienummer"].astype(object).to_numpy()})
-        d = debets[debets["referentienummer"].notna()]
         right = pd.DataFrame({"aanbieder": d["aanbieder"].astype(object).to_numpy(), "ref": d["referentienummer"].astype(object).to_numpy(), "d_id": d["id"].to_numpy(), "d_cred": d["_cred"].to_numpy()})
         right = right.sort_values("d_id").drop_duplicates(["aanbieder", "ref"], keep="first")
         m = left.merge(right, on=["aanbieder", "ref"], how="inner")
@@ -856,25 +892,23 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     # --- by content (no vorig_referentienummer) ----------------------------------------------
     c = credits[credits["vorig_referentienummer"].isna()]
     if len(c):
-        keys = ["aanbieder", "gemeente", "bsn", "productcode", "begindatum", "einddatum", "_tw", "bedrag"]
-
-        def keyed(frame: pd.DataFrame) -> pd.DataFrame:
-            k = pd.DataFrame(index=frame.index)
-            for col in ("aanbieder", "gemeente", "bsn", "productcode"):
-                k[col] = frame[col].astype(object)
-            k["begindatum"] = frame["begindatum"]
-            k["einddatum"] = frame["einddatum"]
-            tw = frame["toewijzing_id"] if "toewijzing_id" in frame.columns else pd.Series(pd.NA, index=frame.index)
-            k["_tw"] = pd.array(tw, dtype="Int64").fillna(-1).astype("int64")
-            k["bedrag"] = pd.array(frame["bedrag"], dtype="Int64")
-            return k
-
-        left = keyed(c)
-        complete = left[["aanbieder", "gemeente", "bsn", "productcode", "begindatum", "einddatum", "bedrag"]].notna().all(axis=1)
-        left = left[complete].assign(_idx=c.index[complete.to_numpy()], _id=c.loc[complete, "id"].to_numpy())
+        keys = ["_key", "bedrag"]
+        credit_key, debet_key = content_keys(c, debets)
+        left = pd.DataFrame({"_key": credit_key, "bedrag": pd.array(c["bedrag"], dtype="Int64"), "_idx": c.index, "_id": c["id"].to_numpy()}, index=c.index)
+        left = left[(left["_key"] >= 0) & left["bedrag"].notna()]
         left["bedrag"] = left["bedrag"].astype("int64")
-        right = keyed(debets).assign(d_id=debets["id"].to_numpy(), d_cred=debets["_cred"].to_numpy(), d_ref=debets["referentienummer"].astype(object).to_numpy())
-        right = right[right[["aanbieder", "gemeente", "bsn", "productcode", "begindatum", "einddatum", "bedrag"]].notna().all(axis=1)]
+        wanted = debet_key.isin(set(left["_key"]))
+        d = debets[wanted.to_numpy()]
+        right = pd.DataFrame(
+            {
+                "_key": debet_key[wanted].to_numpy(),
+                "bedrag": pd.array(d["bedrag"], dtype="Int64"),
+                "d_id": d["id"].to_numpy(),
+                "d_cred": d["_cred"].to_numpy(),
+                "d_ref": d["referentienummer"].astype(object).to_numpy(),
+            }
+        )
+        right = right[right["bedrag"].notna()]
         right["bedrag"] = right["bedrag"].astype("int64")
         if len(left) and len(right):
             left = left.sort_values("_id", kind="mergesort")
@@ -899,40 +933,33 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _apply_credits(history: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
-    """Mark the debets cancelled by approved ``credits`` (already in ``history``) as credited."""
+def _mark_credits(lines: pd.DataFrame, credits: pd.DataFrame, candidates: pd.DataFrame, id_index: pd.Index) -> None:
+    """Record on ``lines`` (in place) which debet each approved credit cancels: the debet's
+    ``gecrediteerd`` becomes True, the credit's ``crediteert`` its id. ``candidates``: the approved
+    lines the credits may cancel."""
     if credits.empty:
-        return history
-    links = credit_links(credits, history[~history["id"].isin(credits["id"])])
+        return
+    links = credit_links(credits, candidates)
     ok = links[links["reden"] == "ok"]
+    if "batch" in candidates.columns and len(ok):  # a credit cancels a debet of an earlier batch only
+        debet_batch = pd.Series(candidates["batch"].to_numpy(), index=candidates["id"].to_numpy())
+        ok = ok[ok["debet_id"].astype("int64").map(debet_batch).to_numpy() < credits.loc[ok.index, "batch"].to_numpy()]
     if ok.empty:
-        return history
-    history = history.copy()
-    target = history["id"].isin(ok["debet_id"].astype("int64"))
-    history.loc[target, "gecrediteerd"] = True
-    crediteert = pd.Series(ok["debet_id"].to_numpy(), index=credits.loc[ok.index, "id"].to_numpy())
-    is_c = history["id"].isin(crediteert.index)
-    history.loc[is_c, "crediteert"] = history.loc[is_c, "id"].map(crediteert).to_numpy()
-    return history
+        return
+    debet_pos = id_index.get_indexer(ok["debet_id"].astype("int64"))
+    credit_pos = id_index.get_indexer(credits.loc[ok.index, "id"])
+    lines.iloc[debet_pos, lines.columns.get_loc("gecrediteerd")] = True
+    lines.iloc[credit_pos, lines.columns.get_loc("crediteert")] = ok["debet_id"].to_numpy()
 
 
-def _initial_history(approved: pd.DataFrame) -> pd.DataFrame:
-    """Approved lines of earlier rounds with their credit state, replayed batch by batch."""
-    h = approved.copy()
-    h["gecrediteerd"] = False
-    h["crediteert"] = pd.array([pd.NA] * len(h), dtype="Int64")
-    credit_batches = sorted(h.loc[h["debet_credit"] == CREDIT, "batch"].unique())
-    for b in credit_batches:
-        credits = h[(h["batch"] == b) & (h["debet_credit"] == CREDIT)]
-        earlier = h[h["batch"] < b]
-        links = credit_links(credits, earlier)
-        ok = links[links["reden"] == "ok"]
-        if len(ok):
-            h.loc[h["id"].isin(ok["debet_id"].astype("int64")), "gecrediteerd"] = True
-            crediteert = pd.Series(ok["debet_id"].to_numpy(), index=credits.loc[ok.index, "id"].to_numpy())
-            is_c = h["id"].isin(crediteert.index)
-            h.loc[is_c, "crediteert"] = h.loc[is_c, "id"].map(crediteert).to_numpy()
-    return h
+def _link_approved_credits(lines: pd.DataFrame, approved: np.ndarray, id_index: pd.Index) -> None:
+    """The credit state of lines approved in earlier rounds, in one pass: each approved credit
+    cancelled the debet ``credit_links`` finds for it (credits were approved only when that debet
+    was still live, so pairing them in id order reproduces what happened batch by batch)."""
+    h = lines[approved]
+    credits = h[h["debet_credit"] == CREDIT]
+    if len(credits):
+        _mark_credits(lines, credits.sort_values("id", kind="mergesort"), h[h["debet_credit"] != CREDIT], id_index)
 
 
 # ============================================================================ engine
@@ -945,7 +972,8 @@ def _steps(lines: pd.DataFrame) -> list[list[int]]:
     if lines.empty:
         return []
     aanbieder = lines["aanbieder"].astype(object).where(lines["aanbieder"].notna(), "?")
-    pairs = pd.DataFrame({"batch": lines["batch"].to_numpy(), "key": ("a:" + aanbieder.astype(str)).to_numpy()})
+    pairs = pd.DataFrame({"batch": lines["batch"].to_numpy(), "key": aanbieder.to_numpy()}).drop_duplicates()
+    pairs["key"] = "a:" + pairs["key"].astype(str)
     tw = lines["toewijzing_id"] if "toewijzing_id" in lines.columns else pd.Series(pd.NA, index=lines.index)
     shared = pd.DataFrame({"tw": pd.array(tw, dtype="Int64"), "a": aanbieder.to_numpy(), "batch": lines["batch"].to_numpy()}).dropna(subset=["tw"])
     if len(shared):
@@ -1169,14 +1197,36 @@ def validate(
     decl = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
     decl = decl.sort_values("batch", kind="mergesort").drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
 
-    approved_before = (status == GOEDGEKEURD) & ~judge
-    history = _initial_history(lines[approved_before.to_numpy()])
+    lines["gecrediteerd"] = False
+    lines["crediteert"] = pd.array([pd.NA] * len(lines), dtype="Int64")
+    id_index = pd.Index(lines["id"])
+    approved = ((status == GOEDGEKEURD) & ~judge).to_numpy().copy()
+    _link_approved_credits(lines, approved, id_index)
+    history = lines[approved]
     todo = lines[judge.to_numpy()]
     steps = _steps(todo)
     imports_by_line = imports[imports["regel_id"].isin(todo["id"])]
 
     level2 = {k: r for k, r in rules.items() if is_level2(r)}
-    others = {k: r for k, r in rules.items() if not is_level2(r)}
+    others = {k: r for k, r in rules.items() if not is_level2(r) and not is_stateful(r)}
+    stateful_rules = {k: r for k, r in rules.items() if not is_level2(r) and is_stateful(r)}
+
+    def whole_context(frame: pd.DataFrame) -> Context:
+        return Context(
+            lines=frame, history=history, toewijzingen=toewijzingen, products=products,
+            import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
+            declaratienummers=decl, berichten=msgs,
+        )  # fmt: skip
+
+    # Rules that look at one line at a time (and its batch's derived columns) give the same verdict
+    # whatever else is judged with it: run them once over every line to judge. Level 2 first: a
+    # line rejected there counts as not sent for the other rules.
+    if progress:
+        progress(f"line, contract and allocation rules over {len(todo):,} lines")
+    once_level2 = run_rules(whole_context(todo.reset_index(drop=True)), level2)
+    rejected_level2 = set(once_level2.loc[once_level2["ernst"] == AFKEUR, "id"])
+    sent_all = todo[~todo["id"].isin(rejected_level2)].reset_index(drop=True)
+    once_others = run_rules(whole_context(sent_all), others) if len(sent_all) else once_level2.iloc[0:0]
     all_status: dict[int, str] = {}
     all_findings: list[pd.DataFrame] = []
     writes: list[tuple[list[int], list[int], pd.DataFrame]] = []
@@ -1226,9 +1276,12 @@ def validate(
                 )
 
             # level 2 first; a line rejected there counts as not sent for the other rules
-            first = run_rules(context(cur), level2)
-            sent = cur[~cur["id"].isin(first.loc[first["ernst"] == AFKEUR, "id"])].reset_index(drop=True)
-            found = pd.concat([first, run_rules(context(sent), others)], ignore_index=True) if len(sent) else first
+            first = once_level2[once_level2["id"].isin(cur["id"])]
+            sent = cur[~cur["id"].isin(rejected_level2)].reset_index(drop=True)
+            parts = [first, once_others[once_others["id"].isin(sent["id"])]]
+            if len(sent) and stateful_rules:
+                parts.append(run_rules(context(sent), stateful_rules))
+            found = pd.concat(parts, ignore_index=True)
             if cur["bericht"].any():  # the message rules judged these messages whole already
                 found = found[~(found["regel"].isin(tier_rules) & found["id"].isin(cur.loc[cur["bericht"].astype(bool), "id"]))]
             rejected_ids = set(found.loc[found["ernst"] == AFKEUR, "id"])
@@ -1236,10 +1289,11 @@ def validate(
             all_status.update(dict.fromkeys(cur["id"].tolist(), GOEDGEKEURD))
             all_status.update(dict.fromkeys(rejected_ids, AFGEKEURD))
             if len(ok):
-                add = ok.assign(gecrediteerd=False, crediteert=pd.array([pd.NA] * len(ok), dtype="Int64"))
-                history = pd.concat([history, add], ignore_index=True) if len(history) else add.reset_index(drop=True)
-                if (add["debet_credit"] == CREDIT).any():
-                    history = _apply_credits(history, history[history["id"].isin(add.loc[add["debet_credit"] == CREDIT, "id"])])
+                credits = ok[ok["debet_credit"] == CREDIT]
+                if len(credits):  # the debets these credits cancel are no longer live
+                    _mark_credits(lines, credits, history, id_index)
+                approved[id_index.get_indexer(ok["id"])] = True
+                history = lines[approved]
             step_findings.append(found)
             earlier = pd.concat([earlier, sent], ignore_index=True)
         found = pd.concat(step_findings, ignore_index=True)
@@ -1301,7 +1355,8 @@ def _write(store: Store, conn, ids: list[int], found: pd.DataFrame, status: dict
     verdicts = pd.DataFrame({"regel_id": ids})
     verdicts["status"] = verdicts["regel_id"].map(status)
     verdicts["ronde"] = ronde
-    verdicts["beoordeeld_op"] = stamp
+    # a text timestamp: insert_frame writes datetime64 columns as dates only
+    verdicts["beoordeeld_op"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00:00" if store.dialect == "postgresql" else "")
     store.insert_frame(conn, beoordelingen, verdicts)
     if found is not None and len(found):
         f = found.sort_values(["id", "_order"], kind="mergesort")

@@ -171,6 +171,8 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     own = ~lines["productcategorie_uit_contract"].astype(bool) if "productcategorie_uit_contract" in lines.columns else pd.Series(True, index=lines.index)
     todo = lines[own & lines["productcategorie"].notna() & lines["productcode"].notna() & lines["gemeente"].notna()]
+    if "contract_productcategorie" in todo.columns:  # the contract product found has this category: fine
+        todo = todo[(todo["productcategorie"] != todo["contract_productcategorie"]).to_numpy()]
     if todo.empty or ctx.products is None or ctx.products.empty:
         return make_findings(lines.iloc[0:0], "", None)
     p = _norm_products(ctx.products)
@@ -180,10 +182,14 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     if m.empty:
         return make_findings(lines.iloc[0:0], "", None)
     m["same"] = m["cat"] == m["productcategorie"]
-    g = m.groupby("_pos").agg(same=("same", "any"), cats=("productcategorie", lambda s: " or ".join(sorted(set(map(str, s))))))
-    bad_pos = g.index[~g["same"]]
+    same = m.groupby("_pos")["same"].any()
+    bad_pos = same.index[~same.to_numpy()]
+    if len(bad_pos) == 0:
+        return make_findings(lines.iloc[0:0], "", None)
+    wrong = m[m["_pos"].isin(bad_pos)]
+    cats = wrong.groupby("_pos")["productcategorie"].agg(lambda s: " or ".join(sorted(set(map(str, s)))))
     bad = todo.iloc[bad_pos]
-    expected = pd.Series(g.loc[bad_pos, "cats"].to_numpy(), index=bad.index)
+    expected = pd.Series(cats.reindex(bad_pos).to_numpy(), index=bad.index)
     msg = (
         "productcode " + text_of(bad["productcode"]) + " belongs to productcategorie " + expected + " in the contract of gemeente "
         + _gemeente_name(bad["gemeente"]) + ", not to " + text_of(bad["productcategorie"])

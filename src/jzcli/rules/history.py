@@ -30,32 +30,19 @@ from jzcli.rules.registry import BERICHT, DECLARATIE, REGEL, rule
 from jzcli.validate import (
     Context,
     concat_findings,
+    content_keys,
     credit_links,
     date_text,
     euro_text,
     make_findings,
+    stateful,
     text_of,
     where_text,
 )
 
 FAMILY = "history"
-KEY_COLUMNS = ["aanbieder", "gemeente", "bsn", "productcategorie", "productcode", "begindatum", "einddatum", "_tw"]
 REQUIRED_KEY = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"]
 WHERE = ["batch", "bron", "blad", "rij"]
-
-
-def content_key(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns that identify a debet for TR389/TR416 (see the module docstring)."""
-    k = pd.DataFrame(index=frame.index)
-    for col in ("aanbieder", "gemeente", "bsn", "productcategorie", "productcode"):
-        k[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    k["begindatum"] = frame["begindatum"]
-    k["einddatum"] = frame["einddatum"]
-    tw = pd.array(frame["toewijzing_id"], dtype="Int64") if "toewijzing_id" in frame.columns else pd.array([pd.NA] * len(frame), dtype="Int64")
-    tw = pd.Series(tw, index=frame.index)
-    nummer = frame["toewijzingnummer"].astype(object)
-    k["_tw"] = ("t" + tw.astype(str)).where(tw.notna(), ("n" + nummer.astype(str)).where(nummer.notna(), "")).astype(object)
-    return k
 
 
 def _complete(frame: pd.DataFrame) -> pd.Series:
@@ -75,24 +62,36 @@ def _earlier_lines(ctx: Context) -> pd.DataFrame:
 
 # ============================================================================ reference numbers
 @rule("TR314", "8021", "Referentienummer not used before by this aanbieder (approved earlier, or earlier in the batch)", family=FAMILY, niveau=REGEL)
+@stateful
 def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     cur = lines[lines["referentienummer"].notna() & lines["aanbieder"].notna()]
     if cur.empty:
         return make_findings(lines.iloc[0:0], "", None)
-    left = cur[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=cur.index)
+    earlier = [ctx.history, _earlier_lines(ctx)]
+    # (aanbieder, referentienummer) as one key: the engine's integer referentie_sleutel when every
+    # frame has it (history is big: integer tests are cheap), else the text itself
+    use_int = all("referentie_sleutel" in f.columns for f in [cur, *[e for e in earlier if e is not None and len(e)]])
+
+    def key(frame: pd.DataFrame) -> pd.Series:
+        if use_int:
+            return frame["referentie_sleutel"].astype("int64")
+        return (frame["aanbieder"].astype(object) + "\x1f" + frame["referentienummer"].astype(object)).astype(object)
+
+    left = cur[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=cur.index, _key=key(cur).to_numpy())
+    wanted = set(left["_key"])
     found = []
     # approved earlier, and earlier lines of the same batch (other phase, and lower id)
-    earlier = [ctx.history, _earlier_lines(ctx)]
     for n, other in enumerate(earlier):
         if other is None or other.empty:
             continue
-        o = other[other["referentienummer"].notna() & other["aanbieder"].notna()]
+        o = other[key(other).isin(wanted).to_numpy()]
+        o = o[o["referentienummer"].notna() & o["aanbieder"].notna()]
         if n == 1:
             o = o[o["batch"].isin(cur["batch"])]
-        o = o.sort_values("id", kind="mergesort").drop_duplicates(["aanbieder", "referentienummer"])
-        right = o[["aanbieder", "referentienummer", *WHERE]].add_prefix("o_").rename(columns={"o_aanbieder": "aanbieder", "o_referentienummer": "referentienummer"})
-        m = left.merge(right, on=["aanbieder", "referentienummer"])
+        o = o.assign(_key=key(o).to_numpy()).sort_values("id", kind="mergesort").drop_duplicates("_key")
+        right = o[["_key", *WHERE]].rename(columns={c: "o_" + c for c in WHERE})
+        m = left.merge(right, on="_key")
         if len(m):
             what = "approved earlier" if n == 0 else "earlier in this file"
             found.append(m.assign(_what=what))
@@ -143,14 +142,14 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)].sort_values("id", kind="mergesort")
     if len(debets) < 2:
         return make_findings(lines.iloc[0:0], "", None)
-    key = content_key(debets).assign(batch=debets["batch"].to_numpy())
-    cols = ["batch", *KEY_COLUMNS]
-    later_mask = key.duplicated(cols, keep="first")
+    (key,) = content_keys(debets)
+    frame = pd.DataFrame({"batch": debets["batch"].to_numpy(), "_key": key.to_numpy(), "_rij": debets["rij"].to_numpy(), "_blad": debets["blad"].to_numpy(), "_idx": debets.index})
+    frame = frame[frame["_key"] >= 0]
+    later_mask = frame.duplicated(["batch", "_key"], keep="first")
     if not later_mask.any():
         return make_findings(lines.iloc[0:0], "", None)
-    firsts = key[~later_mask].assign(_rij=debets.loc[~later_mask, "rij"].to_numpy(), _blad=debets.loc[~later_mask, "blad"].to_numpy())
-    later = key[later_mask].assign(_idx=key.index[later_mask])
-    m = later.merge(firsts, on=cols, how="left")
+    firsts = frame[~later_mask].drop(columns="_idx")
+    m = frame.loc[later_mask, ["batch", "_key", "_idx"]].merge(firsts, on=["batch", "_key"], how="left")
     hit = lines.loc[m["_idx"].to_numpy()]
     first_where = pd.Series(
         np.where(pd.notna(m["_blad"]), "sheet '" + text_of(m["_blad"]) + "' row " + text_of(m["_rij"]), "row " + text_of(m["_rij"])),
@@ -170,19 +169,35 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     family=FAMILY,
     niveau=REGEL,
 )
+@stateful
 def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     h = ctx.history
     if h is None or h.empty:
         return make_findings(lines.iloc[0:0], "", None)
     debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)]
-    live = h[(h["debet_credit"] != CREDIT) & ~h["gecrediteerd"].astype(bool) & _complete(h)] if "gecrediteerd" in h.columns else h[(h["debet_credit"] != CREDIT) & _complete(h)]
-    if debets.empty or live.empty:
+    if debets.empty:
         return make_findings(lines.iloc[0:0], "", None)
-    left = content_key(debets).assign(_idx=debets.index)
-    right = content_key(live).assign(**{f"o_{c}": live[c].to_numpy() for c in [*WHERE, "referentienummer", "id"]})
-    right = right.sort_values("o_id", kind="mergesort").drop_duplicates(KEY_COLUMNS)
-    m = left.merge(right, on=KEY_COLUMNS)
+    if "inhoud_sleutel" in h.columns and "inhoud_sleutel" in debets.columns:
+        line_key = debets["inhoud_sleutel"].astype("int64")
+        keys = set(line_key[line_key >= 0])
+        # only history lines with a key of this batch (a cheap integer test first: history is big)
+        o = h[h["inhoud_sleutel"].isin(keys).to_numpy()]
+        live_key = o["inhoud_sleutel"].astype("int64")
+    else:
+        o = h[_complete(h).to_numpy()]
+        line_key, live_key = content_keys(debets, o)
+    live = (o["debet_credit"] != CREDIT).to_numpy() & (live_key >= 0).to_numpy()
+    if "gecrediteerd" in o.columns:
+        live &= ~o["gecrediteerd"].astype(bool).to_numpy()
+    o, live_key = o[live], live_key[live]
+    if o.empty:
+        return make_findings(lines.iloc[0:0], "", None)
+    left = pd.DataFrame({"_key": line_key.to_numpy(), "_idx": debets.index})
+    left = left[left["_key"] >= 0]
+    right = pd.DataFrame({"_key": live_key.to_numpy(), **{f"o_{c}": o[c].to_numpy() for c in [*WHERE, "referentienummer", "id"]}})
+    right = right.sort_values("o_id", kind="mergesort").drop_duplicates("_key")
+    m = left.merge(right, on="_key")
     if m.empty:
         return make_findings(lines.iloc[0:0], "", None)
     hit = lines.loc[m["_idx"].to_numpy()]
@@ -203,6 +218,7 @@ def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @rule("TR323", "8017", "A credit line cancels an approved debet of this aanbieder (by vorig_referentienummer, or by content)", family=FAMILY, niveau=REGEL)
+@stateful
 def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
     credits, links = _credit_links(ctx)
     bad = credits[(links["reden"] == "geen_debet").to_numpy()]
@@ -228,6 +244,7 @@ def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
 
 
 @rule("TR390", "9390", "A debet is credited only once", family=FAMILY, niveau=REGEL)
+@stateful
 def tr390_credited_once(ctx: Context) -> pd.DataFrame:
     credits, links = _credit_links(ctx)
     again = (links["reden"] == "al_gecrediteerd").to_numpy()
