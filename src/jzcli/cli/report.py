@@ -13,7 +13,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, open_store, resolve_gemeenten
+from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
 
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
@@ -99,7 +99,10 @@ def report_command(
         typer.Option("--budget", help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.", show_default=False),
     ] = None,
     fmt: FormatOption = Format.table,
-    output: OutputOption = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Write to a file instead: .xlsx (a workbook with every view and charts), .json or .csv.", show_default=False),
+    ] = None,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
