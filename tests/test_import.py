@@ -362,3 +362,10 @@ def test_console_script_and_module_run_in_a_subprocess(tmp_path):
     r = subprocess.run(["jzcli", "import", str(broken), "--db", str(db)], capture_output=True, text=True, env=env)
     assert r.returncode == 3
     assert "broken.xlsx" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unknown_option_and_bad_choice_are_usage_errors(cli):
+    r = cli("import", "--nonsense")
+    assert r.exit_code == 2 and "No such option" in r.output and "internal error" not in r.output
+    r = cli("batches", "--format", "xml")
+    assert r.exit_code == 2 and "internal error" not in r.output

@@ -45,6 +45,11 @@ def open_store(db: str | None):
     return Store.open(db)
 
 
+def _is_click_exception(exc: Exception) -> bool:
+    """A usage error from click — either the click package or the copy vendored inside typer."""
+    return any(cls.__name__ == "ClickException" and cls.__module__.endswith("exceptions") for cls in type(exc).__mro__)
+
+
 def run_guarded(app: typer.Typer) -> int:
     """Run the Typer app; turn JzError into one line and its exit code, never a traceback."""
     try:
@@ -64,9 +69,7 @@ def run_guarded(app: typer.Typer) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if _is_click_exception(exc):
             exc.show()
             return exc.exit_code
         if os.environ.get("JZCLI_DEBUG"):
