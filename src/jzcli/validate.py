@@ -447,8 +447,45 @@ def load_lines(store: Store, where=None) -> pd.DataFrame:
     return _typed_lines(_read(store, query)).reset_index(drop=True)
 
 
-def _load_verdicts(store: Store) -> pd.DataFrame:
-    v = _read(store, sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde))
+NOTHING = object()
+
+
+def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
+    """A where clause for the lines a run needs: every line of the aanbieders whose lines are to be
+    judged (their history: every history rule compares within one aanbieder) and every line of
+    the batches being judged (sheet totals, DeclaratiePeriode). None = all lines; NOTHING =
+    nothing to judge."""
+    t = declaratieregels
+    scope = _scope_sql(gemeente, aanbieder, batch)
+    if opnieuw and scope is None:
+        return None
+    query = sa.select(t.c.batch, t.c.aanbieder).distinct()
+    if not opnieuw:
+        query = query.select_from(t.outerjoin(beoordelingen, beoordelingen.c.regel_id == t.c.id)).where(beoordelingen.c.regel_id.is_(None))
+    if scope is not None:
+        query = query.where(scope)
+    with store.engine.connect() as conn:
+        pairs = conn.execute(query).all()
+    if not pairs:
+        return NOTHING
+    batch_ids = sorted({int(b) for b, _ in pairs})
+    agbs = sorted({a for _, a in pairs if a is not None})
+    conditions = [t.c.batch.in_(batch_ids), t.c.aanbieder.is_(None)]
+    if agbs:
+        conditions.append(t.c.aanbieder.in_(agbs))
+    return sa.or_(*conditions)
+
+
+def _last_round(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.max(beoordelingen.c.ronde))).scalar() or 0)
+
+
+def _load_verdicts(store: Store, where=None) -> pd.DataFrame:
+    query = sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde)
+    if where is not None:
+        query = query.where(beoordelingen.c.regel_id.in_(sa.select(declaratieregels.c.id).where(where)))
+    v = _read(store, query)
     if v.empty:
         return pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "status": pd.Series(dtype=object), "ronde": pd.Series(dtype="int64")})
     return v.astype({"regel_id": "int64", "ronde": "int64"})
@@ -1177,12 +1214,15 @@ def validate(
     today = today or dt.date.today()
     gemeente, aanbieder, batch = _as_list(gemeente), _as_list(aanbieder), _as_list(batch)
 
-    lines = load_lines(store)
-    verdicts = _load_verdicts(store)
+    relevant = _relevant_lines(store, opnieuw, gemeente, aanbieder, batch)
+    if relevant is NOTHING:
+        return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
+    lines = load_lines(store, relevant)
+    verdicts = _load_verdicts(store, relevant)
     status = lines["id"].map(verdicts.set_index("regel_id")["status"]) if len(verdicts) else pd.Series(None, index=lines.index, dtype=object)
     in_scope = _scope(lines, gemeente, aanbieder, batch)
     judge = in_scope if opnieuw else in_scope & status.isna()
-    ronde = int(verdicts["ronde"].max()) + 1 if len(verdicts) else 1
+    ronde = _last_round(store) + 1
     if not judge.any():
         return ValidationResult(ronde=None, verdicts=_verdict_frame(lines.iloc[0:0], {}), findings=_empty_finding_frame())
 
