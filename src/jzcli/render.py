@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -36,7 +35,8 @@ def mask_bsns_in(text: str, show: bool = False) -> str:
 
 def text(value: object) -> str:
     """A cell value for display: '' for None/NaN/NA."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    # pd.NA recognised by its type name: importing pandas here would slow down `jzcli --version`.
+    if value is None or type(value).__name__ == "NAType" or (isinstance(value, float) and value != value):
         return ""
     return str(value)
 

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from jzcli import refdata
@@ -85,9 +86,14 @@ def _blank(frame: pd.DataFrame) -> pd.DataFrame:
     """
     values = frame.to_numpy(dtype=object)
     flat = values.ravel()
-    empty = pd.isna(flat)
-    whitespace = pd.Series(flat, dtype=object).map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-    return pd.DataFrame((empty | whitespace).reshape(values.shape), index=frame.index, columns=frame.columns)
+    # Judge each distinct value once (a million lines hold few distinct cells per column);
+    # missing values get code -1. Values that hash equal (1, 1.0, True) are never strings.
+    codes, uniques = pd.factorize(flat, use_na_sentinel=True)
+    blank_unique = np.fromiter((isinstance(v, str) and not v.strip() for v in uniques), dtype=bool, count=len(uniques))
+    blank = np.ones(len(flat), dtype=bool)
+    present = codes >= 0
+    blank[present] = blank_unique[codes[present]]
+    return pd.DataFrame(blank.reshape(values.shape), index=frame.index, columns=frame.columns)
 
 
 def header_diagnosis(sheet: RawSheet) -> list[str]:
