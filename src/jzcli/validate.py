@@ -408,10 +408,38 @@ def _read(store: Store, query) -> pd.DataFrame:
         try:
             cur.execute(str(compiled))
             names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
+            chunks = []
+            while rows := cur.fetchmany(READ_CHUNK):
+                chunks.append(_shared_text(pd.DataFrame.from_records(rows, columns=names, coerce_float=False)))
+                del rows
         finally:
             cur.close()
-    return pd.DataFrame.from_records(rows, columns=names, coerce_float=False) if rows else pd.DataFrame(columns=names)
+    if not chunks:
+        return pd.DataFrame(columns=names)
+    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+
+
+READ_CHUNK = 100_000
+
+
+def _shared_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Repeated text values as one shared object each (the driver makes a new string per cell).
+
+    Read in chunks of READ_CHUNK rows, a million lines then take a fraction of the memory: the
+    driver's row tuples live for one chunk, and "declaraties.csv", "0153", "2025-01-01" are
+    stored once per chunk instead of once per line.
+    """
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype.kind in "iufbM":
+            continue
+        codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+        if len(uniques) * 2 > len(col):
+            continue  # mostly distinct: nothing to share
+        values = np.asarray(uniques, dtype=object).take(np.maximum(codes, 0)) if len(uniques) else np.full(len(col), None, dtype=object)
+        values[codes < 0] = None
+        frame[name] = pd.Series(values, index=frame.index, dtype=col.dtype)
+    return frame
 
 
 def _typed_lines(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1341,19 +1369,19 @@ def validate(
         writes.append((step, todo.loc[in_step.to_numpy(), "id"].tolist(), found))
 
     stamp = datetime.now(timezone.utc)
+    where = _scope_sql(gemeente, aanbieder, batch)
     if opnieuw:
-        where = _scope_sql(gemeente, aanbieder, batch)
         with store.transaction() as conn:
             _lock(store, conn)
             _delete_verdicts(conn, where)
-            for _step, ids, found in writes:
-                _write(store, conn, ids, found, all_status, ronde, stamp)
+            for step, ids, found in writes:
+                _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
     else:
         for step, ids, found in writes:
             with store.transaction() as conn:
                 _lock(store, conn)
                 _check_unjudged(conn, step, ids)
-                _write(store, conn, ids, found, all_status, ronde, stamp)
+                _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
 
     found = pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
     judged = todo
@@ -1391,13 +1419,28 @@ def _check_unjudged(conn, step: list[int], ids: list[int]) -> None:
         )
 
 
-def _write(store: Store, conn, ids: list[int], found: pd.DataFrame, status: dict[int, str], ronde: int, stamp) -> None:
+def _write(store: Store, conn, step: list[int], ids: list[int], found: pd.DataFrame, status: dict[int, str], ronde: int, stamp, scope) -> None:
+    """Write one step's verdicts and findings. Rejected lines are inserted from the frame; the
+    approved ones (usually nearly all) by one INSERT … SELECT over the step's batches in scope
+    that have no verdict, which must be exactly the approved lines (else another run interfered)."""
     verdicts = pd.DataFrame({"regel_id": ids})
     verdicts["status"] = verdicts["regel_id"].map(status)
-    verdicts["ronde"] = ronde
+    rejected = verdicts[verdicts["status"] == AFGEKEURD].assign(ronde=ronde)
     # a text timestamp: insert_frame writes datetime64 columns as dates only
-    verdicts["beoordeeld_op"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00:00" if store.dialect == "postgresql" else "")
-    store.insert_frame(conn, beoordelingen, verdicts)
+    rejected["beoordeeld_op"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00:00" if store.dialect == "postgresql" else "")
+    store.insert_frame(conn, beoordelingen, rejected)
+    t = declaratieregels
+    unjudged = sa.and_(t.c.batch.in_(step), ~sa.exists().where(beoordelingen.c.regel_id == t.c.id))
+    if scope is not None:
+        unjudged = sa.and_(unjudged, scope)
+    count = conn.execute(sa.select(sa.func.count()).select_from(t).where(unjudged)).scalar()
+    if count != len(verdicts) - len(rejected):
+        raise StoreError(
+            "another jzcli validate or import changed these lines at the same time; this run wrote "
+            "nothing for them. Run jzcli validate again."
+        )
+    approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
+    conn.execute(beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged)))
     if found is not None and len(found):
         f = found.sort_values(["id", "_order"], kind="mergesort")
         rows = pd.DataFrame(
