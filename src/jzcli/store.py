@@ -394,7 +394,7 @@ def _plain_rows(frame: pd.DataFrame) -> list[tuple]:
             values = col.dt.strftime("%Y-%m-%d").astype(object)
             values = values.where(col.notna(), None)
         else:
-            values = col.astype(object).where(col.notna(), None)
+            values = col.to_numpy(dtype=object, na_value=None)  # one pass: no .where copy
         converted.append(values.tolist())
     return list(zip(*converted))
 
