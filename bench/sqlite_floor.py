@@ -1,0 +1,56 @@
+"""The floor of storing declaration lines in SQLite: one executemany of plain tuples, nothing else.
+
+    python bench/sqlite_floor.py --lines 1000000 --db /tmp/floor.db
+
+Creates a fresh store with jzcli's own schema, indexes and connection settings (Store.open), builds
+`lines` rows shaped like the benchmark's (text codes, ISO dates, integer cents; not timed), then
+times only the INSERT of those rows in one transaction — what `jzcli import` cannot go below on
+SQLite, whatever it does before. Prints JSON: {"lines", "seconds", "cpu_seconds"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from jzcli.store import Store
+
+
+def rows(n: int) -> list[tuple]:
+    out = []
+    for i in range(n):
+        month = i % 10 + 1
+        out.append((
+            i + 1, 1, "declaraties.csv", None, i + 2, f"98{i % 200:06d}", "0153", None, None, None,
+            f"{100_000_000 + i // 10:09d}", None, "45", "45A48", f"2025-{month:02d}-01", f"2025-{month:02d}-28",
+            12 + i % 7, "04", 7800, 7800 * (12 + i % 7), "D",
+        ))  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lines", type=int, required=True)
+    parser.add_argument("--db", type=Path, required=True)
+    args = parser.parse_args()
+    args.db.unlink(missing_ok=True)
+    store = Store.open(str(args.db))
+    data = rows(args.lines)
+    sql = "INSERT INTO declaratieregels VALUES (" + ", ".join("?" * 21) + ")"
+    with store.transaction() as conn:
+        store.add_batch(conn, soort="declaraties", bestand="floor", pad="floor", sha256="0" * 64, grootte=0)
+        raw = conn.connection.driver_connection
+        start, cpu = time.perf_counter(), time.process_time()
+        cur = raw.cursor()
+        cur.executemany(sql, data)
+        cur.close()
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    store.close()
+    args.db.unlink(missing_ok=True)
+    print(json.dumps({"lines": args.lines, "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3)}))
+
+
+if __name__ == "__main__":
+    main()
