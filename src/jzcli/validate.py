@@ -1246,7 +1246,8 @@ def validate(
     if relevant is NOTHING:
         return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
     lines = load_lines(store, relevant)
-    verdicts = _load_verdicts(store, relevant)
+    # a full re-run judges every line: the old verdicts do not matter
+    verdicts = _load_verdicts(store, relevant) if not (opnieuw and relevant is None) else _load_verdicts(store, sa.false())
     status = lines["id"].map(verdicts.set_index("regel_id")["status"]) if len(verdicts) else pd.Series(None, index=lines.index, dtype=object)
     in_scope = _scope(lines, gemeente, aanbieder, batch)
     judge = in_scope if opnieuw else in_scope & status.isna()
