@@ -127,7 +127,10 @@ class Context:
     productcategorie_uit_contract, eenheid_uit_contract, minuutregel (eenheid 01 on an hourly
     contract tariff, IV081), declaratieperiode (datetime64, first day of the month; for a
     spreadsheet the latest ProductPeriode month in its batch), productperiode_uit_maand,
-    blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels; for lines of an iJw
+    blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels, inhoud_sleutel (int64:
+    one code per line content, see ``content_groups``; -1 = incomplete), referentie_sleutel and
+    vorig_sleutel (int64 codes of (aanbieder, referentienummer) / (aanbieder,
+    vorig_referentienummer); -1 = missing); for lines of an iJw
     message: bericht (bool), bericht_dagtekening, declaratie_dagtekening,
     declaratieperiode_begin, declaratieperiode_eind (datetime64; NaT for spreadsheet lines).
     Lines of several batches can be judged together, but never two batches of one aanbieder.
@@ -1502,14 +1505,16 @@ def _finding_frame(found: pd.DataFrame | None, lines: pd.DataFrame, status: dict
 
 # ============================================================================ stored verdicts
 def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
-    """The verdicts and findings of one stored round (default: the latest) as a ValidationResult."""
-    verdicts = _load_verdicts(store)
-    if verdicts.empty:
+    """The verdicts and findings of one stored round (default: the latest) as a ValidationResult.
+
+    A line judged again in a later round belongs to that later round only."""
+    ronde = _last_round(store) if ronde is None else int(ronde)
+    if not ronde:
         return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
-    ronde = int(verdicts["ronde"].max()) if ronde is None else int(ronde)
-    ids = verdicts.loc[verdicts["ronde"] == ronde, "regel_id"]
-    t = declaratieregels
-    lines = load_lines(store, t.c.id.in_(sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.ronde == ronde)))
+    in_round = sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.ronde == ronde)
+    verdicts = _load_verdicts(store, declaratieregels.c.id.in_(in_round))
+    verdicts = verdicts[verdicts["ronde"] == ronde]
+    lines = load_lines(store, declaratieregels.c.id.in_(in_round))
     status = dict(zip(verdicts["regel_id"], verdicts["status"]))
     b = bevindingen
     found = _read(
@@ -1519,10 +1524,8 @@ def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
         .order_by(b.c.id),
     )
     if len(found):
-        rules = load_rules()
         found["id"] = found["id"].astype("int64")
         found["_order"] = found["regel"].map(rule_rank)
-    lines = lines[lines["id"].isin(ids)]
     return ValidationResult(ronde=ronde, verdicts=_verdict_frame(lines, status), findings=_finding_frame(found if len(found) else None, lines, status))
 
 

@@ -17,6 +17,9 @@ DeclaratiePeriode (every line of the message gets that finding; the engine rejec
 has none, so the engine takes the latest ProductPeriode month in the batch and TR319 cannot fire
 for spreadsheet lines (a month in the future is rejected by TR134/TR137); it will for iJw XML.
 
+TR335: iJw allows an einddatum "at most 60 months before" the DeclaratieDagtekening, so an
+einddatum exactly 60 months before the reference day passes and one day earlier is rejected.
+
 TR358: a spreadsheet may state a total per sheet (a "Totaal" row); when it does, it must equal
 Σ debet − Σ credit of the sheet's lines, else every line of that sheet is rejected (0001; in iJw
 this would reject the whole message). Sheets with a line whose bedrag could not be read are not
