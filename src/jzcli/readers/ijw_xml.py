@@ -143,12 +143,17 @@ def _run(path: Path, b: ijw.Bericht, tags: list[str], handle) -> None:
     parser limits (entity expansion) refuse it with the parser's message.
     """
     first = True
+    root = ijw.tag(b, "Bericht")
+    complete = False  # the end of the root element was read: the file is not cut short
     try:
-        for _event, el in _iterparse(path, b, tags):
+        for _event, el in _iterparse(path, b, [*tags, root]):
             if first:
                 ijw.refuse_dtd(path, el)
                 first = False
-            handle(el)
+            if el.tag == root:
+                complete = True
+            else:
+                handle(el)
     except etree.XMLSyntaxError as exc:
         if not any(e.domain_name == "SCHEMASV" for e in exc.error_log):
             raise ijw.syntax_error(path, exc) from None
@@ -160,6 +165,11 @@ def _run(path: Path, b: ijw.Bericht, tags: list[str], handle) -> None:
             f"{path.name}: refused: the {b.naam} message does not conform to {b.xsd} (level 1, {n} error{'s' if n != 1 else ''}); "
             f"nothing was stored:{ijw.describe_errors(errors, SHOWN_ERRORS)}"
         ) from None
+    if not complete:
+        raise FileReadError(
+            f"{path.name}: refused: the {b.naam} message ends before its closing </Bericht> "
+            "(the file is incomplete, e.g. cut off while copying); nothing was stored"
+        )
 
 
 def _texts(el, names: dict[str, str]) -> dict[str, str | None]:
