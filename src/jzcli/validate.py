@@ -1,21 +1,28 @@
 """``jzcli validate``: judge stored declaration lines with the registered rules and keep the verdicts.
 
 How a run works
-    1. Every stored line is loaded once (the lines to judge and their history), with the current
-       allocations (``agreements.toewijzingen_actueel``) and contract products
-       (``agreements.contract_products_exploded``).
+    1. The lines a run needs are loaded once: every line of the aanbieders that have lines to
+       judge (history rules compare within one aanbieder) and every line of the batches being
+       judged, with the current allocations (``agreements.toewijzingen_actueel``) and contract
+       products (``agreements.contract_products_exploded``).
     2. The engine derives, once for all lines, what several rules need: the contract product that
        applies to each line (``contract_*`` columns: same gemeente, an aanbieder the contract allows
        (no list = all), same productcode, geldig_van ≤ begindatum ≤ geldig_tot), the allocation each
        line draws on (``toewijzing_id``/``toewijzing_match`` from ``rules.allocation.match_allocations``),
        the DeclaratiePeriode of each batch and the totals per sheet.
-    3. Lines not judged yet are judged batch by batch in import order. The history of a batch is
-       every line approved before it: in earlier rounds, and in earlier batches of this run. Within
-       a batch credit lines are judged before debet lines (OP366), so a correction (credit + new
-       debet) may travel in one file. Batches that share no aanbieder (and no allocation) cannot
-       influence each other, so they are judged together in one pass; the result is the same as
-       one batch at a time, only faster.
-    4. Per line the status is ``goedgekeurd`` when no finding of severity afkeur was made, else
+    3. Level 2 first (``is_level2``: the iJw level-2 rules, code 0001, and JZ-I01): a line
+       rejected there counts as not sent, as iJw does with a message that fails level 2, so the
+       other rules neither judge it nor count it (it does not add to volume totals, for example).
+    4. Rules that look at one line at a time (plus static data: contracts, allocations, the
+       batch's derived columns) run once over all lines to judge. Rules whose verdict depends on
+       other lines (``stateful``: TR314, TR389, TR323, TR390 and the allocation totals TR322,
+       TR369) run batch by batch in import order, where the history of a batch is every line
+       approved before it: in earlier rounds, and in earlier batches of this run. Within a batch
+       credit lines are judged before debet lines (OP366), so a correction (credit + new debet)
+       may travel in one file. Batches that share no aanbieder (and no allocation) cannot
+       influence each other, so they are judged together in one step; the result is the same
+       as one batch at a time, only faster.
+    5. Per line the status is ``goedgekeurd`` when no finding of severity afkeur was made, else
        ``afgekeurd``. Verdicts go to ``beoordelingen``, findings to ``bevindingen``, with the run
        number (``ronde``). Every batch is written in one transaction (a run that is interrupted
        leaves whole batches judged and the rest unjudged); ``opnieuw=True`` deletes the old
