@@ -378,8 +378,11 @@ class Store:
 DECLARATIE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
 
 
-def _plain_rows(frame: pd.DataFrame) -> list[tuple]:
-    """Rows as tuples of plain Python values: None for missing, ISO strings for dates."""
+def _plain_rows(frame: pd.DataFrame) -> Iterable[tuple]:
+    """Rows as tuples of plain Python values: None for missing, ISO strings for dates.
+
+    An iterator: the driver consumes the tuples one by one, a million of them never exist at once.
+    """
     converted = []
     for name in frame.columns:
         col = frame[name]
@@ -396,7 +399,7 @@ def _plain_rows(frame: pd.DataFrame) -> list[tuple]:
         else:
             values = col.to_numpy(dtype=object, na_value=None)  # one pass: no .where copy
         converted.append(values.tolist())
-    return list(zip(*converted))
+    return zip(*converted)
 
 
 def _sqlite_engine(parsed, *, create: bool) -> Engine:
