@@ -144,10 +144,14 @@ def report_store(lines: int) -> dict:
                 subprocess.run([PY, str(HERE / "generate.py"), "--lines", str(min(lines, 1_000_000)), "--out", str(target), "--seed", str(1000 + part)], check=True)
             subprocess.run(jz("import", str(target / "declaraties.csv"), "--db", str(db), "-q"), check=True)
         built.touch()
-    times = [run(jz("report", "--gemeente", "0153", "--by", "aanbieder", "--by", "maand", "--db", str(db))) for _ in range(3)]
-    best = min(times, key=lambda t: t["seconds"])
+    env = {**os.environ, "COLUMNS": "120"}
+    args = ["report", "--gemeente", "0153", "--by", "aanbieder", "--by", "maand", "--db", str(db)]
+    best = min((run(jz(*args), env) for _ in range(3)), key=lambda t: t["seconds"])
+    # The same report as CSV: the SQL aggregation without laying out a terminal table (Rich needs
+    # about 1 ms per row; five generated files name ~800 aanbieders, so ~8 000 rows).
+    best_csv = min((run(jz(*args, "--format", "csv"), env) for _ in range(3)), key=lambda t: t["seconds"])
     # Imported, not validated: every line counts as "not judged" (validating 5 M lines is not timed here).
-    return {"lines": lines, "report": best, "store": "imported only (not validated)"}
+    return {"lines": lines, "report": best, "report_csv": best_csv, "store": "imported only (not validated)"}
 
 
 def main() -> None:
@@ -204,6 +208,8 @@ def targets(results: dict) -> dict:
     if "report_store" in results:
         v = results["report_store"]["report"]["seconds"]
         out[f"report <= 2 s on {results['report_store']['lines']:,} lines"] = {"value": v, "met": v <= 2}
+        v = results["report_store"]["report_csv"]["seconds"]
+        out[f"report --format csv <= 2 s on {results['report_store']['lines']:,} lines"] = {"value": v, "met": v <= 2}
     return out
 
 
@@ -220,6 +226,7 @@ def print_table(results: dict) -> None:
     if "report_store" in results:
         r = results["report_store"]
         print(f"{r['lines']:>10,}  {'report on the large store':<30} {r['report']['seconds']:>9.2f} {r['report']['peak_rss_mb']:>12.0f}")
+        print(f"{r['lines']:>10,}  {'  same, --format csv':<30} {r['report_csv']['seconds']:>9.2f} {r['report_csv']['peak_rss_mb']:>12.0f}")
     print("\ntargets:")
     for name, t in results["targets"].items():
         value = t.get("value", t.get("value_mb"))
