@@ -18,6 +18,13 @@ from pathlib import Path
 from jzcli.store import Store
 
 
+COLUMNS = [
+    "id", "batch", "bron", "blad", "rij", "aanbieder", "gemeente", "declaratienummer", "referentienummer",
+    "vorig_referentienummer", "bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum",
+    "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
+]
+
+
 def rows(n: int) -> list[tuple]:
     out = []
     for i in range(n):
@@ -37,8 +44,11 @@ def main() -> None:
     args = parser.parse_args()
     args.db.unlink(missing_ok=True)
     store = Store.open(str(args.db))
-    data = rows(args.lines)
-    sql = "INSERT INTO declaratieregels VALUES (" + ", ".join("?" * 21) + ")"
+    # Only the 16 columns the benchmark's lines fill (the 5 always-empty ones stay NULL unbound,
+    # as insert_frame does): the cheapest honest way to store these lines.
+    data = [tuple(v for v in row if v is not None) for row in rows(args.lines)]
+    columns = [c for c, v in zip(COLUMNS, rows(1)[0]) if v is not None]
+    sql = f"INSERT INTO declaratieregels ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     with store.transaction() as conn:
         store.add_batch(conn, soort="declaraties", bestand="floor", pad="floor", sha256="0" * 64, grootte=0)
         raw = conn.connection.driver_connection
