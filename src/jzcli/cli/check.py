@@ -26,14 +26,9 @@ MapOption = Annotated[
 def _agb(value: str | None) -> str | None:
     if value is None:
         return None
-    import pandas as pd
+    from jzcli.cli.common import resolve_agbs
 
-    from jzcli.readers.values import parse_agb
-
-    parsed = parse_agb(pd.Series([value], dtype=object))
-    if parsed.errors.iloc[0]:
-        raise UsageError(f"--aanbieder {value}: {parsed.errors.iloc[0]} (an AGB code has 8 digits)")
-    return str(parsed.values.iloc[0])
+    return resolve_agbs([value])[0]
 
 
 def _gemeente(value: str | None) -> str | None:

@@ -96,3 +96,17 @@ def resolve_gemeenten(values: list[str]) -> list[str]:
             )
         codes.append(code)
     return codes
+
+
+def resolve_agbs(values: list[str]) -> list[str]:
+    """--aanbieder values → 8-digit AGB codes (numbers that lost leading zeros padded); else a usage error."""
+    import pandas as pd
+
+    from jzcli.errors import UsageError
+    from jzcli.readers.values import parse_agb
+
+    parsed = parse_agb(pd.Series(values, dtype=object))
+    for value, error in zip(values, parsed.errors):
+        if error:
+            raise UsageError(f"--aanbieder {value}: {error} (an AGB code has 8 digits)")
+    return [str(v) for v in parsed.values]

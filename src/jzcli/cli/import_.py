@@ -10,7 +10,16 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import (
+    DbOption,
+    Format,
+    FormatOption,
+    QuietOption,
+    ShowBsnOption,
+    open_store,
+    resolve_agbs,
+    resolve_gemeenten,
+)
 from jzcli.errors import EXIT_IO, UsageError
 
 
@@ -54,25 +63,15 @@ def import_command(
     synonyms. Values that cannot be read are kept as findings with file, sheet, row and column.
     Importing a byte-identical file again changes nothing.
     """
-    from jzcli import importer, refdata
-    from jzcli.readers.values import parse_agb
+    from jzcli import importer
 
     opts = importer.ImportOptions(soort=soort, maps=list(maps or []))
     if soort is not None and soort not in importer.KIND_READERS:
         raise UsageError(f"--soort {soort}: choose one of {', '.join(importer.KIND_READERS)}")
     if aanbieder is not None:
-        import pandas as pd
-
-        parsed = parse_agb(pd.Series([aanbieder], dtype=object))
-        if parsed.errors.iloc[0]:
-            raise UsageError(f"--aanbieder {aanbieder}: {parsed.errors.iloc[0]} (an AGB code has 8 digits)")
-        opts.aanbieder = parsed.values.iloc[0]
+        opts.aanbieder = resolve_agbs([aanbieder])[0]
     if gemeente is not None:
-        code = refdata.gemeente_code(gemeente)
-        if code is None:
-            hints = refdata.gemeente_suggestions(gemeente)
-            raise UsageError(f"--gemeente {gemeente}: unknown gemeente" + (f"; did you mean {', '.join(hints)}?" if hints else ""))
-        opts.gemeente = code
+        opts.gemeente = resolve_gemeenten([gemeente])[0]
 
     store = open_store(db)
 

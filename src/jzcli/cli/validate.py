@@ -90,15 +90,9 @@ def validate_command(
 
 
 def _agb_codes(values: list[str]) -> list[str]:
-    import pandas as pd
+    from jzcli.cli.common import resolve_agbs
 
-    from jzcli.readers.values import parse_agb
-
-    parsed = parse_agb(pd.Series(values, dtype=object))
-    for value, error in zip(values, parsed.errors):
-        if error:
-            raise UsageError(f"--aanbieder {value}: {error} (an AGB code has 8 digits)")
-    return [str(v) for v in parsed.values]
+    return resolve_agbs(values)
 
 
 def _write_output(result, output: Path, show_bsn: bool) -> None:
