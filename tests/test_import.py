@@ -369,3 +369,65 @@ def test_unknown_option_and_bad_choice_are_usage_errors(cli):
     assert r.exit_code == 2 and "No such option" in r.output and "internal error" not in r.output
     r = cli("batches", "--format", "xml")
     assert r.exit_code == 2 and "internal error" not in r.output
+
+
+def _sqlite_indexes(url: str) -> list[tuple[str, str]]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'declaratieregels' ORDER BY name"
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def test_bulk_insert_rebuilds_indexes_and_a_failure_keeps_them(tmp_path, sqlite_url, monkeypatch):
+    """A large insert into a small table drops and re-creates the indexes inside the transaction;
+    a failure after the drop rolls the drop back with the rows."""
+    from jzcli import store as store_mod
+
+    monkeypatch.setattr(store_mod, "BULK_REINDEX_MIN_ROWS", 2)
+    store = Store.open(sqlite_url)
+    before = _sqlite_indexes(sqlite_url)
+    assert len(before) == 3
+    src = write_xlsx(tmp_path / "clean.xlsx", {"Declaratie": clean_rows()})
+    assert [r.status for r in import_paths(store, [src], ImportOptions())] == ["imported"]
+    assert _sqlite_indexes(sqlite_url) == before
+    assert len(stored(sqlite_url)) == 3
+    with sa.create_engine(sqlite_url).connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT id FROM declaratieregels WHERE aanbieder = 'x'").all()
+        assert "ix_declaratieregels_aanbieder" in str(plan)
+
+    # A second file of as many lines as the table holds: again rebuilt; then one whose insert fails
+    # halfway (a NOT NULL column missing on the last line) after the indexes were dropped.
+    rows = clean_rows()
+    rows[1][3], rows[2][3], rows[3][3] = "R7", "R8", "R9"
+    again = write_xlsx(tmp_path / "again.xlsx", {"Declaratie": rows})
+    assert [r.status for r in import_paths(store, [again], ImportOptions())] == ["imported"]
+    assert _sqlite_indexes(sqlite_url) == before
+
+    original = store_mod.Store.insert_frame
+
+    def broken(self, conn, table, frame):
+        frame = frame.copy()
+        frame["bron"] = frame["bron"].astype(object)
+        frame.loc[frame.index[-1], "bron"] = None
+        return original(self, conn, table, frame)
+
+    dropped = []
+    plan_rebuild = store_mod._sqlite_indexes_to_rebuild
+
+    def recording(*args):
+        dropped.extend(plan_rebuild(*args))
+        return dropped
+
+    monkeypatch.setattr(store_mod, "BULK_REINDEX_MIN_ROWS", 1)
+    monkeypatch.setattr(store_mod, "_sqlite_indexes_to_rebuild", recording)
+    monkeypatch.setattr(store_mod.Store, "insert_frame", broken)
+    big = write_xlsx(tmp_path / "big.xlsx", {"Declaratie": [rows[0]] + [r[:3] + [f"B{i}"] + r[4:] for i in range(10) for r in rows[1:]]})
+    with pytest.raises(Exception):
+        import_paths(store, [big], ImportOptions())
+    monkeypatch.undo()
+    assert sorted(dropped) == before  # the indexes were dropped before the failing insert
+    assert _sqlite_indexes(sqlite_url) == before
+    assert len(stored(sqlite_url)) == 6

@@ -337,7 +337,12 @@ class Store:
             sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"
             cur = raw.cursor()
             try:
+                rebuild = _sqlite_indexes_to_rebuild(cur, table.name, len(frame))
+                for name, _create in rebuild:
+                    cur.execute(f'DROP INDEX "{name}"')
                 cur.executemany(sql, rows)
+                for _name, create in rebuild:
+                    cur.execute(create)
             finally:
                 cur.close()
         return None
@@ -383,6 +388,30 @@ class Store:
 
 DECLARATIE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
 
+# A bulk insert of at least this many rows into an SQLite table that holds no more rows than it
+# adds drops the table's secondary indexes and creates them again afterwards, in the same
+# transaction: building an index from sorted keys is cheaper than inserting a million keys at random
+# places (1 M declaration lines into an empty table: 6.3 s -> 4.1 s). Into a table that already
+# holds as many rows as are added the two ways cost about the same; with more it would rebuild
+# more than it inserts, so the indexes are kept. The DDL is part of the import's transaction: an
+# error or a crash rolls it back with the rows, and other connections only ever see the indexes.
+BULK_REINDEX_MIN_ROWS = 100_000
+
+
+def _sqlite_indexes_to_rebuild(cur, table: str, adding: int) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the indexes worth rebuilding for this insert, else []."""
+    if adding < BULK_REINDEX_MIN_ROWS:
+        return []
+    # max(rowid) is an upper bound of the row count, read from the end of the table's b-tree.
+    held = cur.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+    if held > adding:
+        return []
+    # Only explicit indexes (sql is NULL for those backing PRIMARY KEY/UNIQUE constraints).
+    return cur.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (table,),
+    ).fetchall()
+
 
 def _plain_rows(frame: pd.DataFrame) -> Iterable[tuple]:
     """Rows as tuples of plain Python values: None for missing, ISO strings for dates.
@@ -393,11 +422,14 @@ def _plain_rows(frame: pd.DataFrame) -> Iterable[tuple]:
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_datetime64_any_dtype(col) and getattr(col.dt, "tz", None) is None:
-            # np.datetime_as_string is vectorised C; .dt.strftime formats value by value.
+            # Format each distinct day once (a million lines hold a few hundred dates; formatting
+            # every cell took 0.6 s per column) and share the strings; NaT becomes None.
             days = col.to_numpy().astype("datetime64[D]")  # in the column's own unit: 9999-12-31 fits
-            values = np.datetime_as_string(days).astype(object)
-            values[col.isna().to_numpy()] = None
-            converted.append(values.tolist())
+            codes, uniques = pd.factorize(days.view(np.int64))
+            unique_days = np.asarray(uniques, dtype=np.int64).view("datetime64[D]")
+            texts = np.datetime_as_string(unique_days).astype(object)
+            texts[np.isnat(unique_days)] = None
+            converted.append(texts[codes].tolist())
             continue
         if pd.api.types.is_datetime64_any_dtype(col):
             values = col.dt.strftime("%Y-%m-%d").astype(object)
