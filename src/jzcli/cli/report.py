@@ -287,7 +287,10 @@ def _render(report) -> None:
 
 def _money_columns(t, cols=MONEY_COLS) -> None:
     for _, label in cols:
-        t.add_column(label, justify="right", no_wrap=True)
+        if isinstance(t, render.TextTable):
+            t.add_column(label, justify="right")
+        else:
+            t.add_column(label, justify="right", no_wrap=True)
 
 
 def _table(title: str, **kwargs):
@@ -307,17 +310,18 @@ def _render_kosten(report, frame) -> None:
     several = not _only_selected(report, frame)
     with_volume = "productcode" in by  # volumes of different products have different units
     title = "Cost" + (f" by {' and '.join(by)}" if by else " per gemeente")
-    t = _table(_title(report, title))
+    # thousands of rows with --by aanbieder --by maand: laid out once, not cell by cell by Rich
+    t = render.TextTable(_title(report, title))
     if several:
-        t.add_column("gemeente", no_wrap=True)
+        t.add_column("gemeente")
     for d in by:
-        t.add_column(d, no_wrap=True)
-    t.add_column("lines", justify="right", no_wrap=True)
-    t.add_column("clients", justify="right", no_wrap=True)
+        t.add_column(d)
+    t.add_column("lines", justify="right")
+    t.add_column("clients", justify="right")
     if with_volume:
-        t.add_column("volume", justify="right", no_wrap=True)
+        t.add_column("volume", justify="right")
     _money_columns(t)
-    t.add_column("share", justify="right", no_wrap=True)
+    t.add_column("share", justify="right")
     lead_width = int(several) + len(by)
     previous_g = previous_d0 = None
     for row in frame.to_dict(orient="records"):
@@ -345,34 +349,33 @@ def _render_kosten(report, frame) -> None:
         values += [render.euro(row[c]) for c, _ in MONEY_COLS]
         values.append(_pct(row["aandeel_pct"]))
         style = "bold" if level == "totaal" else ("italic" if level == "gemeente" else None)
-        t.add_row(*[render.escape(c) for c in cells], *values, style=style)
+        t.add_row(*cells, *values, style=style)
         if level == "gemeente":
             previous_g = previous_d0 = None
     if with_volume:
         t.caption = "volume: net GeleverdVolume in each product's own eenheid"
-        t.caption_justify = "left"
-    render.out.print(t)
+    t.print()
 
 
 def _render_dimension(report, frame, dim: str) -> None:
     title = {"aanbieder": "Cost per aanbieder (AGB)", "productcategorie": "Cost per productcategorie"}[dim]
-    t = _table(_title(report, title))
-    t.add_column(dim, no_wrap=True, max_width=34, overflow="ellipsis")
-    t.add_column("lines", justify="right", no_wrap=True)
-    t.add_column("clients", justify="right", no_wrap=True)
+    t = render.TextTable(_title(report, title))
+    t.add_column(dim, max_width=34)
+    t.add_column("lines", justify="right")
+    t.add_column("clients", justify="right")
     _money_columns(t)
-    t.add_column("share", justify="right", no_wrap=True)
+    t.add_column("share", justify="right")
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
         label = "total" if total else _dim_label(row, dim)
         t.add_row(
-            render.escape(label), render.number(row["regels"]), render.number(row["clienten"]),
+            label, render.number(row["regels"]), render.number(row["clienten"]),
             *[render.euro(row[c]) for c, _ in MONEY_COLS], _pct(row["aandeel_pct"]),
             style="bold" if total else None,
         )
-    render.out.print(t)
+    t.print()
 
 
 def _bar(row, scale: int) -> str:
@@ -439,7 +442,7 @@ def _render_budget(report, frame) -> None:
 
 def _lasten_columns(t) -> None:
     for label in ("lines", "judged", "rejected", "rej. %", "rejected €", "1st subm.", "resubm.", "first-time-right"):
-        t.add_column(label, justify="right", no_wrap=True)
+        t.add_column(label, justify="right")
 
 
 def _lasten_values(row) -> list[str]:
@@ -451,27 +454,27 @@ def _lasten_values(row) -> list[str]:
 
 
 def _render_lasten_aanbieder(report, frame) -> None:
-    t = _table(_title(report, "Administrative load per aanbieder"))
-    t.add_column("aanbieder", no_wrap=True)
+    t = render.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
+    t.add_column("aanbieder")
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
         t.add_row("total" if total else (row["aanbieder"] or "(none)"), *_lasten_values(row), style="bold" if total else None)
-    render.out.print(t)
+    t.print()
 
 
 def _render_lasten_maand(report, frame) -> None:
-    t = _table(_title(report, "Administrative load per month"))
-    t.add_column("maand", no_wrap=True)
+    t = render.TextTable(_title(report, "Administrative load per month"))
+    t.add_column("maand")
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
         t.add_row("total" if total else (row["maand"] or "(no date)"), *_lasten_values(row), style="bold" if total else None)
-    render.out.print(t)
+    t.print()
 
 
 def _render_lasten_regel(report, frame) -> None:

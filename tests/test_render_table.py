@@ -1,0 +1,50 @@
+"""render.TextTable writes exactly what Rich would for the same table (widths, truncation, edges)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from jzcli import render
+
+
+def build(caption: str | None = None) -> render.TextTable:
+    t = render.TextTable("Cost by aanbieder and maand — Súdwest-Fryslân (1900)", caption=caption)
+    t.add_column("aanbieder", max_width=12)
+    t.add_column("maand")
+    t.add_column("lines", justify="right")
+    t.add_column("declared", justify="right")
+    t.add_column("share", justify="right")
+    t.add_row("98001234", "2025-01", "1.234", "€ 4.452.940,73", "12,5%")
+    t.add_row("", "2025-02", "7", "€ -42,60", "0,0%")
+    t.add_row("[not markup] and a long name", "(none)", "1", "€ 0,00", "")
+    t.add_section()
+    t.add_row("total", "", "1.242", "€ 4.452.898,13", "100,0%", style="bold")
+    return t
+
+
+def output(printer, width: int) -> str:
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, highlight=False, soft_wrap=False)
+    printer(console)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("width", [30, 45, 60, 80, 200])
+@pytest.mark.parametrize("caption", [None, "volume: net GeleverdVolume in each product's own eenheid"])
+def test_text_table_matches_rich(width, caption):
+    t = build(caption)
+    fast = output(t.print, width)
+    rich = output(lambda c: c.print(t._rich(t.rows)), width)
+    assert fast == rich
+    if width >= 80:
+        assert "[not markup" in fast  # cells are text, not Rich markup
+
+
+def test_text_table_without_rows():
+    t = render.TextTable("empty")
+    t.add_column("a")
+    t.add_column("b", justify="right")
+    assert output(t.print, 40) == output(lambda c: c.print(t._rich(t.rows)), 40)
