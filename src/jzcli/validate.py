@@ -761,8 +761,8 @@ def derive(
     today: dt.date,
     berichten: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Add the engine's derived columns (see Context) to all lines; marks resolved import findings."""
-    lines = lines.copy()
+    """Add the engine's derived columns (see Context) to all lines, in place (the frame is the
+    run's own: no copy of a million lines); marks resolved import findings. Returns ``lines``."""
     contract = contract_lookup(lines, products)
     for c in contract.columns:
         lines[c] = contract[c]
@@ -1281,10 +1281,19 @@ def validate(
     id_index = pd.Index(lines["id"])
     approved = ((status == GOEDGEKEURD) & ~judge).to_numpy().copy()
     _link_approved_credits(lines, approved, id_index)
-    history = lines[approved]
-    todo = lines[judge.to_numpy()]
+    # Frames here are read-only snapshots: _take hands out the frame itself when a mask keeps
+    # every row (a first run judges every line), so a million lines are not copied again and again.
+    history = _take(lines, approved)
+    history_stale = False
+    todo = _take(lines, judge.to_numpy())
     steps = _steps(todo)
     imports_by_line = imports[imports["regel_id"].isin(todo["id"])]
+
+    def current_history() -> pd.DataFrame:
+        nonlocal history, history_stale
+        if history_stale:  # lines approved (and credits marked) since: rebuilt only when needed
+            history, history_stale = _take(lines, approved), False
+        return history
 
     level2 = {k: r for k, r in rules.items() if is_level2(r)}
     others = {k: r for k, r in rules.items() if not is_level2(r) and not is_stateful(r)}
@@ -1292,7 +1301,7 @@ def validate(
 
     def whole_context(frame: pd.DataFrame) -> Context:
         return Context(
-            lines=frame, history=history, toewijzingen=toewijzingen, products=products,
+            lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
             import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
             declaratienummers=decl, berichten=msgs,
         )  # fmt: skip
@@ -1304,47 +1313,51 @@ def validate(
         progress(f"line, contract and allocation rules over {len(todo):,} lines")
     once_level2 = run_rules(whole_context(todo.reset_index(drop=True)), level2)
     rejected_level2 = set(once_level2.loc[once_level2["ernst"] == AFKEUR, "id"])
-    sent_all = todo[~todo["id"].isin(rejected_level2)].reset_index(drop=True)
+    level2_ok = ~todo["id"].isin(rejected_level2).to_numpy()
+    sent_all = _take(todo, level2_ok).reset_index(drop=True)
     once_others = run_rules(whole_context(sent_all), others) if len(sent_all) else once_level2.iloc[0:0]
+    del sent_all
     all_status: dict[int, str] = {}
     all_findings: list[pd.DataFrame] = []
     writes: list[tuple[list[int], list[int], pd.DataFrame]] = []
-    is_credit = todo["debet_credit"] == CREDIT
-    is_message = todo["bericht"].astype(bool)
+    todo_ids = todo["id"].to_numpy()
+    is_credit = (todo["debet_credit"] == CREDIT).to_numpy()
+    is_message = todo["bericht"].astype(bool).to_numpy()
     tiers = message_tiers(rules)
     tier_rules = {k for tier in tiers for k in tier}
     for n, step in enumerate(steps, 1):
         if progress:
             progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{' …' if len(step) > 8 else ''}")
-        in_step = todo["batch"].isin(step)
+        in_step = todo["batch"].isin(step).to_numpy()
         step_findings = []
         earlier = todo.iloc[0:0]
         # iJw messages: the message rules over each whole message first (module docstring)
-        not_sent = pd.Series(False, index=todo.index)
-        messages = todo[(in_step & is_message).to_numpy()].reset_index(drop=True)
-        if len(messages):
+        not_sent = np.zeros(len(todo), dtype=bool)
+        if (in_step & is_message).any():
+            messages = todo[in_step & is_message].reset_index(drop=True)
 
             def message_context(frame: pd.DataFrame) -> Context:
                 return Context(
-                    lines=frame, history=history, toewijzingen=toewijzingen, products=products,
+                    lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
                     import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
                     earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs,
                 )  # fmt: skip
 
             found_messages, rejected_batches = judge_messages(messages, message_context, tiers)
+            del messages
             step_findings.append(found_messages)
             if rejected_batches:
-                not_sent = todo["batch"].isin(rejected_batches)
-                all_status.update(dict.fromkeys(todo.loc[(in_step & not_sent).to_numpy(), "id"].tolist(), AFGEKEURD))
-        for phase in (is_credit, ~is_credit):
-            cur = todo[(in_step & phase & ~not_sent).to_numpy()].reset_index(drop=True)
-            if cur.empty:
-                continue
+                not_sent = todo["batch"].isin(rejected_batches).to_numpy()
+                all_status.update(dict.fromkeys(todo_ids[in_step & not_sent].tolist(), AFGEKEURD))
+        phases = [p for p in (is_credit, ~is_credit) if (in_step & p & ~not_sent).any()]
+        for k, phase in enumerate(phases):
+            cur = in_step & phase & ~not_sent  # the lines of this phase, as a mask over todo
+            cur_ids = todo_ids[cur]
 
             def context(frame: pd.DataFrame) -> Context:
                 return Context(
                     lines=frame,
-                    history=history,
+                    history=current_history(),
                     toewijzingen=toewijzingen,
                     products=products,
                     import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
@@ -1355,29 +1368,32 @@ def validate(
                 )
 
             # level 2 first; a line rejected there counts as not sent for the other rules
-            first = once_level2[once_level2["id"].isin(cur["id"])]
-            sent = cur[~cur["id"].isin(rejected_level2)].reset_index(drop=True)
+            first = once_level2[once_level2["id"].isin(cur_ids)]
+            sent = _take(todo, cur & level2_ok).reset_index(drop=True)
             parts = [first, once_others[once_others["id"].isin(sent["id"])]]
             if len(sent) and stateful_rules:
                 parts.append(run_rules(context(sent), stateful_rules))
             found = pd.concat(parts, ignore_index=True)
-            if cur["bericht"].any():  # the message rules judged these messages whole already
-                found = found[~(found["regel"].isin(tier_rules) & found["id"].isin(cur.loc[cur["bericht"].astype(bool), "id"]))]
+            cur_messages = cur & is_message
+            if cur_messages.any():  # the message rules judged these messages whole already
+                found = found[~(found["regel"].isin(tier_rules) & found["id"].isin(todo_ids[cur_messages]))]
             rejected_ids = set(found.loc[found["ernst"] == AFKEUR, "id"])
-            ok = cur[~cur["id"].isin(rejected_ids)]
-            all_status.update(dict.fromkeys(cur["id"].tolist(), GOEDGEKEURD))
+            ok = cur & ~np.isin(todo_ids, list(rejected_ids))
+            all_status.update(dict.fromkeys(cur_ids.tolist(), GOEDGEKEURD))
             all_status.update(dict.fromkeys(rejected_ids, AFGEKEURD))
-            if len(ok):
-                credits = ok[ok["debet_credit"] == CREDIT]
+            if ok.any():
+                credits = todo[ok & is_credit]
                 if len(credits):  # the debets these credits cancel are no longer live
-                    _mark_credits(lines, credits, history, id_index)
-                approved[id_index.get_indexer(ok["id"])] = True
-                history = lines[approved]
+                    _mark_credits(lines, credits, current_history(), id_index)
+                approved[id_index.get_indexer(todo_ids[ok])] = True
+                history_stale = True
             step_findings.append(found)
-            earlier = pd.concat([earlier, sent], ignore_index=True)
+            if k + 1 < len(phases):  # the next phase of this batch sees this one's lines
+                earlier = pd.concat([earlier, sent], ignore_index=True)
+            del sent
         found = pd.concat(step_findings, ignore_index=True)
         all_findings.append(found)
-        writes.append((step, todo.loc[in_step.to_numpy(), "id"].tolist(), found))
+        writes.append((step, todo_ids[in_step].tolist(), found))
 
     stamp = datetime.now(timezone.utc)
     where = _scope_sql(gemeente, aanbieder, batch)
@@ -1401,6 +1417,13 @@ def validate(
         verdicts=_verdict_frame(judged, all_status),
         findings=_finding_frame(found, judged, all_status),
     )
+
+
+def _take(frame: pd.DataFrame, mask) -> pd.DataFrame:
+    """``frame[mask]``, but the frame itself when the mask keeps every row (no copy): for frames
+    that are only read."""
+    mask = np.asarray(mask, dtype=bool)
+    return frame if mask.all() else frame[mask]
 
 
 def _lock(store: Store, conn) -> None:
