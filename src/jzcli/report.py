@@ -74,6 +74,19 @@ b = beoordelingen
 # schema (Store.open runs create_all; an existing store gets it the first time a report runs).
 RESUBMISSION_INDEX = sa.Index("ix_declaratieregels_indiening", r.c.bsn, r.c.productcode, r.c.aanbieder)
 
+# SQLite only: every column the cost views read, in the order they group by, so a report reads
+# the index alone (no row of the wide line table) and GROUP BY [gemeente,] month[, aanbieder]
+# needs no sort: the month is the indexed expression month_text() gives, textually the same.
+# 5 M lines: the three cost queries for one gemeente 3.5 s -> 0.4 s; the index is ~90 bytes a line.
+# Not part of the shared schema (PostgreSQL has no immutable month-of-date text to index, and
+# hash-aggregates instead); created the first time a report runs on a store, then kept up to date
+# by SQLite on every import.
+REPORT_INDEX_NAME = "ix_declaratieregels_rapport"
+REPORT_INDEX_SQLITE = (
+    f"CREATE INDEX IF NOT EXISTS {REPORT_INDEX_NAME} ON declaratieregels "
+    "(gemeente, substr(begindatum, 1, 7), aanbieder, bsn, debet_credit, bedrag, volume, begindatum)"
+)
+
 
 # ------------------------------------------------------------------------------ selection
 @dataclass(frozen=True)
@@ -658,16 +671,26 @@ def _is_resubmission(dialect: str):
     )
 
 
-def ensure_indexes(store: Store) -> None:
-    """Create RESUBMISSION_INDEX on a store made before it existed (create_all adds indexes only
-    with new tables). A store that cannot be written still reports, only slower."""
+def ensure_indexes(store: Store, *, resubmission: bool = True) -> None:
+    """Create the report's indexes on a store made before they existed (create_all adds indexes
+    only with new tables): REPORT_INDEX (SQLite) and, with ``resubmission``, RESUBMISSION_INDEX.
+    A store that cannot be written still reports, only slower."""
     try:
-        with store.engine.connect() as conn:  # a read first: no write lock when it exists
-            existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(r.name)}
-        if RESUBMISSION_INDEX.name in existing:
+        with store.engine.connect() as conn:  # a read first: no write lock when they exist
+            if store.dialect == "sqlite":
+                rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'declaratieregels'")
+                existing = {row[0] for row in rows}
+            else:
+                existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(r.name)}
+        wanted_report = store.dialect == "sqlite" and REPORT_INDEX_NAME not in existing
+        wanted_resubmission = resubmission and RESUBMISSION_INDEX.name not in existing
+        if not (wanted_report or wanted_resubmission):
             return
         with store.transaction() as conn:
-            RESUBMISSION_INDEX.create(conn, checkfirst=True)
+            if wanted_report:
+                conn.exec_driver_sql(REPORT_INDEX_SQLITE)
+            if wanted_resubmission:
+                RESUBMISSION_INDEX.create(conn, checkfirst=True)
     except (sa.exc.SQLAlchemyError, StoreError):
         pass
 
@@ -750,14 +773,20 @@ def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
     """Per rule (of the current verdicts): lines with a finding of that rule, their net amount,
     how many of them were rejected (and their amount) and how many aanbieders it concerns.
     A line with findings of two rules counts for both; most lines first."""
+    # One row per selected line and rule of its current round (DISTINCT: a rule may report a line
+    # more than once). Driven by the selected lines, so the findings of other gemeenten are never
+    # read (5 M lines, 10 M findings, one gemeente: 9.2 s -> 1.5 s).
     f = (
-        sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.retourcode, bevindingen.c.ernst)
-        .select_from(bevindingen.join(b, sa.and_(b.c.regel_id == bevindingen.c.regel_id, b.c.ronde == bevindingen.c.ronde)))
+        sa.select(r.c.id, bevindingen.c.regel, bevindingen.c.retourcode, bevindingen.c.ernst, r.c.aanbieder,
+                  r.c.debet_credit, r.c.bedrag, b.c.status)
+        .select_from(r.join(b, b.c.regel_id == r.c.id)
+                     .join(bevindingen, sa.and_(bevindingen.c.regel_id == r.c.id, bevindingen.c.ronde == b.c.ronde)))
+        .where(*_where(sel))
         .distinct()
         .subquery("f")
     )
-    signed = _signed(r.c.bedrag)
-    rejected = b.c.status == sa.literal_column("'afgekeurd'")
+    signed = sa.case((f.c.debet_credit == sa.literal_column("'C'"), -f.c.bedrag), else_=f.c.bedrag)
+    rejected = f.c.status == sa.literal_column("'afgekeurd'")
     one, zero = sa.literal_column("1"), sa.literal_column("0")
     query = (
         sa.select(
@@ -766,10 +795,8 @@ def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
             _sum(signed).label("bedrag"),
             _sum(sa.case((rejected, one), else_=zero)).label("afgekeurd_regels"),
             _sum(sa.case((rejected, signed), else_=zero)).label("afgekeurd_bedrag"),
-            sa.func.count(sa.distinct(r.c.aanbieder)).label("aanbieders"),
+            sa.func.count(sa.distinct(f.c.aanbieder)).label("aanbieders"),
         )
-        .select_from(f.join(r, r.c.id == f.c.regel_id).join(b, b.c.regel_id == r.c.id))
-        .where(*_where(sel))
         .group_by(f.c.regel, f.c.retourcode, f.c.ernst)
     )
     frame = _read(store, query)
@@ -861,8 +888,7 @@ def build_report(
         "lasten_regel": lambda: lasten_regel(store, sel),
         "lasten_maand": lambda: lasten_maand(store, sel),
     }
-    if any(t.startswith("lasten_") for t in tables):
-        ensure_indexes(store)
+    ensure_indexes(store, resubmission=any(t.startswith("lasten_") for t in tables))
     for name in tables:
         if name == "budget" and budgets is None:
             raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
