@@ -479,7 +479,16 @@ def _typed_lines(frame: pd.DataFrame) -> pd.DataFrame:
 def load_lines(store: Store, where=None) -> pd.DataFrame:
     """Stored declaration lines with the Context column types, in id (import) order."""
     t = declaratieregels
-    query = sa.select(*[t.c[c] for c in LINE_COLUMNS]).order_by(t.c.id)
+    # Columns no line in scope fills (spreadsheets leave many iJw fields out) are not fetched:
+    # reading is per cell, and one counting pass costs far less than a million NULLs.
+    counted = [c for c in LINE_COLUMNS if t.c[c].nullable]
+    count = sa.select(*[sa.func.count(t.c[c]) for c in counted])
+    if where is not None:
+        count = count.where(where)
+    with store.engine.connect() as conn:
+        filled = conn.execute(count).one()
+    empty = {c for c, n in zip(counted, filled) if not n}
+    query = sa.select(*[t.c[c] for c in LINE_COLUMNS if c not in empty]).order_by(t.c.id)
     if where is not None:
         query = query.where(where)
     return _typed_lines(_read(store, query)).reset_index(drop=True)

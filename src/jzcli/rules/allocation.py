@@ -1064,7 +1064,7 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
     begin = np.where(missing, np.iinfo("int64").max, begin)
     order = np.lexsort((f["id"].to_numpy()[rows], begin, (~credit[rows]).astype(int), batch))
     rows, signed = rows[order], signed[order]
-    g = f.iloc[rows].copy()
+    g = f[["id", "unit", "a_unit", "judged"]].iloc[rows]  # what the total rules read: not all of f
     g["sum_apos"] = sum_apos[rows]
     g["batch_sum"] = pd.Series(signed, index=g.index).groupby(g["sum_apos"].to_numpy()).cumsum()
     g["earlier"] = earlier[g["sum_apos"].to_numpy()]
