@@ -125,10 +125,9 @@ STARTUP = "import jzcli.cli, jzcli.store, pandas"
 
 
 def startup_seconds() -> float:
-    """Fixed cost of one jzcli step process, subtracted (3x: import, validate, report) for the
-    linearity check only: the interpreter plus the imports every step needs (typer, rich, pandas,
-    SQLAlchemy) and nothing else — a lower bound of each step's fixed cost, so the check stays
-    conservative. (`jzcli --version` no longer imports pandas, so it would under-state it.)"""
+    """Fixed cost of one jzcli step process (shown, not subtracted anywhere): the interpreter plus
+    the imports every step needs (typer, rich, pandas, SQLAlchemy) and nothing else.
+    (`jzcli --version` does not import pandas, so it would under-state it.)"""
     return min(run([PY, "-c", STARTUP])["seconds"] for _ in range(3))
 
 
@@ -159,6 +158,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--xlsx-lines", type=int, default=100_000, help="xlsx size, measured with the largest size")
     parser.add_argument("--no-frictionless", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each size but the largest (best is kept)")
     parser.add_argument("--report-store", type=int, default=0, help="also time report on a store of this many lines")
     parser.add_argument("--output", type=Path, default=HERE / "results.json")
     args = parser.parse_args()
@@ -177,7 +177,10 @@ def main() -> None:
     }
     for lines in sizes:
         print(f"… {lines:,} lines", file=sys.stderr)
-        results["sizes"].append(bench_size(lines, args.xlsx_lines if lines == sizes[-1] else 0, frictionless))
+        xlsx = args.xlsx_lines if lines == sizes[-1] else 0
+        # Smaller sizes take seconds and are noisy on a shared machine: best of --repeat runs.
+        runs = [bench_size(lines, xlsx, frictionless) for _ in range(1 if lines == sizes[-1] else args.repeat)]
+        results["sizes"].append(min(runs, key=lambda r: r["pipeline_seconds"]))
     if args.report_store:
         results["report_store"] = report_store(args.report_store)
     results["targets"] = targets(results)
@@ -188,7 +191,6 @@ def main() -> None:
 def targets(results: dict) -> dict:
     sizes = {r["lines"]: r for r in results["sizes"]}
     largest = sizes[max(sizes)]
-    start = results["startup_seconds"]
     out: dict[str, dict] = {}
     out["pipeline <= 6x read_csv"] = {"value": largest["ratio_pipeline_vs_read_csv"], "met": largest["ratio_pipeline_vs_read_csv"] <= 6}
     if "ratio_frictionless_vs_pipeline" in largest:
@@ -199,12 +201,19 @@ def targets(results: dict) -> dict:
         out["xlsx import <= 1.5x read_excel(calamine)"] = {"value": v, "met": v <= 1.5}
     peak = max(s["peak_rss_mb"] for s in largest["steps"].values())
     out["peak RSS <= 1.5 GB"] = {"value_mb": peak, "met": peak <= 1536}
+    # Linear = each extra line costs the same whatever the size: the marginal cost per line from
+    # the middle size to the largest is within 15 % of that from the smallest to the middle. (The
+    # average cost per line falls with size — fixed costs such as start-up, loading rules,
+    # contract and allocations are spread over more lines — so it says nothing about growth.)
     ordered = sorted(sizes)
-    for small, big in zip(ordered, ordered[1:]):
-        per_small = max(sizes[small]["pipeline_seconds"] - 3 * start, 1e-9) / small
-        per_big = max(sizes[big]["pipeline_seconds"] - 3 * start, 1e-9) / big
-        v = round(per_big / per_small, 2)
-        out[f"linear {small:,} -> {big:,} (per-line cost ratio, start-up excluded)"] = {"value": v, "met": abs(v - 1) <= 0.15}
+    for a, b, c in zip(ordered, ordered[1:], ordered[2:]):
+        low = (sizes[b]["pipeline_seconds"] - sizes[a]["pipeline_seconds"]) / (b - a)
+        high = (sizes[c]["pipeline_seconds"] - sizes[b]["pipeline_seconds"]) / (c - b)
+        v = round(high / low, 2) if low > 0 else float("inf")
+        out[f"linear {a:,} -> {b:,} -> {c:,} (marginal cost per line, upper / lower range)"] = {
+            "value": v, "met": abs(v - 1) <= 0.15,
+            "marginal_us_per_line": [round(low * 1e6, 1), round(high * 1e6, 1)],
+        }
     if "report_store" in results:
         v = results["report_store"]["report"]["seconds"]
         out[f"report <= 2 s on {results['report_store']['lines']:,} lines"] = {"value": v, "met": v <= 2}
