@@ -82,18 +82,25 @@ FINDING_COLUMNS = ["bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "m
 def _blank(frame: pd.DataFrame) -> pd.DataFrame:
     """True where a cell is empty (None, NaN or only whitespace).
 
-    Computed on the flattened cell array at once: a sheet can be 16 384 columns wide.
+    Judged per distinct value of a column (a million lines hold few distinct cells per column);
+    missing values get code -1. Values that hash equal (1, 1.0, True) are never strings. Column by
+    column, not on the flattened sheet: small hash tables per column (1 M lines x 10 columns:
+    0.55 s -> 0.3 s); a sheet 16 384 columns wide but a few rows long is flattened instead.
     """
     values = frame.to_numpy(dtype=object)
-    flat = values.ravel()
-    # Judge each distinct value once (a million lines hold few distinct cells per column);
-    # missing values get code -1. Values that hash equal (1, 1.0, True) are never strings.
-    codes, uniques = pd.factorize(flat, use_na_sentinel=True)
+    if values.shape[1] > values.shape[0]:
+        return pd.DataFrame(_blank_cells(values.ravel()).reshape(values.shape), index=frame.index, columns=frame.columns)
+    blank = np.empty(values.shape, dtype=bool, order="F")
+    for i in range(values.shape[1]):
+        blank[:, i] = _blank_cells(values[:, i])
+    return pd.DataFrame(blank, index=frame.index, columns=frame.columns, copy=False)
+
+
+def _blank_cells(cells: np.ndarray) -> np.ndarray:
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    # one slot more for code -1 (missing)
     blank_unique = np.fromiter((isinstance(v, str) and not v.strip() for v in uniques), dtype=bool, count=len(uniques))
-    blank = np.ones(len(flat), dtype=bool)
-    present = codes >= 0
-    blank[present] = blank_unique[codes[present]]
-    return pd.DataFrame(blank.reshape(values.shape), index=frame.index, columns=frame.columns)
+    return np.append(blank_unique, True)[codes]
 
 
 def header_diagnosis(sheet: RawSheet) -> list[str]:
