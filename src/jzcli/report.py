@@ -320,8 +320,38 @@ def aggregate(store: Store, sel: Selection, keys: Sequence[str]) -> pd.DataFrame
     return _normalise(frame, keys, METRICS)
 
 
+def count_clients(store: Store, sel: Selection, keys: Sequence[str]) -> pd.DataFrame:
+    """``keys`` + ``clienten`` (distinct BSNs) over the selected lines: no join with the verdicts."""
+    key_cols = [_key_expr(store.dialect, k).label(k) for k in keys]
+    query = sa.select(*key_cols, sa.func.count(sa.distinct(r.c.bsn)).label("clienten")).where(*_where(sel))
+    if key_cols:
+        query = query.group_by(*[_key_expr(store.dialect, k) for k in keys])
+    return _normalise(_read(store, query), keys, ["clienten"])
+
+
+def roll_up(store: Store, sel: Selection, finer: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """``aggregate(store, sel, keys)`` from an aggregate by more keys: counts and amounts are
+    summed in pandas (exact integers), distinct clients counted again in SQL (they do not add
+    up). The verdicts are joined once per report instead of once per view (each join probes
+    beoordelingen once per selected line)."""
+    keys = list(keys)
+    sums = [m for m in METRICS if m != "clienten"]
+    if keys:
+        frame = finer.groupby(keys, dropna=False, sort=True)[sums].sum().reset_index()
+    else:
+        frame = pd.DataFrame([{m: int(finer[m].sum()) for m in sums}])
+    frame = _normalise(frame, keys, sums)
+    clients = count_clients(store, sel, keys)
+    found = {tuple(row[:-1]): row[-1] for row in clients[[*keys, "clienten"]].itertuples(index=False, name=None)}
+    frame["clienten"] = [int(found.get(k, 0)) for k in frame[keys].itertuples(index=False, name=None)] if keys else [
+        int(clients["clienten"].iloc[0]) if len(clients) else 0
+    ]
+    return frame[[*keys, *METRICS]]
+
+
 class Aggregates:
-    """The GROUP BY results of one report, each computed once (views share totals)."""
+    """The GROUP BY results of one report, each computed once (views share totals). A coarser
+    grouping is rolled up from a finer one already computed (see roll_up)."""
 
     def __init__(self, store: Store, sel: Selection):
         self.store, self.sel = store, sel
@@ -331,6 +361,7 @@ class Aggregates:
         key = tuple(keys)
         if key not in self._cache:
             codes = self.sel.codes()
+            finer = [k for k in self._cache if set(key) < set(k)]
             if key and key[0] == "gemeente" and len(codes) == 1:
                 # one gemeente code selected: grouping by it adds nothing; reuse the coarser result
                 frame = self.get(key[1:])
@@ -338,6 +369,8 @@ class Aggregates:
                     frame = frame[frame["regels"] > 0]
                 frame.insert(0, "gemeente", pd.Series([codes[0]] * len(frame), index=frame.index, dtype=object))
                 self._cache[key] = frame.reset_index(drop=True)
+            elif finer:
+                self._cache[key] = roll_up(self.store, self.sel, self._cache[min(finer, key=len)], key)
             else:
                 self._cache[key] = aggregate(self.store, self.sel, key)
         return self._cache[key].copy()
