@@ -835,11 +835,20 @@ def derive(
 def reference_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of (aanbieder, referentienummer) and (aanbieder, vorig_referentienummer) in
     one code space (-1 when either part is missing): TR314 and credit matching compare these."""
-    agb = frame["aanbieder"].astype(object)
-    both = pd.concat([agb + "\x1f" + frame["referentienummer"].astype(object), agb + "\x1f" + frame["vorig_referentienummer"].astype(object)], ignore_index=True)
-    codes, _ = pd.factorize(both, use_na_sentinel=True)
     n = len(frame)
-    return codes[:n].astype("int64"), codes[n:].astype("int64")
+    agb = frame["aanbieder"].to_numpy(dtype=object, na_value=None)
+    have = agb != None  # noqa: E711 (elementwise)
+    keys, where = [], []
+    for col in ("referentienummer", "vorig_referentienummer"):
+        ref = frame[col].to_numpy(dtype=object, na_value=None)
+        rows = np.flatnonzero(have & (ref != None))  # noqa: E711 -- spreadsheets mostly have none: nothing to join
+        keys.append(pd.Series(agb[rows]) + "\x1f" + pd.Series(ref[rows]))
+        where.append(rows)
+    codes, _ = pd.factorize(pd.concat(keys, ignore_index=True), use_na_sentinel=True)
+    out = [np.full(n, -1, dtype="int64"), np.full(n, -1, dtype="int64")]
+    out[0][where[0]] = codes[: len(where[0])]
+    out[1][where[1]] = codes[len(where[0]) :]
+    return out[0], out[1]
 
 
 CONTENT_COLUMNS = ["aanbieder", "gemeente", "bsn", "productcategorie", "productcode", "begindatum", "einddatum"]
