@@ -213,9 +213,17 @@ class _Sink:
             elif r is not None:
                 data[i] = r
                 ok[i] = True
-        self.data[positions] = data[codes]
-        self.ok[positions] = ok[codes]
-        self.errors[positions] = errs[codes]
+        n = len(self.ok)
+        if len(positions) == n and positions[0] == 0 and positions[-1] == n - 1:
+            # Every cell (positions are increasing): take the mapped arrays as they are instead of
+            # scattering into the preallocated ones (1 M cells: ~20 ms per array).
+            self.data = data[codes]
+            self.ok = ok[codes]
+        else:
+            self.data[positions] = data[codes]
+            self.ok[positions] = ok[codes]
+        if any(e is not None for e in errs):  # the errors array is all None until something fails
+            self.errors[positions] = errs[codes]
 
     def result(self, index: pd.Index) -> Parsed:
         errors = pd.Series(self.errors, index=index, dtype=object)
