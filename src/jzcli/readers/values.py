@@ -251,9 +251,49 @@ def _run(s: Any, kind: str, fn: Callable[[Any], Any]) -> Parsed:
     if _is_datetime_column(s):
         sink.put_scalar_results(np.arange(len(s)), None, fn, _factorize_datetimes(s))
     else:
-        arr, _ = _cells(s)
-        sink.put_scalar_results(np.arange(len(arr)), arr, fn)
+        arr, codes, uniques = _factorized_cells(s)
+        sink.put_scalar_results(np.arange(len(arr)), arr, fn, (codes, uniques))
     return sink.result(s.index)
+
+
+def _factorized_cells(s: pd.Series) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``_cells(s)[0]`` factorized: (cells, codes, uniques).
+
+    A column whose distinct values are all ``str`` (every CSV column) holds no booleans or
+    Decimals to convert, so the type of every cell need not be looked up (1 M cells: ~35 ms per
+    column); any other column takes the ``_cells`` path.
+    """
+    if s.dtype == object:
+        arr = s.to_numpy(dtype=object)
+        try:
+            codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+        except TypeError:  # Decimal("sNaN") cannot be hashed; _cells makes it NaN first
+            pass
+        else:
+            if all(type(u) is str for u in uniques):
+                return arr, codes, uniques
+    arr, _ = _cells(s)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    return arr, codes, uniques
+
+
+def _via_uniques(s: pd.Series, parse: Callable[[pd.Series], Parsed]) -> Parsed | None:
+    """``parse(s)`` computed on the distinct values of a text column and mapped back, for parsers
+    that judge each cell on its own (BSN, text): a million BSN cells hold a tenth as many distinct
+    values. None when the column is not all text or hardly repeats (then parse it directly)."""
+    if s.dtype != object or len(s) < 1000:
+        return None
+    arr = s.to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    except TypeError:  # Decimal("sNaN") cannot be hashed
+        return None
+    if len(uniques) > len(arr) // 2 or not all(type(u) is str for u in uniques):
+        return None
+    once = parse(pd.Series(uniques, dtype=object))
+    values = pd.Series(once.values.array.take(codes, allow_fill=True), index=s.index)
+    errors = np.append(once.errors.to_numpy(dtype=object), None)[codes]  # code -1 (missing): None
+    return Parsed(values, pd.Series(errors, index=s.index, dtype=object))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -418,8 +458,7 @@ def _run_number(s: Any, decimal: str, kind: str, from_num: Callable[[_Num], Any]
     _check_decimal_arg(decimal)
     forced = decimal if decimal in (",", ".") else None
     s = _series(s)
-    arr, _ = _cells(s)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    arr, codes, uniques = _factorized_cells(s)
     texts = {u: _num_from_text(u, forced) for u in uniques if isinstance(u, str)}
     column_sep = _decide_column(texts, decimal)
 
@@ -811,7 +850,8 @@ def parse_period(s: Any) -> tuple[Parsed, Parsed]:
     if _is_datetime_column(s):
         pairs.put_scalar_results(np.arange(n), None, cell, _factorize_datetimes(s))
     else:
-        pairs.put_scalar_results(np.arange(n), _cells(s)[0], cell)
+        arr, codes, uniques = _factorized_cells(s)
+        pairs.put_scalar_results(np.arange(n), arr, cell, (codes, uniques))
     begin, end = _Sink(n, "date"), _Sink(n, "date")
     begin.ok = end.ok = pairs.ok
     begin.data = pairs.data // 10**7 - 10**6
@@ -894,6 +934,9 @@ def parse_bsn(s: Any) -> Parsed:
     (9-digit text, ints, whole floats); other cells are parsed one unique value at a time.
     """
     s = _series(s)
+    mapped = _via_uniques(s, parse_bsn)
+    if mapped is not None:
+        return mapped
     arr, kinds = _cells(s)
     n = len(arr)
     sink = _Sink(n, "string")
@@ -1038,6 +1081,9 @@ def parse_text(s: Any, max_len: int | None = None) -> Parsed:
     ISO text; booleans "TRUE"/"FALSE". Longer than ``max_len`` characters -> error.
     Vectorised for text cells (all-unique columns such as reference numbers)."""
     s = _series(s)
+    mapped = _via_uniques(s, lambda u: parse_text(u, max_len))
+    if mapped is not None:
+        return mapped
     arr, kinds = _cells(s)
     n = len(arr)
     sink = _Sink(n, "string")
