@@ -70,9 +70,14 @@ AFGEKEURD = "afgekeurd"
 r = declaratieregels
 b = beoordelingen
 
-# For the first-time-right probe (one lookup per judged line). Defined here, created with the
-# schema (Store.open runs create_all; an existing store gets it the first time a report runs).
-RESUBMISSION_INDEX = sa.Index("ix_declaratieregels_indiening", r.c.bsn, r.c.productcode, r.c.aanbieder)
+# For the first-time-right probe (one lookup per judged line), created by ensure_indexes the first
+# time a report needs it. Plain DDL, not an sa.Index on the shared table: that would join the
+# schema only in processes that happened to import this module (a store made by `jzcli import`
+# never had it, a store made after a report in the same process did).
+RESUBMISSION_INDEX_NAME = "ix_declaratieregels_indiening"
+RESUBMISSION_INDEX_DDL = (
+    f"CREATE INDEX IF NOT EXISTS {RESUBMISSION_INDEX_NAME} ON declaratieregels (bsn, productcode, aanbieder)"
+)
 
 # SQLite only: every column the cost views read, in the order they group by, so a report reads
 # the index alone (no row of the wide line table) and GROUP BY [gemeente,] month[, aanbieder]
@@ -687,7 +692,7 @@ LASTEN_METRICS = ["regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag"
 def _is_resubmission(dialect: str):
     """EXISTS: a judged debet line with the same aanbieder, bsn, productcode and ProductPeriode
     month in an earlier batch (any gemeente: a resubmission may carry a corrected gemeente).
-    One index probe per line (RESUBMISSION_INDEX), so the cost follows the selection, not the store."""
+    One index probe per line (RESUBMISSION_INDEX_DDL), so the cost follows the selection, not the store."""
     p = declaratieregels.alias("eerder")
     pb = beoordelingen.alias("eerder_b")
     return sa.exists(
@@ -706,7 +711,7 @@ def _is_resubmission(dialect: str):
 
 def ensure_indexes(store: Store, *, resubmission: bool = True) -> None:
     """Create the report's indexes on a store made before they existed (create_all adds indexes
-    only with new tables): REPORT_INDEX (SQLite) and, with ``resubmission``, RESUBMISSION_INDEX.
+    only with new tables): the report index (SQLite) and, with ``resubmission``, the resubmission index.
     A store that cannot be written still reports, only slower."""
     try:
         with store.engine.connect() as conn:  # a read first: no write lock when they exist
@@ -716,14 +721,14 @@ def ensure_indexes(store: Store, *, resubmission: bool = True) -> None:
             else:
                 existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(r.name)}
         wanted_report = store.dialect == "sqlite" and REPORT_INDEX_NAME not in existing
-        wanted_resubmission = resubmission and RESUBMISSION_INDEX.name not in existing
+        wanted_resubmission = resubmission and RESUBMISSION_INDEX_NAME not in existing
         if not (wanted_report or wanted_resubmission):
             return
         with store.transaction() as conn:
             if wanted_report:
                 conn.exec_driver_sql(REPORT_INDEX_SQLITE)
             if wanted_resubmission:
-                RESUBMISSION_INDEX.create(conn, checkfirst=True)
+                conn.exec_driver_sql(RESUBMISSION_INDEX_DDL)
     except (sa.exc.SQLAlchemyError, StoreError):
         pass
 
