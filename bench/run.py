@@ -164,6 +164,11 @@ def main() -> None:
     args = parser.parse_args()
 
     OUT.mkdir(exist_ok=True)
+    # Bytecode for jzcli's own modules, as `pip install` of a wheel leaves it: an editable install
+    # has none, and with PYTHONDONTWRITEBYTECODE set every step would compile them again.
+    import jzcli
+
+    subprocess.run([PY, "-m", "compileall", "-q", str(Path(jzcli.__file__).parent)], check=False)
     frictionless = not args.no_frictionless and shutil.which("frictionless") is not None
     if not args.no_frictionless and not frictionless:
         print("frictionless not installed (pip install frictionless): peer comparison skipped", file=sys.stderr)
