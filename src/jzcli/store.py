@@ -413,11 +413,13 @@ def _sqlite_indexes_to_rebuild(cur, table: str, adding: int) -> list[tuple[str, 
     held = cur.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
     if held > adding:
         return []
-    # Only explicit indexes (sql is NULL for those backing PRIMARY KEY/UNIQUE constraints).
-    return cur.execute(
+    # Only explicit indexes (sql is NULL for those backing PRIMARY KEY/UNIQUE constraints), and
+    # not unique ones: their constraint is checked row by row as before, with the same error.
+    found = cur.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
         (table,),
     ).fetchall()
+    return [(name, sql) for name, sql in found if not sql.lstrip().upper().startswith("CREATE UNIQUE")]
 
 
 def _any_value(col: pd.Series) -> bool:
