@@ -48,3 +48,20 @@ def test_text_table_without_rows():
     t.add_column("a")
     t.add_column("b", justify="right")
     assert output(t.print, 40) == output(lambda c: c.print(t._rich(t.rows)), 40)
+
+
+@pytest.mark.parametrize("width", [45, 60, 80])
+def test_figures_are_never_shortened_in_a_narrow_terminal(width):
+    """Money and counts stay whole; the text columns give up the width ('€ 4.452.9…' misleads)."""
+    t = build()
+    fast = output(t.print, width)
+    boxed = render.table("Cost")
+    for header, justify in (("aanbieder", "left"), ("lines", "right"), ("declared", "right")):
+        boxed.add_column(header, justify=justify, no_wrap=justify == "right")
+    boxed.add_row("Stichting Jeugdzorg Gooi en Vechtstreek Noord", "1.234", "€ 4.452.940,73")
+    boxed.add_row("x", "7", "€ -42,60")
+    rich = output(lambda c: c.print(boxed), width)
+    for text in (fast, rich):
+        assert "€ 4.452.940,73" in text and "€ -42,60" in text and "1.234" in text
+        assert max(len(line) for line in text.splitlines()) <= width
+    assert "Stichting" in rich

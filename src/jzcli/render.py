@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -56,8 +57,42 @@ def number(value: object) -> str:
     return f"{int(value):,}".replace(",", ".")
 
 
+class _Table(Table):
+    """A Rich table whose right-justified (number and money) columns are never shortened: in a
+    narrow terminal the text columns give up the width, instead of a figure printed as
+    '€ 1.149.026,…'. (When only figures are left to squeeze, Rich's own widths stand.)"""
+
+    def _calculate_column_widths(self, console, options) -> list[int]:
+        from rich.cells import cell_len
+
+        widths = super()._calculate_column_widths(console, options)
+        short: dict[int, int] = {}
+        for i, column in enumerate(self.columns):
+            if column.justify != "right" or not all(isinstance(c, str) for c in column._cells):
+                continue
+            cells = [str(column.header), *column._cells]
+            whole = max(cell_len(Text.from_markup(c).plain) for c in cells) + self._get_padding_width(i)
+            if whole > widths[i]:
+                short[i] = whole
+        donors = [i for i, column in enumerate(self.columns) if column.justify != "right"]
+        if not short or not donors:
+            return widths
+        floor = {i: max(0, min(widths[i], 2 + self._get_padding_width(i))) for i in donors}  # a letter and "…"
+        wanted = list(widths)
+        for i, w in short.items():
+            wanted[i] = w
+        excess = sum(wanted) - options.max_width
+        if excess > sum(wanted[i] - floor[i] for i in donors):
+            return widths  # figures alone do not fit: Rich's own widths
+        while excess > 0:  # one character at a time from the widest text column
+            i = max(donors, key=lambda d: wanted[d] - floor[d])
+            wanted[i] -= 1
+            excess -= 1
+        return wanted
+
+
 def table(title: str | None = None, **kwargs) -> Table:
-    return Table(title=title, title_justify="left", header_style="bold", **kwargs)
+    return _Table(title=title, title_justify="left", header_style="bold", **kwargs)
 
 
 class TextTable:
