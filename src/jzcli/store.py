@@ -447,6 +447,13 @@ def _plain_rows(frame: pd.DataFrame) -> Iterable[tuple]:
             texts[np.isnat(unique_days)] = None
             converted.append(texts[codes].tolist())
             continue
+        dtype = col.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            converted.append(col.to_numpy().tolist())  # no missing values; tolist makes Python ints
+            continue
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iub" and not col.hasnans:
+            converted.append(col.to_numpy(dtype=dtype.numpy_dtype).tolist())  # Int64 without NA
+            continue
         if pd.api.types.is_datetime64_any_dtype(col):
             values = col.dt.strftime("%Y-%m-%d").astype(object)
             values = values.where(col.notna(), None)
