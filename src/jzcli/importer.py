@@ -205,12 +205,15 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
         frame.insert(1, "batch", batch_id)
         store.insert_frame(conn, declaratieregels, frame)
         if findings is not None:
-            key = frame.set_index(["blad", "rij"])["id"] if frame["blad"].notna().any() else frame.set_index("rij")["id"]
             f = findings.copy()
             if frame["blad"].notna().any():
-                f["regel_id"] = [key.get((b, r)) for b, r in zip(f["blad"], f["rij"])]
+                # (sheet, row) -> line id for all findings at once (a lookup per finding took
+                # ~7 µs: 0.7 s for 100 000 findings); a finding without its line gets NA (NULL).
+                key = frame.set_index(["blad", "rij"])["id"]
+                wanted = pd.MultiIndex.from_arrays([f["blad"], f["rij"]])
+                f["regel_id"] = key.reindex(wanted).astype("Int64").to_numpy()
             else:
-                f["regel_id"] = f["rij"].map(key)
+                f["regel_id"] = f["rij"].map(frame.set_index("rij")["id"])
             f.insert(0, "batch", batch_id)
             store.insert_frame(conn, importbevindingen, f[["batch", "regel_id", "bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]])
         if mapping and len(aanbieders) == 1:
