@@ -399,6 +399,9 @@ def decode_text(path: Path, data: bytes) -> tuple[str, str]:
         pass
     # Not UTF-8 as a whole. A file stitched together from two sources can be UTF-8 in some lines and
     # Windows-1252 in others: decode line by line, UTF-8 where that is valid.
+    fast = _decode_non_ascii_lines(data)
+    if fast is not None:
+        return fast
     decoded, mixed = [], False
     for number, raw in enumerate(data.splitlines(keepends=True), start=1):
         try:
@@ -414,6 +417,39 @@ def decode_text(path: Path, data: bytes) -> tuple[str, str]:
                 ) from None
         decoded.append(text)
     return "".join(decoded), "utf-8+cp1252" if mixed else "cp1252"
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def _decode_non_ascii_lines(data: bytes) -> tuple[str, str] | None:
+    """The line-by-line decoding of ``decode_text``, deciding only the lines with non-ASCII bytes
+    (ASCII reads the same either way): a million-line Windows-1252 file with a few accented names
+    decodes in milliseconds instead of 0.55 s. None when a line is neither UTF-8 nor Windows-1252
+    (the caller's loop then names that row)."""
+    pieces: list[str] = []
+    mixed = False
+    pos = 0
+    while (m := _NON_ASCII.search(data, pos)) is not None:
+        # the line around the byte, as bytes.splitlines() cuts it (at \n, \r or \r\n)
+        start = max(data.rfind(b"\n", pos, m.start()), data.rfind(b"\r", pos, m.start())) + 1
+        if start == 0:
+            start = pos
+        ends = [i for i in (data.find(b"\n", m.start()), data.find(b"\r", m.start())) if i >= 0]
+        end = min(ends) if ends else len(data)
+        pieces.append(data[pos:start].decode("ascii"))
+        line = data[start:end]
+        try:
+            pieces.append(line.decode("utf-8"))
+            mixed = True  # a line with non-ASCII characters that is valid UTF-8
+        except UnicodeDecodeError:
+            try:
+                pieces.append(line.decode("cp1252"))
+            except UnicodeDecodeError:
+                return None
+        pos = end
+    pieces.append(data[pos:].decode("ascii"))
+    return "".join(pieces), "utf-8+cp1252" if mixed else "cp1252"
 
 
 def _bad_bytes(path: Path, data: bytes, exc: UnicodeDecodeError, what: str) -> str:
