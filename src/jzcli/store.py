@@ -364,10 +364,13 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn)
 
-    def import_findings(self, batch: int | None = None) -> pd.DataFrame:
+    def import_findings(self, batch: int | Iterable[int] | None = None) -> pd.DataFrame:
+        """Import findings, of one batch or several (None = all), in id order."""
         query = sa.select(importbevindingen).order_by(importbevindingen.c.id)
-        if batch is not None:
+        if isinstance(batch, int):
             query = query.where(importbevindingen.c.batch == batch)
+        elif batch is not None:
+            query = query.where(importbevindingen.c.batch.in_([int(b) for b in batch]))
         with self.engine.connect() as conn:
             return pd.read_sql(query, conn)
 

@@ -80,9 +80,8 @@ def import_command(
             render.status_line(f"reading {render.escape(str(path))}")
 
     results = importer.import_paths(store, paths, opts, progress=progress)
-    findings = store.import_findings()
-    batch_ids = {r.batch for r in results if r.status == "imported"}
-    new_findings = findings[findings["batch"].isin(batch_ids)] if len(findings) else findings
+    # only this run's batches: the store may hold millions of findings of earlier imports
+    new_findings = store.import_findings(sorted({r.batch for r in results if r.status == "imported"}))
 
     if fmt == Format.json:
         render.out.print_json(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
