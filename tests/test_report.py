@@ -557,3 +557,18 @@ def test_samples_imported_and_validated_then_reported(db_url, cli):
     assert zorgfirst["herindieningen"] == 2
     r = cli("report", "--gemeente", "Huizen", "--db", db_url)
     assert r.exit_code == 0 and "Findings per rule" in r.stdout and "TR418" in r.stdout
+
+
+def test_first_report_says_it_adds_the_reporting_index_once(tmp_path, sqlite_url, cli):
+    rows_ = [line(A, "0406", "X1", BSN1, "45", "45A48", (2025, 1), 1, "04", 78.0, 78.0)]
+    assert cli("import", write_xlsx(tmp_path / "x.xlsx", rows_), "--db", sqlite_url, "-q").exit_code == 0
+    first = cli("report", "--gemeente", "Huizen", "--db", sqlite_url)
+    again = cli("report", "--gemeente", "Huizen", "--db", sqlite_url)
+    assert first.exit_code == 0 and again.exit_code == 0
+    assert "reporting index" in first.stderr and "reporting index" not in again.stderr
+    assert first.stdout == again.stdout
+    with sa.create_engine(sqlite_url).connect() as conn:
+        names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert R.REPORT_INDEX_NAME in names
+    quiet = cli("report", "--gemeente", "Huizen", "--db", "sqlite:///" + str(tmp_path / "other.db"), "-q")
+    assert "reporting index" not in quiet.stderr

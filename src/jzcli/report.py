@@ -709,7 +709,7 @@ def _is_resubmission(dialect: str):
     )
 
 
-def ensure_indexes(store: Store, *, resubmission: bool = True) -> None:
+def ensure_indexes(store: Store, *, resubmission: bool = True, progress=None) -> None:
     """Create the report's indexes on a store made before they existed (create_all adds indexes
     only with new tables): the report index (SQLite) and, with ``resubmission``, the resubmission index.
     A store that cannot be written still reports, only slower."""
@@ -724,6 +724,8 @@ def ensure_indexes(store: Store, *, resubmission: bool = True) -> None:
         wanted_resubmission = resubmission and RESUBMISSION_INDEX_NAME not in existing
         if not (wanted_report or wanted_resubmission):
             return
+        if progress:
+            progress("adding the reporting index to this store (once; later reports and imports keep it)")
         with store.transaction() as conn:
             if wanted_report:
                 conn.exec_driver_sql(REPORT_INDEX_SQLITE)
@@ -910,8 +912,10 @@ def build_report(
     by: Sequence[str] = (),
     tables: Sequence[str] | None = None,
     budgets: pd.DataFrame | None = None,
+    progress=None,
 ) -> Report:
-    """Compute the requested tables (default: those of DEFAULT_VIEWS) for a selection."""
+    """Compute the requested tables (default: those of DEFAULT_VIEWS) for a selection.
+    ``progress`` is called with a short text before a long one-off step."""
     by = check_by(by)
     tables = list(tables) if tables is not None else tables_for_views(DEFAULT_VIEWS, by)
     report = Report(sel, by)
@@ -926,7 +930,7 @@ def build_report(
         "lasten_regel": lambda: lasten_regel(store, sel),
         "lasten_maand": lambda: lasten_maand(store, sel),
     }
-    ensure_indexes(store, resubmission=any(t.startswith("lasten_") for t in tables))
+    ensure_indexes(store, resubmission=any(t.startswith("lasten_") for t in tables), progress=progress)
     for name in tables:
         if name == "budget" and budgets is None:
             raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")

@@ -155,7 +155,7 @@ def report_command(
 
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
-    report = core.build_report(store, sel, by_values, tables, budgets)
+    report = core.build_report(store, sel, by_values, tables, budgets, progress=None if quiet else render.status_line)
 
     if suffix == ".xlsx":
         from jzcli.report_xlsx import write_report
