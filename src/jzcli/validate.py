@@ -520,7 +520,14 @@ def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
     conditions = [t.c.batch.in_(batch_ids), t.c.aanbieder.is_(None)]
     if agbs:
         conditions.append(t.c.aanbieder.in_(agbs))
-    return sa.or_(*conditions)
+    relevant = sa.or_(*conditions)
+    # Most runs need every stored line (a first run, or new files of every aanbieder): then no
+    # condition at all, so the lines are read straight through the table in id order instead of
+    # gathered through three indexes and sorted (1 M lines: ~1 s). One row outside ends the scan.
+    with store.engine.connect() as conn:
+        if conn.execute(sa.select(t.c.id).where(sa.not_(relevant)).limit(1)).first() is None:
+            return None
+    return relevant
 
 
 def _last_round(store: Store) -> int:
@@ -1275,7 +1282,8 @@ def validate(
         return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
     lines = load_lines(store, relevant)
     # a full re-run judges every line: the old verdicts do not matter
-    verdicts = _load_verdicts(store, relevant) if not (opnieuw and relevant is None) else _load_verdicts(store, sa.false())
+    whole_rerun = opnieuw and _scope_sql(gemeente, aanbieder, batch) is None
+    verdicts = _load_verdicts(store, relevant) if not whole_rerun else _load_verdicts(store, sa.false())
     status = lines["id"].map(verdicts.set_index("regel_id")["status"]) if len(verdicts) else pd.Series(None, index=lines.index, dtype=object)
     in_scope = _scope(lines, gemeente, aanbieder, batch)
     judge = in_scope if opnieuw else in_scope & status.isna()
