@@ -96,7 +96,9 @@ def bench_size(lines: int, xlsx_lines: int, frictionless: bool) -> dict:
     steps_floor_sqlite = json.loads(floor.stdout)
     # Every finding to a file (as a user would hand them on); stdout gets the summary table.
     steps["validate"] = run(jz("validate", "--db", str(db), "-q", "-o", str(OUT / "findings.json")), env)
-    steps["report"] = run(jz("report", "--gemeente", "0153", "--by", "aanbieder", "--by", "maand", "--db", str(db)), env)
+    report_args = jz("report", "--gemeente", "0153", "--by", "aanbieder", "--by", "maand", "--db", str(db))
+    steps["report"] = run(report_args, env)  # the first report on this store: adds the reporting index
+    steps["report_again"] = run(report_args, env)  # as every later report (not in the pipeline sum)
     if frictionless:
         schema = OUT / "frictionless-schema.json"
         schema.write_text(json.dumps(FRICTIONLESS_SCHEMA))
