@@ -1493,14 +1493,13 @@ def _write(store: Store, conn, step: list[int], ids: list[int], found: pd.DataFr
     unjudged = sa.and_(t.c.batch.in_(step), ~sa.exists().where(beoordelingen.c.regel_id == t.c.id))
     if scope is not None:
         unjudged = sa.and_(unjudged, scope)
-    count = conn.execute(sa.select(sa.func.count()).select_from(t).where(unjudged)).scalar()
-    if count != len(verdicts) - len(rejected):
+    approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
+    written = conn.execute(beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged))).rowcount
+    if written != len(verdicts) - len(rejected):  # the transaction is rolled back: nothing stays written
         raise StoreError(
             "another jzcli validate or import changed these lines at the same time; this run wrote "
             "nothing for them. Run jzcli validate again."
         )
-    approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
-    conn.execute(beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged)))
     if found is not None and len(found):
         f = found.sort_values(["id", "_order"], kind="mergesort")
         rows = pd.DataFrame(
