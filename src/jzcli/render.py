@@ -112,6 +112,7 @@ class TextTable:
         self.title, self.caption = title, caption
         self.columns: list[dict] = []
         self.rows: list[tuple[list[str], str | None, bool]] = []  # cells, style, ends a section
+        self.shortened = False  # set by the layout: a figure did not fit the terminal
 
     def add_column(self, header: str, justify: str = "left", min_width: int | None = None, max_width: int | None = None) -> None:
         self.columns.append({"header": header, "justify": justify, "min_width": min_width, "max_width": max_width})
@@ -156,6 +157,11 @@ class TextTable:
             console.print(Text(text, style=style, no_wrap=True, overflow="ignore"), crop=False)
         if plain:
             console.file.write("\n".join(plain) + "\n")
+        if self.shortened:  # figures cut to fit: say so, a cut amount must not pass for a whole one
+            console.print(
+                f"(figures shortened with … to fit {console.width} columns: widen the terminal, or use "
+                "--format csv or -o FILE.xlsx for every digit)", style="dim", markup=False, highlight=False,
+            )
         console.file.flush()
 
     def _lines(self, console: Console) -> list[tuple[str, str | None]]:
@@ -182,6 +188,7 @@ class TextTable:
         left = [0 if i == 0 else 1 for i in range(n)]
         right = [0 if i == n - 1 else 1 for i in range(n)]
         justify = [c["justify"] for c in self.columns]
+        self.shortened = any(j == "right" and sizes[i] > inner[i] for i, j in enumerate(justify))
 
         def fit(text: str, i: int) -> str:
             w = inner[i]
