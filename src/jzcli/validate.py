@@ -1494,7 +1494,12 @@ def _write(store: Store, conn, step: list[int], ids: list[int], found: pd.DataFr
     if scope is not None:
         unjudged = sa.and_(unjudged, scope)
     approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
-    written = conn.execute(beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged))).rowcount
+    insert = beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged))
+    if store.dialect == "sqlite":  # sqlite3 reports the rows an INSERT … SELECT wrote: no extra counting pass
+        written = conn.execute(insert).rowcount
+    else:  # psycopg through SQLAlchemy reports -1 here: count first
+        written = conn.execute(sa.select(sa.func.count()).select_from(t).where(unjudged)).scalar()
+        conn.execute(insert)
     if written != len(verdicts) - len(rejected):  # the transaction is rolled back: nothing stays written
         raise StoreError(
             "another jzcli validate or import changed these lines at the same time; this run wrote "
