@@ -75,7 +75,9 @@ class _Table(Table):
             if whole > widths[i]:
                 short[i] = whole
         donors = [i for i, column in enumerate(self.columns) if column.justify != "right"]
+        self.shortened = False
         if not short or not donors:
+            self.shortened = any(self.columns[i].no_wrap or self.columns[i].overflow in ("ellipsis", "crop") for i in short)
             return widths
         floor = {i: max(0, min(widths[i], 2 + self._get_padding_width(i))) for i in donors}  # a letter and "…"
         wanted = list(widths)
@@ -83,12 +85,26 @@ class _Table(Table):
             wanted[i] = w
         excess = sum(wanted) - options.max_width
         if excess > sum(wanted[i] - floor[i] for i in donors):
-            return widths  # figures alone do not fit: Rich's own widths
+            # figures alone do not fit: Rich's own widths, and a note under the table if one is cut
+            self.shortened = any(self.columns[i].no_wrap or self.columns[i].overflow in ("ellipsis", "crop") for i in short)
+            return widths
         while excess > 0:  # one character at a time from the widest text column
             i = max(donors, key=lambda d: wanted[d] - floor[d])
             wanted[i] -= 1
             excess -= 1
         return wanted
+
+    def __rich_console__(self, console, options):
+        self.shortened = False
+        yield from super().__rich_console__(console, options)
+        if self.shortened:
+            yield Text(SHORTENED_NOTE.format(width=options.max_width), style="dim")
+
+
+SHORTENED_NOTE = (
+    "(figures shortened with … to fit {width} columns: widen the terminal, or use --format csv or "
+    "-o FILE.xlsx for every digit)"
+)
 
 
 def table(title: str | None = None, **kwargs) -> Table:
@@ -158,10 +174,7 @@ class TextTable:
         if plain:
             console.file.write("\n".join(plain) + "\n")
         if self.shortened:  # figures cut to fit: say so, a cut amount must not pass for a whole one
-            console.print(
-                f"(figures shortened with … to fit {console.width} columns: widen the terminal, or use "
-                "--format csv or -o FILE.xlsx for every digit)", style="dim", markup=False, highlight=False,
-            )
+            console.print(SHORTENED_NOTE.format(width=console.width), style="dim", markup=False, highlight=False)
         console.file.flush()
 
     def _lines(self, console: Console) -> list[tuple[str, str | None]]:
