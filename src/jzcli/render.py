@@ -75,9 +75,11 @@ class _Table(Table):
             if whole > widths[i]:
                 short[i] = whole
         donors = [i for i, column in enumerate(self.columns) if column.justify != "right"]
+        # a figure Rich's own widths would cut (no-wrap or ellipsis columns; others wrap)
+        cut = any(self.columns[i].no_wrap or self.columns[i].overflow in ("ellipsis", "crop") for i in short)
         self.shortened = False
         if not short or not donors:
-            self.shortened = any(self.columns[i].no_wrap or self.columns[i].overflow in ("ellipsis", "crop") for i in short)
+            self.shortened = cut
             return widths
         floor = {i: max(0, min(widths[i], 2 + self._get_padding_width(i))) for i in donors}  # a letter and "…"
         wanted = list(widths)
@@ -85,8 +87,7 @@ class _Table(Table):
             wanted[i] = w
         excess = sum(wanted) - options.max_width
         if excess > sum(wanted[i] - floor[i] for i in donors):
-            # figures alone do not fit: Rich's own widths, and a note under the table if one is cut
-            self.shortened = any(self.columns[i].no_wrap or self.columns[i].overflow in ("ellipsis", "crop") for i in short)
+            self.shortened = cut  # figures alone do not fit: Rich's own widths, and a note under the table
             return widths
         while excess > 0:  # one character at a time from the widest text column
             i = max(donors, key=lambda d: wanted[d] - floor[d])
@@ -161,8 +162,6 @@ class TextTable:
             return
         plain: list[str] = []
         styled = console.color_system is not None
-        from rich.text import Text
-
         for text, style in lines:
             if style is None or not styled:
                 plain.append(text)
@@ -179,7 +178,6 @@ class TextTable:
 
     def _lines(self, console: Console) -> list[tuple[str, str | None]]:
         from rich.cells import cell_len, set_cell_size
-        from rich.text import Text
 
         n = len(self.columns)
         widest = [c["header"] for c in self.columns]

@@ -283,8 +283,8 @@ def _key_expr(dialect: str, key: str):
     return r.c[key]
 
 
-def _signed(column):
-    return sa.case((r.c.debet_credit == sa.literal_column("'C'"), -column), else_=column)
+def _signed(column, debet_credit=r.c.debet_credit):
+    return sa.case((debet_credit == sa.literal_column("'C'"), -column), else_=column)
 
 
 def _sum(expr):
@@ -825,7 +825,7 @@ def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
         .distinct()
         .subquery("f")
     )
-    signed = sa.case((f.c.debet_credit == sa.literal_column("'C'"), -f.c.bedrag), else_=f.c.bedrag)
+    signed = _signed(f.c.bedrag, f.c.debet_credit)
     rejected = f.c.status == sa.literal_column("'afgekeurd'")
     one, zero = sa.literal_column("1"), sa.literal_column("0")
     query = (
