@@ -110,3 +110,44 @@ def test_taakgericht_product_is_not_declared_per_client(tmp_path, db_url):
         "43T01 is taakgericht in the contract: it is paid as a lump sum outside the declarations, not per client"
     ]
     assert status(result) == {2: "afgekeurd", 3: "goedgekeurd"}
+
+
+def test_contract_lookup_chooses_among_the_products_that_apply():
+    """Several products fit a line: eenheid first (an hourly one for minutes), then a contract
+    that names the aanbieder, then the lowest contract and product id; validity bounds apply."""
+    import pandas as pd
+
+    from jzcli.validate import contract_lookup
+
+    def prod(contract, product, eenheid, tarief, aanbieders=None, van="2025-01-01", tot=None, code="45A48"):
+        return {"contract_id": contract, "product_id": product, "gemeente": "0402", "aanbieders": aanbieders,
+                "productcategorie": "45", "productcode": code, "eenheid": eenheid, "tarief": tarief,
+                "uitvoeringsvariant": None, "geldig_van": van, "geldig_tot": tot}  # fmt: skip
+
+    products = pd.DataFrame([
+        prod(3, 30, "14", 100),                      # for all, other unit
+        prod(2, 20, "04", 200),                      # for all, hourly
+        prod(1, 10, "04", 300, '["98000001"]'),      # names 98000001, hourly
+        prod(1, 11, "04", 400, "98000002"),          # names 98000002 (a bare JSON number)
+        prod(4, 40, "14", 500, van="2025-06-01"),    # only from June
+        prod(5, 50, "14", 600, tot="2025-02-28", code="45A49"),  # ended in February
+    ])  # fmt: skip
+
+    def ln(agb, eenheid, begin="2025-03-01", code="45A48"):
+        return {"aanbieder": agb, "gemeente": "0402", "productcode": code, "eenheid": eenheid, "begindatum": pd.Timestamp(begin)}
+
+    lines = pd.DataFrame([
+        ln("98000001", "04"),                        # named + hourly → 300
+        ln("98000001", "01"),                        # minutes: hourly products fit; named wins → 300
+        ln("98000009", "04"),                        # not named: the one for all in its unit → 200
+        ln("98000009", "14"),                        # unit 14 for all: contract 3 (contract 4 not yet valid) → 100
+        ln("98000002", "14", begin="2025-07-01"),    # unit fits 3 and 4: lowest contract → 100
+        ln("98000002", "04"),                        # named by a bare number → 400
+        ln("98000009", "14", code="45A49"),          # 45A49 ended before March → none
+        ln("98000009", "14", begin="2025-02-01", code="45A49"),  # within its period → 600
+        ln("98000009", None, begin="2024-12-01"),    # before every product → none
+    ])  # fmt: skip
+    out = contract_lookup(lines, products)
+    assert out["contract_tarief"].tolist() == [300, 300, 200, 100, 100, 400, pd.NA, 600, pd.NA]
+    assert out["contract_product_found"].tolist() == [True] * 6 + [False, True, False]
+    assert out["contract_eenheid"].tolist() == ["04", "04", "04", "14", "14", "04", None, "14", None]

@@ -669,6 +669,8 @@ def _norm_products(products: pd.DataFrame) -> pd.DataFrame:
                 return [x.strip() for x in text.split(",") if x.strip()] or ["*"]
             if v is None:
                 return ["*"]
+        if not isinstance(v, (list, tuple)):  # one code, written as a JSON number or string
+            v = [v]
         items = [str(x) for x in v]
         return items or ["*"]
 
@@ -697,57 +699,100 @@ def contract_lookup(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame
     line's eenheid wins (an hourly one for a line in minutes), then a contract that names the
     aanbieder over one for all, then the lowest contract and product id.
     """
-    out = pd.DataFrame(index=lines.index)
+    n = len(lines)
+    p = _norm_products(products) if n and products is not None and not products.empty else None
+    row = _contract_rows(lines, p) if p is not None and not p.empty else np.full(n, -1, dtype="int64")
+    found = row >= 0
+    take = np.maximum(row, 0)
+    out = {}
     for c, dtype in CONTRACT_COLUMNS.items():
-        out[c] = pd.Series(pd.array([pd.NA] * len(lines), dtype="Int64") if dtype == "Int64" else [None] * len(lines), index=lines.index, dtype=dtype)
-    out["contract_product_found"] = False
-    if lines.empty or products is None or products.empty:
-        return out
-    p = _norm_products(products)
-    if p.empty:
-        return out
-    # (gemeente, productcode) as one integer: a lookup in the small product table instead of a
-    # two-column text merge over every line
-    pair_of_product = p["gemeente"].astype(str) + "\x1f" + p["productcode"].astype(str)
-    pairs = pd.Index(pair_of_product.unique())
-    line_pair = lines["gemeente"].astype(object) + "\x1f" + lines["productcode"].astype(object)
-    code = pairs.get_indexer(line_pair)
-    has = (code >= 0) & lines["begindatum"].notna().to_numpy()
-    idx = np.flatnonzero(has)
-    left = pd.DataFrame(
-        {
-            "_pos": idx,
-            "_pair": code[idx],
-            "aanbieder": lines["aanbieder"].to_numpy()[idx],
-            "eenheid": lines["eenheid"].to_numpy()[idx],
-            "begindatum": lines["begindatum"].to_numpy()[idx],
-        }
-    )
-    right = p[["_aanbieder", "_contract", "_product", "productcategorie", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot"]]
-    right = right.assign(_pair=pairs.get_indexer(pair_of_product))
-    m = left.merge(right, on="_pair", suffixes=("", "_c"))
-    ok = ((m["_aanbieder"] == "*") | (m["_aanbieder"] == m["aanbieder"])) & (m["geldig_van"] <= m["begindatum"])
-    ok &= m["geldig_tot"].isna() | (m["begindatum"] <= m["geldig_tot"])
-    m = m[ok.fillna(False).astype(bool)]
-    if m.empty:
-        return out
-    unit_fit = (m["eenheid"] == m["eenheid_c"]) | ((m["eenheid"] == "01") & (m["eenheid_c"] == "04"))
-    several = m["_pos"].duplicated(keep=False).to_numpy()
+        src = CONTRACT_SOURCE[c]
+        if dtype == "Int64":
+            values = pd.array(p[src], dtype="Int64") if found.any() else None
+            data = np.zeros(n, dtype="int64")
+            mask = ~found
+            if values is not None:
+                data[found] = values.to_numpy(dtype="int64", na_value=0)[take[found]]
+                mask = mask | np.asarray(values.isna())[take]
+            out[c] = pd.Series(pd.arrays.IntegerArray(data, mask), index=lines.index)
+        else:
+            data = np.full(n, None, dtype=object)
+            if found.any():
+                data[found] = p[src].to_numpy(dtype=object)[take[found]]
+            out[c] = pd.Series(data, index=lines.index, dtype=object)
+    out["contract_product_found"] = pd.Series(found, index=lines.index)
+    return pd.DataFrame(out, index=lines.index)
+
+
+CONTRACT_SOURCE = {
+    "contract_tarief": "tarief",
+    "contract_eenheid": "eenheid",
+    "contract_id": "_contract",
+    "contract_variant": "uitvoeringsvariant",
+    "contract_productcategorie": "productcategorie",
+}
+
+
+def _codes(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Positions of ``values`` in the small ``index`` of texts (-1 when missing or absent)."""
+    return index.get_indexer(values.to_numpy(dtype=object, na_value=None))
+
+
+def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
+    """Per line, the row of ``p`` (normalised products) that applies, -1 for none.
+
+    A merge done on integer codes in numpy: every line is paired with the products of its
+    (gemeente, productcode) — most with exactly one — then the pairs are filtered and, where
+    several remain, ranked.
+    """
+    gem = pd.Index(pd.unique(p["gemeente"].astype(str).to_numpy(dtype=object)))
+    code = pd.Index(pd.unique(p["productcode"].astype(str).to_numpy(dtype=object)))
+    p_key = gem.get_indexer(p["gemeente"].astype(str).to_numpy(dtype=object)) * len(code) + code.get_indexer(p["productcode"].astype(str).to_numpy(dtype=object))
+    lg, lc = _codes(gem, lines["gemeente"]), _codes(code, lines["productcode"])
+    begin = lines["begindatum"].to_numpy(dtype="datetime64[us]")
+    line_key = np.where((lg >= 0) & (lc >= 0) & ~np.isnat(begin), lg * len(code) + lc, -1)
+    # products grouped by key; each line's candidates are one run of ``order``
+    order = np.argsort(p_key, kind="stable")
+    keys, starts, counts = np.unique(p_key[order], return_index=True, return_counts=True)
+    slot = np.searchsorted(keys, line_key)
+    slot = np.minimum(slot, len(keys) - 1)
+    has = (line_key >= 0) & (keys[slot] == line_key)
+    pos = np.flatnonzero(has)
+    n_cand = counts[slot[pos]]
+    line_of = np.repeat(pos, n_cand)
+    first = np.repeat(np.cumsum(n_cand) - n_cand, n_cand)
+    prow = order[np.repeat(starts[slot[pos]], n_cand) + np.arange(len(line_of)) - first]
+
+    agb = pd.Index(pd.unique(p["_aanbieder"].astype(str).to_numpy(dtype=object)))
+    p_agb = agb.get_indexer(p["_aanbieder"].astype(str).to_numpy(dtype=object))
+    p_all = (p["_aanbieder"] == "*").to_numpy(dtype=bool)
+    line_agb = _codes(agb, lines["aanbieder"])[line_of]
+    van = p["geldig_van"].to_numpy(dtype="datetime64[us]")[prow]
+    tot = p["geldig_tot"].to_numpy(dtype="datetime64[us]")[prow]
+    b = begin[line_of]
+    ok = (p_all[prow] | ((line_agb >= 0) & (line_agb == p_agb[prow]))) & ~np.isnat(van) & (van <= b)
+    ok &= np.isnat(tot) | (b <= tot)
+    line_of, prow = line_of[ok], prow[ok]
+
+    result = np.full(len(lines), -1, dtype="int64")
+    several = np.bincount(line_of, minlength=len(lines))[line_of] > 1
+    result[line_of[~several]] = prow[~several]
     if several.any():  # choose among the products that apply (rare: most lines have exactly one)
-        d = m[several]
-        d = d.assign(_unit=(~unit_fit[several]).astype(int), _all=(d["_aanbieder"] == "*").astype(int))
-        d = d.sort_values(["_pos", "_unit", "_all", "_contract", "_product"], kind="mergesort").drop_duplicates("_pos")
-        m = pd.concat([m[~several], d[m.columns]], ignore_index=True)
-    pos = m["_pos"].to_numpy()
-    out.iloc[pos, out.columns.get_loc("contract_tarief")] = m["tarief"].to_numpy()
-    out.iloc[pos, out.columns.get_loc("contract_eenheid")] = m["eenheid_c"].to_numpy()
-    out.iloc[pos, out.columns.get_loc("contract_id")] = m["_contract"].to_numpy()
-    out.iloc[pos, out.columns.get_loc("contract_variant")] = m["uitvoeringsvariant"].to_numpy()
-    out.iloc[pos, out.columns.get_loc("contract_productcategorie")] = m["productcategorie"].to_numpy()
-    found = np.zeros(len(lines), dtype=bool)
-    found[pos] = True
-    out["contract_product_found"] = found
-    return out
+        lo, pr = line_of[several], prow[several]
+        units = pd.Index(pd.unique(p["eenheid"].dropna().astype(str).to_numpy(dtype=object)))
+        p_unit = _codes(units, p["eenheid"].astype(object))
+        l_unit = _codes(units, lines["eenheid"].iloc[lo])
+        l_min = (lines["eenheid"].iloc[lo] == "01").to_numpy(dtype=bool)
+        p_hour = (p["eenheid"] == "04").to_numpy(dtype=bool)[pr]
+        fit = ((l_unit >= 0) & (l_unit == p_unit[pr])) | (l_min & p_hour)
+        big = np.iinfo("int64").max
+        contract = pd.array(p["_contract"], dtype="Int64").to_numpy(dtype="int64", na_value=big)[pr]
+        product = pd.array(p["_product"], dtype="Int64").to_numpy(dtype="int64", na_value=big)[pr]
+        rank = np.lexsort((product, contract, p_all[pr], ~fit, lo))
+        lo, pr = lo[rank], pr[rank]
+        head = np.r_[True, lo[1:] != lo[:-1]]
+        result[lo[head]] = pr[head]
+    return result
 
 
 def _match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.DataFrame:
