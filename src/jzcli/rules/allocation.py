@@ -254,22 +254,28 @@ def _objects(values) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
+def _by_distinct(values, convert, missing: int) -> np.ndarray:
+    """``convert`` applied to each distinct value once (codes repeat a million times)."""
+    codes, uniques = pd.factorize(_objects(values), use_na_sentinel=True)
+    table = np.array([convert(u) for u in uniques] + [missing], dtype="int64")
+    return table[codes]  # code -1 (missing) takes the last entry
+
+
 def _unit_int(values) -> np.ndarray:
     """Eenheid codes (WJ756, a closed list) as ints: '04' → 4; -1 for missing or unknown."""
-    arr = _objects(values)
-    out = np.full(len(arr), -1, dtype="int64")
-    for code in UNIT_LABEL:
-        out[arr == code] = int(code)
-    return out
+    return _by_distinct(values, lambda u: int(u) if isinstance(u, str) and u in UNIT_LABEL else -1, -1)
 
 
 def _freq_int(values) -> np.ndarray:
     """Frequentie codes (WMO757) as ints 1, 2, 4, 6 (also from '01' or 2); 0 for missing/unknown."""
-    arr = _objects(values)
-    out = np.zeros(len(arr), dtype="int64")
-    for code in (1, 2, 4, 6):
-        out[(arr == str(code)) | (arr == f"0{code}") | (arr == code)] = code
-    return out
+
+    def freq(u) -> int:
+        for code in (1, 2, 4, 6):
+            if u == str(code) or u == f"0{code}" or (u == code and not isinstance(u, bool)):
+                return code
+        return 0
+
+    return _by_distinct(values, freq, 0)
 
 
 def _output_mask(variant, alloc_unit: np.ndarray) -> np.ndarray:

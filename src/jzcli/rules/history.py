@@ -139,17 +139,22 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
 @rule("TR416", "0001", "No second debet for the same toewijzing, product and ProductPeriode within one batch", family=FAMILY, niveau=BERICHT)
 def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)].sort_values("id", kind="mergesort")
-    if len(debets) < 2:
+    (key,) = content_keys(lines)  # -1 for a line without aanbieder, bsn, productcode or dates
+    key = key.to_numpy()
+    pos = np.flatnonzero((lines["debet_credit"] != CREDIT).to_numpy() & (key >= 0))
+    if len(pos) < 2:
         return make_findings(lines.iloc[0:0], "", None)
-    (key,) = content_keys(debets)
-    frame = pd.DataFrame({"batch": debets["batch"].to_numpy(), "_key": key.to_numpy(), "_rij": debets["rij"].to_numpy(), "_blad": debets["blad"].to_numpy(), "_idx": debets.index})
-    frame = frame[frame["_key"] >= 0]
-    later_mask = frame.duplicated(["batch", "_key"], keep="first")
-    if not later_mask.any():
+    # Works on positions and integer keys: a million lines are not copied for this
+    pos = pos[np.argsort(lines["id"].to_numpy()[pos], kind="stable")]
+    batch, _ = pd.factorize(lines["batch"].to_numpy()[pos])
+    group, _ = pd.factorize(batch * (int(key[pos].max()) + 1) + key[pos])  # one code per (batch, content)
+    _, first_of = np.unique(group, return_index=True)  # per code, its first line (lowest id)
+    later = np.ones(len(pos), dtype=bool)
+    later[first_of] = False
+    if not later.any():
         return make_findings(lines.iloc[0:0], "", None)
-    firsts = frame[~later_mask].drop(columns="_idx")
-    m = frame.loc[later_mask, ["batch", "_key", "_idx"]].merge(firsts, on=["batch", "_key"], how="left")
+    first = pos[first_of[group[later]]]
+    m = pd.DataFrame({"_idx": lines.index[pos[later]], "_rij": lines["rij"].to_numpy()[first], "_blad": lines["blad"].to_numpy()[first]})
     hit = lines.loc[m["_idx"].to_numpy()]
     first_where = pd.Series(
         np.where(pd.notna(m["_blad"]), "sheet '" + text_of(m["_blad"]) + "' row " + text_of(m["_rij"]), "row " + text_of(m["_rij"])),
