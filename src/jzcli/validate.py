@@ -409,49 +409,6 @@ def sync_readme_rules(path) -> bool:
 
 
 # ============================================================================ loading
-def _read(store: Store, query) -> pd.DataFrame:
-    """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables)."""
-    compiled = query.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
-    with store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        cur = raw.cursor()
-        try:
-            cur.execute(str(compiled))
-            names = [d[0] for d in cur.description]
-            chunks = []
-            while rows := cur.fetchmany(READ_CHUNK):
-                chunks.append(_shared_text(pd.DataFrame.from_records(rows, columns=names, coerce_float=False)))
-                del rows
-        finally:
-            cur.close()
-    if not chunks:
-        return pd.DataFrame(columns=names)
-    return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
-
-
-READ_CHUNK = 100_000
-
-
-def _shared_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Repeated text values as one shared object each (the driver makes a new string per cell).
-
-    Read in chunks of READ_CHUNK rows, a million lines then take a fraction of the memory: the
-    driver's row tuples live for one chunk, and "declaraties.csv", "0153", "2025-01-01" are
-    stored once per chunk instead of once per line.
-    """
-    for name in frame.columns:
-        col = frame[name]
-        if col.dtype.kind in "iufbM":
-            continue
-        codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
-        if len(uniques) * 2 > len(col):
-            continue  # mostly distinct: nothing to share
-        values = np.asarray(uniques, dtype=object).take(np.maximum(codes, 0)) if len(uniques) else np.full(len(col), None, dtype=object)
-        values[codes < 0] = None
-        frame[name] = pd.Series(values, index=frame.index, dtype=col.dtype)
-    return frame
-
-
 def _typed_lines(frame: pd.DataFrame) -> pd.DataFrame:
     """Driver values → the Context types (cheap when the driver gave the right types already)."""
     data = {}
@@ -491,7 +448,7 @@ def load_lines(store: Store, where=None) -> pd.DataFrame:
     query = sa.select(*[t.c[c] for c in LINE_COLUMNS if c not in empty]).order_by(t.c.id)
     if where is not None:
         query = query.where(where)
-    return _typed_lines(_read(store, query)).reset_index(drop=True)
+    return _typed_lines(store.read_frame(query)).reset_index(drop=True)
 
 
 NOTHING = object()
@@ -539,7 +496,7 @@ def _load_verdicts(store: Store, where=None) -> pd.DataFrame:
     query = sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde)
     if where is not None:
         query = query.where(beoordelingen.c.regel_id.in_(sa.select(declaratieregels.c.id).where(where)))
-    v = _read(store, query)
+    v = store.read_frame(query)
     if v.empty:
         return pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "status": pd.Series(dtype=object), "ronde": pd.Series(dtype="int64")})
     return v.astype({"regel_id": "int64", "ronde": "int64"})
@@ -547,7 +504,7 @@ def _load_verdicts(store: Store, where=None) -> pd.DataFrame:
 
 def _load_import_findings(store: Store) -> pd.DataFrame:
     t = importbevindingen
-    f = _read(store, sa.select(t.c.regel_id, t.c.veld, t.c.kolom, t.c.waarde, t.c.regel, t.c.melding).where(t.c.regel_id.is_not(None)).order_by(t.c.id))
+    f = store.read_frame(sa.select(t.c.regel_id, t.c.veld, t.c.kolom, t.c.waarde, t.c.regel, t.c.melding).where(t.c.regel_id.is_not(None)).order_by(t.c.id))
     if f.empty:
         f = pd.DataFrame(columns=["regel_id", "veld", "kolom", "waarde", "regel", "melding"])
     f["regel_id"] = pd.array(f["regel_id"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
@@ -565,7 +522,7 @@ def load_berichten(store: Store) -> pd.DataFrame:
     (dict), one row per batch in batch order; dates as datetime64, totaal_ingediend Int64."""
     m = berichten
     cols = [c.name for c in m.columns]
-    f = _read(store, sa.select(m, batches.c.bestand, batches.c.details).join(batches, batches.c.id == m.c.batch).order_by(m.c.batch))
+    f = store.read_frame(sa.select(m, batches.c.bestand, batches.c.details).join(batches, batches.c.id == m.c.batch).order_by(m.c.batch))
     if f.empty:
         f = pd.DataFrame({c: pd.Series(dtype=object) for c in [*cols, "bestand", "details"]})
     f["batch"] = pd.array(f["batch"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
@@ -589,7 +546,7 @@ def load_berichten(store: Store) -> pd.DataFrame:
 def _load_sheets(store: Store) -> pd.DataFrame:
     """Per imported sheet (batch, blad): the total the file states (cents or NA) and whether the
     ProductPeriode came from a month column (``maand``)."""
-    b = _read(store, sa.select(batches.c.id, batches.c.details).where(batches.c.soort == "declaraties"))
+    b = store.read_frame(sa.select(batches.c.id, batches.c.details).where(batches.c.soort == "declaraties"))
     rows = []
     for bid, details in zip(b.get("id", []), b.get("details", [])):
         try:
@@ -1622,8 +1579,7 @@ def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
     lines = load_lines(store, declaratieregels.c.id.in_(in_round))
     status = dict(zip(verdicts["regel_id"], verdicts["status"]))
     b = bevindingen
-    found = _read(
-        store,
+    found = store.read_frame(
         sa.select(b.c.regel_id.label("id"), b.c.kolom, b.c.waarde, b.c.melding, b.c.regel, b.c.retourcode, b.c.ernst)
         .where(b.c.ronde == ronde)
         .order_by(b.c.id),
