@@ -4,6 +4,7 @@ atomic), serialisation (CLI JSON/CSV = the core records) and exit codes."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -239,3 +240,23 @@ def test_cli_rules_lists_the_registry(cli):
     assert r.exit_code == 0 and "TR418" in r.stdout
     r = cli("rules", "--format", "csv")
     assert r.stdout.splitlines()[0] == "regel,retourcode,ernst,niveau,titel,omschrijving"
+
+
+def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeypatch):
+    """load_lines reads READ_CHUNK rows at a time and merges each chunk's distinct values: with a
+    chunk of 2 rows (values recurring across chunks, NULLs, credits) the frame is the same."""
+    import jzcli.validate as engine
+
+    rows = [
+        line(BSNS[0]), line(BSNS[1], "45A49", volume=4), line(BSNS[0], dc="C", ref="R1"),
+        line(BSNS[2], begin=dt.date(2025, 3, 3), end=dt.date(2025, 3, 9), nummer="406250101"),
+        line(BSNS[1], cat=None, volume=7),
+    ]  # fmt: skip
+    store = setup(db_url, tmp_path, rows)
+    whole = engine.load_lines(store)
+    monkeypatch.setattr(engine, "READ_CHUNK", 2)
+    chunked = engine.load_lines(store)
+    assert len(whole) == 5 and whole["bsn"].nunique() == 3
+    pd.testing.assert_frame_equal(chunked, whole)
+    assert whole["begindatum"].dtype.kind == "M" and str(whole["volume"].dtype) == "Int64"
+    assert whole["referentienummer"].notna().sum() == 1 and whole["referentienummer"].dtype == "str"

@@ -74,7 +74,7 @@ from jzcli.model import CREDIT, DEBET, EENHEDEN
 from jzcli.readers.values import elfproef
 from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
 from jzcli.store import Store, batches, berichten
-from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, _read, load_lines, mask_value, signed_amount
+from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, load_lines, mask_value, signed_amount
 
 JW323 = ijw.bericht("JW323")
 NS = JW323.namespace
@@ -175,7 +175,7 @@ class Source:
 
 
 def _sha_of_batches(store: Store) -> pd.Series:
-    b = _read(store, sa.select(batches.c.id, batches.c.sha256))
+    b = store.read_frame(sa.select(batches.c.id, batches.c.sha256))
     if b.empty:
         return pd.Series(dtype=object)
     return pd.Series(b["sha256"].to_numpy(), index=b["id"].astype("int64").to_numpy())
@@ -195,7 +195,7 @@ def _source_from(store: Store, where=None, *, verdicts: bool = False) -> tuple[p
             latest = v.sort_values("ronde").drop_duplicates("regel_id", keep="last")
             bad = latest.loc[(latest["status"] == AFGEKEURD) & latest["regel_id"].isin(lines["id"]), ["regel_id", "ronde"]]
             if len(bad):
-                f = _read(store, sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde, bevindingen.c.ernst))
+                f = store.read_frame(sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde, bevindingen.c.ernst))
                 f = f.merge(bad, on=["regel_id", "ronde"]) if len(f) else f
                 f = f[f["ernst"] == "afkeur"] if len(f) else f
                 rules = f.groupby("regel_id")["regel"].agg(lambda s: ", ".join(dict.fromkeys(s))) if len(f) else pd.Series(dtype=object)
@@ -226,7 +226,7 @@ def read_store(store: Store, batch: list[int]) -> Source:
 
     if not batch:
         raise UsageError("--db needs --batch: say which imported files to turn into messages (see jzcli batches)")
-    known = _read(store, sa.select(batches.c.id, batches.c.soort, batches.c.bestand).where(batches.c.id.in_([int(b) for b in batch])))
+    known = store.read_frame(sa.select(batches.c.id, batches.c.soort, batches.c.bestand).where(batches.c.id.in_([int(b) for b in batch])))
     missing = sorted(set(int(b) for b in batch) - set(known["id"].astype(int)) if len(known) else set(int(b) for b in batch))
     if missing:
         raise UsageError(f"--batch {', '.join(map(str, missing))}: no such batch in the store (see jzcli batches)")
@@ -234,7 +234,7 @@ def read_store(store: Store, batch: list[int]) -> Source:
     if len(other):
         r = other.iloc[0]
         raise UsageError(f"--batch {r['id']}: {r['bestand']} holds {r['soort']}, not declarations")
-    msgs = _read(store, sa.select(berichten.c.batch).where(berichten.c.batch.in_([int(b) for b in batch])))
+    msgs = store.read_frame(sa.select(berichten.c.batch).where(berichten.c.batch.in_([int(b) for b in batch])))
     if len(msgs):
         b = int(msgs["batch"].iloc[0])
         raise UsageError(f"--batch {b}: this batch is an iJw message already; export spreadsheet batches")

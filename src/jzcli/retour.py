@@ -60,7 +60,7 @@ from jzcli.errors import FileReadError
 from jzcli.model import CREDIT, DEBET
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
 from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
-from jzcli.validate import AFGEKEURD, GOEDGEKEURD, _read, load_lines, load_rules, rule_rank, signed_amount
+from jzcli.validate import AFGEKEURD, GOEDGEKEURD, load_lines, load_rules, rule_rank, signed_amount
 
 NS_325 = ijw.bericht("JW325").namespace
 NS_BASIS = ijw.BASIS_NS
@@ -249,7 +249,7 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
     if where is not None:
         ids = ids.where(where)
     b = beoordelingen
-    verdicts = _read(store, sa.select(b.c.regel_id, b.c.status, b.c.ronde).where(b.c.regel_id.in_(ids)))
+    verdicts = store.read_frame(sa.select(b.c.regel_id, b.c.status, b.c.ronde).where(b.c.regel_id.in_(ids)))
     if len(verdicts):
         verdicts = verdicts.astype({"regel_id": "int64", "ronde": "int64"}).set_index("regel_id")
         lines["status"] = lines["id"].map(verdicts["status"]).astype(object)
@@ -259,11 +259,10 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
         lines["ronde"] = pd.array([pd.NA] * len(lines), dtype="Int64")
 
     f = bevindingen
-    found = _read(
-        store,
+    found = store.read_frame(
         sa.select(f.c.id, f.c.regel_id, f.c.regel, f.c.retourcode, f.c.melding, f.c.ronde)
         .where(f.c.regel_id.in_(ids) & (f.c.ernst == AFKEUR))
-        .order_by(f.c.id),
+        .order_by(f.c.id)
     )
     if found.empty:
         found = pd.DataFrame({c: pd.Series(dtype=object) for c in ("id", "regel_id", "regel", "retourcode", "melding", "ronde")})
@@ -274,8 +273,8 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 
     batch_ids = sorted(int(x) for x in lines["batch"].unique())
     m = berichten
-    msgs = _read(store, sa.select(m).where(m.c.batch.in_(batch_ids))) if batch_ids else pd.DataFrame(columns=[c.name for c in m.columns])
-    files = _read(store, sa.select(batches.c.id, batches.c.bestand).where(batches.c.id.in_(batch_ids))) if batch_ids else pd.DataFrame(columns=["id", "bestand"])
+    msgs = store.read_frame(sa.select(m).where(m.c.batch.in_(batch_ids))) if batch_ids else pd.DataFrame(columns=[c.name for c in m.columns])
+    files = store.read_frame(sa.select(batches.c.id, batches.c.bestand).where(batches.c.id.in_(batch_ids))) if batch_ids else pd.DataFrame(columns=["id", "bestand"])
     if len(msgs):
         msgs["batch"] = msgs["batch"].astype("int64")
     return lines, found, msgs, files

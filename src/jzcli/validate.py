@@ -86,9 +86,9 @@ import sqlalchemy as sa
 
 from jzcli import render
 from jzcli.errors import StoreError
-from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS, TEXT_FIELDS
+from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
-from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
+from jzcli.store import READ_CHUNK, Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
 
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
@@ -409,28 +409,96 @@ def sync_readme_rules(path) -> bool:
 
 
 # ============================================================================ loading
-def _typed_lines(frame: pd.DataFrame) -> pd.DataFrame:
-    """Driver values → the Context types (cheap when the driver gave the right types already)."""
+def _typed_column(col: str, s: pd.Series):
+    """Driver values of one line column → its Context type (cheap when the type is right already)."""
+    if col in ("id", "batch"):
+        return s.to_numpy(dtype="int64") if pd.api.types.is_integer_dtype(s.dtype) else pd.array(s, dtype="Int64").fillna(0).to_numpy("int64")
+    if col in DATE_FIELDS:
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            return s
+        if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+            return pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")  # SQLite: ISO text
+        return pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce")
+    if col in _NUMBER_COLUMNS:
+        return pd.array(s.to_numpy() if pd.api.types.is_integer_dtype(s.dtype) else s.astype(object).where(s.notna(), None), dtype="Int64")
+    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
+        return s
+    return s.astype(object).where(s.notna(), np.nan).astype("str")
+
+
+_NUMBER_COLUMNS = {"id", "batch", "rij", *INT_FIELDS}
+
+
+def _read_lines(store: Store, query) -> dict:
+    """The selected line columns, typed, straight from the raw driver cursor.
+
+    READ_CHUNK rows at a time: numbers are collected as they come; every other column is
+    factorised per chunk, so its distinct values are typed once (a million lines hold a few
+    hundred dates and codes) and a repeated value is one shared object, not one per line.
+    """
+    compiled = query.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
+    with store.engine.connect() as conn:
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            cur.execute(str(compiled))
+            names = [d[0] for d in cur.description]
+            parts: dict[str, list] = {name: [] for name in names}
+            while rows := cur.fetchmany(READ_CHUNK):
+                block = np.empty((len(rows), len(names)), dtype=object)
+                block[:] = rows
+                del rows
+                for j, name in enumerate(names):
+                    col = block[:, j]
+                    parts[name].append(_numbers(name, col) if name in _NUMBER_COLUMNS else _factorize32(col))
+                del block
+        finally:
+            cur.close()
     data = {}
-    n = len(frame)
-    for col in LINE_COLUMNS:
-        s = frame[col] if col in frame.columns else pd.Series([None] * n, index=frame.index, dtype=object)
-        if col in ("id", "batch"):
-            data[col] = s.to_numpy(dtype="int64") if pd.api.types.is_integer_dtype(s.dtype) else pd.array(s, dtype="Int64").fillna(0).to_numpy("int64")
-        elif col in DATE_FIELDS:
-            if pd.api.types.is_datetime64_any_dtype(s.dtype):
-                data[col] = s
-            elif pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-                data[col] = pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")  # SQLite: ISO text
-            else:
-                data[col] = pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce")
-        elif col in ("rij", *INT_FIELDS):
-            data[col] = pd.array(s.to_numpy() if pd.api.types.is_integer_dtype(s.dtype) else s.astype(object).where(s.notna(), None), dtype="Int64")
-        elif pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-            data[col] = s
-        else:
-            data[col] = s.astype(object).where(s.notna(), np.nan).astype("str")
-    return pd.DataFrame(data, index=frame.index)
+    for name in names:
+        chunks = parts.pop(name)
+        if name in _NUMBER_COLUMNS:
+            values = np.concatenate([v for v, _ in chunks]) if chunks else np.array([], dtype="int64")
+            missing = np.concatenate([m for _, m in chunks]) if chunks else np.array([], dtype=bool)
+            data[name] = values if name in ("id", "batch") else pd.arrays.IntegerArray(values, missing)
+            continue
+        # one vocabulary over the chunks; each chunk's codes mapped into it
+        vocab, start, codes = [np.asarray(u, dtype=object) for _, u in chunks], 0, []
+        joint, uniques = pd.factorize(np.concatenate(vocab) if vocab else np.array([], dtype=object))
+        for (c, _), u in zip(chunks, vocab):
+            recode = np.append(joint[start : start + len(u)], -1)  # code -1 (NULL) stays -1
+            codes.append(recode[c])
+            start += len(u)
+        typed = _typed_column(name, pd.Series(np.asarray(uniques, dtype=object), dtype=object))
+        taken = pd.Series(typed).array.take(np.concatenate(codes) if codes else np.array([], dtype="int64"), allow_fill=True)
+        data[name] = taken
+    return data
+
+
+def _factorize32(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype("int32"), uniques  # a chunk holds at most READ_CHUNK distinct values
+
+
+def _numbers(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk of a number column from the driver's objects: int64 values (0 where NULL) and the
+    NULL mask, in one conversion when the driver gave ints."""
+    missing = pd.isna(values)
+    filled = values.copy()
+    filled[missing] = 0
+    try:
+        return filled.astype("int64"), missing
+    except (TypeError, ValueError, OverflowError):  # not plain ints: the general conversion
+        typed = pd.array(pd.Series(values, dtype=object).where(~missing, None), dtype="Int64")
+        return typed.to_numpy(dtype="int64", na_value=0), np.asarray(typed.isna())
+
+
+def _no_values(col: str, n: int):
+    """A line column no line fills, in its Context type."""
+    if col in DATE_FIELDS:
+        return pd.Series(pd.NaT, index=pd.RangeIndex(n), dtype="datetime64[us]")
+    if col in _NUMBER_COLUMNS:
+        return pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool))
+    return pd.Series(np.nan, index=pd.RangeIndex(n), dtype="str")
 
 
 def load_lines(store: Store, where=None) -> pd.DataFrame:
@@ -448,7 +516,10 @@ def load_lines(store: Store, where=None) -> pd.DataFrame:
     query = sa.select(*[t.c[c] for c in LINE_COLUMNS if c not in empty]).order_by(t.c.id)
     if where is not None:
         query = query.where(where)
-    return _typed_lines(store.read_frame(query)).reset_index(drop=True)
+    data = _read_lines(store, query)
+    n = len(data["id"])
+    # copy=False: the columns are this frame's own; a copy would cost ~100 MB per million lines
+    return pd.DataFrame({c: data.pop(c) if c in data else _no_values(c, n) for c in LINE_COLUMNS}, index=pd.RangeIndex(n), copy=False)
 
 
 NOTHING = object()
@@ -1649,7 +1720,6 @@ def rule_summary(result: ValidationResult) -> pd.DataFrame:
     amounts = signed_amount(v)
     per_line = f.drop_duplicates(["regel", "regel_id"])
     per_line = per_line.assign(_amount=per_line["regel_id"].map(amounts).fillna(0).astype("int64"))
-    rules = load_rules()
     g = per_line.groupby("regel", sort=False).agg(
         retourcode=("retourcode", "first"), omschrijving=("omschrijving", "first"), ernst=("ernst", "first"), regels=("regel_id", "size"), bedrag=("_amount", "sum")
     )
