@@ -46,6 +46,14 @@ def test_text_table_matches_rich(width, caption):
         assert "[not markup" in fast  # cells are text, not Rich markup
 
 
+@pytest.mark.parametrize("width", [45, 60, 80, 200])
+def test_text_table_measures_wide_characters_as_rich_does(width):
+    """A character that takes two terminal cells (東) counts as two: the columns line up as Rich's."""
+    t = build()
+    t.add_row("Zorg 東京", "東京-東京", "2", "€ 12,00", "0,0%")
+    assert output(t.print, width) == output(lambda c: c.print(t._rich(t.rows)), width)
+
+
 def test_text_table_without_rows():
     t = render.TextTable("empty")
     t.add_column("a")

@@ -179,16 +179,21 @@ class TextTable:
     def _lines(self, console: Console) -> list[tuple[str, str | None]]:
         from rich.cells import cell_len, set_cell_size
 
+        def width(text: str) -> int:  # terminal cells; plain ASCII (most cells) is one per character
+            return len(text) if text.isascii() else cell_len(text)
+
         n = len(self.columns)
         widest = [c["header"] for c in self.columns]
-        sizes = [cell_len(w) for w in widest]
+        sizes = [width(w) for w in widest]
+        row_sizes = []
         for cells, _, _ in self.rows:
             if len(cells) != n:
                 raise ValueError("row length")
-            for i, cell in enumerate(cells):
-                size = cell_len(cell)
+            own = [width(cell) for cell in cells]
+            row_sizes.append(own)
+            for i, size in enumerate(own):
                 if size > sizes[i]:
-                    sizes[i], widest[i] = size, cell
+                    sizes[i], widest[i] = size, cells[i]
         probe = self._rich([(widest, None, False)])
         options = console.options
         widths = probe._calculate_column_widths(console, options.update_width(options.max_width - probe._extra_width))
@@ -201,9 +206,8 @@ class TextTable:
         justify = [c["justify"] for c in self.columns]
         self.shortened = any(j == "right" and sizes[i] > inner[i] for i, j in enumerate(justify))
 
-        def fit(text: str, i: int) -> str:
+        def fit(text: str, i: int, size: int) -> str:
             w = inner[i]
-            size = cell_len(text)
             if size > w:
                 text = set_cell_size(text, w - 1) + "…" if w > 0 else ""
                 size = cell_len(text)
@@ -211,9 +215,9 @@ class TextTable:
             body = pad + text if justify[i] == "right" else text + pad
             return " " * left[i] + body + " " * right[i]
 
-        def row(cells: list[str], part: str) -> str:  # part: head, mid or foot (the box's edge characters)
+        def row(cells: list[str], own: list[int], part: str) -> str:  # part: head, mid or foot (the box's edge characters)
             edge_l, edge_r, divider = (getattr(box_, f"{part}_{side}") for side in ("left", "right", "vertical"))
-            return edge_l + divider.join(fit(c, i) for i, c in enumerate(cells)) + edge_r
+            return edge_l + divider.join(fit(c, i, size) for i, (c, size) in enumerate(zip(cells, own))) + edge_r
 
         def annotation(text: str, style: str) -> list[tuple[str, str | None]]:
             rendered = console.render_lines(Text(text, justify="left"), options.update(width=table_width, justify="left"), pad=True)
@@ -223,12 +227,13 @@ class TextTable:
         if self.title:
             lines += annotation(self.title, "table.title")
         lines.append((box_.get_top(widths), None))
-        lines.append((row([c["header"] for c in self.columns], "head"), "bold"))
+        headers = [c["header"] for c in self.columns]
+        lines.append((row(headers, [width(h) for h in headers], "head"), "bold"))
         lines.append((box_.get_row(widths, "head", edge=True), None))
         separator = box_.get_row(widths, "row", edge=True)
         last = len(self.rows) - 1
-        for index, (cells, style, section) in enumerate(self.rows):
-            lines.append((row(cells, "foot" if index == last else "mid"), style))
+        for index, ((cells, style, section), own) in enumerate(zip(self.rows, row_sizes)):
+            lines.append((row(cells, own, "foot" if index == last else "mid"), style))
             if section and index < last:
                 lines.append((separator, None))
         lines.append((box_.get_bottom(widths), None))
