@@ -60,7 +60,7 @@ from jzcli.errors import FileReadError
 from jzcli.model import CREDIT, DEBET
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
 from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
-from jzcli.validate import AFGEKEURD, GOEDGEKEURD, load_lines, load_rules, rule_rank, signed_amount
+from jzcli.validate import AFGEKEURD, GOEDGEKEURD, load_lines, load_rules, no_ints, rule_rank, signed_amount
 
 NS_325 = ijw.bericht("JW325").namespace
 NS_BASIS = ijw.BASIS_NS
@@ -256,7 +256,7 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
         lines["ronde"] = pd.array(lines["id"].map(verdicts["ronde"]), dtype="Int64")
     else:
         lines["status"] = pd.Series(None, index=lines.index, dtype=object)
-        lines["ronde"] = pd.array([pd.NA] * len(lines), dtype="Int64")
+        lines["ronde"] = no_ints(len(lines))
 
     f = bevindingen
     found = store.read_frame(

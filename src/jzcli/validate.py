@@ -195,6 +195,11 @@ class ValidationResult:
 
 
 # ============================================================================ helpers for rules
+def no_ints(n: int) -> pd.arrays.IntegerArray:
+    """``n`` missing Int64 values (``pd.array([pd.NA] * n)`` builds a Python list: 0.27 s per million)."""
+    return pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool))
+
+
 def signed_amount(lines: pd.DataFrame) -> pd.Series:
     """bedrag with the sign of debet_credit (credit negative), 0 where bedrag is missing."""
     bedrag = pd.array(lines["bedrag"], dtype="Int64").fillna(0).astype("int64")
@@ -675,7 +680,7 @@ def _norm_products(products: pd.DataFrame) -> pd.DataFrame:
     """Contract products with one row per (gemeente, allowed aanbieder or '*')."""
     p = products.copy().reset_index(drop=True)
     cid = next((c for c in ("contract_id", "contract") if c in p.columns), None)
-    p["_contract"] = pd.array(p[cid], dtype="Int64") if cid else pd.array([pd.NA] * len(p), dtype="Int64")
+    p["_contract"] = pd.array(p[cid], dtype="Int64") if cid else no_ints(len(p))
     pid = "product_id" if "product_id" in p.columns else ("id" if "id" in p.columns else None)
     p["_product"] = pd.array(p[pid], dtype="Int64") if pid else pd.array(range(len(p)), dtype="Int64")
     for c in ("gemeente", "productcategorie", "productcode", "eenheid", "uitvoeringsvariant"):
@@ -825,7 +830,7 @@ def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
 
 def _match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
-        {"toewijzing_id": pd.array([pd.NA] * len(lines), dtype="Int64"), "toewijzing_match": pd.Series([None] * len(lines), dtype=object)},
+        {"toewijzing_id": no_ints(len(lines)), "toewijzing_match": pd.Series([None] * len(lines), dtype=object)},
         index=lines.index,
     )
     if lines.empty or toewijzingen is None or toewijzingen.empty:
@@ -902,7 +907,7 @@ def derive(
         lines["blad_vermeld_totaal"] = pd.array(info["vermeld_totaal"].reindex(keys).to_numpy(), dtype="Int64")
         month = info["maand"].reindex(keys).fillna(False).astype(bool).to_numpy()
     else:
-        lines["blad_vermeld_totaal"] = pd.array([pd.NA] * len(lines), dtype="Int64")
+        lines["blad_vermeld_totaal"] = no_ints(len(lines))
         month = np.zeros(len(lines), dtype=bool)
     lines["productperiode_uit_maand"] = month
     _clip_months(lines, toewijzingen)
@@ -962,7 +967,7 @@ def content_keys(*frames: pd.DataFrame) -> list[pd.Series]:
     parts = []
     for f in frames:
         p = pd.DataFrame({c: (f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)) for c in cols}, index=f.index)
-        p["toewijzing_id"] = pd.array(f["toewijzing_id"], dtype="Int64") if "toewijzing_id" in f.columns else pd.array([pd.NA] * len(f), dtype="Int64")
+        p["toewijzing_id"] = pd.array(f["toewijzing_id"], dtype="Int64") if "toewijzing_id" in f.columns else no_ints(len(f))
         parts.append(p.reset_index(drop=True))
     joined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     keys = content_groups(joined).to_numpy() if len(joined) else np.array([], dtype="int64")
@@ -1376,7 +1381,7 @@ def validate(
     decl = decl.sort_values("batch", kind="mergesort").drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
 
     lines["gecrediteerd"] = False
-    lines["crediteert"] = pd.array([pd.NA] * len(lines), dtype="Int64")
+    lines["crediteert"] = no_ints(len(lines))
     id_index = pd.Index(lines["id"])
     approved = ((status == GOEDGEKEURD) & ~judge).to_numpy().copy()
     _link_approved_credits(lines, approved, id_index)

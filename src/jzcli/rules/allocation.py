@@ -47,6 +47,7 @@ import pandas as pd
 
 from jzcli.render import euro, mask_bsn
 from jzcli.rules.registry import findings, rule
+from jzcli.validate import no_ints
 
 __all__ = [
     "match_allocations",
@@ -102,7 +103,7 @@ def _text_col(frame: pd.DataFrame, col: str) -> pd.Series:
 def _int_col(frame: pd.DataFrame, col: str) -> pd.Series:
     if col in frame.columns:
         return pd.Series(pd.array(frame[col], dtype="Int64"), index=frame.index)
-    return pd.Series(pd.array([pd.NA] * len(frame), dtype="Int64"), index=frame.index)
+    return pd.Series(no_ints(len(frame)), index=frame.index)
 
 
 def _date_col(frame: pd.DataFrame, col: str) -> pd.Series:
@@ -779,7 +780,7 @@ def _prepare(ctx) -> SimpleNamespace:
         f["a_del"] = found & alloc["_del"].to_numpy()[take]
     else:
         f["a_ingangsdatum"] = f["a_einddatum"] = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
-        f["a_volume"] = f["a_budget"] = pd.Series(pd.array([pd.NA] * len(f), dtype="Int64"), index=f.index)
+        f["a_volume"] = f["a_budget"] = pd.Series(no_ints(len(f)), index=f.index)
         f["a_unit"], f["a_has_unit"], f["a_freq"], f["a_del"] = -1, False, 0, False
     for col in ("bsn", "productcategorie", "productcode"):
         line_col = lines[col] if col in lines.columns else pd.Series(None, index=lines.index, dtype=object)

@@ -48,6 +48,7 @@ from jzcli.validate import (
     make_findings,
     minute_amount,
     month_text,
+    no_ints,
     text_of,
     unresolved_import_findings,
 )
@@ -314,7 +315,7 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     no_bedrag = lines[applies & _missing(ctx, "bedrag", ["bedrag"])]
     usable = applies & lines["volume"].notna() & lines["bedrag"].notna()
     minute = lines["minuutregel"].astype(bool) if "minuutregel" in lines.columns else pd.Series(False, index=lines.index)
-    hourly = pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else pd.array([pd.NA] * len(lines), dtype="Int64")
+    hourly = pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else no_ints(len(lines))
     by_minute = usable & minute & pd.Series(hourly, index=lines.index).notna()
     plain = usable & ~by_minute & lines["tarief"].notna()
 
