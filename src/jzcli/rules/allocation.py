@@ -443,9 +443,24 @@ def _strip_nummer(u: pd.Series) -> pd.Series:
     return u.str.lstrip("0").replace("", "0").where(digits, u)
 
 
+_alloc_cache: list = []  # [(weakref to a toewijzingen frame, its _allocations)]
+
+
 def _allocations(toewijzingen: pd.DataFrame) -> pd.DataFrame:
     """Allocations with normalised codes, ``_del`` (deleted); unique ids,
-    ordered oldest version first (by toewijzingsdatum, then id)."""
+    ordered oldest version first (by toewijzingsdatum, then id). Read only: a run asks for the
+    same frame's several times (matching, then the rules' contexts), so the last is kept."""
+    if _alloc_cache and _alloc_cache[0][0]() is toewijzingen:
+        return _alloc_cache[0][1]
+    a = _normalised_allocations(toewijzingen)
+    try:  # the entry goes when the toewijzingen frame is garbage collected
+        _alloc_cache[:] = [(weakref.ref(toewijzingen, lambda _ref: _alloc_cache.clear()), a)]
+    except TypeError:
+        _alloc_cache.clear()
+    return a
+
+
+def _normalised_allocations(toewijzingen: pd.DataFrame) -> pd.DataFrame:
     t = toewijzingen
     a = pd.DataFrame(index=pd.RangeIndex(len(t)))
     a["id"] = pd.to_numeric(t["id"]).astype("int64").to_numpy() if "id" in t.columns else np.arange(len(t))
