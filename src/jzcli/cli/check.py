@@ -13,7 +13,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store, records_json
+from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
 from jzcli.cli.store_cmds import export_app
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
@@ -106,7 +106,7 @@ def check_command(
         if not quiet:
             render.status_line(f"wrote {render.number(len(result.records))} findings to {render.escape(str(output))}")
     if fmt == Format.json:
-        sys.stdout.write(records_json(result.records))
+        sys.stdout.write(json.dumps(result.records, ensure_ascii=False, indent=2) + "\n")
     elif fmt == Format.csv:
         from jzcli.check import records_frame
         from jzcli.export import csv_safe
@@ -144,7 +144,7 @@ def _write_check_output(result, output: Path) -> None:
     suffix = output.suffix.lower()
     if suffix == ".json":
         with atomic_path(output) as tmp:
-            tmp.write_text(records_json(result.records), encoding="utf-8")
+            tmp.write_text(json.dumps(result.records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     elif suffix == ".csv":
         write_table(records_frame(result.records), output)
     else:

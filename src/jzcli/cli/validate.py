@@ -12,7 +12,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store, records_json
+from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
 SHOWN_LINES = 20
@@ -73,7 +73,7 @@ def validate_command(
             render.status_line(f"wrote {render.number(len(result.findings))} findings to {render.escape(str(output))}")
 
     if fmt == Format.json:
-        sys.stdout.write(records_json(findings_records(result, show_bsn=show_bsn)))
+        sys.stdout.write(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n")
     elif fmt == Format.csv:
         frame = findings_table(result, show_bsn=show_bsn)
         writer = csv.writer(sys.stdout)
@@ -102,7 +102,7 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
     suffix = output.suffix.lower()
     if suffix == ".json":
         with atomic_path(output) as tmp:
-            tmp.write_text(records_json(findings_records(result, show_bsn=show_bsn)), encoding="utf-8")
+            tmp.write_text(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     elif suffix == ".csv":
         write_table(findings_table(result, show_bsn=show_bsn), output)
     else:
