@@ -260,3 +260,16 @@ def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeyp
     pd.testing.assert_frame_equal(chunked, whole)
     assert whole["begindatum"].dtype.kind == "M" and str(whole["volume"].dtype) == "Int64"
     assert whole["referentienummer"].notna().sum() == 1 and whole["referentienummer"].dtype == "str"
+
+
+def test_number_columns_from_the_driver_are_never_truncated():
+    """Whole numbers convert in one step; 2.0 (a REAL cell) is 2; 2.5 is refused, not cut to 2."""
+    import numpy as np
+
+    from jzcli.validate import _numbers
+
+    values, missing = _numbers("volume", np.array([10, None, 3], dtype=object))
+    assert values.tolist() == [10, 0, 3] and missing.tolist() == [False, True, False]
+    assert _numbers("bedrag", np.array([1, 2.0], dtype=object))[0].tolist() == [1, 2]
+    with pytest.raises(TypeError):
+        _numbers("bedrag", np.array([1, 2.5], dtype=object))

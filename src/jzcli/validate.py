@@ -414,21 +414,15 @@ def sync_readme_rules(path) -> bool:
 
 
 # ============================================================================ loading
-def _typed_column(col: str, s: pd.Series):
-    """Driver values of one line column → its Context type (cheap when the type is right already)."""
-    if col in ("id", "batch"):
-        return s.to_numpy(dtype="int64") if pd.api.types.is_integer_dtype(s.dtype) else pd.array(s, dtype="Int64").fillna(0).to_numpy("int64")
+def _typed_column(col: str, values: np.ndarray) -> pd.Series:
+    """The driver's values of a date or text line column → its Context type: datetime64 (SQLite
+    gives ISO text, PostgreSQL dates) or str with NaN for missing."""
+    s = pd.Series(values, dtype=object)
     if col in DATE_FIELDS:
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            return s
-        if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-            return pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")  # SQLite: ISO text
-        return pd.to_datetime(s.astype(object).where(s.notna(), None), errors="coerce")
-    if col in _NUMBER_COLUMNS:
-        return pd.array(s.to_numpy() if pd.api.types.is_integer_dtype(s.dtype) else s.astype(object).where(s.notna(), None), dtype="Int64")
-    if pd.api.types.is_string_dtype(s.dtype) and not pd.api.types.is_object_dtype(s.dtype):
-        return s
-    return s.astype(object).where(s.notna(), np.nan).astype("str")
+        if pd.api.types.infer_dtype(s, skipna=True) == "string":
+            return pd.to_datetime(s, format="%Y-%m-%d", errors="coerce")
+        return pd.to_datetime(s.where(s.notna(), None), errors="coerce")
+    return s.where(s.notna(), np.nan).astype("str")
 
 
 _NUMBER_COLUMNS = {"id", "batch", "rij", *INT_FIELDS}
@@ -473,8 +467,8 @@ def _read_lines(store: Store, query) -> dict:
             recode = np.append(joint[start : start + len(u)], -1)  # code -1 (NULL) stays -1
             codes.append(recode[c])
             start += len(u)
-        typed = _typed_column(name, pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-        taken = pd.Series(typed).array.take(np.concatenate(codes) if codes else np.array([], dtype="int64"), allow_fill=True)
+        typed = _typed_column(name, np.asarray(uniques, dtype=object))
+        taken = typed.array.take(np.concatenate(codes) if codes else np.array([], dtype="int64"), allow_fill=True)
         data[name] = taken
     return data
 
@@ -490,11 +484,11 @@ def _numbers(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     missing = pd.isna(values)
     filled = values.copy()
     filled[missing] = 0
-    try:
+    if pd.api.types.infer_dtype(filled, skipna=False) == "integer":
         return filled.astype("int64"), missing
-    except (TypeError, ValueError, OverflowError):  # not plain ints: the general conversion
-        typed = pd.array(pd.Series(values, dtype=object).where(~missing, None), dtype="Int64")
-        return typed.to_numpy(dtype="int64", na_value=0), np.asarray(typed.isna())
+    # anything else (2.0 from a REAL cell, text): pandas' checked conversion, which refuses 2.5
+    typed = pd.array(pd.Series(values, dtype=object).where(~missing, None), dtype="Int64")
+    return typed.to_numpy(dtype="int64", na_value=0), np.asarray(typed.isna())
 
 
 def _no_values(col: str, n: int):
@@ -502,7 +496,7 @@ def _no_values(col: str, n: int):
     if col in DATE_FIELDS:
         return pd.Series(pd.NaT, index=pd.RangeIndex(n), dtype="datetime64[us]")
     if col in _NUMBER_COLUMNS:
-        return pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool))
+        return no_ints(n)
     return pd.Series(np.nan, index=pd.RangeIndex(n), dtype="str")
 
 
