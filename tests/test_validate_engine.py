@@ -243,8 +243,9 @@ def test_cli_rules_lists_the_registry(cli):
 
 
 def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeypatch):
-    """load_lines reads READ_CHUNK rows at a time and merges each chunk's distinct values: with a
-    chunk of 2 rows (values recurring across chunks, NULLs, credits) the frame is the same."""
+    """load_lines reads store.READ_CHUNK rows at a time and merges each chunk's distinct values:
+    with a chunk of 2 rows (values recurring across chunks, NULLs, credits) the frame is the same."""
+    import jzcli.store
     import jzcli.validate as engine
 
     rows = [
@@ -254,7 +255,7 @@ def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeyp
     ]  # fmt: skip
     store = setup(db_url, tmp_path, rows)
     whole = engine.load_lines(store)
-    monkeypatch.setattr(engine, "READ_CHUNK", 2)
+    monkeypatch.setattr(jzcli.store, "READ_CHUNK", 2)
     chunked = engine.load_lines(store)
     assert len(whole) == 5 and whole["bsn"].nunique() == 3
     pd.testing.assert_frame_equal(chunked, whole)

@@ -310,21 +310,27 @@ class Store:
             return pd.read_sql(sa.select(batches).order_by(batches.c.id), conn)
 
     # ------------------------------------------------------------------ bulk writes
-    def read_frame(self, query) -> pd.DataFrame:
-        """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables)."""
+    def read_chunks(self, query, take) -> list[str]:
+        """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables):
+        ``take(names, rows)`` gets READ_CHUNK row tuples at a time, so the driver's Python values
+        live for one chunk. Returns the column names."""
         compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as conn:
-            raw = conn.connection.driver_connection
-            cur = raw.cursor()
+            cur = conn.connection.driver_connection.cursor()
             try:
                 cur.execute(str(compiled))
                 names = [d[0] for d in cur.description]
-                chunks = []
                 while rows := cur.fetchmany(READ_CHUNK):
-                    chunks.append(_shared_text(pd.DataFrame.from_records(rows, columns=names, coerce_float=False)))
+                    take(names, rows)
                     del rows
             finally:
                 cur.close()
+        return names
+
+    def read_frame(self, query) -> pd.DataFrame:
+        """A select's rows as a frame, read with ``read_chunks``."""
+        chunks: list[pd.DataFrame] = []
+        names = self.read_chunks(query, lambda names, rows: chunks.append(_shared_text(pd.DataFrame.from_records(rows, columns=names, coerce_float=False))))
         if not chunks:
             return pd.DataFrame(columns=names)
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)

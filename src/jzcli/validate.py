@@ -88,7 +88,7 @@ from jzcli import render
 from jzcli.errors import StoreError
 from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
-from jzcli.store import READ_CHUNK, Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
+from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
 
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
@@ -435,26 +435,19 @@ def _read_lines(store: Store, query) -> dict:
     factorised per chunk, so its distinct values are typed once (a million lines hold a few
     hundred dates and codes) and a repeated value is one shared object, not one per line.
     """
-    compiled = query.compile(dialect=store.engine.dialect, compile_kwargs={"literal_binds": True})
-    with store.engine.connect() as conn:
-        cur = conn.connection.driver_connection.cursor()
-        try:
-            cur.execute(str(compiled))
-            names = [d[0] for d in cur.description]
-            parts: dict[str, list] = {name: [] for name in names}
-            while rows := cur.fetchmany(READ_CHUNK):
-                block = np.empty((len(rows), len(names)), dtype=object)
-                block[:] = rows
-                del rows
-                for j, name in enumerate(names):
-                    col = block[:, j]
-                    parts[name].append(_numbers(name, col) if name in _NUMBER_COLUMNS else _factorize32(col))
-                del block
-        finally:
-            cur.close()
+    parts: dict[str, list] = {}
+
+    def take(names: list[str], rows: list[tuple]) -> None:
+        block = np.empty((len(rows), len(names)), dtype=object)
+        block[:] = rows
+        for j, name in enumerate(names):
+            col = block[:, j]
+            parts.setdefault(name, []).append(_numbers(name, col) if name in _NUMBER_COLUMNS else _factorize32(col))
+
+    names = store.read_chunks(query, take)
     data = {}
     for name in names:
-        chunks = parts.pop(name)
+        chunks = parts.pop(name, [])
         if name in _NUMBER_COLUMNS:
             values = np.concatenate([v for v, _ in chunks]) if chunks else np.array([], dtype="int64")
             missing = np.concatenate([m for _, m in chunks]) if chunks else np.array([], dtype=bool)
