@@ -765,9 +765,9 @@ def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
     (gemeente, productcode) — most with exactly one — then the pairs are filtered and, where
     several remain, ranked.
     """
-    gem = pd.Index(pd.unique(p["gemeente"].astype(str).to_numpy(dtype=object)))
-    code = pd.Index(pd.unique(p["productcode"].astype(str).to_numpy(dtype=object)))
-    p_key = gem.get_indexer(p["gemeente"].astype(str).to_numpy(dtype=object)) * len(code) + code.get_indexer(p["productcode"].astype(str).to_numpy(dtype=object))
+    p_gem, gem = pd.factorize(p["gemeente"].astype(str))
+    p_code, code = pd.factorize(p["productcode"].astype(str))
+    p_key = p_gem * len(code) + p_code
     lg, lc = _codes(gem, lines["gemeente"]), _codes(code, lines["productcode"])
     begin = lines["begindatum"].to_numpy(dtype="datetime64[us]")
     line_key = np.where((lg >= 0) & (lc >= 0) & ~np.isnat(begin), lg * len(code) + lc, -1)
@@ -783,8 +783,7 @@ def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
     first = np.repeat(np.cumsum(n_cand) - n_cand, n_cand)
     prow = order[np.repeat(starts[slot[pos]], n_cand) + np.arange(len(line_of)) - first]
 
-    agb = pd.Index(pd.unique(p["_aanbieder"].astype(str).to_numpy(dtype=object)))
-    p_agb = agb.get_indexer(p["_aanbieder"].astype(str).to_numpy(dtype=object))
+    p_agb, agb = pd.factorize(p["_aanbieder"].astype(str))
     p_all = (p["_aanbieder"] == "*").to_numpy(dtype=bool)
     line_agb = _codes(agb, lines["aanbieder"])[line_of]
     van = p["geldig_van"].to_numpy(dtype="datetime64[us]")[prow]
@@ -799,8 +798,7 @@ def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
     result[line_of[~several]] = prow[~several]
     if several.any():  # choose among the products that apply (rare: most lines have exactly one)
         lo, pr = line_of[several], prow[several]
-        units = pd.Index(pd.unique(p["eenheid"].dropna().astype(str).to_numpy(dtype=object)))
-        p_unit = _codes(units, p["eenheid"].astype(object))
+        p_unit, units = pd.factorize(p["eenheid"].astype(object), use_na_sentinel=True)
         l_unit = _codes(units, lines["eenheid"].iloc[lo])
         l_min = (lines["eenheid"].iloc[lo] == "01").to_numpy(dtype=bool)
         p_hour = (p["eenheid"] == "04").to_numpy(dtype=bool)[pr]
