@@ -224,6 +224,15 @@ def test_tr304_allocation_of_another_client():
     assert BSN2 not in msg
 
 
+def test_filled_texts_as_the_rules_compare_them():
+    # empty and missing are both "no value"; a number from a driver compares as its text
+    col = pd.Series(["45", "", None, np.nan, "45A48"], dtype=object)
+    assert A._filled_texts(col).tolist() == ["45", None, None, None, "45A48"]
+    assert A._filled_texts(pd.Series([45, None, "x"], dtype=object)).tolist() == ["45", None, "x"]
+    assert A._filled_texts(pd.Series(["", "54"], dtype="str")).tolist() == [None, "54"]
+    assert col.tolist()[1] == ""  # the frame's own values are left alone
+
+
 def test_content_specific_beats_aspecific_and_generic():
     allocs = allocations(
         allocation(1, 406250116, productcode=None, volume=None, eenheid=None, frequentie=None, budget=150000),

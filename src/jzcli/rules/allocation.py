@@ -255,6 +255,15 @@ def _objects(values) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
+def _filled_texts(values: pd.Series) -> np.ndarray:
+    """A text column as str objects, None where missing or empty; values of another type (a
+    number from a driver) become their text, as in ``_joint_codes``."""
+    out = _objects(values)
+    if pd.api.types.infer_dtype(out, skipna=True) not in ("string", "empty"):
+        out = np.array([None if v is None else str(v) for v in out], dtype=object)
+    return np.where(out == "", None, out)  # a new array: the frame's own values stay as they are
+
+
 def _by_distinct(values, convert, missing: int) -> np.ndarray:
     """``convert`` applied to each distinct value once (codes repeat a million times)."""
     codes, uniques = pd.factorize(_objects(values), use_na_sentinel=True)
@@ -798,10 +807,10 @@ def _prepare(ctx) -> SimpleNamespace:
         f["a_volume"] = f["a_budget"] = pd.Series(no_ints(len(f)), index=f.index)
         f["a_unit"], f["a_has_unit"], f["a_freq"], f["a_del"] = -1, False, 0, False
     for col in ("bsn", "productcategorie", "productcode"):
-        line_col = lines[col] if col in lines.columns else pd.Series(None, index=lines.index, dtype=object)
-        mine, theirs, _ = _joint_codes(line_col, alloc[col])
-        f["c_" + col] = mine
-        f["c_a_" + col] = np.where(found, theirs[take] if len(theirs) else -1, -1)
+        # both filled and unequal (TR304, TR339, TR340): the line's text against its allocation's
+        mine = _filled_texts(lines[col]) if col in lines.columns else np.full(len(lines), None, dtype=object)
+        theirs = _filled_texts(alloc[col])[take] if len(alloc) else np.full(len(lines), None, dtype=object)
+        f["differs_" + col] = found & pd.notna(mine) & pd.notna(theirs) & (mine != theirs)
     f["judged"] = f["found"] & ~f["a_del"] & ~f["credit"]
     return SimpleNamespace(f=f, lines=lines, alloc=alloc)
 
@@ -850,8 +859,7 @@ def tr338_allocation_exists(ctx) -> pd.DataFrame:
 @rule("TR304", "8187", "The allocation belongs to the line's client (BSN)", family=FAMILY)
 def tr304_allocation_of_client(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
-    f = prep.f
-    bad = f["judged"] & (f["c_bsn"] >= 0) & (f["c_a_bsn"] >= 0) & (f["c_bsn"] != f["c_a_bsn"])
+    bad = _differs(prep, "bsn")
     b = _rows(prep, bad, ["bsn"], ["bsn"])
     msg = b["label"] + " belongs to another client (bsn " + b["a_bsn"].map(mask_bsn).astype(object) + "), not to this line's client"
     return findings(b["id"], msg.tolist(), "bsn", b["bsn"].map(mask_bsn).tolist())
@@ -918,8 +926,7 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
 
 
 def _differs(prep: SimpleNamespace, col: str):
-    f = prep.f
-    return f["judged"] & (f["c_" + col] >= 0) & (f["c_a_" + col] >= 0) & (f["c_" + col] != f["c_a_" + col])
+    return prep.f["judged"] & prep.f["differs_" + col]
 
 
 @rule("TR339", "9339", "ProductCategorie equals the allocation's productcategorie when it has one", family=FAMILY)
