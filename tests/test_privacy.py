@@ -247,7 +247,7 @@ def test_pseudonymised_export(sample_store, cli, tmp_path, monkeypatch):
     assert b.read_bytes() == a.read_bytes()
     x = tmp_path / "c.xlsx"
     assert _export(cli, url, x, "--pseudoniem", env_key=KEY, monkeypatch=monkeypatch).exit_code == 0
-    sheet = pd.read_excel(x, dtype=str)
+    sheet = pd.read_excel(x, dtype=str, engine="openpyxl")
     assert sheet["bsn_pseudoniem"].fillna("").tolist() == [q["bsn_pseudoniem"] for q in rows]
     assert not leaks(file_text(x), bsns)
 
