@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import math
 import tempfile
 from decimal import Decimal
@@ -329,3 +330,25 @@ def test_import_then_export_gives_back_exactly_what_was_written(db_url, lines, k
         export_declaraties(frame, folder / "export.xlsx")
         assert read_csv_export(folder / "export.csv") == lines
         assert read_xlsx_export(folder / "export.xlsx") == lines
+
+
+# ------------------------------------------------------------------------------ JSON output
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),  # cents, counts, row numbers
+    st.text(alphabet=st.characters(exclude_categories=("Cs",))),  # what a store can hold
+)
+JSON_RECORDS = st.lists(st.dictionaries(st.text(max_size=12, alphabet=st.characters(exclude_categories=("Cs",))), JSON_SCALARS, max_size=6), max_size=8)
+
+
+@given(JSON_RECORDS)
+@settings(max_examples=300, deadline=None)
+@example([{"melding": 'tarief € 80,60 ≠ "contract"\n\ttab \\ \u2028 \x00 \U0001F600', "batch": 3, "blad": None, "ok": True}])
+@example([])
+def test_json_text_is_what_the_standard_library_writes(records):
+    # every --format json output and .json file: orjson must give json.dumps' text exactly
+    from jzcli import render
+
+    assert render.json_text(records) == json.dumps(records, ensure_ascii=False, indent=2) + "\n"

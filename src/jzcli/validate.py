@@ -1675,23 +1675,20 @@ def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool 
     None; batch and rij are integers.
     """
     frame = result.findings if isinstance(result, ValidationResult) else result
-    records = []
-    for row in frame[RECORD_KEYS].itertuples(index=False, name=None):
-        rec = dict(zip(RECORD_KEYS, row))
-        for k, v in rec.items():
-            if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-                rec[k] = None
-            elif isinstance(v, np.integer):
-                rec[k] = int(v)
-        for k in ("batch", "rij"):
-            if rec[k] is not None:
-                rec[k] = int(rec[k])
-        for k in ("waarde", "melding", "kolom"):
-            if rec[k] is not None:
-                rec[k] = str(rec[k])
-        rec["waarde"] = mask_value(rec["kolom"], rec["waarde"], show_bsn)
-        records.append(rec)
-    return records
+    columns = []
+    for k in RECORD_KEYS:
+        values = frame[k]
+        missing = values.isna().to_numpy()
+        if k in ("batch", "rij"):
+            plain = [None if m else int(v) for v, m in zip(values.tolist(), missing)]
+        elif k in ("waarde", "melding", "kolom"):
+            plain = [None if m else str(v) for v, m in zip(values.tolist(), missing)]
+        else:
+            plain = [None if m else (int(v) if isinstance(v, np.integer) else v) for v, m in zip(values.tolist(), missing)]
+        columns.append(plain)
+    kolom, waarde = columns[RECORD_KEYS.index("kolom")], columns[RECORD_KEYS.index("waarde")]
+    columns[RECORD_KEYS.index("waarde")] = [mask_value(k, w, show_bsn) for k, w in zip(kolom, waarde)]
+    return [dict(zip(RECORD_KEYS, row)) for row in zip(*columns)]
 
 
 def findings_table(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> pd.DataFrame:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -106,7 +105,7 @@ def check_command(
         if not quiet:
             render.status_line(f"wrote {render.number(len(result.records))} findings to {render.escape(str(output))}")
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(result.records, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(render.json_text(result.records))
     elif fmt == Format.csv:
         from jzcli.check import records_frame
         from jzcli.export import csv_safe
@@ -144,7 +143,7 @@ def _write_check_output(result, output: Path) -> None:
     suffix = output.suffix.lower()
     if suffix == ".json":
         with atomic_path(output) as tmp:
-            tmp.write_text(json.dumps(result.records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            tmp.write_text(render.json_text(result.records), encoding="utf-8")
     elif suffix == ".csv":
         write_table(records_frame(result.records), output)
     else:
@@ -276,7 +275,7 @@ def export_jw323_command(
         )  # fmt: skip
 
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(result.as_dict(), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(render.json_text(result.as_dict()))
     else:
         _render_export(result, output)
     if len(result.left_out):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -190,7 +189,7 @@ def _as_json(report) -> str:
     for name in report.tables:
         data[name] = core.rows_for_output(report.tables[name])
     data["opmerkingen"] = report.notes
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return render.json_text(data)
 
 
 def _as_csv(report) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -73,7 +72,7 @@ def validate_command(
             render.status_line(f"wrote {render.number(len(result.findings))} findings to {render.escape(str(output))}")
 
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(render.json_text(findings_records(result, show_bsn=show_bsn)))
     elif fmt == Format.csv:
         frame = findings_table(result, show_bsn=show_bsn)
         writer = csv.writer(sys.stdout)
@@ -102,7 +101,7 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
     suffix = output.suffix.lower()
     if suffix == ".json":
         with atomic_path(output) as tmp:
-            tmp.write_text(json.dumps(findings_records(result, show_bsn=show_bsn), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            tmp.write_text(render.json_text(findings_records(result, show_bsn=show_bsn)), encoding="utf-8")
     elif suffix == ".csv":
         write_table(findings_table(result, show_bsn=show_bsn), output)
     else:
@@ -176,7 +175,7 @@ def rules_command(fmt: FormatOption = Format.table) -> None:
 
     frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(render.json_text(frame.to_dict(orient="records")))
         return
     if fmt == Format.csv:
         frame.to_csv(sys.stdout, index=False)
