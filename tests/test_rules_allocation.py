@@ -224,12 +224,13 @@ def test_tr304_allocation_of_another_client():
     assert BSN2 not in msg
 
 
-def test_filled_texts_as_the_rules_compare_them():
+def test_texts_as_the_rules_compare_them():
     # empty and missing are both "no value"; a number from a driver compares as its text
     col = pd.Series(["45", "", None, np.nan, "45A48"], dtype=object)
-    assert A._filled_texts(col).tolist() == ["45", None, None, None, "45A48"]
-    assert A._filled_texts(pd.Series([45, None, "x"], dtype=object)).tolist() == ["45", None, "x"]
-    assert A._filled_texts(pd.Series(["", "54"], dtype="str")).tolist() == [None, "54"]
+    assert A._as_text(col).tolist()[0] == "45" and A._as_text(col).tolist()[4] == "45A48"
+    assert A._as_text(col).isna().tolist() == [False, True, True, True, False]
+    assert A._as_text(pd.Series([45, None, "x"], dtype=object)).fillna("-").tolist() == ["45", "-", "x"]
+    assert A._as_text(pd.Series(["", "54"], dtype="str")).fillna("-").tolist() == ["-", "54"]
     assert col.tolist()[1] == ""  # the frame's own values are left alone
 
 

@@ -255,15 +255,6 @@ def _objects(values) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-def _filled_texts(values: pd.Series) -> np.ndarray:
-    """A text column as str objects, None where missing or empty; values of another type (a
-    number from a driver) become their text, as in ``_joint_codes``."""
-    out = _objects(values)
-    if pd.api.types.infer_dtype(out, skipna=True) not in ("string", "empty"):
-        out = np.array([None if v is None else str(v) for v in out], dtype=object)
-    return np.where(out == "", None, out)  # a new array: the frame's own values stay as they are
-
-
 def _by_distinct(values, convert, missing: int) -> np.ndarray:
     """``convert`` applied to each distinct value once (codes repeat a million times)."""
     codes, uniques = pd.factorize(_objects(values), use_na_sentinel=True)
@@ -808,8 +799,8 @@ def _prepare(ctx) -> SimpleNamespace:
         f["a_unit"], f["a_has_unit"], f["a_freq"], f["a_del"] = -1, False, 0, False
     for col in ("bsn", "productcategorie", "productcode"):
         # both filled and unequal (TR304, TR339, TR340): the line's text against its allocation's
-        mine = _filled_texts(lines[col]) if col in lines.columns else np.full(len(lines), None, dtype=object)
-        theirs = _filled_texts(alloc[col])[take] if len(alloc) else np.full(len(lines), None, dtype=object)
+        mine = _text_col(lines, col).to_numpy(dtype=object)
+        theirs = _as_text(alloc[col]).to_numpy(dtype=object)[take] if len(alloc) else np.full(len(lines), np.nan, dtype=object)
         f["differs_" + col] = found & pd.notna(mine) & pd.notna(theirs) & (mine != theirs)
     f["judged"] = f["found"] & ~f["a_del"] & ~f["credit"]
     return SimpleNamespace(f=f, lines=lines, alloc=alloc)
