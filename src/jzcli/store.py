@@ -309,7 +309,7 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(batches).order_by(batches.c.id), conn)
 
-    # ------------------------------------------------------------------ bulk writes
+    # ------------------------------------------------------------------ bulk reads
     def read_chunks(self, query, take) -> list[str]:
         """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables):
         ``take(names, rows)`` gets READ_CHUNK row tuples at a time, so the driver's Python values
@@ -335,6 +335,7 @@ class Store:
             return pd.DataFrame(columns=names)
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
+    # ------------------------------------------------------------------ bulk writes
     def insert_frame(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> list[int] | None:
         """Insert a frame's rows (columns named as the table's) with one bulk statement.
 

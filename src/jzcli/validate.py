@@ -1667,6 +1667,13 @@ def mask_value(kolom: object, waarde: object, show_bsn: bool = False) -> object:
     return render.mask_bsns_in(str(waarde))
 
 
+_RECORD_TYPES = {"batch": int, "rij": int, "kolom": str, "waarde": str, "melding": str}
+
+
+def _plain(value: object) -> object:
+    return int(value) if isinstance(value, np.integer) else value
+
+
 def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> list[dict]:
     """One plain record per finding with exactly RECORD_KEYS (what --format json prints).
 
@@ -1676,16 +1683,9 @@ def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool 
     """
     frame = result.findings if isinstance(result, ValidationResult) else result
     columns = []
-    for k in RECORD_KEYS:
-        values = frame[k]
-        missing = values.isna().to_numpy()
-        if k in ("batch", "rij"):
-            plain = [None if m else int(v) for v, m in zip(values.tolist(), missing)]
-        elif k in ("waarde", "melding", "kolom"):
-            plain = [None if m else str(v) for v, m in zip(values.tolist(), missing)]
-        else:
-            plain = [None if m else (int(v) if isinstance(v, np.integer) else v) for v, m in zip(values.tolist(), missing)]
-        columns.append(plain)
+    for k in RECORD_KEYS:  # a column at a time: None for missing, plain Python values
+        to = _RECORD_TYPES.get(k, _plain)
+        columns.append([None if m else to(v) for v, m in zip(frame[k].tolist(), frame[k].isna().to_numpy())])
     kolom, waarde = columns[RECORD_KEYS.index("kolom")], columns[RECORD_KEYS.index("waarde")]
     columns[RECORD_KEYS.index("waarde")] = [mask_value(k, w, show_bsn) for k, w in zip(kolom, waarde)]
     return [dict(zip(RECORD_KEYS, row)) for row in zip(*columns)]
