@@ -18,7 +18,9 @@ import json
 import time
 from pathlib import Path
 
-from jzcli.store import READ_CHUNK, Store, _sqlite_indexes_to_rebuild
+import sqlalchemy as sa
+
+from jzcli.store import Store, _sqlite_indexes_to_rebuild, declaratieregels
 
 
 COLUMNS = [
@@ -66,18 +68,14 @@ def main() -> None:
         cur.close()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     del data
-    # The other half of the floor: `jzcli validate` must read every line back. The driver's row
-    # tuples only, a chunk at a time, as Store.read_chunks does (no typing, no frame).
-    query = f"SELECT {', '.join(columns)} FROM declaratieregels ORDER BY id"
-    read_start, read_cpu, read_rows = time.perf_counter(), time.process_time(), 0
-    with store.engine.connect() as conn:
-        cur = conn.connection.driver_connection.cursor()
-        cur.execute(query)
-        while rows_read := cur.fetchmany(READ_CHUNK):
-            read_rows += len(rows_read)
-        cur.close()
+    # The other half of the floor: `jzcli validate` must read every line back. Store.read_chunks,
+    # the reader validate uses, with the driver's row tuples only counted (no typing, no frame).
+    t = declaratieregels
+    query = sa.select(*[t.c[c] for c in columns]).order_by(t.c.id)
+    read_start, read_cpu, chunk_rows = time.perf_counter(), time.process_time(), []
+    store.read_chunks(query, lambda _names, rows: chunk_rows.append(len(rows)))
     read_seconds, read_cpu_seconds = time.perf_counter() - read_start, time.process_time() - read_cpu
-    assert read_rows == args.lines
+    assert sum(chunk_rows) == args.lines
     store.close()
     args.db.unlink(missing_ok=True)
     print(json.dumps({
