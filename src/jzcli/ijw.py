@@ -44,6 +44,11 @@ _NS_PATTERN = re.compile(r"^http://www\.istandaarden\.nl/ijw/(\d+_\d+)/(jw\d{3})
 # libxml2's limits on text node size and depth. Use with etree.XMLParser(**SAFE_PARSE) or
 # etree.iterparse(..., **SAFE_PARSE).
 SAFE_PARSE = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, dtd_validation=False)
+# For iterparse with schema=: lxml 6 with libxml2 2.14 swallows the fatal error of a file cut short
+# (and closes the open elements itself) when resolve_entities=False is combined with a schema, so a
+# truncated JW323 streamed as if complete. "internal" resolves no external entity either, and no
+# internal one can exist: a DOCTYPE is refused before parsing (check_prolog/refuse_dtd).
+SAFE_STREAM = {**SAFE_PARSE, "resolve_entities": "internal"}
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,19 @@ def refuse_dtd(path: Path, event_element) -> None:
         )
 
 
+def _last_line(path: Path) -> int:
+    """The number of the file's last line (1 for a file without newlines); 0 when unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            n, last = 1, b""
+            while chunk := fh.read(1 << 20):
+                n += chunk.count(b"\n")
+                last = chunk
+            return n - 1 if last.endswith(b"\n") else n
+    except OSError:
+        return 0
+
+
 def syntax_error(path: Path, exc: etree.XMLSyntaxError) -> FileReadError:
     """A parse error (not well-formed XML, or a parser limit) as one clear refusal."""
     name = Path(path).name
@@ -275,6 +293,11 @@ def syntax_error(path: Path, exc: etree.XMLSyntaxError) -> FileReadError:
         return FileReadError(f"{name}: refused at line {line}: {msg} (entity expansion is never allowed in iJw messages); nothing was stored")
     if "huge" in msg.lower() or "depth" in msg.lower():
         return FileReadError(f"{name}: refused at line {line}: {msg} (the parser's safety limits); nothing was stored")
+    if line and line >= _last_line(Path(path)):
+        return FileReadError(
+            f"{name}: refused: the message ends at line {line} in the middle of an element ({msg}): the file is "
+            "incomplete, e.g. cut off while copying; nothing was stored"
+        )
     return FileReadError(f"{name}: not well-formed XML at line {line}: {msg}; nothing was stored")
 
 
@@ -362,7 +385,7 @@ def stream_is_valid(path: Path, xsd: etree.XMLSchema) -> bool:
     """Validate while streaming (constant memory); False on a schema error. Not well-formed XML
     raises ``FileReadError``."""
     try:
-        for _event, el in etree.iterparse(str(path), events=("end",), schema=xsd, **SAFE_PARSE):
+        for _event, el in etree.iterparse(str(path), events=("end",), schema=xsd, **SAFE_STREAM):
             el.clear(keep_tail=True)
             parent = el.getparent()
             if parent is not None:

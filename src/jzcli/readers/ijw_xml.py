@@ -124,7 +124,7 @@ def detect(path: Path) -> str:
 
 # ============================================================================ streaming
 def _iterparse(path: Path, b: ijw.Bericht, tags: list[str]):
-    return etree.iterparse(str(path), events=("end",), tag=tags, schema=ijw.schema(b.naam), **ijw.SAFE_PARSE)
+    return etree.iterparse(str(path), events=("end",), tag=tags, schema=ijw.schema(b.naam), **ijw.SAFE_STREAM)
 
 
 def _release(el) -> None:
