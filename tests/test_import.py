@@ -310,7 +310,7 @@ def test_batches_and_json_summary(tmp_path, sqlite_url, cli):
 def test_schema_version_is_recorded(sqlite_url):
     store = Store.open(sqlite_url)
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("select waarde from meta where sleutel='schema_version'")).scalar() == "1"
+        assert conn.execute(sa.text("select waarde from meta where sleutel='schema_version'")).scalar() == "2"
 
 
 def test_terminal_output_masks_bsn(tmp_path, sqlite_url, cli):

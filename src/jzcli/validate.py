@@ -93,7 +93,7 @@ from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, d
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
 
-LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
+LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS, "periode_uit_maand"]
 
 # Rule modules, imported in this order so they register (the registry order is the report order).
 RULE_MODULES = ("jzcli.rules.message", "jzcli.rules.line", "jzcli.rules.contract", "jzcli.rules.allocation", "jzcli.rules.history")
@@ -133,7 +133,10 @@ class Context:
     contract_variant, contract_productcategorie, contract_product_found (bool),
     productcategorie_uit_contract, eenheid_uit_contract, minuutregel (eenheid 01 on an hourly
     contract tariff, IV081), declaratieperiode (datetime64, first day of the month; for a
-    spreadsheet the latest ProductPeriode month in its batch), productperiode_uit_maand,
+    spreadsheet the latest ProductPeriode month in its batch), begin_uit_maand / eind_uit_maand
+    (bool: that side came from a month column), productperiode_uit_maand (either), periode_uit_maand
+    (the stored bits, Int64, NA for lines stored before schema 2), productperiode_afgeleid (the
+    IV089 clipping done, as text, or None),
     blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels, inhoud_sleutel (int64:
     one code per line content, see ``content_groups``; -1 = incomplete), referentie_sleutel and
     vorig_sleutel (int64 codes of (aanbieder, referentienummer) / (aanbieder,
@@ -425,7 +428,7 @@ def _typed_column(col: str, values: np.ndarray) -> pd.Series:
     return s.where(s.notna(), np.nan).astype("str")
 
 
-_NUMBER_COLUMNS = {"id", "batch", "rij", *INT_FIELDS}
+_NUMBER_COLUMNS = {"id", "batch", "rij", "periode_uit_maand", *INT_FIELDS}
 
 
 def _read_lines(store: Store, query) -> dict:
@@ -607,8 +610,9 @@ def load_berichten(store: Store) -> pd.DataFrame:
 
 
 def _load_sheets(store: Store) -> pd.DataFrame:
-    """Per imported sheet (batch, blad): the total the file states (cents or NA) and whether the
-    ProductPeriode came from a month column (``maand``)."""
+    """Per imported sheet (batch, blad): the total the file states (cents or NA) and which sides
+    of the ProductPeriode a month column gave (``maand``: bit 1 begin, bit 2 end), for lines stored
+    before the store kept that per line (``periode_uit_maand`` NULL)."""
     b = store.read_frame(sa.select(batches.c.id, batches.c.details).where(batches.c.soort == "declaraties"))
     rows = []
     for bid, details in zip(b.get("id", []), b.get("details", [])):
@@ -619,7 +623,9 @@ def _load_sheets(store: Store) -> pd.DataFrame:
         for sheet in data.get("sheets", []) or []:
             total = sheet.get("vermeld_totaal")
             columns = sheet.get("kolommen") or {}
-            month = "periode" in columns and not ("begindatum" in columns and "einddatum" in columns)
+            month = 0
+            if "periode" in columns:
+                month = (0 if "begindatum" in columns else 1) | (0 if "einddatum" in columns else 2)
             rows.append({"batch": int(bid), "blad": sheet.get("blad"), "vermeld_totaal": None if total is None else int(total), "maand": month})
     frame = pd.DataFrame(rows, columns=["batch", "blad", "vermeld_totaal", "maand"])
     frame["blad"] = frame["blad"].astype(object).where(frame["blad"].notna(), "")
@@ -890,11 +896,15 @@ def derive(
     info = sheets.set_index(["batch", "blad"]) if len(sheets) else None
     if info is not None:
         lines["blad_vermeld_totaal"] = pd.array(info["vermeld_totaal"].reindex(keys).to_numpy(), dtype="Int64")
-        month = info["maand"].reindex(keys).fillna(False).astype(bool).to_numpy()
+        month = info["maand"].reindex(keys).fillna(0).astype("int64").to_numpy()
     else:
         lines["blad_vermeld_totaal"] = no_ints(len(lines))
-        month = np.zeros(len(lines), dtype=bool)
-    lines["productperiode_uit_maand"] = month
+        month = np.zeros(len(lines), dtype="int64")
+    stored = pd.array(lines["periode_uit_maand"], dtype="Int64") if "periode_uit_maand" in lines.columns else no_ints(len(lines))
+    bits = np.where(pd.isna(stored), month, np.asarray(stored.fillna(0), dtype="int64"))
+    lines["begin_uit_maand"] = (bits & 1) > 0
+    lines["eind_uit_maand"] = (bits & 2) > 0
+    lines["productperiode_uit_maand"] = lines["begin_uit_maand"].to_numpy() | lines["eind_uit_maand"].to_numpy()
     _clip_months(lines, toewijzingen)
     _message_columns(lines, berichten)
     lines["inhoud_sleutel"] = content_groups(lines)
@@ -981,8 +991,13 @@ def _message_columns(lines: pd.DataFrame, msgs: pd.DataFrame | None) -> None:
 
 
 def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
-    """A ProductPeriode read from a month column ("maart 2025") covers the whole month; clip it to
-    the matched allocation when that starts or ends within the month (IV089, TR387/TR388)."""
+    """A side of the ProductPeriode that a month gave ("maart 2025": the 1st, the 31st) is set to
+    the matched allocation's ingangsdatum/einddatum when the allocation starts or ends within that
+    month (IV089, TR387/TR388). Only such a side: a date the provider wrote is never moved.
+
+    ``productperiode_afgeleid`` says what was set, per line (None when nothing was): JZ-P01 and
+    the allocation rules show it; the store keeps the dates as read."""
+    lines["productperiode_afgeleid"] = pd.Series(None, index=lines.index, dtype=object)
     todo = lines["productperiode_uit_maand"] & lines["toewijzing_id"].notna()
     if not todo.any() or toewijzingen is None or toewijzingen.empty:
         return
@@ -991,10 +1006,22 @@ def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
     ids = lines.loc[todo, "toewijzing_id"]
     start = pd.to_datetime(ids.map(t["ingangsdatum"]))
     stop = pd.to_datetime(ids.map(t["einddatum"]))
+    nummer = ids.map(t["toewijzingnummer"]).astype(object).fillna("?")
     live = ~ids.map(deleted).fillna(True).astype(bool)
     begin, end = lines.loc[todo, "begindatum"], lines.loc[todo, "einddatum"]
-    later = live & start.notna() & (start > begin) & (start <= end)
-    earlier = live & stop.notna() & (stop < end) & (stop >= begin)
+    later = live & lines.loc[todo, "begin_uit_maand"] & start.notna() & (start > begin) & (start <= end)
+    earlier = live & lines.loc[todo, "eind_uit_maand"] & stop.notna() & (stop < end) & (stop >= begin)
+    if not (later.any() or earlier.any()):
+        return
+    month = begin.dt.strftime("%Y-%m").astype(object)
+    label = " of toewijzing " + nummer + " (IV089)"
+    parts = pd.Series("", index=begin.index, dtype=object)
+    parts = parts.where(~later, "begindatum " + start.dt.strftime("%Y-%m-%d").astype(object) + " = the ingangsdatum")
+    both = later & earlier
+    parts = parts.where(~earlier, parts.where(~both, parts + ", ") + "einddatum " + stop.dt.strftime("%Y-%m-%d").astype(object) + " = the einddatum")
+    text = "ProductPeriode from the month " + month + " (month column), with " + parts + label
+    changed = later | earlier
+    lines.loc[changed[changed].index, "productperiode_afgeleid"] = text[changed].to_numpy()
     lines.loc[later[later].index, "begindatum"] = start[later].to_numpy()
     lines.loc[earlier[earlier].index, "einddatum"] = stop[earlier].to_numpy()
 
