@@ -386,3 +386,57 @@ def test_a_schema_1_store_is_migrated_and_its_month_lines_still_clipped(tmp_path
     # the old line has no per-line mark: the sheet's columns (a month column only) say both sides
     assert set(by[2]) == {"JZ-P01"}
     assert by[2]["JZ-P01"]["waarde"] == "2025-03-10 t/m 2025-03-31"
+
+
+# --- the derivation is visible in export declaraties and in the feedback workbook -----------------
+
+
+def test_export_and_feedback_say_how_the_period_was_derived(tmp_path, db_url, cli):
+    header = ["Aanbieder", "Gemeente", "BSN", "Productcode", "Datum van", "Maand", "Aantal", "Eenheid", "Tarief", "Bedrag"]
+    rows = [
+        header,
+        [AGB, GEM, BSNS[0], "45A48", None, "maart 2025", 2, "04", 79.80, 159.60],  # clipped, approved
+        [AGB, GEM, BSNS[1], "45A48", D(2025, 3, 5), "maart 2025", 2, "04", 79.80, 159.60],  # written begin: TR307
+        [AGB, GEM, BSNS[2], "45A48", D(2025, 3, 10), D(2025, 3, 20), 2, "04", 79.80, 159.60],  # both written: TR388
+        [AGB, GEM, BSNS[3], "45A48", None, "maart 2025", 2, "04", 95.00, 190.00],  # clipped, and a wrong tariff: TR418
+    ]
+    _setup_store(tmp_path, db_url, cli, rows, D(2025, 3, 10))
+    # before validate: only what the file gave
+    r = cli("export", "declaraties", "--db", db_url, "-o", tmp_path / "voor.csv", "-q")
+    assert r.exit_code == 0, r.output
+    before = pd.read_csv(tmp_path / "voor.csv", dtype=str, keep_default_na=False).set_index("rij")
+    assert before["productperiode_afgeleid"].to_dict() == {
+        "2": "begindatum and einddatum from the month column",
+        "3": "einddatum from the month column",
+        "4": "",
+        "5": "begindatum and einddatum from the month column",
+    }
+    _validate(cli, db_url)
+    for name in ("na.csv", "na.xlsx"):
+        r = cli("export", "declaraties", "--db", db_url, "-o", tmp_path / name, "-q")
+        assert r.exit_code == 0, r.output
+    after = pd.read_csv(tmp_path / "na.csv", dtype=str, keep_default_na=False).set_index("rij")
+    clipped = "ProductPeriode from the month 2025-03 (month column), with begindatum 2025-03-10 = the ingangsdatum of toewijzing {} (IV089)"
+    assert after.loc["2", "productperiode_afgeleid"] == clipped.format("900001")
+    assert after.loc["5", "productperiode_afgeleid"] == clipped.format("900004")
+    assert after.loc["3", "productperiode_afgeleid"] == "einddatum from the month column"
+    assert after["begindatum"].tolist() == ["2025-03-01", "2025-03-05", "2025-03-10", "2025-03-01"]  # as stored
+    xl = pd.read_excel(tmp_path / "na.xlsx").set_index("rij")
+    assert xl.loc[2, "productperiode_afgeleid"] == clipped.format("900001") and pd.isna(xl.loc[4, "productperiode_afgeleid"])
+    assert list(xl.columns)[-1] == "productperiode_afgeleid"
+
+    r = cli("retour", "--db", db_url, "-o", tmp_path / "retour", "-q")
+    assert r.exit_code in (0, 1), r.output
+    import openpyxl
+
+    (book,) = sorted((tmp_path / "retour").glob("*.xlsx"))
+    ws = openpyxl.load_workbook(book)["Afgekeurde regels"]
+    head = [c.value for c in ws[1]]
+    got = {row[head.index("rij")]: row[head.index("productperiode_afgeleid")] for row in ws.iter_rows(min_row=2, values_only=True)}
+    assert got == {
+        3: "einddatum uit de maandkolom",
+        4: None,  # both dates as written
+        5: "ProductPeriode uit de maand 2025-03 (maandkolom), met begindatum 2025-03-10 = de ingangsdatum van toewijzing 900004 (IV089)",
+    }
+    notes = [c.value for c in openpyxl.load_workbook(book)["Toelichting"]["A"]]
+    assert "Column productperiode_afgeleid" in notes

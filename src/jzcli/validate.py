@@ -633,6 +633,66 @@ def _load_sheets(store: Store) -> pd.DataFrame:
     return frame.drop_duplicates(["batch", "blad"])
 
 
+PERIODE_AFGELEID = {
+    0: "",
+    1: "begindatum from the month column",
+    2: "einddatum from the month column",
+    3: "begindatum and einddatum from the month column",
+}
+
+
+# The same texts in Dutch, for the feedback workbook (a provider's file): fixed phrases of
+# PERIODE_AFGELEID and of JZ-P01's message (rules.allocation), replaced in order.
+_AFGELEID_NL = [
+    (" and einddatum from the month column", " en einddatum uit de maandkolom"),
+    (" from the month column", " uit de maandkolom"),
+    ("ProductPeriode from the month ", "ProductPeriode uit de maand "),
+    (" (month column), with ", " (maandkolom), met "),
+    (" = the ingangsdatum of toewijzing ", " = de ingangsdatum van toewijzing "),
+    (" = the einddatum of toewijzing ", " = de einddatum van toewijzing "),
+]
+
+
+def afgeleid_nl(texts: pd.Series) -> pd.Series:
+    """``productperiode_afgeleid`` texts in Dutch."""
+    out = texts.astype(object).fillna("").astype(str)
+    for en, nl in _AFGELEID_NL:
+        out = out.str.replace(en, nl, regex=False)
+    return out.astype(object)
+
+
+def productperiode_afgeleid(store: Store, lines: pd.DataFrame) -> pd.Series:
+    """Per stored line (a frame with id, batch, blad and periode_uit_maand): how its ProductPeriode
+    was derived, as text ("" when the provider wrote both dates). A side a month column gave says
+    so; when the last validate set it to the allocation's ingangsdatum/einddatum (IV089), the
+    JZ-P01 message of that round says what was set. Lines stored before schema 2 go by the
+    sheet's columns, as validate does. For exports: one small query for the JZ-P01 findings."""
+    if lines.empty:
+        return pd.Series([], index=lines.index, dtype=object)
+    stored = pd.array(lines["periode_uit_maand"], dtype="Int64") if "periode_uit_maand" in lines.columns else no_ints(len(lines))
+    bits = np.asarray(stored.fillna(-1), dtype="int64")
+    old = bits < 0
+    if old.any():
+        sheets = _load_sheets(store)
+        info = sheets.set_index(["batch", "blad"])["maand"] if len(sheets) else pd.Series(dtype="int64")
+        blad = lines["blad"].astype(object).where(lines["blad"].notna(), "")
+        keys = pd.MultiIndex.from_arrays([pd.to_numeric(lines["batch"]).astype("int64"), blad])
+        bits = np.where(old, info.reindex(keys).fillna(0).astype("int64").to_numpy(), bits)
+    text = pd.Series(bits, index=lines.index).map(PERIODE_AFGELEID).fillna("").astype(object)
+    b = bevindingen
+    query = (
+        sa.select(b.c.regel_id, b.c.melding)
+        .join(beoordelingen, (beoordelingen.c.regel_id == b.c.regel_id) & (beoordelingen.c.ronde == b.c.ronde))
+        .where(b.c.regel == "JZ-P01")
+    )
+    clipped = store.read_frame(query)
+    if len(clipped):
+        by_id = clipped.drop_duplicates("regel_id").set_index("regel_id")["melding"]
+        found = pd.to_numeric(lines["id"]).map(by_id)
+        text = text.where(found.isna(), found.astype(object))
+    return text
+
+
 def _agreements():
     if importlib.util.find_spec("jzcli.agreements") is None:
         return None
