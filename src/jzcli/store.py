@@ -181,6 +181,17 @@ beoordelingen = sa.Table(
     sa.Column("beoordeeld_op", sa.DateTime(timezone=True), nullable=False),
 )
 
+# The productcategorie validate resolved for a line whose file has none (from the contract product,
+# else the matched allocation; TR381), so reports can group such lines by category in SQL.
+# Written with the line's verdict, deleted with it. bron: contract | toewijzing.
+afgeleide_categorieen = sa.Table(
+    "afgeleide_categorieen",
+    metadata,
+    sa.Column("regel_id", sa.Integer, sa.ForeignKey("declaratieregels.id"), primary_key=True),
+    sa.Column("productcategorie", sa.String(10), nullable=False),
+    sa.Column("bron", sa.String(12), nullable=False),
+)
+
 bevindingen = sa.Table(
     "bevindingen",
     metadata,

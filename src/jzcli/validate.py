@@ -88,7 +88,16 @@ from jzcli import render
 from jzcli.errors import StoreError
 from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
-from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
+from jzcli.store import (
+    Store,
+    afgeleide_categorieen,
+    batches,
+    beoordelingen,
+    berichten,
+    bevindingen,
+    declaratieregels,
+    importbevindingen,
+)
 
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
@@ -936,6 +945,7 @@ def derive(
     match = _match_allocations(lines, toewijzingen)
     lines["toewijzing_id"] = match["toewijzing_id"]
     lines["toewijzing_match"] = match["toewijzing_match"]
+    _resolve_categories(lines, toewijzingen)
 
     # DeclaratiePeriode of a spreadsheet batch: the latest ProductPeriode month in it
     begin = lines["begindatum"]
@@ -1048,6 +1058,30 @@ def _message_columns(lines: pd.DataFrame, msgs: pd.DataFrame | None) -> None:
     if xml.any():
         begin = lines.loc[xml, "declaratieperiode_begin"]
         lines.loc[xml, "declaratieperiode"] = begin.dt.to_period("M").dt.to_timestamp().to_numpy()
+
+
+def _resolve_categories(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
+    """``categorie_afgeleid``/``categorie_bron``: the productcategorie a line without one in its
+    file resolves to, for reports (stored in ``afgeleide_categorieen``): the contract product's
+    (already in ``productcategorie``, TR381), else the matched allocation's; bron "contract" or
+    "toewijzing", None where the file gave it or nothing is known. The rules still see only the
+    file's and the contract's category."""
+    n = len(lines)
+    cat = pd.Series(None, index=lines.index, dtype=object)
+    bron = pd.Series(None, index=lines.index, dtype=object)
+    from_contract = lines["productcategorie_uit_contract"].to_numpy(dtype=bool)
+    cat[from_contract] = lines.loc[from_contract, "productcategorie"].astype(str).to_numpy()
+    bron[from_contract] = "contract"
+    open_ = lines["productcategorie"].isna().to_numpy() & lines["toewijzing_id"].notna().to_numpy()
+    if n and open_.any() and toewijzingen is not None and len(toewijzingen) and "productcategorie" in toewijzingen.columns:
+        t = toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64")).drop_duplicates("id").set_index("id")["productcategorie"]
+        t = t.astype(object).where(t.notna(), None)
+        found = lines.loc[open_, "toewijzing_id"].map(t)
+        found = found[found.notna()]
+        cat[found.index] = found.astype(str).to_numpy()
+        bron[found.index] = "toewijzing"
+    lines["categorie_afgeleid"] = cat
+    lines["categorie_bron"] = bron
 
 
 def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
@@ -1573,18 +1607,21 @@ def validate(
 
     stamp = datetime.now(timezone.utc)
     where = _scope_sql(gemeente, aanbieder, batch)
+    derived = todo.loc[todo["categorie_bron"].notna().to_numpy(), ["id", "categorie_afgeleid", "categorie_bron"]]
     if opnieuw:
         with store.transaction() as conn:
             _lock(store, conn)
             _delete_verdicts(conn, where)
             for step, ids, found in writes:
                 _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
+                _write_categories(store, conn, derived, ids)
     else:
         for step, ids, found in writes:
             with store.transaction() as conn:
                 _lock(store, conn)
                 _check_unjudged(conn, step, ids)
                 _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
+                _write_categories(store, conn, derived, ids)
 
     found = pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
     judged = todo
@@ -1610,11 +1647,29 @@ def _lock(store: Store, conn) -> None:
 def _delete_verdicts(conn, where) -> None:
     if where is None:
         conn.execute(bevindingen.delete())
+        conn.execute(afgeleide_categorieen.delete())
         conn.execute(beoordelingen.delete())
         return
     ids = sa.select(declaratieregels.c.id).where(where)
     conn.execute(bevindingen.delete().where(bevindingen.c.regel_id.in_(ids)))
+    conn.execute(afgeleide_categorieen.delete().where(afgeleide_categorieen.c.regel_id.in_(ids)))
     conn.execute(beoordelingen.delete().where(beoordelingen.c.regel_id.in_(ids)))
+
+
+def _write_categories(store: Store, conn, derived: pd.DataFrame, ids: list[int]) -> None:
+    """The resolved productcategorie of this step's lines whose file has none (reports)."""
+    if not len(derived):
+        return
+    rows = derived[np.isin(derived["id"].to_numpy(dtype="int64"), np.asarray(ids, dtype="int64"))]
+    if len(rows):
+        frame = pd.DataFrame(
+            {
+                "regel_id": rows["id"].to_numpy(dtype="int64"),
+                "productcategorie": rows["categorie_afgeleid"].to_numpy(dtype=object),
+                "bron": rows["categorie_bron"].to_numpy(dtype=object),
+            }
+        )
+        store.insert_frame(conn, afgeleide_categorieen, frame)
 
 
 def _check_unjudged(conn, step: list[int], ids: list[int]) -> None:
