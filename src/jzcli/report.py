@@ -93,10 +93,13 @@ RESUBMISSION_INDEX_DDL = (
 # Not part of the shared schema (PostgreSQL has no immutable month-of-date text to index, and
 # hash-aggregates instead); created the first time a report runs on a store, then kept up to date
 # by SQLite on every import.
-REPORT_INDEX_NAME = "ix_declaratieregels_rapport"
+# eenheid is in it since volume is only summed within one eenheid (with_units); a store with the
+# older index (without eenheid) gets the new one the first time and the old one is dropped.
+REPORT_INDEX_NAME = "ix_declaratieregels_rapport_2"
+REPORT_INDEX_OLD = "ix_declaratieregels_rapport"
 REPORT_INDEX_SQLITE = (
     f"CREATE INDEX IF NOT EXISTS {REPORT_INDEX_NAME} ON declaratieregels "
-    "(gemeente, substr(begindatum, 1, 7), aanbieder, bsn, debet_credit, bedrag, volume, begindatum)"
+    "(gemeente, substr(begindatum, 1, 7), aanbieder, bsn, debet_credit, bedrag, volume, begindatum, eenheid)"
 )
 
 
@@ -774,6 +777,7 @@ def ensure_indexes(store: Store, *, resubmission: bool = True, progress=None) ->
             progress("adding the reporting index to this store (once; later reports and imports keep it)")
         with store.transaction() as conn:
             if wanted_report:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {REPORT_INDEX_OLD}")
                 conn.exec_driver_sql(REPORT_INDEX_SQLITE)
             if wanted_resubmission:
                 conn.exec_driver_sql(RESUBMISSION_INDEX_DDL)
