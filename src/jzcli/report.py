@@ -1019,7 +1019,10 @@ def categorie_note(herkomst: pd.DataFrame) -> str:
     parts = [f"from {CATEGORIE_BRONNEN[k]} for {counts.get(k, 0)} line(s)" for k in CATEGORIE_BRONNEN]
     text = "productcategorie: " + ", ".join(parts) + " (where the file has none, the category jzcli validate resolved, as for TR381)"
     if counts.get(None):
-        text += f"; {counts[None]} line(s) without any show as (none): not validated yet, or no contract product or allocation names one"
+        text += (
+            f"; {counts[None]} line(s) without any show as (none): not validated yet (validated by an older jzcli: "
+            "run jzcli validate --opnieuw), or no contract product or allocation names one"
+        )
     return text
 
 
