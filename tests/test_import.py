@@ -80,9 +80,10 @@ def test_clean_ijw_xlsx_round_trips_through_export(tmp_path, db_url, cli):
     assert list(exported[0].keys()) == [
         "batch", "bron", "blad", "rij", "aanbieder", "gemeente", "declaratienummer", "referentienummer",
         "vorig_referentienummer", "bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum",
-        "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
+        "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit", "productperiode_afgeleid",
     ]
-    # The export equals the source, field by field.
+    # The export equals the source, field by field; both dates as written: nothing derived.
+    assert {row["productperiode_afgeleid"] for row in exported} == {""}
     for row, source in zip(exported, clean_rows()[1:]):
         assert row["aanbieder"] == source[0] and row["gemeente"] == source[1]
         assert row["referentienummer"] == source[3] and row["bsn"] == source[5]
@@ -310,7 +311,7 @@ def test_batches_and_json_summary(tmp_path, sqlite_url, cli):
 def test_schema_version_is_recorded(sqlite_url):
     store = Store.open(sqlite_url)
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("select waarde from meta where sleutel='schema_version'")).scalar() == "1"
+        assert conn.execute(sa.text("select waarde from meta where sleutel='schema_version'")).scalar() == "2"
 
 
 def test_terminal_output_masks_bsn(tmp_path, sqlite_url, cli):

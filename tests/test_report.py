@@ -138,7 +138,8 @@ def open_store(url):
 
 
 def rows(frame: pd.DataFrame, columns: list[str]) -> list[tuple]:
-    return [tuple(r) for r in frame[columns].itertuples(index=False, name=None)]
+    """Rows as tuples; a missing value (a volume left out over mixed eenheden) as None."""
+    return [tuple(None if v is pd.NA else v for v in r) for r in frame[columns].itertuples(index=False, name=None)]
 
 
 MONEY = ["regels", "clienten", "volume", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld"]
@@ -150,12 +151,13 @@ def test_cost_per_gemeente_with_credits_rejections_and_merged_gemeente(store_url
     frame = R.kosten(store, R.make_selection())
     # Huizen: L1 780 + L2 399 + L3 113,40 − L4 156 + L6 3000 + L8 399 + L9 79,80 = 4615,20
     #   approved L1 + L4 + L6 + L8 = 780 − 156 + 3000 + 399 = 4023,00; rejected L2 + L9 = 478,80; open L3 113,40
-    #   clients BSN1..BSN5 = 5; volume 10 + 5 + 90 − 2 + 20 + 5 + 1 = 129
+    #   clients BSN1..BSN5 = 5; volume: hours (04), minutes (01) and etmalen (14) do not add up:
+    #   left out (None), as for the total; Blaricum and Bussum declare hours only
     assert rows(frame, ["niveau", "gemeente", "gemeente_naam", *MONEY]) == [
         ("detail", "0376", "Blaricum", 1, 1, 4, 31920, 0, 31920, 0),
         ("detail", "0381", "Bussum", 1, 1, 3, 23400, 23400, 0, 0),
-        ("detail", "0406", "Huizen", 7, 5, 129, 461520, 402300, 47880, 11340),
-        ("totaal", None, None, 9, 5, 136, 516840, 425700, 79800, 11340),
+        ("detail", "0406", "Huizen", 7, 5, None, 461520, 402300, 47880, 11340),
+        ("totaal", None, None, 9, 5, None, 516840, 425700, 79800, 11340),
     ]
     assert frame["aandeel_pct"].tolist() == [6.18, 4.53, 89.3, 100.0]  # 319,20 / 5168,40 = 6,176 %
     # the retired code keeps its own row and name, with a note pointing at the successor
@@ -196,10 +198,10 @@ def test_subtotals_per_gemeente_when_several(store_url):
 def test_van_tot_selects_on_productperiode_month(store_url):
     store = open_store(store_url)
     frame = R.kosten(store, R.make_selection(["0406"], van="2025-02", tot="2025-02"))
-    # only L3 (113,40 open) and L4 (credit 156,00 approved)
+    # only L3 (113,40 open; 90 minutes) and L4 (credit 156,00 approved; 2 hours): no volume
     assert rows(frame, ["niveau", *MONEY]) == [
-        ("detail", 2, 2, 88, -4260, -15600, 0, 11340),
-        ("totaal", 2, 2, 88, -4260, -15600, 0, 11340),
+        ("detail", 2, 2, None, -4260, -15600, 0, 11340),
+        ("totaal", 2, 2, None, -4260, -15600, 0, 11340),
     ]
     frame = R.kosten(store, R.make_selection(van="2025-03"), ["jaar"])
     assert frame.loc[frame["niveau"] == "totaal", "ingediend"].item() == 399_00 + 3000_00 + 319_20 + 399_00 + 79_80
@@ -212,8 +214,9 @@ def test_by_productcode_across_a_tariff_change_and_quarter_labels(store_url):
     store = open_store(store_url)
     frame = R.kosten(store, R.make_selection(["0406"]), ["productcode"])
     # 45A48: 780 (78,00/uur) + 399 (79,80) − 156 + 399 + 79,80 = 1501,80; volume 10 + 5 − 2 + 5 + 1 = 19
-    assert rows(frame, ["productcode", "regels", "volume", "ingediend"]) == [
-        ("44001", 1, 20, 300000), ("45A48", 5, 19, 150180), ("54001", 1, 90, 11340), (None, 7, 129, 461520),
+    # uur; the total over etmalen, uren and minuten has no volume
+    assert rows(frame, ["productcode", "regels", "volume", "eenheid", "ingediend"]) == [
+        ("44001", 1, 20, "14", 300000), ("45A48", 5, 19, "04", 150180), ("54001", 1, 90, "01", 11340), (None, 7, None, "(mixed)", 461520),
     ]
     frame = R.kosten(store, R.make_selection(["0406"]), ["kwartaal", "productcategorie"])
     assert rows(frame, ["kwartaal", "productcategorie", "productcategorie_omschrijving", "ingediend"])[:3] == [
@@ -433,7 +436,8 @@ def test_cli_csv_one_table_and_output_files(store_url, cli, tmp_path):
     assert r.exit_code == 0, r.output
     records = list(csv.DictReader(r.stdout.splitlines()))
     assert list(records[0]) == ["niveau", "gemeente", "gemeente_naam", "gemeente_opmerking", "productcode", "regels",
-                                "clienten", "volume", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "aandeel_pct"]
+                                "clienten", "volume", "eenheid", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "aandeel_pct"]
+    assert records[-1]["volume"] == "" and records[-1]["eenheid"] == "(mixed)"
     assert records[-1]["niveau"] == "totaal" and records[-1]["ingediend"] == "5168.40" and records[-1]["gemeente"] == ""
     r = cli("report", "--view", "lasten", "--format", "csv", "--db", store_url)
     assert r.exit_code == 2 and "csv holds one table" in r.stderr

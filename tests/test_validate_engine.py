@@ -64,8 +64,16 @@ def test_samples_reject_exactly_the_planted_mistakes(db_url):
     assert result.judged == 72 and result.rejected == 7 and result.approved == 65
     assert rejected_lines(result) == {k: {v} for k, v in PLANTED.items()}
     signals = result.findings[result.findings["ernst"] == "signaal"]
-    # "stuks" read as the contract's 84 (Stuks (inspanning)) in Blaricum and Laren
-    assert sorted(signals["regel"]) == ["JZ-I03", "JZ-I03"] and set(signals["status"]) == {"goedgekeurd"}
+    # "stuks" read as the contract's 84 (Stuks (inspanning)) in Blaricum and Laren; Enschede's
+    # month column clipped to an allocation that starts (row 3) or ends (row 14) within the month
+    assert sorted(signals["regel"]) == ["JZ-I03", "JZ-I03", "JZ-P01", "JZ-P01"] and set(signals["status"]) == {"goedgekeurd"}
+    derived = signals[signals["regel"] == "JZ-P01"].set_index("rij")
+    assert derived.loc[3, "waarde"] == "2025-01-15 t/m 2025-01-31"
+    assert derived.loc[3, "melding"] == (
+        "ProductPeriode from the month 2025-01 (month column), with begindatum 2025-01-15 = the ingangsdatum of toewijzing 153250402 (IV089)"
+    )
+    assert derived.loc[14, "waarde"] == "2025-02-01 t/m 2025-02-20"
+    assert derived.loc[14, "melding"].endswith("with einddatum 2025-02-20 = the einddatum of toewijzing 153250407 (IV089)")
     # the April correction: credit of ZF25030001, its new debet, and the resubmission of the
     # rejected March row 20 all pass
     v = result.verdicts
@@ -191,16 +199,16 @@ def test_cli_table_csv_and_output_files(tmp_path, db_url, cli):
     assert "Findings per rule" in out and "Rejected lines (7)" in out and "TR418 (0611)" in out
     assert "tarief € 95,00 ≠ contracttarief € 79,80 for 45A48 on 2025-03-01" in out
     assert "999900398" not in out and "*****0398" in out
-    assert "wrote 9 findings" in r.stderr
+    assert "wrote 11 findings" in r.stderr
     wb = openpyxl.load_workbook(tmp_path / "bevindingen.xlsx")
     sheet = wb["Bevindingen"]
-    assert [c.value for c in sheet[1]] == RECORD_KEYS and sheet.max_row == 10
+    assert [c.value for c in sheet[1]] == RECORD_KEYS and sheet.max_row == 12
     assert "Per regel" in wb.sheetnames
 
     r = cli("validate", "--db", db_url, "--opnieuw", "--format", "csv", "-q", "-o", tmp_path / "b.json")
     assert r.exit_code == 1
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[0] == RECORD_KEYS and len(rows) == 10
+    assert rows[0] == RECORD_KEYS and len(rows) == 12
     saved = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
     assert [list(map(lambda v: "" if v is None else str(v), rec.values())) for rec in saved] == rows[1:]
 

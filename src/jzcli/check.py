@@ -438,6 +438,13 @@ HINTS: dict[str, list[Case]] = {
         ),
         Case(rf"after the allocation's einddatum (?P<stop>{_DATE})", "ProductPeriode must end on {stop}, the allocation's einddatum"),
     ],
+    "JZ-P01": [
+        Case(
+            r"= the (?P<what>ingangsdatum|einddatum) of toewijzing (?P<nr>\S+)",
+            "nothing to change: your month is declared as {waarde}, to fit the {what} of toewijzing {nr}; "
+            "write Begindatum and Einddatum columns to say it yourself",
+        )
+    ],
     "TR387": [Case(rf"; expected (?P<expected>{_DATE}) \((?P<why>[^)]*)\)", "begindatum must be {expected}, {why}")],
     "TR388": [Case(rf"; expected (?P<expected>{_DATE}) \((?P<why>[^)]*)\)", "einddatum must be {expected}, {why}")],
     "TR339": [Case(r"≠ the allocation's (?P<theirs>\S+)$", "use productcategorie {theirs}, the allocation's")],

@@ -22,6 +22,14 @@ from jzcli.model import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+# Columns jzcli derives, written after EXPORT_COLUMNS when the frame holds them.
+# productperiode_afgeleid: how the ProductPeriode was derived ("" = both dates as written).
+DERIVED_EXPORT_COLUMNS = ["productperiode_afgeleid"]
+
+
+def _export_columns(frame: pd.DataFrame) -> list[str]:
+    return [*EXPORT_COLUMNS, *(c for c in DERIVED_EXPORT_COLUMNS if c in frame.columns)]
+
 
 def csv_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_START):
@@ -52,7 +60,7 @@ def atomic_path(target: Path):
 def declaraties_for_export(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored lines → the export's columns: dates ISO, money in euros with two decimals."""
     result = pd.DataFrame(index=frame.index)
-    for col in EXPORT_COLUMNS:
+    for col in _export_columns(frame):
         s = frame[col]
         if col in DATE_FIELDS:
             s = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
@@ -202,7 +210,7 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
     suffix = Path(target).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         xl = pd.DataFrame(index=data.index)
-        for col in EXPORT_COLUMNS:
+        for col in _export_columns(data):
             s = data[col]
             if col in DATE_FIELDS:
                 s = pd.to_datetime(s)

@@ -37,7 +37,7 @@ SUMMARY_COLUMNS = [
 ]  # fmt: skip
 REJECTED_COLUMNS = [
     "bestand", "blad", "rij", "declaratienummer", "referentienummer", "vorig_referentienummer", "bsn", "toewijzingnummer",
-    "productcategorie", "productcode", "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
+    "productcategorie", "productcode", "begindatum", "einddatum", "productperiode_afgeleid", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
     "gemeente", "retourcode", "regel", "omschrijving", "melding",
 ]  # fmt: skip
 
@@ -45,12 +45,15 @@ MONEY = {"ingediend", "goedgekeurd", "afgekeurd", "tarief", "bedrag"}
 DATES = {"begindatum", "einddatum"}
 COUNTS = {"regels", "goedgekeurd_regels", "afgekeurd_regels"}
 INTEGERS = {"batch", "rij", "volume"}
-WRAPPED = {"retourcode", "regel", "omschrijving", "melding"}
+WRAPPED = {"productperiode_afgeleid", "retourcode", "regel", "omschrijving", "melding"}
 
 NOTES = [
     ("ingediend / goedgekeurd / afgekeurd", "net amount of the lines: debet minus credit (a credit line reduces it)"),
     ("regels", "number of declaration lines read from the file"),
     ("bestand, blad, rij", "your file, its sheet and the Excel row number of the line"),
+    ("begindatum, einddatum", "the dates as your file gave them; for a month (\"maart 2025\") its first and last day"),
+    ("productperiode_afgeleid", "empty when you wrote both dates; else which date came from your month column and, where "
+     "the allocation starts or ends within that month, the date jzcli used instead (IV089)"),
     ("retourcode", "the iJw retourcode of each reason for rejection (JZ-… = jzcli's own code where iJw has none)"),
     ("regel", "the iJw rule (TR…, CS…, CD…) or jzcli rule (JZ-…) that rejected the line"),
     ("melding", "the specific reason, with the values involved"),

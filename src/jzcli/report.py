@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from jzcli import refdata
 from jzcli.errors import FileReadError, StoreError, UsageError
-from jzcli.store import Store, beoordelingen, bevindingen, declaratieregels
+from jzcli.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
 
 DIMENSIONS = ("aanbieder", "productcategorie", "productcode", "maand", "kwartaal", "jaar")
 TIME_DIMENSIONS = ("maand", "kwartaal", "jaar")
@@ -58,6 +58,12 @@ DEFAULT_VIEWS = ("kosten", "maand", "afkeur")
 TABLES = ("kosten", "aanbieder", "productcategorie", "maand", "budget", "lasten_aanbieder", "lasten_regel", "lasten_maand")
 
 METRICS = ["regels", "clienten", "volume", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld"]
+# volume is a net sum of GeleverdVolume only where every line of the row has one eenheid; where
+# the row's lines have several (products in hours and in etmalen, one product in minutes and in
+# hours), a sum would mix units: volume is then missing (NA) and ``eenheid`` says "(mixed)".
+COUNT_METRICS = [m for m in METRICS if m != "volume"]
+UNIT_BOUNDS = ["_eenheid_min", "_eenheid_max"]  # min/max eenheid per group ('?' = none): they roll up
+MIXED_UNITS = "(mixed)"
 MONEY_COLUMNS = {
     "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "budget", "gerealiseerd", "prognose",
     "verschil", "afgekeurd_bedrag", "bedrag",
@@ -69,6 +75,7 @@ AFGEKEURD = "afgekeurd"
 
 r = declaratieregels
 b = beoordelingen
+ac = afgeleide_categorieen
 
 # For the first-time-right probe (one lookup per judged line), created by ensure_indexes the first
 # time a report needs it. Plain DDL, not an sa.Index on the shared table: that would join the
@@ -86,10 +93,13 @@ RESUBMISSION_INDEX_DDL = (
 # Not part of the shared schema (PostgreSQL has no immutable month-of-date text to index, and
 # hash-aggregates instead); created the first time a report runs on a store, then kept up to date
 # by SQLite on every import.
-REPORT_INDEX_NAME = "ix_declaratieregels_rapport"
+# eenheid is in it since volume is only summed within one eenheid (with_units); a store with the
+# older index (without eenheid) gets the new one the first time and the old one is dropped.
+REPORT_INDEX_NAME = "ix_declaratieregels_rapport_2"
+REPORT_INDEX_OLD = "ix_declaratieregels_rapport"
 REPORT_INDEX_SQLITE = (
     f"CREATE INDEX IF NOT EXISTS {REPORT_INDEX_NAME} ON declaratieregels "
-    "(gemeente, substr(begindatum, 1, 7), aanbieder, bsn, debet_credit, bedrag, volume, begindatum)"
+    "(gemeente, substr(begindatum, 1, 7), aanbieder, bsn, debet_credit, bedrag, volume, begindatum, eenheid)"
 )
 
 
@@ -280,7 +290,19 @@ def period_expr(dialect: str, unit: str, column=None):
 def _key_expr(dialect: str, key: str):
     if key in TIME_DIMENSIONS:
         return period_expr(dialect, key)
+    if key == "productcategorie":
+        # the file's category, else the one validate resolved (contract product, else allocation)
+        return sa.func.coalesce(r.c.productcategorie, ac.c.productcategorie)
     return r.c[key]
+
+
+def _lines(keys: Sequence[str], *, verdicts: bool = True):
+    """The FROM clause: the lines, with their verdicts, and with the resolved categories when
+    grouped by productcategorie (a primary-key probe per line, only then)."""
+    source = r.outerjoin(b, b.c.regel_id == r.c.id) if verdicts else r
+    if "productcategorie" in keys:
+        source = source.outerjoin(ac, ac.c.regel_id == r.c.id)
+    return source
 
 
 def _signed(column, debet_credit=r.c.debet_credit):
@@ -303,6 +325,8 @@ def _metric_columns():
         _sum(sa.case((status == sa.literal_column("'goedgekeurd'"), signed), else_=zero)).label("goedgekeurd"),
         _sum(sa.case((status == sa.literal_column("'afgekeurd'"), signed), else_=zero)).label("afgekeurd"),
         _sum(sa.case((status.is_(None), signed), else_=zero)).label("onbeoordeeld"),
+        sa.func.min(sa.func.coalesce(r.c.eenheid, sa.literal_column("'?'"))).label("_eenheid_min"),
+        sa.func.max(sa.func.coalesce(r.c.eenheid, sa.literal_column("'?'"))).label("_eenheid_max"),
     ]
 
 
@@ -314,21 +338,30 @@ def _read(store: Store, query) -> pd.DataFrame:
 def aggregate(store: Store, sel: Selection, keys: Sequence[str]) -> pd.DataFrame:
     """One GROUP BY over the selected lines: ``keys`` (gemeente and/or DIMENSIONS) + METRICS."""
     key_cols = [_key_expr(store.dialect, k).label(k) for k in keys]
-    query = (
-        sa.select(*key_cols, *_metric_columns())
-        .select_from(r.outerjoin(b, b.c.regel_id == r.c.id))
-        .where(*_where(sel))
-    )
+    query = sa.select(*key_cols, *_metric_columns()).select_from(_lines(keys)).where(*_where(sel))
     if key_cols:
         query = query.group_by(*[_key_expr(store.dialect, k) for k in keys])
     frame = _read(store, query)
     return _normalise(frame, keys, METRICS)
 
 
+def with_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """``volume`` left out (NA) where a row's lines have more than one eenheid, and ``eenheid``:
+    the row's one eenheid code, MIXED_UNITS, or None (no eenheid given / no lines)."""
+    low, high = frame["_eenheid_min"], frame["_eenheid_max"]
+    mixed = (low.notna() & (low != high)).to_numpy(dtype=bool)
+    volume = pd.array(frame["volume"].to_numpy(dtype="int64"), dtype="Int64")
+    volume[mixed] = pd.NA
+    frame["volume"] = volume
+    unit = low.astype(object).where(low.notna() & (low != "?"), None)
+    frame["eenheid"] = unit.where(~mixed, MIXED_UNITS)
+    return frame.drop(columns=UNIT_BOUNDS)
+
+
 def count_clients(store: Store, sel: Selection, keys: Sequence[str]) -> pd.DataFrame:
     """``keys`` + ``clienten`` (distinct BSNs) over the selected lines: no join with the verdicts."""
     key_cols = [_key_expr(store.dialect, k).label(k) for k in keys]
-    query = sa.select(*key_cols, sa.func.count(sa.distinct(r.c.bsn)).label("clienten")).where(*_where(sel))
+    query = sa.select(*key_cols, sa.func.count(sa.distinct(r.c.bsn)).label("clienten")).select_from(_lines(keys, verdicts=False)).where(*_where(sel))
     if key_cols:
         query = query.group_by(*[_key_expr(store.dialect, k) for k in keys])
     return _normalise(_read(store, query), keys, ["clienten"])
@@ -341,17 +374,19 @@ def roll_up(store: Store, sel: Selection, finer: pd.DataFrame, keys: Sequence[st
     beoordelingen once per selected line)."""
     keys = list(keys)
     sums = [m for m in METRICS if m != "clienten"]
+    bounds = {"_eenheid_min": "min", "_eenheid_max": "max"}
     if keys:
-        frame = finer.groupby(keys, dropna=False, sort=True)[sums].sum().reset_index()
+        grouped = finer.groupby(keys, dropna=False, sort=True)
+        frame = grouped[sums].sum().join(grouped.agg(**{c: (c, f) for c, f in bounds.items()})).reset_index()
     else:
-        frame = pd.DataFrame([{m: int(finer[m].sum()) for m in sums}])
+        frame = pd.DataFrame([{**{m: int(finer[m].sum()) for m in sums}, **{c: getattr(finer[c].dropna(), f)() if finer[c].notna().any() else None for c, f in bounds.items()}}])
     frame = _normalise(frame, keys, sums)
     clients = count_clients(store, sel, keys)
     found = {tuple(row[:-1]): row[-1] for row in clients[[*keys, "clienten"]].itertuples(index=False, name=None)}
     frame["clienten"] = [int(found.get(k, 0)) for k in frame[keys].itertuples(index=False, name=None)] if keys else [
         int(clients["clienten"].iloc[0]) if len(clients) else 0
     ]
-    return frame[[*keys, *METRICS]]
+    return frame[[*keys, *METRICS, *UNIT_BOUNDS]]
 
 
 class Aggregates:
@@ -363,13 +398,17 @@ class Aggregates:
         self._cache: dict[tuple[str, ...], pd.DataFrame] = {}
 
     def get(self, keys: Sequence[str]) -> pd.DataFrame:
+        """The aggregate by ``keys`` with volume and eenheid per row (``with_units``)."""
+        return with_units(self._raw(keys).copy())
+
+    def _raw(self, keys: Sequence[str]) -> pd.DataFrame:
         key = tuple(keys)
         if key not in self._cache:
             codes = self.sel.codes()
             finer = [k for k in self._cache if set(key) < set(k)]
             if key and key[0] == "gemeente" and len(codes) == 1:
                 # one gemeente code selected: grouping by it adds nothing; reuse the coarser result
-                frame = self.get(key[1:])
+                frame = self._raw(key[1:]).copy()
                 if not key[1:]:
                     frame = frame[frame["regels"] > 0]
                 frame.insert(0, "gemeente", pd.Series([codes[0]] * len(frame), index=frame.index, dtype=object))
@@ -378,7 +417,7 @@ class Aggregates:
                 self._cache[key] = roll_up(self.store, self.sel, self._cache[min(finer, key=len)], key)
             else:
                 self._cache[key] = aggregate(self.store, self.sel, key)
-        return self._cache[key].copy()
+        return self._cache[key]
 
 
 def _agg(store: Store, sel: Selection, agg: Aggregates | None) -> Aggregates:
@@ -390,7 +429,12 @@ def _normalise(frame: pd.DataFrame, keys: Sequence[str], ints: Sequence[str]) ->
     for k in keys:
         frame[k] = frame[k].astype(object).where(frame[k].notna(), None)
     for c in ints:
+        if c == "volume" and isinstance(frame[c].dtype, pd.Int64Dtype):
+            continue  # left out where the units differ (with_units): stays NA, never 0
         frame[c] = pd.to_numeric(frame[c]).fillna(0).astype("int64") if len(frame) else frame[c].astype("int64")
+    for c in UNIT_BOUNDS:
+        if c in frame.columns:
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
     return frame
 
 
@@ -453,6 +497,8 @@ def kosten(store: Store, sel: Selection, by: Sequence[str] = (), agg: Aggregates
     parts.append(total)
     frame = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else total
     columns = ["niveau", "gemeente", *by, *METRICS]
+    if "productcode" in by:  # the product's eenheid next to its volume
+        columns.insert(columns.index("volume") + 1, "eenheid")
     frame = frame.reindex(columns=columns)
     for d in ["gemeente", *by]:
         frame[d] = frame[d].astype(object).where(frame[d].notna(), None)
@@ -463,8 +509,9 @@ def kosten(store: Store, sel: Selection, by: Sequence[str] = (), agg: Aggregates
         pos = list(frame.columns).index("productcategorie") + 1
         labels = [names.get(c) if c else None for c in frame["productcategorie"]]
         frame.insert(pos, "productcategorie_omschrijving", pd.Series(labels, index=frame.index, dtype=object))
-    for c in METRICS:
+    for c in COUNT_METRICS:
         frame[c] = frame[c].astype("int64")
+    frame["volume"] = pd.array(frame["volume"], dtype="Int64")
     frame["aandeel_pct"] = _share(frame["ingediend"], grand)
     return frame.reset_index(drop=True)
 
@@ -489,6 +536,8 @@ def per_maand(store: Store, sel: Selection, agg: Aggregates | None = None) -> pd
         last = max(known + ([_month_before(sel.tot).strftime("%Y-%m")] if sel.tot else []))
         months = pd.DataFrame({"maand": _months_between(first, last)})
         dated = months.merge(frame[frame["maand"].notna()], on="maand", how="left")
+        volume = pd.Series(pd.array(dated["volume"], dtype="Int64"), index=dated.index)
+        dated["volume"] = volume.mask(dated["regels"].isna(), 0)  # a month without lines: 0, not "mixed"
         frame = pd.concat([dated, frame[frame["maand"].isna()]], ignore_index=True)
     frame = _normalise(frame, ["maand"], METRICS)
     frame["niveau"] = "detail"
@@ -728,6 +777,7 @@ def ensure_indexes(store: Store, *, resubmission: bool = True, progress=None) ->
             progress("adding the reporting index to this store (once; later reports and imports keep it)")
         with store.transaction() as conn:
             if wanted_report:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {REPORT_INDEX_OLD}")
                 conn.exec_driver_sql(REPORT_INDEX_SQLITE)
             if wanted_resubmission:
                 conn.exec_driver_sql(RESUBMISSION_INDEX_DDL)
@@ -938,7 +988,42 @@ def build_report(
     with store.engine.connect() as conn:
         report.judged_any = conn.execute(sa.select(b.c.regel_id).limit(1)).first() is not None
     report.notes = _gemeente_notes(report)
+    by_category = "productcategorie" in tables or "productcategorie" in by or (
+        "budget" in tables and budgets is not None and budgets["productcategorie"].notna().any()
+    )
+    if by_category:
+        report.notes.append(categorie_note(categorie_herkomst(store, sel)))
     return report
+
+
+CATEGORIE_BRONNEN = {"bestand": "the file", "contract": "the contract product", "toewijzing": "the allocation"}
+
+
+def categorie_herkomst(store: Store, sel: Selection) -> pd.DataFrame:
+    """Where the productcategorie of the selected lines comes from: one row per ``bron``
+    ("bestand": the line's own, "contract", "toewijzing": resolved by validate, None: none known)
+    with ``regels`` and net ``ingediend``. One GROUP BY in the store."""
+    bron = sa.case((r.c.productcategorie.isnot(None), sa.literal_column("'bestand'")), else_=ac.c.bron)
+    query = (
+        sa.select(bron.label("bron"), sa.func.count().label("regels"), _sum(_signed(r.c.bedrag)).label("ingediend"))
+        .select_from(r.outerjoin(ac, ac.c.regel_id == r.c.id))
+        .where(*_where(sel))
+        .group_by(bron)
+    )
+    return _normalise(_read(store, query), ["bron"], ["regels", "ingediend"])
+
+
+def categorie_note(herkomst: pd.DataFrame) -> str:
+    """"productcategorie: from the file for 52 lines, from the contract product for 20 ..."."""
+    counts = {row.bron: int(row.regels) for row in herkomst.itertuples(index=False)}
+    parts = [f"from {CATEGORIE_BRONNEN[k]} for {counts.get(k, 0)} line(s)" for k in CATEGORIE_BRONNEN]
+    text = "productcategorie: " + ", ".join(parts) + " (where the file has none, the category jzcli validate resolved, as for TR381)"
+    if counts.get(None):
+        text += (
+            f"; {counts[None]} line(s) without any show as (none): not validated yet (validated by an older jzcli: "
+            "run jzcli validate --opnieuw), or no contract product or allocation names one"
+        )
+    return text
 
 
 def _gemeente_notes(report: Report) -> list[str]:

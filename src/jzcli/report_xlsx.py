@@ -221,7 +221,10 @@ NOTES = [
     ("goedgekeurd / afgekeurd", "net amount of lines approved / rejected by jzcli validate"),
     ("onbeoordeeld", "net amount of lines not judged yet (run jzcli validate)"),
     ("clienten", "number of distinct BSNs"),
-    ("volume", "net GeleverdVolume (debet minus credit), in each product's own eenheid"),
+    ("volume", "net GeleverdVolume (debet minus credit) in the row's eenheid; empty where the row's lines have "
+     "different eenheden (hours and minutes are never added up)"),
+    ("productcategorie", "the line's ProductCategorie; where the file has none, the category jzcli validate resolved: "
+     "the contract product's, else the allocation's (a Note below says how many lines each)"),
     ("aandeel_pct", "share of the report's total ingediend"),
     ("maand", "month of the ProductPeriode (begindatum); --van/--tot select on it"),
     ("gemeente", "the gemeente in the line (iJw IV046); a retired code stays under its own code and name, with a note"),

@@ -60,7 +60,17 @@ from jzcli.errors import FileReadError
 from jzcli.model import CREDIT, DEBET
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
 from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
-from jzcli.validate import AFGEKEURD, GOEDGEKEURD, load_lines, load_rules, no_ints, rule_rank, signed_amount
+from jzcli.validate import (
+    AFGEKEURD,
+    GOEDGEKEURD,
+    afgeleid_nl,
+    load_lines,
+    load_rules,
+    no_ints,
+    productperiode_afgeleid,
+    rule_rank,
+    signed_amount,
+)
 
 NS_325 = ijw.bericht("JW325").namespace
 NS_BASIS = ijw.BASIS_NS
@@ -649,6 +659,10 @@ def build_feedback(
     found = found[found["regel_id"].isin(lines.loc[lines["status"] == AFGEKEURD, "id"])]
 
     summary = feedback_summary(lines, bestand)
+    bad = (lines["status"] == AFGEKEURD).to_numpy()
+    lines["productperiode_afgeleid"] = None
+    if bad.any():
+        lines.loc[bad, "productperiode_afgeleid"] = afgeleid_nl(productperiode_afgeleid(store, lines[bad])).to_numpy()
     rows = feedback_rows(lines, found, bestand)
     result = []
     for agb, s in summary.groupby("aanbieder", sort=True):
@@ -699,7 +713,8 @@ ROW_FIELDS = [
 def feedback_rows(lines: pd.DataFrame, found: pd.DataFrame, bestand: dict) -> pd.DataFrame:
     """One row per rejected line: provenance, the line's values and its findings joined (one per text line)."""
     rejected = lines[lines["status"] == AFGEKEURD].sort_values(["ontvanger", "batch", "id"], kind="mergesort")
-    cols = ["aanbieder", "batch", "bestand", "blad", "rij", *ROW_FIELDS, "retourcode", "regel", "omschrijving", "melding"]
+    derived = ["productperiode_afgeleid"] if "productperiode_afgeleid" in lines.columns else []
+    cols = ["aanbieder", "batch", "bestand", "blad", "rij", *ROW_FIELDS, *derived, "retourcode", "regel", "omschrijving", "melding"]
     if rejected.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     rules = load_rules()
@@ -721,7 +736,7 @@ def feedback_rows(lines: pd.DataFrame, found: pd.DataFrame, bestand: dict) -> pd
     out["bestand"] = rejected["bron"].to_numpy()
     out["blad"] = rejected["blad"].to_numpy()
     out["rij"] = rejected["rij"].to_numpy()
-    for c in ROW_FIELDS:
+    for c in (*ROW_FIELDS, *derived):
         out[c] = rejected[c].to_numpy()
     j = joined.reindex(rejected["id"].to_numpy())
     for c in ("retourcode", "regel", "omschrijving", "melding"):

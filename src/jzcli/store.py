@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from jzcli.errors import StoreError
 from jzcli.model import EXPORT_COLUMNS, FIELDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENV_DB = "JZCLI_DB"
 
 metadata = sa.MetaData()
@@ -78,6 +78,9 @@ declaratieregels = sa.Table(
     sa.Column("tarief", sa.BigInteger),  # eurocents
     sa.Column("bedrag", sa.BigInteger),  # eurocents, always >= 0; sign in debet_credit
     sa.Column("debet_credit", sa.String(1)),
+    # Which side of the ProductPeriode a month column gave (bit 1 begindatum, bit 2 einddatum; 0 =
+    # both as written). NULL: imported before schema 2 (the engine then goes by the sheet's columns).
+    sa.Column("periode_uit_maand", sa.SmallInteger),
 )
 
 importbevindingen = sa.Table(
@@ -178,6 +181,17 @@ beoordelingen = sa.Table(
     sa.Column("beoordeeld_op", sa.DateTime(timezone=True), nullable=False),
 )
 
+# The productcategorie validate resolved for a line whose file has none (from the contract product,
+# else the matched allocation; TR381), so reports can group such lines by category in SQL.
+# Written with the line's verdict, deleted with it. bron: contract | toewijzing.
+afgeleide_categorieen = sa.Table(
+    "afgeleide_categorieen",
+    metadata,
+    sa.Column("regel_id", sa.Integer, sa.ForeignKey("declaratieregels.id"), primary_key=True),
+    sa.Column("productcategorie", sa.String(10), nullable=False),
+    sa.Column("bron", sa.String(12), nullable=False),
+)
+
 bevindingen = sa.Table(
     "bevindingen",
     metadata,
@@ -199,6 +213,21 @@ kolomkoppelingen = sa.Table(
     sa.Column("kolom", sa.String(200), primary_key=True),  # normalised column name
     sa.Column("veld", sa.String(40), nullable=False),
 )
+
+
+# Each step takes a store from schema version n to n + 1 (n: the key), inside the opening transaction.
+# A step only adds: stores written by an older jzcli keep every row as it was.
+MIGRATIONS: dict[int, list[str]] = {
+    1: ["ALTER TABLE declaratieregels ADD COLUMN periode_uit_maand SMALLINT"],
+}
+
+
+def _migrate(conn: Connection, version: int) -> None:
+    """Bring a store of an older schema ``version`` up to SCHEMA_VERSION (same transaction)."""
+    for step in range(version, SCHEMA_VERSION):
+        for statement in MIGRATIONS[step]:
+            conn.exec_driver_sql(statement)
+    conn.execute(meta_table.update().where(meta_table.c.sleutel == "schema_version").values(waarde=str(SCHEMA_VERSION)))
 
 
 def default_db_path() -> Path:
@@ -264,6 +293,8 @@ class Store:
                 ).scalar()
                 if version is None:
                     conn.execute(meta_table.insert().values(sleutel="schema_version", waarde=str(SCHEMA_VERSION)))
+                elif int(version) < SCHEMA_VERSION:
+                    _migrate(conn, int(version))
                 elif int(version) > SCHEMA_VERSION:
                     raise StoreError(
                         f"store {describe_url(str(self.engine.url))} has schema version {version}; "

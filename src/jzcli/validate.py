@@ -88,12 +88,21 @@ from jzcli import render
 from jzcli.errors import StoreError
 from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
-from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
+from jzcli.store import (
+    Store,
+    afgeleide_categorieen,
+    batches,
+    beoordelingen,
+    berichten,
+    bevindingen,
+    declaratieregels,
+    importbevindingen,
+)
 
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
 
-LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
+LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS, "periode_uit_maand"]
 
 # Rule modules, imported in this order so they register (the registry order is the report order).
 RULE_MODULES = ("jzcli.rules.message", "jzcli.rules.line", "jzcli.rules.contract", "jzcli.rules.allocation", "jzcli.rules.history")
@@ -133,7 +142,10 @@ class Context:
     contract_variant, contract_productcategorie, contract_product_found (bool),
     productcategorie_uit_contract, eenheid_uit_contract, minuutregel (eenheid 01 on an hourly
     contract tariff, IV081), declaratieperiode (datetime64, first day of the month; for a
-    spreadsheet the latest ProductPeriode month in its batch), productperiode_uit_maand,
+    spreadsheet the latest ProductPeriode month in its batch), begin_uit_maand / eind_uit_maand
+    (bool: that side came from a month column), productperiode_uit_maand (either), periode_uit_maand
+    (the stored bits, Int64, NA for lines stored before schema 2), productperiode_afgeleid (the
+    IV089 clipping done, as text, or None),
     blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels, inhoud_sleutel (int64:
     one code per line content, see ``content_groups``; -1 = incomplete), referentie_sleutel and
     vorig_sleutel (int64 codes of (aanbieder, referentienummer) / (aanbieder,
@@ -425,7 +437,7 @@ def _typed_column(col: str, values: np.ndarray) -> pd.Series:
     return s.where(s.notna(), np.nan).astype("str")
 
 
-_NUMBER_COLUMNS = {"id", "batch", "rij", *INT_FIELDS}
+_NUMBER_COLUMNS = {"id", "batch", "rij", "periode_uit_maand", *INT_FIELDS}
 
 
 def _read_lines(store: Store, query) -> dict:
@@ -607,8 +619,9 @@ def load_berichten(store: Store) -> pd.DataFrame:
 
 
 def _load_sheets(store: Store) -> pd.DataFrame:
-    """Per imported sheet (batch, blad): the total the file states (cents or NA) and whether the
-    ProductPeriode came from a month column (``maand``)."""
+    """Per imported sheet (batch, blad): the total the file states (cents or NA) and which sides
+    of the ProductPeriode a month column gave (``maand``: bit 1 begin, bit 2 end), for lines stored
+    before the store kept that per line (``periode_uit_maand`` NULL)."""
     b = store.read_frame(sa.select(batches.c.id, batches.c.details).where(batches.c.soort == "declaraties"))
     rows = []
     for bid, details in zip(b.get("id", []), b.get("details", [])):
@@ -619,12 +632,74 @@ def _load_sheets(store: Store) -> pd.DataFrame:
         for sheet in data.get("sheets", []) or []:
             total = sheet.get("vermeld_totaal")
             columns = sheet.get("kolommen") or {}
-            month = "periode" in columns and not ("begindatum" in columns and "einddatum" in columns)
+            month = 0
+            if "periode" in columns:
+                month = (0 if "begindatum" in columns else 1) | (0 if "einddatum" in columns else 2)
             rows.append({"batch": int(bid), "blad": sheet.get("blad"), "vermeld_totaal": None if total is None else int(total), "maand": month})
     frame = pd.DataFrame(rows, columns=["batch", "blad", "vermeld_totaal", "maand"])
     frame["blad"] = frame["blad"].astype(object).where(frame["blad"].notna(), "")
     frame["vermeld_totaal"] = pd.array(frame["vermeld_totaal"], dtype="Int64")
     return frame.drop_duplicates(["batch", "blad"])
+
+
+PERIODE_AFGELEID = {
+    0: "",
+    1: "begindatum from the month column",
+    2: "einddatum from the month column",
+    3: "begindatum and einddatum from the month column",
+}
+
+
+# The same texts in Dutch, for the feedback workbook (a provider's file): fixed phrases of
+# PERIODE_AFGELEID and of JZ-P01's message (rules.allocation), replaced in order.
+_AFGELEID_NL = [
+    (" and einddatum from the month column", " en einddatum uit de maandkolom"),
+    (" from the month column", " uit de maandkolom"),
+    ("ProductPeriode from the month ", "ProductPeriode uit de maand "),
+    (" (month column), with ", " (maandkolom), met "),
+    (" = the ingangsdatum of toewijzing ", " = de ingangsdatum van toewijzing "),
+    (" = the einddatum of toewijzing ", " = de einddatum van toewijzing "),
+]
+
+
+def afgeleid_nl(texts: pd.Series) -> pd.Series:
+    """``productperiode_afgeleid`` texts in Dutch."""
+    out = texts.astype(object).fillna("").astype(str)
+    for en, nl in _AFGELEID_NL:
+        out = out.str.replace(en, nl, regex=False)
+    return out.astype(object)
+
+
+def productperiode_afgeleid(store: Store, lines: pd.DataFrame) -> pd.Series:
+    """Per stored line (a frame with id, batch, blad and periode_uit_maand): how its ProductPeriode
+    was derived, as text ("" when the provider wrote both dates). A side a month column gave says
+    so; when the last validate set it to the allocation's ingangsdatum/einddatum (IV089), the
+    JZ-P01 message of that round says what was set. Lines stored before schema 2 go by the
+    sheet's columns, as validate does. For exports: one small query for the JZ-P01 findings."""
+    if lines.empty:
+        return pd.Series([], index=lines.index, dtype=object)
+    stored = pd.array(lines["periode_uit_maand"], dtype="Int64") if "periode_uit_maand" in lines.columns else no_ints(len(lines))
+    bits = np.asarray(stored.fillna(-1), dtype="int64")
+    old = bits < 0
+    if old.any():
+        sheets = _load_sheets(store)
+        info = sheets.set_index(["batch", "blad"])["maand"] if len(sheets) else pd.Series(dtype="int64")
+        blad = lines["blad"].astype(object).where(lines["blad"].notna(), "")
+        keys = pd.MultiIndex.from_arrays([pd.to_numeric(lines["batch"]).astype("int64"), blad])
+        bits = np.where(old, info.reindex(keys).fillna(0).astype("int64").to_numpy(), bits)
+    text = pd.Series(bits, index=lines.index).map(PERIODE_AFGELEID).fillna("").astype(object)
+    b = bevindingen
+    query = (
+        sa.select(b.c.regel_id, b.c.melding)
+        .join(beoordelingen, (beoordelingen.c.regel_id == b.c.regel_id) & (beoordelingen.c.ronde == b.c.ronde))
+        .where(b.c.regel == "JZ-P01")
+    )
+    clipped = store.read_frame(query)
+    if len(clipped):
+        by_id = clipped.drop_duplicates("regel_id").set_index("regel_id")["melding"]
+        found = pd.to_numeric(lines["id"]).map(by_id)
+        text = text.where(found.isna(), found.astype(object))
+    return text
 
 
 def _agreements():
@@ -870,6 +945,7 @@ def derive(
     match = _match_allocations(lines, toewijzingen)
     lines["toewijzing_id"] = match["toewijzing_id"]
     lines["toewijzing_match"] = match["toewijzing_match"]
+    _resolve_categories(lines, toewijzingen)
 
     # DeclaratiePeriode of a spreadsheet batch: the latest ProductPeriode month in it
     begin = lines["begindatum"]
@@ -890,11 +966,15 @@ def derive(
     info = sheets.set_index(["batch", "blad"]) if len(sheets) else None
     if info is not None:
         lines["blad_vermeld_totaal"] = pd.array(info["vermeld_totaal"].reindex(keys).to_numpy(), dtype="Int64")
-        month = info["maand"].reindex(keys).fillna(False).astype(bool).to_numpy()
+        month = info["maand"].reindex(keys).fillna(0).astype("int64").to_numpy()
     else:
         lines["blad_vermeld_totaal"] = no_ints(len(lines))
-        month = np.zeros(len(lines), dtype=bool)
-    lines["productperiode_uit_maand"] = month
+        month = np.zeros(len(lines), dtype="int64")
+    stored = pd.array(lines["periode_uit_maand"], dtype="Int64") if "periode_uit_maand" in lines.columns else no_ints(len(lines))
+    bits = np.where(pd.isna(stored), month, np.asarray(stored.fillna(0), dtype="int64"))
+    lines["begin_uit_maand"] = (bits & 1) > 0
+    lines["eind_uit_maand"] = (bits & 2) > 0
+    lines["productperiode_uit_maand"] = lines["begin_uit_maand"].to_numpy() | lines["eind_uit_maand"].to_numpy()
     _clip_months(lines, toewijzingen)
     _message_columns(lines, berichten)
     lines["inhoud_sleutel"] = content_groups(lines)
@@ -980,9 +1060,38 @@ def _message_columns(lines: pd.DataFrame, msgs: pd.DataFrame | None) -> None:
         lines.loc[xml, "declaratieperiode"] = begin.dt.to_period("M").dt.to_timestamp().to_numpy()
 
 
+def _resolve_categories(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
+    """``categorie_afgeleid``/``categorie_bron``: the productcategorie a line without one in its
+    file resolves to, for reports (stored in ``afgeleide_categorieen``): the contract product's
+    (already in ``productcategorie``, TR381), else the matched allocation's; bron "contract" or
+    "toewijzing", None where the file gave it or nothing is known. The rules still see only the
+    file's and the contract's category."""
+    n = len(lines)
+    cat = pd.Series(None, index=lines.index, dtype=object)
+    bron = pd.Series(None, index=lines.index, dtype=object)
+    from_contract = lines["productcategorie_uit_contract"].to_numpy(dtype=bool)
+    cat[from_contract] = lines.loc[from_contract, "productcategorie"].astype(str).to_numpy()
+    bron[from_contract] = "contract"
+    open_ = lines["productcategorie"].isna().to_numpy() & lines["toewijzing_id"].notna().to_numpy()
+    if n and open_.any() and toewijzingen is not None and len(toewijzingen) and "productcategorie" in toewijzingen.columns:
+        t = toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64")).drop_duplicates("id").set_index("id")["productcategorie"]
+        t = t.astype(object).where(t.notna(), None)
+        found = lines.loc[open_, "toewijzing_id"].map(t)
+        found = found[found.notna()]
+        cat[found.index] = found.astype(str).to_numpy()
+        bron[found.index] = "toewijzing"
+    lines["categorie_afgeleid"] = cat
+    lines["categorie_bron"] = bron
+
+
 def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
-    """A ProductPeriode read from a month column ("maart 2025") covers the whole month; clip it to
-    the matched allocation when that starts or ends within the month (IV089, TR387/TR388)."""
+    """A side of the ProductPeriode that a month gave ("maart 2025": the 1st, the 31st) is set to
+    the matched allocation's ingangsdatum/einddatum when the allocation starts or ends within that
+    month (IV089, TR387/TR388). Only such a side: a date the provider wrote is never moved.
+
+    ``productperiode_afgeleid`` says what was set, per line (None when nothing was): JZ-P01 and
+    the allocation rules show it; the store keeps the dates as read."""
+    lines["productperiode_afgeleid"] = pd.Series(None, index=lines.index, dtype=object)
     todo = lines["productperiode_uit_maand"] & lines["toewijzing_id"].notna()
     if not todo.any() or toewijzingen is None or toewijzingen.empty:
         return
@@ -991,10 +1100,22 @@ def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
     ids = lines.loc[todo, "toewijzing_id"]
     start = pd.to_datetime(ids.map(t["ingangsdatum"]))
     stop = pd.to_datetime(ids.map(t["einddatum"]))
+    nummer = ids.map(t["toewijzingnummer"]).astype(object).fillna("?")
     live = ~ids.map(deleted).fillna(True).astype(bool)
     begin, end = lines.loc[todo, "begindatum"], lines.loc[todo, "einddatum"]
-    later = live & start.notna() & (start > begin) & (start <= end)
-    earlier = live & stop.notna() & (stop < end) & (stop >= begin)
+    later = live & lines.loc[todo, "begin_uit_maand"] & start.notna() & (start > begin) & (start <= end)
+    earlier = live & lines.loc[todo, "eind_uit_maand"] & stop.notna() & (stop < end) & (stop >= begin)
+    if not (later.any() or earlier.any()):
+        return
+    month = begin.dt.strftime("%Y-%m").astype(object)
+    label = " of toewijzing " + nummer + " (IV089)"
+    parts = pd.Series("", index=begin.index, dtype=object)
+    parts = parts.where(~later, "begindatum " + start.dt.strftime("%Y-%m-%d").astype(object) + " = the ingangsdatum")
+    both = later & earlier
+    parts = parts.where(~earlier, parts.where(~both, parts + ", ") + "einddatum " + stop.dt.strftime("%Y-%m-%d").astype(object) + " = the einddatum")
+    text = "ProductPeriode from the month " + month + " (month column), with " + parts + label
+    changed = later | earlier
+    lines.loc[changed[changed].index, "productperiode_afgeleid"] = text[changed].to_numpy()
     lines.loc[later[later].index, "begindatum"] = start[later].to_numpy()
     lines.loc[earlier[earlier].index, "einddatum"] = stop[earlier].to_numpy()
 
@@ -1486,18 +1607,21 @@ def validate(
 
     stamp = datetime.now(timezone.utc)
     where = _scope_sql(gemeente, aanbieder, batch)
+    derived = todo.loc[todo["categorie_bron"].notna().to_numpy(), ["id", "categorie_afgeleid", "categorie_bron"]]
     if opnieuw:
         with store.transaction() as conn:
             _lock(store, conn)
             _delete_verdicts(conn, where)
             for step, ids, found in writes:
                 _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
+                _write_categories(store, conn, derived, ids)
     else:
         for step, ids, found in writes:
             with store.transaction() as conn:
                 _lock(store, conn)
                 _check_unjudged(conn, step, ids)
                 _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
+                _write_categories(store, conn, derived, ids)
 
     found = pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
     judged = todo
@@ -1523,11 +1647,29 @@ def _lock(store: Store, conn) -> None:
 def _delete_verdicts(conn, where) -> None:
     if where is None:
         conn.execute(bevindingen.delete())
+        conn.execute(afgeleide_categorieen.delete())
         conn.execute(beoordelingen.delete())
         return
     ids = sa.select(declaratieregels.c.id).where(where)
     conn.execute(bevindingen.delete().where(bevindingen.c.regel_id.in_(ids)))
+    conn.execute(afgeleide_categorieen.delete().where(afgeleide_categorieen.c.regel_id.in_(ids)))
     conn.execute(beoordelingen.delete().where(beoordelingen.c.regel_id.in_(ids)))
+
+
+def _write_categories(store: Store, conn, derived: pd.DataFrame, ids: list[int]) -> None:
+    """The resolved productcategorie of this step's lines whose file has none (reports)."""
+    if not len(derived):
+        return
+    rows = derived[np.isin(derived["id"].to_numpy(dtype="int64"), np.asarray(ids, dtype="int64"))]
+    if len(rows):
+        frame = pd.DataFrame(
+            {
+                "regel_id": rows["id"].to_numpy(dtype="int64"),
+                "productcategorie": rows["categorie_afgeleid"].to_numpy(dtype=object),
+                "bron": rows["categorie_bron"].to_numpy(dtype=object),
+            }
+        )
+        store.insert_frame(conn, afgeleide_categorieen, frame)
 
 
 def _check_unjudged(conn, step: list[int], ids: list[int]) -> None:

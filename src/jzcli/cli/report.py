@@ -230,6 +230,20 @@ def _gemeente_label(row) -> str:
     return label + (" *" if row.get("gemeente_opmerking") else "")
 
 
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def _unit_label(code) -> str:
+    from jzcli.model import EENHEDEN
+
+    if _missing(code):
+        return ""
+    return f"{code} {EENHEDEN[code]}" if code in EENHEDEN else str(code)
+
+
 def _dim_label(row: dict, dim: str) -> str:
     value = row.get(dim)
     if value is None:
@@ -319,6 +333,7 @@ def _render_kosten(report, frame) -> None:
     t.add_column("clients", justify="right")
     if with_volume:
         t.add_column("volume", justify="right")
+        t.add_column("eenheid")
     _money_columns(t)
     t.add_column("share", justify="right")
     lead_width = int(several) + len(by)
@@ -344,7 +359,9 @@ def _render_kosten(report, frame) -> None:
                     previous_d0 = label
         values = [render.number(row["regels"]), render.number(row["clienten"])]
         if with_volume:
-            values.append(render.number(row["volume"]))
+            mixed = _missing(row["volume"])
+            values.append("–" if mixed else render.number(row["volume"]))
+            values.append(_unit_label(row.get("eenheid")))
         values += [render.euro(row[c]) for c, _ in MONEY_COLS]
         values.append(_pct(row["aandeel_pct"]))
         style = "bold" if level == "totaal" else ("italic" if level == "gemeente" else None)
@@ -352,7 +369,7 @@ def _render_kosten(report, frame) -> None:
         if level == "gemeente":
             previous_g = previous_d0 = None
     if with_volume:
-        t.caption = "volume: net GeleverdVolume in each product's own eenheid"
+        t.caption = "volume: net GeleverdVolume in the row's eenheid; – where its lines have different eenheden (never added up)"
     t.print()
 
 

@@ -83,7 +83,9 @@ def export_declaraties_command(
 
     Columns: batch, bron, blad, rij, aanbieder, gemeente, declaratienummer, referentienummer,
     vorig_referentienummer, bsn, toewijzingnummer, productcategorie, productcode, begindatum,
-    einddatum, volume, eenheid, tarief, bedrag, debet_credit. Dates ISO, money in euros (dot).
+    einddatum, volume, eenheid, tarief, bedrag, debet_credit, productperiode_afgeleid (how the
+    period was derived from a month column; empty when both dates are as written). Dates ISO (as
+    stored), money in euros (dot).
     """
     from jzcli.errors import UsageError
     from jzcli.export import export_declaraties
@@ -113,7 +115,11 @@ def export_declaraties_command(
         import sqlalchemy as sa
 
         where = sa.and_(*conditions)
-    frame = store.declaraties(where=where)
+    from jzcli.model import EXPORT_COLUMNS
+    from jzcli.validate import productperiode_afgeleid
+
+    frame = store.declaraties(["id", *EXPORT_COLUMNS, "periode_uit_maand"], where=where)
+    frame["productperiode_afgeleid"] = productperiode_afgeleid(store, frame)
     n = export_declaraties(frame, output, pseudonym=pseudonym)
     if not quiet:
         render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")

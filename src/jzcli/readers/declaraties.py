@@ -275,26 +275,8 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
                 f"give it with {option}"
             )
 
-    # Dates: begin/end columns, or a period column giving the whole month.
-    if "begindatum" in data:
-        out["begindatum"] = collect("begindatum", V.parse_date(data["begindatum"]), data["begindatum"])
-    if "einddatum" in data:
-        out["einddatum"] = collect("einddatum", V.parse_date(data["einddatum"]), data["einddatum"])
-    if "periode" in data:
-        begin, end = V.parse_period(data["periode"])
-        begin_values = collect("periode", begin, data["periode"])
-        if "begindatum" in out:
-            out["begindatum"] = out["begindatum"].fillna(begin_values)
-        else:
-            out["begindatum"] = begin_values
-        end_values = end.values
-        if "einddatum" in out:
-            out["einddatum"] = out["einddatum"].fillna(end_values)
-        else:
-            out["einddatum"] = end_values
-    for d in ("begindatum", "einddatum"):
-        if d not in out:
-            out[d] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    # Dates: begin/end columns as written; a month column gives what they leave open (marked).
+    out[PERIODE_UIT_MAAND] = _read_period(data, out, index, names, columns, findings, collect)
 
     for num, parser in (("volume", V.parse_whole), ("tarief", V.parse_money), ("bedrag", V.parse_money)):
         if num in data:
@@ -308,7 +290,7 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     out.insert(0, "rij", out.index.astype(int))
     out.insert(0, "blad", blad)
     out.insert(0, "bron", bron)
-    out = out[["bron", "blad", "rij", *FIELDS]].reset_index(drop=True)
+    out = out[["bron", "blad", "rij", *FIELDS, PERIODE_UIT_MAAND]].reset_index(drop=True)
 
     if findings:
         found = pd.concat(findings, ignore_index=True)
@@ -334,6 +316,75 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
         header_rows=[header_row - 1, header_row] if getattr(header, "combined", False) else [header_row],
         duplicates=duplicates,
     )
+
+
+PERIODE_UIT_MAAND = "periode_uit_maand"  # per line: which side of the ProductPeriode a month gave
+ONE_DATE_IN_MONTH_COLUMN = (
+    "a full date in the month column '{name}': jzcli cannot tell whether it is the begin or the end of the "
+    "ProductPeriode and does not take it for the whole month; write Begindatum and Einddatum columns, or the month "
+    "(e.g. 'maart 2025')"
+)
+
+
+def _read_period(data: dict, out: pd.DataFrame, index: pd.Index, names, columns, findings: list, collect) -> pd.Series:
+    """Fill ``out``'s begindatum/einddatum and return, per line, which sides a month gave.
+
+    A begin or end column is read as a date and never changed. A period/month column
+    ("maart 2025", "2025-03", a range "01-03-2025 t/m 15-03-2025") fills only what those leave
+    open; the sides it fills from a month are marked (bit 1 = begin, bit 2 = end: the engine may
+    clip only those to the allocation, IV089). A column of full dates is never a month column:
+    next to one begin (or end) column its dates are the other side, as written; on its own its
+    dates cannot be told begin from end, so each is an import finding and the period stays empty
+    (dates that are all the 1st of their month are Excel's way of storing a month, and read as
+    that month).
+    """
+    for d in ("begindatum", "einddatum"):
+        if d in data:
+            out[d] = collect(d, V.parse_date(data[d]), data[d])
+        else:
+            out[d] = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    marks = pd.Series(0, index=index, dtype="int64")
+    if "periode" not in data:
+        return marks
+    raw = data["periode"]
+    begin, end, kinds = V.parse_period_kinds(raw)
+    begin_values = collect("periode", begin, raw)
+    end_values = end.values
+    kind = kinds.fillna(0).astype("int64")
+    one_date = (kind & V.PERIOD_ONE_DATE) > 0
+    day = kind // 8
+    month_bits = kind & V.PERIOD_FROM_MONTH
+    if one_date.any():
+        the_date = begin_values.where(one_date) + pd.to_timedelta((day - 1).clip(lower=0), unit="D")
+        has_begin, has_end = "begindatum" in data, "einddatum" in data
+        if has_begin != has_end:  # the date column beside one side column is the other side
+            side = "einddatum" if has_begin else "begindatum"
+            out[side] = out[side].fillna(the_date.where(one_date))
+            begin_values = begin_values.where(~one_date)
+            end_values = end_values.where(~one_date)
+        elif bool((day[one_date] == 1).all()):
+            month_bits = month_bits.where(~one_date, V.PERIOD_FROM_MONTH)
+        else:
+            findings.append(
+                pd.DataFrame(
+                    {
+                        "rij": raw.index[one_date],
+                        "kolom": names[columns["periode"]],
+                        "veld": "periode",
+                        "waarde": raw[one_date].map(_raw_text).values,
+                        "regel": IMPORT_RULE,
+                        "melding": ONE_DATE_IN_MONTH_COLUMN.format(name=_mask_numbers(names[columns["periode"]])),
+                    }
+                )
+            )
+            begin_values = begin_values.where(~one_date)
+            end_values = end_values.where(~one_date)
+    open_begin, open_end = out["begindatum"].isna(), out["einddatum"].isna()
+    out["begindatum"] = out["begindatum"].fillna(begin_values)
+    out["einddatum"] = out["einddatum"].fillna(end_values)
+    marks = marks.where(~(open_begin & begin_values.notna()), marks | (month_bits & V.PERIOD_FROM_MONTH_BEGIN))
+    marks = marks.where(~(open_end & end_values.notna()), marks | (month_bits & V.PERIOD_FROM_MONTH_END))
+    return marks
 
 
 # Parsers used to decide whether two columns for one field say the same thing.

@@ -142,13 +142,95 @@ class SynonymTable:
     anchors: frozenset[str]
     min_matches: int = 3
     min_anchors: int = 2
+    date_sides: tuple[str, str] | None = None  # (begin field, end field): see ``date_side``
     index: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index", _synonym_index(self.synonyms))
 
 
-DECLARATIES = SynonymTable(DECLARATIE_SYNONYMS, _WORD_RULES, frozenset(_ANCHORS), MIN_HEADER_MATCHES)
+DECLARATIES = SynonymTable(
+    DECLARATIE_SYNONYMS, _WORD_RULES, frozenset(_ANCHORS), MIN_HEADER_MATCHES, date_sides=("begindatum", "einddatum")
+)
+
+# --- the side of a date header: "Periode tot", "Einde periode", "Begin zorgperiode" ------------
+# A header about a date or period that names one side is that side's date, whatever else it says:
+# the side words win over "periode" (which on its own means a month column). Judged on words, not
+# on the joined text: "Totaal" is not "tot", "Eindbedrag" is not "eind".
+_BEGIN_WORDS = {"van", "vanaf", "begin", "start", "ingang", "aanvang", "from", "since"}
+_END_WORDS = {"tot", "tm", "totenmet", "totmet", "tem", "eind", "einde", "stop", "afloop", "end", "until", "to", "through"}
+_BEGIN_STEMS = ("begin", "start", "ingang", "aanvang")
+_END_STEMS = ("einde", "eind", "stop", "afloop", "beeindiging", "beeindigd", "tot")
+_DATE_ROOTS = ("datum", "periode", "date", "period")
+_FILLERS = {
+    "zorg", "levering", "leverings", "prestatie", "prestaties", "product", "declaratie", "dienst", "diensten",
+    "behandeling", "geleverd", "geleverde", "de", "het", "en", "met", "dd", "mm", "jjjj", "ddmmjjjj", "ddmmyyyy",
+    "yyyy", "jaar", "jeugdhulp", "hulp", "ondersteuning", "traject", "inzet", "geldig", "op",
+}  # fmt: skip
+_NOT_A_DATE = re.compile(r"bedrag|tarief|prijs|totaal|aantal|volume|uren|minuten|eenheid|code|nummer|referentie|bsn|toewijzing|categorie|maand")
+_TM = re.compile(r"\bt\s*[/.\\]\s*m\b\.?", re.IGNORECASE)
+_TEM = re.compile(r"\bt\s*[/.]\s*e\s*[/.]\s*m\b\.?", re.IGNORECASE)
+
+
+def _words(cell: str) -> list[str]:
+    text = _TEM.sub(" tem ", _TM.sub(" tm ", cell))
+    return [w for w in (normalise_text(part) for part in re.split(r"[\s/\\.,;:()\[\]_\-–—'\"]+", text)) if w]
+
+
+def _stem_then_root(word: str, stems: tuple[str, ...]) -> bool:
+    """"begindatum", "ingangsdatum", "eindperiode", "stopdatum": a side stem before a date root."""
+    for stem in stems:
+        if word.startswith(stem) and len(word) > len(stem):
+            rest = word[len(stem) :]
+            rest = rest[1:] if rest[:1] in ("s", "e") and not rest.startswith(_DATE_ROOTS) else rest
+            if rest.startswith(_DATE_ROOTS) or rest in _FILLERS or rest in ("dat", "dt"):
+                return True
+    return False
+
+
+def _root_then_stem(word: str, stems: tuple[str, ...]) -> bool:
+    """"periodeeinde", "zorgperiodebegin", "leveringsstart": a date root or filler, then the side."""
+    for stem in stems:
+        if word.endswith(stem) and len(word) > len(stem) and stem != "tot":
+            head = word[: -len(stem)]
+            head = head[:-1] if head.endswith("s") and head[:-1] in _FILLERS else head
+            if head.endswith(_DATE_ROOTS) or head in _FILLERS:
+                return True
+    return False
+
+
+def date_side(cell: object) -> str | None:
+    """"begin" or "eind" when a header cell is a date of one side of the ProductPeriode, else None.
+
+    The header must be about a date or period (a word with datum/periode/date/period in it, or only
+    side words and words such as zorg, levering, prestatie: "Van", "Tm", "Levering tot") and name
+    exactly one side: van, vanaf, begin, start, ingang, aanvang → begin; tot, t/m, tm, tot en met,
+    eind, einde, stop, afloop → eind (also joined: "Einddatum", "Ingangsdatum", "Periodeeinde").
+    A header naming both sides ("Periode van/tot") or none is not a side.
+    """
+    if cell is None:
+        return None
+    words = _words(str(cell))
+    if not words or any(_NOT_A_DATE.search(w) for w in words):
+        return None
+    begin = end = False
+    dated = False
+    for w in words:
+        if w in _BEGIN_WORDS:
+            begin = True
+        elif w in _END_WORDS:
+            end = True
+        elif _stem_then_root(w, _BEGIN_STEMS) or _root_then_stem(w, _BEGIN_STEMS):
+            begin = dated = True
+        elif _stem_then_root(w, _END_STEMS) or _root_then_stem(w, _END_STEMS):
+            end = dated = True
+        elif any(root in w for root in _DATE_ROOTS) or w == "dat":
+            dated = True
+        elif w not in _FILLERS:
+            return None  # another word: "Van Dijk", "Datum van afgifte beschikking" is not ours to guess
+    if begin == end or not (dated or begin or end):
+        return None
+    return "begin" if begin else "eind"
 
 
 def match_field(cell: object, extra: dict[str, str] | None = None, table: SynonymTable | None = None) -> str | None:
@@ -167,6 +249,10 @@ def match_field(cell: object, extra: dict[str, str] | None = None, table: Synony
     table = table or DECLARATIES
     if text in table.index:
         return table.index[text]
+    if table.date_sides is not None:
+        side = date_side(cell)
+        if side is not None:
+            return table.date_sides[0] if side == "begin" else table.date_sides[1]
     for pattern, fieldname in table.word_rules:
         if re.search(pattern, text):
             return fieldname

@@ -45,6 +45,7 @@ __all__ = [
     "parse_whole",
     "parse_date",
     "parse_period",
+    "parse_period_kinds",
     "parse_bsn",
     "elfproef",
     "parse_code",
@@ -742,21 +743,15 @@ _RE_YMON = re.compile(r"([0-9]{4})[\s\-./]*([a-z]+)\.?")
 _RANGE_SPLIT = re.compile(r"\s+(?:t/m\.?|tm|tot en met|-|to|until|through)\s+|\s*[\u2013\u2014]\s*")
 
 
-def _month(y: int, m: int) -> tuple[dt.date, dt.date] | _Err:
-    if not (1900 <= y <= 2100):
-        return _Err(_OUT_OF_RANGE)
-    if not 1 <= m <= 12:
-        return _Err("not a period (no such month)")
-    return dt.date(y, m, 1), dt.date(y, m, calendar.monthrange(y, m)[1])
+# What a period cell gave (``parse_period_kinds``): bit 1 = the begin came from a month, bit 2 = the
+# end came from a month, bit 4 = the cell is one full date (not a month, not a range).
+PERIOD_FROM_MONTH_BEGIN = 1
+PERIOD_FROM_MONTH_END = 2
+PERIOD_FROM_MONTH = 3
+PERIOD_ONE_DATE = 4
 
 
-def _month_of(d: dt.date | _Err | None) -> tuple[dt.date, dt.date] | _Err | None:
-    if d is None or isinstance(d, _Err):
-        return d
-    return _month(d.year, d.month)
-
-
-def _period_from_text(text: str) -> tuple[dt.date, dt.date] | _Err | None:
+def _period_from_text(text: str) -> tuple[dt.date, dt.date, int] | _Err | None:
     t = _WS.sub(" ", text).strip().lower()
     if not t:
         return None
@@ -781,7 +776,7 @@ def _period_from_text(text: str) -> tuple[dt.date, dt.date] | _Err | None:
         return _Err(_TWO_DIGIT_YEAR)
     d = _date_from_text(t)
     if isinstance(d, dt.date):
-        return _month_of(d)
+        return _one_date(d)
     if isinstance(d, _Err) and d != _NOT_A_DATE:
         return d
     parts = _RANGE_SPLIT.split(t)
@@ -794,21 +789,42 @@ def _period_from_text(text: str) -> tuple[dt.date, dt.date] | _Err | None:
         begin, end = first[0], last[1]
         if end < begin:
             return _Err("period ends before it begins")
-        return begin, end
+        return begin, end, (first[2] & PERIOD_FROM_MONTH_BEGIN) | (last[2] & PERIOD_FROM_MONTH_END)
     return _Err("not a period")
 
 
-def _period_side(text: str) -> tuple[dt.date, dt.date] | _Err | None:
+def _month(y: int, m: int) -> tuple[dt.date, dt.date, int] | _Err:
+    if not (1900 <= y <= 2100):
+        return _Err(_OUT_OF_RANGE)
+    if not 1 <= m <= 12:
+        return _Err("not a period (no such month)")
+    return dt.date(y, m, 1), dt.date(y, m, calendar.monthrange(y, m)[1]), PERIOD_FROM_MONTH
+
+
+def _one_date(d: dt.date | _Err | None) -> tuple[dt.date, dt.date, int] | _Err | None:
+    """A full date in a period cell: the month it falls in, marked as one date (the reader decides)."""
+    if d is None or isinstance(d, _Err):
+        return d
+    r = _month(d.year, d.month)
+    if isinstance(r, _Err):
+        return r
+    return r[0], r[1], PERIOD_ONE_DATE | (d.day << 3)
+
+
+def _period_side(text: str) -> tuple[dt.date, dt.date, int] | _Err | None:
     """One side of a range: a full date stays that date; a month gives its first/last day."""
     d = _date_from_text(text)
     if isinstance(d, dt.date):
-        return d, d
+        return d, d, 0
     if _RE_DMY.fullmatch(text) or _RE_ISO.fullmatch(text):
         return d
-    return _period_from_text(text)
+    r = _period_from_text(text)
+    if isinstance(r, tuple) and r[2] & PERIOD_ONE_DATE:
+        return r[0], r[1], 0
+    return r
 
 
-def _period_cell(x: Any) -> tuple[dt.date, dt.date] | _Err | None:
+def _period_cell(x: Any) -> tuple[dt.date, dt.date, int] | _Err | None:
     if isinstance(x, str):
         r = _period_from_text(x)
     elif _is_int(x) or (_is_float(x) and math.isfinite(float(x)) and float(x).is_integer()):
@@ -816,12 +832,12 @@ def _period_cell(x: Any) -> tuple[dt.date, dt.date] | _Err | None:
         if 190001 <= n <= 210012 and 1 <= n % 100 <= 12:  # a number typed as yyyymm
             r = _month(n // 100, n % 100)
         else:
-            r = _month_of(_to_date(x))
+            r = _one_date(_to_date(x))
     else:
-        r = _month_of(_to_date(x))
+        r = _one_date(_to_date(x))
     if r is None or isinstance(r, _Err):
         return r
-    begin, end = r
+    begin, end, _kind = r
     if not (_MIN_DATE <= begin and end <= _MAX_DATE):
         return _Err(_OUT_OF_RANGE)
     return r
@@ -832,19 +848,30 @@ def parse_period(s: Any) -> tuple[Parsed, Parsed]:
 
     A month gives its first and last day: "2025-03", "2025-3", "03-2025", "3-2025", "03/2025",
     "202503" (text or number), "maart 2025", "mrt 2025", "Maart 2025", "2025 maart". A date cell,
-    Excel serial or date text gives the month it falls in. A range gives its own dates:
-    "2025-03-01 t/m 2025-03-31", "01-03-2025 - 31-03-2025" (also "tm", "tot en met", en dash; a
-    month on either side stands for its first/last day). "tot" alone is not accepted (inclusive
-    or not is unclear). Two-digit years ("mrt-25") and ranges that end before they begin are errors.
+    Excel serial or date text gives the month it falls in (``parse_period_kinds`` says which cells
+    were such a date: the declaration reader does not take a full date for a month). A range gives
+    its own dates: "2025-03-01 t/m 2025-03-31", "01-03-2025 - 31-03-2025" (also "tm", "tot en met",
+    en dash; a month on either side stands for its first/last day). "tot" alone is not accepted
+    (inclusive or not is unclear). Two-digit years ("mrt-25") and ranges that end before they begin
+    are errors.
     """
+    begin, end, _kinds = parse_period_kinds(s)
+    return begin, end
+
+
+def parse_period_kinds(s: Any) -> tuple[Parsed, Parsed, pd.Series]:
+    """``parse_period`` and, per cell, what it gave (Int64, NA where empty or unreadable): a bit
+    mask of PERIOD_FROM_MONTH_BEGIN / PERIOD_FROM_MONTH_END (that side is a month's first/last
+    day) and PERIOD_ONE_DATE (the cell is one full date; its day of the month times 8 is added)."""
     s = _series(s)
     n = len(s)
 
-    def cell(x: Any) -> Any:  # both dates packed in one int: (begin + 10**6) * 10**7 + (end + 10**6)
+    # begin, end and kind packed in one int: ((kind * 10**7) + begin + 10**6) * 10**7 + end + 10**6
+    def cell(x: Any) -> Any:
         r = _period_cell(x)
         if r is None or isinstance(r, _Err):
             return r
-        return ((r[0] - _EPOCH).days + 10**6) * 10**7 + (r[1] - _EPOCH).days + 10**6
+        return ((r[2] * 10**7 + (r[0] - _EPOCH).days + 10**6) * 10**7) + (r[1] - _EPOCH).days + 10**6
 
     pairs = _Sink(n, "int")
     if _is_datetime_column(s):
@@ -854,10 +881,12 @@ def parse_period(s: Any) -> tuple[Parsed, Parsed]:
         pairs.put_scalar_results(np.arange(n), arr, cell, (codes, uniques))
     begin, end = _Sink(n, "date"), _Sink(n, "date")
     begin.ok = end.ok = pairs.ok
-    begin.data = pairs.data // 10**7 - 10**6
+    high = pairs.data // 10**7
+    begin.data = high % 10**7 - 10**6
     end.data = pairs.data % 10**7 - 10**6
+    kinds = pd.Series(pd.arrays.IntegerArray(high // 10**7, ~np.asarray(pairs.ok, dtype=bool)), index=s.index)
     errors = pd.Series(pairs.errors, index=s.index, dtype=object)
-    return Parsed(begin.result(s.index).values, errors), Parsed(end.result(s.index).values, errors)
+    return Parsed(begin.result(s.index).values, errors), Parsed(end.result(s.index).values, errors), kinds
 
 
 # ---------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli.render import euro, mask_bsn
-from jzcli.rules.registry import findings, rule
+from jzcli.rules.registry import SIGNAAL, findings, rule
 from jzcli.validate import no_ints
 
 __all__ = [
@@ -777,6 +777,8 @@ def _prepare(ctx) -> SimpleNamespace:
     f["credit"] = _objects(lines["debet_credit"]) == "C" if "debet_credit" in lines.columns else False
     f["begindatum"] = _date_col(lines, "begindatum")
     f["einddatum"] = _date_col(lines, "einddatum")
+    for side in ("begin_uit_maand", "eind_uit_maand"):
+        f[side] = lines[side].to_numpy(dtype=bool) if side in lines.columns else False
     f["volume"] = _int_col(lines, "volume")
     f["bedrag"] = _int_col(lines, "bedrag")
     f["unit"] = _unit_int(lines["eenheid"]) if "eenheid" in lines.columns else -1
@@ -867,12 +869,23 @@ def tr384_deleted(ctx) -> pd.DataFrame:
     return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["a_toewijzingnummer"]))
 
 
+def _source(b: pd.DataFrame, side: str) -> pd.Series:
+    """" (the 1st of the month in the month column)" where that side of the ProductPeriode came
+    from a month, "" where the provider wrote the date: a finding says which it judged."""
+    first = side == "begin_uit_maand"
+    note = " (the first day of the month in the file's month column)" if first else " (the last day of the month in the file's month column)"
+    return pd.Series(np.where(b[side].to_numpy(dtype=bool), note, ""), index=b.index, dtype=object)
+
+
 @rule("TR307", "9307", "ProductPeriode begins on or after the allocation's ingangsdatum", family=FAMILY)
 def tr307_begin_in_allocation(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     f = prep.f
     b = _rows(prep, f["judged"] & (f["begindatum"] < f["a_ingangsdatum"]).fillna(False))
-    msg = b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + ", before the allocation's ingangsdatum " + _date_text(b["a_ingangsdatum"])
+    msg = (
+        b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + _source(b, "begin_uit_maand")
+        + ", before the allocation's ingangsdatum " + _date_text(b["a_ingangsdatum"])
+    )
     return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
 
 
@@ -881,7 +894,10 @@ def tr308_end_in_allocation(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     f = prep.f
     b = _rows(prep, f["judged"] & (f["einddatum"] > f["a_einddatum"]).fillna(False))
-    msg = b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + ", after the allocation's einddatum " + _date_text(b["a_einddatum"])
+    msg = (
+        b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + _source(b, "eind_uit_maand")
+        + ", after the allocation's einddatum " + _date_text(b["a_einddatum"])
+    )
     return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
 
 
@@ -914,6 +930,27 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
     why = pd.Series(np.where(earlier[bad], " (the allocation's einddatum in that month)", " (the last day of the month)"), index=b.index, dtype=object)
     msg = b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + "; expected " + _date_text(expected[bad]) + why
     return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
+
+
+@rule(
+    "JZ-P01",
+    "JZ-P01",
+    "ProductPeriode from a month column set to the allocation's ingangsdatum/einddatum (IV089; signal)",
+    family=FAMILY,
+    ernst=SIGNAAL,
+    omschrijving="ProductPeriode afgeleid uit de maand in het bestand en ingekort tot de ingangsdatum/einddatum van de toewijzing (IV089).",
+)
+def jz_p01_period_from_month(ctx) -> pd.DataFrame:
+    lines = ctx.lines
+    if "productperiode_afgeleid" not in lines.columns:
+        return _none()
+    text = lines["productperiode_afgeleid"]
+    hit = lines[text.notna().to_numpy()]
+    if not len(hit):
+        return _none()
+    begin = _date_text(_date_col(hit, "begindatum"))
+    end = _date_text(_date_col(hit, "einddatum"))
+    return findings(hit["id"], text[hit.index].astype(str).tolist(), "periode", (begin + " t/m " + end).tolist())
 
 
 def _differs(prep: SimpleNamespace, col: str):
