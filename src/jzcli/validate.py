@@ -550,6 +550,24 @@ def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
     return relevant
 
 
+def rejected_messages(store: Store, tier_rules: Iterable[str]) -> set[int]:
+    """The JW323 batches rejected as a whole in earlier rounds (an afkeur finding of a message
+    tier rule, niveau bericht or declaratie: level 2, the Header, the declaration). They count
+    as not sent (OP286, IV087; §6 of the reference)."""
+    rules = sorted(tier_rules)
+    if not rules:
+        return set()
+    t, f = declaratieregels, bevindingen
+    query = (
+        sa.select(t.c.batch)
+        .distinct()
+        .select_from(f.join(t, f.c.regel_id == t.c.id).join(berichten, berichten.c.batch == t.c.batch))
+        .where(f.c.ernst == AFKEUR, f.c.regel.in_(rules))
+    )
+    with store.engine.connect() as conn:
+        return {int(b) for (b,) in conn.execute(query)}
+
+
 def _last_round(store: Store) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.max(beoordelingen.c.ronde))).scalar() or 0)
@@ -1362,8 +1380,20 @@ def validate(
     msgs = load_berichten(store)
     lines = derive(lines, products, toewijzingen, imports, _load_sheets(store), today, msgs)
 
-    decl = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
-    decl = decl.sort_values("batch", kind="mergesort").drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
+    # TR333: the first batch that used each DeclaratieNummer, over every stored line except the
+    # messages that count as not sent (rejected as a whole: OP286, IV087); updated as this run
+    # rejects messages. TR056 is the one rule that counts every message received.
+    tiers = message_tiers(rules)
+    tier_rules = {k for tier in tiers for k in tier}
+    decl_all = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
+    decl_all = decl_all.drop_duplicates(["aanbieder", "declaratienummer", "batch"]).sort_values("batch", kind="mergesort")
+    not_sent_batches = rejected_messages(store, tier_rules) - set(lines.loc[judge.to_numpy(), "batch"].unique().tolist())
+
+    def first_use() -> pd.DataFrame:
+        sent = decl_all[~decl_all["batch"].isin(not_sent_batches)]
+        return sent.drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
+
+    decl = first_use()
 
     lines["gecrediteerd"] = False
     lines["crediteert"] = no_ints(len(lines))
@@ -1412,8 +1442,6 @@ def validate(
     todo_ids = todo["id"].to_numpy()
     is_credit = (todo["debet_credit"] == CREDIT).to_numpy()
     is_message = todo["bericht"].astype(bool).to_numpy()
-    tiers = message_tiers(rules)
-    tier_rules = {k for tier in tiers for k in tier}
     for n, step in enumerate(steps, 1):
         if progress:
             progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{' …' if len(step) > 8 else ''}")
@@ -1437,6 +1465,8 @@ def validate(
             step_findings.append(found_messages)
             if rejected_batches:
                 not_sent = todo["batch"].isin(rejected_batches).to_numpy()
+                not_sent_batches |= rejected_batches
+                decl = first_use()  # a later message may use these DeclaratieNummers again
                 all_status.update(dict.fromkeys(todo_ids[in_step & not_sent].tolist(), AFGEKEURD))
         phases = [p for p in (is_credit, ~is_credit) if (in_step & p & ~not_sent).any()]
         for k, phase in enumerate(phases):
