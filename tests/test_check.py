@@ -76,7 +76,7 @@ def test_check_reports_the_same_rejections_as_import_plus_validate(db_url):
         ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11, "TR384"),
         ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Huizen", 11, "CS002"),
     }
-    assert result.exit_code == 1 and result.rejected == 7 and result.lines == 72
+    assert result.exit_code == 1 and result.rejected == 7 and result.lines == 73
 
 
 def test_hints_say_what_to_change_for_the_planted_mistakes():
@@ -215,7 +215,7 @@ def test_cli_table_masks_bsns_and_exit_codes(tmp_path, cli):
     r = cli("check", *DECLARATIONS, *sum((["--contract", c] for c in CONTRACTS), []), "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "-q")
     assert r.exit_code == 1, r.output
     assert BAD_BSN not in r.output and "*****0398" in r.stdout
-    for text in ("huizen_zorgfirst_2025-03.xlsx", "0611 (TR418)", "use € 79,80 as tarief", "at most 18 uur", "7 of 72 lines would be rejected"):
+    for text in ("huizen_zorgfirst_2025-03.xlsx", "0611 (TR418)", "use € 79,80 as tarief", "at most 18 uur", "7 of 73 lines would be rejected"):
         assert text in r.stdout, text
     r = cli("check", *DECLARATIONS, "--contract", CONTRACTS[0], "--contract", CONTRACTS[1], "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "--format", "json", "--show-bsn", "-q")
     records = json.loads(r.stdout)

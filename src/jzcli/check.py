@@ -318,10 +318,9 @@ HINTS: dict[str, list[Case]] = {
         Case(r"is not in the CBS list", "use the 4-digit CBS code of the gemeente responsible for the client (e.g. 0406 for Huizen)"),
     ],
     "JZ-G01": [
-        Case(
-            r"(?:merged into|was split over|got a new code on \S+:) (?P<new>.+?)(?: on \S+)?; the line is accepted",
-            "accepted as it is; use gemeente {new} from now on",
-        ),
+        Case(r": judged as (?P<new>.+?) \(its contracts and allocations", "nothing to change in this line; use gemeente {new} from now on"),
+        Case(r"no single successor", "declare on the gemeente responsible for the client: this code was split over several gemeenten"),
+        Case(r"period is from before that", "nothing to change: the code was still in use for this period"),
     ],
     "TR358": [
         Case(

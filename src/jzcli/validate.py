@@ -84,7 +84,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from jzcli import render
+from jzcli import refdata, render
 from jzcli.errors import StoreError
 from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
@@ -860,34 +860,19 @@ def derive(
 ) -> pd.DataFrame:
     """Add the engine's derived columns (see Context) to all lines, in place (the frame is the
     run's own: no copy of a million lines); marks resolved import findings. Returns ``lines``."""
-    contract = contract_lookup(lines, products)
-    for c in contract.columns:
-        lines[c] = contract[c]
-
-    # productcategorie from the contract where the file has none
-    fill = lines["productcategorie"].isna() & lines["contract_productcategorie"].notna()
-    lines["productcategorie_uit_contract"] = fill.to_numpy()
-    if fill.any():
-        lines.loc[fill, "productcategorie"] = lines.loc[fill, "contract_productcategorie"].astype(str)
-
-    # eenheid "stuks": take 82/84 from the contract
-    lines["eenheid_uit_contract"] = False
-    if len(import_findings):
-        amb = import_findings[(import_findings["veld"] == "eenheid") & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)]
-        if len(amb):
-            unit = lines.set_index("id")["contract_eenheid"]
-            cu = amb["regel_id"].map(unit)
-            resolved = cu.isin(["82", "84"])
-            import_findings.loc[resolved[resolved].index, "opgelost"] = True
-            ids = amb.loc[resolved, "regel_id"]
-            take = lines["id"].isin(ids) & lines["eenheid"].isna()
-            lines.loc[take, "eenheid"] = lines.loc[take, "contract_eenheid"].astype(str)
-            lines.loc[take, "eenheid_uit_contract"] = True
-    lines["minuutregel"] = ((lines["eenheid"] == "01") & (lines["contract_eenheid"] == "04")).to_numpy()
-
-    match = _match_allocations(lines, toewijzingen)
-    lines["toewijzing_id"] = match["toewijzing_id"]
-    lines["toewijzing_match"] = match["toewijzing_match"]
+    # A gemeente code retired by a merger is judged as the gemeente it became (IV046: the
+    # successor carries its obligations): the contract and allocation lookups see the successor,
+    # the line keeps the code as written (``gemeente_opvolger``, see ``successor_codes``).
+    lines["gemeente_opvolger"] = successor_codes(lines)
+    swapped = lines["gemeente_opvolger"].notna().to_numpy()
+    written = lines["gemeente"].copy() if swapped.any() else None
+    if written is not None:
+        lines.loc[swapped, "gemeente"] = lines.loc[swapped, "gemeente_opvolger"].astype(str)
+    try:
+        _derive_agreements(lines, products, toewijzingen, import_findings)
+    finally:
+        if written is not None:
+            lines["gemeente"] = written
 
     # DeclaratiePeriode of a spreadsheet batch: the latest ProductPeriode month in it
     begin = lines["begindatum"]
@@ -918,6 +903,110 @@ def derive(
     lines["inhoud_sleutel"] = content_groups(lines)
     lines["referentie_sleutel"], lines["vorig_sleutel"] = reference_keys(lines)
     return lines
+
+
+def successor_codes(lines: pd.DataFrame) -> pd.Series:
+    """Per line, the gemeente its retired code had become by the line's begindatum (chains of
+    mergers followed, ``refdata.successors``), else None: a current code, a code not yet retired
+    on that date, and a split code with no single successor (the rules say so) keep their own."""
+    out = pd.Series(None, index=lines.index, dtype=object)
+    gem = lines["gemeente"]
+    retired = gem.notna() & gem.isin(set(refdata.gemeenten_historie_codes())) & ~gem.isin(set(refdata.gemeenten()))
+    if not retired.any():
+        return out
+    on = date_text(lines.loc[retired, "begindatum"])
+    on = on.where(on != "", None)
+    pairs = pd.DataFrame({"gemeente": gem[retired].astype(str), "on": on})
+    codes = {}
+    for g, d in pairs.drop_duplicates().itertuples(index=False):
+        found = refdata.successors(g, d if isinstance(d, str) else None)
+        codes[(g, d)] = found[0] if len(found) == 1 and found[0] != g else None
+    out[retired] = [codes[k] for k in zip(pairs["gemeente"], pairs["on"])]
+    return out
+
+
+def judged_gemeente(lines: pd.DataFrame) -> pd.Series:
+    """The gemeente code a line is judged as: its successor for a merged code, else its own."""
+    if "gemeente_opvolger" not in lines.columns:
+        return lines["gemeente"]
+    succ = lines["gemeente_opvolger"]
+    return lines["gemeente"].where(succ.isna(), succ)
+
+
+def as_successor(lines: pd.DataFrame) -> pd.DataFrame:
+    """``lines`` with gemeente = the code it is judged as (a copy only when a code differs)."""
+    if "gemeente_opvolger" not in lines.columns or not lines["gemeente_opvolger"].notna().any():
+        return lines
+    return lines.assign(gemeente=judged_gemeente(lines))
+
+
+def gemeente_text(lines: pd.DataFrame) -> pd.Series:
+    """'0406 (Huizen)', and for a merged code the substitution: '0381 (Bussum) → 1942 (Gooise Meren)'."""
+    gem = lines["gemeente"]
+    names = {c: refdata.gemeente_naam(c) for c in gem.dropna().unique()}
+    if "gemeente_opvolger" in lines.columns:
+        names.update({c: refdata.gemeente_naam(c) for c in lines["gemeente_opvolger"].dropna().unique()})
+
+    def label(c) -> str:
+        return f"{c} ({names[c]})" if names.get(c) else str(c)
+
+    text = pd.Series([label(c) if c == c and c is not None else "" for c in gem], index=lines.index, dtype=object)
+    if "gemeente_opvolger" in lines.columns:
+        succ = lines["gemeente_opvolger"]
+        has = succ.notna()
+        if has.any():
+            text[has] = text[has] + " → " + succ[has].map(label).astype(str)
+    return text
+
+
+def split_text(lines: pd.DataFrame) -> pd.Series:
+    """For a line whose retired code was split with no single successor (as of its begindatum):
+    'gemeente 0140 (Littenseradiel) was split on 2018-01-01 over 0080 Leeuwarden, ... and has no
+    single successor'; None for every other line."""
+    out = pd.Series(None, index=lines.index, dtype=object)
+    gem = lines["gemeente"]
+    retired = gem.notna() & gem.isin(set(refdata.gemeenten_historie_codes())) & ~gem.isin(set(refdata.gemeenten()))
+    for pos in np.flatnonzero(retired.to_numpy()):
+        code = str(gem.iloc[pos])
+        begin = lines["begindatum"].iloc[pos]
+        found = refdata.successors(code, None if pd.isna(begin) else pd.Timestamp(begin).strftime("%Y-%m-%d"))
+        if len(found) > 1:
+            row = refdata.retirement(code) or {}
+            named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in found)
+            out.iloc[pos] = f"gemeente {code} ({row.get('oude_naam', '?')}) was split on {row.get('ingangsdatum', '?')} over {named} and has no single successor"
+    return out
+
+
+def _derive_agreements(lines: pd.DataFrame, products: pd.DataFrame, toewijzingen: pd.DataFrame, import_findings: pd.DataFrame) -> None:
+    """The contract product, the unit and category taken from it, and the allocation of every line."""
+    contract = contract_lookup(lines, products)
+    for c in contract.columns:
+        lines[c] = contract[c]
+
+    # productcategorie from the contract where the file has none
+    fill = lines["productcategorie"].isna() & lines["contract_productcategorie"].notna()
+    lines["productcategorie_uit_contract"] = fill.to_numpy()
+    if fill.any():
+        lines.loc[fill, "productcategorie"] = lines.loc[fill, "contract_productcategorie"].astype(str)
+
+    # eenheid "stuks": take 82/84 from the contract
+    lines["eenheid_uit_contract"] = False
+    if len(import_findings):
+        amb = import_findings[(import_findings["veld"] == "eenheid") & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)]
+        if len(amb):
+            unit = lines.set_index("id")["contract_eenheid"]
+            cu = amb["regel_id"].map(unit)
+            resolved = cu.isin(["82", "84"])
+            import_findings.loc[resolved[resolved].index, "opgelost"] = True
+            ids = amb.loc[resolved, "regel_id"]
+            take = lines["id"].isin(ids) & lines["eenheid"].isna()
+            lines.loc[take, "eenheid"] = lines.loc[take, "contract_eenheid"].astype(str)
+            lines.loc[take, "eenheid_uit_contract"] = True
+    lines["minuutregel"] = ((lines["eenheid"] == "01") & (lines["contract_eenheid"] == "04")).to_numpy()
+
+    match = _match_allocations(lines, toewijzingen)
+    lines["toewijzing_id"] = match["toewijzing_id"]
+    lines["toewijzing_match"] = match["toewijzing_match"]
 
 
 def reference_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -953,6 +1042,7 @@ def content_groups(frame: pd.DataFrame) -> pd.Series:
     if frame.empty:
         return pd.Series(dtype="int64", index=frame.index)
     k = pd.DataFrame({c: frame[c] for c in CONTENT_COLUMNS}, index=frame.index)
+    k["gemeente"] = judged_gemeente(frame)  # a merged code and its successor's: one gemeente
     tw = pd.Series(pd.array(frame["toewijzing_id"], dtype="Int64"), index=frame.index) if "toewijzing_id" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="Int64")
     k["_tw_id"] = tw.fillna(-1).astype("int64")
     k["_tw_nr"] = frame["toewijzingnummer"].astype(object).where(tw.isna().to_numpy() & frame["toewijzingnummer"].notna().to_numpy(), "")
