@@ -166,6 +166,14 @@ class Context:
     # declaratieperiode_begin/_eind, declaratie_dagtekening, totaal_ingediend,
     # totaal_debet_credit, xsd_versie), bestand and details (dict). Empty without messages.
     berichten: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # False when the earlier months are not in the store (``jzcli check`` without --eerder): a
+    # credit whose debet is not found is then not checkable (JZ-H01, a signal), not a rejection.
+    history_complete: bool = True
+
+
+# Rules that compare a line with earlier months (besides the stateful ones): what ``jzcli check``
+# cannot fully judge without them.
+EARLIER_RULE_IDS = {"TR056", "TR318", "TR333"}
 
 
 @dataclass
@@ -548,6 +556,26 @@ def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
         if conn.execute(sa.select(t.c.id).where(sa.not_(relevant)).limit(1)).first() is None:
             return None
     return relevant
+
+
+def accept_as_history(store: Store, batch_ids: Iterable[int]) -> int:
+    """Mark every line of these batches approved, without judging them, in a round of their own:
+    lines the aanbieder sent and the gemeente approved before (``jzcli check --eerder``). The
+    next ``validate`` takes them as history (credits cancel their debets as usual). Returns the
+    number of lines marked."""
+    ids = [int(b) for b in batch_ids]
+    if not ids:
+        return 0
+    t = declaratieregels
+    with store.transaction() as conn:
+        _lock(store, conn)
+        ronde = int(conn.execute(sa.select(sa.func.max(beoordelingen.c.ronde))).scalar() or 0) + 1
+        stamp = datetime.now(timezone.utc)
+        unjudged = sa.and_(t.c.batch.in_(ids), ~sa.exists().where(beoordelingen.c.regel_id == t.c.id))
+        count = conn.execute(sa.select(sa.func.count()).select_from(t).where(unjudged)).scalar()
+        approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
+        conn.execute(beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged)))
+    return int(count or 0)
 
 
 def rejected_messages(store: Store, tier_rules: Iterable[str]) -> set[int]:
@@ -1431,6 +1459,7 @@ def validate(
     today: dt.date | None = None,
     progress=None,
     skip_families: Iterable[str] = (),
+    history_complete: bool = True,
 ) -> ValidationResult:
     """Judge every stored line that has no verdict yet (all lines in scope with ``opnieuw``).
 
@@ -1439,7 +1468,9 @@ def validate(
     is the date TR134/TR137/TR319/TR335 compare with (default: the system date). ``progress`` is
     called with a short text per step. ``skip_families`` names rule families (line, contract,
     allocation, history) not to apply at all, e.g. "allocation" when no allocations are known
-    (``jzcli check`` without --toewijzingen). See the module docstring for the procedure.
+    (``jzcli check`` without --toewijzingen). ``history_complete=False`` says the store lacks
+    the earlier months (``jzcli check`` without --eerder): a credit whose debet is not found gets
+    the JZ-H01 signal instead of a TR323 rejection. See the module docstring for the procedure.
     """
     rules = load_rules()
     if skip_families:
@@ -1512,7 +1543,7 @@ def validate(
         return Context(
             lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
             import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
-            declaratienummers=decl, berichten=msgs,
+            declaratienummers=decl, berichten=msgs, history_complete=history_complete,
         )  # fmt: skip
 
     # Rules that look at one line at a time (and its batch's derived columns) give the same verdict
@@ -1547,7 +1578,7 @@ def validate(
                 return Context(
                     lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
                     import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
-                    earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs,
+                    earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs, history_complete=history_complete,
                 )  # fmt: skip
 
             found_messages, rejected_batches = judge_messages(messages, message_context, tiers)
@@ -1574,6 +1605,7 @@ def validate(
                     earlier_in_batch=earlier,
                     declaratienummers=decl,
                     berichten=msgs,
+                    history_complete=history_complete,
                 )
 
             # level 2 first; a line rejected there counts as not sent for the other rules
