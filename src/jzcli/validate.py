@@ -558,6 +558,83 @@ def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
     return relevant
 
 
+REFUSED_DELETION = "TR385"  # the import finding that refuses an allocation deletion (agreements skips the version)
+
+
+def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) -> list[dict]:
+    """TR385 (9385, OP362): a gemeente may not delete an allocation that has approved, not
+    credited declaration lines. ``versions``: the allocation versions about to be imported
+    (bron, blad, rij and the toewijzingen fields). For every version that deletes an allocation
+    (reden wijziging 13, or the retired 01 with einddatum = ingangsdatum) and would become its
+    current version, the approved live debets matched to the allocation now (as ``validate``
+    matches them: by toewijzingnummer or on content, a merged gemeente as its successor).
+    Returns one import finding per refused deletion: bron, blad, rij, kolom, veld, waarde,
+    regel (TR385), melding, plus toewijzingnummer, gemeente and regels (the lines concerned,
+    "batch 3, maart.xlsx, sheet 'Declaratie', row 12", the first ``limit``)."""
+    agreements = _agreements()
+    v = versions
+    reden = v["reden_wijziging"].astype(object)
+    same = (pd.to_datetime(v["einddatum"]) == pd.to_datetime(v["ingangsdatum"])).fillna(False).to_numpy()
+    deleting = ((reden == "13").fillna(False).to_numpy()) | ((reden == "01").fillna(False).to_numpy() & same)
+    if not deleting.any():
+        return []
+    current = agreements.toewijzingen_actueel(store)
+    if current.empty:
+        return []
+    # the version of each allocation this file makes current: its latest, if not older than the stored one
+    v = v.assign(_del=deleting, _pos=np.arange(len(v)), _when=pd.to_datetime(v["toewijzingsdatum"]))
+    last = v.sort_values(["_when", "_pos"], na_position="first", kind="mergesort").drop_duplicates(["gemeente", "toewijzingnummer"], keep="last")
+    last = last[last["_del"]]
+    cur = current[~current["verwijderd"].astype(bool)].set_index(["gemeente", "toewijzingnummer"])
+    keys = pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])
+    found = keys.isin(cur.index)
+    last = last[found]
+    if last.empty:
+        return []
+    stored_when = pd.to_datetime(cur["toewijzingsdatum"]).reindex(keys[found]).to_numpy()
+    last = last[pd.isna(stored_when) | (last["_when"].to_numpy() >= stored_when)]
+    if last.empty:
+        return []
+    alloc_id = cur["id"].reindex(pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])).to_numpy()
+    # the approved lines of the aanbieders concerned, matched and credit-linked as validate does
+    t = declaratieregels
+    agbs = sorted({a for a in last["aanbieder"].dropna().astype(str)})
+    where = t.c.id.in_(sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.status == GOEDGEKEURD))
+    if agbs:
+        where = sa.and_(where, t.c.aanbieder.in_(agbs))
+    lines = load_lines(store, where)
+    if lines.empty:
+        return []
+    lines["gemeente_opvolger"] = successor_codes(lines)
+    lines["toewijzing_id"] = _match_allocations(as_successor(lines), current)["toewijzing_id"].to_numpy()
+    lines["gecrediteerd"] = False
+    lines["crediteert"] = no_ints(len(lines))
+    _link_approved_credits(lines, np.ones(len(lines), dtype=bool), pd.Index(lines["id"]))
+    live = lines[(lines["debet_credit"] != CREDIT).to_numpy() & ~lines["gecrediteerd"].astype(bool).to_numpy() & lines["toewijzing_id"].notna().to_numpy()]
+    out = []
+    for row, aid in zip(last.itertuples(index=False), alloc_id):
+        mine = live[(live["toewijzing_id"] == int(aid)).to_numpy()].sort_values("id")
+        if mine.empty:
+            continue
+        where_lines = where_text(mine).tolist()
+        shown = "; ".join(where_lines[:limit]) + (f"; and {len(mine) - limit} more" if len(mine) > limit else "")
+        total = render.euro(int(signed_amount(mine).sum()))
+        n = len(mine)
+        melding = (
+            f"toewijzing {row.toewijzingnummer} of gemeente {row.gemeente} has {n} approved declaration line{'s' if n != 1 else ''} "
+            f"that {'were' if n != 1 else 'was'} not credited ({total}: {shown}): an allocation with approved lines cannot be deleted "
+            "(TR385, retourcode 9385). The deletion is stored as written but not applied: the previous version stays current"
+        )
+        out.append(
+            {
+                "bron": row.bron, "blad": row.blad, "rij": int(row.rij), "kolom": "reden_wijziging", "veld": "reden_wijziging",
+                "waarde": row.reden_wijziging, "regel": REFUSED_DELETION, "melding": melding,
+                "toewijzingnummer": row.toewijzingnummer, "gemeente": row.gemeente, "regels": where_lines,
+            }
+        )  # fmt: skip
+    return out
+
+
 def accept_as_history(store: Store, batch_ids: Iterable[int]) -> int:
     """Mark every line of these batches approved, without judging them, in a round of their own:
     lines the aanbieder sent and the gemeente approved before (``jzcli check --eerder``). The
