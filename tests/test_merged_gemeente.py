@@ -140,3 +140,14 @@ def test_cli_validate_and_report_show_the_merged_line(tmp_path, db_url, cli):
     assert detail["0381"]["gemeente_opmerking"].startswith("merged into Gooise Meren (1942) on 2016-01-01")
     assert float(detail["0381"]["goedgekeurd"]) == float(detail[GOOISE_MEREN]["goedgekeurd"]) == 798.00
     assert float(total["goedgekeurd"]) == 1596.00  # the old code counts in the successor's total
+
+
+def test_check_says_the_merged_line_is_judged_as_its_successor(tmp_path, cli):
+    (tmp_path / "contract.toml").write_text(CONTRACT, encoding="utf-8")
+    toew = write_xlsx(tmp_path / "toewijzingen.xlsx", {"T": [ALLOCATION_HEADER, _allocation("7001", BSNS[0])]})
+    src = write_xlsx(tmp_path / "maart.xlsx", {"Declaratie": [HEADER, line(BSNS[0], gemeente="Bussum", nummer="7001")]})
+    r = cli("check", src, "--contract", tmp_path / "contract.toml", "--toewijzingen", toew, "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    [rec] = json.loads(r.stdout)
+    assert (rec["regel"], rec["ernst"], rec["waarde"]) == ("JZ-G01", "signaal", "0381")
+    assert rec["hint"] == "nothing to change in this line; use gemeente 1942 Gooise Meren from now on"

@@ -1010,24 +1010,34 @@ def derive(
     return lines
 
 
+def _per_code_and_date(lines: pd.DataFrame, value) -> pd.Series:
+    """``value(code, iso begindatum or None)`` for every line with a retired gemeente code,
+    computed once per distinct (code, date); None for every other line."""
+    out = pd.Series(None, index=lines.index, dtype=object)
+    gem = lines["gemeente"]
+    codes, uniques = pd.factorize(gem, use_na_sentinel=True)  # a few hundred distinct codes per million lines
+    current, old = set(refdata.gemeenten()), refdata.gemeenten_historie_codes()
+    wanted = np.array([u in old and u not in current for u in uniques] + [False], dtype=bool)
+    retired = pd.Series(wanted[codes], index=lines.index)
+    if not retired.any():
+        return out
+    on = date_text(lines.loc[retired, "begindatum"])
+    pairs = pd.DataFrame({"gemeente": gem[retired].astype(str), "on": on.where(on != "", None)})
+    values = {(g, d): value(g, d if isinstance(d, str) else None) for g, d in pairs.drop_duplicates().itertuples(index=False)}
+    out[retired] = [values[k] for k in zip(pairs["gemeente"], pairs["on"])]
+    return out
+
+
 def successor_codes(lines: pd.DataFrame) -> pd.Series:
     """Per line, the gemeente its retired code had become by the line's begindatum (chains of
     mergers followed, ``refdata.successors``), else None: a current code, a code not yet retired
     on that date, and a split code with no single successor (the rules say so) keep their own."""
-    out = pd.Series(None, index=lines.index, dtype=object)
-    gem = lines["gemeente"]
-    retired = gem.notna() & gem.isin(set(refdata.gemeenten_historie_codes())) & ~gem.isin(set(refdata.gemeenten()))
-    if not retired.any():
-        return out
-    on = date_text(lines.loc[retired, "begindatum"])
-    on = on.where(on != "", None)
-    pairs = pd.DataFrame({"gemeente": gem[retired].astype(str), "on": on})
-    codes = {}
-    for g, d in pairs.drop_duplicates().itertuples(index=False):
-        found = refdata.successors(g, d if isinstance(d, str) else None)
-        codes[(g, d)] = found[0] if len(found) == 1 and found[0] != g else None
-    out[retired] = [codes[k] for k in zip(pairs["gemeente"], pairs["on"])]
-    return out
+
+    def single(code: str, on: str | None) -> str | None:
+        found = refdata.successors(code, on)
+        return found[0] if len(found) == 1 and found[0] != code else None
+
+    return _per_code_and_date(lines, single)
 
 
 def judged_gemeente(lines: pd.DataFrame) -> pd.Series:
@@ -1035,7 +1045,8 @@ def judged_gemeente(lines: pd.DataFrame) -> pd.Series:
     if "gemeente_opvolger" not in lines.columns:
         return lines["gemeente"]
     succ = lines["gemeente_opvolger"]
-    return lines["gemeente"].where(succ.isna(), succ)
+    has = succ.notna()
+    return lines["gemeente"].where(~has, succ) if has.any() else lines["gemeente"]
 
 
 def as_successor(lines: pd.DataFrame) -> pd.DataFrame:
@@ -1055,7 +1066,7 @@ def gemeente_text(lines: pd.DataFrame) -> pd.Series:
     def label(c) -> str:
         return f"{c} ({names[c]})" if names.get(c) else str(c)
 
-    text = pd.Series([label(c) if c == c and c is not None else "" for c in gem], index=lines.index, dtype=object)
+    text = gem.map({c: label(c) for c in names}).astype(object).where(gem.notna(), "")
     if "gemeente_opvolger" in lines.columns:
         succ = lines["gemeente_opvolger"]
         has = succ.notna()
@@ -1068,18 +1079,16 @@ def split_text(lines: pd.DataFrame) -> pd.Series:
     """For a line whose retired code was split with no single successor (as of its begindatum):
     'gemeente 0140 (Littenseradiel) was split on 2018-01-01 over 0080 Leeuwarden, ... and has no
     single successor'; None for every other line."""
-    out = pd.Series(None, index=lines.index, dtype=object)
-    gem = lines["gemeente"]
-    retired = gem.notna() & gem.isin(set(refdata.gemeenten_historie_codes())) & ~gem.isin(set(refdata.gemeenten()))
-    for pos in np.flatnonzero(retired.to_numpy()):
-        code = str(gem.iloc[pos])
-        begin = lines["begindatum"].iloc[pos]
-        found = refdata.successors(code, None if pd.isna(begin) else pd.Timestamp(begin).strftime("%Y-%m-%d"))
-        if len(found) > 1:
-            row = refdata.retirement(code) or {}
-            named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in found)
-            out.iloc[pos] = f"gemeente {code} ({row.get('oude_naam', '?')}) was split on {row.get('ingangsdatum', '?')} over {named} and has no single successor"
-    return out
+
+    def text(code: str, on: str | None) -> str | None:
+        found = refdata.successors(code, on)
+        if len(found) < 2:
+            return None
+        row = refdata.retirement(code) or {}
+        named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in found)
+        return f"gemeente {code} ({row.get('oude_naam', '?')}) was split on {row.get('ingangsdatum', '?')} over {named} and has no single successor"
+
+    return _per_code_and_date(lines, text)
 
 
 def _derive_agreements(lines: pd.DataFrame, products: pd.DataFrame, toewijzingen: pd.DataFrame, import_findings: pd.DataFrame) -> None:
