@@ -33,6 +33,11 @@ Filters (gemeente, aanbieder, batch) narrow which lines are judged, never the hi
 approved line counts as history, whatever the filter.
 
 Derived data the engine decides (documented here because rules rely on it):
+    * gemeente_opvolger: a gemeente code retired by a merger or rename is judged as the gemeente
+      it had become by the line's begindatum (``successor_codes``; chains followed; IV046: the
+      successor carries the obligations): contract and allocation lookups and the content key
+      (TR389/TR416) use that code, the line keeps its own (``gemeente`` is never changed). A
+      split code with no single successor keeps its own code (JZ-C01/TR338 say why).
     * productcategorie: spreadsheets often leave it out; it is taken from the contract product
       that applies (``productcategorie_uit_contract`` = True). TR381 only judges categories the
       provider wrote.
@@ -135,7 +140,8 @@ class Context:
     contract tariff, IV081), declaratieperiode (datetime64, first day of the month; for a
     spreadsheet the latest ProductPeriode month in its batch), productperiode_uit_maand,
     blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels, inhoud_sleutel (int64:
-    one code per line content, see ``content_groups``; -1 = incomplete), referentie_sleutel and
+    one code per line content, see ``content_groups``; -1 = incomplete), gemeente_opvolger (the
+    successor code a retired gemeente code is judged as, else None), referentie_sleutel and
     vorig_sleutel (int64 codes of (aanbieder, referentienummer) / (aanbieder,
     vorig_referentienummer); -1 = missing); for lines of an iJw
     message: bericht (bool), bericht_dagtekening, declaratie_dagtekening,

@@ -17,7 +17,13 @@ of files that use reference numbers (the credit line has a referentienummer).
 
 TR314 and TR390 look at approved lines only (a rejected line's referentienummer may be reused for
 its corrected resubmission); TR333 looks at every stored line (a declaration number is used once
-the file is imported).
+the file is imported), except the lines of a JW323 rejected as a whole (level 2, Header or
+declaration): such a message counts as not sent (OP286, IV087), so its corrected resend may use
+the same DeclaratieNummer (``validate.rejected_messages``). Only TR056 counts every message.
+
+Without the earlier months (``jzcli check`` without --eerder: ``ctx.history_complete`` False) a
+credit whose debet is not found may cancel a line of a month that is not there: JZ-H01 (a
+signal) says it is not checkable, TR323 does not reject it.
 """
 
 from __future__ import annotations
