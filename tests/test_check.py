@@ -89,11 +89,12 @@ def test_with_the_earlier_months_the_planted_credit_is_rejected():
     in any month given: TR323 (the typing error of planted mistake #5)."""
     earlier = DECLARATIONS[:4]
     result = check([DECLARATIONS[4]], CONTRACTS, ALLOCATIONS, aanbieder="98001202", today=SAMPLE_TODAY, eerder=earlier)
-    assert result.lines == 4 and result.history_lines == 69 and result.history_rules == []
-    # every line of the files given counts as approved, the March row 20 that the gemeente
-    # rejected too: its resubmission (April row 4) is then a second debet (TR389)
-    assert [(r["rij"], r["regel"], r["status"]) for r in result.records] == [(4, "TR389", "afgekeurd"), (5, "TR323", "afgekeurd")]
-    assert "ZF25030060" in result.records[1]["hint"] and "typing error" in result.records[1]["hint"]
+    # the earlier files are judged as the gemeente judged them: their 6 planted mistakes are no history
+    assert result.lines == 4 and result.history_lines == 63 and result.history_rejected == 6 and result.history_rules == []
+    # row 2 credits March's ZF25030001 (found), row 4 resubmits the rejected March row 20 (no
+    # second debet: a rejected line is no history), row 5 credits a number never declared
+    assert [(r["rij"], r["regel"], r["status"]) for r in result.records] == [(5, "TR323", "afgekeurd")]
+    assert "ZF25030060" in result.records[0]["hint"] and "typing error" in result.records[0]["hint"]
 
 
 def test_hints_say_what_to_change_for_the_planted_mistakes():
@@ -373,7 +374,7 @@ def test_a_correct_credit_of_an_earlier_month_is_never_called_a_rejection(tmp_pa
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == [] and "--eerder" not in r.stderr
     r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "-q")
-    assert r.exit_code == 0 and "Earlier months (--eerder): 2 lines taken as approved history (maart.xlsx)" in " ".join(r.stdout.split())
+    assert r.exit_code == 0 and "Earlier months (--eerder): 2 approved lines are the history (maart.xlsx)." in " ".join(r.stdout.split())
     assert "Files checked" in r.stdout and "maart.xlsx" not in r.stdout.split("Earlier months")[0]
 
 
@@ -402,7 +403,7 @@ def test_history_rules_judge_against_the_earlier_months(tmp_path, cli):
 def test_eerder_takes_jw323_messages_and_refuses_unreadable_files(tmp_path, cli):
     from ijw_builders import build_jw323, client, prestatie, write_bytes
 
-    sent = write_bytes(tmp_path / "maart.xml", build_jw323(clients=[client(BSNS[0], [prestatie("X1", volume=10)])], declaratienummer="D3"))
+    sent = write_bytes(tmp_path / "maart.xml", build_jw323(clients=[client(BSNS[0], [prestatie("X1", "900001", volume=10)])], declaratienummer="D3"))  # allocation 900001: BSNS[0], 45A48
     _march, _april, contract, toew = _months(tmp_path)
     credit = declaration(tmp_path / "april.xlsx", [line(BSNS[0], dc="C", ref="A1", vorig="X1", decl="D4")])
     r = cli("check", credit, "--contract", contract, "--toewijzingen", toew, "--eerder", sent, "--format", "json", "-q")
@@ -415,3 +416,19 @@ def test_eerder_takes_jw323_messages_and_refuses_unreadable_files(tmp_path, cli)
     assert r.exit_code == 3 and "kapot.xlsx" in r.stderr and "--eerder" in r.stderr
     r = cli("check", credit, "--contract", contract, "--eerder", tmp_path / "weg.xlsx", "-q")
     assert r.exit_code == 3 and "weg.xlsx" in r.stderr
+
+
+def test_a_line_rejected_in_an_earlier_month_is_no_history(tmp_path, cli):
+    """--eerder with the whole March file, a line the gemeente rejected included (wrong tarief):
+    its corrected resubmission in April is no second debet, and crediting it is TR323."""
+    _march, _april, contract, _toew = _months(tmp_path)
+    march_rows = [line(BSNS[0], ref="M1", decl="D3"), line(BSNS[1], ref="M2", decl="D3", tarief=95.0)]  # row 3: TR418
+    march = declaration(tmp_path / "maart.xlsx", march_rows)
+    april_rows = [line(BSNS[1], ref="A1", decl="D4"), line(BSNS[1], dc="C", ref="A2", vorig="M2", decl="D4")]
+    april = declaration(tmp_path / "april.xlsx", april_rows)
+    toew = _allocations(tmp_path, march_rows + april_rows)
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "--format", "json", "-q")
+    assert r.exit_code == 1, r.output
+    assert [(x["rij"], x["regel"]) for x in json.loads(r.stdout)] == [(3, "TR323")]  # row 2 (the resubmission) passes
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "-q")
+    assert "1 lines there are rejected by the same rules and are no history" in " ".join(r.stdout.split())

@@ -13,8 +13,9 @@ Without allocations (no ``--toewijzingen``) the allocation rules are not applied
 skipped.
 
 Earlier months (``--eerder``): files or JW323 messages the aanbieder sent before are imported
-first and taken as approved history without being judged (``validate.accept_as_history``), so a
-credit of an earlier line finds its debet and TR314/TR389/TR390/TR322/... compare with them.
+first and judged as the gemeente judged them (``import_history``); the lines approved are the
+history, so a credit of an earlier line finds its debet and TR314/TR389/TR390/TR322/... compare
+with them, and a line rejected then is no history (its resubmission is no second debet).
 Without them, a credit whose debet is not in the files is "not checkable without the earlier
 months" (JZ-H01, a signal), never a rejection, and the result names the rules that compared
 only within the files given (``history_rules``).
@@ -51,7 +52,6 @@ from jzcli.validate import (
     GOEDGEKEURD,
     RECORD_KEYS,
     ValidationResult,
-    accept_as_history,
     findings_records,
     is_stateful,
     load_lines,
@@ -78,7 +78,8 @@ class CheckResult:
     skipped_families: tuple[str, ...] = ()
     skipped_rules: list[str] = field(default_factory=list)
     eerder: list[FileResult] = field(default_factory=list)  # earlier months, taken as approved history
-    history_lines: int = 0  # lines of those files
+    history_lines: int = 0  # lines of those files the engine approves: the history
+    history_rejected: int = 0  # lines of those files the engine rejects: not history (IV085)
     history_rules: list[str] = field(default_factory=list)  # without --eerder: rules that compared within these files only
 
     @property
@@ -134,10 +135,15 @@ def import_agreements(store: Store, contracts: Sequence[Path], toewijzingen: Seq
     return results
 
 
-def import_history(store: Store, paths: Sequence[Path], agreements: Sequence[Path], opts: ImportOptions, progress=None) -> tuple[list[FileResult], int]:
-    """Import the files of earlier months (--eerder; folders expanded) and take every line as
-    approved. A file that cannot be read is an error (exit 3): a missing month would make
-    correct credits look wrong."""
+def import_history(
+    store: Store, paths: Sequence[Path], agreements: Sequence[Path], opts: ImportOptions, *, today=None, skip=(), progress=None
+) -> tuple[list[FileResult], int, int]:
+    """Import the files of earlier months (--eerder; folders expanded) and judge them as the
+    gemeente did, with the same engine (their own earlier months unknown: history_complete
+    False). The lines approved are the history the declaration files are judged against; a line
+    rejected there was rejected by the gemeente too and is not history (IV085), so its corrected
+    resubmission is no second debet. Returns (files, lines approved, lines rejected). A file that
+    cannot be read is an error (exit 3): a missing month would make correct credits look wrong."""
     files, _ignored = declaration_files(paths, agreements)
     results = []
     for path in files:
@@ -147,8 +153,8 @@ def import_history(store: Store, paths: Sequence[Path], agreements: Sequence[Pat
         if res.status == "error":
             raise FileReadError(f"{res.message} (--eerder)")
         results.append(res)
-    lines = accept_as_history(store, [r.batch for r in results if r.status == "imported"])
-    return results, lines
+    judged = validate(store, today=today, skip_families=skip, progress=progress, history_complete=False)
+    return results, judged.approved, judged.rejected
 
 
 def declaration_files(paths: Sequence[Path], agreements: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -217,7 +223,9 @@ def check(
     with temporary_store() as store:
         agreements = import_agreements(store, list(contracts), list(toewijzingen), opts, progress)
         given = [*contracts, *toewijzingen]
-        earlier, history_lines = import_history(store, list(eerder), given, opts, progress) if eerder else ([], 0)
+        earlier, history_lines, history_rejected = (
+            import_history(store, list(eerder), given, opts, today=today, skip=skip, progress=progress) if eerder else ([], 0, 0)
+        )
         decl_files, ignored = declaration_files(files, [*given, *eerder])
         declaraties = import_declaraties(store, decl_files, opts, progress)
         result = validate(store, today=today, skip_families=skip, progress=progress, history_complete=bool(eerder))
@@ -243,6 +251,7 @@ def check(
         skipped_rules=skipped_rules,
         eerder=earlier,
         history_lines=history_lines,
+        history_rejected=history_rejected,
         history_rules=history_rules,
     )
 

@@ -641,26 +641,6 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
     return out
 
 
-def accept_as_history(store: Store, batch_ids: Iterable[int]) -> int:
-    """Mark every line of these batches approved, without judging them, in a round of their own:
-    lines the aanbieder sent and the gemeente approved before (``jzcli check --eerder``). The
-    next ``validate`` takes them as history (credits cancel their debets as usual). Returns the
-    number of lines marked."""
-    ids = [int(b) for b in batch_ids]
-    if not ids:
-        return 0
-    t = declaratieregels
-    with store.transaction() as conn:
-        _lock(store, conn)
-        ronde = int(conn.execute(sa.select(sa.func.max(beoordelingen.c.ronde))).scalar() or 0) + 1
-        stamp = datetime.now(timezone.utc)
-        unjudged = sa.and_(t.c.batch.in_(ids), ~sa.exists().where(beoordelingen.c.regel_id == t.c.id))
-        count = conn.execute(sa.select(sa.func.count()).select_from(t).where(unjudged)).scalar()
-        approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
-        conn.execute(beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged)))
-    return int(count or 0)
-
-
 def rejected_messages(store: Store, tier_rules: Iterable[str]) -> set[int]:
     """The JW323 batches rejected as a whole in earlier rounds (an afkeur finding of a message
     tier rule, niveau bericht or declaratie: level 2, the Header, the declaration). They count

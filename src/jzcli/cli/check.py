@@ -72,8 +72,9 @@ def check_command(
         Optional[list[Path]],
         typer.Option(
             "--eerder",
-            help="Files or JW323 messages of earlier months, already sent and approved (repeatable; folders too): taken as history, "
-            "so credits of earlier lines and TR314/TR389/TR390/TR322 can be checked. Without them those are reported as not checkable.",
+            help="Files or JW323 messages of earlier months, already sent (repeatable; folders too): judged with the same rules, their "
+            "approved lines are the history, so credits of earlier lines and TR314/TR389/TR390/TR322 can be checked. Without them those "
+            "are reported as not checkable.",
         ),
     ] = None,
     aanbieder: Annotated[Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")] = None,
@@ -90,8 +91,8 @@ def check_command(
     the given contract(s) and allocations allow (a temporary store, deleted afterwards; your
     own store is not touched). Per finding: file, sheet, Excel row, retourcode, omschrijving,
     the values that clash and what to change. Without --toewijzingen the allocation rules are
-    skipped, and the output says so. --eerder gives the earlier months (files already sent,
-    taken as approved): without it a credit of an earlier line is "not checkable without the
+    skipped, and the output says so. --eerder gives the earlier months (files already sent; their
+    approved lines are the history): without it a credit of an earlier line is "not checkable without the
     earlier months" (a signal), and the rules that compare with earlier months are named as
     checked within these files only. -o writes the findings to .csv, .json or .xlsx.
     Exit code 0 when no line would be rejected, 1 when one would, 3 when a file cannot be read.
@@ -201,7 +202,8 @@ def _render_check(result) -> None:
         out.print(f"[yellow]Note:[/] {render.escape(_history_text(result))}.")
     if result.eerder:
         names = ", ".join(r.path.name for r in result.eerder)
-        out.print(f"Earlier months (--eerder): {render.number(result.history_lines)} lines taken as approved history ({render.escape(names)}).")
+        rejected = f"; {render.number(result.history_rejected)} lines there are rejected by the same rules and are no history" if result.history_rejected else ""
+        out.print(f"Earlier months (--eerder): {render.number(result.history_lines)} approved lines are the history ({render.escape(names)}){rejected}.")
 
     if result.records:
         t = render.table("What the gemeente would reject, and what to change", show_lines=True)
