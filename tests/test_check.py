@@ -51,7 +51,8 @@ def _by_line(records: list[dict]) -> dict:
 
 # ============================================================================ one implementation
 def test_check_reports_the_same_rejections_as_import_plus_validate(db_url):
-    """The same files in the same order (contracts, allocations, declarations): identical records."""
+    """The same files in the same order (contracts, allocations, declarations): identical records
+    (without --eerder, as validate on a store without the earlier months: history_complete=False)."""
     result = check(DECLARATIONS, CONTRACTS, ALLOCATIONS, aanbieder="98001202", today=SAMPLE_TODAY)
 
     store = Store.open(db_url)
@@ -59,7 +60,7 @@ def test_check_reports_the_same_rejections_as_import_plus_validate(db_url):
         for path in [*CONTRACTS, *ALLOCATIONS, *DECLARATIONS]:
             r = import_paths(store, [path], ImportOptions(aanbieder="98001202"))
             assert r[0].status == "imported", r[0].message
-        expected = findings_records(validate(store, today=SAMPLE_TODAY))
+        expected = findings_records(validate(store, today=SAMPLE_TODAY, history_complete=False))
     finally:
         store.close()
 
@@ -72,11 +73,28 @@ def test_check_reports_the_same_rejections_as_import_plus_validate(db_url):
         ("huizen_zorgfirst_2025-03.xlsx", "Declaratie", 13, "TR308"),
         ("blaricum_jeugdzorg-de-horizon_2025-03.csv", None, 6, "TR321"),
         ("enschede_twentezorg_2025.xlsx", "Declaratie Q1 2025", 21, "TR416"),
-        ("huizen_zorgfirst_2025-04.xlsx", "Declaratie", 5, "TR323"),
         ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11, "TR384"),
         ("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Huizen", 11, "CS002"),
     }
-    assert result.exit_code == 1 and result.rejected == 7 and result.lines == 72
+    # the credit of ZF25030060 (never declared in these files) may cancel a line of an earlier
+    # month: without --eerder that cannot be known, so a signal, not TR323
+    signal = {(r["bron"], r["rij"], r["regel"], r["ernst"]) for r in result.records if r["regel"] == "JZ-H01"}
+    assert signal == {("huizen_zorgfirst_2025-04.xlsx", 5, "JZ-H01", "signaal")}
+    assert result.exit_code == 1 and result.rejected == 6 and result.lines == 73
+    assert "TR323" in result.history_rules and "TR389" in result.history_rules
+
+
+def test_with_the_earlier_months_the_planted_credit_is_rejected():
+    """--eerder with the February and March files: the April credit of ZF25030060 has no debet
+    in any month given: TR323 (the typing error of planted mistake #5)."""
+    earlier = DECLARATIONS[:4]
+    result = check([DECLARATIONS[4]], CONTRACTS, ALLOCATIONS, aanbieder="98001202", today=SAMPLE_TODAY, eerder=earlier)
+    # the earlier files are judged as the gemeente judged them: their 6 planted mistakes are no history
+    assert result.lines == 4 and result.history_lines == 63 and result.history_rejected == 6 and result.history_rules == []
+    # row 2 credits March's ZF25030001 (found), row 4 resubmits the rejected March row 20 (no
+    # second debet: a rejected line is no history), row 5 credits a number never declared
+    assert [(r["rij"], r["regel"], r["status"]) for r in result.records] == [(5, "TR323", "afgekeurd")]
+    assert "ZF25030060" in result.records[0]["hint"] and "typing error" in result.records[0]["hint"]
 
 
 def test_hints_say_what_to_change_for_the_planted_mistakes():
@@ -91,8 +109,8 @@ def test_hints_say_what_to_change_for_the_planted_mistakes():
     assert "ended on 2025-02-28" in period["hint"] and "extend" in period["hint"]
     dup = by[("enschede_twentezorg_2025.xlsx", "Declaratie Q1 2025", 21)]["TR416"]
     assert "row 11" in dup["hint"]
-    credit = by[("huizen_zorgfirst_2025-04.xlsx", "Declaratie", 5)]["TR323"]
-    assert "ZF25030060" in credit["hint"]
+    credit = by[("huizen_zorgfirst_2025-04.xlsx", "Declaratie", 5)]["JZ-H01"]
+    assert "--eerder" in credit["hint"] and "typing error" not in credit["hint"]
     deleted = by[("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Laren", 11)]["TR384"]
     assert "417250304" in deleted["hint"] and "withdrawn" in deleted["hint"]  # a toewijzingnummer, not masked
     bsn = by[("laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "Huizen", 11)]["CS002"]
@@ -133,7 +151,9 @@ def test_every_hint_pattern_matches_the_messages_the_rules_write(tmp_path):
         line(BSNS[13], begin=dt.date(2025, 3, 1), end=dt.date(2025, 2, 1), ref="A16", decl="D1"),  # TR137
         line(BSNS[14], gemeente="0999", ref="A17", decl="D1"),  # TR378
     ]
-    result = check([declaration(tmp_path / "many.xlsx", rows)], [_contract(tmp_path)], today=TODAY)
+    many = declaration(tmp_path / "many.xlsx", rows)
+    earlier = declaration(tmp_path / "feb.xlsx", [line(BSNS[15], ref="F1", decl="D0", begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28))])
+    result = check([many], [_contract(tmp_path)], today=TODAY, eerder=[earlier])
     found = {r["regel"] for r in result.records}
     assert {"TR418", "TR346", "CS337", "CS002", "CD087", "CS339", "JZ-C01", "JZ-C02", "TR381", "JZ-C03", "TR314", "CD060", "TR323", "TR416", "TR137", "TR378"} <= found
     for rec in result.records:
@@ -215,7 +235,7 @@ def test_cli_table_masks_bsns_and_exit_codes(tmp_path, cli):
     r = cli("check", *DECLARATIONS, *sum((["--contract", c] for c in CONTRACTS), []), "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "-q")
     assert r.exit_code == 1, r.output
     assert BAD_BSN not in r.output and "*****0398" in r.stdout
-    for text in ("huizen_zorgfirst_2025-03.xlsx", "0611 (TR418)", "use € 79,80 as tarief", "at most 18 uur", "7 of 72 lines would be rejected"):
+    for text in ("huizen_zorgfirst_2025-03.xlsx", "0611 (TR418)", "use € 79,80 as tarief", "at most 18 uur", "6 of 73 lines would be rejected"):
         assert text in r.stdout, text
     r = cli("check", *DECLARATIONS, "--contract", CONTRACTS[0], "--contract", CONTRACTS[1], "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "--format", "json", "--show-bsn", "-q")
     records = json.loads(r.stdout)
@@ -317,3 +337,98 @@ def test_march_sample_alone_passes_except_its_planted_mistakes():
     assert {(r["rij"], r["regel"]) for r in result.records if r["status"] == "afgekeurd"} == {(13, "TR308"), (20, "TR418")}
     assert result.lines == 25 and set(RECORD_KEYS) < set(result.records[0])
     assert MARCH[0].month == 3
+
+
+# ============================================================================ earlier months (--eerder)
+def _months(tmp_path: Path):
+    """March (sent and approved before) and April: a correct credit of March line M1 with its
+    corrected debet, and a new April line."""
+    april = (dt.date(2025, 4, 1), dt.date(2025, 4, 30))
+    march_rows = [line(BSNS[0], ref="M1", decl="D3"), line(BSNS[1], ref="M2", decl="D3")]
+    april_rows = [
+        line(BSNS[0], dc="C", ref="A1", vorig="M1", decl="D4"),  # row 2: credit of March's M1
+        line(BSNS[0], volume=8, ref="A2", decl="D4"),  # row 3: the corrected March debet
+        line(BSNS[1], begin=april[0], end=april[1], ref="A3", decl="D4"),  # row 4: April care
+    ]
+    march = declaration(tmp_path / "maart.xlsx", march_rows)
+    april_file = declaration(tmp_path / "april.xlsx", april_rows)
+    return march, april_file, _contract(tmp_path), _allocations(tmp_path, march_rows + april_rows)
+
+
+def test_a_correct_credit_of_an_earlier_month_is_never_called_a_rejection(tmp_path, cli):
+    march, april, contract, toew = _months(tmp_path)
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--format", "json", "-q")
+    assert r.exit_code == 0, r.output  # nothing would be rejected
+    records = json.loads(r.stdout)
+    assert [(x["rij"], x["regel"], x["ernst"], x["status"]) for x in records] == [(2, "JZ-H01", "signaal", "goedgekeurd")]
+    assert "not checkable without the earlier months" in records[0]["melding"] and "referentienummer M1" in records[0]["melding"]
+    assert "--eerder" in records[0]["hint"] and "typing error" not in records[0]["hint"]
+    assert "no --eerder given: " in r.stderr and all(code in r.stderr for code in ("TR314", "TR389", "TR390", "TR322"))
+
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "-q")
+    assert r.exit_code == 0 and "signal only" in r.stdout and "Note: no --eerder given" in " ".join(r.stdout.split())
+    assert "No line would be rejected" in r.stdout
+
+    # with March given as already sent: the credit finds its debet; nothing to report
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == [] and "--eerder" not in r.stderr
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "-q")
+    assert r.exit_code == 0 and "Earlier months (--eerder): 2 approved lines are the history (maart.xlsx)." in " ".join(r.stdout.split())
+    assert "Files checked" in r.stdout and "maart.xlsx" not in r.stdout.split("Earlier months")[0]
+
+
+def test_history_rules_judge_against_the_earlier_months(tmp_path, cli):
+    march, _april, contract, toew = _months(tmp_path)
+    again = declaration(
+        tmp_path / "april2.xlsx",
+        [
+            line(BSNS[1], ref="B1", decl="D5"),  # row 2: March's M2 declared a second time: TR389
+            line(BSNS[0], ref="M1", decl="D5", begin=dt.date(2025, 4, 1), end=dt.date(2025, 4, 30)),  # row 3: reference M1 reused: TR314
+            line(BSNS[0], dc="C", ref="B3", vorig="M9", decl="D5"),  # row 4: credit of a line that was never sent: TR323
+        ],
+    )
+    r = cli("check", again, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "--format", "json", "-q")
+    assert r.exit_code == 1
+    got = {(x["rij"], x["regel"]) for x in json.loads(r.stdout)}
+    assert got == {(2, "TR389"), (3, "TR314"), (4, "TR323")}
+    tr323 = next(x for x in json.loads(r.stdout) if x["regel"] == "TR323")
+    assert "typing error" in tr323["hint"]
+    # without the earlier months: not one of them is a rejection
+    r = cli("check", again, "--contract", contract, "--toewijzingen", toew, "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    assert {(x["rij"], x["regel"], x["ernst"]) for x in json.loads(r.stdout)} == {(4, "JZ-H01", "signaal")}
+
+
+def test_eerder_takes_jw323_messages_and_refuses_unreadable_files(tmp_path, cli):
+    from ijw_builders import build_jw323, client, prestatie, write_bytes
+
+    sent = write_bytes(tmp_path / "maart.xml", build_jw323(clients=[client(BSNS[0], [prestatie("X1", "900001", volume=10)])], declaratienummer="D3"))  # allocation 900001: BSNS[0], 45A48
+    _march, _april, contract, toew = _months(tmp_path)
+    credit = declaration(tmp_path / "april.xlsx", [line(BSNS[0], dc="C", ref="A1", vorig="X1", decl="D4")])
+    r = cli("check", credit, "--contract", contract, "--toewijzingen", toew, "--eerder", sent, "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == []
+
+    broken = tmp_path / "kapot.xlsx"
+    broken.write_bytes(b"PK\x03\x04 not really a workbook")
+    r = cli("check", credit, "--contract", contract, "--eerder", broken, "-q")
+    assert r.exit_code == 3 and "kapot.xlsx" in r.stderr and "--eerder" in r.stderr
+    r = cli("check", credit, "--contract", contract, "--eerder", tmp_path / "weg.xlsx", "-q")
+    assert r.exit_code == 3 and "weg.xlsx" in r.stderr
+
+
+def test_a_line_rejected_in_an_earlier_month_is_no_history(tmp_path, cli):
+    """--eerder with the whole March file, a line the gemeente rejected included (wrong tarief):
+    its corrected resubmission in April is no second debet, and crediting it is TR323."""
+    _march, _april, contract, _toew = _months(tmp_path)
+    march_rows = [line(BSNS[0], ref="M1", decl="D3"), line(BSNS[1], ref="M2", decl="D3", tarief=95.0)]  # row 3: TR418
+    march = declaration(tmp_path / "maart.xlsx", march_rows)
+    april_rows = [line(BSNS[1], ref="A1", decl="D4"), line(BSNS[1], dc="C", ref="A2", vorig="M2", decl="D4")]
+    april = declaration(tmp_path / "april.xlsx", april_rows)
+    toew = _allocations(tmp_path, march_rows + april_rows)
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "--format", "json", "-q")
+    assert r.exit_code == 1, r.output
+    assert [(x["rij"], x["regel"]) for x in json.loads(r.stdout)] == [(3, "TR323")]  # row 2 (the resubmission) passes
+    r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "-q")
+    assert "1 lines there are rejected by the same rules and are no history" in " ".join(r.stdout.split())

@@ -133,7 +133,7 @@ def test_sample_contracts_are_imported(db_url, cli):
     gooi = p[p["contract_naam"] == "Jeugdhulp Gooi en Vechtstreek 2025"]
     twente = p[p["contract_naam"] == "Jeugdhulp Twente 2025"]
     assert len(gooi) == 12 and len(twente) == 7
-    assert gooi.iloc[0]["gemeenten"] == ["0406", "0376", "0417"]
+    assert gooi.iloc[0]["gemeenten"] == ["0406", "0376", "0417", "1942"]
     assert gooi.iloc[0]["aanbieders"] == ["98001101", "98001202", "98001303"]
     assert twente.iloc[0]["gemeenten"] == ["0153"] and twente.iloc[0]["aanbieders"] == ["98001404"]
     # 45A48 changes tariff on 2025-03-01.
@@ -143,7 +143,7 @@ def test_sample_contracts_are_imported(db_url, cli):
     assert twente.set_index("productcode").loc["43A10", "tarief"] == 21850
     assert p["tarief"].dtype == "int64" and str(p["geldig_van"].dtype) == "datetime64[ns]"
     exploded = agreements.contract_products_exploded(Store.open(db_url))
-    assert len(exploded) == 12 * 3 + 7
+    assert len(exploded) == 12 * 4 + 7  # Gooi: 12 products × 4 gemeenten
     assert set(exploded[exploded["contract_naam"] == "Jeugdhulp Twente 2025"]["gemeente"]) == {"0153"}
 
 

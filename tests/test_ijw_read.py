@@ -451,6 +451,8 @@ def _level2_cases():
         ("TR137", dict(clients=with_line(prestatie("R4", 1002, dt.date(2025, 3, 20), dt.date(2025, 3, 10), volume=1))), [3]),
         ("TR315", dict(clients=with_line(credit(prestatie("R0"), "R8")) + [client("999900031", [credit(prestatie("R0"), "R9")])]), [4]),
         ("TR316", dict(clients=with_line(credit(prestatie("R3", 1002, volume=8), "R9"))), [3]),
+        # a credit whose VorigReferentieNummer is its own ReferentieNummer: the XSLT rejects the message too
+        ("TR316", dict(clients=with_line(prestatie("R4", 1002, *FEB, volume=1, debet_credit="C", vorig_referentienummer="R4"))), [3]),
         ("TR358", dict(clients=good(), totaal=12345), [0, 1, 2]),
         ("TR416", dict(clients=with_line(prestatie("R4", 1002, volume=1))), [3]),
         ("CS325", dict(clients=with_line(prestatie("R4", 1002, volume=0, debet_credit="C", vorig_referentienummer="R0"))), [3]),
@@ -550,6 +552,54 @@ def test_a_rejected_message_counts_as_not_sent(tmp_path, sqlite_url):
     result = validate(store, today=TODAY)
     status = result.verdicts.groupby("batch")["status"].agg(set).to_dict()
     assert status == {b1: {"afgekeurd"}, b2: {"goedgekeurd"}}
+
+
+def test_a_message_rejected_at_level_2_may_be_resent_with_its_declaratienummer(tmp_path, db_url):
+    """TR333 / OP286 / IV087: the corrected resend of a message rejected at level 2 (0001) uses the
+    same DeclaratieNummer, ReferentieNummers, lines and period: nothing of the rejected one counts
+    as sent (only TR056 counts every message: the resend has a new BerichtIdentificatie)."""
+    bad = build_jw323(clients=good_clients(), totaal=1, header={"identificatie": "M1"}, declaratienummer="ZF202503")
+    fixed = build_jw323(clients=good_clients(), header={"identificatie": "M2"}, declaratienummer="ZF202503")
+    store, [b1, b2] = _setup(tmp_path, db_url, bad, fixed)
+    result = validate(store, today=TODAY)
+    status = result.verdicts.groupby("batch")["status"].agg(set).to_dict()
+    assert status == {b1: {"afgekeurd"}, b2: {"goedgekeurd"}}
+    assert set(result.findings.loc[result.findings["batch"] == b1, "retourcode"]) == {"0001"}
+    assert result.findings[result.findings["batch"] == b2].empty
+    # a third message with that number: now the number was used by an approved declaration
+    third = build_jw323(clients=[client(BSN2, [prestatie("R8", 1002, *FEB, volume=1)])], header={"identificatie": "M3"}, declaratienummer="ZF202503")
+    b3 = import_one(store, write_bytes(tmp_path / "declaratie_3.xml", third)).batch
+    result = validate(store, today=TODAY)
+    f = result.findings
+    assert set(f["batch"]) == {b3} and set(zip(f["regel"], f["retourcode"])) == {("TR333", "9333")}
+    assert f.iloc[0]["melding"].startswith(f"declaratienummer ZF202503 was already used by aanbieder {AGB} in batch {b2} ")
+
+
+def test_a_resend_in_a_later_round_is_not_blocked_by_the_rejected_message(tmp_path, db_url):
+    """The rejected message was judged in an earlier run; the resend arrives a week later."""
+    bad = build_jw323(clients=good_clients(), header={"identificatie": "M1"}, declaratienummer="ZF202503", periode=(dt.date(2025, 3, 2), dt.date(2025, 3, 31)))
+    store, [b1] = _setup(tmp_path, db_url, bad)
+    first = validate(store, today=TODAY)
+    assert set(first.verdicts["status"]) == {"afgekeurd"} and set(first.findings["regel"]) == {"CS340"}
+    fixed = build_jw323(clients=good_clients(), header={"identificatie": "M2"}, declaratienummer="ZF202503")
+    b2 = import_one(store, write_bytes(tmp_path / "declaratie_2.xml", fixed)).batch
+    second = validate(store, today=TODAY)
+    assert set(second.verdicts["batch"]) == {b2} and set(second.verdicts["status"]) == {"goedgekeurd"}, second.findings[["regel", "melding"]]
+    # judged again from scratch (--opnieuw), the verdicts are the same
+    again = validate(store, today=TODAY, opnieuw=True)
+    assert again.verdicts.groupby("batch")["status"].agg(set).to_dict() == {b1: {"afgekeurd"}, b2: {"goedgekeurd"}}
+
+
+def test_a_message_with_rejected_lines_was_sent_its_number_stays_used(tmp_path, db_url):
+    """Only a message rejected as a whole counts as not sent: one with a rejected line was processed."""
+    clients = good_clients()
+    clients[1]["Prestaties"]["Prestatie"][0] = prestatie("R3", 1002, volume=8, tarief=8000)  # TR418 on the line
+    first = build_jw323(clients=clients, header={"identificatie": "M1"}, declaratienummer="ZF202503")
+    again = build_jw323(clients=[client(BSN2, [prestatie("R8", 1002, *FEB, volume=1)])], header={"identificatie": "M2"}, declaratienummer="ZF202503")
+    store, [b1, b2] = _setup(tmp_path, db_url, first, again)
+    result = validate(store, today=TODAY)
+    f = result.findings[result.findings["batch"] == b2]
+    assert set(zip(f["regel"], f["retourcode"])) == {("TR333", "9333")}
 
 
 # ============================================================================ a 25 MB message

@@ -201,7 +201,8 @@ def test_gemeente_cbs_list_and_merged_code_signal(tmp_path, db_url):
     signal = finding(result, 4, "JZ-G01")
     assert signal["ernst"] == "signaal" and "TR378" not in found[4]
     assert signal["melding"] == (
-        "gemeente 0381 (Bussum) merged into 1942 Gooise Meren on 2016-01-01; the line is accepted, declare on the new code from now on"
+        "gemeente 0381 (Bussum) merged into 1942 Gooise Meren on 2016-01-01: judged as 1942 Gooise Meren (its contracts and "
+        "allocations: the successor carries the obligations, IV046); the line keeps 0381, declare on the new code from now on"
     )
     bad = finding(result, 5, "TR378")
     assert bad["waarde"] == "Atlantis" and "unknown gemeente 'Atlantis'" in bad["melding"]

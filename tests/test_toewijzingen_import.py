@@ -76,10 +76,10 @@ def test_sample_allocations_current_versions_and_deletion(db_url, cli):
     r = cli("import", SAMPLES / "toewijzingen_2025.xlsx", "--db", db_url, "-q", "--format", "json")
     assert r.exit_code == 0, r.output
     result = json.loads(r.stdout)[0]
-    assert (result["soort"], result["stored"], result["sheets"]) == ("toewijzingen", 51, ["Toewijzingen"])
-    assert len(versions(db_url)) == 51
+    assert (result["soort"], result["stored"], result["sheets"]) == ("toewijzingen", 52, ["Toewijzingen"])
+    assert len(versions(db_url)) == 52
     current = actueel(db_url).set_index("toewijzingnummer")
-    assert len(current) == 49
+    assert len(current) == 50
     extended = current.loc["406250110"]  # re-sent 2025-02-20 with reden 04: end moved to 2025-06-30
     assert extended["einddatum"] == pd.Timestamp("2025-06-30") and extended["reden_wijziging"] == "04"
     assert extended["versies"] == 2 and extended["rij"] == 31 and extended["bron"] == "toewijzingen_2025.xlsx"
@@ -318,7 +318,7 @@ def test_import_of_the_sample_folder_gives_every_file_its_kind(tmp_path, db_url,
     results = {Path(x["file"]).name: x for x in json.loads(r.stdout)}
     assert {name: x["soort"] for name, x in results.items()} == EXPECTED_KINDS
     assert all(x["status"] == "imported" for x in results.values())
-    assert len(actueel(db_url)) == 49
+    assert len(actueel(db_url)) == 50
     assert len(with_store(db_url, agreements.contract_products)) == 19
 
 

@@ -61,12 +61,13 @@ def rejected_lines(result) -> dict:
 def test_samples_reject_exactly_the_planted_mistakes(db_url):
     store = import_samples(db_url)
     result = validate(store, today=TODAY)
-    assert result.judged == 72 and result.rejected == 7 and result.approved == 65
+    assert result.judged == 73 and result.rejected == 7 and result.approved == 66
     assert rejected_lines(result) == {k: {v} for k, v in PLANTED.items()}
     signals = result.findings[result.findings["ernst"] == "signaal"]
     # "stuks" read as the contract's 84 (Stuks (inspanning)) in Blaricum and Laren; Enschede's
-    # month column clipped to an allocation that starts (row 3) or ends (row 14) within the month
-    assert sorted(signals["regel"]) == ["JZ-I03", "JZ-I03", "JZ-P01", "JZ-P01"] and set(signals["status"]) == {"goedgekeurd"}
+    # month column clipped to an allocation that starts (row 3) or ends (row 14) within the month;
+    # Blaricum line 14 says "Bussum" (0381): judged as Gooise Meren (1942)
+    assert sorted(signals["regel"]) == ["JZ-G01", "JZ-I03", "JZ-I03", "JZ-P01", "JZ-P01"] and set(signals["status"]) == {"goedgekeurd"}
     derived = signals[signals["regel"] == "JZ-P01"].set_index("rij")
     assert derived.loc[3, "waarde"] == "2025-01-15 t/m 2025-01-31"
     assert derived.loc[3, "melding"] == (
@@ -74,6 +75,9 @@ def test_samples_reject_exactly_the_planted_mistakes(db_url):
     )
     assert derived.loc[14, "waarde"] == "2025-02-01 t/m 2025-02-20"
     assert derived.loc[14, "melding"].endswith("with einddatum 2025-02-20 = the einddatum of toewijzing 153250407 (IV089)")
+    bussum = signals[signals["regel"] == "JZ-G01"].iloc[0]
+    assert (bussum["bron"], bussum["rij"], bussum["waarde"]) == ("blaricum_jeugdzorg-de-horizon_2025-03.csv", 14, "0381")
+    assert "judged as 1942 Gooise Meren" in bussum["melding"]
     # the April correction: credit of ZF25030001, its new debet, and the resubmission of the
     # rejected March row 20 all pass
     v = result.verdicts
@@ -104,7 +108,7 @@ def test_opnieuw_is_deterministic(tmp_path, db_url):
     assert findings_records(first) == findings_records(second) == findings_records(third)
     assert first.verdicts.equals(second.verdicts) and second.verdicts.equals(third.verdicts)
     with store.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(beoordelingen)).scalar() == 72
+        assert conn.execute(sa.select(sa.func.count()).select_from(beoordelingen)).scalar() == 73
         assert set(conn.execute(sa.select(beoordelingen.c.ronde)).scalars()) == {3}
 
 
@@ -199,16 +203,16 @@ def test_cli_table_csv_and_output_files(tmp_path, db_url, cli):
     assert "Findings per rule" in out and "Rejected lines (7)" in out and "TR418 (0611)" in out
     assert "tarief € 95,00 ≠ contracttarief € 79,80 for 45A48 on 2025-03-01" in out
     assert "999900398" not in out and "*****0398" in out
-    assert "wrote 11 findings" in r.stderr
+    assert "wrote 12 findings" in r.stderr
     wb = openpyxl.load_workbook(tmp_path / "bevindingen.xlsx")
     sheet = wb["Bevindingen"]
-    assert [c.value for c in sheet[1]] == RECORD_KEYS and sheet.max_row == 12
+    assert [c.value for c in sheet[1]] == RECORD_KEYS and sheet.max_row == 13
     assert "Per regel" in wb.sheetnames
 
     r = cli("validate", "--db", db_url, "--opnieuw", "--format", "csv", "-q", "-o", tmp_path / "b.json")
     assert r.exit_code == 1
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[0] == RECORD_KEYS and len(rows) == 12
+    assert rows[0] == RECORD_KEYS and len(rows) == 13
     saved = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
     assert [list(map(lambda v: "" if v is None else str(v), rec.values())) for rec in saved] == rows[1:]
 

@@ -79,6 +79,7 @@ AGB_C = "98001303"  # Kindcentrum 't Gooi (Laren + Huizen)
 AGB_D = "98001404"  # TwenteZorg Jeugd B.V. (Enschede)
 
 HUIZEN, BLARICUM, LAREN, ENSCHEDE = "0406", "0376", "0417", "0153"
+GOOISE_MEREN = "1942"  # Bussum, Muiden and Naarden merged into it on 2016-01-01
 
 
 @dataclass
@@ -99,7 +100,7 @@ def P(cat, code, oms, eenheid, tarief, van=D(2025, 1, 1), tot=D(2025, 12, 31)):
 
 GOOI = {
     "naam": "Jeugdhulp Gooi en Vechtstreek 2025",
-    "gemeenten": [HUIZEN, BLARICUM, LAREN],
+    "gemeenten": [HUIZEN, BLARICUM, LAREN, GOOISE_MEREN],
     "aanbieders": [AGB_A, AGB_B, AGB_C],
     "producten": [
         P("45", "45A48", "Jeugdhulp ambulant regulier individueel", "04", "78.00", tot=D(2025, 2, 28)),
@@ -270,6 +271,10 @@ A(153250405, "e05", AGB_D, ENSCHEDE, "41A00", Y0, Y1, 4, "16", "2", TD)
 A(153250406, "e05", AGB_D, ENSCHEDE, "42A03", Y0, Y1, 2, "84", "2", TD)
 A(153250407, "e06", AGB_D, ENSCHEDE, "43A10", Y0, D(2025, 2, 20), 7, "14", "2", TD)
 
+# --- Provider B again: a client of Gooise Meren (defined last, so no other test BSN shifts) ------
+client("b11", "Yara Meijer")
+A(1942250213, "b11", AGB_B, GOOISE_MEREN, "45A48", Y0, Y1, 2, "04", "2", TD)  # lives in Bussum (0381 until 2016)
+
 
 # --------------------------------------------------------------------------------------------
 # Declaration lines
@@ -398,6 +403,11 @@ F2_LINES = [
     L(376250211, 2025, 3, 9),
     L(376250212, 2025, 3, 15),
 ]
+# The provider's client system still says "Bussum" (0381, merged into Gooise Meren in 2016): the line
+# is judged against Gooise Meren's contract and allocation (JZ-G01 signal) and passes.
+_bussum = L(1942250213, 2025, 3, 8)
+_bussum.extra["gemeentenaam"] = "Bussum"
+F2_LINES.append(_bussum)
 
 # File 3: Kindcentrum 't Gooi, February 2025, one sheet per gemeente.
 _h04 = CLIENTS["h04"][0]
@@ -541,7 +551,7 @@ def write_blaricum_csv(path: Path, lines: list[Line]) -> None:
         w.writerow([
             ln.bsn, ln.name, ln.code, ln.omschrijving, ln.begin.strftime("%d-%m-%Y"),
             ln.end.strftime("%d-%m-%Y"), ln.volume, EENHEID_NAAM[ln.eenheid],
-            "€ " + nl_number(ln.tarief), nl_number(ln.bedrag), "Blaricum",
+            "€ " + nl_number(ln.tarief), nl_number(ln.bedrag), ln.extra.get("gemeentenaam", "Blaricum"),
         ])
         ln.extra["row"] = i
     path.write_bytes(buf.getvalue().encode("cp1252"))

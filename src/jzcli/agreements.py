@@ -8,7 +8,8 @@
   version; per (gemeente, toewijzingnummer) the version with the latest toewijzingsdatum (date and
   time, IV013) is current; on a tie the latest import (batch), then the later row, wins. A current
   version with reden_wijziging 13 (or the retired 01 with einddatum = ingangsdatum) is flagged
-  ``verwijderd``: the allocation counts as never sent (TR384).
+  ``verwijderd``: the allocation counts as never sent (TR384). A deletion the import refused
+  (TR385: the allocation has approved lines) is stored but never current.
 
 Works the same on SQLite and PostgreSQL: plain SELECTs, the rest in pandas.
 """
@@ -20,7 +21,7 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
-from jzcli.store import Store, contracten, contractproducten, toewijzingen
+from jzcli.store import Store, contracten, contractproducten, importbevindingen, toewijzingen
 
 CONTRACT_PRODUCT_COLUMNS = [
     "contract_id", "contract_naam", "gemeenten", "aanbieders", "productcategorie", "productcode",
@@ -110,6 +111,19 @@ def toewijzingen_alle(store: Store) -> pd.DataFrame:
     return frame[TOEWIJZING_COLUMNS]
 
 
+def _without_refused(store: Store, frame: pd.DataFrame) -> pd.DataFrame:
+    """The versions without the deletions the import refused (an import finding TR385: the
+    allocation had approved lines, OP362); those stay stored as written, never current."""
+    f = importbevindingen
+    refused = store.read_frame(sa.select(f.c.batch, f.c.blad, f.c.rij).where(f.c.regel == "TR385"))
+    if refused.empty or frame.empty:
+        return frame
+    key = lambda b, blad, rij: list(zip(pd.array(b, dtype="Int64"), pd.Series(blad, dtype=object).fillna(""), pd.array(rij, dtype="Int64")))  # noqa: E731
+    gone = set(key(refused["batch"], refused["blad"], refused["rij"]))
+    keep = [k not in gone for k in key(frame["batch"], frame["blad"], frame["rij"])]
+    return frame[keep]
+
+
 def toewijzingen_actueel(store: Store) -> pd.DataFrame:
     """The current version of every allocation, per (gemeente, toewijzingnummer).
 
@@ -123,7 +137,7 @@ def toewijzingen_actueel(store: Store) -> pd.DataFrame:
     frame = toewijzingen_alle(store)
     keys = ["gemeente", "toewijzingnummer"]
     versions = frame.groupby(keys, sort=False, dropna=False)["id"].transform("size")
-    frame = frame.assign(versies=versions.astype("int64"))
+    frame = _without_refused(store, frame.assign(versies=versions.astype("int64")))  # counted, never current
     frame = frame.sort_values([*keys, "toewijzingsdatum", "batch", "id"], na_position="first", kind="stable")
     current = frame.drop_duplicates(keys, keep="last")
     reden = current["reden_wijziging"]

@@ -12,6 +12,14 @@ Without allocations (no ``--toewijzingen``) the allocation rules are not applied
 (``validate(skip_families=...)``): nothing is guessed, and the result says which rules were
 skipped.
 
+Earlier months (``--eerder``): files or JW323 messages the aanbieder sent before are imported
+first and judged as the gemeente judged them (``import_history``); the lines approved are the
+history, so a credit of an earlier line finds its debet and TR314/TR389/TR390/TR322/... compare
+with them, and a line rejected then is no history (its resubmission is no second debet).
+Without them, a credit whose debet is not in the files is "not checkable without the earlier
+months" (JZ-H01, a signal), never a rejection, and the result names the rules that compared
+only within the files given (``history_rules``).
+
 Hints (``HINTS``) are a small table keyed by rule id. Each entry is a list of cases: a regular
 expression over the finding's message (``melding``) whose named groups, together with the
 finding's record and its line's values, fill a template ("use {contract} as tarief ..."). The
@@ -40,12 +48,15 @@ from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths
 from jzcli.store import Store
 from jzcli.validate import (
     AFGEKEURD,
+    EARLIER_RULE_IDS,
     GOEDGEKEURD,
     RECORD_KEYS,
     ValidationResult,
     findings_records,
+    is_stateful,
     load_lines,
     load_rules,
+    rule_sort_key,
     signed_amount,
     validate,
 )
@@ -66,6 +77,10 @@ class CheckResult:
     ignored: list[tuple[Path, str]] = field(default_factory=list)  # files in folders that are not declarations
     skipped_families: tuple[str, ...] = ()
     skipped_rules: list[str] = field(default_factory=list)
+    eerder: list[FileResult] = field(default_factory=list)  # earlier months, taken as approved history
+    history_lines: int = 0  # lines of those files the engine approves: the history
+    history_rejected: int = 0  # lines of those files the engine rejects: not history (IV085)
+    history_rules: list[str] = field(default_factory=list)  # without --eerder: rules that compared within these files only
 
     @property
     def unreadable(self) -> list[FileResult]:
@@ -118,6 +133,28 @@ def import_agreements(store: Store, contracts: Sequence[Path], toewijzingen: Seq
                 raise FileReadError(res.message)
             results.append(res)
     return results
+
+
+def import_history(
+    store: Store, paths: Sequence[Path], agreements: Sequence[Path], opts: ImportOptions, *, today=None, skip=(), progress=None
+) -> tuple[list[FileResult], int, int]:
+    """Import the files of earlier months (--eerder; folders expanded) and judge them as the
+    gemeente did, with the same engine (their own earlier months unknown: history_complete
+    False). The lines approved are the history the declaration files are judged against; a line
+    rejected there was rejected by the gemeente too and is not history (IV085), so its corrected
+    resubmission is no second debet. Returns (files, lines approved, lines rejected). A file that
+    cannot be read is an error (exit 3): a missing month would make correct credits look wrong."""
+    files, _ignored = declaration_files(paths, agreements)
+    results = []
+    for path in files:
+        if not Path(path).is_file():
+            raise FileReadError(f"{path}: no such file (--eerder)")
+        [res] = import_declaraties(store, [path], opts, progress)
+        if res.status == "error":
+            raise FileReadError(f"{res.message} (--eerder)")
+        results.append(res)
+    judged = validate(store, today=today, skip_families=skip, progress=progress, history_complete=False)
+    return results, judged.approved, judged.rejected
 
 
 def declaration_files(paths: Sequence[Path], agreements: Sequence[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
@@ -173,19 +210,25 @@ def check(
     today: dt.date | None = None,
     show_bsn: bool = False,
     progress: Callable[[str], None] | None = None,
+    eerder: Sequence[Path] = (),
 ) -> CheckResult:
     """Judge declaration files against the contracts (and allocations) without a user store.
 
     ``aanbieder``/``gemeente``/``maps`` are the import options for files that do not name them.
-    ``today`` is the date the date rules compare with (default: the system date).
+    ``today`` is the date the date rules compare with (default: the system date). ``eerder``:
+    files or JW323 messages already sent, taken as approved history (see the module docstring).
     """
     opts = ImportOptions(aanbieder=aanbieder, gemeente=gemeente, maps=list(maps))
     skip = () if toewijzingen else (ALLOCATION_FAMILY,)
     with temporary_store() as store:
         agreements = import_agreements(store, list(contracts), list(toewijzingen), opts, progress)
-        decl_files, ignored = declaration_files(files, [*contracts, *toewijzingen])
+        given = [*contracts, *toewijzingen]
+        earlier, history_lines, history_rejected = (
+            import_history(store, list(eerder), given, opts, today=today, skip=skip, progress=progress) if eerder else ([], 0, 0)
+        )
+        decl_files, ignored = declaration_files(files, [*given, *eerder])
         declaraties = import_declaraties(store, decl_files, opts, progress)
-        result = validate(store, today=today, skip_families=skip, progress=progress)
+        result = validate(store, today=today, skip_families=skip, progress=progress, history_complete=bool(eerder))
         records = findings_records(result, show_bsn=show_bsn)
         if records:
             ids = result.findings["regel_id"].astype("int64")
@@ -197,6 +240,7 @@ def check(
                 rec["hint"] = hint if show_bsn or not bsn or bsn not in hint else hint.replace(bsn, render.mask_bsn(bsn))
     rules = load_rules()
     skipped_rules = [r.id for r in rules.values() if r.family in skip]
+    history_rules = [] if eerder else history_rule_ids(skip)
     return CheckResult(
         result=result,
         records=records,
@@ -205,7 +249,19 @@ def check(
         ignored=ignored,
         skipped_families=skip,
         skipped_rules=skipped_rules,
+        eerder=earlier,
+        history_lines=history_lines,
+        history_rejected=history_rejected,
+        history_rules=history_rules,
     )
+
+
+def history_rule_ids(skip: Iterable[str] = ()) -> list[str]:
+    """The rules that compare a line with earlier months (the stateful ones, TR056, TR318,
+    TR333), in rule order, without the skipped families and JZ-H01 itself."""
+    rules = load_rules()
+    ids = [r.id for r in sorted(rules.values(), key=rule_sort_key) if (is_stateful(r) or r.id in EARLIER_RULE_IDS) and r.family not in set(skip)]
+    return [i for i in ids if i != "JZ-H01"]
 
 
 def amounts(result: ValidationResult) -> dict[str, int]:
@@ -318,10 +374,9 @@ HINTS: dict[str, list[Case]] = {
         Case(r"is not in the CBS list", "use the 4-digit CBS code of the gemeente responsible for the client (e.g. 0406 for Huizen)"),
     ],
     "JZ-G01": [
-        Case(
-            r"(?:merged into|was split over|got a new code on \S+:) (?P<new>.+?)(?: on \S+)?; the line is accepted",
-            "accepted as it is; use gemeente {new} from now on",
-        ),
+        Case(r": judged as (?P<new>.+?) \(its contracts and allocations", "nothing to change in this line; use gemeente {new} from now on"),
+        Case(r"no single successor", "declare on the gemeente responsible for the client: this code was split over several gemeenten"),
+        Case(r"period is from before that", "nothing to change: the code was still in use for this period"),
     ],
     "TR358": [
         Case(
@@ -514,6 +569,13 @@ HINTS: dict[str, list[Case]] = {
         ),
     ],
     "TR390": [Case(None, "remove this credit: that debet was credited already")],
+    "JZ-H01": [
+        Case(
+            None,
+            "nothing to change if the debet was approved in an earlier month; to check it, give the files or JW323 messages "
+            "already sent with --eerder",
+        ),
+    ],
     "TR333": [Case(r"^declaratienummer (?P<nr>\S+) was already used", "use a new declaratienummer ({nr} was used before)")],
 }
 
@@ -606,6 +668,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
 
 
 __all__ = [
-    "CheckResult", "check", "temporary_store", "import_agreements", "import_declaraties", "declaration_files",
+    "CheckResult", "check", "temporary_store", "import_agreements", "import_history", "import_declaraties", "declaration_files",
+    "history_rule_ids",
     "finding_hints", "generic_hint", "HINTS", "COMMON", "Case", "CHECK_RECORD_KEYS", "records_frame", "amounts",
 ]  # fmt: skip

@@ -37,6 +37,7 @@ class FileResult:
     skipped_reasons: dict[str, int] = field(default_factory=dict)
     hidden_sheets: list[str] = field(default_factory=list)  # sheets read that are hidden in Excel
     hidden_rows: int = 0  # hidden Excel rows that were read
+    refused: list[dict] = field(default_factory=list)  # allocation deletions refused by TR385
 
     @property
     def sheet_labels(self) -> list[str]:
@@ -58,6 +59,7 @@ class FileResult:
             "hidden_rows": self.hidden_rows,
             "findings": self.findings,
             "message": self.message,
+            "refused_deletions": self.refused,
         }
 
 
@@ -114,6 +116,7 @@ class Prepared:
     write: Callable[[Store, object, int], None]  # (store, connection, batch id)
     details: dict = field(default_factory=dict)
     aanbieder: str | None = None
+    versions: pd.DataFrame | None = None  # allocation files: the versions to store (bron, blad, rij, fields)
 
 
 def detect_soort(path: Path) -> str:
@@ -263,6 +266,7 @@ def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
         sha_after, _ = sha256_of(path)
         if sha_after != sha:
             raise FileReadError(f"{path.name}: the file changed while it was being read; import it again")
+        refused = _refused_deletions(store, prepared)
         with store.transaction() as conn:
             if store.dialect == "postgresql":
                 conn.exec_driver_sql("LOCK TABLE batches IN SHARE ROW EXCLUSIVE MODE")
@@ -286,11 +290,23 @@ def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
                 rijen_gelezen=res.rows,
                 rijen_opgeslagen=res.stored,
                 rijen_overgeslagen=res.skipped,
-                bevindingen=res.findings,
+                bevindingen=res.findings + len(refused),
                 details=prepared.details,
             )
             prepared.write(store, conn, batch_id)
+            if refused:
+                f = pd.DataFrame(refused)
+                f.insert(0, "batch", batch_id)
+                f["regel_id"] = None
+                store.insert_frame(conn, importbevindingen, f[["batch", "regel_id", "bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]])
         res.batch = batch_id
+        if refused:
+            res.refused = [{k: r[k] for k in ("bron", "blad", "rij", "toewijzingnummer", "gemeente", "regels", "melding")} for r in refused]
+            res.findings += len(refused)
+            n = len(refused)
+            res.message = (res.message + "; " if res.message else "") + (
+                f"{n} deletion{'s' if n != 1 else ''} refused (TR385, 9385): the allocation has approved declaration lines; the previous version stays current"
+            )
         return res
     except StoreError:
         raise
@@ -299,6 +315,16 @@ def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
     except OSError as exc:  # the file vanished or became unreadable while it was being read
         reason = exc.strerror or str(exc) or type(exc).__name__
         return FileResult(path=path, status="error", message=f"{path.name}: cannot be read ({reason}); nothing was stored")
+
+
+def _refused_deletions(store: Store, prepared: Prepared) -> list[dict]:
+    """TR385 (9385, OP362) for an allocation file: deletions (reden wijziging 13) of allocations
+    that have approved, not credited declaration lines (``validate.deletion_conflicts``)."""
+    if prepared.soort != "toewijzingen" or prepared.versions is None or prepared.versions.empty:
+        return []
+    from jzcli.validate import deletion_conflicts  # a stage of its own: imported only when needed
+
+    return deletion_conflicts(store, prepared.versions)
 
 
 def import_paths(store: Store, paths: list[Path], opts: ImportOptions, progress=None) -> list[FileResult]:

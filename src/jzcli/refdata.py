@@ -33,6 +33,53 @@ def gemeenten_historie() -> list[dict[str, str]]:
     return _rows("gemeenten-historie.csv")
 
 
+def follow_successors(by_old: dict[str, list[dict[str, str]]], code: str, on: str | None = None) -> tuple[str, ...]:
+    """The gemeente(n) code ``code`` had become by ``on`` (ISO date text; None = every change up
+    to now), following chains of mergers and renames (A → B, later B → C gives C). ``(code,)``
+    when the code was not retired by then or is not in ``by_old`` (oude_code → its history
+    rows); several codes for a split (opsplitsing) with no single successor."""
+    seen: set[str] = set()
+
+    def follow(c: str) -> list[str]:
+        rows = by_old.get(c)
+        if not rows or c in seen or (on is not None and rows[0]["ingangsdatum"] > on):
+            return [c]
+        seen.add(c)
+        out: list[str] = []
+        for r in rows:
+            out.extend(follow(r["nieuwe_code"]))
+        return list(dict.fromkeys(out))
+
+    return tuple(follow(code))
+
+
+@lru_cache(maxsize=None)
+def _history_by_old() -> dict[str, list[dict[str, str]]]:
+    by_old: dict[str, list[dict[str, str]]] = {}
+    for row in gemeenten_historie():
+        by_old.setdefault(row["oude_code"], []).append(row)
+    return by_old
+
+
+@lru_cache(maxsize=None)
+def successors(code: str, on: str | None = None) -> tuple[str, ...]:
+    """``follow_successors`` over the shipped CBS history: "0381" on "2025-03-01" → ("1942",)
+    (Bussum merged into Gooise Meren on 2016-01-01); "0381" on "2015-06-01" → ("0381",)."""
+    return follow_successors(_history_by_old(), code, on)
+
+
+@lru_cache(maxsize=None)
+def gemeenten_historie_codes() -> frozenset[str]:
+    """Every code retired by a merger, rename or split."""
+    return frozenset(_history_by_old())
+
+
+def retirement(code: str) -> dict[str, str] | None:
+    """The first history row of a retired code (oude_naam, ingangsdatum, soort, ...), else None."""
+    rows = _history_by_old().get(code)
+    return rows[0] if rows else None
+
+
 # --- gemeente name lookup ------------------------------------------------------------------
 
 # Common names that differ from the CBS name (keys are matched after normalisation).

@@ -33,6 +33,11 @@ Filters (gemeente, aanbieder, batch) narrow which lines are judged, never the hi
 approved line counts as history, whatever the filter.
 
 Derived data the engine decides (documented here because rules rely on it):
+    * gemeente_opvolger: a gemeente code retired by a merger or rename is judged as the gemeente
+      it had become by the line's begindatum (``successor_codes``; chains followed; IV046: the
+      successor carries the obligations): contract and allocation lookups and the content key
+      (TR389/TR416) use that code, the line keeps its own (``gemeente`` is never changed). A
+      split code with no single successor keeps its own code (JZ-C01/TR338 say why).
     * productcategorie: spreadsheets often leave it out; it is taken from the contract product
       that applies (``productcategorie_uit_contract`` = True). TR381 only judges categories the
       provider wrote.
@@ -84,7 +89,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from jzcli import render
+from jzcli import refdata, render
 from jzcli.errors import StoreError
 from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
@@ -147,7 +152,8 @@ class Context:
     (the stored bits, Int64, NA for lines stored before schema 2), productperiode_afgeleid (the
     IV089 clipping done, as text, or None),
     blad_vermeld_totaal / blad_totaal (Int64 cents, TR358), blad_regels, inhoud_sleutel (int64:
-    one code per line content, see ``content_groups``; -1 = incomplete), referentie_sleutel and
+    one code per line content, see ``content_groups``; -1 = incomplete), gemeente_opvolger (the
+    successor code a retired gemeente code is judged as, else None), referentie_sleutel and
     vorig_sleutel (int64 codes of (aanbieder, referentienummer) / (aanbieder,
     vorig_referentienummer); -1 = missing); for lines of an iJw
     message: bericht (bool), bericht_dagtekening, declaratie_dagtekening,
@@ -178,6 +184,14 @@ class Context:
     # declaratieperiode_begin/_eind, declaratie_dagtekening, totaal_ingediend,
     # totaal_debet_credit, xsd_versie), bestand and details (dict). Empty without messages.
     berichten: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # False when the earlier months are not in the store (``jzcli check`` without --eerder): a
+    # credit whose debet is not found is then not checkable (JZ-H01, a signal), not a rejection.
+    history_complete: bool = True
+
+
+# Rules that compare a line with earlier months (besides the stateful ones): what ``jzcli check``
+# cannot fully judge without them.
+EARLIER_RULE_IDS = {"TR056", "TR318", "TR333"}
 
 
 @dataclass
@@ -562,6 +576,101 @@ def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
     return relevant
 
 
+REFUSED_DELETION = "TR385"  # the import finding that refuses an allocation deletion (agreements skips the version)
+
+
+def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) -> list[dict]:
+    """TR385 (9385, OP362): a gemeente may not delete an allocation that has approved, not
+    credited declaration lines. ``versions``: the allocation versions about to be imported
+    (bron, blad, rij and the toewijzingen fields). For every version that deletes an allocation
+    (reden wijziging 13, or the retired 01 with einddatum = ingangsdatum) and would become its
+    current version, the approved live debets matched to the allocation now (as ``validate``
+    matches them: by toewijzingnummer or on content, a merged gemeente as its successor).
+    Returns one import finding per refused deletion: bron, blad, rij, kolom, veld, waarde,
+    regel (TR385), melding, plus toewijzingnummer, gemeente and regels (the lines concerned,
+    "batch 3, maart.xlsx, sheet 'Declaratie', row 12", the first ``limit``)."""
+    agreements = _agreements()
+    v = versions
+    reden = v["reden_wijziging"].astype(object)
+    same = (pd.to_datetime(v["einddatum"]) == pd.to_datetime(v["ingangsdatum"])).fillna(False).to_numpy()
+    deleting = ((reden == "13").fillna(False).to_numpy()) | ((reden == "01").fillna(False).to_numpy() & same)
+    if not deleting.any():
+        return []
+    current = agreements.toewijzingen_actueel(store)
+    if current.empty:
+        return []
+    # the version of each allocation this file makes current: its latest, if not older than the stored one
+    v = v.assign(_del=deleting, _pos=np.arange(len(v)), _when=pd.to_datetime(v["toewijzingsdatum"]))
+    last = v.sort_values(["_when", "_pos"], na_position="first", kind="mergesort").drop_duplicates(["gemeente", "toewijzingnummer"], keep="last")
+    last = last[last["_del"]]
+    cur = current[~current["verwijderd"].astype(bool)].set_index(["gemeente", "toewijzingnummer"])
+    keys = pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])
+    found = keys.isin(cur.index)
+    last = last[found]
+    if last.empty:
+        return []
+    stored_when = pd.to_datetime(cur["toewijzingsdatum"]).reindex(keys[found]).to_numpy()
+    last = last[pd.isna(stored_when) | (last["_when"].to_numpy() >= stored_when)]
+    if last.empty:
+        return []
+    alloc_id = cur["id"].reindex(pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])).to_numpy()
+    # the approved lines of the aanbieders concerned, matched and credit-linked as validate does
+    t = declaratieregels
+    agbs = sorted({a for a in last["aanbieder"].dropna().astype(str)})
+    where = t.c.id.in_(sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.status == GOEDGEKEURD))
+    if agbs:
+        where = sa.and_(where, t.c.aanbieder.in_(agbs))
+    lines = load_lines(store, where)
+    if lines.empty:
+        return []
+    lines["gemeente_opvolger"] = successor_codes(lines)
+    lines["toewijzing_id"] = _match_allocations(as_successor(lines), current)["toewijzing_id"].to_numpy()
+    lines["gecrediteerd"] = False
+    lines["crediteert"] = no_ints(len(lines))
+    _link_approved_credits(lines, np.ones(len(lines), dtype=bool), pd.Index(lines["id"]))
+    live = lines[(lines["debet_credit"] != CREDIT).to_numpy() & ~lines["gecrediteerd"].astype(bool).to_numpy() & lines["toewijzing_id"].notna().to_numpy()]
+    out = []
+    for row, aid in zip(last.itertuples(index=False), alloc_id):
+        mine = live[(live["toewijzing_id"] == int(aid)).to_numpy()].sort_values("id")
+        if mine.empty:
+            continue
+        where_lines = where_text(mine).tolist()
+        shown = "; ".join(where_lines[:limit]) + (f"; and {len(mine) - limit} more" if len(mine) > limit else "")
+        total = render.euro(int(signed_amount(mine).sum()))
+        n = len(mine)
+        melding = (
+            f"toewijzing {row.toewijzingnummer} of gemeente {row.gemeente} has {n} approved declaration line{'s' if n != 1 else ''} "
+            f"that {'were' if n != 1 else 'was'} not credited ({total}: {shown}): an allocation with approved lines cannot be deleted "
+            "(TR385, retourcode 9385). The deletion is stored as written but not applied: the previous version stays current"
+        )
+        out.append(
+            {
+                "bron": row.bron, "blad": row.blad, "rij": int(row.rij), "kolom": "reden_wijziging", "veld": "reden_wijziging",
+                "waarde": row.reden_wijziging, "regel": REFUSED_DELETION, "melding": melding,
+                "toewijzingnummer": row.toewijzingnummer, "gemeente": row.gemeente, "regels": where_lines,
+            }
+        )  # fmt: skip
+    return out
+
+
+def rejected_messages(store: Store, tier_rules: Iterable[str]) -> set[int]:
+    """The JW323 batches rejected as a whole in earlier rounds (an afkeur finding of a message
+    tier rule, niveau bericht or declaratie: level 2, the Header, the declaration). They count
+    as not sent (OP286, IV087; §6 of the reference)."""
+    rules = sorted(tier_rules)
+    if not rules:
+        return set()
+    t, f = declaratieregels, bevindingen
+    query = (
+        sa.select(t.c.batch)
+        .distinct()
+        .select_from(f.join(t, f.c.regel_id == t.c.id).join(berichten, berichten.c.batch == t.c.batch))
+        .where(f.c.ernst == AFKEUR, f.c.regel.in_(rules))
+    )
+    with store.engine.connect() as conn:
+        return {int(b) for (b,) in conn.execute(query)}
+
+
 def _last_round(store: Store) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.max(beoordelingen.c.ronde))).scalar() or 0)
@@ -917,35 +1026,19 @@ def derive(
 ) -> pd.DataFrame:
     """Add the engine's derived columns (see Context) to all lines, in place (the frame is the
     run's own: no copy of a million lines); marks resolved import findings. Returns ``lines``."""
-    contract = contract_lookup(lines, products)
-    for c in contract.columns:
-        lines[c] = contract[c]
-
-    # productcategorie from the contract where the file has none
-    fill = lines["productcategorie"].isna() & lines["contract_productcategorie"].notna()
-    lines["productcategorie_uit_contract"] = fill.to_numpy()
-    if fill.any():
-        lines.loc[fill, "productcategorie"] = lines.loc[fill, "contract_productcategorie"].astype(str)
-
-    # eenheid "stuks": take 82/84 from the contract
-    lines["eenheid_uit_contract"] = False
-    if len(import_findings):
-        amb = import_findings[(import_findings["veld"] == "eenheid") & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)]
-        if len(amb):
-            unit = lines.set_index("id")["contract_eenheid"]
-            cu = amb["regel_id"].map(unit)
-            resolved = cu.isin(["82", "84"])
-            import_findings.loc[resolved[resolved].index, "opgelost"] = True
-            ids = amb.loc[resolved, "regel_id"]
-            take = lines["id"].isin(ids) & lines["eenheid"].isna()
-            lines.loc[take, "eenheid"] = lines.loc[take, "contract_eenheid"].astype(str)
-            lines.loc[take, "eenheid_uit_contract"] = True
-    lines["minuutregel"] = ((lines["eenheid"] == "01") & (lines["contract_eenheid"] == "04")).to_numpy()
-
-    match = _match_allocations(lines, toewijzingen)
-    lines["toewijzing_id"] = match["toewijzing_id"]
-    lines["toewijzing_match"] = match["toewijzing_match"]
-    _resolve_categories(lines, toewijzingen)
+    # A gemeente code retired by a merger is judged as the gemeente it became (IV046: the
+    # successor carries its obligations): the contract and allocation lookups see the successor,
+    # the line keeps the code as written (``gemeente_opvolger``, see ``successor_codes``).
+    lines["gemeente_opvolger"] = successor_codes(lines)
+    swapped = lines["gemeente_opvolger"].notna().to_numpy()
+    written = lines["gemeente"].copy() if swapped.any() else None
+    if written is not None:
+        lines.loc[swapped, "gemeente"] = lines.loc[swapped, "gemeente_opvolger"].astype(str)
+    try:
+        _derive_agreements(lines, products, toewijzingen, import_findings)
+    finally:
+        if written is not None:
+            lines["gemeente"] = written
 
     # DeclaratiePeriode of a spreadsheet batch: the latest ProductPeriode month in it
     begin = lines["begindatum"]
@@ -982,6 +1075,120 @@ def derive(
     return lines
 
 
+def _per_code_and_date(lines: pd.DataFrame, value) -> pd.Series:
+    """``value(code, iso begindatum or None)`` for every line with a retired gemeente code,
+    computed once per distinct (code, date); None for every other line."""
+    out = pd.Series(None, index=lines.index, dtype=object)
+    gem = lines["gemeente"]
+    codes, uniques = pd.factorize(gem, use_na_sentinel=True)  # a few hundred distinct codes per million lines
+    current, old = set(refdata.gemeenten()), refdata.gemeenten_historie_codes()
+    wanted = np.array([u in old and u not in current for u in uniques] + [False], dtype=bool)
+    retired = pd.Series(wanted[codes], index=lines.index)
+    if not retired.any():
+        return out
+    on = date_text(lines.loc[retired, "begindatum"])
+    pairs = pd.DataFrame({"gemeente": gem[retired].astype(str), "on": on.where(on != "", None)})
+    values = {(g, d): value(g, d if isinstance(d, str) else None) for g, d in pairs.drop_duplicates().itertuples(index=False)}
+    out[retired] = [values[k] for k in zip(pairs["gemeente"], pairs["on"])]
+    return out
+
+
+def successor_codes(lines: pd.DataFrame) -> pd.Series:
+    """Per line, the gemeente its retired code had become by the line's begindatum (chains of
+    mergers followed, ``refdata.successors``), else None: a current code, a code not yet retired
+    on that date, and a split code with no single successor (the rules say so) keep their own."""
+
+    def single(code: str, on: str | None) -> str | None:
+        found = refdata.successors(code, on)
+        return found[0] if len(found) == 1 and found[0] != code else None
+
+    return _per_code_and_date(lines, single)
+
+
+def judged_gemeente(lines: pd.DataFrame) -> pd.Series:
+    """The gemeente code a line is judged as: its successor for a merged code, else its own."""
+    if "gemeente_opvolger" not in lines.columns:
+        return lines["gemeente"]
+    succ = lines["gemeente_opvolger"]
+    has = succ.notna()
+    return lines["gemeente"].where(~has, succ) if has.any() else lines["gemeente"]
+
+
+def as_successor(lines: pd.DataFrame) -> pd.DataFrame:
+    """``lines`` with gemeente = the code it is judged as (a copy only when a code differs)."""
+    if "gemeente_opvolger" not in lines.columns or not lines["gemeente_opvolger"].notna().any():
+        return lines
+    return lines.assign(gemeente=judged_gemeente(lines))
+
+
+def gemeente_text(lines: pd.DataFrame) -> pd.Series:
+    """'0406 (Huizen)', and for a merged code the substitution: '0381 (Bussum) → 1942 (Gooise Meren)'."""
+    gem = lines["gemeente"]
+    names = {c: refdata.gemeente_naam(c) for c in gem.dropna().unique()}
+    if "gemeente_opvolger" in lines.columns:
+        names.update({c: refdata.gemeente_naam(c) for c in lines["gemeente_opvolger"].dropna().unique()})
+
+    def label(c) -> str:
+        return f"{c} ({names[c]})" if names.get(c) else str(c)
+
+    text = gem.map({c: label(c) for c in names}).astype(object).where(gem.notna(), "")
+    if "gemeente_opvolger" in lines.columns:
+        succ = lines["gemeente_opvolger"]
+        has = succ.notna()
+        if has.any():
+            text[has] = text[has] + " → " + succ[has].map(label).astype(str)
+    return text
+
+
+def split_text(lines: pd.DataFrame) -> pd.Series:
+    """For a line whose retired code was split with no single successor (as of its begindatum):
+    'gemeente 0140 (Littenseradiel) was split on 2018-01-01 over 0080 Leeuwarden, ... and has no
+    single successor'; None for every other line."""
+
+    def text(code: str, on: str | None) -> str | None:
+        found = refdata.successors(code, on)
+        if len(found) < 2:
+            return None
+        row = refdata.retirement(code) or {}
+        named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in found)
+        return f"gemeente {code} ({row.get('oude_naam', '?')}) was split on {row.get('ingangsdatum', '?')} over {named} and has no single successor"
+
+    return _per_code_and_date(lines, text)
+
+
+def _derive_agreements(lines: pd.DataFrame, products: pd.DataFrame, toewijzingen: pd.DataFrame, import_findings: pd.DataFrame) -> None:
+    """The contract product, the unit and category taken from it, and the allocation of every line."""
+    contract = contract_lookup(lines, products)
+    for c in contract.columns:
+        lines[c] = contract[c]
+
+    # productcategorie from the contract where the file has none
+    fill = lines["productcategorie"].isna() & lines["contract_productcategorie"].notna()
+    lines["productcategorie_uit_contract"] = fill.to_numpy()
+    if fill.any():
+        lines.loc[fill, "productcategorie"] = lines.loc[fill, "contract_productcategorie"].astype(str)
+
+    # eenheid "stuks": take 82/84 from the contract
+    lines["eenheid_uit_contract"] = False
+    if len(import_findings):
+        amb = import_findings[(import_findings["veld"] == "eenheid") & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)]
+        if len(amb):
+            unit = lines.set_index("id")["contract_eenheid"]
+            cu = amb["regel_id"].map(unit)
+            resolved = cu.isin(["82", "84"])
+            import_findings.loc[resolved[resolved].index, "opgelost"] = True
+            ids = amb.loc[resolved, "regel_id"]
+            take = lines["id"].isin(ids) & lines["eenheid"].isna()
+            lines.loc[take, "eenheid"] = lines.loc[take, "contract_eenheid"].astype(str)
+            lines.loc[take, "eenheid_uit_contract"] = True
+    lines["minuutregel"] = ((lines["eenheid"] == "01") & (lines["contract_eenheid"] == "04")).to_numpy()
+
+    match = _match_allocations(lines, toewijzingen)
+    lines["toewijzing_id"] = match["toewijzing_id"]
+    lines["toewijzing_match"] = match["toewijzing_match"]
+    _resolve_categories(lines, toewijzingen)
+
+
 def reference_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of (aanbieder, referentienummer) and (aanbieder, vorig_referentienummer) in
     one code space (-1 when either part is missing): TR314 and credit matching compare these."""
@@ -1015,6 +1222,7 @@ def content_groups(frame: pd.DataFrame) -> pd.Series:
     if frame.empty:
         return pd.Series(dtype="int64", index=frame.index)
     k = pd.DataFrame({c: frame[c] for c in CONTENT_COLUMNS}, index=frame.index)
+    k["gemeente"] = judged_gemeente(frame)  # a merged code and its successor's: one gemeente
     tw = pd.Series(pd.array(frame["toewijzing_id"], dtype="Int64"), index=frame.index) if "toewijzing_id" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="Int64")
     k["_tw_id"] = tw.fillna(-1).astype("int64")
     k["_tw_nr"] = frame["toewijzingnummer"].astype(object).where(tw.isna().to_numpy() & frame["toewijzingnummer"].notna().to_numpy(), "")
@@ -1444,6 +1652,7 @@ def validate(
     today: dt.date | None = None,
     progress=None,
     skip_families: Iterable[str] = (),
+    history_complete: bool = True,
 ) -> ValidationResult:
     """Judge every stored line that has no verdict yet (all lines in scope with ``opnieuw``).
 
@@ -1452,7 +1661,9 @@ def validate(
     is the date TR134/TR137/TR319/TR335 compare with (default: the system date). ``progress`` is
     called with a short text per step. ``skip_families`` names rule families (line, contract,
     allocation, history) not to apply at all, e.g. "allocation" when no allocations are known
-    (``jzcli check`` without --toewijzingen). See the module docstring for the procedure.
+    (``jzcli check`` without --toewijzingen). ``history_complete=False`` says the store lacks
+    the earlier months (``jzcli check`` without --eerder): a credit whose debet is not found gets
+    the JZ-H01 signal instead of a TR323 rejection. See the module docstring for the procedure.
     """
     rules = load_rules()
     if skip_families:
@@ -1483,8 +1694,20 @@ def validate(
     msgs = load_berichten(store)
     lines = derive(lines, products, toewijzingen, imports, _load_sheets(store), today, msgs)
 
-    decl = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
-    decl = decl.sort_values("batch", kind="mergesort").drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
+    # TR333: the first batch that used each DeclaratieNummer, over every stored line except the
+    # messages that count as not sent (rejected as a whole: OP286, IV087); updated as this run
+    # rejects messages. TR056 is the one rule that counts every message received.
+    tiers = message_tiers(rules)
+    tier_rules = {k for tier in tiers for k in tier}
+    decl_all = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
+    decl_all = decl_all.drop_duplicates(["aanbieder", "declaratienummer", "batch"]).sort_values("batch", kind="mergesort")
+    not_sent_batches = rejected_messages(store, tier_rules) - set(lines.loc[judge.to_numpy(), "batch"].unique().tolist())
+
+    def first_use() -> pd.DataFrame:
+        sent = decl_all[~decl_all["batch"].isin(not_sent_batches)]
+        return sent.drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
+
+    decl = first_use()
 
     lines["gecrediteerd"] = False
     lines["crediteert"] = no_ints(len(lines))
@@ -1513,7 +1736,7 @@ def validate(
         return Context(
             lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
             import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
-            declaratienummers=decl, berichten=msgs,
+            declaratienummers=decl, berichten=msgs, history_complete=history_complete,
         )  # fmt: skip
 
     # Rules that look at one line at a time (and its batch's derived columns) give the same verdict
@@ -1533,8 +1756,6 @@ def validate(
     todo_ids = todo["id"].to_numpy()
     is_credit = (todo["debet_credit"] == CREDIT).to_numpy()
     is_message = todo["bericht"].astype(bool).to_numpy()
-    tiers = message_tiers(rules)
-    tier_rules = {k for tier in tiers for k in tier}
     for n, step in enumerate(steps, 1):
         if progress:
             progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{' …' if len(step) > 8 else ''}")
@@ -1550,7 +1771,7 @@ def validate(
                 return Context(
                     lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
                     import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
-                    earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs,
+                    earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs, history_complete=history_complete,
                 )  # fmt: skip
 
             found_messages, rejected_batches = judge_messages(messages, message_context, tiers)
@@ -1558,6 +1779,8 @@ def validate(
             step_findings.append(found_messages)
             if rejected_batches:
                 not_sent = todo["batch"].isin(rejected_batches).to_numpy()
+                not_sent_batches |= rejected_batches
+                decl = first_use()  # a later message may use these DeclaratieNummers again
                 all_status.update(dict.fromkeys(todo_ids[in_step & not_sent].tolist(), AFGEKEURD))
         phases = [p for p in (is_credit, ~is_credit) if (in_step & p & ~not_sent).any()]
         for k, phase in enumerate(phases):
@@ -1575,6 +1798,7 @@ def validate(
                     earlier_in_batch=earlier,
                     declaratienummers=decl,
                     berichten=msgs,
+                    history_complete=history_complete,
                 )
 
             # level 2 first; a line rejected there counts as not sent for the other rules

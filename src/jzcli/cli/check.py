@@ -54,7 +54,8 @@ def _date_option(value: str | None, option: str) -> dt.date | None:
         "Examples:\n\n"
         "  jzcli check maart.xlsx --contract gooi.toml --toewijzingen toewijzingen.xlsx\n\n"
         "  jzcli check declaraties/ --contract gooi.toml --contract twente.xlsx --aanbieder 98001202\n\n"
-        "  jzcli check maart.xlsx --contract gooi.toml --format json > afkeur.json"
+        "  jzcli check maart.xlsx --contract gooi.toml --format json > afkeur.json\n\n"
+        "  jzcli check april.xlsx --contract gooi.toml --toewijzingen toewijzingen.xlsx --eerder maart.xlsx"
     ),
 )
 def check_command(
@@ -66,6 +67,15 @@ def check_command(
     toewijzingen: Annotated[
         Optional[list[Path]],
         typer.Option("--toewijzingen", help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped."),
+    ] = None,
+    eerder: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            "--eerder",
+            help="Files or JW323 messages of earlier months, already sent (repeatable; folders too): judged with the same rules, their "
+            "approved lines are the history, so credits of earlier lines and TR314/TR389/TR390/TR322 can be checked. Without them those "
+            "are reported as not checkable.",
+        ),
     ] = None,
     aanbieder: Annotated[Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")] = None,
     gemeente: Annotated[Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")] = None,
@@ -81,7 +91,10 @@ def check_command(
     the given contract(s) and allocations allow (a temporary store, deleted afterwards; your
     own store is not touched). Per finding: file, sheet, Excel row, retourcode, omschrijving,
     the values that clash and what to change. Without --toewijzingen the allocation rules are
-    skipped, and the output says so. -o writes the findings to .csv, .json or .xlsx.
+    skipped, and the output says so. --eerder gives the earlier months (files already sent; their
+    approved lines are the history): without it a credit of an earlier line is "not checkable without the
+    earlier months" (a signal), and the rules that compare with earlier months are named as
+    checked within these files only. -o writes the findings to .csv, .json or .xlsx.
     Exit code 0 when no line would be rejected, 1 when one would, 3 when a file cannot be read.
     """
     from jzcli.check import check
@@ -97,7 +110,7 @@ def check_command(
 
     result = check(
         paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
-        show_bsn=show_bsn, progress=progress,
+        show_bsn=show_bsn, progress=progress, eerder=eerder or [],
     )  # fmt: skip
 
     if output is not None:
@@ -119,6 +132,8 @@ def check_command(
         _render_check(result)
     if fmt != Format.table and result.skipped_families:
         render.warning_line(_skipped_text(result))
+    if fmt != Format.table and result.history_rules:
+        render.warning_line(_history_text(result))
     for path, reason in result.ignored:
         if not quiet:
             render.warning_line(f"{path}: not checked: {reason}")
@@ -133,6 +148,13 @@ def _skipped_text(result) -> str:
     return (
         f"allocation rules not applied ({', '.join(result.skipped_rules)}): no --toewijzingen given; "
         "the gemeente will also check every line against its allocation"
+    )
+
+
+def _history_text(result) -> str:
+    return (
+        f"no --eerder given: {', '.join(result.history_rules)} compared these files only, not the earlier months; "
+        "a credit of an earlier line is not checkable without them (JZ-H01)"
     )
 
 
@@ -176,6 +198,12 @@ def _render_check(result) -> None:
 
     if result.skipped_families:
         out.print(f"[yellow]Note:[/] {render.escape(_skipped_text(result))}.")
+    if result.history_rules:
+        out.print(f"[yellow]Note:[/] {render.escape(_history_text(result))}.")
+    if result.eerder:
+        names = ", ".join(r.path.name for r in result.eerder)
+        rejected = f"; {render.number(result.history_rejected)} lines there are rejected by the same rules and are no history" if result.history_rejected else ""
+        out.print(f"Earlier months (--eerder): {render.number(result.history_lines)} approved lines are the history ({render.escape(names)}){rejected}.")
 
     if result.records:
         t = render.table("What the gemeente would reject, and what to change", show_lines=True)

@@ -20,7 +20,7 @@ from jzcli.cli.common import (
     resolve_agbs,
     resolve_gemeenten,
 )
-from jzcli.errors import EXIT_IO, UsageError
+from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
 
 
 @app.command(
@@ -98,13 +98,38 @@ def import_command(
             d = r.as_dict()
             w.writerow([csv_safe(d[k]) for k in keys])
     else:
-        _render_results(results, new_findings, show_bsn)
+        _render_results(results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn)
+        _render_refused(results)
 
     for r in results:
         if r.status == "error":
             render.error_line(r.message)
+    refused = [x for r in results for x in r.refused]
+    if refused and fmt != Format.table:
+        render.warning_line(f"{len(refused)} allocation deletion(s) refused (TR385, 9385): the allocations have approved declaration lines")
     if any(r.status == "error" for r in results):
         raise typer.Exit(EXIT_IO)
+    if refused:  # stored, but the gemeente has to act: the deletion did not take effect
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _render_refused(results) -> None:
+    """Allocation deletions refused by TR385, per allocation with the lines concerned."""
+    rows = [(r.path.name, x) for r in results for x in r.refused]
+    if not rows:
+        return
+    t = render.table(f"Allocation deletions refused ({len(rows)}; TR385, retourcode 9385: the allocation has approved declaration lines)", show_lines=True)
+    for col in ("file", "sheet", "row", "toewijzing", "gemeente", "approved lines not credited"):
+        t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
+    for name, x in rows:
+        lines = x["regels"]
+        shown = "\n".join(lines[:10]) + (f"\n… and {len(lines) - 10} more" if len(lines) > 10 else "")
+        t.add_row(render.escape(name), render.escape(render.text(x["blad"])), str(x["rij"]), render.escape(str(x["toewijzingnummer"])), render.escape(str(x["gemeente"])), render.escape(shown))
+    render.out.print(t)
+    render.out.print(
+        "The deletions are stored as written but not applied: the previous version of each allocation stays current. "
+        "Credit the approved lines first, then send the deletion again."
+    )
 
 
 def _render_results(results, findings, show_bsn: bool) -> None:

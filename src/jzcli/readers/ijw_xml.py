@@ -542,7 +542,7 @@ def prepare_jw301(path: Path, opts: ImportOptions, store: Store) -> Prepared:
         store.insert_frame(conn, toewijzingen, frame)
         store.insert_frame(conn, berichten, _bericht_frame(batch_id, bericht))
 
-    return Prepared("toewijzingen", result, write, details, aanbieder=bericht["ontvanger"])
+    return Prepared("toewijzingen", result, write, details, aanbieder=bericht["ontvanger"], versions=rows)
 
 
 # ============================================================================ registration

@@ -374,7 +374,7 @@ def prepare_toewijzingen(path: Path, opts: ImportOptions, store: Store) -> Prepa
         frame.insert(0, "batch", batch_id)
         store.insert_frame(conn, toewijzingen, frame[["batch", "bron", "blad", "rij", *TOEWIJZING_FIELDS]])
 
-    return Prepared("toewijzingen", result, write, details)
+    return Prepared("toewijzingen", result, write, details, versions=rows)
 
 
 def is_toewijzingen(path: Path) -> bool:

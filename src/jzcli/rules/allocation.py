@@ -47,7 +47,7 @@ import pandas as pd
 
 from jzcli.render import euro, mask_bsn
 from jzcli.rules.registry import SIGNAAL, findings, rule
-from jzcli.validate import no_ints
+from jzcli.validate import as_successor, gemeente_text, no_ints, split_text
 
 __all__ = [
     "match_allocations",
@@ -842,10 +842,16 @@ def tr338_allocation_exists(ctx) -> pd.DataFrame:
     bad = (~prep.f["found"] & ~prep.f["credit"]).to_numpy()
     if not bad.any():
         return _none()
-    reasons = explain_unmatched(ctx.lines[bad], _allocation_frame(ctx))
+    unmatched = ctx.lines[bad]
+    reasons = explain_unmatched(as_successor(unmatched), _allocation_frame(ctx))  # a merged code: its successor's allocations
     b = _rows(prep, bad, ["toewijzingnummer"])
     stale = "the allocation matched before is no longer in the store"
     msg = "no allocation found: " + reasons.where(reasons.notna(), stale).astype(object)
+    if "gemeente_opvolger" in unmatched.columns:
+        merged = unmatched["gemeente_opvolger"].notna()
+        msg = msg.where(~merged, "no allocation found for gemeente " + gemeente_text(unmatched) + ": " + reasons.where(reasons.notna(), stale).astype(object))
+    split = split_text(unmatched)
+    msg = msg.where(split.isna(), split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client")
     return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["toewijzingnummer"]))
 
 

@@ -29,12 +29,15 @@ from jzcli.rules.registry import REGEL, rule
 from jzcli.validate import (
     Context,
     _norm_products,
+    as_successor,
     concat_findings,
     date_text,
     euro_text,
     failed_import,
+    gemeente_text,
     make_findings,
     minute_tariff,
+    split_text,
     text_of,
 )
 
@@ -50,11 +53,6 @@ def _found(lines: pd.DataFrame) -> pd.Series:
 
 def _unit_name(code: pd.Series) -> pd.Series:
     return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
-
-
-def _gemeente_name(code: pd.Series) -> pd.Series:
-    names = {c: refdata.gemeente_naam(c) for c in code.dropna().unique()}
-    return text_of(code) + code.map(lambda c: f" ({names[c]})" if names.get(c) else "", na_action="ignore").fillna("").astype(str)
 
 
 @rule("TR418", "0611", "Tarief equals the contract tariff of the product on begindatum (minutes on an hourly tariff: uurtarief / 60, IV081)", family=FAMILY, niveau=REGEL)
@@ -103,16 +101,17 @@ def jz_c01_not_contracted(ctx: Context) -> pd.DataFrame:
     if todo.empty:
         return make_findings(no_code, "productcode is missing", "productcode")
     p = _norm_products(ctx.products) if ctx.products is not None and len(ctx.products) else None
-    gem = _gemeente_name(todo["gemeente"])
+    gem = gemeente_text(todo)  # '0381 (Bussum) → 1942 (Gooise Meren)' for a merged code
+    judged = as_successor(todo)["gemeente"]  # the code the contract is looked up for
     code = text_of(todo["productcode"])
     msg = pd.Series("gemeente " + gem + " has no contract in the store (import the contract first: jzcli import CONTRACT.toml)", index=todo.index)
     if p is not None and len(p):
-        has_gem = todo["gemeente"].isin(set(p["gemeente"]))
+        has_gem = judged.isin(set(p["gemeente"]))
         pairs = set(zip(p["gemeente"], p["productcode"]))
-        has_code = pd.Series([(g, c) in pairs for g, c in zip(todo["gemeente"], todo["productcode"])], index=todo.index, dtype=bool)
+        has_code = pd.Series([(g, c) in pairs for g, c in zip(judged, todo["productcode"])], index=todo.index, dtype=bool)
         allowed = set(zip(p["gemeente"], p["productcode"], p["_aanbieder"]))
         for_agb = pd.Series(
-            [(g, c, "*") in allowed or (g, c, a) in allowed for g, c, a in zip(todo["gemeente"], todo["productcode"], todo["aanbieder"])],
+            [(g, c, "*") in allowed or (g, c, a) in allowed for g, c, a in zip(judged, todo["productcode"], todo["aanbieder"])],
             index=todo.index,
             dtype=bool,
         )
@@ -121,7 +120,7 @@ def jz_c01_not_contracted(ctx: Context) -> pd.DataFrame:
             _span=date_text(p["geldig_van"]) + ".." + date_text(p["geldig_tot"]).replace("", "open")
         )
         spans = periods.groupby(["gemeente", "productcode"])["_span"].agg(lambda s: ", ".join(dict.fromkeys(s)))
-        span = pd.Series([spans.get((g, c), "") for g, c in zip(todo["gemeente"], todo["productcode"])], index=todo.index, dtype=object)
+        span = pd.Series([spans.get((g, c), "") for g, c in zip(judged, todo["productcode"])], index=todo.index, dtype=object)
         msg = msg.where(~has_gem, "productcode " + code + " is not in any contract of gemeente " + gem)
         agb = text_of(todo["aanbieder"])
         msg = msg.where(~has_code, code + " is contracted by gemeente " + gem + ", but not with aanbieder " + agb)
@@ -130,6 +129,8 @@ def jz_c01_not_contracted(ctx: Context) -> pd.DataFrame:
             "no contract of gemeente " + gem + " with aanbieder " + agb + " has a tariff for " + code + " on "
             + date_text(todo["begindatum"]) + " (tariff periods: " + span.astype(str) + ")",
         )
+    split = split_text(todo)
+    msg = msg.where(split.isna(), split + ": no contract can be chosen for it; declare on the gemeente responsible for the client")
     return concat_findings(
         make_findings(no_code, "productcode is missing", "productcode"),
         make_findings(todo, msg, "productcode", todo["productcode"]),
@@ -177,7 +178,7 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
         return make_findings(lines.iloc[0:0], "", None)
     p = _norm_products(ctx.products)
     cats = p.drop_duplicates(["gemeente", "productcode", "productcategorie"])
-    left = pd.DataFrame({"_pos": np.arange(len(todo)), "gemeente": todo["gemeente"].astype(object).to_numpy(), "productcode": todo["productcode"].astype(object).to_numpy(), "cat": todo["productcategorie"].astype(object).to_numpy()})
+    left = pd.DataFrame({"_pos": np.arange(len(todo)), "gemeente": as_successor(todo)["gemeente"].astype(object).to_numpy(), "productcode": todo["productcode"].astype(object).to_numpy(), "cat": todo["productcategorie"].astype(object).to_numpy()})
     m = left.merge(cats[["gemeente", "productcode", "productcategorie"]], on=["gemeente", "productcode"])
     if m.empty:
         return make_findings(lines.iloc[0:0], "", None)
@@ -192,7 +193,7 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     expected = pd.Series(cats.reindex(bad_pos).to_numpy(), index=bad.index)
     msg = (
         "productcode " + text_of(bad["productcode"]) + " belongs to productcategorie " + expected + " in the contract of gemeente "
-        + _gemeente_name(bad["gemeente"]) + ", not to " + text_of(bad["productcategorie"])
+        + gemeente_text(bad) + ", not to " + text_of(bad["productcategorie"])
     )
     return make_findings(bad, msg, "productcategorie", bad["productcategorie"])
 

@@ -17,7 +17,13 @@ of files that use reference numbers (the credit line has a referentienummer).
 
 TR314 and TR390 look at approved lines only (a rejected line's referentienummer may be reused for
 its corrected resubmission); TR333 looks at every stored line (a declaration number is used once
-the file is imported).
+the file is imported), except the lines of a JW323 rejected as a whole (level 2, Header or
+declaration): such a message counts as not sent (OP286, IV087), so its corrected resend may use
+the same DeclaratieNummer (``validate.rejected_messages``). Only TR056 counts every message.
+
+Without the earlier months (``jzcli check`` without --eerder: ``ctx.history_complete`` False) a
+credit whose debet is not found may cancel a line of a month that is not there: JZ-H01 (a
+signal) says it is not checkable, TR323 does not reject it.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli.model import CREDIT
-from jzcli.rules.registry import BERICHT, DECLARATIE, REGEL, rule
+from jzcli.rules.registry import BERICHT, DECLARATIE, REGEL, SIGNAAL, rule
 from jzcli.validate import (
     Context,
     concat_findings,
@@ -225,6 +231,8 @@ def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
 @rule("TR323", "8017", "A credit line cancels an approved debet of this aanbieder (by vorig_referentienummer, or by content)", family=FAMILY, niveau=REGEL)
 @stateful
 def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
+    if not ctx.history_complete:  # the debet may be in a month that is not here: JZ-H01
+        return make_findings(ctx.lines.iloc[0:0], "", None)
     credits, links = _credit_links(ctx)
     bad = credits[(links["reden"] == "geen_debet").to_numpy()]
     by_ref = bad["vorig_referentienummer"].notna()
@@ -246,6 +254,29 @@ def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
             euro_text(c["bedrag"]),
         ),
     )
+
+
+@rule(
+    "JZ-H01",
+    "JZ-H01",
+    "A credit whose debet is not in the lines given: not checkable without the earlier months (jzcli check without --eerder; signal)",
+    family=FAMILY,
+    ernst=SIGNAAL,
+    niveau=REGEL,
+    omschrijving="Creditregel is niet te controleren zonder de eerdere maanden.",
+)
+@stateful
+def jz_h01_credit_not_checkable(ctx: Context) -> pd.DataFrame:
+    if ctx.history_complete:
+        return make_findings(ctx.lines.iloc[0:0], "", None)
+    credits, links = _credit_links(ctx)
+    c = credits[(links["reden"] == "geen_debet").to_numpy()]
+    by_ref = c["vorig_referentienummer"].notna()
+    what = pd.Series("the debet it cancels (referentienummer " + text_of(c["vorig_referentienummer"]) + ")", index=c.index).where(
+        by_ref, "the debet it cancels (same client, product " + text_of(c["productcode"]) + ", ProductPeriode " + _period(c) + " and bedrag " + euro_text(c["bedrag"]) + ")"
+    )
+    msg = what + " is not in the files given: not checkable without the earlier months (give the files already sent with --eerder)"
+    return make_findings(c, msg, "vorig_referentienummer", c["vorig_referentienummer"])
 
 
 @rule("TR390", "9390", "A debet is credited only once", family=FAMILY, niveau=REGEL)

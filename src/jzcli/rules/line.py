@@ -28,6 +28,8 @@ compared: that line is rejected by TR346 already.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -49,6 +51,8 @@ from jzcli.validate import (
     minute_amount,
     month_text,
     no_ints,
+    split_text,
+    successor_codes,
     text_of,
     unresolved_import_findings,
 )
@@ -263,7 +267,8 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
 @rule(
     "TR319",
     "9319",
-    "ProductPeriode is not in a month after the DeclaratiePeriode (spreadsheet: the latest month in the batch)",
+    "ProductPeriode is not in a month after the DeclaratiePeriode (spreadsheet: the latest month in the batch). The standard leaves "
+    "the level open (rule page: the line; the XSLT: the message); jzcli rejects the line",
     family=FAMILY,
     niveau=REGEL,
 )
@@ -374,36 +379,22 @@ def cd087_tarief_present(ctx: Context) -> pd.DataFrame:
 
 
 # ============================================================================ gemeente
+@lru_cache(maxsize=None)
 def _successors() -> dict[str, str]:
-    """Retired CBS code → text naming what became of it (following later mergers)."""
-    rows = refdata.gemeenten_historie()
-    current = refdata.gemeenten()
-    by_old: dict[str, list[dict]] = {}
-    for r in rows:
-        by_old.setdefault(r["oude_code"], []).append(r)
-
-    def final(code: str, depth: int = 0) -> list[str]:
-        if code in current or code not in by_old or depth > 10:
-            return [code]
-        out = []
-        for r in by_old[code]:
-            out.extend(final(r["nieuwe_code"], depth + 1))
-        return list(dict.fromkeys(out))
-
+    """Retired CBS code → 'gemeente 0381 (Bussum) merged into 1942 Gooise Meren on 2016-01-01'
+    (following later mergers to today's gemeenten)."""
     texts = {}
-    for old, rs in by_old.items():
-        name = rs[0]["oude_naam"]
-        targets = final(old)
-        named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in targets)
-        when = rs[0]["ingangsdatum"]
-        soort = rs[0]["soort"]
+    for old in refdata.gemeenten_historie_codes():
+        row = refdata.retirement(old)
+        named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in refdata.successors(old))
+        when, soort = row["ingangsdatum"], row["soort"]
         if soort == "opsplitsing":
             what = f"was split over {named} on {when}"
         elif soort == "naamswijziging":
             what = f"got a new code on {when}: {named}"
         else:
             what = f"merged into {named} on {when}"
-        texts[old] = f"gemeente {old} ({name}) {what}; the line is accepted, declare on the new code from now on"
+        texts[old] = f"gemeente {old} ({row['oude_naam']}) {what}"
     return texts
 
 
@@ -423,16 +414,31 @@ def tr378_gemeente(ctx: Context) -> pd.DataFrame:
 @rule(
     "JZ-G01",
     "JZ-G01",
-    "Gemeente code retired by a municipal merger: accepted, with the new gemeente named (signal)",
+    "Gemeente code retired by a municipal merger: judged as the gemeente it became (IV046), the code kept as written (signal)",
     family=FAMILY,
     ernst=SIGNAAL,
-    omschrijving="Gemeentecode is door een herindeling vervallen; de nieuwe gemeente is genoemd.",
+    omschrijving="Gemeentecode is door een herindeling vervallen; de regel is beoordeeld als de gemeente waarin zij is opgegaan.",
 )
 def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
+    """The engine judges a merged code as its successor as of the line's begindatum
+    (``validate.successor_codes``: contracts, allocations, duplicates). A split code has no single
+    successor: JZ-C01 and TR338 then say so; a line from before the merger keeps its own code."""
     lines = ctx.lines
     texts = _successors()
     old = lines[lines["gemeente"].notna() & ~lines["gemeente"].isin(set(refdata.gemeenten())) & lines["gemeente"].isin(set(texts))]
-    return make_findings(old, old["gemeente"].map(texts).astype(str), "gemeente", old["gemeente"])
+    if old.empty:
+        return make_findings(old, "", None)
+    code = text_of(old["gemeente"])
+    succ = old["gemeente_opvolger"] if "gemeente_opvolger" in old.columns else successor_codes(old)
+    label = succ.map(lambda c: f"{c} {refdata.gemeente_naam(c) or '?'}", na_action="ignore")
+    split = split_text(old)
+    base = old["gemeente"].map(texts).astype(str)
+    msg = (base + ": judged as " + label.fillna("").astype(str) + " (its contracts and allocations: the successor carries the obligations, IV046); the line keeps "
+           + code + ", declare on the new code from now on")  # fmt: skip
+    msg = msg.where(succ.notna(), base + ": no single successor, so no contract or allocation can be chosen for the line; declare on the gemeente responsible for the client")
+    before = succ.isna() & split.isna()
+    msg = msg.where(~before, base + "; the line's period is from before that: judged as " + code)
+    return make_findings(old, msg, "gemeente", old["gemeente"])
 
 
 # ============================================================================ totals

@@ -142,23 +142,39 @@ def tr315_vorig_unique(ctx: Context) -> pd.DataFrame:
     return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
-@rule("TR316", "0001", "A line is not credited in the message that declares it", family=FAMILY, niveau=BERICHT)
+@rule("TR316", "0001", "A line is not credited in the message that declares it (nor by itself)", family=FAMILY, niveau=BERICHT)
 def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
+    """The official XSLT compares a credit's VorigReferentieNummer with every ReferentieNummer
+    of the message: a credit of a debet in the same message, and a credit whose
+    VorigReferentieNummer is its own ReferentieNummer, reject the message (0001)."""
     lines = _message_lines(ctx)
     credits = lines[(lines["debet_credit"] == CREDIT) & lines["vorig_referentienummer"].notna()]
-    debets = lines[(lines["debet_credit"] != CREDIT) & lines["referentienummer"].notna()]
-    if credits.empty or debets.empty:
+    if credits.empty:
         return _none(ctx)
-    left = pd.DataFrame({"batch": credits["batch"].to_numpy(), "ref": credits["vorig_referentienummer"].astype(object).to_numpy(), "_idx": credits.index})
-    right = pd.DataFrame({"batch": debets["batch"].to_numpy(), "ref": debets["referentienummer"].astype(object).to_numpy(), "_rij": debets["rij"].to_numpy()})
-    m = left.merge(right.drop_duplicates(["batch", "ref"]), on=["batch", "ref"])
+    keyed = lines[lines["referentienummer"].notna()].sort_values("id", kind="mergesort")
+    left = pd.DataFrame({"batch": credits["batch"].to_numpy(), "ref": credits["vorig_referentienummer"].astype(object).to_numpy(), "_idx": credits.index, "_id": credits["id"].to_numpy()})
+    right = pd.DataFrame(
+        {
+            "batch": keyed["batch"].to_numpy(),
+            "ref": keyed["referentienummer"].astype(object).to_numpy(),
+            "_rij": keyed["rij"].to_numpy(),
+            "_oid": keyed["id"].to_numpy(),
+            "_debet": (keyed["debet_credit"] != CREDIT).to_numpy(),
+        }
+    )
+    m = left.merge(right, on=["batch", "ref"])
     if m.empty:
         return _none(ctx)
+    # per credit: its own line first (self-credit), else the first line with that number
+    m = m.assign(_self=m["_id"] == m["_oid"]).sort_values(["_idx", "_self", "_oid"], ascending=[True, False, True], kind="mergesort")
+    m = m.drop_duplicates("_idx")
     hit = lines.loc[m["_idx"].to_numpy()]
-    msg = (
-        "credits the debet with ReferentieNummer " + text_of(hit["vorig_referentienummer"]) + " on line "
-        + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
-        + " of this same message (a debet can only be credited after it was approved)"
+    ref = text_of(hit["vorig_referentienummer"])
+    rij = pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
+    what = pd.Series(np.where(m["_debet"].to_numpy(), "the debet", "the credit"), index=hit.index)
+    own = pd.Series(m["_self"].to_numpy(), index=hit.index)
+    msg = ("credits " + what + " with ReferentieNummer " + ref + " on line " + rij + " of this same message (a debet can only be credited after it was approved)").where(
+        ~own, "credits itself: VorigReferentieNummer " + ref + " is this Prestatie's own ReferentieNummer (a credit refers to an earlier approved debet)"
     )
     return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
