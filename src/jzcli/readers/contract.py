@@ -32,7 +32,7 @@ from jzcli.errors import FileReadError
 from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
 from jzcli.readers import values as V
 from jzcli.readers.headers import SynonymTable, match_field
-from jzcli.readers.spreadsheet import RawSheet, read_sheets
+from jzcli.readers.spreadsheet import RawSheet, read_bounded, read_sheets
 from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
 from jzcli.store import Store, contracten, contractproducten
 
@@ -242,11 +242,28 @@ def _split(values: list[object]) -> list[object]:
 # ------------------------------------------------------------------------------------ TOML
 
 
+# [contract] gemeenten = [...] is three levels; nothing in a contract needs more than a few.
+MAX_TOML_DEPTH = 8
+
+
+def _nesting(data: object) -> int:
+    """How deep tables and arrays nest in parsed TOML (iteratively: no recursion of our own)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_TOML_DEPTH:  # deeper than the limit: known to be refused, stop looking
+                stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
 def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
     try:
-        text = path.read_bytes().decode("utf-8").lstrip("\ufeff")
+        raw = read_bounded(path)
+        text = raw.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes().count(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
         raise FileReadError(f"{path.name}: line {line}: not UTF-8 text; save the file as UTF-8") from None
     except OSError as exc:
         raise FileReadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
@@ -254,6 +271,17 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FileReadError(f"{path.name}: not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses per level of [ or {
+        raise FileReadError(
+            f"{path.name}: refused: arrays or inline tables nested too deeply (a contract nests at most "
+            f"{MAX_TOML_DEPTH} levels)"
+        ) from None
+    depth = _nesting(data)
+    if depth > MAX_TOML_DEPTH:
+        raise FileReadError(
+            f"{path.name}: refused: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep "
+            "(a contract needs three)"
+        )
 
     problems = Problems(path)
     unknown = [k for k in data if k not in ("contract", "product")]
