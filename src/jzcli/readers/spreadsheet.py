@@ -486,7 +486,8 @@ def _is_encrypted_ole(path: Path) -> bool:
 
 _ROW_REF = re.compile(rb"<" + _PREFIX + rb"row\b[^>]*?\sr=\"(\d+)\"")
 _ROW_TAG = re.compile(rb"<" + _PREFIX + rb"row\b")
-_WIDE_REF = re.compile(rb"<" + _PREFIX + rb"c\b[^>]*?\sr=\"([A-Z]{2,3})\d")
+_WIDE_REF = re.compile(rb"<" + _PREFIX + rb"c\b[^>]*?\sr=\"([A-Z]{2,})\d")  # beyond column Z
+_FAR_REF = re.compile(rb"<" + _PREFIX + rb"c\b[^>]*?\sr=\"[A-Z]+(\d{6,})\"")  # row 100000 and beyond
 
 
 def xlsx_extent(path: Path) -> tuple[int, int] | None:
@@ -510,6 +511,9 @@ def xlsx_extent(path: Path) -> tuple[int, int] | None:
                         count += len(_ROW_TAG.findall(piece))
                         for letters in set(_WIDE_REF.findall(piece)):
                             cols = max(cols, column_index(letters.decode()) + 1)
+                        far = _FAR_REF.findall(piece)
+                        if far:
+                            rows = max(rows, max(map(int, far)))
                 rows = max(rows, count)
                 if rows * cols > worst[0] * worst[1]:
                     worst = (rows, cols)
