@@ -246,6 +246,17 @@ def _split(values: list[object]) -> list[object]:
 MAX_TOML_DEPTH = 8
 
 
+def _line_numbers(text: str, offsets) -> list[int]:
+    """The 1-based line of each offset (ascending), counting each stretch of text once: counting
+    from the start for every [[product]] made 100,000 products take minutes."""
+    numbers, line, pos = [], 1, 0
+    for offset in offsets:
+        line += text.count("\n", pos, offset)
+        pos = offset
+        numbers.append(line)
+    return numbers
+
+
 def _nesting(data: object) -> int:
     """How deep tables and arrays nest in parsed TOML (iteratively: no recursion of our own)."""
     deepest, stack = 0, [(data, 1)]
@@ -313,7 +324,7 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         products = [products]
     if not isinstance(products, list) or not all(isinstance(p, dict) for p in products):
         raise FileReadError(f"{path.name}: 'product' must be a list of tables: write each product as [[product]]")
-    lines = [text.count("\n", 0, m.start()) + 1 for m in _PRODUCT_LINE.finditer(text)]
+    lines = _line_numbers(text, (m.start() for m in _PRODUCT_LINE.finditer(text)))
     if len(lines) != len(products):
         lines = [None] * len(products)
     index = pd.RangeIndex(1, len(products) + 1)
