@@ -339,3 +339,33 @@ def test_fuzzed_csv_imports_or_is_refused_in_one_line(tmp_path, cli, edit, cells
         at = edit[1] % len(data)
         data = data[:at] if edit[0] == "cut" else data[:at] + edit[2] + data[at + len(edit[2]) :]
     _import_cleanly(tmp_path, "fuzz.csv", data, cli)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, sqlite_url, cli):
+    """Through the console script on a pseudo-terminal (Rich styles its output there): the escape
+    sequences written are Rich's own styling only, whatever the file name and cells held, for
+    tables and for --format csv."""
+    import pty
+
+    hostile_store(tmp_path, sqlite_url, cli)
+    for args in (["batches"], ["batches", "--format", "csv"], ["validate", "--opnieuw"], ["report", "--by", "productcode"]):
+        leader, follower = pty.openpty()
+        env = dict(os.environ, COLUMNS="200", TERM="xterm-256color")
+        env.pop("NO_COLOR", None)
+        proc = subprocess.Popen([sys.executable, "-m", "jzcli", *args, "--db", sqlite_url], stdout=follower, stderr=follower, env=env)
+        os.close(follower)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        assert proc.wait(timeout=60) in (0, 1), (args, data[-500:])
+        os.close(leader)
+        sequences = set(re.findall(rb"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07\x1b]*|.)", data))
+        assert all(re.fullmatch(rb"\x1b\[[0-9;]*m", s) for s in sequences), (args, sequences)
+        assert b"\\x1b[2J" in data.replace(b"\r\n", b""), args  # the file name, shown as text

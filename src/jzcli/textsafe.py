@@ -166,3 +166,32 @@ class xlsx_guard:
         message = self.log.warning(self.target) if exc_type is None else None
         if message:
             NOTICES.append(message)
+
+
+class TerminalStream:
+    """sys.stdout/sys.stderr when they are a terminal: what commands write there directly (``--format
+    csv`` rows, plain lines) shows control characters instead of obeying them, like the Rich
+    consoles do (``terminal_safe``; Rich's own styling passes)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text, styled=True))
+
+    def writelines(self, lines) -> None:
+        for text in lines:
+            self.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def guard_terminal(stream):
+    """``stream`` wrapped in a TerminalStream when it is a terminal; else unchanged (a pipe or a
+    file gets the bytes as they are)."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        tty = False
+    return TerminalStream(stream) if tty and not isinstance(stream, TerminalStream) else stream
