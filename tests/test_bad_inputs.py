@@ -1029,6 +1029,24 @@ def _(d):
 _CONTRACT_HEAD = "[contract]\nnaam = 'x'\ngemeenten = ['0406']\n"
 
 
+@case("zip-version-the-zip-reader-lacks", "refused", says=("versie.xlsx", "damaged"))
+def _(d):
+    # "version needed to extract" 14.4 in the central directory: zipfile raised NotImplementedError
+    data = bytearray(write_xlsx(d / "versie.xlsx", {"Blad1": xlsx_rows()}).read_bytes())
+    at = data.index(b"PK\x01\x02")
+    data[at + 6 : at + 8] = struct.pack("<H", 144)
+    (d / "versie.xlsx").write_bytes(bytes(data))
+    return d / "versie.xlsx"
+
+
+@case("a-10-MB-free-text-cell", "fine", stored=2)
+def _(d):
+    # the csv module's default field limit (131072) refused long free text; only the file size bounds it
+    rows = [HEADER + ["Opmerking"], line() + ["x" * 10_000_000], line(BSN2) + ["kort"]]
+    (d / "lang.csv").write_bytes(csv_bytes(rows))
+    return d / "lang.csv"
+
+
 # ----------------------------------------------------------------------------------- the test
 
 

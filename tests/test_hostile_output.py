@@ -369,3 +369,18 @@ def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, sqlite_ur
         sequences = set(re.findall(rb"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07\x1b]*|.)", data))
         assert all(re.fullmatch(rb"\x1b\[[0-9;]*m", s) for s in sequences), (args, sequences)
         assert b"\\x1b[2J" in data.replace(b"\r\n", b""), args  # the file name, shown as text
+
+
+def test_export_jw323_leaves_out_a_line_xml_cannot_carry(tmp_path, cli):
+    header = ["BSN", "Productcategorie", "Productcode", "Van", "Tot", "Aantal", "Eenheid", "Tarief", "Bedrag", "Gemeente", "AGB", "Toewijzingnummer", "Referentienummer"]
+    good = [BSN2, "45", "45A48", "01-03-2025", "31-03-2025", "3", "04", "78,00", "234,00", "0406", AGB, "1002", "R2"]
+    bad = [BSN1, "45", "45A48", "01-03-2025", "31-03-2025", "3", "04", "78,00", "234,00", "0406", AGB, "1001", "R\x1b[2J1"]
+    src = tmp_path / "decl.csv"
+    src.write_bytes(csv_bytes([header, bad, good]))
+    r = cli("export", "jw323", src, "-o", tmp_path / "out")
+    assert r.exit_code == 1 and "Traceback" not in r.output and "unexpected internal error" not in r.output, r.output
+    assert "\x1b" not in r.output
+    text = " ".join(r.output.split())
+    assert "'R\\x1b[2J1' holds control characters an XML message cannot carry" in text, text
+    messages = list((tmp_path / "out").glob("*.xml"))
+    assert len(messages) == 1 and b"R2" in messages[0].read_bytes()

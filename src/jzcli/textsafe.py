@@ -87,6 +87,11 @@ XLSX_CELL_MAX = 32_767  # characters in one cell (Excel's limit; longer cells ma
 _XLSX_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def xml_unsafe(value: object) -> bool:
+    """True for a text that XML 1.0 (an iJw message, an xlsx part) cannot hold as it is."""
+    return isinstance(value, str) and _XLSX_ILLEGAL.search(value) is not None
+
+
 @dataclass
 class XlsxTextLog:
     """What ``xlsx_text`` changed while one file was written (for one warning line)."""

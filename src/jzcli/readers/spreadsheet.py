@@ -257,7 +257,8 @@ def _check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, RuntimeError):
+        # NotImplementedError: a zip "version" or compression method the zipfile module lacks
         raise FileReadError(
             f"{path.name}: the file is damaged (not a complete xlsx/zip archive); "
             "open it in Excel and save it again"
