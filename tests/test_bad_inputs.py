@@ -1039,6 +1039,27 @@ def _(d):
     return d / "versie.xlsx"
 
 
+@case("xlsx-text-with-an-escaped-NUL", "refused", says=("nul.xlsx", "sheet 'Blad1'", "cell B2", "NUL character"))
+def _(d):
+    # Excel escapes control characters in text as _xHHHH_; a NUL cannot be stored in PostgreSQL text
+    path = write_xlsx(d / "nul.xlsx", {"Blad1": xlsx_rows()})
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+    for name, body in parts.items():
+        if b"45A48" in body and name.startswith("xl/"):
+            parts[name] = body.replace(b"45A48", b"45A_x0000_48")  # shared: B2 and B3
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+@case("toml-text-with-a-NUL-escape", "refused", says=("nul.toml", "NUL character"))
+def _(d):
+    (d / "nul.toml").write_text(_CONTRACT_HEAD.replace("naam = 'x'", 'naam = "x\\u0000y"'))
+    return d / "nul.toml"
+
+
 @case("a-10-MB-free-text-cell", "fine", stored=2)
 def _(d):
     # the csv module's default field limit (131072) refused long free text; only the file size bounds it

@@ -257,16 +257,21 @@ def _line_numbers(text: str, offsets) -> list[int]:
     return numbers
 
 
-def _nesting(data: object) -> int:
-    """How deep tables and arrays nest in parsed TOML (iteratively: no recursion of our own)."""
-    deepest, stack = 0, [(data, 1)]
+def _nesting(data: object) -> tuple[int, str | None]:
+    """How deep tables and arrays nest in parsed TOML (iteratively: no recursion of our own), and
+    the first text (key or value) holding a NUL character, if any."""
+    deepest, nul, stack = 0, None, [(data, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
+        if isinstance(value, str):
+            if nul is None and "\x00" in value:
+                nul = value
+        elif isinstance(value, (dict, list)):
             deepest = max(deepest, depth)
             if depth <= MAX_TOML_DEPTH:  # deeper than the limit: known to be refused, stop looking
-                stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
-    return deepest
+                items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+                stack.extend((v, depth + 1) for v in items)
+    return deepest, nul
 
 
 def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
@@ -287,7 +292,9 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
             f"{path.name}: refused: arrays or inline tables nested too deeply (a contract nests at most "
             f"{MAX_TOML_DEPTH} levels)"
         ) from None
-    depth = _nesting(data)
+    depth, nul = _nesting(data)
+    if nul is not None:
+        raise FileReadError(f"{path.name}: refused: the text {nul!r} holds a NUL character (\\u0000), which the store cannot hold")
     if depth > MAX_TOML_DEPTH:
         raise FileReadError(
             f"{path.name}: refused: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep "

@@ -354,7 +354,44 @@ def _read_excel_calamine(path: Path, legacy: bool) -> list[RawSheet]:
         found = extras.get(raw.name)
         if found is not None:
             raw.hidden_rows, raw.cell_errors, raw.uncalculated = found
+    if legacy or _may_hold_nul(path):
+        _refuse_nul(path, sheets)
     return sheets
+
+
+_NUL_ESCAPES = (b"_x0000_", b"&#0;", b"&#x0;", b"&#00;", b"&#x00;")
+
+
+def _may_hold_nul(path: Path) -> bool:
+    """Whether an xlsx's text could hold a NUL character (only through the escapes XML allows)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if name.startswith("xl/") and name.endswith(".xml"):
+                    with zf.open(name) as fh:
+                        carry = b""
+                        while chunk := fh.read(_SCAN_CHUNK):
+                            data = carry + chunk
+                            if any(e in data for e in _NUL_ESCAPES):
+                                return True
+                            carry = data[-8:]
+    except Exception:
+        return True
+    return False
+
+
+def _refuse_nul(path: Path, sheets: list[RawSheet]) -> None:
+    """A text cell with a NUL character is refused, naming the cell: PostgreSQL cannot store it in
+    a text (and a CSV with NUL bytes is refused too)."""
+    for raw in sheets:
+        values = raw.cells.to_numpy(dtype=object)
+        for j in range(values.shape[1] if values.ndim == 2 else 0):
+            for i, v in enumerate(values[:, j]):
+                if isinstance(v, str) and "\x00" in v:
+                    raise FileReadError(
+                        f"{raw.label(path)}, cell {column_letter(int(raw.cells.columns[j]))}{int(raw.cells.index[i])}: "
+                        "the cell holds a NUL character (\\x00), which the store cannot hold; remove it and save the file again"
+                    )
 
 
 # --- what calamine does not report: error cells, formulas without a cached value, hidden rows ---
@@ -577,6 +614,7 @@ def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
                     frame.index = pd.Index(numbers)
                     frame = _blank_to_none(frame)
                 sheets.append(RawSheet(ws.title, frame, hidden=ws.sheet_state != "visible"))
+            _refuse_nul(path, sheets)
             return sheets
         except FileReadError:
             raise
