@@ -573,8 +573,8 @@ def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
         warnings.simplefilter("ignore")
         try:
             wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception:
-            raise FileReadError(f"{path.name}: the workbook cannot be read{suffix}") from None
+        except Exception as exc:
+            raise FileReadError(f"{path.name}: the workbook cannot be read{suffix or f' ({exc})'}") from None
         try:
             sheets = []
             for ws in wb.worksheets:
