@@ -22,6 +22,7 @@ import errno
 import hashlib
 import io
 import json
+import os
 import re
 import struct
 import zipfile
@@ -429,14 +430,16 @@ def _(d):
 
 
 def _io_error_on_read(monkeypatch, path):
-    original = Path.read_bytes
+    from jzcli.readers import spreadsheet
 
-    def failing(self):
-        if self.name == path.name:
+    original = spreadsheet.read_bounded
+
+    def failing(p):
+        if p.name == path.name:
             raise OSError(errno.EIO, "Input/output error")
-        return original(self)
+        return original(p)
 
-    monkeypatch.setattr(Path, "read_bytes", failing)
+    monkeypatch.setattr(spreadsheet, "read_bounded", failing)
 
 
 @case("file-unreadable-mid-import", "refused", says=("flaky.csv", "cannot be read", "Input/output error"), patch=_io_error_on_read)
@@ -904,6 +907,165 @@ def _(d):
 def _(d):
     (d / "declaratie.csv").write_bytes(jw323_bytes())
     return d / "declaratie.csv"
+
+
+# --- hostile files, round two (issue 19): special files, huge ranges, odd encodings, nesting --------
+
+
+@case("fifo-named-csv", "refused", says=("x.csv", "named pipe (FIFO)", "not a regular file"))
+def _(d):
+    os.mkfifo(d / "x.csv")  # nobody writes to it: opening it would block forever
+    return d / "x.csv"
+
+
+@case("symlink-to-dev-zero", "refused", says=("zero.csv", "character device", "symbolic link"))
+def _(d):
+    (d / "zero.csv").symlink_to("/dev/zero")
+    return d / "zero.csv"
+
+
+@case("sparse-file-over-the-size-limit", "refused", says=("sparse.csv", "MiB is more than the limit of 256 MiB"))
+def _(d):
+    from jzcli.readers.spreadsheet import MAX_INPUT_BYTES
+
+    with (d / "sparse.csv").open("wb") as fh:  # a hole: takes no disk space, reads as NUL bytes
+        fh.write(csv_bytes([HEADER, line()]))
+        fh.truncate(MAX_INPUT_BYTES + 1)
+    return d / "sparse.csv"
+
+
+def _far_cell(ref: str, dimension: str | None = None):
+    def make(d):
+        def setup(wb):
+            wb["Blad1"][ref] = "x"
+
+        path = write_xlsx(d / "far.xlsx", {"Blad1": xlsx_rows()}, setup)
+        if dimension:
+            with zipfile.ZipFile(path) as zf:
+                parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+            member = "xl/worksheets/sheet1.xml"
+            parts[member] = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="{dimension}"/>'.encode(), parts[member])
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+                for name, data in parts.items():
+                    zf.writestr(name, data)
+        return path
+
+    return make
+
+
+# One stray cell at the far corner declares 17 billion cells (the reader used to abort the process
+# with a 512 GB allocation); at CV1048576 it took 58 s and 6.6 GB. Only the cells that exist are read.
+case("xlsx-one-cell-at-XFD1048576", "fine", stored=3)(_far_cell("XFD1048576"))
+case("xlsx-one-cell-at-CV1048576", "fine", stored=3)(_far_cell("CV1048576"))
+case("xlsx-dimension-declares-the-whole-sheet", "fine", stored=3)(_far_cell("J1", dimension="A1:XFD1048576"))
+
+
+def _date_cell_out_of_range(value: float, number_format: str):
+    def make(d):
+        def setup(wb):
+            cell = wb["Blad1"]["C2"]
+            cell.value, cell.number_format = value, number_format
+
+        return write_xlsx(d / "datum.xlsx", {"Blad1": xlsx_rows()}, setup)
+
+    return make
+
+
+# A date-formatted cell far out of range made the xlsx reader panic (TimeDelta::milliseconds out of
+# bounds, a BaseException) or overflow: the number is kept as written and reported as no date.
+case("xlsx-date-cell-minus-1e15", "finding", stored=3, found={(2, "Van", "date out of range")})(_date_cell_out_of_range(-1e15, "yyyy-mm-dd"))
+case("xlsx-duration-cell-1e17", "finding", stored=3, found={(2, "Van", "date out of range")})(_date_cell_out_of_range(1e17, "[h]:mm:ss"))
+
+
+@case("utf32-csv", "fine", stored=2, check=lambda url, r: _check_values(url, [BSN1, BSN2]))
+def _(d):
+    (d / "u32.csv").write_bytes(csv_bytes([HEADER, line(), line(BSN2)], encoding="utf-32"))
+    return d / "u32.csv"
+
+
+def _check_values(url, bsns):
+    lines = stored(url)
+    assert list(lines["bsn"].iloc[-len(bsns) :]) == bsns
+    assert list(lines["bedrag"].iloc[-len(bsns) :]) == [23400] * len(bsns)
+
+
+@case("a-million-blank-lines-before-the-header", "fine", stored=1, check=lambda url, r: _check_rij(url, 1_000_002))
+def _(d):
+    (d / "blank.csv").write_bytes(b"\r\n" * 1_000_000 + csv_bytes([HEADER, line()]))
+    return d / "blank.csv"
+
+
+def _check_rij(url, rij):
+    assert stored(url)["rij"].iloc[-1] == rij
+
+
+@case("unicode-line-separators-inside-cells", "fine", stored=20, check=lambda url, r: _check_rij(url, 21))
+def _(d):
+    # U+2028, U+2029, NEL, VT, FF and the \x1c-\x1e separators end a line for str.splitlines, not for CSV
+    rows = [[h + sep for h, sep in zip(HEADER, ["\u2028", "\u2029", "\x85", "", "\x0b", "", "\x1c", "", ""])]]
+    rows += [line(gemeente_extra) for gemeente_extra in [BSN1] * 20]
+    (d / "sep.csv").write_bytes(csv_bytes(rows, encoding="utf-8"))
+    return d / "sep.csv"
+
+
+@case("toml-arrays-nested-50000-deep", "refused", says=("deep.toml", "nested too deeply"))
+def _(d):
+    (d / "deep.toml").write_text(_CONTRACT_HEAD + "x = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    return d / "deep.toml"
+
+
+@case("toml-inline-tables-nested-20000-deep", "refused", says=("deep.toml", "nested too deeply"))
+def _(d):
+    (d / "deep.toml").write_text(_CONTRACT_HEAD + "x = " + "{a=" * 20_000 + "1" + "}" * 20_000 + "\n")
+    return d / "deep.toml"
+
+
+@case("toml-nested-12-deep", "refused", says=("deep.toml", "nested more than 8 levels deep"))
+def _(d):
+    (d / "deep.toml").write_text(_CONTRACT_HEAD + "x = " + "[" * 12 + "]" * 12 + "\n")
+    return d / "deep.toml"
+
+
+_CONTRACT_HEAD = "[contract]\nnaam = 'x'\ngemeenten = ['0406']\n"
+
+
+@case("zip-version-the-zip-reader-lacks", "refused", says=("versie.xlsx", "damaged"))
+def _(d):
+    # "version needed to extract" 14.4 in the central directory: zipfile raised NotImplementedError
+    data = bytearray(write_xlsx(d / "versie.xlsx", {"Blad1": xlsx_rows()}).read_bytes())
+    at = data.index(b"PK\x01\x02")
+    data[at + 6 : at + 8] = struct.pack("<H", 144)
+    (d / "versie.xlsx").write_bytes(bytes(data))
+    return d / "versie.xlsx"
+
+
+@case("xlsx-text-with-an-escaped-NUL", "refused", says=("nul.xlsx", "sheet 'Blad1'", "cell B2", "NUL character"))
+def _(d):
+    # Excel escapes control characters in text as _xHHHH_; a NUL cannot be stored in PostgreSQL text
+    path = write_xlsx(d / "nul.xlsx", {"Blad1": xlsx_rows()})
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
+    for name, body in parts.items():
+        if b"45A48" in body and name.startswith("xl/"):
+            parts[name] = body.replace(b"45A48", b"45A_x0000_48")  # shared: B2 and B3
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    return path
+
+
+@case("toml-text-with-a-NUL-escape", "refused", says=("nul.toml", "NUL character"))
+def _(d):
+    (d / "nul.toml").write_text(_CONTRACT_HEAD.replace("naam = 'x'", 'naam = "x\\u0000y"'))
+    return d / "nul.toml"
+
+
+@case("a-10-MB-free-text-cell", "fine", stored=2)
+def _(d):
+    # the csv module's default field limit (131072) refused long free text; only the file size bounds it
+    rows = [HEADER + ["Opmerking"], line() + ["x" * 10_000_000], line(BSN2) + ["kort"]]
+    (d / "lang.csv").write_bytes(csv_bytes(rows))
+    return d / "lang.csv"
 
 
 # ----------------------------------------------------------------------------------- the test

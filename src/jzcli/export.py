@@ -1,7 +1,10 @@
 """Writing what the store holds to files people open in Excel or feed to other systems.
 
 Every writer is formula-safe: a text cell that starts with ``=``, ``+``, ``-``, ``@``, tab or CR is
-written as literal text (a leading apostrophe in CSV, a string cell in xlsx), never as a formula.
+written as literal text (a leading apostrophe in CSV, a string cell in xlsx), never as a formula; a
+number, or a text that is a plain number such as ``-1064.00``, is written as the number it is. What
+an xlsx cell cannot hold (control characters, more than 32,767 characters) is handled by
+``jzcli.textsafe.xlsx_guard``.
 Files are written to a temporary name and moved into place, so a failure never leaves half a file.
 """
 
@@ -19,8 +22,10 @@ import pandas as pd
 
 from jzcli.errors import FileReadError, UsageError
 from jzcli.model import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
+from jzcli.textsafe import FORMULA_START, formula_safe, xlsx_guard
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+csv_safe = formula_safe  # the name every CSV writer uses
+__all__ = ["FORMULA_START", "csv_safe"]
 
 # Columns jzcli derives, written after EXPORT_COLUMNS when the frame holds them.
 # productperiode_afgeleid: how the ProductPeriode was derived ("" = both dates as written).
@@ -29,12 +34,6 @@ DERIVED_EXPORT_COLUMNS = ["productperiode_afgeleid"]
 
 def _export_columns(frame: pd.DataFrame) -> list[str]:
     return [*EXPORT_COLUMNS, *(c for c in DERIVED_EXPORT_COLUMNS if c in frame.columns)]
-
-
-def csv_safe(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 @contextmanager
@@ -105,6 +104,11 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats:
     from openpyxl.utils import get_column_letter
 
     number_formats = number_formats or {}
+    with xlsx_guard(target):
+        _write_xlsx(sheets, target, number_formats, Workbook, WriteOnlyCell, Font, get_column_letter)
+
+
+def _write_xlsx(sheets, target, number_formats, Workbook, WriteOnlyCell, Font, get_column_letter) -> None:
     wb = Workbook(write_only=True)
     for name, frame in sheets.items():
         ws = wb.create_sheet(title=name[:31])

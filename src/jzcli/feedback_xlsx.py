@@ -63,6 +63,15 @@ NOTES = [
 
 
 def write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime | None = None) -> list[str]:
+    """Write ``feedback`` (a ``retour.Feedback``) to ``target``; returns the sheet names (see
+    ``_write_feedback``). Text an xlsx cell cannot hold is escaped (``jzcli.textsafe.xlsx_guard``)."""
+    from jzcli.textsafe import xlsx_guard
+
+    with xlsx_guard(target):
+        return _write_feedback(feedback, target, generated=generated)
+
+
+def _write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime | None = None) -> list[str]:
     """Write ``feedback`` (a ``retour.Feedback``) to ``target``; returns the sheet names.
 
     Written in openpyxl's write-only mode (rows streamed, one style object per column kind), so

@@ -12,7 +12,7 @@ import pandas as pd
 from jzcli.errors import FileReadError, JzError, StoreError, UsageError
 from jzcli.readers.declaraties import Context, SheetResult, read_declaraties
 from jzcli.readers.headers import parse_map_options
-from jzcli.readers.spreadsheet import read_head, read_sheets, sniff_kind
+from jzcli.readers.spreadsheet import check_input_file, read_head, read_sheets, sniff_kind
 from jzcli.store import Store, declaratieregels, importbevindingen
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".txt", ".tsv"}
@@ -247,6 +247,7 @@ def _ranges(numbers: list[int]) -> str:
 def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
     """Import one file as one batch. Errors leave the store exactly as it was."""
     try:
+        check_input_file(path)  # a FIFO, a device or a file too large is refused before it is opened
         sha, size = sha256_of(path)
         existing = store.batch_by_sha(sha)
         if existing:

@@ -296,6 +296,14 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     def missing(col: str, what: str) -> None:
         r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
 
+    # a text XML 1.0 cannot carry (control characters): left out, never changed in the message
+    from jzcli.textsafe import visible, xml_unsafe
+
+    for col in lines.columns:
+        if (lines[col].dtype == object or pd.api.types.is_string_dtype(lines[col])) and col not in ("bron", "blad"):
+            bad = lines[col].map(xml_unsafe).to_numpy(dtype=bool)
+            r.add(bad, lambda x, col=col: col + " '" + x[col].map(visible) + "' holds control characters an XML message cannot carry")
+
     missing("aanbieder", "no aanbieder (AGB code): give it with --aanbieder")
     missing("gemeente", "no gemeente: give it with --gemeente")
     known = set(refdata.gemeenten()) | {x["oude_code"] for x in refdata.gemeenten_historie()}

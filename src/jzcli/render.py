@@ -9,8 +9,34 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+class _SafeFile:
+    """The console's file, through which every character a file brought along is shown, never
+    obeyed: escape sequences other than Rich's own styling are written visibly (\\x1b[2J)."""
+
+    def __init__(self, console: Console, file):
+        self._console, self._file = console, file
+
+    def write(self, text: str) -> int:
+        from jzcli.textsafe import terminal_safe
+
+        return self._file.write(terminal_safe(text, self._console.color_system is not None))
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+class _SafeConsole(Console):
+    @property
+    def file(self):
+        return _SafeFile(self, Console.file.fget(self))
+
+    @file.setter
+    def file(self, new_file) -> None:
+        Console.file.fset(self, new_file)
+
+
+out = _SafeConsole(highlight=False, soft_wrap=False)
+err = _SafeConsole(stderr=True, highlight=False)
 
 _BSN_LIKE = re.compile(r"(?<!\d)(\d{9})(?!\d)")
 
@@ -146,7 +172,9 @@ class TextTable:
         self.columns.append({"header": header, "justify": justify, "min_width": min_width, "max_width": max_width})
 
     def add_row(self, *cells: str, style: str | None = None) -> None:
-        self.rows.append((list(cells), style, False))
+        from jzcli.textsafe import visible
+
+        self.rows.append(([visible(c) for c in cells], style, False))
 
     def add_section(self) -> None:
         if self.rows:
@@ -267,6 +295,9 @@ def warning_line(message: str) -> None:
 
 
 def escape(text: str) -> str:
+    """Text from a file for a Rich markup string: markup escaped, control characters shown."""
     from rich.markup import escape as _escape
 
-    return _escape(text)
+    from jzcli.textsafe import visible
+
+    return _escape(visible(text, keep_newlines=True))

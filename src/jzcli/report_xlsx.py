@@ -41,8 +41,7 @@ COUNT_COLUMNS = {
 }
 
 
-def write_report(report: Report, target: Path, *, generated: dt.datetime | None = None) -> list[str]:
-    """Write every table of ``report`` (and a Toelichting sheet) to ``target``; returns sheet names."""
+def _write_report(report: Report, target: Path, *, generated: dt.datetime | None = None) -> list[str]:
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -67,6 +66,14 @@ def write_report(report: Report, target: Path, *, generated: dt.datetime | None 
     with atomic_path(Path(target)) as tmp:
         wb.save(tmp)
     return names
+
+
+def write_report(report: Report, target: Path, *, generated: dt.datetime | None = None) -> list[str]:
+    """Write every table of ``report`` (and a Toelichting sheet) to ``target``; returns sheet names."""
+    from jzcli.textsafe import xlsx_guard
+
+    with xlsx_guard(target):
+        return _write_report(report, target, generated=generated)
 
 
 # ------------------------------------------------------------------------------ cells

@@ -54,7 +54,9 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Entry point: run the app; a JzError becomes one line on stderr and its exit code."""
     from jzcli.cli.common import run_guarded
+    from jzcli.textsafe import guard_terminal
 
+    sys.stdout, sys.stderr = guard_terminal(sys.stdout), guard_terminal(sys.stderr)
     sys.exit(run_guarded(app))
 
 

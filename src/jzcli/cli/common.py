@@ -53,6 +53,16 @@ def _is_click_exception(exc: Exception) -> bool:
 def run_guarded(app: typer.Typer) -> int:
     """Run the Typer app; turn JzError into one line and its exit code, never a traceback."""
     try:
+        return _run(app)
+    finally:
+        from jzcli.textsafe import take_notices
+
+        for notice in take_notices():  # what a writer changed to fit a file format, said once
+            render.warning_line(notice)
+
+
+def _run(app: typer.Typer) -> int:
+    try:
         code = app(standalone_mode=False)
         return code if isinstance(code, int) else 0
     except JzError as exc:

@@ -32,7 +32,7 @@ from jzcli.errors import FileReadError
 from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
 from jzcli.readers import values as V
 from jzcli.readers.headers import SynonymTable, match_field
-from jzcli.readers.spreadsheet import RawSheet, read_sheets
+from jzcli.readers.spreadsheet import RawSheet, read_bounded, read_sheets
 from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
 from jzcli.store import Store, contracten, contractproducten
 
@@ -242,11 +242,44 @@ def _split(values: list[object]) -> list[object]:
 # ------------------------------------------------------------------------------------ TOML
 
 
+# [contract] gemeenten = [...] is three levels; nothing in a contract needs more than a few.
+MAX_TOML_DEPTH = 8
+
+
+def _line_numbers(text: str, offsets) -> list[int]:
+    """The 1-based line of each offset (ascending), counting each stretch of text once: counting
+    from the start for every [[product]] made 100,000 products take minutes."""
+    numbers, line, pos = [], 1, 0
+    for offset in offsets:
+        line += text.count("\n", pos, offset)
+        pos = offset
+        numbers.append(line)
+    return numbers
+
+
+def _nesting(data: object) -> tuple[int, str | None]:
+    """How deep tables and arrays nest in parsed TOML (iteratively: no recursion of our own), and
+    the first text (key or value) holding a NUL character, if any."""
+    deepest, nul, stack = 0, None, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if nul is None and "\x00" in value:
+                nul = value
+        elif isinstance(value, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_TOML_DEPTH:  # deeper than the limit: known to be refused, stop looking
+                items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+                stack.extend((v, depth + 1) for v in items)
+    return deepest, nul
+
+
 def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
     try:
-        text = path.read_bytes().decode("utf-8").lstrip("\ufeff")
+        raw = read_bounded(path)
+        text = raw.decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes().count(b"\n", 0, exc.start) + 1
+        line = raw.count(b"\n", 0, exc.start) + 1
         raise FileReadError(f"{path.name}: line {line}: not UTF-8 text; save the file as UTF-8") from None
     except OSError as exc:
         raise FileReadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
@@ -254,6 +287,19 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise FileReadError(f"{path.name}: not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses per level of [ or {
+        raise FileReadError(
+            f"{path.name}: refused: arrays or inline tables nested too deeply (a contract nests at most "
+            f"{MAX_TOML_DEPTH} levels)"
+        ) from None
+    depth, nul = _nesting(data)
+    if nul is not None:
+        raise FileReadError(f"{path.name}: refused: the text {nul!r} holds a NUL character (\\u0000), which the store cannot hold")
+    if depth > MAX_TOML_DEPTH:
+        raise FileReadError(
+            f"{path.name}: refused: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep "
+            "(a contract needs three)"
+        )
 
     problems = Problems(path)
     unknown = [k for k in data if k not in ("contract", "product")]
@@ -285,7 +331,7 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         products = [products]
     if not isinstance(products, list) or not all(isinstance(p, dict) for p in products):
         raise FileReadError(f"{path.name}: 'product' must be a list of tables: write each product as [[product]]")
-    lines = [text.count("\n", 0, m.start()) + 1 for m in _PRODUCT_LINE.finditer(text)]
+    lines = _line_numbers(text, (m.start() for m in _PRODUCT_LINE.finditer(text)))
     if len(lines) != len(products):
         lines = [None] * len(products)
     index = pd.RangeIndex(1, len(products) + 1)

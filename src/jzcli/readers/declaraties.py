@@ -280,7 +280,7 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
 
     for num, parser in (("volume", V.parse_whole), ("tarief", V.parse_money), ("bedrag", V.parse_money)):
         if num in data:
-            out[num] = collect(num, parser(data[num]), data[num]).astype("Int64")
+            out[num] = collect(num, within_ijw_limit(num, parser(data[num])), data[num]).astype("Int64")
         else:
             out[num] = pd.Series(pd.NA, index=index, dtype="Int64")
 
@@ -388,6 +388,25 @@ def _read_period(data: dict, out: pd.DataFrame, index: pd.Index, names, columns,
 
 
 # Parsers used to decide whether two columns for one field say the same thing.
+# The largest value iJw can carry in a line (LDT_Bedrag and LDT_Aantal: 8 digits; amounts in cents).
+# A larger value is no declaration any gemeente can receive: it is left empty with a finding, so it
+# never reaches a sum (two lines of € 90.000.000.000.000.000 overflowed the report's int64 sums).
+IJW_LIMITS = {"volume": 99_999_999, "tarief": 99_999_999, "bedrag": 99_999_999}
+
+
+def within_ijw_limit(fieldname: str, parsed: V.Parsed) -> V.Parsed:
+    """``parsed`` with the values beyond ``IJW_LIMITS[fieldname]`` turned into errors."""
+    limit = IJW_LIMITS[fieldname]
+    values = parsed.values
+    over = (values.notna() & (values.astype("Float64").abs() > limit)).fillna(False).astype(bool)
+    if not over.any():
+        return parsed
+    shown = f"€ {limit / 100:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") if fieldname != "volume" else f"{limit:,}".replace(",", ".")
+    errors = parsed.errors.copy()
+    errors[over & errors.isna()] = f"{fieldname} above {shown} (the iJw maximum for a line); left empty"
+    return V.Parsed(values.mask(over), errors)
+
+
 _COMPARE_PARSERS = {
     "aanbieder": V.parse_agb,
     "gemeente": V.parse_gemeente,

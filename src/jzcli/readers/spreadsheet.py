@@ -27,11 +27,14 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import posixpath
 import re
+import stat
 import sys
 import threading
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +51,18 @@ MAX_COMPRESSION_RATIO = 1000
 CSV_DELIMITERS = [";", ",", "\t", "|"]
 
 # The csv module refuses fields over 128 KiB by default; a provider's cell can be longer (and is
-# then reported by the value parsers, not a crash).
+# then reported by the value parsers, not a crash). The file size limit bounds the memory.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+# Every file jzcli reads is a regular file of at most this size (iJw's own limit for a message is
+# 25 MB; a million-line CSV is about 100 MB). Larger files, FIFOs, devices and sockets are refused
+# before a byte is read, so nothing hangs on a pipe or reads /dev/zero until memory runs out.
+MAX_INPUT_BYTES = 256 * 2**20
+# A sheet is read cell by cell (only the cells that exist) instead of as one dense block when its
+# block would hold more cells than this: one stray cell at XFD1048576 declares 17 billion.
+MAX_DENSE_CELLS = 20_000_000
+# Reading one file never takes longer than this (a damaged file must not hang the import).
+READ_TIMEOUT_SECONDS = 50
 
 
 @dataclass
@@ -99,7 +112,50 @@ def sniff_kind(path: Path, head: bytes) -> str:
     return "text"
 
 
+_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_input_file(path: Path) -> int:
+    """The size of ``path`` when it is a regular file jzcli may read; a FileReadError otherwise.
+
+    Looks at what the path is (following symbolic links) before anything opens it: opening a FIFO
+    blocks until someone writes to it, and a device such as /dev/zero never ends.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise FileReadError(f"{path}: file not found") from None
+    except PermissionError:
+        raise FileReadError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise FileReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise FileReadError(f"{path}: is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        what = next((name for test, name in _SPECIAL if test(st.st_mode)), "not a regular file")
+        link = " (through a symbolic link)" if Path(path).is_symlink() else ""
+        raise FileReadError(f"{path.name}: refused: it is {what}{link}, not a regular file")
+    if st.st_size > MAX_INPUT_BYTES:
+        raise FileReadError(
+            f"{path.name}: refused: {st.st_size / 2**20:,.0f} MiB is more than the limit of "
+            f"{MAX_INPUT_BYTES // 2**20:,} MiB for one file; split it (per month or per gemeente)"
+        )
+    return st.st_size
+
+
+def read_bounded(path: Path) -> bytes:
+    """The whole file, never more than ``MAX_INPUT_BYTES`` (a file that grows while it is read)."""
+    check_input_file(path)
+    with path.open("rb") as fh:
+        data = fh.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise FileReadError(f"{path.name}: refused: the file grew past {MAX_INPUT_BYTES // 2**20:,} MiB while it was read")
+    return data
+
+
 def read_head(path: Path, n: int = 4096) -> bytes:
+    check_input_file(path)
     try:
         with path.open("rb") as fh:
             return fh.read(n)
@@ -119,14 +175,78 @@ def read_sheets(path: Path) -> list[RawSheet]:
     if not head:
         raise FileReadError(f"{path.name}: the file is empty")
     kind = sniff_kind(path, head)
-    if kind == "zip":
-        _check_zip(path)
-        return _read_excel(path)
-    if kind == "ole":
-        return _read_excel(path, legacy=True)
     if kind == "xml":
         raise FileReadError(f"{path.name}: is an XML file, not a spreadsheet")
-    return [_read_csv(path)]
+    with deadline(path):
+        if kind == "zip":
+            _check_zip(path)
+            return _read_excel(path)
+        if kind == "ole":
+            return _read_excel(path, legacy=True)
+        return [_read_csv(path)]
+
+
+@contextmanager
+def deadline(path: Path, seconds: float | None = None):
+    """Bound a read in time: past ``seconds`` the process says so in one line and exits (code 3).
+
+    A reader stuck inside a library (a damaged workbook) cannot be interrupted from Python; the
+    store has not been touched while a file is read, so ending the process loses nothing.
+    """
+    seconds = seconds or float(os.environ.get("JZCLI_READ_TIMEOUT", READ_TIMEOUT_SECONDS))
+
+    def expire() -> None:
+        from jzcli.errors import EXIT_IO
+        from jzcli.textsafe import visible
+
+        message = (
+            f"error: {visible(path.name)}: refused: reading the file took longer than {seconds:g} s "
+            "(a damaged or hostile file?); nothing was imported\n"
+        )
+        try:
+            os.write(_ERR_FD, message.encode("utf-8", "replace"))
+        finally:
+            os._exit(EXIT_IO)
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+_ERR_FD = 2  # where deadline() writes; _quiet_stderr() points it at a copy of the real stderr
+
+
+@contextmanager
+def _quiet_stderr():
+    """Keep what Rust libraries print on a panic (a backtrace) off the user's terminal: the panic
+    itself arrives as an exception and becomes one message."""
+    global _ERR_FD
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    previous = _ERR_FD
+    try:
+        os.dup2(devnull, 2)
+        _ERR_FD = saved
+        yield
+    finally:
+        os.dup2(saved, 2)
+        _ERR_FD = previous
+        os.close(saved)
+        os.close(devnull)
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """A Rust panic inside a reader library (pyo3's PanicException derives from BaseException)."""
+    return type(exc).__name__ == "PanicException"
 
 
 # ---------------------------------------------------------------------------------------- Excel
@@ -137,7 +257,8 @@ def _check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             names = {i.filename for i in infos}
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, RuntimeError):
+        # NotImplementedError: a zip "version" or compression method the zipfile module lacks
         raise FileReadError(
             f"{path.name}: the file is damaged (not a complete xlsx/zip archive); "
             "open it in Excel and save it again"
@@ -163,6 +284,21 @@ def _check_zip(path: Path) -> None:
 
 
 def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
+    facts = None if legacy else xlsx_facts(path)
+    if facts is not None and facts.dense_cells > MAX_DENSE_CELLS:
+        # calamine allocates the whole block from A1 to the farthest cell (17 billion cells for
+        # one at XFD1048576, and the process aborts); read only the cells that exist.
+        return _read_excel_openpyxl(path, reason="")
+    try:
+        with _quiet_stderr():
+            return _read_excel_calamine(path, legacy, facts)
+    except BaseException as exc:
+        if not _is_panic(exc):
+            raise
+        return _read_excel_openpyxl(path, reason=f"the reader failed: {exc}")
+
+
+def _read_excel_calamine(path: Path, legacy: bool, facts: XlsxFacts | None) -> list[RawSheet]:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -198,7 +334,13 @@ def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
             except Exception:  # merge information is a help for headers, never a reason to fail
                 raw.merged = []
             sheets.append(raw)
+    except FileReadError:
+        raise
     except Exception as exc:
+        if not legacy:  # a cell calamine cannot convert (a date far out of range): read cell by cell
+            if scan is not None:
+                scan.join()
+            return _read_excel_openpyxl(path, reason=str(exc))
         raise FileReadError(f"{path.name}: the workbook cannot be read ({exc})") from None
     finally:
         try:
@@ -211,7 +353,26 @@ def _read_excel(path: Path, legacy: bool = False) -> list[RawSheet]:
         found = extras.get(raw.name)
         if found is not None:
             raw.hidden_rows, raw.cell_errors, raw.uncalculated = found
+    if facts is None or facts.may_hold_nul:
+        _refuse_nul(path, sheets)
     return sheets
+
+
+_NUL_REF = re.compile(rb"&#(?:x0*|0+);", re.IGNORECASE)
+
+
+def _refuse_nul(path: Path, sheets: list[RawSheet]) -> None:
+    """A text cell with a NUL character is refused, naming the cell: PostgreSQL cannot store it in
+    a text (and a CSV with NUL bytes is refused too)."""
+    for raw in sheets:
+        values = raw.cells.to_numpy(dtype=object)
+        for j in range(values.shape[1] if values.ndim == 2 else 0):
+            for i, v in enumerate(values[:, j]):
+                if isinstance(v, str) and "\x00" in v:
+                    raise FileReadError(
+                        f"{raw.label(path)}, cell {column_letter(int(raw.cells.columns[j]))}{int(raw.cells.index[i])}: "
+                        "the cell holds a NUL character (\\x00), which the store cannot hold; remove it and save the file again"
+                    )
 
 
 # --- what calamine does not report: error cells, formulas without a cached value, hidden rows ---
@@ -335,30 +496,129 @@ def _unescape(text: str) -> str:
 
 def _is_encrypted_ole(path: Path) -> bool:
     try:
-        data = path.read_bytes()[:1_000_000]
+        with path.open("rb") as fh:
+            data = fh.read(1_000_000)
     except OSError:
         return False
     return "EncryptionInfo".encode("utf-16-le") in data or b"EncryptionInfo" in data
 
 
-def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
-    """Fallback for workbooks calamine cannot open."""
-    import openpyxl
+# Attributes as every writer puts them (a space before r="..."): patterns that begin with a literal
+# are searched for fast (a 48 MB sheet in 0.1 s each, against 1.8 s for ones that test every byte).
+_WIDE_REF = re.compile(rb' r="([A-Z]{2,})[0-9]')  # a cell beyond column Z
+_FAR_CELL = re.compile(rb' r="[A-Z]+([0-9]{6,})"')  # a cell in row 100000 or beyond
+_FAR_ROW = re.compile(rb' r="([0-9]{6,})"')  # a <row> numbered 100000 or beyond
 
+
+@dataclass
+class XlsxFacts:
+    rows: int = 0  # of the largest block from A1 to the farthest cell of any worksheet
+    columns: int = 0
+    may_hold_nul: bool = False  # an escape that decodes to NUL (_x0000_, &#0;) somewhere in xl/
+
+    @property
+    def dense_cells(self) -> int:
+        return self.rows * self.columns
+
+
+def xlsx_facts(path: Path) -> XlsxFacts:
+    """What must be known of an xlsx before calamine reads it, from one streamed pass over its XML:
+    the block calamine would allocate (from the cells themselves, not the ``<dimension>`` a file
+    may declare) and whether a text could hold a NUL. Unreadable parts count as the worst case
+    (the reader then reports them)."""
+    facts = XlsxFacts()
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        with zipfile.ZipFile(path) as zf:
+            for member in zf.namelist():
+                if not (member.startswith("xl/") and member.endswith(".xml")):
+                    continue
+                sheet = member.startswith("xl/worksheets/")
+                rows, cols, count, carry = 0, 26, 0, b""
+                with zf.open(member) as fh:
+                    while chunk := fh.read(_SCAN_CHUNK):
+                        data = carry + chunk
+                        cut = data.rfind(b">") + 1
+                        piece, carry = data[:cut], data[cut:][-4096:]
+                        if not facts.may_hold_nul and (b"_x0000_" in data or (b"&#" in data and _NUL_REF.search(data))):
+                            facts.may_hold_nul = True
+                        if not sheet:
+                            continue
+                        count += piece.count(b"row ")  # <row ...> and <x:row ...> (a row without r="...")
+                        far = _FAR_CELL.findall(piece) + _FAR_ROW.findall(piece)
+                        if far:
+                            rows = max(rows, max(map(int, far)))
+                        for letters in set(_WIDE_REF.findall(piece)):
+                            cols = max(cols, column_index(letters.decode()) + 1)
+                rows = max(rows, count)
+                if sheet and rows * cols > facts.dense_cells:
+                    facts.rows, facts.columns = rows, cols
     except Exception:
-        raise FileReadError(f"{path.name}: the workbook cannot be read ({reason})") from None
-    try:
-        sheets = []
-        for ws in wb.worksheets:
-            rows = [list(r) for r in ws.iter_rows(values_only=True)]
-            sheets.append(RawSheet(ws.title, _frame(rows), hidden=ws.sheet_state != "visible"))
-        return sheets
-    except Exception as exc:
-        raise FileReadError(f"{path.name}: the workbook cannot be read ({exc})") from None
-    finally:
-        wb.close()
+        return XlsxFacts(rows=MAX_DENSE_CELLS, columns=MAX_DENSE_CELLS, may_hold_nul=True)
+    return facts
+
+
+def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
+    """Cell by cell, only the cells that exist: for workbooks calamine cannot open or convert, and
+    for sheets whose farthest cell would make a dense block too large. Rows without any cell are
+    left out (the index keeps the Excel row numbers); a date cell whose number is no date stays
+    that number (the value parsers report it)."""
+    import warnings
+
+    import openpyxl
+    from openpyxl.utils.datetime import from_excel
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    suffix = f" ({reason})" if reason else ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise FileReadError(f"{path.name}: the workbook cannot be read{suffix or f' ({exc})'}") from None
+        try:
+            sheets = []
+            for ws in wb.worksheets:
+                if not hasattr(ws, "_get_source"):
+                    continue  # chart sheets
+                cells: dict[int, dict[int, object]] = {}
+                width = 0
+                with ws._get_source() as src:
+                    parser = WorkSheetParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch, date_formats=set(), timedelta_formats=set())
+                    for _, row in parser.parse():
+                        for cell in row:
+                            value = cell["value"]
+                            if value is None:
+                                continue
+                            r, c = cell["row"], cell["column"]
+                            if cell["data_type"] == "n" and cell["style_id"] in wb._date_formats:
+                                try:
+                                    value = from_excel(value, wb.epoch, timedelta=cell["style_id"] in wb._timedelta_formats)
+                                except (OverflowError, ValueError, TypeError):
+                                    pass  # no date: the number as written
+                            cells.setdefault(r, {})[c - 1] = value
+                            width = max(width, c)
+                            if len(cells) * width > MAX_DENSE_CELLS:
+                                raise FileReadError(
+                                    f"{path.name}, sheet '{ws.title}': refused: cells reach row {r:,}, column "
+                                    f"{column_letter(width - 1)}: more than {MAX_DENSE_CELLS:,} cells to read; delete "
+                                    "the rows and columns outside the table in Excel and save it again"
+                                )
+                numbers = sorted(cells)
+                frame = pd.DataFrame(
+                    [[cells[n].get(c) for c in range(width)] for n in numbers], columns=range(width), dtype=object
+                ) if numbers else pd.DataFrame()
+                if numbers:
+                    frame.index = pd.Index(numbers)
+                    frame = _blank_to_none(frame)
+                sheets.append(RawSheet(ws.title, frame, hidden=ws.sheet_state != "visible"))
+            _refuse_nul(path, sheets)
+            return sheets
+        except FileReadError:
+            raise
+        except Exception as exc:
+            raise FileReadError(f"{path.name}: the workbook cannot be read ({exc}){suffix}") from None
+        finally:
+            wb.close()
 
 
 def _frame(rows: list[list[object]]) -> pd.DataFrame:
@@ -381,8 +641,17 @@ def _blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ CSV
 
 
+_WIDE_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
 def decode_text(path: Path, data: bytes) -> tuple[str, str]:
-    """Decode a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+    """Decode a text file: UTF-8 (with or without BOM), UTF-32 or UTF-16 with BOM, else Windows-1252."""
+    if data.startswith(codecs.BOM_UTF32_LE) or data.startswith(codecs.BOM_UTF32_BE):
+        # before UTF-16: the UTF-32 LE mark begins with the UTF-16 LE mark
+        try:
+            return data.decode("utf-32"), "utf-32"
+        except UnicodeDecodeError as exc:
+            raise FileReadError(f"{path.name}: bytes that are not valid UTF-32 text (at byte {exc.start}); save the file as CSV UTF-8") from None
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
@@ -457,15 +726,27 @@ def _bad_bytes(path: Path, data: bytes, exc: UnicodeDecodeError, what: str) -> s
     return f"{path.name}: row {line}: bytes that are not valid {what} text; save the file as CSV UTF-8"
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of a CSV text, cut only where a CSV parser cuts them (\\r\\n, \\r, \\n): unlike
+    ``str.splitlines`` never inside a cell at U+2028, U+2029, NEL (U+0085), \\v, \\f or \\x1c-\\x1e."""
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def head_lines(text: str, n: int) -> list[str]:
-    """``text.splitlines()[:n]`` without splitting the whole text (a million-line file)."""
+    """``text_lines(text)[:n]`` without splitting the whole text (a million-line file)."""
     size = 1 << 16
     while size < len(text):
-        lines = text[:size].splitlines()
+        lines = text_lines(text[:size])
         if len(lines) > n:  # line n is followed by a line break, so it is complete
             return lines[:n]
         size *= 4
-    return text.splitlines()[:n]
+    return text_lines(text)[:n]
 
 
 def sniff_delimiter(text: str) -> str:
@@ -496,10 +777,10 @@ def _without_trailing_empties(fields: list[str]) -> list[str]:
 
 def _read_csv(path: Path) -> RawSheet:
     try:
-        data = path.read_bytes()
+        data = read_bounded(path)
     except OSError as exc:
         raise FileReadError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
-    if b"\x00" in data and not (data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE)):
+    if b"\x00" in data and not data.startswith(_WIDE_BOMS):
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise FileReadError(
             f"{path.name}: row {line}: the file contains NUL bytes; it is not a text/CSV file "
@@ -508,8 +789,13 @@ def _read_csv(path: Path) -> RawSheet:
     text, encoding = decode_text(path, data)
     if not text or text.isspace():
         raise FileReadError(f"{path.name}: the file is empty")
-    delim = sniff_delimiter(text)
-    width = max((len(r) for r in csv.reader(head_lines(text, 1000), delimiter=delim)), default=1)
+    # Blank lines before the table (a million of them) are rows like any other, but the delimiter
+    # and the width are taken from the lines that hold something.
+    start = len(text) - len(text.lstrip("\r\n"))
+    sample = text[start : start + 2**24] if start else text
+    delim = sniff_delimiter(sample)
+    width = max((len(r) for r in csv.reader(head_lines(sample, 1000), delimiter=delim)), default=1)
+    del sample
     # The C parser reads UTF-8 bytes; handing it the file's own bytes when they are UTF-8 saves
     # re-encoding the decoded text (1 M lines: 0.15 s) and holding both at once.
     if encoding == "utf-8":
@@ -555,7 +841,14 @@ def _read_csv(path: Path) -> RawSheet:
     else:
         raise FileReadError(f"{path.name}: cannot be read as CSV (rows of too many different widths)")
     del payload
-    return RawSheet(None, _object_cells(frame))
+    cells = _object_cells(frame)
+    if start:
+        # Leading blank lines are not part of the table: the rows keep their numbers (the index),
+        # so a header on line 1,000,001 is found and named as such.
+        filled = cells.notna().to_numpy().any(axis=1)
+        if filled.any():
+            cells = cells.iloc[int(filled.argmax()) :]
+    return RawSheet(None, cells)
 
 
 def _object_cells(frame: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import re
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import pandas as pd
 
 from jzcli.errors import FileReadError
 from jzcli.readers.headers import HEADER_SCAN_ROWS, HeaderMatch, SynonymTable, find_header
-from jzcli.readers.spreadsheet import RawSheet, _check_zip, _frame, decode_text, read_head, sniff_delimiter, sniff_kind
+from jzcli.readers.spreadsheet import RawSheet, _check_zip, _frame, decode_text, read_head, sniff_delimiter, sniff_kind, text_lines
 from jzcli.readers.values import Parsed, normalise_text
 from jzcli.render import mask_bsn, mask_bsns_in
 
@@ -86,10 +87,14 @@ def _read_heads(path: Path, nrows: int) -> list[RawSheet]:
         return []
     with path.open("rb") as fh:
         data = fh.read(_HEAD_BYTES)
-    if len(data) == _HEAD_BYTES and b"\n" in data:
+    unit = 4 if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else 2 if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else 1
+    if len(data) == _HEAD_BYTES and unit > 1:
+        data = data[: len(data) // unit * unit]  # whole UTF-16/UTF-32 code units
+        data = data[: len(data) - (2 * unit if len(data) > 4 * unit else 0)]  # never half a surrogate pair
+    elif len(data) == _HEAD_BYTES and b"\n" in data:
         data = data[: data.rindex(b"\n") + 1]  # never cut a character in half
     text, _ = decode_text(path, data)
-    lines = text.splitlines()[:nrows]
+    lines = text_lines(text)[:nrows]
     rows = list(csv.reader(lines, delimiter=sniff_delimiter(text)))
     width = max((len(r) for r in rows), default=0)
     rows = [r + [None] * (width - len(r)) for r in rows]
