@@ -177,8 +177,8 @@ def declaration_lines(draw):
                 "einddatum": end,
                 "volume": draw(st.integers(0, 10**7)),
                 "eenheid": draw(st.sampled_from(["01", "04", "14", "16", "82", "83", "84"])),
-                "tarief": draw(st.integers(0, 10**8)),
-                "bedrag": draw(st.integers(0, 10**10)),
+                "tarief": draw(st.integers(0, 99_999_999)),  # iJw's maximum (LDT_Bedrag); beyond: a finding
+                "bedrag": draw(st.integers(0, 99_999_999)),
                 "debet_credit": draw(st.sampled_from(["D", "C"])),
             }
         )
@@ -290,7 +290,7 @@ EDGE = {
     "aanbieder": "00000001", "gemeente": "0406", "declaratienummer": '=HYPERLINK("x")', "referentienummer": "+31612345678",
     "vorig_referentienummer": "-x", "bsn": "001234572", "toewijzingnummer": "@SUM(A1)", "productcategorie": "05",
     "productcode": "0045", "begindatum": dt.date(1900, 1, 1), "einddatum": dt.date(1900, 2, 28), "volume": 0,
-    "eenheid": "83", "tarief": 1, "bedrag": 99_999_999_99, "debet_credit": "C",
+    "eenheid": "83", "tarief": 1, "bedrag": 99_999_999, "debet_credit": "C",  # € 999.999,99: the iJw maximum
 }
 EDGE_2100 = {**EDGE, "begindatum": dt.date(2100, 12, 1), "einddatum": dt.date(2100, 12, 31), "declaratienummer": "Zoë;\"ø\"", "debet_credit": "D"}
 
