@@ -279,9 +279,26 @@ def _render(report) -> None:
             _render_dimension(report, frame, name)
         else:
             renderers[name](report, frame)
+        note = net_note(frame)
+        if note:
+            render.out.print(note, style="dim", markup=False, highlight=False)
         render.out.print()
     for note in report.notes:
         render.out.print(f"* {render.escape(note)}", style="dim")
+
+
+NET_NOTE = (
+    "approved above declared, or rejected below zero: amounts are net (debet − credit); a rejected "
+    "credit line counts as a negative rejected amount, and the debet it was meant to cancel stays approved"
+)
+
+
+def net_note(frame) -> str | None:
+    """The note under a cost table where a rejected credit makes a figure look impossible."""
+    if not {"goedgekeurd", "ingediend", "afgekeurd"} <= set(frame.columns) or frame.empty:
+        return None
+    odd = (frame["afgekeurd"] < 0) | (frame["goedgekeurd"] > frame["ingediend"])
+    return NET_NOTE if bool(odd.any()) else None
 
 
 def _money_columns(t, cols=MONEY_COLS) -> None:
@@ -312,9 +329,9 @@ def _render_kosten(report, frame) -> None:
     # thousands of rows with --by aanbieder --by maand: laid out once, not cell by cell by Rich
     t = render.TextTable(_title(report, title))
     if several:
-        t.add_column("gemeente")
+        t.add_column("gemeente", key=True)
     for d in by:
-        t.add_column(d)
+        t.add_column(d, key=d != "productcategorie")  # a category's name may give way, its code is first
     t.add_column("lines", justify="right")
     t.add_column("clients", justify="right")
     if with_volume:
@@ -359,7 +376,7 @@ def _render_kosten(report, frame) -> None:
 def _render_dimension(report, frame, dim: str) -> None:
     title = {"aanbieder": "Cost per aanbieder (AGB)", "productcategorie": "Cost per productcategorie"}[dim]
     t = render.TextTable(_title(report, title))
-    t.add_column(dim, max_width=34)
+    t.add_column(dim, max_width=34, key=dim == "aanbieder")
     t.add_column("lines", justify="right")
     t.add_column("clients", justify="right")
     _money_columns(t)
@@ -397,7 +414,7 @@ def _render_maand(report, frame) -> None:
     detail = frame[frame["niveau"] == "detail"]
     scale = max([max(0, int(r.goedgekeurd)) + max(0, int(r.afgekeurd)) + max(0, int(r.onbeoordeeld)) for r in detail.itertuples()] or [0])
     t = _table(_title(report, "Cost per month"), caption="[green]█[/] approved  [red]▓[/] rejected  [cyan]░[/] not judged  (net amounts; a negative month shows no bar)", caption_justify="left")
-    t.add_column("maand", no_wrap=True)
+    t.add_column("maand", no_wrap=True, key=True)
     t.add_column("lines", justify="right", no_wrap=True)
     t.add_column("clients", justify="right", no_wrap=True)
     _money_columns(t)
@@ -419,7 +436,7 @@ def _render_maand(report, frame) -> None:
 def _render_budget(report, frame) -> None:
     t = _table(_title(report, "Budget vs realised"))
     for label in ("gemeente", "jaar", "categorie"):
-        t.add_column(label, no_wrap=True)
+        t.add_column(label, no_wrap=True, key=True)
     for label, width in (("budget", 12), ("realised", 12), ("m", 2), ("projection", 12), ("headroom", 12), ("used", 6), ("proj.", 6)):
         t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
@@ -454,7 +471,7 @@ def _lasten_values(row) -> list[str]:
 
 def _render_lasten_aanbieder(report, frame) -> None:
     t = render.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
-    t.add_column("aanbieder")
+    t.add_column("aanbieder", key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
@@ -466,7 +483,7 @@ def _render_lasten_aanbieder(report, frame) -> None:
 
 def _render_lasten_maand(report, frame) -> None:
     t = render.TextTable(_title(report, "Administrative load per month"))
-    t.add_column("maand")
+    t.add_column("maand", key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
@@ -479,8 +496,8 @@ def _render_lasten_maand(report, frame) -> None:
 def _render_lasten_regel(report, frame) -> None:
     t = _table(_title(report, "Findings per rule"))
     rule_width = max([len(str(x)) for x in frame["regel"]] + [4])
-    t.add_column("rule", no_wrap=True, min_width=rule_width)
-    t.add_column("code", no_wrap=True, min_width=4)
+    t.add_column("rule", no_wrap=True, min_width=rule_width, key=True)
+    t.add_column("code", no_wrap=True, min_width=4, key=True)
     t.add_column("omschrijving", max_width=34, overflow="ellipsis", no_wrap=True)
     t.add_column("ernst", no_wrap=True, min_width=7)
     widths = {"lines": 5, "amount": 12, "rej.": 4, "rejected €": 12, "aanb.": 5}
