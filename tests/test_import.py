@@ -158,7 +158,7 @@ def test_title_rows_totals_signature_and_two_sheets(tmp_path, db_url, cli):
     assert lines[["blad", "rij"]].values.tolist() == [["Laren", 7], ["Laren", 8], ["Huizen", 7]]
     store = Store.open(db_url)
     details = json.loads(store.list_batches().iloc[0]["details"])
-    assert details["overgeslagen_bladen"] == [{"blad": "Toelichting", "reden": "no declaration header found"}]
+    assert details["overgeslagen_bladen"] == [{"blad": "Toelichting", "reden": "running text, not a table"}]
     assert details["sheets"][0]["vermeld_totaal"] == 62400
 
 

@@ -36,11 +36,19 @@ def atomic_path(target: Path):
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.exists():
         raise FileReadError(f"{target}: folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    if target.is_dir():
+        raise FileReadError(f"{target}: is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise FileReadError(f"{target}: cannot write in folder {directory} ({exc.strerror or exc}); nothing was written") from None
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise FileReadError(f"{target}: cannot be written ({exc.strerror or exc}); nothing was written") from None
     except BaseException:
         try:
             os.unlink(tmp)

@@ -12,7 +12,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import check_batches, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
 from jzcli.cli.store_cmds import export_app
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
@@ -258,7 +258,9 @@ def export_jw323_command(
     if db is not None:
         if paths:
             raise UsageError("give either files or --db with --batch, not both")
-        result = jw323.export_store(open_store(db), list(batch or []), output, periode=per, dagtekening=dag, show_bsn=show_bsn)
+        store = open_store(db)
+        check_batches(store, batch)
+        result = jw323.export_store(store, list(batch or []), output, periode=per, dagtekening=dag, show_bsn=show_bsn)
     else:
         if not paths:
             raise UsageError("give the declaration files to export (or --db with --batch)")

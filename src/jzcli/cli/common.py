@@ -39,10 +39,29 @@ class Format(str, Enum):
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format on stdout.")]
 
 
-def open_store(db: str | None):
+def open_store(db: str | None, *, create: bool = False):
+    """The store --db names (else $JZCLI_DB, else the default file). Only jzcli import creates
+    one (``create=True``); any other command refuses a SQLite file that does not exist, so a
+    mistyped --db never silently becomes a new, empty store."""
     from jzcli.store import Store
 
-    return Store.open(db)
+    return Store.open(db, create=create)
+
+
+def check_batches(store, batches: list[int] | None) -> None:
+    """--batch values that name no batch in the store are a usage error (exit 2), not an empty answer."""
+    if not batches:
+        return
+    from jzcli.errors import UsageError
+
+    known = set(int(b) for b in store.list_batches()["id"])
+    unknown = [b for b in batches if b not in known]
+    if unknown:
+        listed = f" (batches {min(known)}–{max(known)}; jzcli batches lists them)" if known else " (the store has no batches)"
+        raise UsageError(f"--batch {', '.join(map(str, unknown))}: no such batch in this store{listed}")
+
+
+NOTHING_IMPORTED = "nothing imported yet: run jzcli import FILES (files or folders) first"
 
 
 def _is_click_exception(exc: Exception) -> bool:
@@ -68,6 +87,10 @@ def run_guarded(app: typer.Typer) -> int:
         return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except OSError as exc:  # a file or folder the command was told to use: name it and the reason
+        where = f"{exc.filename}: " if exc.filename else ""
+        render.error_line(f"{where}{exc.strerror or exc}; nothing half-written was kept")
+        return EXIT_IO
     except Exception as exc:  # click usage errors and anything unexpected
         if _is_click_exception(exc):
             exc.show()

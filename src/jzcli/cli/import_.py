@@ -73,7 +73,7 @@ def import_command(
     if gemeente is not None:
         opts.gemeente = resolve_gemeenten([gemeente])[0]
 
-    store = open_store(db)
+    store = open_store(db, create=True)
 
     def progress(path: Path) -> None:
         if not quiet:

@@ -12,7 +12,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
+from jzcli.cli.common import NOTHING_IMPORTED, DbOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
 
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
@@ -154,6 +154,7 @@ def report_command(
 
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
+    empty = store.is_empty()
     report = core.build_report(store, sel, by_values, tables, budgets, progress=None if quiet else render.status_line)
 
     if suffix == ".xlsx":
@@ -162,7 +163,7 @@ def report_command(
         sheets = write_report(report, output)
         if not quiet:
             render.status_line(f"wrote {render.escape(str(output))} (sheets: {', '.join(sheets)})")
-        _hints(report, quiet)
+        _hints(report, quiet, empty)
         return
     if out_format in (Format.json, Format.csv):
         text = _as_json(report) if out_format == Format.json else _as_csv(report)
@@ -175,7 +176,10 @@ def report_command(
                 render.status_line(f"wrote {render.escape(str(output))}")
         else:
             sys.stdout.write(text)
-        _hints(report, quiet)
+        _hints(report, quiet, empty)
+        return
+    if empty:  # nothing but zeros to show
+        render.status_line(NOTHING_IMPORTED)
         return
     _render(report)
     _hints(report, quiet)
@@ -205,10 +209,12 @@ def _as_csv(report) -> str:
     return buf.getvalue()
 
 
-def _hints(report, quiet: bool) -> None:
+def _hints(report, quiet: bool, empty: bool = False) -> None:
     if quiet:
         return
-    if not report.judged_any:
+    if empty:
+        render.status_line(NOTHING_IMPORTED)
+    elif not report.judged_any:
         render.status_line("No line has been judged yet: every amount is 'not judged'. Run jzcli validate first.")
 
 

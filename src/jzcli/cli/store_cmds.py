@@ -9,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, open_store
+from jzcli.cli.common import check_batches, DbOption, Format, FormatOption, QuietOption, open_store
 
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -17,11 +17,17 @@ app.add_typer(export_app, name="export")
 
 @app.command("batches", epilog="Examples:\n\n  jzcli batches\n\n  jzcli batches --format json")
 def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> None:
-    """List imported batches: one per file, with its rows, skipped rows and findings."""
+    """List imported batches: one per file, with its rows, skipped rows and findings, and
+    whether jzcli validate has judged its lines (and when)."""
     store = open_store(db)
     frame = store.list_batches()
     columns = ["id", "soort", "bestand", "rijen_gelezen", "rijen_opgeslagen", "rijen_overgeslagen", "bevindingen", "geimporteerd_op", "gebruiker", "sha256"]
     frame = frame[columns]
+    judged = store.batch_verdicts().set_index("batch")
+    frame["beoordeeld_regels"] = [
+        int(judged["beoordeeld"].get(b, 0)) if soort == "declaraties" else None for b, soort in zip(frame["id"], frame["soort"])
+    ]
+    frame["beoordeeld_op"] = [judged["beoordeeld_op"].get(b) for b in frame["id"]]
     if fmt == Format.json:
         render.out.print_json(frame.to_json(orient="records", date_format="iso"))
         return
@@ -30,20 +36,33 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
 
         from jzcli.export import csv_safe
 
-        frame.map(csv_safe).to_csv(sys.stdout, index=False)
+        sys.stdout.write(frame.map(csv_safe).to_csv(index=False, lineterminator="\n"))
         return
     t = render.table("Batches")
-    for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by")):
-        t.add_column(label, justify="right" if col.startswith(("rijen", "bev", "id")) else "left")
+    for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by"), ("beoordeeld_op", "validated")):
+        t.add_column(label, justify="right" if col.startswith(("rijen", "bev", "id")) else "left", key=col == "id")
     for row in frame.itertuples():
         t.add_row(
             str(row.id), row.soort, render.escape(row.bestand), render.number(row.rijen_gelezen),
             render.number(row.rijen_opgeslagen), render.number(row.rijen_overgeslagen), render.number(row.bevindingen),
-            str(row.geimporteerd_op)[:19], render.escape(row.gebruiker),
+            str(row.geimporteerd_op)[:19], render.escape(row.gebruiker), _validated(row),
         )
     render.out.print(t)
     if frame.empty:
         render.status_line("The store is empty: start with jzcli import FILE_OR_FOLDER")
+
+
+def _validated(row) -> str:
+    """'yes, <when>', 'no', or 'n of m lines, <when>' for a declaration batch; '' for others."""
+    if row.soort != "declaraties":
+        return ""
+    judged, stored = int(row.beoordeeld_regels or 0), int(row.rijen_opgeslagen or 0)
+    when = str(row.beoordeeld_op)[:16] if judged else ""
+    if judged == 0:
+        return "[yellow]no[/]" if stored else "no lines"
+    if judged >= stored:
+        return f"yes, {when}"
+    return f"[yellow]{render.number(judged)} of {render.number(stored)} lines[/], {when}"
 
 
 @export_app.command(
@@ -99,6 +118,7 @@ def export_declaraties_command(
     elif sleutel_bestand is not None:
         raise UsageError("--sleutel-bestand is only used with --pseudoniem")
     store = open_store(db)
+    check_batches(store, batch)
     where = None
     conditions = []
     if gemeente:

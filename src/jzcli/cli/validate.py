@@ -11,7 +11,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import check_batches, NOTHING_IMPORTED, DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
 SHOWN_LINES = 20
@@ -59,6 +59,13 @@ def validate_command(
     codes = resolve_gemeenten(gemeente) if gemeente else None
     agbs = _agb_codes(aanbieder) if aanbieder else None
     store = open_store(db)
+    check_batches(store, batch)
+    if store.is_empty():
+        if not quiet:
+            render.status_line(NOTHING_IMPORTED)
+        if fmt == Format.json:
+            sys.stdout.write(render.json_text([]))
+        return
 
     def progress(text: str) -> None:
         if not quiet:
@@ -120,7 +127,7 @@ def _render(result, *, details: bool, quiet: bool) -> None:
 
     summary = rule_summary(result)
     if len(summary):
-        t = render.table(f"Findings per rule (round {result.ronde})")
+        t = render.table(f"Findings per rule (validate run {result.ronde} on this store)")
         for col, just in (("rule", "left"), ("retourcode", "left"), ("omschrijving", "left"), ("ernst", "left"), ("lines", "right"), ("amount", "right")):
             t.add_column(col, justify=just)
         for r in summary.itertuples():
