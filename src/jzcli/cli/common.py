@@ -69,10 +69,101 @@ def _is_click_exception(exc: Exception) -> bool:
     return any(cls.__name__ == "ClickException" and cls.__module__.endswith("exceptions") for cls in type(exc).__mro__)
 
 
+# --- help a person can read: every value named as people write it, options in panels -------------
+METAVARS = {
+    "--gemeente": "CODE|NAAM",
+    "--aanbieder": "AGB",
+    "--batch": "N",
+    "--van": "YYYY-MM",
+    "--tot": "YYYY-MM",
+    "--periode": "YYYY-MM",
+    "--dagtekening": "YYYY-MM-DD",
+    "--db": "FILE|URL",
+    "--output": "FILE",
+    "--budget": "FILE",
+    "--sleutel-bestand": "FILE",
+    "--contract": "FILE",
+    "--toewijzingen": "FILE",
+    "--map": '"COLUMN=FIELD"',
+    "--soort": "declaraties|toewijzingen|contract",
+    "--format": "table|json|csv",
+}
+METAVAR_OVERRIDES = {  # (command path, option) -> metavar
+    ("retour", "--output"): "DIR",
+    ("export jw323", "--output"): "DIR",
+    ("export jw323", "--format"): "table|json",
+}
+ARGUMENT_METAVAR = "FILE_OR_FOLDER..."
+READING = "Reading the files"
+PANELS = {
+    "--gemeente": "Selection", "--aanbieder": "Selection", "--batch": "Selection", "--van": "Selection",
+    "--tot": "Selection", "--by": "What to show", "--view": "What to show", "--budget": "What to show",
+    "--format": "Output", "--output": "Output", "--show-bsn": "Output", "--quiet": "Output", "--details": "Output",
+    "--excel": "Output", "--pseudoniem": "Output", "--sleutel-bestand": "Output", "--db": "Store",
+    "--soort": READING, "--map": READING, "--contract": READING, "--toewijzingen": READING,
+    "--periode": "The messages", "--dagtekening": "The messages",
+}
+READS_FILES = ("import", "check", "export jw323")  # there --aanbieder/--gemeente fill in what a file does not say
+
+
+def tight_examples(text: str) -> str:
+    """Consecutive example paragraphs (indented lines such as "  jzcli report ...") become one
+    block with a line each, instead of a blank line between every two."""
+    out: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if out and paragraph.startswith("  ") and out[-1].startswith("  "):
+            out[-1] += "\n" + paragraph
+        else:
+            out.append(paragraph)
+    return "\n\n".join(out)
+
+
+def polish_help(command, path: str = "") -> None:
+    """Give every option of every command a metavar people understand (no Python type names
+    such as <bool> or <list[str]>; none for a flag) and a help panel (selection, output,
+    store, …). Applied to the click command Typer builds, so no option can be forgotten."""
+    for param in command.params:
+        long = next((o for o in param.opts if o.startswith("--")), None)
+        if param.param_type_name == "argument":
+            name = ARGUMENT_METAVAR if param.nargs != 1 else param.name.upper()
+            param.metavar = name
+            # Typer writes "{paths}..." in the usage line and "<list[Path]>" beside the name: this
+            # one argument says it once, plainly ("jzcli import [OPTIONS] FILE_OR_FOLDER...").
+            param.get_usage_pieces = lambda ctx, name=name: [name]
+            param.display_type_rich = lambda ctx: None
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = METAVAR_OVERRIDES.get((path, long)) or METAVARS.get(long) or (long or "VALUE").lstrip("-").upper()
+        elif (path, long) in METAVAR_OVERRIDES:
+            param.metavar = METAVAR_OVERRIDES[(path, long)]
+        panel = READING if path in READS_FILES and long in ("--aanbieder", "--gemeente") else PANELS.get(long)
+        if path == "export jw323" and long == "--db":
+            panel = "Selection"
+        if panel and hasattr(param, "rich_help_panel"):
+            param.rich_help_panel = panel
+    for attr in ("help", "epilog"):
+        text = getattr(command, attr, None)
+        if text:
+            setattr(command, attr, tight_examples(text))
+    help_option = getattr(command, "get_help_option", None)
+    if help_option is not None:
+        from types import SimpleNamespace
+
+        option = help_option(SimpleNamespace(help_option_names=["-h", "--help"]))
+        if option is not None:
+            option.metavar = ""
+    for name, sub in getattr(command, "commands", {}).items():
+        polish_help(sub, f"{path} {name}".strip())
+
+
 def run_guarded(app: typer.Typer) -> int:
     """Run the Typer app; turn JzError into one line and its exit code, never a traceback."""
     try:
-        code = app(standalone_mode=False)
+        command = typer.main.get_command(app)
+        polish_help(command)
+        code = command(standalone_mode=False, prog_name="jzcli")
         return code if isinstance(code, int) else 0
     except JzError as exc:
         render.error_line(str(exc))

@@ -74,7 +74,7 @@ def report_command(
     by: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--by", metavar="[aanbieder|productcategorie|productcode|maand|kwartaal|jaar]",
+            "--by", metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
             help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
             autocompletion=complete_by, show_default=False,
         ),
@@ -85,7 +85,7 @@ def report_command(
     view: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--view", metavar="[kosten|maand|afkeur|budget|lasten|alles]", autocompletion=complete_view,
+            "--view", metavar="kosten|maand|afkeur|budget|lasten|alles", autocompletion=complete_view,
             help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
             "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
             "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
@@ -144,6 +144,8 @@ def report_command(
     if out_format == Format.csv:
         if not explicit:
             tables = ["budget"] if budget else ["kosten"]
+        elif views == ["kosten"]:
+            tables = ["kosten"]  # the cost table itself (the per-aanbieder/categorie tables are --by views)
         if len(tables) != 1:
             raise UsageError(
                 f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
