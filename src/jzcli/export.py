@@ -11,6 +11,7 @@ import csv
 import hashlib
 import hmac
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,8 @@ from jzcli.errors import FileReadError, UsageError
 from jzcli.model import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+_PLAIN_NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?$")  # "-1064.00": a number, not a formula; kept as Excel reads it
 
 
 def csv_safe(value: object) -> object:
@@ -81,24 +84,69 @@ def cents_to_euro_text(value: object) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-def write_table(frame: pd.DataFrame, target: Path, *, sheet: str = "Declaraties", number_formats: dict | None = None) -> None:
-    """Write a frame as .csv (UTF-8, ',' separated, dot decimals) or .xlsx, chosen by the suffix."""
+# CSV for people who open it in Excel: a file is UTF-8 with a BOM (Excel then reads ë and € right).
+# ``excel=True`` writes the Dutch Excel dialect: ';' between fields and a decimal comma in the
+# number columns named (money, percentages), so Excel with Dutch settings sees numbers.
+EXCEL_DELIMITER = ";"
+
+
+def _decimal_comma(value: object) -> object:
+    if isinstance(value, float):
+        return repr(value).replace(".", ",") if value == value else ""
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return value.replace(".", ",")
+    return value
+
+
+def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()):
+    """The header and rows of ``frame`` as CSV fields: formula-safe, and with a decimal comma in
+    ``decimal_columns`` when ``excel``."""
+    yield [str(c) for c in frame.columns]
+    decimal = [excel and c in set(decimal_columns) for c in frame.columns]
+    for row in frame.itertuples(index=False, name=None):
+        yield ["" if v is None else _field(_decimal_comma(v) if d else v) for v, d in zip(row, decimal)]
+
+
+def _field(value: object) -> object:
+    if isinstance(value, str) and _PLAIN_NUMBER.match(value):
+        return value
+    return csv_safe(value)
+
+
+def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()) -> str:
+    """CSV as text with LF line ends (for stdout: written as UTF-8 bytes, so Windows adds no CR)."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n", delimiter=EXCEL_DELIMITER if excel else ",")
+    writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
+    return buf.getvalue()
+
+
+def write_table(
+    frame: pd.DataFrame, target: Path, *, sheet: str = "Declaraties", number_formats: dict | None = None, excel: bool = False,
+    decimal_columns=(),
+) -> None:
+    """Write a frame as .csv (UTF-8 with BOM, ',' separated, dot decimals; ``excel``: ';' and
+    decimal commas in ``decimal_columns``) or .xlsx, chosen by the suffix."""
     suffix = target.suffix.lower()
     if suffix == ".csv":
         with atomic_path(target) as tmp:
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(list(frame.columns))
-                for row in frame.itertuples(index=False, name=None):
-                    writer.writerow([csv_safe(v) for v in row])
+            with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh, delimiter=EXCEL_DELIMITER if excel else ",")
+                writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
     elif suffix in (".xlsx", ".xlsm"):
         write_xlsx({sheet: frame}, target, number_formats=number_formats)
     else:
         raise UsageError(f"-o {target}: use a .csv or .xlsx file name")
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None) -> None:
-    """Write frames as sheets: frozen header, autofilter, widths; text never becomes a formula."""
+def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None, labels: bool = False) -> None:
+    """Write frames as sheets: frozen header, autofilter, widths, printed landscape on the page
+    width with the header on every page; text never becomes a formula. ``labels``: Dutch column
+    headers as people read them (xlsx_layout.HEADERS) instead of the keys."""
+    from jzcli.xlsx_layout import header as dutch_header, print_setup
+
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -108,19 +156,21 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats:
     wb = Workbook(write_only=True)
     for name, frame in sheets.items():
         ws = wb.create_sheet(title=name[:31])
-        widths = [max(8, min(40, len(str(c)) + 2)) for c in frame.columns]
+        names = [dutch_header(c) if labels else str(c) for c in frame.columns]
+        widths = [max(8, min(40, len(n) + 2)) for n in names]
         for i, col in enumerate(frame.columns):
             sample = frame[col].head(200).map(lambda v: len(str(v)) if v is not None else 0)
             if len(sample):
                 widths[i] = max(widths[i], min(40, int(sample.max()) + 2))
             ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
         ws.freeze_panes = "A2"
+        print_setup(ws)
         if len(frame.columns):
             ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
         bold = Font(bold=True)
         header = []
-        for c in frame.columns:
-            cell = WriteOnlyCell(ws, value=str(c))
+        for c in names:
+            cell = WriteOnlyCell(ws, value=c)
             cell.font = bold
             header.append(cell)
         ws.append(header)
@@ -197,11 +247,13 @@ def pseudonymiser(key: bytes):
     return apply
 
 
-def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> int:
+def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None, facts: pd.DataFrame | None = None, excel: bool = False) -> int:
     """Write stored lines with exactly the documented columns. Returns the number of lines.
 
     With ``pseudonym`` (see ``pseudonymiser``) the bsn column holds pseudonyms and is named
-    ``bsn_pseudoniem``: the file then holds no BSN at all.
+    ``bsn_pseudoniem``: the file then holds no BSN at all. ``facts`` (``validate.line_facts``,
+    indexed by line id) adds its columns after the stored ones: the verdict, the retourcodes and
+    what was derived, each in a column of its own. ``excel``: a .csv for Dutch Excel.
     """
     data = frame
     if pseudonym is not None:
@@ -224,6 +276,7 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
             xl[col] = s
         if pseudonym is not None:
             xl = xl.rename(columns={"bsn": PSEUDONYM_COLUMN})
+        _add_facts(xl, data, facts)
         write_xlsx(
             {"Declaraties": xl},
             target,
@@ -233,8 +286,16 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
         table = declaraties_for_export(data)
         if pseudonym is not None:
             table = table.rename(columns={"bsn": PSEUDONYM_COLUMN})
-        write_table(table, target)
+        _add_facts(table, data, facts)
+        write_table(table.fillna(""), target, excel=excel, decimal_columns=MONEY_FIELDS)
     return len(frame)
+
+
+def _add_facts(table: pd.DataFrame, lines: pd.DataFrame, facts: pd.DataFrame | None) -> None:
+    if facts is None:
+        return
+    for col in facts.columns:
+        table[col] = lines["id"].map(facts[col]).astype(object).where(lambda s: s.notna(), None).to_numpy()
 
 
 def _cents_decimal(v):

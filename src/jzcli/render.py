@@ -491,6 +491,55 @@ def _width(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
+class Steps:
+    """Progress of long work on stderr: a spinner, the current step and the time so far, in place
+    and gone when the work is done (Rich's transient progress). Nothing at all with -q or when
+    stderr is not a terminal (a log file, a pipe, CI): results and errors stay as they are.
+
+    ``with Steps(quiet) as step: step("reading x.xlsx (1 of 3)")``."""
+
+    def __init__(self, quiet: bool = False):
+        self.live = not quiet and err.is_terminal
+        self._progress = None
+        self._task = None
+
+    def __enter__(self) -> "Steps":
+        if self.live:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("", total=None)
+        return self
+
+    def __call__(self, text: str) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, description=escape(text))
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def data_out(text: str) -> None:
+    """Machine-readable output (--format json|csv) on stdout: UTF-8 bytes whatever the console's
+    code page, and LF line ends as written (a text stream on Windows would turn the csv module's
+    \\r\\n into \\r\\r\\n and write cp1252)."""
+    import sys
+
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:  # a stream without bytes underneath (an IDE console): text as it is
+        stream.write(text)
+        return
+    stream.flush()
+    buffer.write(text.encode("utf-8"))
+    buffer.flush()
+
+
 def status_line(message: str) -> None:
     err.print(message)
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -91,30 +89,23 @@ def check_command(
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
 
-    def progress(text: str) -> None:
-        if not quiet:
-            render.status_line(render.escape(text))
-
-    result = check(
-        paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
-        show_bsn=show_bsn, progress=progress,
-    )  # fmt: skip
+    with render.Steps(quiet) as progress:
+        result = check(
+            paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
+            show_bsn=show_bsn, progress=progress,
+        )  # fmt: skip
 
     if output is not None:
         _write_check_output(result, output)
         if not quiet:
             render.status_line(f"wrote {render.number(len(result.records))} findings to {render.escape(str(output))}")
     if fmt == Format.json:
-        sys.stdout.write(render.json_text(result.records))
+        render.data_out(render.json_text(result.records))
     elif fmt == Format.csv:
         from jzcli.check import records_frame
-        from jzcli.export import csv_safe
+        from jzcli.export import csv_text
 
-        frame = records_frame(result.records)
-        w = csv.writer(sys.stdout)
-        w.writerow(list(frame.columns))
-        for row in frame.itertuples(index=False, name=None):
-            w.writerow(["" if v is None else csv_safe(v) for v in row])
+        render.data_out(csv_text(records_frame(result.records)))
     else:
         _render_check(result)
     if fmt != Format.table and result.skipped_families:
@@ -147,7 +138,7 @@ def _write_check_output(result, output: Path) -> None:
     elif suffix == ".csv":
         write_table(records_frame(result.records), output)
     else:
-        write_xlsx({"Check": records_frame(result.records)}, output)
+        write_xlsx({"Check": records_frame(result.records)}, output, labels=True)
 
 
 def _render_check(result) -> None:
@@ -267,17 +258,14 @@ def export_jw323_command(
         if batch:
             raise UsageError("--batch only goes with --db")
 
-        def progress(text: str) -> None:
-            if not quiet:
-                render.status_line(render.escape(text))
-
-        result = jw323.export_files(
-            paths, output, aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [], periode=per, dagtekening=dag,
-            show_bsn=show_bsn, progress=progress,
-        )  # fmt: skip
+        with render.Steps(quiet) as progress:
+            result = jw323.export_files(
+                paths, output, aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [], periode=per,
+                dagtekening=dag, show_bsn=show_bsn, progress=progress,
+            )  # fmt: skip
 
     if fmt == Format.json:
-        sys.stdout.write(render.json_text(result.as_dict()))
+        render.data_out(render.json_text(result.as_dict()))
     else:
         _render_export(result, output)
     if len(result.left_out):

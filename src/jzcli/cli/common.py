@@ -30,6 +30,17 @@ ShowBsnOption = Annotated[
 OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")]
 
 
+ExcelOption = Annotated[
+    bool,
+    typer.Option(
+        "--excel",
+        help="CSV for Dutch Excel: ';' between fields and a decimal comma (1234,56), so Excel with Dutch "
+        "settings opens it as numbers. (A .xlsx file is the best way into Excel: numbers, dates and € as they are.)",
+    ),
+]
+EXCEL_NEEDS_CSV = "--excel is for CSV output (-o FILE.csv or --format csv); a .xlsx file needs no dialect"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import NOTHING_IMPORTED, DbOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
+from jzcli.cli.common import EXCEL_NEEDS_CSV, NOTHING_IMPORTED, DbOption, ExcelOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
 
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
@@ -100,8 +97,14 @@ def report_command(
     fmt: FormatOption = Format.table,
     output: Annotated[
         Optional[Path],
-        typer.Option("--output", "-o", help="Write to a file instead: .xlsx (a workbook with every view and charts), .json or .csv.", show_default=False),
+        typer.Option(
+            "--output", "-o",
+            help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
+            ".json, or .csv (UTF-8 with BOM; see --excel).",
+            show_default=False,
+        ),
     ] = None,
+    excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -127,6 +130,8 @@ def report_command(
         raise UsageError(f"-o {output}: use a .xlsx, .json or .csv file name")
     out_format = {".json": Format.json, ".csv": Format.csv}.get(suffix, fmt) if suffix != ".xlsx" else None
 
+    if excel and out_format != Format.csv:
+        raise UsageError(EXCEL_NEEDS_CSV)
     explicit = list(view or [])
     for v in explicit:
         if v not in VIEW_CHOICES:
@@ -157,7 +162,15 @@ def report_command(
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
     empty = store.is_empty()
-    report = core.build_report(store, sel, by_values, tables, budgets, progress=None if quiet else render.status_line)
+    with render.Steps(quiet) as step:
+
+        def progress(text: str) -> None:  # the one-off index build: said once, and shown while it runs
+            if not quiet:
+                render.status_line(render.escape(text))
+            step(text)
+
+        step("summing the lines")
+        report = core.build_report(store, sel, by_values, tables, budgets, progress=progress)
 
     if suffix == ".xlsx":
         from jzcli.report_xlsx import write_report
@@ -168,16 +181,16 @@ def report_command(
         _hints(report, quiet, empty)
         return
     if out_format in (Format.json, Format.csv):
-        text = _as_json(report) if out_format == Format.json else _as_csv(report)
+        text = _as_json(report) if out_format == Format.json else _as_csv(report, excel)
         if output is not None:
             from jzcli.export import atomic_path
 
-            with atomic_path(output) as tmp:
-                tmp.write_text(text, encoding="utf-8")
+            with atomic_path(output) as tmp:  # a .csv gets a BOM: Excel then reads it as UTF-8
+                tmp.write_text(text, encoding="utf-8-sig" if out_format == Format.csv else "utf-8")
             if not quiet:
                 render.status_line(f"wrote {render.escape(str(output))}")
         else:
-            sys.stdout.write(text)
+            render.data_out(text)
         _hints(report, quiet, empty)
         return
     if empty:  # nothing but zeros to show
@@ -198,17 +211,17 @@ def _as_json(report) -> str:
     return render.json_text(data)
 
 
-def _as_csv(report) -> str:
+def _as_csv(report, excel: bool = False) -> str:
+    """The one table as CSV (LF line ends); ``excel``: ';' and decimal commas in money and %."""
+    import pandas as pd
+
     from jzcli import report as core
-    from jzcli.export import csv_safe
+    from jzcli.export import csv_text
 
     (frame,) = report.tables.values()
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(list(frame.columns))
-    for rec in core.rows_for_output(frame):
-        writer.writerow(["" if v is None else csv_safe(v) for v in rec.values()])
-    return buf.getvalue()
+    rows = pd.DataFrame(core.rows_for_output(frame), columns=list(frame.columns))
+    numbers = [c for c in rows.columns if c in core.MONEY_COLUMNS or c in core.PCT_COLUMNS]
+    return csv_text(rows.astype(object).where(rows.notna(), None), excel=excel, decimal_columns=numbers)
 
 
 def _hints(report, quiet: bool, empty: bool = False) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import check_batches, DbOption, Format, FormatOption, QuietOption, open_store
+from jzcli.cli.common import EXCEL_NEEDS_CSV, DbOption, ExcelOption, Format, FormatOption, QuietOption, check_batches, open_store
 
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -29,14 +29,14 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
     ]
     frame["beoordeeld_op"] = [judged["beoordeeld_op"].get(b) for b in frame["id"]]
     if fmt == Format.json:
-        render.out.print_json(frame.to_json(orient="records", date_format="iso"))
+        import json
+
+        render.data_out(render.json_text(json.loads(frame.to_json(orient="records", date_format="iso"))))
         return
     if fmt == Format.csv:
-        import sys
+        from jzcli.export import csv_text
 
-        from jzcli.export import csv_safe
-
-        sys.stdout.write(frame.map(csv_safe).to_csv(index=False, lineterminator="\n"))
+        render.data_out(csv_text(frame.astype(object).where(frame.notna(), None)))
         return
     t = render.table("Batches")
     for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by"), ("beoordeeld_op", "validated")):
@@ -73,7 +73,14 @@ def _validated(row) -> str:
     ),
 )
 def export_declaraties_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Target file: .csv or .xlsx.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o",
+            help="Target file: .xlsx (the best way into Excel: dates, amounts and codes as they are) or .csv "
+            "(UTF-8 with BOM, ',' and dot decimals; see --excel).",
+        ),
+    ],
     gemeente: Annotated[Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")] = None,
     aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")] = None,
     batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")] = None,
@@ -94,6 +101,7 @@ def export_declaraties_command(
             show_default=False,
         ),
     ] = None,
+    excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -102,7 +110,11 @@ def export_declaraties_command(
 
     Columns: batch, bron, blad, rij, aanbieder, gemeente, declaratienummer, referentienummer,
     vorig_referentienummer, bsn, toewijzingnummer, productcategorie, productcode, begindatum,
-    einddatum, volume, eenheid, tarief, bedrag, debet_credit. Dates ISO, money in euros (dot).
+    einddatum, volume, eenheid, tarief, bedrag, debet_credit as stored (what the provider wrote),
+    then what jzcli knows of each line: status (goedgekeurd, afgekeurd, empty when not judged),
+    retourcodes (of its rejection), toewijzing_gevonden (the allocation the line draws on, matched
+    on its toewijzingnummer or its content), contract_productcategorie and contract_eenheid (of its
+    product in the contract). Dates ISO, money in euros (dot; --excel: decimal comma).
     """
     from jzcli.errors import UsageError
     from jzcli.export import export_declaraties
@@ -110,6 +122,8 @@ def export_declaraties_command(
 
     if output.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv or .xlsx file name")
+    if excel and output.suffix.lower() != ".csv":
+        raise UsageError(EXCEL_NEEDS_CSV)
     pseudonym = None
     if pseudoniem:
         from jzcli.export import pseudonym_key, pseudonymiser
@@ -133,7 +147,14 @@ def export_declaraties_command(
         import sqlalchemy as sa
 
         where = sa.and_(*conditions)
-    frame = store.declaraties(where=where)
-    n = export_declaraties(frame, output, pseudonym=pseudonym)
+    from jzcli.validate import line_facts
+
+    with render.Steps(quiet) as step:
+        step("reading the lines")
+        frame = store.declaraties(where=where)
+        step("their verdicts and what validate derives")
+        facts = line_facts(store, where)
+        step(f"writing {output.name}")
+        n = export_declaraties(frame, output, pseudonym=pseudonym, facts=facts, excel=excel)
     if not quiet:
         render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")
