@@ -152,6 +152,9 @@ class _Table(Table):
 
     def __rich_console__(self, console, options):
         self.vertical = self.text_cut = False
+        if options.max_width >= UNLIMITED:  # piped: no text is shortened to a column's max_width either
+            for column in self.columns:
+                column.max_width = None
         if self.columns:
             self._calculate_column_widths(console, options.update_width(options.max_width - self._extra_width))
         if self.vertical:
@@ -327,13 +330,13 @@ class TextTable:
             cells, style, _ = self.rows[-1]
             self.rows[-1] = (cells, style, True)
 
-    def _rich(self, rows) -> Table:
+    def _rich(self, rows, wide: bool = False) -> Table:
         from rich import box
 
         t = table(self.title, box=box.SIMPLE_HEAD, pad_edge=False, caption=self.caption, caption_justify="left")
         for c in self.columns:
             t.add_column(c["header"], justify=c["justify"], no_wrap=True, min_width=c["min_width"],
-                         max_width=c["max_width"], overflow="ellipsis", key=c["key"])
+                         max_width=None if wide else c["max_width"], overflow="ellipsis", key=c["key"])
         for cells, style, section in rows:
             t.add_row(*[escape(c) for c in cells], style=style, end_section=section)
         return t
@@ -428,8 +431,8 @@ class TextTable:
             for i, size in enumerate(own):
                 if size > sizes[i]:
                     sizes[i], widest[i] = size, cells[i]
-        probe = self._rich([(widest, None, False)])
         options = console.options
+        probe = self._rich([(widest, None, False)], wide=options.max_width >= UNLIMITED)
         natural = probe._calculate_column_widths(console, options.update_width(UNLIMITED))
         widths = probe._calculate_column_widths(console, options.update_width(options.max_width - probe._extra_width))
         return widths, natural, probe._extra_width, row_sizes

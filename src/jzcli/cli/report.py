@@ -256,8 +256,7 @@ def _dim_label(row: dict, dim: str) -> str:
     if value is None:
         return "(none)"
     if dim == "productcategorie" and row.get("productcategorie_omschrijving"):
-        text = f"{value} {row['productcategorie_omschrijving']}"
-        return text if len(text) <= 34 else text[:33] + "…"
+        return f"{value} {row['productcategorie_omschrijving']}"  # a terminal's column shortens the name
     return str(value)
 
 
