@@ -76,12 +76,15 @@ def test_clean_ijw_xlsx_round_trips_through_export(tmp_path, db_url, cli):
     out = tmp_path / "export.csv"
     r = cli("export", "declaraties", "-o", out, "--db", db_url, "-q")
     assert r.exit_code == 0, r.output
-    exported = list(csv.DictReader(out.open(encoding="utf-8")))
+    exported = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert list(exported[0].keys()) == [
         "batch", "bron", "blad", "rij", "aanbieder", "gemeente", "declaratienummer", "referentienummer",
         "vorig_referentienummer", "bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum",
         "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
+        # what jzcli knows of the line: not judged yet, no contract or allocation stored
+        "status", "retourcodes", "toewijzing_gevonden", "contract_productcategorie", "contract_eenheid",
     ]
+    assert {row["status"] for row in exported} == {""}
     # The export equals the source, field by field.
     for row, source in zip(exported, clean_rows()[1:]):
         assert row["aanbieder"] == source[0] and row["gemeente"] == source[1]

@@ -290,6 +290,7 @@ def _render(report) -> None:
         "lasten_regel": _render_lasten_regel,
         "lasten_maand": _render_lasten_maand,
     }
+    noted = False
     for name, frame in report.tables.items():
         if name == "kosten" and not report.by and "aanbieder" in report.tables and _only_selected(report, frame):
             continue  # one gemeente, one row: its totals are in the aanbieder table
@@ -300,8 +301,9 @@ def _render(report) -> None:
         else:
             renderers[name](report, frame)
         note = net_note(frame)
-        if note:
+        if note and not noted:  # under the first table where it shows; the others hold the same lines
             render.out.print(note, style="dim", markup=False, highlight=False)
+            noted = True
         render.out.print()
     for note in report.notes:
         render.out.print(f"* {render.escape(note)}", style="dim")
