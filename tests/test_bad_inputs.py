@@ -240,7 +240,7 @@ def _(d):
     return d / "garbage.xlsx"
 
 
-@case("zip-that-is-not-a-workbook", "refused", says=("archive.xlsx", "not an Excel workbook"))
+@case("zip-that-is-not-a-workbook", "refused", says=("archive.xlsx", "is a zip archive", "not a workbook", "unpack it"))
 def _(d):
     with zipfile.ZipFile(d / "archive.xlsx", "w") as zf:
         zf.writestr("readme.txt", "declaraties maart")
@@ -316,10 +316,63 @@ def _(d):
     return d / "nul.csv"
 
 
-@case("image-named-csv", "refused", says=("photo.csv", "NUL bytes"))
+@case("image-named-csv", "refused", says=("photo.csv", "is an image (PNG)", "not a spreadsheet or CSV file"))
 def _(d):
     (d / "photo.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(200))
     return d / "photo.csv"
+
+
+# --- files that are not tables at all: say what they are, never "map the columns" -----------------
+
+
+def _no_map_hint(url, r):
+    assert "--map" not in r.stderr, r.stderr
+
+
+@case("pdf-named-xlsx", "refused", says=("factuur.xlsx", "is a PDF document", "not a spreadsheet or CSV file"), check=_no_map_hint)
+def _(d):
+    (d / "factuur.xlsx").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(100))
+    return d / "factuur.xlsx"
+
+
+@case("jpeg-named-xls", "refused", says=("scan.xls", "is an image (JPEG)"), check=_no_map_hint)
+def _(d):
+    (d / "scan.xls").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(300))
+    return d / "scan.xls"
+
+
+@case("word-document-named-xlsx", "refused", says=("brief.xlsx", "is a Word document (.docx)"), check=_no_map_hint)
+def _(d):
+    with zipfile.ZipFile(d / "brief.xlsx", "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+    return d / "brief.xlsx"
+
+
+@case("html-named-xls", "refused", says=("export.xls", "is a web page (HTML)", "save it as .xlsx"), check=_no_map_hint)
+def _(d):
+    (d / "export.xls").write_text("<!DOCTYPE html>\n<html><body><table><tr><td>BSN</td><td>Productcode</td></tr></table></body></html>")
+    return d / "export.xls"
+
+
+@case("readme-saved-as-txt", "refused", says=("LEESMIJ.txt", "holds running text", "not a table of declarations"), check=_no_map_hint)
+def _(d):
+    text = (
+        "# Declaraties aanleveren\n\n"
+        "Lever de declaraties elke maand aan als spreadsheet, met per regel de BSN, de productcode, de periode en het bedrag.\n"
+        "Gebruik de kolommen uit het sjabloon; een BSN heeft negen cijfers, een AGB-code acht.\n\n"
+        "- Bedragen in euro's met een komma, zoals 12,50 of 1.234,56, en data als dd-mm-jjjj.\n"
+        "- Een creditregel krijgt een minteken of een C in de kolom debet/credit, met het oude referentienummer.\n"
+        "Vragen? Mail de afdeling inkoop jeugd, die helpt u graag verder met het aanleveren.\n"
+    )
+    (d / "LEESMIJ.txt").write_text(text, encoding="utf-8")
+    return d / "LEESMIJ.txt"
+
+
+@case("table-with-unknown-headers", "refused", says=("odd.csv", "no declaration header found", "Headers found: 'Naam', 'Cliëntnr', 'Uren'", "--map"))
+def _(d):
+    (d / "odd.csv").write_text("Naam;Cliëntnr;Uren;Wanneer\nJan;999900006;3;2025-03-01\nPiet;999900018;2;2025-03-02\n", encoding="utf-8")
+    return d / "odd.csv"
 
 
 @case("bytes-neither-utf8-nor-cp1252", "refused", says=("odd.csv", "row 3", "0x81", "save the file as CSV UTF-8"))
@@ -355,7 +408,7 @@ def _(d):
 # --- layouts that cannot be read ---------------------------------------------------------------
 
 
-@case("no-header-at-all", "refused", says=("notes.csv", "no declaration header found", "--map"))
+@case("no-header-at-all", "refused", says=("notes.csv", "holds running text", "not a table of declarations"))
 def _(d):
     (d / "notes.csv").write_bytes(b"Beste gemeente,\r\nHierbij onze declaratie.\r\nMet vriendelijke groet\r\n")
     return d / "notes.csv"
@@ -1111,6 +1164,8 @@ def test_bad_input(bad: Case, tmp_path, db_url, cli, monkeypatch):
         message = " ".join(r.stderr.split())
         for fragment in bad.says:
             assert fragment in message, (fragment, message)
+        if bad.check:
+            bad.check(db_url, r)
         assert snapshot(db_url) == before
         return
     assert r.exit_code == 0, r.output

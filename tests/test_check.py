@@ -258,7 +258,9 @@ def test_cli_json_csv_and_output_files_hold_the_records(tmp_path, cli):
         assert r.exit_code == 1 and out.exists()
     assert json.loads((tmp_path / "afkeur.json").read_text(encoding="utf-8")) == core
     ws = openpyxl.load_workbook(tmp_path / "afkeur.xlsx").active
-    assert [c.value for c in ws[1]] == CHECK_RECORD_KEYS
+    from jzcli.xlsx_layout import header
+
+    assert [c.value for c in ws[1]] == [header(k) for k in CHECK_RECORD_KEYS]
     r = cli("check", src, "--contract", contract, "-o", tmp_path / "afkeur.txt")
     assert r.exit_code == 2
 

@@ -432,11 +432,11 @@ def test_export_and_feedback_say_how_the_period_was_derived(tmp_path, db_url, cl
     (book,) = sorted((tmp_path / "retour").glob("*.xlsx"))
     ws = openpyxl.load_workbook(book)["Afgekeurde regels"]
     head = [c.value for c in ws[1]]
-    got = {row[head.index("rij")]: row[head.index("productperiode_afgeleid")] for row in ws.iter_rows(min_row=2, values_only=True)}
+    got = {row[head.index("Rij")]: row[head.index("ProductPeriode afgeleid")] for row in ws.iter_rows(min_row=2, values_only=True)}
     assert got == {
         3: "einddatum uit de maandkolom",
         4: None,  # both dates as written
         5: "ProductPeriode uit de maand 2025-03 (maandkolom), met begindatum 2025-03-10 = de ingangsdatum van toewijzing 900004 (IV089)",
     }
     notes = [c.value for c in openpyxl.load_workbook(book)["Toelichting"]["A"]]
-    assert "Column productperiode_afgeleid" in notes
+    assert "Kolom ProductPeriode afgeleid" in notes

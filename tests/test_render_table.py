@@ -32,18 +32,46 @@ def output(printer, width: int) -> str:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("width", [30, 45, 60, 80, 200])
+FIGURES = ("1.234", "€ 4.452.940,73", "€ -42,60", "12,5%", "€ 4.452.898,13", "100,0%", "1.242", "98001234", "2025-01", "2025-02")
+
+
+@pytest.mark.parametrize("width", [20, 30, 35, 45, 50, 60, 80, 200])
 @pytest.mark.parametrize("caption", [None, "volume: net GeleverdVolume in each product's own eenheid"])
 def test_text_table_matches_rich(width, caption):
+    """The fast table and Rich's own (render.table) lay out alike at every width, including the
+    narrow layouts: text cut, split in parts, one block per row."""
     t = build(caption)
     fast = output(t.print, width)
     rich = output(lambda c: c.print(t._rich(t.rows)), width)
-    note = "(figures shortened"
-    assert (note in fast) == t.shortened  # said exactly when a figure had to be cut
-    assert t.shortened == (width == 30)  # from 45 columns the text columns give up the width
-    assert fast == rich  # the note too: Rich's own table says the same under it
+    assert fast == rich
+    expected = {20: "vertical", 30: "vertical", 35: "split", 45: "split", 50: "split"}.get(width, "table")
+    assert t.layout == expected
     if width >= 80:
         assert "[not markup" in fast  # cells are text, not Rich markup
+
+
+@pytest.mark.parametrize("width", [20, 30, 35, 45, 50, 60, 80, 200])
+def test_figures_and_keys_are_whole_at_every_width_and_the_layout_says_so(width):
+    t = build()
+    text = output(t.print, width)
+    for figure in FIGURES:
+        assert figure in text, (width, figure)
+    assert max(len(line) for line in text.splitlines()) <= width
+    notes = {"split": "the table is split in", "vertical": "too narrow for this table: one block per row"}
+    flat = " ".join(text.split())
+    for layout, note in notes.items():
+        assert (note in flat) == (t.layout == layout)
+
+
+def test_text_columns_give_way_first_and_say_so():
+    t = render.TextTable("Cost per productcategorie")
+    t.add_column("productcategorie", key=False)  # its name may give way (the code comes first)
+    t.add_column("declared", justify="right")
+    t.add_row("44 Jeugdhulp verblijf (excl. behandeling)", "€ 7.359,38")
+    text = output(t.print, 30)
+    assert t.layout == "text-cut" and "€ 7.359,38" in text and "44 Jeugdhulp" in text
+    assert "… marks text shortened to fit 30 columns" in " ".join(text.split())
+    assert "44 Jeugdhulp verblijf (excl. behandeling)" in output(t.print, 80)
 
 
 @pytest.mark.parametrize("width", [45, 60, 80, 200])
@@ -61,30 +89,40 @@ def test_text_table_without_rows():
     assert output(t.print, 40) == output(lambda c: c.print(t._rich(t.rows)), 40)
 
 
-@pytest.mark.parametrize("width", [45, 60, 80])
+@pytest.mark.parametrize("width", [30, 45, 60, 80])
 def test_figures_are_never_shortened_in_a_narrow_terminal(width):
     """Money and counts stay whole; the text columns give up the width ('€ 4.452.9…' misleads)."""
-    t = build()
-    fast = output(t.print, width)
     boxed = render.table("Cost")
     for header, justify in (("aanbieder", "left"), ("lines", "right"), ("declared", "right")):
         boxed.add_column(header, justify=justify, no_wrap=justify == "right")
     boxed.add_row("Stichting Jeugdzorg Gooi en Vechtstreek Noord", "1.234", "€ 4.452.940,73")
     boxed.add_row("x", "7", "€ -42,60")
     rich = output(lambda c: c.print(boxed), width)
-    for text in (fast, rich):
-        assert "€ 4.452.940,73" in text and "€ -42,60" in text and "1.234" in text
-        assert max(len(line) for line in text.splitlines()) <= width
+    assert "€ 4.452.940,73" in rich and "€ -42,60" in rich and "1.234" in rich
+    assert max(len(line) for line in rich.splitlines()) <= width
     assert "Stichting" in rich
 
 
-def test_a_rich_table_that_must_cut_a_figure_says_so():
+def test_a_rich_table_too_narrow_for_its_figures_splits_then_stacks():
     t = render.table("Cost per month")
-    t.add_column("maand", no_wrap=True)
+    t.add_column("maand", no_wrap=True, key=True)
     for label in ("declared", "approved"):
         t.add_column(label, justify="right", no_wrap=True)
     t.add_row("2025-01", "€ 106.081.498,12", "€ 106.081.498,12")
-    narrow, wide = output(lambda c: c.print(t), 40), output(lambda c: c.print(t), 80)
-    assert "€ 106.081.498,12" not in narrow and "…" in narrow
-    assert "(figures shortened" in narrow
-    assert "€ 106.081.498,12" in wide and "(figures shortened" not in wide
+    for width in (20, 34, 40, 80):
+        text = output(lambda c: c.print(t), width)
+        assert text.count("€ 106.081.498,12") == 2 and "2025-01" in text and "…" not in text, width
+        assert max(len(line) for line in text.splitlines()) <= width
+        flat = " ".join(text.split())
+        assert ("split in 2 parts" in flat) == (width in (34, 40))
+        assert ("one block per row" in flat) == (width == 20)
+
+
+def test_piped_stdout_has_no_width_limit(monkeypatch):
+    """stdout that is not a terminal: a table is as wide as its content, whatever COLUMNS says."""
+    monkeypatch.setenv("COLUMNS", "40")
+    console = render._Out(file=io.StringIO(), highlight=False, soft_wrap=False)
+    assert not console.is_terminal and console.width == render.UNLIMITED
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    console = render._Out(file=io.StringIO(), highlight=False, soft_wrap=False)
+    assert console.is_terminal and console.width == 40

@@ -103,7 +103,7 @@ def test_budget_per_category_counts_lines_without_a_category_column(store, cli, 
     assert r.exit_code == 0, r.output
     notes = [" ".join(str(c.value) for c in row if c.value) for row in openpyxl.load_workbook(out)["Toelichting"].iter_rows()]
     assert any("from the contract product for 3 line(s)" in n for n in notes)
-    assert any(n.startswith("Column productcategorie ") and "resolved" in n for n in notes), notes
+    assert any(n.startswith("Kolom Productcategorie ") and "jzcli validate vond" in n for n in notes), notes
 
 
 def test_by_productcode_never_adds_up_different_eenheden(store, cli):

@@ -32,7 +32,10 @@ def header(ws) -> list[str]:
 
 
 def column(ws, name: str) -> list:
-    j = header(ws).index(name) + 1
+    """The cells under the column of key ``name`` (its header is the Dutch label)."""
+    from jzcli.xlsx_layout import header as label
+
+    j = header(ws).index(label(name)) + 1
     return [ws.cell(row=i, column=j) for i in range(2, ws.max_row + 1)]
 
 
@@ -92,9 +95,11 @@ def test_native_charts(workbook):
 def test_toelichting_names_selection_and_definitions(workbook):
     ws = workbook["Toelichting"]
     labels = {ws.cell(row=i, column=1).value: ws.cell(row=i, column=2).value for i in range(1, ws.max_row + 1)}
-    assert labels["Gemeenten"] == "all" and labels["Grouped by"] == "gemeente"
-    assert "debet minus credit" in labels["Column ingediend"]
-    assert isinstance(labels["Generated"], dt.datetime)
+    # in Dutch: the workbook is for the gemeente's people (and the keys of JSON/CSV are named)
+    assert labels["Gemeenten"] == "alle" and labels["Gegroepeerd op"] == "gemeente"
+    assert "debet min credit" in labels["Kolom Ingediend"] and "sleutel in JSON/CSV: ingediend" in labels["Kolom Ingediend"]
+    assert "goedgekeurd hoger zijn dan ingediend" in labels["Kolom Afgekeurd"]
+    assert isinstance(labels["Gemaakt op"], dt.datetime)
 
 
 def test_formula_looking_text_stays_text(tmp_path, sqlite_url, cli):

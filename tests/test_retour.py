@@ -14,6 +14,7 @@ from validate_kit import AGB, BSNS, GEM, OTHER_AGB, TODAY, allocation_rows, decl
 from jzcli.feedback_xlsx import DATE_FORMAT, REJECTED_COLUMNS, SUMMARY_COLUMNS
 from jzcli.report_xlsx import COUNT_FORMAT, EURO_FORMAT
 from jzcli.retour import build_feedback, retour
+from jzcli.xlsx_layout import header as label
 from jzcli.validate import validate
 
 FORMULA = "=cmd|' /C calc'!A0"
@@ -54,7 +55,11 @@ def _text_cells(path: Path, texts: dict[str, str]) -> None:
 
 
 def _sheet_rows(ws) -> list[dict]:
-    header = [c.value for c in ws[1]]
+    """Rows keyed by column key (the sheet's headers are the Dutch labels of those keys)."""
+    from jzcli.xlsx_layout import header as label
+
+    keys = {label(k): k for k in [*SUMMARY_COLUMNS, *REJECTED_COLUMNS]}
+    header = [keys.get(c.value, c.value) for c in ws[1]]
     return [dict(zip(header, row)) for row in ws.iter_rows(min_row=2)]
 
 
@@ -70,7 +75,7 @@ def test_feedback_workbook_per_aanbieder(tmp_path, db_url):
     wb = openpyxl.load_workbook(out / "feedback_98001101_2025-04-20.xlsx")
     assert wb.sheetnames == ["Samenvatting", "Afgekeurde regels", "Toelichting"]
     ws = wb["Samenvatting"]
-    assert [c.value for c in ws[1]] == SUMMARY_COLUMNS
+    assert [c.value for c in ws[1]] == [label(c) for c in SUMMARY_COLUMNS]
     assert all(c.font.b for c in ws[1]) and ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:I3"  # the data rows; the total row below it
     rows = _sheet_rows(ws)
@@ -86,7 +91,7 @@ def test_feedback_workbook_per_aanbieder(tmp_path, db_url):
     assert rows[-1]["bestand"].font.b and rows[0]["gemeente"].value == GEM
 
     ws = wb["Afgekeurde regels"]
-    assert [c.value for c in ws[1]] == REJECTED_COLUMNS
+    assert [c.value for c in ws[1]] == [label(c) for c in REJECTED_COLUMNS]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=ws.max_column).column_letter}3"
     rejected = _sheet_rows(ws)
     assert [(r["bestand"].value, r["blad"].value, r["rij"].value) for r in rejected] == [
@@ -110,7 +115,7 @@ def test_feedback_workbook_per_aanbieder(tmp_path, db_url):
     assert credit["vorig_referentienummer"].value == "NOPE"
 
     notes = {r[0].value: r[1].value for r in wb["Toelichting"].iter_rows()}
-    assert notes["Aanbieder"] == AGB and notes["Rejected lines"] == 2
+    assert notes["Aanbieder"] == AGB and notes["Afgekeurde regels"] == 2
 
     # the other provider: every line rejected by jzcli's own contract code, one row per line
     wb = openpyxl.load_workbook(out / "feedback_98009996_2025-04-20.xlsx")

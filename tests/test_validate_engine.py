@@ -206,7 +206,9 @@ def test_cli_table_csv_and_output_files(tmp_path, db_url, cli):
     assert "wrote 12 findings" in r.stderr
     wb = openpyxl.load_workbook(tmp_path / "bevindingen.xlsx")
     sheet = wb["Bevindingen"]
-    assert [c.value for c in sheet[1]] == RECORD_KEYS and sheet.max_row == 13
+    from jzcli.xlsx_layout import header
+
+    assert [c.value for c in sheet[1]] == [header(k) for k in RECORD_KEYS] and sheet.max_row == 13  # Dutch headers
     assert "Per regel" in wb.sheetnames
 
     r = cli("validate", "--db", db_url, "--opnieuw", "--format", "csv", "-q", "-o", tmp_path / "b.json")
@@ -218,7 +220,8 @@ def test_cli_table_csv_and_output_files(tmp_path, db_url, cli):
 
     r = cli("validate", "--db", db_url, "--opnieuw", "-q", "-o", tmp_path / "b.csv", "--details")
     assert r.exit_code == 1
-    with (tmp_path / "b.csv").open(encoding="utf-8") as fh:
+    assert (tmp_path / "b.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for Excel
+    with (tmp_path / "b.csv").open(encoding="utf-8-sig") as fh:
         assert list(csv.reader(fh)) == rows
 
 

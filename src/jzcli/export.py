@@ -14,6 +14,7 @@ import csv
 import hashlib
 import hmac
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,13 +28,7 @@ from jzcli.textsafe import FORMULA_START, formula_safe, xlsx_guard
 csv_safe = formula_safe  # the name every CSV writer uses
 __all__ = ["FORMULA_START", "csv_safe"]
 
-# Columns jzcli derives, written after EXPORT_COLUMNS when the frame holds them.
-# productperiode_afgeleid: how the ProductPeriode was derived ("" = both dates as written).
-DERIVED_EXPORT_COLUMNS = ["productperiode_afgeleid"]
-
-
-def _export_columns(frame: pd.DataFrame) -> list[str]:
-    return [*EXPORT_COLUMNS, *(c for c in DERIVED_EXPORT_COLUMNS if c in frame.columns)]
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
 
 
 @contextmanager
@@ -43,11 +38,19 @@ def atomic_path(target: Path):
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.exists():
         raise FileReadError(f"{target}: folder {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    if target.is_dir():
+        raise FileReadError(f"{target}: is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise FileReadError(f"{target}: cannot write in folder {directory} ({exc.strerror or exc}); nothing was written") from None
     os.close(fd)
     try:
         yield Path(tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise FileReadError(f"{target}: cannot be written ({exc.strerror or exc}); nothing was written") from None
     except BaseException:
         try:
             os.unlink(tmp)
@@ -59,7 +62,7 @@ def atomic_path(target: Path):
 def declaraties_for_export(frame: pd.DataFrame) -> pd.DataFrame:
     """Stored lines → the export's columns: dates ISO, money in euros with two decimals."""
     result = pd.DataFrame(index=frame.index)
-    for col in _export_columns(frame):
+    for col in EXPORT_COLUMNS:
         s = frame[col]
         if col in DATE_FIELDS:
             s = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
@@ -80,24 +83,62 @@ def cents_to_euro_text(value: object) -> str:
     return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
-def write_table(frame: pd.DataFrame, target: Path, *, sheet: str = "Declaraties", number_formats: dict | None = None) -> None:
-    """Write a frame as .csv (UTF-8, ',' separated, dot decimals) or .xlsx, chosen by the suffix."""
+# CSV for people who open it in Excel: a file is UTF-8 with a BOM (Excel then reads ë and € right).
+# ``excel=True`` writes the Dutch Excel dialect: ';' between fields and a decimal comma in the
+# number columns named (money, percentages), so Excel with Dutch settings sees numbers.
+EXCEL_DELIMITER = ";"
+
+
+def _decimal_comma(value: object) -> object:
+    if isinstance(value, float):
+        return repr(value).replace(".", ",") if value == value else ""
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return value.replace(".", ",")
+    return value
+
+
+def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()):
+    """The header and rows of ``frame`` as CSV fields: formula-safe, and with a decimal comma in
+    ``decimal_columns`` when ``excel``."""
+    yield [str(c) for c in frame.columns]
+    decimal = [excel and c in set(decimal_columns) for c in frame.columns]
+    for row in frame.itertuples(index=False, name=None):
+        yield ["" if v is None else csv_safe(_decimal_comma(v) if d else v) for v, d in zip(row, decimal)]
+
+
+
+def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()) -> str:
+    """CSV as text with LF line ends (for stdout: written as UTF-8 bytes, so Windows adds no CR)."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n", delimiter=EXCEL_DELIMITER if excel else ",")
+    writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
+    return buf.getvalue()
+
+
+def write_table(
+    frame: pd.DataFrame, target: Path, *, sheet: str = "Declaraties", number_formats: dict | None = None, excel: bool = False,
+    decimal_columns=(),
+) -> None:
+    """Write a frame as .csv (UTF-8 with BOM, ',' separated, dot decimals; ``excel``: ';' and
+    decimal commas in ``decimal_columns``) or .xlsx, chosen by the suffix."""
     suffix = target.suffix.lower()
     if suffix == ".csv":
         with atomic_path(target) as tmp:
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(list(frame.columns))
-                for row in frame.itertuples(index=False, name=None):
-                    writer.writerow([csv_safe(v) for v in row])
+            with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh, delimiter=EXCEL_DELIMITER if excel else ",")
+                writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
     elif suffix in (".xlsx", ".xlsm"):
         write_xlsx({sheet: frame}, target, number_formats=number_formats)
     else:
         raise UsageError(f"-o {target}: use a .csv or .xlsx file name")
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None) -> None:
-    """Write frames as sheets: frozen header, autofilter, widths; text never becomes a formula."""
+def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None, labels: bool = False) -> None:
+    """Write frames as sheets: frozen header, autofilter, widths, printed landscape on the page
+    width with the header on every page; text never becomes a formula. ``labels``: Dutch column
+    headers as people read them (xlsx_layout.HEADERS) instead of the keys."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
@@ -105,26 +146,30 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats:
 
     number_formats = number_formats or {}
     with xlsx_guard(target):
-        _write_xlsx(sheets, target, number_formats, Workbook, WriteOnlyCell, Font, get_column_letter)
+        _write_xlsx(sheets, target, number_formats, labels, Workbook, WriteOnlyCell, Font, get_column_letter)
 
 
-def _write_xlsx(sheets, target, number_formats, Workbook, WriteOnlyCell, Font, get_column_letter) -> None:
+def _write_xlsx(sheets, target, number_formats, labels, Workbook, WriteOnlyCell, Font, get_column_letter) -> None:
+    from jzcli.xlsx_layout import header as dutch_header, print_setup
+
     wb = Workbook(write_only=True)
     for name, frame in sheets.items():
         ws = wb.create_sheet(title=name[:31])
-        widths = [max(8, min(40, len(str(c)) + 2)) for c in frame.columns]
+        names = [dutch_header(c) if labels else str(c) for c in frame.columns]
+        widths = [max(8, min(40, len(n) + 2)) for n in names]
         for i, col in enumerate(frame.columns):
             sample = frame[col].head(200).map(lambda v: len(str(v)) if v is not None else 0)
             if len(sample):
                 widths[i] = max(widths[i], min(40, int(sample.max()) + 2))
             ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
         ws.freeze_panes = "A2"
+        print_setup(ws)
         if len(frame.columns):
             ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
         bold = Font(bold=True)
         header = []
-        for c in frame.columns:
-            cell = WriteOnlyCell(ws, value=str(c))
+        for c in names:
+            cell = WriteOnlyCell(ws, value=c)
             cell.font = bold
             header.append(cell)
         ws.append(header)
@@ -201,11 +246,13 @@ def pseudonymiser(key: bytes):
     return apply
 
 
-def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> int:
+def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None, facts: pd.DataFrame | None = None, excel: bool = False) -> int:
     """Write stored lines with exactly the documented columns. Returns the number of lines.
 
     With ``pseudonym`` (see ``pseudonymiser``) the bsn column holds pseudonyms and is named
-    ``bsn_pseudoniem``: the file then holds no BSN at all.
+    ``bsn_pseudoniem``: the file then holds no BSN at all. ``facts`` (``validate.line_facts``,
+    indexed by line id) adds its columns after the stored ones: the verdict, the retourcodes and
+    what was derived, each in a column of its own. ``excel``: a .csv for Dutch Excel.
     """
     data = frame
     if pseudonym is not None:
@@ -214,7 +261,7 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
     suffix = Path(target).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         xl = pd.DataFrame(index=data.index)
-        for col in _export_columns(data):
+        for col in EXPORT_COLUMNS:
             s = data[col]
             if col in DATE_FIELDS:
                 s = pd.to_datetime(s)
@@ -228,6 +275,7 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
             xl[col] = s
         if pseudonym is not None:
             xl = xl.rename(columns={"bsn": PSEUDONYM_COLUMN})
+        _add_facts(xl, data, facts)
         write_xlsx(
             {"Declaraties": xl},
             target,
@@ -237,8 +285,16 @@ def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None) -> 
         table = declaraties_for_export(data)
         if pseudonym is not None:
             table = table.rename(columns={"bsn": PSEUDONYM_COLUMN})
-        write_table(table, target)
+        _add_facts(table, data, facts)
+        write_table(table.fillna(""), target, excel=excel, decimal_columns=MONEY_FIELDS)
     return len(frame)
+
+
+def _add_facts(table: pd.DataFrame, lines: pd.DataFrame, facts: pd.DataFrame | None) -> None:
+    if facts is None:
+        return
+    for col in facts.columns:
+        table[col] = lines["id"].map(facts[col]).astype(object).where(lambda s: s.notna(), None).to_numpy()
 
 
 def _cents_decimal(v):

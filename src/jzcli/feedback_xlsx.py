@@ -48,17 +48,17 @@ INTEGERS = {"batch", "rij", "volume"}
 WRAPPED = {"productperiode_afgeleid", "retourcode", "regel", "omschrijving", "melding"}
 
 NOTES = [
-    ("ingediend / goedgekeurd / afgekeurd", "net amount of the lines: debet minus credit (a credit line reduces it)"),
-    ("regels", "number of declaration lines read from the file"),
-    ("bestand, blad, rij", "your file, its sheet and the Excel row number of the line"),
-    ("begindatum, einddatum", "the dates as your file gave them; for a month (\"maart 2025\") its first and last day"),
-    ("productperiode_afgeleid", "empty when you wrote both dates; else which date came from your month column and, where "
-     "the allocation starts or ends within that month, the date jzcli used instead (IV089)"),
-    ("retourcode", "the iJw retourcode of each reason for rejection (JZ-… = jzcli's own code where iJw has none)"),
-    ("regel", "the iJw rule (TR…, CS…, CD…) or jzcli rule (JZ-…) that rejected the line"),
-    ("melding", "the specific reason, with the values involved"),
-    ("Correcting", "a rejected line was not accepted: send a corrected line with a new referentienummer in a next "
-     "declaration (a rejected line is never credited)"),
+    ("Ingediend / Goedgekeurd / Afgekeurd", "netto bedrag van de regels: debet min credit (een creditregel verlaagt het)"),
+    ("Regels", "aantal declaratieregels dat uit het bestand is gelezen"),
+    ("Bestand, Blad, Rij", "uw bestand, het werkblad en het rijnummer in Excel van de regel"),
+    ("Begindatum, Einddatum", "de datums zoals uw bestand ze gaf; voor een maand (\"maart 2025\") de eerste en laatste dag"),
+    ("ProductPeriode afgeleid", "leeg als u beide datums schreef; anders welke datum uit uw maandkolom kwam en, waar de "
+     "toewijzing binnen die maand begint of eindigt, de datum die jzcli in plaats daarvan gebruikte (IV089)"),
+    ("Retourcode", "de iJw-retourcode van elke reden van afkeur (JZ-… = een eigen code van jzcli waar iJw er geen heeft)"),
+    ("Regel", "de iJw-regel (TR…, CS…, CD…) of jzcli-regel (JZ-…) die de regel afkeurde"),
+    ("Melding", "de reden, met de waarden waar het om gaat"),
+    ("Corrigeren", "een afgekeurde regel is niet geaccepteerd: stuur in een volgende declaratie een gecorrigeerde regel "
+     "met een nieuw referentienummer (een afgekeurde regel wordt nooit gecrediteerd)"),
 ]  # fmt: skip
 
 
@@ -151,9 +151,12 @@ def _write_sheet(ws, frame: pd.DataFrame, *, totals: dict | None = None) -> None
     bold = Font(bold=True)
     top = Alignment(vertical="top")
     wrap = Alignment(vertical="top", wrap_text=True)
+    from jzcli.xlsx_layout import header as dutch_header, print_setup
+
+    print_setup(ws)
     header = []
     for name in columns:
-        cell = WriteOnlyCell(ws, value=name)
+        cell = WriteOnlyCell(ws, value=dutch_header(name))
         cell.data_type = "s"
         cell.font = bold
         header.append(cell)
@@ -193,19 +196,22 @@ def _write_notes(ws, feedback, generated) -> None:
     bold = Font(bold=True)
     gemeenten = sorted({g.strip() for v in feedback.summary["gemeente"] for g in str(v).split(",") if g.strip()})
     rows: list[tuple[str, object]] = [
-        ("Feedback", "jzcli retour: verdicts on your declaration lines"),
+        ("Terugkoppeling", "jzcli retour: de beoordeling van uw declaratieregels"),
         ("Aanbieder", feedback.aanbieder),
         ("Gemeente", ", ".join(gemeenten)),
-        ("Generated", generated),
-        ("Files", len(feedback.summary)),
-        ("Rejected lines", len(feedback.rejected)),
+        ("Gemaakt op", generated),
+        ("Bestanden", len(feedback.summary)),
+        ("Afgekeurde regels", len(feedback.rejected)),
         ("", ""),
-        *((f"Column {k}" if k != "Correcting" else k, v) for k, v in NOTES),
+        *((f"Kolom {k}" if k != "Corrigeren" else k, v) for k, v in NOTES),
     ]
     from openpyxl.cell import WriteOnlyCell
 
     ws.column_dimensions["A"].width = 38
     ws.column_dimensions["B"].width = 100
+    from jzcli.xlsx_layout import print_setup
+
+    print_setup(ws, header_rows=0)
     wrap = Alignment(wrap_text=True, vertical="top")
     for k, v in rows:
         a = WriteOnlyCell(ws, value=k)

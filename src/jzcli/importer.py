@@ -124,6 +124,11 @@ def detect_soort(path: Path) -> str:
     head = read_head(path)
     if path.suffix.lower() == ".toml":
         return "contract"
+    from jzcli.readers.filetype import foreign_binary
+
+    foreign = foreign_binary(path, head)  # a PDF, an image, a web page: say what it is
+    if foreign:
+        raise FileReadError(foreign)
     kind = sniff_kind(path, head)
     if kind == "xml":
         detector = KIND_DETECTORS.get("xml")

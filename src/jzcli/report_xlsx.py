@@ -1,10 +1,12 @@
 """The report as an Excel workbook people can send on.
 
-One sheet per table, in the report's own keys as column headers: money as numbers in euros with
+One sheet per table, with Dutch column headers as people read them ("Aandeel %"; the JSON/CSV
+keys are in the Toelichting sheet): money as numbers in euros with
 a € number format (exact: written from integer cents as Decimal), months as real dates formatted
 ``yyyy-mm``, percentages as Excel percentages, counts with a thousands separator. Every sheet has
 a bold, frozen header row, an autofilter over the data rows (the totals row stays below it, bold)
-and column widths fitted to the content. Native Excel charts: cost per month (stacked columns:
+and column widths fitted to the content; it prints landscape on the page width with the header
+row on every page. Native Excel charts: cost per month (stacked columns:
 approved, rejected, not judged), cost per aanbieder (bars) and first-time-right per month (line).
 Text that starts with ``=``, ``+``, ``-``, ``@`` is written as a text cell, never as a formula.
 """
@@ -104,13 +106,15 @@ def _write_frame(ws, frame: pd.DataFrame, key: str) -> None:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
+    from jzcli.xlsx_layout import header, print_setup
+
     bold = Font(bold=True)
     columns = list(frame.columns)
     for j, name in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=j, value=str(name))
+        cell = ws.cell(row=1, column=j, value=header(name))
         cell.data_type = "s"
         cell.font = bold
-    widths = [len(str(c)) + 2 for c in columns]
+    widths = [len(header(c)) + 2 for c in columns]
     niveau = frame["niveau"].tolist() if "niveau" in frame else ["detail"] * len(frame)
     last_detail = 1
     for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
@@ -131,6 +135,7 @@ def _write_frame(ws, frame: pd.DataFrame, key: str) -> None:
     for j, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, w))
     ws.freeze_panes = "A2"
+    print_setup(ws)
     if columns:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(last_detail, 1)}"
 
@@ -224,23 +229,25 @@ def _letter(index: int) -> str:
 
 # ------------------------------------------------------------------------------ notes
 NOTES = [
-    ("ingediend", "net declared amount: debet minus credit lines (a credit reduces the amount)"),
-    ("goedgekeurd / afgekeurd", "net amount of lines approved / rejected by jzcli validate"),
-    ("onbeoordeeld", "net amount of lines not judged yet (run jzcli validate)"),
-    ("clienten", "number of distinct BSNs"),
-    ("volume", "net GeleverdVolume (debet minus credit) in the row's eenheid; empty where the row's lines have "
-     "different eenheden (hours and minutes are never added up)"),
-    ("productcategorie", "the line's ProductCategorie; where the file has none, the category jzcli validate resolved: "
-     "the contract product's, else the allocation's (a Note below says how many lines each)"),
-    ("aandeel_pct", "share of the report's total ingediend"),
-    ("maand", "month of the ProductPeriode (begindatum); --van/--tot select on it"),
-    ("gemeente", "the gemeente in the line (iJw IV046); a retired code stays under its own code and name, with a note"),
-    ("gerealiseerd", "goedgekeurd + onbeoordeeld (everything not rejected)"),
-    ("prognose", "gerealiseerd ÷ m × 12, m = number of the last month of that year with a declared line for the gemeente"),
-    ("first_time_right_pct", "approved first submissions ÷ judged first submissions (debet lines); a line is a "
-     "resubmission when a judged debet line with the same aanbieder, BSN, productcode and ProductPeriode month "
-     "exists in an earlier batch"),
-    ("afgekeurd_bedrag", "net amount (debet minus credit) of rejected lines"),
+    ("ingediend", "netto gedeclareerd bedrag: debet min credit (een creditregel verlaagt het bedrag)"),
+    ("goedgekeurd", "netto bedrag van de regels die jzcli validate heeft goedgekeurd"),
+    ("afgekeurd", "netto bedrag van de afgekeurde regels; een afgekeurde creditregel telt negatief, en de debetregel "
+     "die zij had moeten opheffen blijft goedgekeurd: zo kan goedgekeurd hoger zijn dan ingediend"),
+    ("onbeoordeeld", "netto bedrag van de regels die nog niet beoordeeld zijn (voer jzcli validate uit)"),
+    ("clienten", "aantal verschillende BSN's"),
+    ("volume", "netto GeleverdVolume (debet min credit) in de eenheid van de rij; leeg waar de regels van een rij "
+     "verschillende eenheden hebben (uren en minuten worden nooit opgeteld)"),
+    ("productcategorie", "de ProductCategorie van de regel; waar het bestand er geen heeft, de categorie die jzcli "
+     "validate vond: die van het contractproduct, anders die van de toewijzing (een opmerking hieronder zegt hoeveel regels elk)"),
+    ("aandeel_pct", "aandeel in het totaal ingediend van het rapport"),
+    ("maand", "maand van de ProductPeriode (begindatum); --van/--tot selecteren daarop"),
+    ("gemeente", "de gemeente in de regel (iJw IV046); een vervallen code blijft onder de eigen code en naam, met een opmerking"),
+    ("gerealiseerd", "goedgekeurd + onbeoordeeld (alles wat niet is afgekeurd)"),
+    ("prognose", "gerealiseerd ÷ m × 12, m = nummer van de laatste maand van dat jaar met een gedeclareerde regel voor de gemeente"),
+    ("first_time_right_pct", "goedgekeurde eerste indieningen ÷ beoordeelde eerste indieningen (debetregels); een regel is "
+     "een herindiening wanneer een beoordeelde debetregel met dezelfde aanbieder, BSN, productcode en maand van de "
+     "ProductPeriode in een eerdere batch bestaat"),
+    ("afgekeurd_bedrag", "netto bedrag (debet min credit) van de afgekeurde regels"),
 ]
 
 
@@ -249,22 +256,24 @@ def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
 
     bold = Font(bold=True)
     sel = report.selection.describe()
+    from jzcli.xlsx_layout import header, print_setup
+
     rows: list[tuple[str, object]] = [
-        ("Report", "jzcli report"),
-        ("Generated", generated),
-        ("Gemeenten", ", ".join(sel["gemeenten"]) or "all"),
-        ("Aanbieders", ", ".join(sel["aanbieders"]) or "all"),
-        ("Van", sel["van"] or "first month"),
-        ("Tot en met", sel["tot"] or "last month"),
-        ("Grouped by", ", ".join(report.by) or "gemeente"),
+        ("Rapport", "jzcli report"),
+        ("Gemaakt op", generated),
+        ("Gemeenten", ", ".join(sel["gemeenten"]) or "alle"),
+        ("Aanbieders", ", ".join(sel["aanbieders"]) or "alle"),
+        ("Van", sel["van"] or "eerste maand"),
+        ("Tot en met", sel["tot"] or "laatste maand"),
+        ("Gegroepeerd op", ", ".join(report.by) or "gemeente"),
         ("", ""),
     ]
-    rows += [(f"Column {k}", v) for k, v in NOTES]
+    rows += [(f"Kolom {header(k)}", f"{v} (sleutel in JSON/CSV: {k})") for k, v in NOTES]
     if report.notes:
         rows.append(("", ""))
-        rows += [("Note", n) for n in report.notes]
+        rows += [("Opmerking", n) for n in report.notes]
     if not report.judged_any:
-        rows.append(("Note", "no line has been judged yet: all amounts are onbeoordeeld (run jzcli validate)"))
+        rows.append(("Opmerking", "nog geen regel beoordeeld: alle bedragen zijn onbeoordeeld (voer jzcli validate uit)"))
     for i, (k, v) in enumerate(rows, start=1):
         a = ws.cell(row=i, column=1, value=k)
         a.data_type = "s"
@@ -274,5 +283,6 @@ def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
             cell.data_type = "s"
         elif isinstance(v, dt.datetime):
             cell.number_format = "yyyy-mm-dd hh:mm"
-    ws.column_dimensions["A"].width = 26
+    ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 110
+    print_setup(ws, header_rows=0)

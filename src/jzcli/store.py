@@ -340,6 +340,26 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(sa.select(batches).order_by(batches.c.id), conn)
 
+    def is_empty(self) -> bool:
+        """True when nothing has been imported yet (no batch of any kind)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(batches.c.id).limit(1)).first() is None
+
+    def batch_verdicts(self) -> pd.DataFrame:
+        """Per declaration batch: how many of its lines have a verdict (``beoordeeld``) and when
+        the latest was given (``beoordeeld_op``, UTC). Batches with no judged line are absent."""
+        t, v = declaratieregels, beoordelingen
+        query = (
+            sa.select(t.c.batch, sa.func.count(v.c.regel_id).label("beoordeeld"), sa.func.max(v.c.beoordeeld_op).label("beoordeeld_op"))
+            .select_from(t.join(v, v.c.regel_id == t.c.id))
+            .group_by(t.c.batch)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame(
+            [(int(b), int(n), pd.Timestamp(when)) for b, n, when in rows], columns=["batch", "beoordeeld", "beoordeeld_op"]
+        )
+
     # ------------------------------------------------------------------ bulk reads
     def read_chunks(self, query, take) -> list[str]:
         """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables):
@@ -546,13 +566,22 @@ def _plain_rows(frame: pd.DataFrame) -> Iterable[tuple]:
     return zip(*converted)
 
 
+def missing_store_message(path: Path) -> str:
+    """'no store at PATH', naming the store in the default place when there is one."""
+    message = f"no store at {path}: only jzcli import creates a store (jzcli import FILES --db {path}); check --db or JZCLI_DB"
+    default = default_db_path()
+    if default.exists() and default.resolve() != path.resolve():
+        message += f". There is a store in the default place: {default} (used without --db)"
+    return message
+
+
 def _sqlite_engine(parsed, *, create: bool) -> Engine:
     database = parsed.database
     if database and database != ":memory:":
         path = Path(database)
         if not path.exists():
             if not create:
-                raise StoreError(f"store {path} does not exist")
+                raise StoreError(missing_store_message(path))
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)

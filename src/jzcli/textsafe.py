@@ -69,7 +69,7 @@ def terminal_safe(text: str, styled: bool) -> str:
 # ------------------------------------------------------------------------------------- CSV
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?\Z")
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?\Z")  # -1064.00, or -1064,00 in the Dutch Excel dialect
 
 
 def formula_safe(value: object) -> object:

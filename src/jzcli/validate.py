@@ -2083,3 +2083,52 @@ def rule_summary(result: ValidationResult) -> pd.DataFrame:
 
 # Importing this module registers every rule (the report and the CLI rely on it).
 load_rules()
+
+
+# ============================================================================ facts per line for exports
+LINE_FACT_COLUMNS = ["status", "retourcodes", "toewijzing_gevonden", "contract_productcategorie", "contract_eenheid"]
+
+
+def line_facts(store: Store, where=None, *, today: dt.date | None = None) -> pd.DataFrame:
+    """Per stored line (index = line id): its verdict (``status``: goedgekeurd, afgekeurd, or
+    None when not judged), the retourcodes of its rejection (space-separated, in rule order), and
+    what the engine derives for it from the stored contracts and allocations: the matched
+    allocation's toewijzingnummer (also when the line names none: matched on content), and the
+    contract's productcategorie and eenheid for its product. Derived as ``validate`` derives them,
+    from the agreements stored now; nothing of the line itself is changed."""
+    lines = load_lines(store, where)
+    facts = pd.DataFrame(index=pd.Index(lines["id"].astype("int64"), name="id"), columns=LINE_FACT_COLUMNS, dtype=object)
+    if lines.empty:
+        return facts
+    derived = derive(
+        lines, load_products(store), load_toewijzingen(store), _load_import_findings(store), _load_sheets(store),
+        today or dt.date.today(), load_berichten(store),
+    )  # fmt: skip
+    ids = derived["id"].astype("int64").to_numpy()
+    toewijzingen = load_toewijzingen(store)
+    number = pd.Series(toewijzingen["toewijzingnummer"].to_numpy(dtype=object), index=toewijzingen["id"].astype("int64")) if len(toewijzingen) else pd.Series(dtype=object)
+    matched = derived["toewijzing_id"]
+    facts["toewijzing_gevonden"] = [None if m is pd.NA or m is None else number.get(int(m)) for m in matched.to_numpy(dtype=object, na_value=None)]
+    facts["contract_productcategorie"] = derived["contract_productcategorie"].to_numpy(dtype=object)
+    facts["contract_eenheid"] = derived["contract_eenheid"].to_numpy(dtype=object)
+    verdicts = _load_verdicts(store, where if where is None else declaratieregels.c.id.in_(sa.select(declaratieregels.c.id).where(where)))
+    if len(verdicts):
+        status = verdicts.set_index("regel_id")["status"]
+        facts["status"] = pd.Series(ids).map(status).to_numpy(dtype=object)
+        v, b = beoordelingen, bevindingen
+        query = (
+            sa.select(b.c.regel_id, b.c.regel, b.c.retourcode)
+            .select_from(b.join(v, (v.c.regel_id == b.c.regel_id) & (v.c.ronde == b.c.ronde)))
+            .where(b.c.ernst == AFKEUR)
+            .order_by(b.c.id)
+        )
+        if where is not None:
+            query = query.where(b.c.regel_id.in_(sa.select(declaratieregels.c.id).where(where)))
+        found = store.read_frame(query)
+        if len(found):
+            found["_rank"] = found["regel"].map(rule_rank)
+            found = found.sort_values(["regel_id", "_rank"], kind="mergesort").drop_duplicates(["regel_id", "retourcode"])
+            codes = found.groupby("regel_id")["retourcode"].agg(" ".join)
+            codes.index = codes.index.astype("int64")
+            facts["retourcodes"] = pd.Series(ids).map(codes).to_numpy(dtype=object)
+    return facts.astype(object).where(facts.notna(), None)

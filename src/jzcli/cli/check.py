@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +10,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import check_batches, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
 from jzcli.cli.store_cmds import export_app
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
@@ -104,30 +102,23 @@ def check_command(
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
 
-    def progress(text: str) -> None:
-        if not quiet:
-            render.status_line(render.escape(text))
-
-    result = check(
-        paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
-        show_bsn=show_bsn, progress=progress, eerder=eerder or [],
-    )  # fmt: skip
+    with render.Steps(quiet) as progress:
+        result = check(
+            paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
+            show_bsn=show_bsn, progress=progress, eerder=eerder or [],
+        )  # fmt: skip
 
     if output is not None:
         _write_check_output(result, output)
         if not quiet:
             render.status_line(f"wrote {render.number(len(result.records))} findings to {render.escape(str(output))}")
     if fmt == Format.json:
-        sys.stdout.write(render.json_text(result.records))
+        render.data_out(render.json_text(result.records))
     elif fmt == Format.csv:
         from jzcli.check import records_frame
-        from jzcli.export import csv_safe
+        from jzcli.export import csv_text
 
-        frame = records_frame(result.records)
-        w = csv.writer(sys.stdout)
-        w.writerow(list(frame.columns))
-        for row in frame.itertuples(index=False, name=None):
-            w.writerow(["" if v is None else csv_safe(v) for v in row])
+        render.data_out(csv_text(records_frame(result.records)))
     else:
         _render_check(result)
     if fmt != Format.table and result.skipped_families:
@@ -169,7 +160,7 @@ def _write_check_output(result, output: Path) -> None:
     elif suffix == ".csv":
         write_table(records_frame(result.records), output)
     else:
-        write_xlsx({"Check": records_frame(result.records)}, output)
+        write_xlsx({"Check": records_frame(result.records)}, output, labels=True)
 
 
 def _render_check(result) -> None:
@@ -286,24 +277,23 @@ def export_jw323_command(
     if db is not None:
         if paths:
             raise UsageError("give either files or --db with --batch, not both")
-        result = jw323.export_store(open_store(db), list(batch or []), output, periode=per, dagtekening=dag, show_bsn=show_bsn)
+        store = open_store(db)
+        check_batches(store, batch)
+        result = jw323.export_store(store, list(batch or []), output, periode=per, dagtekening=dag, show_bsn=show_bsn)
     else:
         if not paths:
             raise UsageError("give the declaration files to export (or --db with --batch)")
         if batch:
             raise UsageError("--batch only goes with --db")
 
-        def progress(text: str) -> None:
-            if not quiet:
-                render.status_line(render.escape(text))
-
-        result = jw323.export_files(
-            paths, output, aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [], periode=per, dagtekening=dag,
-            show_bsn=show_bsn, progress=progress,
-        )  # fmt: skip
+        with render.Steps(quiet) as progress:
+            result = jw323.export_files(
+                paths, output, aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [], periode=per,
+                dagtekening=dag, show_bsn=show_bsn, progress=progress,
+            )  # fmt: skip
 
     if fmt == Format.json:
-        sys.stdout.write(render.json_text(result.as_dict()))
+        render.data_out(render.json_text(result.as_dict()))
     else:
         _render_export(result, output)
     if len(result.left_out):

@@ -30,6 +30,17 @@ ShowBsnOption = Annotated[
 OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")]
 
 
+ExcelOption = Annotated[
+    bool,
+    typer.Option(
+        "--excel",
+        help="CSV for Dutch Excel: ';' between fields and a decimal comma (1234,56), so Excel with Dutch "
+        "settings opens it as numbers. (A .xlsx file is the best way into Excel: numbers, dates and € as they are.)",
+    ),
+]
+EXCEL_NEEDS_CSV = "--excel is for CSV output (-o FILE.csv or --format csv); a .xlsx file needs no dialect"
+
+
 class Format(str, Enum):
     table = "table"
     json = "json"
@@ -39,15 +50,123 @@ class Format(str, Enum):
 FormatOption = Annotated[Format, typer.Option("--format", help="Output format on stdout.")]
 
 
-def open_store(db: str | None):
+def open_store(db: str | None, *, create: bool = False):
+    """The store --db names (else $JZCLI_DB, else the default file). Only jzcli import creates
+    one (``create=True``); any other command refuses a SQLite file that does not exist, so a
+    mistyped --db never silently becomes a new, empty store."""
     from jzcli.store import Store
 
-    return Store.open(db)
+    return Store.open(db, create=create)
+
+
+def check_batches(store, batches: list[int] | None) -> None:
+    """--batch values that name no batch in the store are a usage error (exit 2), not an empty answer."""
+    if not batches:
+        return
+    from jzcli.errors import UsageError
+
+    known = set(int(b) for b in store.list_batches()["id"])
+    unknown = [b for b in batches if b not in known]
+    if unknown:
+        listed = f" (batches {min(known)}–{max(known)}; jzcli batches lists them)" if known else " (the store has no batches)"
+        raise UsageError(f"--batch {', '.join(map(str, unknown))}: no such batch in this store{listed}")
+
+
+NOTHING_IMPORTED = "nothing imported yet: run jzcli import FILES (files or folders) first"
 
 
 def _is_click_exception(exc: Exception) -> bool:
     """A usage error from click — either the click package or the copy vendored inside typer."""
     return any(cls.__name__ == "ClickException" and cls.__module__.endswith("exceptions") for cls in type(exc).__mro__)
+
+
+# --- help a person can read: every value named as people write it, options in panels -------------
+METAVARS = {
+    "--gemeente": "CODE|NAAM",
+    "--aanbieder": "AGB",
+    "--batch": "N",
+    "--van": "YYYY-MM",
+    "--tot": "YYYY-MM",
+    "--periode": "YYYY-MM",
+    "--dagtekening": "YYYY-MM-DD",
+    "--db": "FILE|URL",
+    "--output": "FILE",
+    "--budget": "FILE",
+    "--sleutel-bestand": "FILE",
+    "--contract": "FILE",
+    "--toewijzingen": "FILE",
+    "--map": '"COLUMN=FIELD"',
+    "--soort": "declaraties|toewijzingen|contract",
+    "--format": "table|json|csv",
+}
+METAVAR_OVERRIDES = {  # (command path, option) -> metavar
+    ("retour", "--output"): "DIR",
+    ("export jw323", "--output"): "DIR",
+    ("export jw323", "--format"): "table|json",
+}
+ARGUMENT_METAVAR = "FILE_OR_FOLDER..."
+READING = "Reading the files"
+PANELS = {
+    "--gemeente": "Selection", "--aanbieder": "Selection", "--batch": "Selection", "--van": "Selection",
+    "--tot": "Selection", "--by": "What to show", "--view": "What to show", "--budget": "What to show",
+    "--format": "Output", "--output": "Output", "--show-bsn": "Output", "--quiet": "Output", "--details": "Output",
+    "--excel": "Output", "--pseudoniem": "Output", "--sleutel-bestand": "Output", "--db": "Store",
+    "--soort": READING, "--map": READING, "--contract": READING, "--toewijzingen": READING,
+    "--periode": "The messages", "--dagtekening": "The messages",
+}
+READS_FILES = ("import", "check", "export jw323")  # there --aanbieder/--gemeente fill in what a file does not say
+
+
+def tight_examples(text: str) -> str:
+    """Consecutive example paragraphs (indented lines such as "  jzcli report ...") become one
+    block with a line each, instead of a blank line between every two."""
+    out: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if out and paragraph.startswith("  ") and out[-1].startswith("  "):
+            out[-1] += "\n" + paragraph
+        else:
+            out.append(paragraph)
+    return "\n\n".join(out)
+
+
+def polish_help(command, path: str = "") -> None:
+    """Give every option of every command a metavar people understand (no Python type names
+    such as <bool> or <list[str]>; none for a flag) and a help panel (selection, output,
+    store, …). Applied to the click command Typer builds, so no option can be forgotten."""
+    for param in command.params:
+        long = next((o for o in param.opts if o.startswith("--")), None)
+        if param.param_type_name == "argument":
+            name = ARGUMENT_METAVAR if param.nargs != 1 else param.name.upper()
+            param.metavar = name
+            # Typer writes "{paths}..." in the usage line and "<list[Path]>" beside the name: this
+            # one argument says it once, plainly ("jzcli import [OPTIONS] FILE_OR_FOLDER...").
+            param.get_usage_pieces = lambda ctx, name=name: [name]
+            param.display_type_rich = lambda ctx: None
+            continue
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif param.metavar is None:
+            param.metavar = METAVAR_OVERRIDES.get((path, long)) or METAVARS.get(long) or (long or "VALUE").lstrip("-").upper()
+        elif (path, long) in METAVAR_OVERRIDES:
+            param.metavar = METAVAR_OVERRIDES[(path, long)]
+        panel = READING if path in READS_FILES and long in ("--aanbieder", "--gemeente") else PANELS.get(long)
+        if path == "export jw323" and long == "--db":
+            panel = "Selection"
+        if panel and hasattr(param, "rich_help_panel"):
+            param.rich_help_panel = panel
+    for attr in ("help", "epilog"):
+        text = getattr(command, attr, None)
+        if text:
+            setattr(command, attr, tight_examples(text))
+    help_option = getattr(command, "get_help_option", None)
+    if help_option is not None:
+        from types import SimpleNamespace
+
+        option = help_option(SimpleNamespace(help_option_names=["-h", "--help"]))
+        if option is not None:
+            option.metavar = ""
+    for name, sub in getattr(command, "commands", {}).items():
+        polish_help(sub, f"{path} {name}".strip())
 
 
 def run_guarded(app: typer.Typer) -> int:
@@ -63,7 +182,9 @@ def run_guarded(app: typer.Typer) -> int:
 
 def _run(app: typer.Typer) -> int:
     try:
-        code = app(standalone_mode=False)
+        command = typer.main.get_command(app)
+        polish_help(command)
+        code = command(standalone_mode=False, prog_name="jzcli")
         return code if isinstance(code, int) else 0
     except JzError as exc:
         render.error_line(str(exc))
@@ -78,6 +199,10 @@ def _run(app: typer.Typer) -> int:
         return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except OSError as exc:  # a file or folder the command was told to use: name it and the reason
+        where = f"{exc.filename}: " if exc.filename else ""
+        render.error_line(f"{where}{exc.strerror or exc}; nothing half-written was kept")
+        return EXIT_IO
     except Exception as exc:  # click usage errors and anything unexpected
         if _is_click_exception(exc):
             exc.show()

@@ -73,30 +73,30 @@ def import_command(
     if gemeente is not None:
         opts.gemeente = resolve_gemeenten([gemeente])[0]
 
-    store = open_store(db)
+    store = open_store(db, create=True)
 
-    def progress(path: Path) -> None:
-        if not quiet:
-            render.status_line(f"reading {render.escape(str(path))}")
+    total = len(importer.expand_paths(paths))
+    done = 0
+    with render.Steps(quiet) as step:
 
-    results = importer.import_paths(store, paths, opts, progress=progress)
+        def progress(path: Path) -> None:
+            nonlocal done
+            done += 1
+            step(f"reading {path.name}" + (f" ({done} of {total})" if total > 1 else ""))
+
+        results = importer.import_paths(store, paths, opts, progress=progress)
     # only this run's batches: the store may hold millions of findings of earlier imports
     new_findings = store.import_findings(sorted({r.batch for r in results if r.status == "imported"}))
 
     if fmt == Format.json:
-        render.out.print_json(json.dumps([r.as_dict() for r in results], ensure_ascii=False))
+        render.data_out(render.json_text(json.loads(json.dumps([r.as_dict() for r in results], default=str))))
     elif fmt == Format.csv:
-        import csv
-        import sys
+        import pandas as pd
 
-        w = csv.writer(sys.stdout)
+        from jzcli.export import csv_text
+
         keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
-        w.writerow(keys)
-        from jzcli.export import csv_safe
-
-        for r in results:
-            d = r.as_dict()
-            w.writerow([csv_safe(d[k]) for k in keys])
+        render.data_out(csv_text(pd.DataFrame([[r.as_dict()[k] for k in keys] for r in results], columns=keys)))
     else:
         _render_results(results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn)
         _render_refused(results)

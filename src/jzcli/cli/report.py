@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
+from jzcli.cli.common import EXCEL_NEEDS_CSV, NOTHING_IMPORTED, DbOption, ExcelOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
 
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
@@ -74,7 +71,7 @@ def report_command(
     by: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--by", metavar="[aanbieder|productcategorie|productcode|maand|kwartaal|jaar]",
+            "--by", metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
             help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
             autocompletion=complete_by, show_default=False,
         ),
@@ -85,7 +82,7 @@ def report_command(
     view: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--view", metavar="[kosten|maand|afkeur|budget|lasten|alles]", autocompletion=complete_view,
+            "--view", metavar="kosten|maand|afkeur|budget|lasten|alles", autocompletion=complete_view,
             help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
             "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
             "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
@@ -100,8 +97,14 @@ def report_command(
     fmt: FormatOption = Format.table,
     output: Annotated[
         Optional[Path],
-        typer.Option("--output", "-o", help="Write to a file instead: .xlsx (a workbook with every view and charts), .json or .csv.", show_default=False),
+        typer.Option(
+            "--output", "-o",
+            help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
+            ".json, or .csv (UTF-8 with BOM; see --excel).",
+            show_default=False,
+        ),
     ] = None,
+    excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -127,6 +130,8 @@ def report_command(
         raise UsageError(f"-o {output}: use a .xlsx, .json or .csv file name")
     out_format = {".json": Format.json, ".csv": Format.csv}.get(suffix, fmt) if suffix != ".xlsx" else None
 
+    if excel and out_format != Format.csv:
+        raise UsageError(EXCEL_NEEDS_CSV)
     explicit = list(view or [])
     for v in explicit:
         if v not in VIEW_CHOICES:
@@ -144,6 +149,8 @@ def report_command(
     if out_format == Format.csv:
         if not explicit:
             tables = ["budget"] if budget else ["kosten"]
+        elif views == ["kosten"]:
+            tables = ["kosten"]  # the cost table itself (the per-aanbieder/categorie tables are --by views)
         if len(tables) != 1:
             raise UsageError(
                 f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
@@ -154,7 +161,16 @@ def report_command(
 
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
-    report = core.build_report(store, sel, by_values, tables, budgets, progress=None if quiet else render.status_line)
+    empty = store.is_empty()
+    with render.Steps(quiet) as step:
+
+        def progress(text: str) -> None:  # the one-off index build: said once, and shown while it runs
+            if not quiet:
+                render.status_line(render.escape(text))
+            step(text)
+
+        step("summing the lines")
+        report = core.build_report(store, sel, by_values, tables, budgets, progress=progress)
 
     if suffix == ".xlsx":
         from jzcli.report_xlsx import write_report
@@ -162,20 +178,23 @@ def report_command(
         sheets = write_report(report, output)
         if not quiet:
             render.status_line(f"wrote {render.escape(str(output))} (sheets: {', '.join(sheets)})")
-        _hints(report, quiet)
+        _hints(report, quiet, empty)
         return
     if out_format in (Format.json, Format.csv):
-        text = _as_json(report) if out_format == Format.json else _as_csv(report)
+        text = _as_json(report) if out_format == Format.json else _as_csv(report, excel)
         if output is not None:
             from jzcli.export import atomic_path
 
-            with atomic_path(output) as tmp:
-                tmp.write_text(text, encoding="utf-8")
+            with atomic_path(output) as tmp:  # a .csv gets a BOM: Excel then reads it as UTF-8
+                tmp.write_text(text, encoding="utf-8-sig" if out_format == Format.csv else "utf-8")
             if not quiet:
                 render.status_line(f"wrote {render.escape(str(output))}")
         else:
-            sys.stdout.write(text)
-        _hints(report, quiet)
+            render.data_out(text)
+        _hints(report, quiet, empty)
+        return
+    if empty:  # nothing but zeros to show
+        render.status_line(NOTHING_IMPORTED)
         return
     _render(report)
     _hints(report, quiet)
@@ -192,23 +211,25 @@ def _as_json(report) -> str:
     return render.json_text(data)
 
 
-def _as_csv(report) -> str:
+def _as_csv(report, excel: bool = False) -> str:
+    """The one table as CSV (LF line ends); ``excel``: ';' and decimal commas in money and %."""
+    import pandas as pd
+
     from jzcli import report as core
-    from jzcli.export import csv_safe
+    from jzcli.export import csv_text
 
     (frame,) = report.tables.values()
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(list(frame.columns))
-    for rec in core.rows_for_output(frame):
-        writer.writerow(["" if v is None else csv_safe(v) for v in rec.values()])
-    return buf.getvalue()
+    rows = pd.DataFrame(core.rows_for_output(frame), columns=list(frame.columns))
+    numbers = [c for c in rows.columns if c in core.MONEY_COLUMNS or c in core.PCT_COLUMNS]
+    return csv_text(rows.astype(object).where(rows.notna(), None), excel=excel, decimal_columns=numbers)
 
 
-def _hints(report, quiet: bool) -> None:
+def _hints(report, quiet: bool, empty: bool = False) -> None:
     if quiet:
         return
-    if not report.judged_any:
+    if empty:
+        render.status_line(NOTHING_IMPORTED)
+    elif not report.judged_any:
         render.status_line("No line has been judged yet: every amount is 'not judged'. Run jzcli validate first.")
 
 
@@ -249,8 +270,7 @@ def _dim_label(row: dict, dim: str) -> str:
     if value is None:
         return "(none)"
     if dim == "productcategorie" and row.get("productcategorie_omschrijving"):
-        text = f"{value} {row['productcategorie_omschrijving']}"
-        return text if len(text) <= 34 else text[:33] + "…"
+        return f"{value} {row['productcategorie_omschrijving']}"  # a terminal's column shortens the name
     return str(value)
 
 
@@ -284,6 +304,7 @@ def _render(report) -> None:
         "lasten_regel": _render_lasten_regel,
         "lasten_maand": _render_lasten_maand,
     }
+    noted = False
     for name, frame in report.tables.items():
         if name == "kosten" and not report.by and "aanbieder" in report.tables and _only_selected(report, frame):
             continue  # one gemeente, one row: its totals are in the aanbieder table
@@ -293,9 +314,27 @@ def _render(report) -> None:
             _render_dimension(report, frame, name)
         else:
             renderers[name](report, frame)
+        note = net_note(frame)
+        if note and not noted:  # under the first table where it shows; the others hold the same lines
+            render.out.print(note, style="dim", markup=False, highlight=False)
+            noted = True
         render.out.print()
     for note in report.notes:
         render.out.print(f"* {render.escape(note)}", style="dim")
+
+
+NET_NOTE = (
+    "approved above declared, or rejected below zero: amounts are net (debet − credit); a rejected "
+    "credit line counts as a negative rejected amount, and the debet it was meant to cancel stays approved"
+)
+
+
+def net_note(frame) -> str | None:
+    """The note under a cost table where a rejected credit makes a figure look impossible."""
+    if not {"goedgekeurd", "ingediend", "afgekeurd"} <= set(frame.columns) or frame.empty:
+        return None
+    odd = (frame["afgekeurd"] < 0) | (frame["goedgekeurd"] > frame["ingediend"])
+    return NET_NOTE if bool(odd.any()) else None
 
 
 def _money_columns(t, cols=MONEY_COLS) -> None:
@@ -326,9 +365,9 @@ def _render_kosten(report, frame) -> None:
     # thousands of rows with --by aanbieder --by maand: laid out once, not cell by cell by Rich
     t = render.TextTable(_title(report, title))
     if several:
-        t.add_column("gemeente")
+        t.add_column("gemeente", key=True)
     for d in by:
-        t.add_column(d)
+        t.add_column(d, key=d != "productcategorie")  # a category's name may give way, its code is first
     t.add_column("lines", justify="right")
     t.add_column("clients", justify="right")
     if with_volume:
@@ -376,7 +415,7 @@ def _render_kosten(report, frame) -> None:
 def _render_dimension(report, frame, dim: str) -> None:
     title = {"aanbieder": "Cost per aanbieder (AGB)", "productcategorie": "Cost per productcategorie"}[dim]
     t = render.TextTable(_title(report, title))
-    t.add_column(dim, max_width=34)
+    t.add_column(dim, max_width=34, key=dim == "aanbieder")
     t.add_column("lines", justify="right")
     t.add_column("clients", justify="right")
     _money_columns(t)
@@ -414,7 +453,7 @@ def _render_maand(report, frame) -> None:
     detail = frame[frame["niveau"] == "detail"]
     scale = max([max(0, int(r.goedgekeurd)) + max(0, int(r.afgekeurd)) + max(0, int(r.onbeoordeeld)) for r in detail.itertuples()] or [0])
     t = _table(_title(report, "Cost per month"), caption="[green]█[/] approved  [red]▓[/] rejected  [cyan]░[/] not judged  (net amounts; a negative month shows no bar)", caption_justify="left")
-    t.add_column("maand", no_wrap=True)
+    t.add_column("maand", no_wrap=True, key=True)
     t.add_column("lines", justify="right", no_wrap=True)
     t.add_column("clients", justify="right", no_wrap=True)
     _money_columns(t)
@@ -436,7 +475,7 @@ def _render_maand(report, frame) -> None:
 def _render_budget(report, frame) -> None:
     t = _table(_title(report, "Budget vs realised"))
     for label in ("gemeente", "jaar", "categorie"):
-        t.add_column(label, no_wrap=True)
+        t.add_column(label, no_wrap=True, key=True)
     for label, width in (("budget", 12), ("realised", 12), ("m", 2), ("projection", 12), ("headroom", 12), ("used", 6), ("proj.", 6)):
         t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
@@ -471,7 +510,7 @@ def _lasten_values(row) -> list[str]:
 
 def _render_lasten_aanbieder(report, frame) -> None:
     t = render.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
-    t.add_column("aanbieder")
+    t.add_column("aanbieder", key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
@@ -483,7 +522,7 @@ def _render_lasten_aanbieder(report, frame) -> None:
 
 def _render_lasten_maand(report, frame) -> None:
     t = render.TextTable(_title(report, "Administrative load per month"))
-    t.add_column("maand")
+    t.add_column("maand", key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
@@ -496,8 +535,8 @@ def _render_lasten_maand(report, frame) -> None:
 def _render_lasten_regel(report, frame) -> None:
     t = _table(_title(report, "Findings per rule"))
     rule_width = max([len(str(x)) for x in frame["regel"]] + [4])
-    t.add_column("rule", no_wrap=True, min_width=rule_width)
-    t.add_column("code", no_wrap=True, min_width=4)
+    t.add_column("rule", no_wrap=True, min_width=rule_width, key=True)
+    t.add_column("code", no_wrap=True, min_width=4, key=True)
     t.add_column("omschrijving", max_width=34, overflow="ellipsis", no_wrap=True)
     t.add_column("ernst", no_wrap=True, min_width=7)
     widths = {"lines": 5, "amount": 12, "rej.": 4, "rejected €": 12, "aanb.": 5}

@@ -9,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, QuietOption, open_store, resolve_gemeenten
+from jzcli.cli.common import check_batches, DbOption, QuietOption, open_store, resolve_gemeenten
 from jzcli.errors import FileReadError
 
 
@@ -57,6 +57,7 @@ def retour_command(
     codes = resolve_gemeenten(gemeente) if gemeente else None
     agbs = _agb_codes(aanbieder) if aanbieder else None
     store = open_store(db)
+    check_batches(store, batch)
     result = retour(store, output, batch=batch, aanbieder=agbs, gemeente=codes)
 
     for s in result.skipped:

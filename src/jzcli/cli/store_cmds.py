@@ -9,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, QuietOption, open_store
+from jzcli.cli.common import EXCEL_NEEDS_CSV, DbOption, ExcelOption, Format, FormatOption, QuietOption, check_batches, open_store
 
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -17,33 +17,52 @@ app.add_typer(export_app, name="export")
 
 @app.command("batches", epilog="Examples:\n\n  jzcli batches\n\n  jzcli batches --format json")
 def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> None:
-    """List imported batches: one per file, with its rows, skipped rows and findings."""
+    """List imported batches: one per file, with its rows, skipped rows and findings, and
+    whether jzcli validate has judged its lines (and when)."""
     store = open_store(db)
     frame = store.list_batches()
     columns = ["id", "soort", "bestand", "rijen_gelezen", "rijen_opgeslagen", "rijen_overgeslagen", "bevindingen", "geimporteerd_op", "gebruiker", "sha256"]
     frame = frame[columns]
+    judged = store.batch_verdicts().set_index("batch")
+    frame["beoordeeld_regels"] = [
+        int(judged["beoordeeld"].get(b, 0)) if soort == "declaraties" else None for b, soort in zip(frame["id"], frame["soort"])
+    ]
+    frame["beoordeeld_op"] = [judged["beoordeeld_op"].get(b) for b in frame["id"]]
     if fmt == Format.json:
-        render.out.print_json(frame.to_json(orient="records", date_format="iso"))
+        import json
+
+        render.data_out(render.json_text(json.loads(frame.to_json(orient="records", date_format="iso"))))
         return
     if fmt == Format.csv:
-        import sys
+        from jzcli.export import csv_text
 
-        from jzcli.export import csv_safe
-
-        frame.map(csv_safe).to_csv(sys.stdout, index=False)
+        render.data_out(csv_text(frame.astype(object).where(frame.notna(), None)))
         return
     t = render.table("Batches")
-    for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by")):
-        t.add_column(label, justify="right" if col.startswith(("rijen", "bev", "id")) else "left")
+    for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by"), ("beoordeeld_op", "validated")):
+        t.add_column(label, justify="right" if col.startswith(("rijen", "bev", "id")) else "left", key=col == "id")
     for row in frame.itertuples():
         t.add_row(
             str(row.id), row.soort, render.escape(row.bestand), render.number(row.rijen_gelezen),
             render.number(row.rijen_opgeslagen), render.number(row.rijen_overgeslagen), render.number(row.bevindingen),
-            str(row.geimporteerd_op)[:19], render.escape(row.gebruiker),
+            str(row.geimporteerd_op)[:19], render.escape(row.gebruiker), _validated(row),
         )
     render.out.print(t)
     if frame.empty:
         render.status_line("The store is empty: start with jzcli import FILE_OR_FOLDER")
+
+
+def _validated(row) -> str:
+    """'yes, <when>', 'no', or 'n of m lines, <when>' for a declaration batch; '' for others."""
+    if row.soort != "declaraties":
+        return ""
+    judged, stored = int(row.beoordeeld_regels or 0), int(row.rijen_opgeslagen or 0)
+    when = str(row.beoordeeld_op)[:16] if judged else ""
+    if judged == 0:
+        return "[yellow]no[/]" if stored else "no lines"
+    if judged >= stored:
+        return f"yes, {when}"
+    return f"[yellow]{render.number(judged)} of {render.number(stored)} lines[/], {when}"
 
 
 @export_app.command(
@@ -54,7 +73,14 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
     ),
 )
 def export_declaraties_command(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Target file: .csv or .xlsx.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o",
+            help="Target file: .xlsx (the best way into Excel: dates, amounts and codes as they are) or .csv "
+            "(UTF-8 with BOM, ',' and dot decimals; see --excel).",
+        ),
+    ],
     gemeente: Annotated[Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")] = None,
     aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")] = None,
     batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")] = None,
@@ -75,6 +101,7 @@ def export_declaraties_command(
             show_default=False,
         ),
     ] = None,
+    excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -83,9 +110,13 @@ def export_declaraties_command(
 
     Columns: batch, bron, blad, rij, aanbieder, gemeente, declaratienummer, referentienummer,
     vorig_referentienummer, bsn, toewijzingnummer, productcategorie, productcode, begindatum,
-    einddatum, volume, eenheid, tarief, bedrag, debet_credit, productperiode_afgeleid (how the
-    period was derived from a month column; empty when both dates are as written). Dates ISO (as
-    stored), money in euros (dot).
+    einddatum, volume, eenheid, tarief, bedrag, debet_credit as stored (what the provider wrote),
+    then what jzcli knows of each line: status (goedgekeurd, afgekeurd, empty when not judged),
+    retourcodes (of its rejection), toewijzing_gevonden (the allocation the line draws on, matched
+    on its toewijzingnummer or its content), contract_productcategorie and contract_eenheid (of its
+    product in the contract), and productperiode_afgeleid (how the period was derived from a month
+    column; empty when both dates are as written). Dates ISO, money in euros (dot; --excel:
+    decimal comma).
     """
     from jzcli.errors import UsageError
     from jzcli.export import export_declaraties
@@ -93,6 +124,8 @@ def export_declaraties_command(
 
     if output.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv or .xlsx file name")
+    if excel and output.suffix.lower() != ".csv":
+        raise UsageError(EXCEL_NEEDS_CSV)
     pseudonym = None
     if pseudoniem:
         from jzcli.export import pseudonym_key, pseudonymiser
@@ -101,6 +134,7 @@ def export_declaraties_command(
     elif sleutel_bestand is not None:
         raise UsageError("--sleutel-bestand is only used with --pseudoniem")
     store = open_store(db)
+    check_batches(store, batch)
     where = None
     conditions = []
     if gemeente:
@@ -116,10 +150,15 @@ def export_declaraties_command(
 
         where = sa.and_(*conditions)
     from jzcli.model import EXPORT_COLUMNS
-    from jzcli.validate import productperiode_afgeleid
+    from jzcli.validate import line_facts, productperiode_afgeleid
 
-    frame = store.declaraties(["id", *EXPORT_COLUMNS, "periode_uit_maand"], where=where)
-    frame["productperiode_afgeleid"] = productperiode_afgeleid(store, frame)
-    n = export_declaraties(frame, output, pseudonym=pseudonym)
+    with render.Steps(quiet) as step:
+        step("reading the lines")
+        frame = store.declaraties(["id", *EXPORT_COLUMNS, "periode_uit_maand"], where=where)
+        step("their verdicts and what validate derives")
+        facts = line_facts(store, where)
+        facts["productperiode_afgeleid"] = productperiode_afgeleid(store, frame).set_axis(frame["id"].astype("int64")).reindex(facts.index)
+        step(f"writing {output.name}")
+        n = export_declaraties(frame.drop(columns=["periode_uit_maand"]), output, pseudonym=pseudonym, facts=facts, excel=excel)
     if not quiet:
         render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")

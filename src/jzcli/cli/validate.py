@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import check_batches, NOTHING_IMPORTED, DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
 SHOWN_LINES = 20
@@ -59,12 +57,16 @@ def validate_command(
     codes = resolve_gemeenten(gemeente) if gemeente else None
     agbs = _agb_codes(aanbieder) if aanbieder else None
     store = open_store(db)
-
-    def progress(text: str) -> None:
+    check_batches(store, batch)
+    if store.is_empty():
         if not quiet:
-            render.status_line(render.escape(text))
+            render.status_line(NOTHING_IMPORTED)
+        if fmt == Format.json:
+            render.data_out(render.json_text([]))
+        return
 
-    result = validate(store, opnieuw=opnieuw, gemeente=codes, aanbieder=agbs, batch=batch, progress=progress)
+    with render.Steps(quiet) as progress:
+        result = validate(store, opnieuw=opnieuw, gemeente=codes, aanbieder=agbs, batch=batch, progress=progress)
 
     if output is not None:
         _write_output(result, output, show_bsn)
@@ -72,15 +74,11 @@ def validate_command(
             render.status_line(f"wrote {render.number(len(result.findings))} findings to {render.escape(str(output))}")
 
     if fmt == Format.json:
-        sys.stdout.write(render.json_text(findings_records(result, show_bsn=show_bsn)))
+        render.data_out(render.json_text(findings_records(result, show_bsn=show_bsn)))
     elif fmt == Format.csv:
-        frame = findings_table(result, show_bsn=show_bsn)
-        writer = csv.writer(sys.stdout)
-        writer.writerow(list(frame.columns))
-        from jzcli.export import csv_safe
+        from jzcli.export import csv_text
 
-        for row in frame.itertuples(index=False, name=None):
-            writer.writerow(["" if v is None else csv_safe(v) for v in row])
+        render.data_out(csv_text(findings_table(result, show_bsn=show_bsn)))
     else:
         _render(result, details=details, quiet=quiet)
 
@@ -105,8 +103,16 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
     elif suffix == ".csv":
         write_table(findings_table(result, show_bsn=show_bsn), output)
     else:
-        summary = rule_summary(result).rename(columns={"regels": "lines", "bedrag": "amount_cents"})
-        write_xlsx({"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary}, output)
+        from decimal import Decimal
+
+        from jzcli.report_xlsx import EURO_FORMAT
+
+        summary = rule_summary(result)
+        summary["bedrag"] = [Decimal(int(c)) / 100 for c in summary["bedrag"]]  # euros, exact, as a number
+        write_xlsx(
+            {"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary}, output,
+            number_formats={"bedrag": EURO_FORMAT}, labels=True,
+        )
 
 
 def _render(result, *, details: bool, quiet: bool) -> None:
@@ -120,7 +126,7 @@ def _render(result, *, details: bool, quiet: bool) -> None:
 
     summary = rule_summary(result)
     if len(summary):
-        t = render.table(f"Findings per rule (round {result.ronde})")
+        t = render.table(f"Findings per rule (validate run {result.ronde} on this store)")
         for col, just in (("rule", "left"), ("retourcode", "left"), ("omschrijving", "left"), ("ernst", "left"), ("lines", "right"), ("amount", "right")):
             t.add_column(col, justify=just)
         for r in summary.itertuples():
@@ -175,10 +181,12 @@ def rules_command(fmt: FormatOption = Format.table) -> None:
 
     frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
     if fmt == Format.json:
-        sys.stdout.write(render.json_text(frame.to_dict(orient="records")))
+        render.data_out(render.json_text(frame.to_dict(orient="records")))
         return
     if fmt == Format.csv:
-        frame.to_csv(sys.stdout, index=False)
+        from jzcli.export import csv_text
+
+        render.data_out(csv_text(frame))
         return
     t = render.table(f"Rules ({len(frame)})", show_lines=False)
     for col in ("rule", "retourcode", "ernst", "niveau", "checks", "omschrijving"):

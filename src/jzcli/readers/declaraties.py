@@ -127,6 +127,14 @@ def title_values(sheet: RawSheet, above_row: int) -> tuple[str | None, str | Non
     return agb, gemeente
 
 
+def prose_message(label: str) -> str:
+    return (
+        f"{label}: holds running text (sentences, like a README or a letter), not a table of declarations: "
+        "no row has column names such as BSN, Productcode, Begindatum, Volume, Bedrag. Import the provider's "
+        "spreadsheet (.xlsx) or CSV export"
+    )
+
+
 def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -> SheetResult:
     cells = sheet.cells
     bron = path.name
@@ -144,11 +152,17 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     if "volume" not in columns and "bedrag" not in columns:
         missing.append("volume or bedrag")
     if missing:
+        from jzcli.readers.filetype import plausible_header
+
+        mapped_names = {names[i] for i in columns.values() if i < len(names)}
+        free = [n for n in names if plausible_header(n) and n not in mapped_names]
+        hint = (
+            'Tell jzcli which column is which with --map "Column name=field", e.g. '
+            f'--map "{free[0]}={missing[0].split()[0]}"' if free else "No other cell in that row looks like a column name"
+        )
         raise FileReadError(
             f"{label}: row {cells.index[header.row_index]}: required columns not found: "
-            f"{', '.join(missing)}. Headers found: {', '.join(repr(_mask_numbers(n)) for n in names if n)}. "
-            'Tell jzcli which column is which with --map "Column name=field", e.g. '
-            f'--map "{next((n for n in names if n), "Cliëntnummer")}=bsn"'
+            f"{', '.join(missing)}. Headers found: {', '.join(repr(_mask_numbers(n)) for n in names if n)}. {hint}"
         )
 
     title_agb, title_gemeente = title_values(sheet, header.row_index)
@@ -671,9 +685,16 @@ def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[
     results: list[SheetResult] = []
     skipped_sheets: list[dict] = []
     diagnosis: list[tuple[str | None, list[str]]] = []
+    prose = 0
+    from jzcli.readers.filetype import looks_like_prose
+
     for sheet in sheets:
         if sheet.cells.empty:
             skipped_sheets.append({"blad": sheet.name, "reden": "empty sheet", **_hidden_note(sheet)})
+            continue
+        if looks_like_prose(sheet.cells):  # notes, a letter, a README: sentences whose words may look like headers
+            skipped_sheets.append({"blad": sheet.name, "reden": "running text, not a table", **_hidden_note(sheet)})
+            prose += 1
             continue
         rows = sheet.cells.head(50).values.tolist()
         header = _best_header(sheet, rows, ctx.mapping)
@@ -683,13 +704,21 @@ def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[
             continue
         results.append(read_sheet(path, sheet, ctx, header))
     if not results:
+        if prose and not diagnosis:
+            raise FileReadError(prose_message(path.name))
         found = max(diagnosis, key=lambda d: len(d[1]), default=(None, []))
         where = f", sheet '{found[0]}'" if found[0] else ""
         headers = ", ".join(repr(_mask_numbers(h)) for h in found[1][:20]) or "none"
+        from jzcli.readers.filetype import plausible_header
+
+        table = sum(1 for h in found[1] if plausible_header(h)) >= 2  # a header row jzcli does not know
+        hint = (
+            ' Map columns with --map "Column name=field" (fields: bsn, productcode, begindatum, einddatum, '
+            "periode, volume, eenheid, tarief, bedrag, ...)" if table else
+            " No row looks like a header row of a table"
+        )
         raise FileReadError(
             f"{path.name}{where}: no declaration header found (looked for columns such as BSN, "
-            f"Productcode, Begindatum/Einddatum or Maand, Volume/Aantal, Bedrag). Headers found: {headers}. "
-            'Map columns with --map "Column name=field" (fields: bsn, productcode, begindatum, einddatum, '
-            "periode, volume, eenheid, tarief, bedrag, ...)"
+            f"Productcode, Begindatum/Einddatum or Maand, Volume/Aantal, Bedrag). Headers found: {headers}.{hint}"
         )
     return results, skipped_sheets

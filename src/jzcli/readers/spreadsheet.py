@@ -174,7 +174,12 @@ def read_sheets(path: Path) -> list[RawSheet]:
     head = read_head(path)
     if not head:
         raise FileReadError(f"{path.name}: the file is empty")
+    from jzcli.readers.filetype import foreign_binary, foreign_zip
+
     kind = sniff_kind(path, head)
+    foreign = foreign_zip(path) if kind == "zip" else foreign_binary(path, head)
+    if foreign:
+        raise FileReadError(foreign)
     if kind == "xml":
         raise FileReadError(f"{path.name}: is an XML file, not a spreadsheet")
     with deadline(path):
