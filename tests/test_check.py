@@ -434,3 +434,21 @@ def test_a_line_rejected_in_an_earlier_month_is_no_history(tmp_path, cli):
     assert [(x["rij"], x["regel"]) for x in json.loads(r.stdout)] == [(3, "TR323")]  # row 2 (the resubmission) passes
     r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "-q")
     assert "1 lines there are rejected by the same rules and are no history" in " ".join(r.stdout.split())
+
+
+def test_eerder_folder_holding_the_checked_file_never_takes_it_as_history(tmp_path, cli):
+    """All months in one folder is the obvious --eerder: the file being checked is left out of the
+    history (before: it was imported as history, then skipped as given twice; nothing checked, exit 0)."""
+    import shutil
+
+    march, _april, contract, toew = _months(tmp_path)
+    folder = tmp_path / "maanden"
+    folder.mkdir()
+    shutil.copy(march, folder / "maart.xlsx")
+    again = declaration(folder / "april2.xlsx", [line(BSNS[1], ref="B1", decl="D5")])  # March's M2 again: TR389
+    r = cli("check", again, "--contract", contract, "--toewijzingen", toew, "--eerder", folder, "--format", "json", "-q")
+    assert r.exit_code == 1, r.output
+    assert {(x["rij"], x["regel"]) for x in json.loads(r.stdout)} == {(2, "TR389")}
+    # one file named both ways is a usage error, not a silent pass
+    r = cli("check", again, "--contract", contract, "--toewijzingen", toew, "--eerder", again, "-q")
+    assert r.exit_code == 2 and "both to check and with --eerder" in r.stderr, r.output

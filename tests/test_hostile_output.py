@@ -375,6 +375,37 @@ def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, sqlite_ur
         assert b"\\x1b[2J" in data.replace(b"\r\n", b""), args  # the file name, shown as text
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_csv_on_a_terminal_shows_cursor_moves_from_a_file(tmp_path, sqlite_url, cli):
+    """--format csv to a terminal carries the file's own text: a cursor move or line erase in a
+    cell (which would hide the line above, a rejection) is shown as text, never obeyed."""
+    import pty
+
+    src = tmp_path / "cursor.csv"
+    src.write_bytes(csv_bytes([HEADER, line(), line(BSN3, code="45A48\x1b[1A\x1b[2K")]))
+    assert cli("import", src, "--db", sqlite_url, "-q").exit_code == 0
+    for args in (["validate", "--format", "csv", "-q"], ["export", "declaraties", "-o", str(tmp_path / "x.csv"), "-q"]):
+        leader, follower = pty.openpty()
+        env = dict(os.environ, COLUMNS="200", TERM="xterm-256color")
+        env.pop("NO_COLOR", None)
+        proc = subprocess.Popen([sys.executable, "-m", "jzcli", *args, "--db", sqlite_url], stdout=follower, stderr=follower, env=env)
+        os.close(follower)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        assert proc.wait(timeout=60) in (0, 1), (args, data[-500:])
+        os.close(leader)
+        assert b"\x1b[1A" not in data and b"\x1b[2K" not in data, (args, data[-800:])
+        if args[0] == "validate":  # the finding's waarde, shown as text
+            assert b"\\x1b[1A" in data, data[-800:]
+
+
 def test_export_jw323_leaves_out_a_line_xml_cannot_carry(tmp_path, cli):
     header = ["BSN", "Productcategorie", "Productcode", "Van", "Tot", "Aantal", "Eenheid", "Tarief", "Bedrag", "Gemeente", "AGB", "Toewijzingnummer", "Referentienummer"]
     good = [BSN2, "45", "45A48", "01-03-2025", "31-03-2025", "3", "04", "78,00", "234,00", "0406", AGB, "1002", "R2"]

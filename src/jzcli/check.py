@@ -43,7 +43,7 @@ from pathlib import Path
 import pandas as pd
 
 from jzcli import render
-from jzcli.errors import FileReadError
+from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths, import_file
 from jzcli.store import Store
 from jzcli.validate import (
@@ -223,10 +223,17 @@ def check(
     with temporary_store() as store:
         agreements = import_agreements(store, list(contracts), list(toewijzingen), opts, progress)
         given = [*contracts, *toewijzingen]
-        earlier, history_lines, history_rejected = (
-            import_history(store, list(eerder), given, opts, today=today, skip=skip, progress=progress) if eerder else ([], 0, 0)
-        )
         decl_files, ignored = declaration_files(files, [*given, *eerder])
+        checked = {Path(p).resolve() for p in decl_files}
+        for p in eerder:
+            if not Path(p).is_dir() and Path(p).resolve() in checked:
+                raise UsageError(f"{p}: given both to check and with --eerder; a file is either this month's or an earlier month's")
+        # the files being checked are never their own history, also when an --eerder folder holds them
+        earlier, history_lines, history_rejected = (
+            import_history(store, list(eerder), [*given, *decl_files], opts, today=today, skip=skip, progress=progress)
+            if eerder
+            else ([], 0, 0)
+        )
         declaraties = import_declaraties(store, decl_files, opts, progress)
         result = validate(store, today=today, skip_families=skip, progress=progress, history_complete=bool(eerder))
         records = findings_records(result, show_bsn=show_bsn)

@@ -35,7 +35,6 @@ class _SafeConsole(Console):
         Console.file.fset(self, new_file)
 
 
-err = _SafeConsole(stderr=True, highlight=False)
 
 _BSN_LIKE = re.compile(r"(?<!\d)(\d{9})(?!\d)")
 
@@ -311,6 +310,7 @@ class _Out(_SafeConsole):
 
 
 out = _Out(highlight=False, soft_wrap=False)
+err = _Out(stderr=True, highlight=False)  # a warning in a log file is one line, never wrapped at 80
 
 
 def table(title: str | None = None, **kwargs) -> Table:
@@ -566,9 +566,11 @@ def data_out(text: str) -> None:
     stream = sys.stdout
     buffer = getattr(stream, "buffer", None)
     if buffer is None or isinstance(stream, TerminalStream):
-        # a stream without bytes underneath (an IDE console), or a terminal: as text, through the
-        # terminal guard that shows control characters from a file instead of obeying them
-        stream.write(text)
+        # a stream without bytes underneath (an IDE console), or a terminal: as text, every control
+        # character shown, never obeyed (this text is the file's own: none of it is Rich's styling)
+        from jzcli.textsafe import terminal_safe
+
+        stream.write(terminal_safe(text, styled=False))
         return
     stream.flush()
     buffer.write(text.encode("utf-8"))

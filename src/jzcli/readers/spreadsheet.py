@@ -177,12 +177,12 @@ def read_sheets(path: Path) -> list[RawSheet]:
     from jzcli.readers.filetype import foreign_binary, foreign_zip
 
     kind = sniff_kind(path, head)
-    foreign = foreign_zip(path) if kind == "zip" else foreign_binary(path, head)
-    if foreign:
-        raise FileReadError(foreign)
     if kind == "xml":
         raise FileReadError(f"{path.name}: is an XML file, not a spreadsheet")
-    with deadline(path):
+    with deadline(path):  # recognising a foreign zip lists its entries: bounded like the read
+        foreign = foreign_zip(path) if kind == "zip" else foreign_binary(path, head)
+        if foreign:
+            raise FileReadError(foreign)
         if kind == "zip":
             _check_zip(path)
             return _read_excel(path)
