@@ -224,6 +224,31 @@ def test_negative_amounts_mean_credit(tmp_path, sqlite_url, cli):
     assert (line["debet_credit"], line["bedrag"], line["volume"]) == ("C", 15600, 2)
 
 
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16"])
+def test_volume_and_bedrag_of_opposite_signs_are_not_guessed_a_credit(tmp_path, db_url, cli, encoding):
+    """-10 uur for € 510,00 (or 10 uur for € -510,00): debet or credit cannot be known. The negative
+    value is left empty with a JZ-I02 finding; the line is never taken as a credit (before: stored
+    as C with volume 10 and approved, lowering the total by € 510,00)."""
+    rows = [
+        ["BSN", "Productcode", "Van", "Tot", "Aantal", "Tarief", "Bedrag", "Gemeente", "AGB"],
+        [BSN1, "45A48", "01-03-2025", "31-03-2025", "-10", "51,00", "510,00", "0406", AGB],
+        [BSN1, "45A48", "01-04-2025", "30-04-2025", "10", "51,00", "-510,00", "0406", AGB],
+        [BSN1, "45A48", "01-05-2025", "31-05-2025", "-10", "51,00", "-510,00", "0406", AGB],  # a credit, as usual
+    ]
+    src = write_csv(tmp_path / "tekens.csv", rows, encoding=encoding, delimiter="\t" if encoding == "utf-16" else ";")
+    r = cli("import", src, "--db", db_url, "--format", "json", "-q")
+    assert r.exit_code == 0, r.output
+    lines = stored(db_url).set_index("rij")
+    assert lines.loc[2, "debet_credit"] == "D" and pd.isna(lines.loc[2, "volume"]) and lines.loc[2, "bedrag"] == 51000
+    assert lines.loc[3, "debet_credit"] == "D" and pd.isna(lines.loc[3, "bedrag"]) and lines.loc[3, "volume"] == 10
+    assert (lines.loc[4, "debet_credit"], lines.loc[4, "volume"], lines.loc[4, "bedrag"]) == ("C", 10, 51000)
+    found = Store.open(db_url).import_findings().set_index("rij")
+    assert set(found.index) == {2, 3}
+    assert found.loc[2, "regel"] == "JZ-I02" and found.loc[2, "waarde"] == "-10"
+    assert "negative volume while bedrag is positive" in found.loc[2, "melding"]
+    assert "negative bedrag while volume is positive" in found.loc[3, "melding"]
+
+
 def test_reimport_of_identical_file_is_a_noop(tmp_path, db_url, cli):
     src = write_xlsx(tmp_path / "clean.xlsx", {"Declaratie": clean_rows()})
     assert cli("import", src, "--db", db_url, "-q").exit_code == 0

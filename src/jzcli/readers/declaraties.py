@@ -512,19 +512,31 @@ def _excel_cell_findings(sheet: RawSheet, names: list[str], columns: dict[str, i
 def _apply_signs(out: pd.DataFrame, findings: list, names, columns, data) -> None:
     """Negative amounts/volumes mean credit: store absolute values with debet_credit C.
 
-    A negative value on a line whose D/C column says D contradicts itself: it is not guessed; the
-    value is left empty and a finding names both.
+    A line that contradicts itself is not guessed: a negative value on a line whose D/C column
+    says D, or a volume and a bedrag of opposite signs (-10 uur for € 510,00: a credit or a debet?).
+    The negative value is left empty and a finding names the contradiction. (A positive tarief on
+    a credit with a negative volume and bedrag is the usual way to write a credit.)
     """
     dc = out["debet_credit"]
     negative_any = pd.Series(False, index=out.index)
     for num in ("bedrag", "volume", "tarief"):
         negative_any |= out[num].fillna(0) < 0
     explicit_debet = dc == "D"
-    conflict = negative_any & explicit_debet.fillna(False)
+    bedrag, volume = out["bedrag"].fillna(0), out["volume"].fillna(0)
+    mixed = ((bedrag < 0) & (volume > 0)) | ((bedrag > 0) & (volume < 0))
+    conflict = (negative_any & explicit_debet.fillna(False)) | mixed
+    opposite = {"bedrag": "volume", "volume": "bedrag"}
     for num in ("bedrag", "volume", "tarief"):
         neg = (out[num].fillna(0) < 0) & conflict
         if neg.any():
             raw = data[num][neg]
+            marked_d = explicit_debet.fillna(False)[neg].to_numpy()
+            other = opposite.get(num)
+            signs = (
+                f"negative {num} while {other} is positive: the signs contradict (a debet or a credit?)"
+                if other
+                else f"negative {num} on a line whose volume and bedrag contradict in sign"
+            )
             findings.append(
                 pd.DataFrame(
                     {
@@ -533,7 +545,7 @@ def _apply_signs(out: pd.DataFrame, findings: list, names, columns, data) -> Non
                         "veld": num,
                         "waarde": raw.map(_raw_text).values,
                         "regel": IMPORT_RULE_SIGN,
-                        "melding": f"negative {num} on a line marked debet (D)",
+                        "melding": np.where(marked_d, f"negative {num} on a line marked debet (D)", signs),
                     }
                 )
             )
