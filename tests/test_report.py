@@ -284,7 +284,7 @@ def test_budget_vs_realised_and_projection(store_url, tmp_path):
         ("1942", None, 2_000_000, 0, 0, 0, 0, None, None, 0.0, None),
     ]
     note = frame["opmerking"].tolist()[2]
-    assert "not included: EUR 234.00 declared on retired code 0381 Bussum" in note and "no projection" in note
+    assert "not included: € 234,00 realised (approved + not judged) on retired code 0381 Bussum" in note and "no projection" in note
 
 
 def test_budget_projection_counts_months_up_to_the_last_with_lines(tmp_path, sqlite_url, cli):

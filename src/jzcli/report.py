@@ -690,9 +690,11 @@ def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
         if row.productcategorie is not None:
             older = older[older["productcategorie"] == row.productcategorie]
         if len(older):
+            from jzcli.render import euro as render_euro
+
             for code, grp in older.groupby("gemeente"):
                 amount = int(grp["goedgekeurd"].sum() + grp["onbeoordeeld"].sum())
-                notes.append(f"not included: {_euro_plain(amount)} declared on retired code {code} {gemeente_naam(code)}")
+                notes.append(f"not included: {render_euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}")
         if not months:
             notes.append("no lines in this year: no projection")
         out.append({
@@ -725,12 +727,6 @@ def _pct_one(num: int, den: int) -> float | None:
     if not den:
         return None
     return float((Decimal(num) * 100 / Decimal(den)).quantize(Decimal("0.01"), ROUND_HALF_UP))
-
-
-def _euro_plain(cents: int) -> str:
-    from jzcli.export import cents_to_euro_text
-
-    return "EUR " + cents_to_euro_text(cents)
 
 
 # ------------------------------------------------------------------------------ administrative load

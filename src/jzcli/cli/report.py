@@ -492,7 +492,8 @@ def _render_budget(report, frame) -> None:
     render.out.print(t)
     for row in frame.to_dict(orient="records"):
         if row["opmerking"]:
-            render.out.print(f"* {row['gemeente']} {row['jaar']} {row['productcategorie'] or ''}: {render.escape(row['opmerking'])}", style="dim")
+            where = " ".join(str(p) for p in (row["gemeente"], row["jaar"], row["productcategorie"]) if p)
+            render.out.print(f"* {render.escape(where)}: {render.escape(row['opmerking'])}", style="dim")
 
 
 def _lasten_columns(t) -> None:
