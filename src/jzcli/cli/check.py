@@ -57,7 +57,7 @@ def _date_option(value: str | None, option: str) -> dt.date | None:
     ),
 )
 def check_command(
-    paths: Annotated[list[Path], typer.Argument(help="Declaration files or folders (xlsx, xlsm, xls, csv, JW323 xml).", show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(help="Declaration files or folders (xlsx, xlsm, xls, ods, csv, txt, JW323 xml).", show_default=False)],
     contract: Annotated[
         Optional[list[Path]],
         typer.Option("--contract", help="Required. The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract)."),

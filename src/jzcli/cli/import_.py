@@ -34,7 +34,7 @@ from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
     ),
 )
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import (xlsx, xlsm, xls, csv, txt).", show_default=False)],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).", show_default=False)],
     soort: Annotated[
         Optional[str],
         typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
