@@ -389,7 +389,13 @@ def test_console_script_and_module_run_in_a_subprocess(tmp_path):
     assert json.loads(r.stdout)[0]["stored"] == 3
     broken = tmp_path / "broken.xlsx"
     broken.write_bytes(b"PK\x03\x04 this is not a workbook")
-    r = subprocess.run(["jzcli", "import", str(broken), "--db", str(db)], capture_output=True, text=True, env=env)
+    # the console script installed beside this Python (a venv's bin/ or Scripts\, not always on PATH)
+    import shutil
+    from pathlib import Path as _Path
+
+    script = shutil.which("jzcli", path=str(_Path(sys.executable).parent)) or shutil.which("jzcli")
+    assert script, "the jzcli console script is not installed beside " + sys.executable
+    r = subprocess.run([script, "import", str(broken), "--db", str(db)], capture_output=True, text=True, env=env)
     assert r.returncode == 3
     assert "broken.xlsx" in r.stderr and "Traceback" not in r.stderr
 
