@@ -124,12 +124,8 @@ def check_input_file(path: Path) -> int:
     """
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        raise FileReadError(f"{path}: file not found") from None
-    except PermissionError:
-        raise FileReadError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise FileReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise _unreadable(path, exc) from None
     if stat.S_ISDIR(st.st_mode):
         raise FileReadError(f"{path}: is a folder, not a file")
     if not stat.S_ISREG(st.st_mode):
@@ -159,14 +155,19 @@ def read_head(path: Path, n: int = 4096) -> bytes:
     try:
         with path.open("rb") as fh:
             return fh.read(n)
-    except FileNotFoundError:
-        raise FileReadError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise FileReadError(f"{path}: is a folder, not a file") from None
-    except PermissionError:
-        raise FileReadError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise FileReadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> FileReadError:
+    """An OS error on opening or looking at ``path`` as one refusal naming the file."""
+    if isinstance(exc, FileNotFoundError):
+        return FileReadError(f"{path}: file not found")
+    if isinstance(exc, IsADirectoryError):
+        return FileReadError(f"{path}: is a folder, not a file")
+    if isinstance(exc, PermissionError):
+        return FileReadError(f"{path}: permission denied")
+    return FileReadError(f"{path}: cannot be read ({exc.strerror or exc})")
 
 
 def read_sheets(path: Path) -> list[RawSheet]:
