@@ -22,7 +22,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TWENTE = ["0141", "0147", "0148", "0153", "0158", "0163", "0164", "0168", "0173", "0175", "0177", "0183", "0189", "1774"]
+TWENTE = [
+    "0141",
+    "0147",
+    "0148",
+    "0153",
+    "0158",
+    "0163",
+    "0164",
+    "0168",
+    "0173",
+    "0175",
+    "0177",
+    "0183",
+    "0189",
+    "1774",
+]
 PRODUCTS = [  # code, categorie, eenheid, tarief cents (from 2025-07-01 +2 %), omschrijving
     ("45A48", "45", "04", 7800, "Jeugdhulp ambulant regulier individueel"),
     ("45A49", "45", "04", 5100, "Jeugdhulp ambulant regulier groep"),
@@ -174,7 +189,20 @@ def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
         return float(text.replace(".", "").replace(",", "."))
 
     for row in frame.itertuples(index=False):
-        ws.append([row[0], row[1], row[2], row[3], date(row[4]), date(row[5]), int(row[6]), row[7], euros(row[8]), euros(row[9])])
+        ws.append(
+            [
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                date(row[4]),
+                date(row[5]),
+                int(row[6]),
+                row[7],
+                euros(row[8]),
+                euros(row[9]),
+            ]
+        )
     wb.save(path)
 
 
@@ -186,7 +214,10 @@ def _write_contract(path: Path) -> None:
         "",
     ]
     for code, cat, unit, cents, name in PRODUCTS:
-        for van, tot, value in (("2025-01-01", "2025-06-30", cents), ("2025-07-01", "2025-12-31", (cents * 102 + 50) // 100)):
+        for van, tot, value in (
+            ("2025-01-01", "2025-06-30", cents),
+            ("2025-07-01", "2025-12-31", (cents * 102 + 50) // 100),
+        ):
             tarief_unit = unit
             lines += [
                 "[[product]]",

@@ -49,18 +49,29 @@ def bsns(n: int) -> list[str]:
 
 def write_inputs(n: int, folder: Path) -> dict[str, Path]:
     products = folder / "contract-n.toml"
-    products.write_text(CONTRACT_HEAD + "".join(PRODUCT.format(code=f"P{i:06d}") for i in range(n)) + PRODUCT.format(code="45A48"))
+    products.write_text(
+        CONTRACT_HEAD + "".join(PRODUCT.format(code=f"P{i:06d}") for i in range(n)) + PRODUCT.format(code="45A48")
+    )
     contract = folder / "contract-1.toml"
     contract.write_text(CONTRACT_HEAD + PRODUCT.format(code="45A48"))
     numbers = bsns(n)
     alloc = folder / "toewijzingen.csv"
     pd.DataFrame(
         {
-            "toewijzingnummer": [1001 + i for i in range(n)], "bsn": numbers, "aanbieder": B.AGB, "gemeente": B.GEM,
-            "productcategorie": "45", "productcode": "45A48", "ingangsdatum": "01-01-2025", "einddatum": "31-12-2025",
-            "volume": 10, "eenheid": "04", "frequentie": 2, "toewijzingsdatum": "15-12-2024",
+            "toewijzingnummer": [1001 + i for i in range(n)],
+            "bsn": numbers,
+            "aanbieder": B.AGB,
+            "gemeente": B.GEM,
+            "productcategorie": "45",
+            "productcode": "45A48",
+            "ingangsdatum": "01-01-2025",
+            "einddatum": "31-12-2025",
+            "volume": 10,
+            "eenheid": "04",
+            "frequentie": 2,
+            "toewijzingsdatum": "15-12-2024",
         }
-    ).to_csv(alloc, sep=";", index=False)  # fmt: skip
+    ).to_csv(alloc, sep=";", index=False)
     message = folder / "jw323.xml"
     clients = (B.client(b, [B.prestatie(f"R{i:07d}", 1001 + i)]) for i, b in enumerate(numbers))
     B.write_message(message, "JW323", B.jw323(clients=clients, totaal=10 * 7980 * n))
@@ -92,7 +103,9 @@ def main() -> None:
             db = str(folder / "store.db")
             steps = {
                 "contract_import": run("import", str(inputs["products"]), "--db", str(folder / "c.db"), "-q"),
-                "jw323_import": run("import", str(inputs["contract"]), str(inputs["alloc"]), str(inputs["message"]), "--db", db, "-q"),
+                "jw323_import": run(
+                    "import", str(inputs["contract"]), str(inputs["alloc"]), str(inputs["message"]), "--db", db, "-q"
+                ),
                 "jw323_validate": run("validate", "--db", db, "-q"),
             }
         results.append({"n": n, **steps})

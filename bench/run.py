@@ -25,9 +25,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 PY = sys.executable
 
-FLOOR_CSV = (
-    "import pandas as pd, sys; pd.read_csv(sys.argv[1], sep=';', dtype=str, encoding='cp1252')"
-)
+FLOOR_CSV = "import pandas as pd, sys; pd.read_csv(sys.argv[1], sep=';', dtype=str, encoding='cp1252')"
 FLOOR_XLSX = "import pandas as pd, sys; pd.read_excel(sys.argv[1], engine='calamine', dtype=str)"
 
 FRICTIONLESS_SCHEMA = {
@@ -55,8 +53,11 @@ def run(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dic
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     code = os.waitstatus_to_exitcode(status)
     return {
-        "seconds": round(seconds, 3), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
-        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "exit": code, "stderr": stderr[-500:],
+        "seconds": round(seconds, 3),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "exit": code,
+        "stderr": stderr[-500:],
     }
 
 
@@ -70,7 +71,16 @@ def dataset(lines: int, xlsx_lines: int) -> Path:
     if not marker.exists():
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run(
-            [PY, str(HERE / "generate.py"), "--lines", str(lines), "--out", str(target), "--xlsx-lines", str(xlsx_lines)],
+            [
+                PY,
+                str(HERE / "generate.py"),
+                "--lines",
+                str(lines),
+                "--out",
+                str(target),
+                "--xlsx-lines",
+                str(xlsx_lines),
+            ],
             check=True,
         )
         marker.touch()
@@ -91,7 +101,9 @@ def bench_size(lines: int, xlsx_lines: int, frictionless: bool) -> dict:
     # The floor of the store itself: one executemany of ready-made tuples (bench/sqlite_floor.py).
     floor = subprocess.run(
         [PY, str(HERE / "sqlite_floor.py"), "--lines", str(lines), "--db", str(OUT / "floor.db")],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     steps_floor_sqlite = json.loads(floor.stdout)
     # Every finding to a file (as a user would hand them on); stdout gets the summary table.
@@ -103,8 +115,20 @@ def bench_size(lines: int, xlsx_lines: int, frictionless: bool) -> dict:
         schema = OUT / "frictionless-schema.json"
         schema.write_text(json.dumps(FRICTIONLESS_SCHEMA))
         steps["frictionless_validate"] = run(
-            ["frictionless", "validate", "declaraties.csv", "--schema", str(schema), "--trusted",
-             "--encoding", "cp1252", "--dialect", json.dumps({"csv": {"delimiter": ";"}}), "--limit-errors", "1000000"],
+            [
+                "frictionless",
+                "validate",
+                "declaraties.csv",
+                "--schema",
+                str(schema),
+                "--trusted",
+                "--encoding",
+                "cp1252",
+                "--dialect",
+                json.dumps({"csv": {"delimiter": ";"}}),
+                "--limit-errors",
+                "1000000",
+            ],
             cwd=data,
         )
     if xlsx_lines:
@@ -114,10 +138,17 @@ def bench_size(lines: int, xlsx_lines: int, frictionless: bool) -> dict:
         steps["import_xlsx"] = run(jz("import", str(data / "declaraties.xlsx"), "--db", str(xdb), "-q"), env)
     pipeline = steps["import_csv"]["seconds"] + steps["validate"]["seconds"] + steps["report"]["seconds"]
     pipeline_cpu = sum(steps[k]["cpu_seconds"] for k in ("import_csv", "validate", "report"))
-    result = {"lines": lines, "xlsx_lines": xlsx_lines, "steps": steps, "pipeline_seconds": round(pipeline, 3),
-              "pipeline_cpu_seconds": round(pipeline_cpu, 3)}
+    result = {
+        "lines": lines,
+        "xlsx_lines": xlsx_lines,
+        "steps": steps,
+        "pipeline_seconds": round(pipeline, 3),
+        "pipeline_cpu_seconds": round(pipeline_cpu, 3),
+    }
     result["sqlite_insert_floor"] = steps_floor_sqlite
-    result["ratio_sqlite_insert_floor_vs_read_csv"] = round(steps_floor_sqlite["seconds"] / steps["floor_read_csv"]["seconds"], 2)
+    result["ratio_sqlite_insert_floor_vs_read_csv"] = round(
+        steps_floor_sqlite["seconds"] / steps["floor_read_csv"]["seconds"], 2
+    )
     result["ratio_pipeline_vs_read_csv"] = round(pipeline / steps["floor_read_csv"]["seconds"], 2)
     if "frictionless_validate" in steps:
         result["ratio_frictionless_vs_pipeline"] = round(steps["frictionless_validate"]["seconds"] / pipeline, 2)
@@ -147,7 +178,19 @@ def report_store(lines: int) -> dict:
         for part in range(max(1, lines // 1_000_000)):
             target = OUT / f"report-part-{part}"
             if not (target / "declaraties.csv").exists():
-                subprocess.run([PY, str(HERE / "generate.py"), "--lines", str(min(lines, 1_000_000)), "--out", str(target), "--seed", str(1000 + part)], check=True)
+                subprocess.run(
+                    [
+                        PY,
+                        str(HERE / "generate.py"),
+                        "--lines",
+                        str(min(lines, 1_000_000)),
+                        "--out",
+                        str(target),
+                        "--seed",
+                        str(1000 + part),
+                    ],
+                    check=True,
+                )
             subprocess.run(jz("import", str(target / "declaraties.csv"), "--db", str(db), "-q"), check=True)
         built.touch()
     env = {**os.environ, "COLUMNS": "120"}
@@ -216,7 +259,10 @@ def targets(results: dict) -> dict:
     sizes = {r["lines"]: r for r in results["sizes"]}
     largest = sizes[max(sizes)]
     out: dict[str, dict] = {}
-    out["pipeline <= 6x read_csv"] = {"value": largest["ratio_pipeline_vs_read_csv"], "met": largest["ratio_pipeline_vs_read_csv"] <= 6}
+    out["pipeline <= 6x read_csv"] = {
+        "value": largest["ratio_pipeline_vs_read_csv"],
+        "met": largest["ratio_pipeline_vs_read_csv"] <= 6,
+    }
     if "ratio_frictionless_vs_pipeline" in largest:
         v = largest["ratio_frictionless_vs_pipeline"]
         out[">= 3x faster than frictionless"] = {"value": v, "met": v >= 3}
@@ -238,11 +284,17 @@ def targets(results: dict) -> dict:
         for key in ("pipeline_cpu_seconds", "pipeline_seconds"):
             low = (sizes[b][key] - sizes[a][key]) / (b - a)
             high = (sizes[c][key] - sizes[b][key]) / (c - b)
-            ratios[key] = (round(high / low, 2) if low > 0 else float("inf"), [round(low * 1e6, 1), round(high * 1e6, 1)])
+            ratios[key] = (
+                round(high / low, 2) if low > 0 else float("inf"),
+                [round(low * 1e6, 1), round(high * 1e6, 1)],
+            )
         v, marginal = ratios["pipeline_cpu_seconds"]
         out[f"linear {a:,} -> {b:,} -> {c:,} (marginal CPU cost per line, upper / lower range)"] = {
-            "value": v, "met": abs(v - 1) <= 0.15, "marginal_cpu_us_per_line": marginal,
-            "wall_ratio": ratios["pipeline_seconds"][0], "marginal_wall_us_per_line": ratios["pipeline_seconds"][1],
+            "value": v,
+            "met": abs(v - 1) <= 0.15,
+            "marginal_cpu_us_per_line": marginal,
+            "wall_ratio": ratios["pipeline_seconds"][0],
+            "marginal_wall_us_per_line": ratios["pipeline_seconds"][1],
         }
     if "report_store" in results:
         v = results["report_store"]["report"]["seconds"]
@@ -253,21 +305,35 @@ def targets(results: dict) -> dict:
 
 
 def print_table(results: dict) -> None:
-    print(f"\njzcli benchmark — {results['date']} — {results['machine']['cpus']} CPUs, Python {results['machine']['python']}")
-    print(f"fixed cost of one jzcli process (python -c \"{STARTUP}\"): {results['startup_seconds']:.2f} s\n")
+    print(
+        f"\njzcli benchmark — {results['date']} — {results['machine']['cpus']} CPUs, Python {results['machine']['python']}"
+    )
+    print(f'fixed cost of one jzcli process (python -c "{STARTUP}"): {results["startup_seconds"]:.2f} s\n')
     print(f"{'lines':>10}  {'step':<30} {'seconds':>9} {'CPU s':>7} {'peak RSS MB':>12} {'exit':>5}")
     for size in results["sizes"]:
         for name, step in size["steps"].items():
-            print(f"{size['lines']:>10,}  {name:<30} {step['seconds']:>9.2f} {step.get('cpu_seconds', 0):>7.2f} {step['peak_rss_mb']:>12.0f} {step['exit']:>5}")
-        print(f"{'':>10}  {'= import + validate + report':<30} {size['pipeline_seconds']:>9.2f} {size['pipeline_cpu_seconds']:>7.2f}   (x{size['ratio_pipeline_vs_read_csv']} read_csv)")
+            print(
+                f"{size['lines']:>10,}  {name:<30} {step['seconds']:>9.2f} {step.get('cpu_seconds', 0):>7.2f} {step['peak_rss_mb']:>12.0f} {step['exit']:>5}"
+            )
+        print(
+            f"{'':>10}  {'= import + validate + report':<30} {size['pipeline_seconds']:>9.2f} {size['pipeline_cpu_seconds']:>7.2f}   (x{size['ratio_pipeline_vs_read_csv']} read_csv)"
+        )
         f = size["sqlite_insert_floor"]
-        print(f"{'':>10}  {'(SQLite insert floor alone)':<30} {f['seconds']:>9.2f}   (x{size['ratio_sqlite_insert_floor_vs_read_csv']} read_csv)")
+        print(
+            f"{'':>10}  {'(SQLite insert floor alone)':<30} {f['seconds']:>9.2f}   (x{size['ratio_sqlite_insert_floor_vs_read_csv']} read_csv)"
+        )
         print(f"{'':>10}  {'(SQLite read-back floor alone)':<30} {f['read_seconds']:>9.2f}")
-        print(f"{'':>10}  {'(3 starts + insert + read back)':<30} {size['store_floor_seconds']:>9.2f}   (x{size['ratio_store_floor_vs_read_csv']} read_csv)")
+        print(
+            f"{'':>10}  {'(3 starts + insert + read back)':<30} {size['store_floor_seconds']:>9.2f}   (x{size['ratio_store_floor_vs_read_csv']} read_csv)"
+        )
     if "report_store" in results:
         r = results["report_store"]
-        print(f"{r['lines']:>10,}  {'report on the large store':<30} {r['report']['seconds']:>9.2f} {r['report']['peak_rss_mb']:>12.0f}")
-        print(f"{r['lines']:>10,}  {'  same, --format csv':<30} {r['report_csv']['seconds']:>9.2f} {r['report_csv']['peak_rss_mb']:>12.0f}")
+        print(
+            f"{r['lines']:>10,}  {'report on the large store':<30} {r['report']['seconds']:>9.2f} {r['report']['peak_rss_mb']:>12.0f}"
+        )
+        print(
+            f"{r['lines']:>10,}  {'  same, --format csv':<30} {r['report_csv']['seconds']:>9.2f} {r['report_csv']['peak_rss_mb']:>12.0f}"
+        )
     print("\ntargets:")
     for name, t in results["targets"].items():
         value = t.get("value", t.get("value_mb"))

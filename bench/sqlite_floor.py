@@ -22,11 +22,28 @@ import sqlalchemy as sa
 
 from jzcli.store import Store, _sqlite_indexes_to_rebuild, declaratieregels
 
-
 COLUMNS = [
-    "id", "batch", "bron", "blad", "rij", "aanbieder", "gemeente", "declaratienummer", "referentienummer",
-    "vorig_referentienummer", "bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum",
-    "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
+    "id",
+    "batch",
+    "bron",
+    "blad",
+    "rij",
+    "aanbieder",
+    "gemeente",
+    "declaratienummer",
+    "referentienummer",
+    "vorig_referentienummer",
+    "bsn",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
 ]
 
 
@@ -34,11 +51,31 @@ def rows(n: int) -> list[tuple]:
     out = []
     for i in range(n):
         month = i % 10 + 1
-        out.append((
-            i + 1, 1, "declaraties.csv", None, i + 2, f"98{i % 200:06d}", "0153", None, None, None,
-            f"{100_000_000 + i // 10:09d}", None, "45", "45A48", f"2025-{month:02d}-01", f"2025-{month:02d}-28",
-            12 + i % 7, "04", 7800, 7800 * (12 + i % 7), "D",
-        ))  # fmt: skip
+        out.append(
+            (
+                i + 1,
+                1,
+                "declaraties.csv",
+                None,
+                i + 2,
+                f"98{i % 200:06d}",
+                "0153",
+                None,
+                None,
+                None,
+                f"{100_000_000 + i // 10:09d}",
+                None,
+                "45",
+                "45A48",
+                f"2025-{month:02d}-01",
+                f"2025-{month:02d}-28",
+                12 + i % 7,
+                "04",
+                7800,
+                7800 * (12 + i % 7),
+                "D",
+            )
+        )
     return out
 
 
@@ -78,10 +115,17 @@ def main() -> None:
     assert sum(chunk_rows) == args.lines
     store.close()
     args.db.unlink(missing_ok=True)
-    print(json.dumps({
-        "lines": args.lines, "seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3),
-        "read_seconds": round(read_seconds, 3), "read_cpu_seconds": round(read_cpu_seconds, 3),
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "lines": args.lines,
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu_seconds, 3),
+                "read_seconds": round(read_seconds, 3),
+                "read_cpu_seconds": round(read_cpu_seconds, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

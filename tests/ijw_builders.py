@@ -35,10 +35,9 @@ Defaults match tests/validate_kit.py (AGB 98001101, gemeente 0406, test BSNs tha
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -97,7 +96,11 @@ class XsdModel:
             if el.find(f"{XS}complexType") is not None:
                 raise NotImplementedError(f"inline complex type for {el.get('name')}")
             mx = el.get("maxOccurs", "1")
-            children.append(Child(el.get("name"), target, typ, int(el.get("minOccurs", "1")), None if mx == "unbounded" else int(mx)))
+            children.append(
+                Child(
+                    el.get("name"), target, typ, int(el.get("minOccurs", "1")), None if mx == "unbounded" else int(mx)
+                )
+            )
         return children
 
     def children(self, typ: tuple[str, str] | None) -> list[Child] | None:
@@ -107,7 +110,7 @@ class XsdModel:
         return self.types[typ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def model(naam: str) -> XsdModel:
     return XsdModel(naam)
 
@@ -181,17 +184,21 @@ def _is_generator(v) -> bool:
     return isinstance(v, Iterable) and not isinstance(v, (str, bytes, dict))
 
 
-def build_message(naam: str, data: dict, *, pretty: bool = True, schema_order: bool = True, newline: str = "\n") -> bytes:
+def build_message(
+    naam: str, data: dict, *, pretty: bool = True, schema_order: bool = True, newline: str = "\n"
+) -> bytes:
     """The message ``naam`` ("JW323", "JW301", "JW325") with ``data`` under its root element."""
     parts: list[str] = []
     _Writer(naam, parts.append, pretty=pretty, schema_order=schema_order, newline=newline).document(data)
     return "".join(parts).encode("utf-8")
 
 
-def write_message(path, naam: str, data: dict, *, pretty: bool = True, schema_order: bool = True, newline: str = "\n") -> Path:
+def write_message(
+    path, naam: str, data: dict, *, pretty: bool = True, schema_order: bool = True, newline: str = "\n"
+) -> Path:
     """Stream the message to ``path`` (repeated elements may be generators: constant memory)."""
     path = Path(path)
-    with io.open(path, "w", encoding="utf-8", newline="") as fh:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
         buf: list[str] = []
 
         def out(s: str) -> None:
@@ -215,7 +222,14 @@ _HEADER_KEYS = {
 }
 
 
-def make_header(naam: str, *, identificatie: str = "BERICHT1", dagtekening=DAGTEKENING, xsd_versie: tuple[str, str] | None = None, **overrides) -> dict:
+def make_header(
+    naam: str,
+    *,
+    identificatie: str = "BERICHT1",
+    dagtekening=DAGTEKENING,
+    xsd_versie: tuple[str, str] | None = None,
+    **overrides,
+) -> dict:
     """A Header for message ``naam``; overrides by snake_case key (afzender, ontvanger,
     berichtcode, ...) or by XSD element name (e.g. DeclaratieIdentificatie for a JW325)."""
     b = ijw.bericht(naam)
@@ -271,7 +285,10 @@ def credit(of: dict, referentienummer: str) -> dict:
     """The credit line of debet Prestatie ``of``: a copy with a new ReferentieNummer,
     VorigReferentieNummer = the debet's, DebetCredit C (IV091)."""
     c = {k: (dict(v) if isinstance(v, dict) else v) for k, v in of.items()}
-    c["ProductReferentie"] = {"ReferentieNummer": referentienummer, "VorigReferentieNummer": of["ProductReferentie"]["ReferentieNummer"]}
+    c["ProductReferentie"] = {
+        "ReferentieNummer": referentienummer,
+        "VorigReferentieNummer": of["ProductReferentie"]["ReferentieNummer"],
+    }
     c["IngediendBedrag"] = {"Bedrag": of["IngediendBedrag"]["Bedrag"], "DebetCredit": "C"}
     return c
 

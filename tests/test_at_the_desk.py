@@ -39,7 +39,12 @@ def in_terminal(columns: int, *args, stderr_tty: bool = False, env: dict | None 
     full.pop("COLUMNS", None)  # the terminal's own size, as in real use
     full.pop("JZCLI_DB", None)
     out = subprocess.DEVNULL if stderr_tty else slave
-    proc = subprocess.Popen([sys.executable, "-m", "jzcli", *map(str, args)], stdout=out, stderr=slave if stderr_tty else subprocess.DEVNULL, env=full)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jzcli", *map(str, args)],
+        stdout=out,
+        stderr=slave if stderr_tty else subprocess.DEVNULL,
+        env=full,
+    )
     os.close(slave)
     data = b""
     while True:
@@ -138,13 +143,21 @@ def test_validate_says_which_run_and_batches_say_when_validated(samples, tmp_pat
 # ------------------------------------------------------------------------------ errors that say what to do
 @pytest.mark.parametrize(
     "command",
-    [("validate",), ("report",), ("batches",), ("retour", "-o", "antwoorden"), ("export", "declaraties", "-o", "x.csv")],
+    [
+        ("validate",),
+        ("report",),
+        ("batches",),
+        ("retour", "-o", "antwoorden"),
+        ("export", "declaraties", "-o", "x.csv"),
+    ],
 )
 def test_a_mistyped_db_is_no_new_store(tmp_path, command):
     home = tmp_path / "data"
     default = home / "jzcli" / "jzcli.db"
     default.parent.mkdir(parents=True)
-    assert jz("import", SAMPLES / "huizen_zorgfirst_2025-04.xlsx", "-q", env={"XDG_DATA_HOME": str(home)}).returncode == 0
+    assert (
+        jz("import", SAMPLES / "huizen_zorgfirst_2025-04.xlsx", "-q", env={"XDG_DATA_HOME": str(home)}).returncode == 0
+    )
     typo = tmp_path / "sampels.db"
     r = jz(*command, "--db", typo, env={"XDG_DATA_HOME": str(home)}, cwd=tmp_path)
     message = " ".join(r.stderr.decode().split())
@@ -172,8 +185,11 @@ def test_output_into_a_folder_that_cannot_be_written(samples, tmp_path):
         folder = tmp_path / "alleen-lezen"
         folder.mkdir()
         folder.chmod(0o555)
-    for command in (("report", "--gemeente", "Huizen", "-o", folder / "r.xlsx"), ("validate", "-o", folder / "f.csv"),
-                    ("export", "declaraties", "-o", folder / "x.csv")):  # fmt: skip
+    for command in (
+        ("report", "--gemeente", "Huizen", "-o", folder / "r.xlsx"),
+        ("validate", "-o", folder / "f.csv"),
+        ("export", "declaraties", "-o", folder / "x.csv"),
+    ):
         r = jz(*command, "--db", samples, "-q")
         message = " ".join(r.stderr.decode().split())
         assert r.returncode == 3, (command, message)
@@ -182,7 +198,11 @@ def test_output_into_a_folder_that_cannot_be_written(samples, tmp_path):
 
 
 def test_unknown_batch_is_a_usage_error(samples, tmp_path):
-    for command in (("retour", "-o", tmp_path / "a"), ("validate",), ("export", "declaraties", "-o", tmp_path / "x.csv")):
+    for command in (
+        ("retour", "-o", tmp_path / "a"),
+        ("validate",),
+        ("export", "declaraties", "-o", tmp_path / "x.csv"),
+    ):
         r = jz(*command, "--batch", "99", "--db", samples)
         message = " ".join(r.stderr.decode().split())
         assert r.returncode == 2 and "--batch 99: no such batch in this store" in message, (command, message)
@@ -192,9 +212,15 @@ def test_unknown_batch_is_a_usage_error(samples, tmp_path):
 # ------------------------------------------------------------------------------ Windows and Excel
 @pytest.mark.parametrize(
     "command",
-    [("report", "--gemeente", "Huizen", "--format", "csv"), ("validate", "--format", "csv"), ("batches", "--format", "csv"),
-     ("rules", "--format", "csv"), ("report", "--gemeente", "Huizen", "--format", "json"), ("rules", "--format", "json")],
-)  # fmt: skip
+    [
+        ("report", "--gemeente", "Huizen", "--format", "csv"),
+        ("validate", "--format", "csv"),
+        ("batches", "--format", "csv"),
+        ("rules", "--format", "csv"),
+        ("report", "--gemeente", "Huizen", "--format", "json"),
+        ("rules", "--format", "json"),
+    ],
+)
 def test_stdout_data_is_utf8_with_lf_whatever_the_console_encoding(samples, command):
     args = (*command, "--db", samples) if command[0] != "rules" else command
     r = jz(*args, env={"PYTHONIOENCODING": "cp1252", "PYTHONUTF8": "0"})
@@ -212,7 +238,14 @@ def test_csv_files_for_excel(samples, tmp_path):
     raw, excel = plain.read_bytes(), dutch.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf") and excel.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
     header = raw[3:].split(b"\r\n")[0].decode()
-    assert header.split(",")[-6:] == ["status", "retourcodes", "toewijzing_gevonden", "contract_productcategorie", "contract_eenheid", "productperiode_afgeleid"]
+    assert header.split(",")[-6:] == [
+        "status",
+        "retourcodes",
+        "toewijzing_gevonden",
+        "contract_productcategorie",
+        "contract_eenheid",
+        "productperiode_afgeleid",
+    ]
     first = excel[3:].decode("utf-8").split("\r\n")[1].split(";")
     names = excel[3:].decode("utf-8").split("\r\n")[0].split(";")
     row = dict(zip(names, first))
@@ -236,19 +269,32 @@ def test_export_declaraties_carries_verdicts_and_derived_facts(samples, tmp_path
     statuses = {r["status"] for r in records}
     assert statuses == {"goedgekeurd", "afgekeurd"}
     rejected = [r for r in records if r["status"] == "afgekeurd"]
-    assert all(r["retourcodes"] for r in rejected) and not any(r["retourcodes"] for r in records if r["status"] == "goedgekeurd")
+    assert all(r["retourcodes"] for r in rejected) and not any(
+        r["retourcodes"] for r in records if r["status"] == "goedgekeurd"
+    )
     assert {"0611", "9308", "8017"} <= {c for r in rejected for c in r["retourcodes"].split()}
     # matched on content: the Blaricum CSV names no toewijzingnummer, validate found the allocation
     blaricum = [r for r in records if r["bron"].startswith("blaricum")]
     assert blaricum and all(r["toewijzingnummer"] is None for r in blaricum)
     assert all(r["toewijzing_gevonden"] for r in blaricum if r["status"] == "goedgekeurd")
-    assert {r["contract_eenheid"] for r in records if r["contract_eenheid"]} <= {"01", "04", "14", "16", "82", "83", "84"}
+    assert {r["contract_eenheid"] for r in records if r["contract_eenheid"]} <= {
+        "01",
+        "04",
+        "14",
+        "16",
+        "82",
+        "83",
+        "84",
+    }
     assert isinstance(records[0]["bedrag"], (int, float))  # amounts stay numbers
 
 
 def test_workbooks_speak_dutch_and_print_on_few_pages(samples, tmp_path):
     findings, report = tmp_path / "afkeur.xlsx", tmp_path / "huizen.xlsx"
-    assert jz("validate", "--opnieuw", "-o", findings, "--db", shutil.copy(samples, tmp_path / "w.db"), "-q").returncode == 1
+    assert (
+        jz("validate", "--opnieuw", "-o", findings, "--db", shutil.copy(samples, tmp_path / "w.db"), "-q").returncode
+        == 1
+    )
     wb = openpyxl.load_workbook(findings)
     per_rule = wb["Per regel"]
     head = [c.value for c in per_rule[1]]
@@ -261,11 +307,15 @@ def test_workbooks_speak_dutch_and_print_on_few_pages(samples, tmp_path):
     assert jz("report", "--gemeente", "Huizen", "-o", report, "--db", samples, "-q").returncode == 0
     wb = openpyxl.load_workbook(report)
     ws = wb["Per aanbieder"]
-    assert [c.value for c in ws[1]][:3] == ["Niveau", "Aanbieder (AGB)", "Regels"] and "Aandeel %" in [c.value for c in ws[1]]
+    assert [c.value for c in ws[1]][:3] == ["Niveau", "Aanbieder (AGB)", "Regels"] and "Aandeel %" in [
+        c.value for c in ws[1]
+    ]
     for sheet in (findings_wb := openpyxl.load_workbook(findings)).worksheets + wb.worksheets:
         setup = sheet.page_setup
         assert setup.orientation == "landscape" and setup.fitToWidth == 1 and setup.fitToHeight == 0, sheet.title
         assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
-    assert all(s.print_title_rows == "$1:$1" for s in findings_wb.worksheets + wb.worksheets if s.title != "Toelichting")
+    assert all(
+        s.print_title_rows == "$1:$1" for s in findings_wb.worksheets + wb.worksheets if s.title != "Toelichting"
+    )
     notes = {r[0].value: r[1].value for r in wb["Toelichting"].iter_rows()}
     assert notes["Gemeenten"] == "0406" and "netto gedeclareerd bedrag" in notes["Kolom Ingediend"]

@@ -26,9 +26,9 @@ import os
 import re
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import openpyxl
 import pandas as pd
@@ -121,7 +121,10 @@ def stored(url: str) -> pd.DataFrame:
 
 def plain(frame: pd.DataFrame) -> list[tuple]:
     """Rows as tuples of plain values (None for every kind of missing), to compare across dtypes."""
-    return [tuple(None if pd.isna(v) else (str(v) if isinstance(v, (dt.date, pd.Timestamp)) else v) for v in row) for row in frame.itertuples(index=False)]
+    return [
+        tuple(None if pd.isna(v) else (str(v) if isinstance(v, (dt.date, pd.Timestamp)) else v) for v in row)
+        for row in frame.itertuples(index=False)
+    ]
 
 
 def findings(url: str) -> pd.DataFrame:
@@ -207,7 +210,11 @@ def _(d):
     return d / "header.csv"
 
 
-@case("header-only-xlsx", "refused", says=("header.xlsx", "no declaration lines under the header", "sheet 'Maart'", "row 3"))
+@case(
+    "header-only-xlsx",
+    "refused",
+    says=("header.xlsx", "no declaration lines under the header", "sheet 'Maart'", "row 3"),
+)
 def _(d):
     return write_xlsx(d / "header.xlsx", {"Maart": [["Declaratie maart 2025"], [], HEADER]})
 
@@ -289,7 +296,12 @@ def _small_limit(monkeypatch, _path):
     monkeypatch.setattr("jzcli.readers.spreadsheet.MAX_XLSX_UNCOMPRESSED", 4 * 2**20)
 
 
-@case("zip-bomb-real-compression", "refused", says=("padded.xlsx", "refused", "would unpack to", "limit of 4 MiB"), patch=_small_limit)
+@case(
+    "zip-bomb-real-compression",
+    "refused",
+    says=("padded.xlsx", "refused", "would unpack to", "limit of 4 MiB"),
+    patch=_small_limit,
+)
 def _(d):
     """A sheet padded with 12 MiB of whitespace (packs to a few KB), against a 4 MiB limit."""
     path = write_xlsx(d / "padded.xlsx", {"Blad1": xlsx_rows()})
@@ -329,7 +341,12 @@ def _no_map_hint(url, r):
     assert "--map" not in r.stderr, r.stderr
 
 
-@case("pdf-named-xlsx", "refused", says=("factuur.xlsx", "is a PDF document", "not a spreadsheet or CSV file"), check=_no_map_hint)
+@case(
+    "pdf-named-xlsx",
+    "refused",
+    says=("factuur.xlsx", "is a PDF document", "not a spreadsheet or CSV file"),
+    check=_no_map_hint,
+)
 def _(d):
     (d / "factuur.xlsx").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(100))
     return d / "factuur.xlsx"
@@ -351,11 +368,18 @@ def _(d):
 
 @case("html-named-xls", "refused", says=("export.xls", "is a web page (HTML)", "save it as .xlsx"), check=_no_map_hint)
 def _(d):
-    (d / "export.xls").write_text("<!DOCTYPE html>\n<html><body><table><tr><td>BSN</td><td>Productcode</td></tr></table></body></html>")
+    (d / "export.xls").write_text(
+        "<!DOCTYPE html>\n<html><body><table><tr><td>BSN</td><td>Productcode</td></tr></table></body></html>"
+    )
     return d / "export.xls"
 
 
-@case("readme-saved-as-txt", "refused", says=("LEESMIJ.txt", "holds running text", "not a table of declarations"), check=_no_map_hint)
+@case(
+    "readme-saved-as-txt",
+    "refused",
+    says=("LEESMIJ.txt", "holds running text", "not a table of declarations"),
+    check=_no_map_hint,
+)
 def _(d):
     text = (
         "# Declaraties aanleveren\n\n"
@@ -369,9 +393,15 @@ def _(d):
     return d / "LEESMIJ.txt"
 
 
-@case("table-with-unknown-headers", "refused", says=("odd.csv", "no declaration header found", "Headers found: 'Naam', 'Cliëntnr', 'Uren'", "--map"))
+@case(
+    "table-with-unknown-headers",
+    "refused",
+    says=("odd.csv", "no declaration header found", "Headers found: 'Naam', 'Cliëntnr', 'Uren'", "--map"),
+)
 def _(d):
-    (d / "odd.csv").write_text("Naam;Cliëntnr;Uren;Wanneer\nJan;999900006;3;2025-03-01\nPiet;999900018;2;2025-03-02\n", encoding="utf-8")
+    (d / "odd.csv").write_text(
+        "Naam;Cliëntnr;Uren;Wanneer\nJan;999900006;3;2025-03-01\nPiet;999900018;2;2025-03-02\n", encoding="utf-8"
+    )
     return d / "odd.csv"
 
 
@@ -400,7 +430,11 @@ def _(d):
 
 @case("unterminated-quote-csv", "refused", says=("quote.csv", "row 3", "never closed"))
 def _(d):
-    data = csv_bytes([HEADER, line()]) + b'999900018;"45A48;01-03-2025;31-03-2025;3;78,00;234,00;Huizen;98001234\r\n' + csv_bytes([line(BSN3)])
+    data = (
+        csv_bytes([HEADER, line()])
+        + b'999900018;"45A48;01-03-2025;31-03-2025;3;78,00;234,00;Huizen;98001234\r\n'
+        + csv_bytes([line(BSN3)])
+    )
     (d / "quote.csv").write_bytes(data)
     return d / "quote.csv"
 
@@ -442,7 +476,11 @@ def _(d):
     return write_xlsx(d / "dup.xlsx", {"Blad1": rows})
 
 
-@case("duplicate-amount-columns-that-differ", "refused", says=("twice.csv", "columns G 'Bedrag' and J 'Totaal' both mean bedrag", "row 2"))
+@case(
+    "duplicate-amount-columns-that-differ",
+    "refused",
+    says=("twice.csv", "columns G 'Bedrag' and J 'Totaal' both mean bedrag", "row 2"),
+)
 def _(d):
     rows = [HEADER + ["Totaal"], line() + ["250,00"], line(BSN2) + ["234,00"]]
     (d / "twice.csv").write_bytes(csv_bytes(rows))
@@ -495,7 +533,12 @@ def _io_error_on_read(monkeypatch, path):
     monkeypatch.setattr(spreadsheet, "read_bounded", failing)
 
 
-@case("file-unreadable-mid-import", "refused", says=("flaky.csv", "cannot be read", "Input/output error"), patch=_io_error_on_read)
+@case(
+    "file-unreadable-mid-import",
+    "refused",
+    says=("flaky.csv", "cannot be read", "Input/output error"),
+    patch=_io_error_on_read,
+)
 def _(d):
     (d / "flaky.csv").write_bytes(csv_bytes([HEADER, line()]))
     return d / "flaky.csv"
@@ -510,7 +553,12 @@ def _reader_raises_oserror(monkeypatch, path):
     monkeypatch.setattr(importer, "read_sheets", broken)
 
 
-@case("network-share-drops-mid-import", "refused", says=("share.xlsx", "cannot be read", "Stale file handle", "nothing was stored"), patch=_reader_raises_oserror)
+@case(
+    "network-share-drops-mid-import",
+    "refused",
+    says=("share.xlsx", "cannot be read", "Stale file handle", "nothing was stored"),
+    patch=_reader_raises_oserror,
+)
 def _(d):
     return write_xlsx(d / "share.xlsx", {"Blad1": xlsx_rows()})
 
@@ -529,7 +577,12 @@ def _append_while_reading(monkeypatch, path):
     monkeypatch.setattr(importer, "read_sheets", read_then_append)
 
 
-@case("file-changes-mid-import", "refused", says=("growing.csv", "changed while it was being read"), patch=_append_while_reading)
+@case(
+    "file-changes-mid-import",
+    "refused",
+    says=("growing.csv", "changed while it was being read"),
+    patch=_append_while_reading,
+)
 def _(d):
     (d / "growing.csv").write_bytes(csv_bytes([HEADER, line()]))
     return d / "growing.csv"
@@ -606,7 +659,12 @@ def _(d):
     return d / "amounts.csv"
 
 
-@case("negative-volume-on-debet-line", "finding", stored=2, found={(3, "Aantal", "negative volume on a line marked debet")})
+@case(
+    "negative-volume-on-debet-line",
+    "finding",
+    stored=2,
+    found={(3, "Aantal", "negative volume on a line marked debet")},
+)
 def _(d):
     rows = [HEADER + ["D/C"], line() + ["D"], line(BSN2, aantal="-3") + ["D"]]
     (d / "negdebet.csv").write_bytes(csv_bytes(rows))
@@ -629,7 +687,11 @@ def _(d):
 @case("impossible-month", "finding", stored=2, found={(3, "Maand", "")})
 def _(d):
     header = ["BSN", "Productcode", "Maand", "Aantal", "Bedrag", "Gemeente", "AGB"]
-    rows = [header, [BSN1, "45A48", "2025-03", "3", "234,00", "Huizen", AGB], [BSN2, "45A48", "2025-13", "3", "234,00", "Huizen", AGB]]
+    rows = [
+        header,
+        [BSN1, "45A48", "2025-03", "3", "234,00", "Huizen", AGB],
+        [BSN2, "45A48", "2025-13", "3", "234,00", "Huizen", AGB],
+    ]
     (d / "month.csv").write_bytes(csv_bytes(rows))
     return d / "month.csv"
 
@@ -646,7 +708,9 @@ def _(d):
         wb["Blad1"].row_dimensions[3].hidden = True
 
     path = write_xlsx(d / "hiddenerror.xlsx", {"Blad1": xlsx_rows()}, setup=hide)
-    return patch_cells(path, "xl/worksheets/sheet1.xml", {"C3": '<c r="C3" t="e"><f>DATE(2025,"x",1)</f><v>#VALUE!</v></c>'})
+    return patch_cells(
+        path, "xl/worksheets/sheet1.xml", {"C3": '<c r="C3" t="e"><f>DATE(2025,"x",1)</f><v>#VALUE!</v></c>'}
+    )
 
 
 # --- awkward but readable: imported fine --------------------------------------------------------
@@ -674,7 +738,9 @@ def _(d):
     for c, h in enumerate(HEADER):
         ws.write(0, c, h)
     for r, (bsn, aantal, bedrag) in enumerate(((BSN1, 3, 234.0), (BSN2, 2, 156.0)), start=1):
-        for c, v in enumerate([bsn, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), aantal, 78.0, bedrag, "Huizen", AGB]):
+        for c, v in enumerate(
+            [bsn, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), aantal, 78.0, bedrag, "Huizen", AGB]
+        ):
             ws.write(r, c, v, date if isinstance(v, dt.date) else xlwt.Style.default_style)
     wb.save(str(d / "oud.xls"))
     return d / "oud.xls"
@@ -694,7 +760,11 @@ CASES[-1].check = _check_xls
 
 @case("mixed-utf8-and-cp1252-lines", "fine", stored=2)
 def _(d):
-    data = csv_bytes([HEADER + ["Naam"]], "utf-8") + csv_bytes([line() + ["Zoë"]], "utf-8") + csv_bytes([line(BSN2) + ["Zoë"]], "cp1252")
+    data = (
+        csv_bytes([HEADER + ["Naam"]], "utf-8")
+        + csv_bytes([line() + ["Zoë"]], "utf-8")
+        + csv_bytes([line(BSN2) + ["Zoë"]], "cp1252")
+    )
     (d / "mixed.csv").write_bytes(data)
     return d / "mixed.csv"
 
@@ -714,7 +784,9 @@ def _(d):
 
 @case("ragged-rows-and-trailing-delimiters", "fine", stored=2)
 def _(d):
-    data = (";".join(HEADER) + ";;;\r\n" + ";".join(line()) + "\r\n" + ";".join(line(BSN2)) + ";;;;;;\r\n").encode("cp1252")
+    data = (";".join(HEADER) + ";;;\r\n" + ";".join(line()) + "\r\n" + ";".join(line(BSN2)) + ";;;;;;\r\n").encode(
+        "cp1252"
+    )
     (d / "ragged.csv").write_bytes(data)
     return d / "ragged.csv"
 
@@ -792,7 +864,10 @@ def _(d):
 def _check_hidden(url, result):
     assert "Maart, Oud (hidden)" in result.stdout
     details = batch_details(url)[-1]["sheets"]
-    assert [(s["blad"], s["verborgen"], s["verborgen_rijen"]) for s in details] == [("Maart", False, "3-4"), ("Oud", True, "")]
+    assert [(s["blad"], s["verborgen"], s["verborgen_rijen"]) for s in details] == [
+        ("Maart", False, "3-4"),
+        ("Oud", True, ""),
+    ]
 
 
 CASES[-1].check = _check_hidden
@@ -913,7 +988,9 @@ def jw323_bytes() -> bytes:
 @case("xml-external-entity", "refused", says=("xxe.xml", "DOCTYPE", "line 2", "nothing was read or stored"))
 def _(d):
     body = jw323_bytes().split(b"?>", 1)[1].replace(b"DECL2025031", b"&x;")
-    (d / "xxe.xml").write_bytes(b'<?xml version="1.0"?>\n<!DOCTYPE Bericht [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + body)
+    (d / "xxe.xml").write_bytes(
+        b'<?xml version="1.0"?>\n<!DOCTYPE Bericht [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + body
+    )
     return d / "xxe.xml"
 
 
@@ -933,7 +1010,9 @@ def _(d):
 
 @case("xml-wrong-berichtcode", "refused", says=("code.xml", "BerichtCode 436", "490"))
 def _(d):
-    (d / "code.xml").write_bytes(jw323_bytes().replace(b"<BerichtCode>490</BerichtCode>", b"<BerichtCode>436</BerichtCode>"))
+    (d / "code.xml").write_bytes(
+        jw323_bytes().replace(b"<BerichtCode>490</BerichtCode>", b"<BerichtCode>436</BerichtCode>")
+    )
     return d / "code.xml"
 
 
@@ -997,7 +1076,9 @@ def _far_cell(ref: str, dimension: str | None = None):
             with zipfile.ZipFile(path) as zf:
                 parts = {i.filename: zf.read(i.filename) for i in zf.infolist()}
             member = "xl/worksheets/sheet1.xml"
-            parts[member] = re.sub(rb'<dimension ref="[^"]*"/>', f'<dimension ref="{dimension}"/>'.encode(), parts[member])
+            parts[member] = re.sub(
+                rb'<dimension ref="[^"]*"/>', f'<dimension ref="{dimension}"/>'.encode(), parts[member]
+            )
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
                 for name, data in parts.items():
                     zf.writestr(name, data)
@@ -1026,8 +1107,12 @@ def _date_cell_out_of_range(value: float, number_format: str):
 
 # A date-formatted cell far out of range made the xlsx reader panic (TimeDelta::milliseconds out of
 # bounds, a BaseException) or overflow: the number is kept as written and reported as no date.
-case("xlsx-date-cell-minus-1e15", "finding", stored=3, found={(2, "Van", "date out of range")})(_date_cell_out_of_range(-1e15, "yyyy-mm-dd"))
-case("xlsx-duration-cell-1e17", "finding", stored=3, found={(2, "Van", "date out of range")})(_date_cell_out_of_range(1e17, "[h]:mm:ss"))
+case("xlsx-date-cell-minus-1e15", "finding", stored=3, found={(2, "Van", "date out of range")})(
+    _date_cell_out_of_range(-1e15, "yyyy-mm-dd")
+)
+case("xlsx-duration-cell-1e17", "finding", stored=3, found={(2, "Van", "date out of range")})(
+    _date_cell_out_of_range(1e17, "[h]:mm:ss")
+)
 
 
 @case("utf32-csv", "fine", stored=2, check=lambda url, r: _check_values(url, [BSN1, BSN2]))
@@ -1143,7 +1228,10 @@ def _baseline(tmp_path: Path, url: str, cli) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.known_bug)] if c.known_bug else []) for c in CASES],
+    [
+        pytest.param(c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.known_bug)] if c.known_bug else [])
+        for c in CASES
+    ],
 )
 def test_bad_input(bad: Case, tmp_path, db_url, cli, monkeypatch):
     _baseline(tmp_path, db_url, cli)
@@ -1198,7 +1286,11 @@ def test_db_pointing_at_a_folder(tmp_path, cli):
     (tmp_path / "folder").mkdir()
     r = cli("import", src, "--db", tmp_path / "folder", "-q")
     assert r.exit_code == 3 and "Traceback" not in r.output
-    assert error_lines(r.stderr) == 1 and "is a folder" in r.stderr and str(tmp_path / "folder") in " ".join(r.stderr.split())
+    assert (
+        error_lines(r.stderr) == 1
+        and "is a folder" in r.stderr
+        and str(tmp_path / "folder") in " ".join(r.stderr.split())
+    )
 
 
 def test_db_pointing_at_a_file_that_is_not_a_store(tmp_path, cli):

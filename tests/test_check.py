@@ -11,13 +11,24 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from validate_kit import ALLOCATION_HEADER, BAD_BSN, BSNS, CONTRACT, MARCH, TODAY, allocation_rows, declaration, line, write_xlsx
 
 from jzcli import check as check_mod
 from jzcli.check import CHECK_RECORD_KEYS, HINTS, check, generic_hint
 from jzcli.importer import ImportOptions, import_paths
 from jzcli.store import Store
 from jzcli.validate import RECORD_KEYS, findings_records, validate
+from validate_kit import (
+    ALLOCATION_HEADER,
+    BAD_BSN,
+    BSNS,
+    CONTRACT,
+    MARCH,
+    TODAY,
+    allocation_rows,
+    declaration,
+    line,
+    write_xlsx,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 CONTRACTS = [SAMPLES / "contract_gooi-en-vechtstreek_2025.toml", SAMPLES / "tarieven_twente_2025.xlsx"]
@@ -90,7 +101,9 @@ def test_with_the_earlier_months_the_planted_credit_is_rejected():
     earlier = DECLARATIONS[:4]
     result = check([DECLARATIONS[4]], CONTRACTS, ALLOCATIONS, aanbieder="98001202", today=SAMPLE_TODAY, eerder=earlier)
     # the earlier files are judged as the gemeente judged them: their 6 planted mistakes are no history
-    assert result.lines == 4 and result.history_lines == 63 and result.history_rejected == 6 and result.history_rules == []
+    assert (
+        result.lines == 4 and result.history_lines == 63 and result.history_rejected == 6 and result.history_rules == []
+    )
     # row 2 credits March's ZF25030001 (found), row 4 resubmits the rejected March row 20 (no
     # second debet: a rejected line is no history), row 5 credits a number never declared
     assert [(r["rij"], r["regel"], r["status"]) for r in result.records] == [(5, "TR323", "afgekeurd")]
@@ -121,7 +134,24 @@ def test_hints_say_what_to_change_for_the_planted_mistakes():
 
 def test_the_period_hint_names_the_allocations_einddatum(tmp_path):
     rows = [line(BSNS[0], begin=dt.date(2025, 3, 1), end=dt.date(2025, 3, 31), ref="R1", nummer="900001")]
-    alloc = [["900001", BSNS[0], "98001101", "0406", "45", "45A48", dt.date(2025, 1, 1), dt.date(2025, 3, 20), 40, "04", "4", None, None, dt.date(2024, 12, 1)]]
+    alloc = [
+        [
+            "900001",
+            BSNS[0],
+            "98001101",
+            "0406",
+            "45",
+            "45A48",
+            dt.date(2025, 1, 1),
+            dt.date(2025, 3, 20),
+            40,
+            "04",
+            "4",
+            None,
+            None,
+            dt.date(2024, 12, 1),
+        ]
+    ]
     toew = write_xlsx(tmp_path / "toewijzingen.xlsx", {"Toewijzingen": [ALLOCATION_HEADER, *alloc]})
     result = check([declaration(tmp_path / "d.xlsx", rows)], [_contract(tmp_path)], [toew], today=TODAY)
     by = _by_line(result.records)[("d.xlsx", "Declaratie", 2)]
@@ -138,7 +168,9 @@ def test_every_hint_pattern_matches_the_messages_the_rules_write(tmp_path):
         line(BSNS[2], begin=dt.date(2025, 2, 20), end=dt.date(2025, 3, 10), ref="A3", decl="D1"),  # CS337
         line(BAD_BSN, ref="A4", decl="D1"),  # CS002
         line(BSNS[3], code="45A48", tarief=None, bedrag=100.0, ref="A5", decl="D1"),  # CD087 missing tarief
-        line(BSNS[4], code="45E01", volume=5000, tarief=1.0, bedrag=60.0, ref="A6", decl="D1"),  # CD087 tarief on 83, CS339
+        line(
+            BSNS[4], code="45E01", volume=5000, tarief=1.0, bedrag=60.0, ref="A6", decl="D1"
+        ),  # CD087 tarief on 83, CS339
         line(BSNS[5], code="99X99", tarief=79.8, bedrag=798.0, ref="A7", decl="D1"),  # JZ-C01 not contracted
         line(BSNS[6], eenheid="14", ref="A8", decl="D1"),  # JZ-C02 unit
         line(BSNS[7], cat="54", ref="A9", decl="D1"),  # TR381
@@ -152,20 +184,48 @@ def test_every_hint_pattern_matches_the_messages_the_rules_write(tmp_path):
         line(BSNS[14], gemeente="0999", ref="A17", decl="D1"),  # TR378
     ]
     many = declaration(tmp_path / "many.xlsx", rows)
-    earlier = declaration(tmp_path / "feb.xlsx", [line(BSNS[15], ref="F1", decl="D0", begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28))])
+    earlier = declaration(
+        tmp_path / "feb.xlsx",
+        [line(BSNS[15], ref="F1", decl="D0", begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28))],
+    )
     result = check([many], [_contract(tmp_path)], today=TODAY, eerder=[earlier])
     found = {r["regel"] for r in result.records}
-    assert {"TR418", "TR346", "CS337", "CS002", "CD087", "CS339", "JZ-C01", "JZ-C02", "TR381", "JZ-C03", "TR314", "CD060", "TR323", "TR416", "TR137", "TR378"} <= found
+    assert {
+        "TR418",
+        "TR346",
+        "CS337",
+        "CS002",
+        "CD087",
+        "CS339",
+        "JZ-C01",
+        "JZ-C02",
+        "TR381",
+        "JZ-C03",
+        "TR314",
+        "CD060",
+        "TR323",
+        "TR416",
+        "TR137",
+        "TR378",
+    } <= found
     for rec in result.records:
         if rec["regel"] in HINTS:
             assert rec["hint"] != generic_hint(rec["regel"]), rec
     by = _by_line(result.records)
-    assert by[("many.xlsx", "Declaratie", 3)]["TR346"]["hint"] == "bedrag must be € 798,00 (10 × € 79,80), or correct volume or tarief"
-    assert by[("many.xlsx", "Declaratie", 4)]["CS337"]["hint"].startswith("split the line into one line per calendar month")
+    assert (
+        by[("many.xlsx", "Declaratie", 3)]["TR346"]["hint"]
+        == "bedrag must be € 798,00 (10 × € 79,80), or correct volume or tarief"
+    )
+    assert by[("many.xlsx", "Declaratie", 4)]["CS337"]["hint"].startswith(
+        "split the line into one line per calendar month"
+    )
     assert "gemeente 0406" in by[("many.xlsx", "Declaratie", 8)]["JZ-C01"]["hint"]
     assert by[("many.xlsx", "Declaratie", 9)]["JZ-C02"]["hint"].startswith("declare 45A48 in eenheid 04 (Uur)")
     assert by[("many.xlsx", "Declaratie", 10)]["TR381"]["hint"] == "use productcategorie 45 for 45A48"
-    assert by[("many.xlsx", "Declaratie", 17)]["CS337"]["hint"] == "correct the dates: einddatum 2025-02-01 is before begindatum 2025-03-01"
+    assert (
+        by[("many.xlsx", "Declaratie", 17)]["CS337"]["hint"]
+        == "correct the dates: einddatum 2025-02-01 is before begindatum 2025-03-01"
+    )
 
 
 def test_an_unreadable_value_is_named_in_the_hint(tmp_path):
@@ -212,18 +272,44 @@ def test_without_allocations_the_allocation_rules_are_skipped_and_the_output_say
     contract = _contract(tmp_path)
     result = check([src], [contract], today=TODAY)
     assert result.records == [] and result.exit_code == 0
-    assert result.skipped_families == ("allocation",) and "TR338" in result.skipped_rules and "TR321" in result.skipped_rules
+    assert (
+        result.skipped_families == ("allocation",)
+        and "TR338" in result.skipped_rules
+        and "TR321" in result.skipped_rules
+    )
 
     r = cli("check", src, "--contract", contract, "-q")
     assert r.exit_code == 0, r.output
-    assert "allocation rules not applied" in r.stdout and "TR338" in r.stdout and "No line would be rejected" in r.stdout
+    assert (
+        "allocation rules not applied" in r.stdout and "TR338" in r.stdout and "No line would be rejected" in r.stdout
+    )
     r = cli("check", src, "--contract", contract, "--format", "json", "-q")
     assert json.loads(r.stdout) == [] and "allocation rules not applied" in r.stderr
 
     # allocations given (none for this client): TR338 applies
     allocations = write_xlsx(
         tmp_path / "t.xlsx",
-        {"Toewijzingen": [ALLOCATION_HEADER, ["900009", BSNS[5], "98001101", "0406", "45", "45A48", dt.date(2025, 1, 1), None, 99, "04", "6", None, None, dt.date(2024, 12, 1)]]},
+        {
+            "Toewijzingen": [
+                ALLOCATION_HEADER,
+                [
+                    "900009",
+                    BSNS[5],
+                    "98001101",
+                    "0406",
+                    "45",
+                    "45A48",
+                    dt.date(2025, 1, 1),
+                    None,
+                    99,
+                    "04",
+                    "6",
+                    None,
+                    None,
+                    dt.date(2024, 12, 1),
+                ],
+            ]
+        },
     )
     r = cli("check", src, "--contract", contract, "--toewijzingen", allocations, "--format", "json", "-q")
     assert r.exit_code == 1
@@ -232,12 +318,42 @@ def test_without_allocations_the_allocation_rules_are_skipped_and_the_output_say
 
 # ============================================================================ CLI
 def test_cli_table_masks_bsns_and_exit_codes(tmp_path, cli):
-    r = cli("check", *DECLARATIONS, *sum((["--contract", c] for c in CONTRACTS), []), "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "-q")
+    r = cli(
+        "check",
+        *DECLARATIONS,
+        *sum((["--contract", c] for c in CONTRACTS), []),
+        "--toewijzingen",
+        ALLOCATIONS[0],
+        "--aanbieder",
+        "98001202",
+        "-q",
+    )
     assert r.exit_code == 1, r.output
     assert BAD_BSN not in r.output and "*****0398" in r.stdout
-    for text in ("huizen_zorgfirst_2025-03.xlsx", "0611 (TR418)", "use € 79,80 as tarief", "at most 18 uur", "6 of 73 lines would be rejected"):
+    for text in (
+        "huizen_zorgfirst_2025-03.xlsx",
+        "0611 (TR418)",
+        "use € 79,80 as tarief",
+        "at most 18 uur",
+        "6 of 73 lines would be rejected",
+    ):
         assert text in r.stdout, text
-    r = cli("check", *DECLARATIONS, "--contract", CONTRACTS[0], "--contract", CONTRACTS[1], "--toewijzingen", ALLOCATIONS[0], "--aanbieder", "98001202", "--format", "json", "--show-bsn", "-q")
+    r = cli(
+        "check",
+        *DECLARATIONS,
+        "--contract",
+        CONTRACTS[0],
+        "--contract",
+        CONTRACTS[1],
+        "--toewijzingen",
+        ALLOCATIONS[0],
+        "--aanbieder",
+        "98001202",
+        "--format",
+        "json",
+        "--show-bsn",
+        "-q",
+    )
     records = json.loads(r.stdout)
     assert any(rec["waarde"] == BAD_BSN for rec in records)
 
@@ -251,7 +367,11 @@ def test_cli_json_csv_and_output_files_hold_the_records(tmp_path, cli):
     assert r.exit_code == 1 and json.loads(r.stdout) == core
     r = cli("check", src, "--contract", contract, "--format", "csv", "-q")
     table = list(csv.DictReader(io.StringIO(r.stdout)))
-    assert list(table[0]) == CHECK_RECORD_KEYS and table[0]["regel"] == "TR418" and table[0]["hint"].startswith("use € 79,80")
+    assert (
+        list(table[0]) == CHECK_RECORD_KEYS
+        and table[0]["regel"] == "TR418"
+        and table[0]["hint"].startswith("use € 79,80")
+    )
     for suffix in ("json", "csv", "xlsx"):
         out = tmp_path / f"afkeur.{suffix}"
         r = cli("check", src, "--contract", contract, "-o", out, "-q")
@@ -266,7 +386,10 @@ def test_cli_json_csv_and_output_files_hold_the_records(tmp_path, cli):
 
 
 def test_cli_exit_0_on_a_clean_file_and_3_on_unreadable_input(tmp_path, cli):
-    rows = [line(BSNS[0], ref="R1"), line(BSNS[1], code="54002", volume=90, eenheid="01", tarief=1.64, bedrag=147.75, ref="R2")]
+    rows = [
+        line(BSNS[0], ref="R1"),
+        line(BSNS[1], code="54002", volume=90, eenheid="01", tarief=1.64, bedrag=147.75, ref="R2"),
+    ]
     src = declaration(tmp_path / "d.xlsx", rows)
     contract = _contract(tmp_path)
     toew = _allocations(tmp_path, rows)
@@ -336,7 +459,10 @@ def test_march_lines_judged_with_the_day_of_checking(tmp_path, cli, fmt):
 
 def test_march_sample_alone_passes_except_its_planted_mistakes():
     result = check([SAMPLES / "huizen_zorgfirst_2025-03.xlsx"], CONTRACTS, ALLOCATIONS, today=SAMPLE_TODAY)
-    assert {(r["rij"], r["regel"]) for r in result.records if r["status"] == "afgekeurd"} == {(13, "TR308"), (20, "TR418")}
+    assert {(r["rij"], r["regel"]) for r in result.records if r["status"] == "afgekeurd"} == {
+        (13, "TR308"),
+        (20, "TR418"),
+    }
     assert result.lines == 25 and set(RECORD_KEYS) < set(result.records[0])
     assert MARCH[0].month == 3
 
@@ -362,8 +488,13 @@ def test_a_correct_credit_of_an_earlier_month_is_never_called_a_rejection(tmp_pa
     r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--format", "json", "-q")
     assert r.exit_code == 0, r.output  # nothing would be rejected
     records = json.loads(r.stdout)
-    assert [(x["rij"], x["regel"], x["ernst"], x["status"]) for x in records] == [(2, "JZ-H01", "signaal", "goedgekeurd")]
-    assert "not checkable without the earlier months" in records[0]["melding"] and "referentienummer M1" in records[0]["melding"]
+    assert [(x["rij"], x["regel"], x["ernst"], x["status"]) for x in records] == [
+        (2, "JZ-H01", "signaal", "goedgekeurd")
+    ]
+    assert (
+        "not checkable without the earlier months" in records[0]["melding"]
+        and "referentienummer M1" in records[0]["melding"]
+    )
     assert "--eerder" in records[0]["hint"] and "typing error" not in records[0]["hint"]
     assert "no --eerder given: " in r.stderr and all(code in r.stderr for code in ("TR314", "TR389", "TR390", "TR322"))
 
@@ -376,7 +507,9 @@ def test_a_correct_credit_of_an_earlier_month_is_never_called_a_rejection(tmp_pa
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == [] and "--eerder" not in r.stderr
     r = cli("check", april, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "-q")
-    assert r.exit_code == 0 and "Earlier months (--eerder): 2 approved lines are the history (maart.xlsx)." in " ".join(r.stdout.split())
+    assert r.exit_code == 0 and "Earlier months (--eerder): 2 approved lines are the history (maart.xlsx)." in " ".join(
+        r.stdout.split()
+    )
     assert "Files checked" in r.stdout and "maart.xlsx" not in r.stdout.split("Earlier months")[0]
 
 
@@ -386,8 +519,12 @@ def test_history_rules_judge_against_the_earlier_months(tmp_path, cli):
         tmp_path / "april2.xlsx",
         [
             line(BSNS[1], ref="B1", decl="D5"),  # row 2: March's M2 declared a second time: TR389
-            line(BSNS[0], ref="M1", decl="D5", begin=dt.date(2025, 4, 1), end=dt.date(2025, 4, 30)),  # row 3: reference M1 reused: TR314
-            line(BSNS[0], dc="C", ref="B3", vorig="M9", decl="D5"),  # row 4: credit of a line that was never sent: TR323
+            line(
+                BSNS[0], ref="M1", decl="D5", begin=dt.date(2025, 4, 1), end=dt.date(2025, 4, 30)
+            ),  # row 3: reference M1 reused: TR314
+            line(
+                BSNS[0], dc="C", ref="B3", vorig="M9", decl="D5"
+            ),  # row 4: credit of a line that was never sent: TR323
         ],
     )
     r = cli("check", again, "--contract", contract, "--toewijzingen", toew, "--eerder", march, "--format", "json", "-q")
@@ -405,7 +542,10 @@ def test_history_rules_judge_against_the_earlier_months(tmp_path, cli):
 def test_eerder_takes_jw323_messages_and_refuses_unreadable_files(tmp_path, cli):
     from ijw_builders import build_jw323, client, prestatie, write_bytes
 
-    sent = write_bytes(tmp_path / "maart.xml", build_jw323(clients=[client(BSNS[0], [prestatie("X1", "900001", volume=10)])], declaratienummer="D3"))  # allocation 900001: BSNS[0], 45A48
+    sent = write_bytes(
+        tmp_path / "maart.xml",
+        build_jw323(clients=[client(BSNS[0], [prestatie("X1", "900001", volume=10)])], declaratienummer="D3"),
+    )  # allocation 900001: BSNS[0], 45A48
     _march, _april, contract, toew = _months(tmp_path)
     credit = declaration(tmp_path / "april.xlsx", [line(BSNS[0], dc="C", ref="A1", vorig="X1", decl="D4")])
     r = cli("check", credit, "--contract", contract, "--toewijzingen", toew, "--eerder", sent, "--format", "json", "-q")
@@ -446,7 +586,9 @@ def test_eerder_folder_holding_the_checked_file_never_takes_it_as_history(tmp_pa
     folder.mkdir()
     shutil.copy(march, folder / "maart.xlsx")
     again = declaration(folder / "april2.xlsx", [line(BSNS[1], ref="B1", decl="D5")])  # March's M2 again: TR389
-    r = cli("check", again, "--contract", contract, "--toewijzingen", toew, "--eerder", folder, "--format", "json", "-q")
+    r = cli(
+        "check", again, "--contract", contract, "--toewijzingen", toew, "--eerder", folder, "--format", "json", "-q"
+    )
     assert r.exit_code == 1, r.output
     assert {(x["rij"], x["regel"]) for x in json.loads(r.stdout)} == {(2, "TR389")}
     # one file named both ways is a usage error, not a silent pass

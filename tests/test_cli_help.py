@@ -32,7 +32,18 @@ ALL = list(commands())
 
 def test_every_command_is_covered():
     names = {" ".join(p) for p in ALL}
-    assert {"", "import", "validate", "report", "batches", "rules", "retour", "check", "export declaraties", "export jw323"} <= names
+    assert {
+        "",
+        "import",
+        "validate",
+        "report",
+        "batches",
+        "rules",
+        "retour",
+        "check",
+        "export declaraties",
+        "export jw323",
+    } <= names
 
 
 @pytest.mark.parametrize("path", ALL, ids=[" ".join(p) or "jzcli" for p in ALL])
@@ -46,7 +57,13 @@ def test_help_has_no_python_type_names(cli, path):
 
 def test_values_are_named_as_people_write_them(cli):
     text = cli("report", "--help").stdout
-    for option, metavar in (("--gemeente", "CODE|NAAM"), ("--aanbieder", "AGB"), ("--van", "YYYY-MM"), ("--budget", "FILE"), ("--db", "FILE|URL")):
+    for option, metavar in (
+        ("--gemeente", "CODE|NAAM"),
+        ("--aanbieder", "AGB"),
+        ("--van", "YYYY-MM"),
+        ("--budget", "FILE"),
+        ("--db", "FILE|URL"),
+    ):
         line = next(line for line in text.splitlines() if line.lstrip("│ ").startswith(option))
         assert metavar in line, (option, line)
     quiet = next(line for line in text.splitlines() if line.lstrip("│ ").startswith("--quiet"))
@@ -59,10 +76,10 @@ def test_options_are_grouped_in_panels(cli):
     text = cli("report", "--help").stdout
     for panel in ("Selection", "What to show", "Output", "Store"):
         assert f"─ {panel} ─" in text, panel
-    selection = text[text.index("─ Selection ─"): text.index("─ What to show ─")]
+    selection = text[text.index("─ Selection ─") : text.index("─ What to show ─")]
     assert "--gemeente" in selection and "--db" not in selection
     text = cli("import", "--help").stdout
-    assert "─ Reading the files ─" in text and "--map" in text[text.index("─ Reading the files ─"):]
+    assert "─ Reading the files ─" in text and "--map" in text[text.index("─ Reading the files ─") :]
 
 
 def test_a_flag_given_a_value_is_refused_and_examples_are_one_per_line(cli):

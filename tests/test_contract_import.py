@@ -63,15 +63,51 @@ geldig_van = "01-01-2025"
 geldig_tot = "31-12-2025"
 """
 
-SHEET_HEADER = ["Categorie", "Product code", "Omschrijving", "Eenheid", "Prijs per eenheid", "Variant", "Geldig vanaf", "Geldig tot en met"]
+SHEET_HEADER = [
+    "Categorie",
+    "Product code",
+    "Omschrijving",
+    "Eenheid",
+    "Prijs per eenheid",
+    "Variant",
+    "Geldig vanaf",
+    "Geldig tot en met",
+]
 SHEET_PRODUCTS = [
-    ["45", "45A48", "Ambulante jeugdhulp individueel", "Uur", 78.0, "inspanningsgericht", dt.date(2025, 1, 1), dt.date(2025, 2, 28)],
+    [
+        "45",
+        "45A48",
+        "Ambulante jeugdhulp individueel",
+        "Uur",
+        78.0,
+        "inspanningsgericht",
+        dt.date(2025, 1, 1),
+        dt.date(2025, 2, 28),
+    ],
     ["45", "45A48", "Ambulante jeugdhulp individueel", "04", 79.8, "inspanningsgericht", dt.date(2025, 3, 1), None],
-    [54, "54002", "Jeugd-GGZ generalistisch", 4, 98.5, "inspanningsgericht", dt.date(2025, 1, 1), dt.date(2025, 12, 31)],
+    [
+        54,
+        "54002",
+        "Jeugd-GGZ generalistisch",
+        4,
+        98.5,
+        "inspanningsgericht",
+        dt.date(2025, 1, 1),
+        dt.date(2025, 12, 31),
+    ],
     ["42", "42A03", "Vervoer", "84", 14, "Outputgericht", dt.date(2025, 1, 1), dt.date(2025, 12, 31)],
 ]
 CSV_PRODUCTS = [
-    ["45", "45A48", "Ambulante jeugdhulp individueel", "uur", "€ 78,00", "inspanningsgericht", "01-01-2025", "28-02-2025"],
+    [
+        "45",
+        "45A48",
+        "Ambulante jeugdhulp individueel",
+        "uur",
+        "€ 78,00",
+        "inspanningsgericht",
+        "01-01-2025",
+        "28-02-2025",
+    ],
     ["45", "45A48", "Ambulante jeugdhulp individueel", "04", "79,80", "inspanningsgericht", "01-03-2025", ""],
     ["54", "54002", "Jeugd-GGZ generalistisch", "4", "98,50", "inspanningsgericht", "1-1-2025", "31-12-2025"],
     ["42", "42A03", "Vervoer", "84", "14,00", "outputgericht", "01-01-2025", "31-12-2025"],
@@ -111,23 +147,39 @@ def products(url: str) -> pd.DataFrame:
 
 def as_tuples(frame: pd.DataFrame) -> list[tuple]:
     return [
-        (r.productcategorie, r.productcode, r.eenheid, int(r.tarief), r.uitvoeringsvariant,
-         r.geldig_van.strftime("%Y-%m-%d"), None if pd.isna(r.geldig_tot) else r.geldig_tot.strftime("%Y-%m-%d"))
+        (
+            r.productcategorie,
+            r.productcode,
+            r.eenheid,
+            int(r.tarief),
+            r.uitvoeringsvariant,
+            r.geldig_van.strftime("%Y-%m-%d"),
+            None if pd.isna(r.geldig_tot) else r.geldig_tot.strftime("%Y-%m-%d"),
+        )
         for r in frame.itertuples()
-    ]  # fmt: skip
+    ]
 
 
 def table_counts(url: str) -> dict[str, int]:
     store = Store.open(url)
     try:
         with store.engine.connect() as conn:
-            return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in metadata.sorted_tables}
+            return {
+                t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in metadata.sorted_tables
+            }
     finally:
         store.close()
 
 
 def test_sample_contracts_are_imported(db_url, cli):
-    r = cli("import", SAMPLES / "contract_gooi-en-vechtstreek_2025.toml", SAMPLES / "tarieven_twente_2025.xlsx", "--db", db_url, "-q")
+    r = cli(
+        "import",
+        SAMPLES / "contract_gooi-en-vechtstreek_2025.toml",
+        SAMPLES / "tarieven_twente_2025.xlsx",
+        "--db",
+        db_url,
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     p = products(db_url)
     gooi = p[p["contract_naam"] == "Jeugdhulp Gooi en Vechtstreek 2025"]
@@ -154,15 +206,27 @@ def test_toml_xlsx_and_csv_tariff_sheets_give_the_same_products(tmp_path, db_url
     xlsx = write_xlsx(
         tmp_path / "gooi.xlsx",
         {
-            "Contract": [["Naam", "Jeugdhulp Gooi 2025"], ["Gemeenten", "Huizen; Blaricum, Laren"], ["Aanbieders", "98001101, 98001202"]],
+            "Contract": [
+                ["Naam", "Jeugdhulp Gooi 2025"],
+                ["Gemeenten", "Huizen; Blaricum, Laren"],
+                ["Aanbieders", "98001101, 98001202"],
+            ],
             "Tarieven": [["Tarieven 2025"], [], SHEET_HEADER, *SHEET_PRODUCTS],
         },
     )
     csv_file = write_csv(
         tmp_path / "gooi.csv",
-        [["Naam:", "Jeugdhulp Gooi 2025"], ["Gemeenten:", "0406", "Blaricum", "Laren (NH.)"], ["AGB-codes:", "98001101;98001202"], [],
-         SHEET_HEADER, *CSV_PRODUCTS, [], ["Opgesteld door de afdeling inkoop"]],
-    )  # fmt: skip
+        [
+            ["Naam:", "Jeugdhulp Gooi 2025"],
+            ["Gemeenten:", "0406", "Blaricum", "Laren (NH.)"],
+            ["AGB-codes:", "98001101;98001202"],
+            [],
+            SHEET_HEADER,
+            *CSV_PRODUCTS,
+            [],
+            ["Opgesteld door de afdeling inkoop"],
+        ],
+    )
     assert "€".encode("cp1252") in csv_file.read_bytes()
     seen = []
     for src in (toml, xlsx, csv_file):
@@ -184,7 +248,10 @@ def test_newest_import_of_a_contract_naam_supersedes_older_ones(tmp_path, db_url
     v1 = tmp_path / "v1.toml"
     v1.write_text(TOML, encoding="utf-8")
     v2 = tmp_path / "v2.toml"
-    v2.write_text(TOML.replace('naam = "Jeugdhulp Gooi 2025"', 'naam = "jeugdhulp  gooi 2025"').replace("98.5", "99.10"), encoding="utf-8")
+    v2.write_text(
+        TOML.replace('naam = "Jeugdhulp Gooi 2025"', 'naam = "jeugdhulp  gooi 2025"').replace("98.5", "99.10"),
+        encoding="utf-8",
+    )
     other = tmp_path / "other.toml"
     other.write_text(TOML.replace("Jeugdhulp Gooi 2025", "Jeugdhulp Gooi 2026"), encoding="utf-8")
     for src in (v1, other, v2):
@@ -199,7 +266,10 @@ def test_newest_import_of_a_contract_naam_supersedes_older_ones(tmp_path, db_url
 
 def test_missing_naam_uses_file_name_and_absent_aanbieders_means_all(tmp_path, sqlite_url, cli):
     src = tmp_path / "inkoop_laren.toml"
-    src.write_text(TOML.replace('naam = "Jeugdhulp Gooi 2025"\n', "").replace('aanbieders = ["98001101", "98001202"]\n', ""), encoding="utf-8")
+    src.write_text(
+        TOML.replace('naam = "Jeugdhulp Gooi 2025"\n', "").replace('aanbieders = ["98001101", "98001202"]\n', ""),
+        encoding="utf-8",
+    )
     assert cli("import", src, "--db", sqlite_url, "-q").exit_code == 0
     p = products(sqlite_url)
     assert set(p["contract_naam"]) == {"inkoop_laren"}
@@ -218,18 +288,49 @@ def _toml_with(product_change: tuple[str, str] | None = None, head_change: tuple
 
 
 TOML_REFUSALS = {
-    "unknown gemeente": (_toml_with(head_change=('"Huizen"', '"Huyzen"')), ["[contract] gemeenten", "unknown gemeente 'Huyzen'", "did you mean", "Huizen (0406)"]),
+    "unknown gemeente": (
+        _toml_with(head_change=('"Huizen"', '"Huyzen"')),
+        ["[contract] gemeenten", "unknown gemeente 'Huyzen'", "did you mean", "Huizen (0406)"],
+    ),
     "unknown gemeente code": (_toml_with(head_change=('"0376"', '"9999"')), ["unknown gemeente code '9999'"]),
-    "bad eenheid": (_toml_with(('eenheid = "uur"', 'eenheid = "jaar"')), ["[[product]] 1 (line 6)", "eenheid", "unknown eenheid 'jaar'"]),
-    "bad date": (_toml_with(('geldig_van = "01-01-2025"', 'geldig_van = "31-02-2025"')), ["[[product]] 4 (line 35)", "geldig_van", "31-02-2025", "no such day"]),
-    "end before begin": (_toml_with(("geldig_tot = 2025-02-28", "geldig_tot = 2024-12-31")), ["[[product]] 1", "geldig_tot 2024-12-31 is before geldig_van 2025-01-01"]),
-    "overlapping tariffs": (_toml_with(("geldig_tot = 2025-02-28", "geldig_tot = 2025-03-15")), ["[[product]] 2 (line 16)", "overlaps [[product]] 1 (line 6)", "45A48"]),
-    "unknown variant": (_toml_with(('uitvoeringsvariant = "outputgericht"', 'uitvoeringsvariant = "resultaatgericht"')), ["[[product]] 4", "unknown uitvoeringsvariant 'resultaatgericht'", "inspanningsgericht, outputgericht, taakgericht"]),
-    "sub-cent tarief": (_toml_with(("tarief = 98.5", "tarief = 98.505")), ["[[product]] 3", "tarief", "98.505", "more than 2 decimals"]),
+    "bad eenheid": (
+        _toml_with(('eenheid = "uur"', 'eenheid = "jaar"')),
+        ["[[product]] 1 (line 6)", "eenheid", "unknown eenheid 'jaar'"],
+    ),
+    "bad date": (
+        _toml_with(('geldig_van = "01-01-2025"', 'geldig_van = "31-02-2025"')),
+        ["[[product]] 4 (line 35)", "geldig_van", "31-02-2025", "no such day"],
+    ),
+    "end before begin": (
+        _toml_with(("geldig_tot = 2025-02-28", "geldig_tot = 2024-12-31")),
+        ["[[product]] 1", "geldig_tot 2024-12-31 is before geldig_van 2025-01-01"],
+    ),
+    "overlapping tariffs": (
+        _toml_with(("geldig_tot = 2025-02-28", "geldig_tot = 2025-03-15")),
+        ["[[product]] 2 (line 16)", "overlaps [[product]] 1 (line 6)", "45A48"],
+    ),
+    "unknown variant": (
+        _toml_with(('uitvoeringsvariant = "outputgericht"', 'uitvoeringsvariant = "resultaatgericht"')),
+        [
+            "[[product]] 4",
+            "unknown uitvoeringsvariant 'resultaatgericht'",
+            "inspanningsgericht, outputgericht, taakgericht",
+        ],
+    ),
+    "sub-cent tarief": (
+        _toml_with(("tarief = 98.5", "tarief = 98.505")),
+        ["[[product]] 3", "tarief", "98.505", "more than 2 decimals"],
+    ),
     "negative tarief": (_toml_with(("tarief = 98.5", "tarief = -98.5")), ["tarief cannot be negative"]),
-    "missing variant": (_toml_with(('uitvoeringsvariant = "outputgericht"\n', "")), ["[[product]] 4", "uitvoeringsvariant is missing"]),
+    "missing variant": (
+        _toml_with(('uitvoeringsvariant = "outputgericht"\n', "")),
+        ["[[product]] 4", "uitvoeringsvariant is missing"],
+    ),
     "unknown key": (_toml_with(("tarief = 14\n", "tarif = 14\n")), ["unknown key(s) 'tarif'", "tarief is missing"]),
-    "no gemeenten": (_toml_with(head_change=('gemeenten = ["Huizen", "0376", "Laren"]\n', "")), ["a contract must say for which gemeenten it holds", 'add gemeenten = ["0406", "Laren"]']),
+    "no gemeenten": (
+        _toml_with(head_change=('gemeenten = ["Huizen", "0376", "Laren"]\n', "")),
+        ["a contract must say for which gemeenten it holds", 'add gemeenten = ["0406", "Laren"]'],
+    ),
     "bad toml": ("[contract\nnaam = 1\n", ["not valid TOML", "line 1"]),
 }
 
@@ -271,7 +372,15 @@ SHEET_REFUSALS = {
         ["sheet 'Contract' row 2", "unknown gemeente 'Blarikum'", "Blaricum (0376)"],
     ),
     "bad eenheid": (
-        {"Tarieven": [["gemeenten", "0406"], [], SHEET_HEADER, *SHEET_PRODUCTS[:2], ["54", "54002", "x", "stuks", 98.5, "inspanningsgericht", dt.date(2025, 1, 1), None]]},
+        {
+            "Tarieven": [
+                ["gemeenten", "0406"],
+                [],
+                SHEET_HEADER,
+                *SHEET_PRODUCTS[:2],
+                ["54", "54002", "x", "stuks", 98.5, "inspanningsgericht", dt.date(2025, 1, 1), None],
+            ]
+        },
         ["sheet 'Tarieven' row 6", "column 'Eenheid'", "value 'stuks'", "ambiguous eenheid"],
     ),
     "bad date": (
@@ -279,7 +388,14 @@ SHEET_REFUSALS = {
         ["sheet 'Tarieven' row 3", "column 'Geldig vanaf'", "value '2025-13-01'", "not a date"],
     ),
     "overlap": (
-        {"Tarieven": [["gemeenten", "0406"], SHEET_HEADER, SHEET_PRODUCTS[0], [*SHEET_PRODUCTS[0][:6], dt.date(2025, 2, 1), None]]},
+        {
+            "Tarieven": [
+                ["gemeenten", "0406"],
+                SHEET_HEADER,
+                SHEET_PRODUCTS[0],
+                [*SHEET_PRODUCTS[0][:6], dt.date(2025, 2, 1), None],
+            ]
+        },
         ["sheet 'Tarieven' row 4", "overlaps sheet 'Tarieven' row 3"],
     ),
     "no gemeenten": (
@@ -287,7 +403,13 @@ SHEET_REFUSALS = {
         ["a contract must say for which gemeenten it holds", "add a row 'gemeenten'"],
     ),
     "missing column": (
-        {"Tarieven": [["gemeenten", "0406"], SHEET_HEADER[:5] + SHEET_HEADER[6:], *[p[:5] + p[6:] for p in SHEET_PRODUCTS]]},
+        {
+            "Tarieven": [
+                ["gemeenten", "0406"],
+                SHEET_HEADER[:5] + SHEET_HEADER[6:],
+                *[p[:5] + p[6:] for p in SHEET_PRODUCTS],
+            ]
+        },
         ["sheet 'Tarieven' row 2", "required columns not found: uitvoeringsvariant"],
     ),
     "missing value": (
@@ -323,8 +445,12 @@ def test_tariff_sheet_is_detected_but_a_declaration_with_tarief_is_not(tmp_path)
     tariff = write_xlsx(tmp_path / "t.xlsx", {"Blad1": [["gemeenten", "0406"], SHEET_HEADER, *SHEET_PRODUCTS]})
     declaration = write_xlsx(
         tmp_path / "d.xlsx",
-        {"Blad1": [["BSN", "Productcode", "Eenheid", "Tarief", "Ingangsdatum", "Einddatum", "Volume", "Bedrag"],
-                   ["999900006", "45A48", "04", 78, dt.date(2025, 3, 1), dt.date(2025, 3, 31), 2, 156]]},
-    )  # fmt: skip
+        {
+            "Blad1": [
+                ["BSN", "Productcode", "Eenheid", "Tarief", "Ingangsdatum", "Einddatum", "Volume", "Bedrag"],
+                ["999900006", "45A48", "04", 78, dt.date(2025, 3, 1), dt.date(2025, 3, 31), 2, 156],
+            ]
+        },
+    )
     assert detect_soort(tariff) == "contract"
     assert detect_soort(declaration) == "declaraties"

@@ -129,7 +129,9 @@ def test_sigkill_in_the_middle_of_an_import_leaves_the_store_as_it_was(tmp_path,
 
     proc = jzcli("import", big, "--db", db_url, "-q")
     try:
-        assert wait_for(writing, timeout=300, interval=0.002 if admin is None else 0.02), "the import never started writing"
+        assert wait_for(writing, timeout=300, interval=0.002 if admin is None else 0.02), (
+            "the import never started writing"
+        )
         time.sleep(0.05)  # well inside the write
         assert proc.poll() is None, "the import finished before it could be killed; use a bigger file"
         proc.send_signal(signal.SIGKILL)
@@ -241,7 +243,11 @@ def test_default_store_location_is_private(tmp_path):
         [sys.executable, "-m", "jzcli", "import", str(src), "-q"],
         capture_output=True,
         text=True,
-        env={**{k: v for k, v in os.environ.items() if k != "JZCLI_DB"}, "HOME": str(env_home), "XDG_DATA_HOME": str(env_home / "data")},
+        env={
+            **{k: v for k, v in os.environ.items() if k != "JZCLI_DB"},
+            "HOME": str(env_home),
+            "XDG_DATA_HOME": str(env_home / "data"),
+        },
     )
     assert p.returncode == 0, p.stderr
     db = env_home / "data" / "jzcli" / "jzcli.db"

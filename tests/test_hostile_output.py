@@ -28,12 +28,26 @@ BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
 AGB = "98001101"
 HEADER = ["BSN", "Productcode", "Van", "Tot", "Aantal", "Tarief", "Bedrag", "Gemeente", "AGB", "Declaratienummer"]
 CONTROL = "a\x01b\x08c\x1fd\x7fe\x1b[2Jf"
-FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+31 6 1234", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
+FORMULAS = ['=HYPERLINK("http://x","y")', "+31 6 1234", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
 # Columns that hold amounts or counts in the files jzcli writes (names as written, Dutch).
 NUMBER_COLUMNS = {
-    "tarief", "bedrag", "volume", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "afgekeurd_bedrag",
-    "regels", "clienten", "goedgekeurd_regels", "afgekeurd_regels", "budget", "gerealiseerd", "rij", "batch",
-}  # fmt: skip
+    "tarief",
+    "bedrag",
+    "volume",
+    "ingediend",
+    "goedgekeurd",
+    "afgekeurd",
+    "onbeoordeeld",
+    "afgekeurd_bedrag",
+    "regels",
+    "clienten",
+    "goedgekeurd_regels",
+    "afgekeurd_regels",
+    "budget",
+    "gerealiseerd",
+    "rij",
+    "batch",
+}
 
 
 def csv_bytes(rows, encoding="utf-8") -> bytes:
@@ -93,10 +107,13 @@ def _is_number_text(text: str) -> bool:
 def check_csv(path: Path) -> int:
     """Formula-safe, and amount columns numbers. Returns how many amount cells were checked."""
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
-    header, body = rows[0], rows[1:]
+    body = rows[1:]
     for row in body:
         for cell in row:
-            assert not (cell.startswith(("=", "+", "-", "@", "\t", "\r")) and not _is_number_text(cell)), (path.name, cell)
+            assert not (cell.startswith(("=", "+", "-", "@", "\t", "\r")) and not _is_number_text(cell)), (
+                path.name,
+                cell,
+            )
     frame = pd.read_csv(path, dtype=None, keep_default_na=True)
     checked = 0
     for column in frame.columns:
@@ -121,7 +138,12 @@ def check_xlsx(path: Path) -> tuple[int, int]:
                 continue
             for name, value in zip(header, values):
                 if name in NUMBER_COLUMNS and value is not None:
-                    assert isinstance(value, (int, float, Decimal)) and not isinstance(value, bool), (path.name, ws.title, name, value)
+                    assert isinstance(value, (int, float, Decimal)) and not isinstance(value, bool), (
+                        path.name,
+                        ws.title,
+                        name,
+                        value,
+                    )
                     checked += 1
                     negatives += value < 0
     return checked, negatives
@@ -194,7 +216,16 @@ def test_helpers():
 def test_amounts_beyond_ijw_get_a_finding_and_sums_stay_right(tmp_path, db_url, cli):
     big = "90.000.000.000.000.000,00"
     src = tmp_path / "groot.csv"
-    src.write_bytes(csv_bytes([HEADER, line(bedrag=big, tarief=big, aantal="1"), line(BSN2, bedrag=big, tarief=big, aantal="1"), line(BSN3)]))
+    src.write_bytes(
+        csv_bytes(
+            [
+                HEADER,
+                line(bedrag=big, tarief=big, aantal="1"),
+                line(BSN2, bedrag=big, tarief=big, aantal="1"),
+                line(BSN3),
+            ]
+        )
+    )
     r = cli("import", src, "--db", db_url, "-q")
     assert r.exit_code == 0, r.output
     from jzcli.store import Store
@@ -275,8 +306,14 @@ _edits = st.one_of(
     st.tuples(st.just("bytes"), st.integers(0, 10**6), st.binary(min_size=1, max_size=8)),  # overwrite bytes
     st.tuples(st.just("cut"), st.integers(0, 10**6), st.just(b"")),  # truncate
     st.tuples(st.just("sheetxml"), st.integers(0, 10**6), st.binary(min_size=1, max_size=8)),  # bytes inside sheet1.xml
-    st.tuples(st.just("ref"), st.integers(0, 20), st.sampled_from([b"XFD1048576", b"CV1048576", b"A0", b"ZZZZ1", b"A99999999999"])),
-    st.tuples(st.just("value"), st.integers(0, 20), st.sampled_from([b"-1e15", b"1e308", b"nan", b"", b"1" * 400, b"&#1;"])),
+    st.tuples(
+        st.just("ref"),
+        st.integers(0, 20),
+        st.sampled_from([b"XFD1048576", b"CV1048576", b"A0", b"ZZZZ1", b"A99999999999"]),
+    ),
+    st.tuples(
+        st.just("value"), st.integers(0, 20), st.sampled_from([b"-1e15", b"1e308", b"nan", b"", b"1" * 400, b"&#1;"])
+    ),
 )
 
 
@@ -322,7 +359,9 @@ def _import_cleanly(tmp_path: Path, name: str, data: bytes, cli) -> None:
         assert name in " ".join(r.stderr.split()), r.stderr
 
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True)
+FUZZ = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=True
+)
 
 
 @FUZZ
@@ -349,7 +388,9 @@ def _on_a_terminal(args: list[str], db_url: str) -> bytes:
     leader, follower = pty.openpty()
     env = dict(os.environ, COLUMNS="200", TERM="xterm-256color")
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "jzcli", *args, "--db", db_url], stdout=follower, stderr=follower, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jzcli", *args, "--db", db_url], stdout=follower, stderr=follower, env=env
+    )
     os.close(follower)
     data = b""
     while True:
@@ -371,7 +412,12 @@ def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, sqlite_ur
     sequences written are Rich's own styling only, whatever the file name and cells held, for
     tables and for --format csv."""
     hostile_store(tmp_path, sqlite_url, cli)
-    for args in (["batches"], ["batches", "--format", "csv"], ["validate", "--opnieuw"], ["report", "--by", "productcode"]):
+    for args in (
+        ["batches"],
+        ["batches", "--format", "csv"],
+        ["validate", "--opnieuw"],
+        ["report", "--by", "productcode"],
+    ):
         data = _on_a_terminal(args, sqlite_url)
         sequences = set(re.findall(rb"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07\x1b]*|.)", data))
         # Rich's own: styling, and the transient progress line on stderr (cursor up, erase the
@@ -397,9 +443,37 @@ def test_csv_on_a_terminal_shows_cursor_moves_from_a_file(tmp_path, sqlite_url, 
 
 
 def test_export_jw323_leaves_out_a_line_xml_cannot_carry(tmp_path, cli):
-    header = ["BSN", "Productcategorie", "Productcode", "Van", "Tot", "Aantal", "Eenheid", "Tarief", "Bedrag", "Gemeente", "AGB", "Toewijzingnummer", "Referentienummer"]
+    header = [
+        "BSN",
+        "Productcategorie",
+        "Productcode",
+        "Van",
+        "Tot",
+        "Aantal",
+        "Eenheid",
+        "Tarief",
+        "Bedrag",
+        "Gemeente",
+        "AGB",
+        "Toewijzingnummer",
+        "Referentienummer",
+    ]
     good = [BSN2, "45", "45A48", "01-03-2025", "31-03-2025", "3", "04", "78,00", "234,00", "0406", AGB, "1002", "R2"]
-    bad = [BSN1, "45", "45A48", "01-03-2025", "31-03-2025", "3", "04", "78,00", "234,00", "0406", AGB, "1001", "R\x1b[2J1"]
+    bad = [
+        BSN1,
+        "45",
+        "45A48",
+        "01-03-2025",
+        "31-03-2025",
+        "3",
+        "04",
+        "78,00",
+        "234,00",
+        "0406",
+        AGB,
+        "1001",
+        "R\x1b[2J1",
+    ]
     src = tmp_path / "decl.csv"
     src.write_bytes(csv_bytes([header, bad, good]))
     r = cli("export", "jw323", src, "-o", tmp_path / "out")

@@ -18,6 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from lxml import etree
+
 from ijw_builders import (
     AGB,
     BAD_BSN,
@@ -25,7 +27,6 @@ from ijw_builders import (
     BSN2,
     GEM,
     MARCH,
-    build_jw301,
     build_jw323,
     build_message,
     client,
@@ -39,23 +40,37 @@ from ijw_builders import (
     write_jw323,
     write_message,
 )
-from lxml import etree
-from validate_kit import CONTRACT, TODAY
-
 from jzcli import ijw
 from jzcli.agreements import toewijzingen_actueel
 from jzcli.importer import ImportOptions, detect_soort, import_paths
 from jzcli.store import Store, batches, berichten, declaratieregels, toewijzingen
 from jzcli.validate import validate
+from validate_kit import CONTRACT, TODAY
 
 JAN = (dt.date(2025, 1, 1), dt.date(2025, 1, 31))
 FEB = (dt.date(2025, 2, 1), dt.date(2025, 2, 28))
 APRIL = (dt.date(2025, 4, 1), dt.date(2025, 4, 30))
 LINE_COLUMNS = [
-    "bron", "blad", "rij", "aanbieder", "gemeente", "declaratienummer", "referentienummer", "vorig_referentienummer",
-    "bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum", "einddatum", "volume", "eenheid",
-    "tarief", "bedrag", "debet_credit",
-]  # fmt: skip
+    "bron",
+    "blad",
+    "rij",
+    "aanbieder",
+    "gemeente",
+    "declaratienummer",
+    "referentienummer",
+    "vorig_referentienummer",
+    "bsn",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
+]
 
 
 # ============================================================================ helpers
@@ -115,7 +130,12 @@ def allocations_and_contract(store: Store, tmp_path: Path) -> None:
             toegewezen_product(1003, productcode="45E01", volume=99_999_999, eenheid="83", frequentie="6"),
         ],
     )
-    a2 = write_jw301(tmp_path / "toewijzing_2.xml", bsn=BSN2, header={"identificatie": "TW2"}, producten=[toegewezen_product(1002, volume=1000, frequentie="6")])
+    a2 = write_jw301(
+        tmp_path / "toewijzing_2.xml",
+        bsn=BSN2,
+        header={"identificatie": "TW2"},
+        producten=[toegewezen_product(1002, volume=1000, frequentie="6")],
+    )
     for path in (a1, a2):
         result = import_one(store, path)
         assert result.status == "imported", result.message
@@ -156,18 +176,64 @@ def test_valid_jw323_imports_line_exact(tmp_path, db_url):
     result = import_one(store, path)
     assert result.status == "imported" and result.soort == "declaraties" and result.stored == 3 and result.rows == 3
     rij = prestatie_lines(data)
-    common = {"bron": "declaratie.jw323", "blad": None, "aanbieder": AGB, "gemeente": GEM, "declaratienummer": "ZF202504", "productcategorie": "45"}
+    common = {
+        "bron": "declaratie.jw323",
+        "blad": None,
+        "aanbieder": AGB,
+        "gemeente": GEM,
+        "declaratienummer": "ZF202504",
+        "productcategorie": "45",
+    }
     expected = [
-        {**common, "rij": rij[0], "referentienummer": "R1", "vorig_referentienummer": None, "bsn": BSN, "toewijzingnummer": "1001",
-         "productcode": "45A48", "begindatum": APRIL[0], "einddatum": APRIL[1], "volume": 12, "eenheid": "04", "tarief": 7980,
-         "bedrag": 95760, "debet_credit": "D"},
-        {**common, "rij": rij[1], "referentienummer": "R2", "vorig_referentienummer": "R0", "bsn": BSN, "toewijzingnummer": "1001",
-         "productcode": "45A48", "begindatum": MARCH[0], "einddatum": MARCH[1], "volume": 10, "eenheid": "04", "tarief": 7980,
-         "bedrag": 79800, "debet_credit": "C"},
-        {**common, "rij": rij[2], "referentienummer": "R3", "vorig_referentienummer": None, "bsn": BSN2, "toewijzingnummer": "1003",
-         "productcode": "45E01", "begindatum": APRIL[0], "einddatum": APRIL[1], "volume": 45678, "eenheid": "83", "tarief": None,
-         "bedrag": 45678, "debet_credit": "D"},
-    ]  # fmt: skip
+        {
+            **common,
+            "rij": rij[0],
+            "referentienummer": "R1",
+            "vorig_referentienummer": None,
+            "bsn": BSN,
+            "toewijzingnummer": "1001",
+            "productcode": "45A48",
+            "begindatum": APRIL[0],
+            "einddatum": APRIL[1],
+            "volume": 12,
+            "eenheid": "04",
+            "tarief": 7980,
+            "bedrag": 95760,
+            "debet_credit": "D",
+        },
+        {
+            **common,
+            "rij": rij[1],
+            "referentienummer": "R2",
+            "vorig_referentienummer": "R0",
+            "bsn": BSN,
+            "toewijzingnummer": "1001",
+            "productcode": "45A48",
+            "begindatum": MARCH[0],
+            "einddatum": MARCH[1],
+            "volume": 10,
+            "eenheid": "04",
+            "tarief": 7980,
+            "bedrag": 79800,
+            "debet_credit": "C",
+        },
+        {
+            **common,
+            "rij": rij[2],
+            "referentienummer": "R3",
+            "vorig_referentienummer": None,
+            "bsn": BSN2,
+            "toewijzingnummer": "1003",
+            "productcode": "45E01",
+            "begindatum": APRIL[0],
+            "einddatum": APRIL[1],
+            "volume": 45678,
+            "eenheid": "83",
+            "tarief": None,
+            "bedrag": 45678,
+            "debet_credit": "D",
+        },
+    ]
     assert [{k: v for k, v in r.items() if k != "id"} for r in stored_lines(store)] == expected
 
     with store.engine.connect() as conn:
@@ -177,12 +243,22 @@ def test_valid_jw323_imports_line_exact(tmp_path, db_url):
     for k in ("dagtekening", "declaratieperiode_begin", "declaratieperiode_eind", "declaratie_dagtekening"):
         row[k] = pd.Timestamp(row[k]).date()
     assert row == {
-        "batch": result.batch, "berichtcode": "490", "berichtversie": "3", "berichtsubversie": "2", "afzender": AGB,
-        "ontvanger": GEM, "identificatie": "ZF2025-04A", "dagtekening": dt.date(2025, 4, 2),
-        "xsd_versie": "|".join(ijw.xsd_versions("JW323")), "declaratienummer": "ZF202504",
-        "declaratieperiode_begin": APRIL[0], "declaratieperiode_eind": APRIL[1], "declaratie_dagtekening": dt.date(2025, 5, 2),
-        "totaal_ingediend": 95760 - 79800 + 45678, "totaal_debet_credit": "D",
-    }  # fmt: skip
+        "batch": result.batch,
+        "berichtcode": "490",
+        "berichtversie": "3",
+        "berichtsubversie": "2",
+        "afzender": AGB,
+        "ontvanger": GEM,
+        "identificatie": "ZF2025-04A",
+        "dagtekening": dt.date(2025, 4, 2),
+        "xsd_versie": "|".join(ijw.xsd_versions("JW323")),
+        "declaratienummer": "ZF202504",
+        "declaratieperiode_begin": APRIL[0],
+        "declaratieperiode_eind": APRIL[1],
+        "declaratie_dagtekening": dt.date(2025, 5, 2),
+        "totaal_ingediend": 95760 - 79800 + 45678,
+        "totaal_debet_credit": "D",
+    }
     assert details["bericht"]["clienten"] == 2 and details["bericht"]["prestaties"] == 3
     assert details["sheets"] == [{"blad": None, "vermeld_totaal": 61638, "rijen": 3, "regels": 3}]
 
@@ -203,7 +279,9 @@ def test_message_options_must_match_or_be_left_out(tmp_path, sqlite_url):
     path = write_jw323(tmp_path / "m.xml", clients=good_clients())
     store = Store.open(sqlite_url)
     wrong = import_one(store, path, aanbieder="98009996")
-    assert wrong.status == "error" and "--aanbieder 98009996 differs from the message's AGB code 98001101" in wrong.message
+    assert (
+        wrong.status == "error" and "--aanbieder 98009996 differs from the message's AGB code 98001101" in wrong.message
+    )
     assert nothing_stored(store)
     assert import_one(store, path, aanbieder=AGB, gemeente=GEM).status == "imported"
 
@@ -215,23 +293,50 @@ def test_jw301_versions_newest_wins_and_deletion(tmp_path, db_url):
         tmp_path / "301_a.xml",
         header={"identificatie": "A"},
         producten=[
-            toegewezen_product(2001, dt.date(2025, 1, 1), dt.date(2025, 6, 30), volume=3, eenheid="04", frequentie="2",
-                               toewijzingsdatum=dt.date(2024, 12, 15), toewijzingstijd=dt.time(9, 30, 5)),
-            toegewezen_product(2002, dt.date(2025, 1, 1), dt.date(2025, 12, 31), productcode=None, volume=None, budget=250_000_00),
+            toegewezen_product(
+                2001,
+                dt.date(2025, 1, 1),
+                dt.date(2025, 6, 30),
+                volume=3,
+                eenheid="04",
+                frequentie="2",
+                toewijzingsdatum=dt.date(2024, 12, 15),
+                toewijzingstijd=dt.time(9, 30, 5),
+            ),
+            toegewezen_product(
+                2002, dt.date(2025, 1, 1), dt.date(2025, 12, 31), productcode=None, volume=None, budget=250_000_00
+            ),
         ],
-    )  # fmt: skip
+    )
     second = write_jw301(
         tmp_path / "301_b.xml",
         header={"identificatie": "B"},
         producten=[
             # same number, later the same day: extended
-            toegewezen_product(2001, dt.date(2025, 1, 1), dt.date(2025, 12, 31), volume=3, eenheid="04", frequentie="2",
-                               toewijzingsdatum=dt.date(2024, 12, 15), toewijzingstijd=dt.time(14, 0), reden_wijziging="01"),
+            toegewezen_product(
+                2001,
+                dt.date(2025, 1, 1),
+                dt.date(2025, 12, 31),
+                volume=3,
+                eenheid="04",
+                frequentie="2",
+                toewijzingsdatum=dt.date(2024, 12, 15),
+                toewijzingstijd=dt.time(14, 0),
+                reden_wijziging="01",
+            ),
             # deleted: Einddatum = Ingangsdatum with RedenWijziging 13
-            toegewezen_product(2002, dt.date(2025, 1, 1), dt.date(2025, 1, 1), productcode=None, volume=None, budget=250_000_00,
-                               toewijzingsdatum=dt.date(2025, 2, 1), reden_wijziging="13"),
+            toegewezen_product(
+                2002,
+                dt.date(2025, 1, 1),
+                dt.date(2025, 1, 1),
+                productcode=None,
+                volume=None,
+                budget=250_000_00,
+                toewijzingsdatum=dt.date(2025, 2, 1),
+                reden_wijziging="13",
+            ),
         ],
-    )  # fmt: skip
+    )
     assert detect_soort(first) == "toewijzingen"
     for path in (first, second):
         result = import_one(store, path)
@@ -240,8 +345,22 @@ def test_jw301_versions_newest_wins_and_deletion(tmp_path, db_url):
         rows = [dict(r) for r in conn.execute(sa.select(toewijzingen).order_by(toewijzingen.c.id)).mappings()]
     assert len(rows) == 4
     a = rows[0]
-    assert (a["bron"], a["blad"], a["toewijzingnummer"], a["bsn"], a["gemeente"], a["aanbieder"]) == ("301_a.xml", None, "2001", BSN, GEM, AGB)
-    assert (a["productcategorie"], a["productcode"], a["volume"], a["eenheid"], a["frequentie"], a["budget"]) == ("45", "45A48", 3, "04", "2", None)
+    assert (a["bron"], a["blad"], a["toewijzingnummer"], a["bsn"], a["gemeente"], a["aanbieder"]) == (
+        "301_a.xml",
+        None,
+        "2001",
+        BSN,
+        GEM,
+        AGB,
+    )
+    assert (a["productcategorie"], a["productcode"], a["volume"], a["eenheid"], a["frequentie"], a["budget"]) == (
+        "45",
+        "45A48",
+        3,
+        "04",
+        "2",
+        None,
+    )
     assert pd.Timestamp(a["toewijzingsdatum"]) == pd.Timestamp("2024-12-15 09:30:05")
     assert a["rij"] == prestatie_tag_line(first, "ToegewezenProduct", 1)
     b = rows[1]
@@ -251,17 +370,23 @@ def test_jw301_versions_newest_wins_and_deletion(tmp_path, db_url):
     assert current.loc["2001", "bron"] == "301_b.xml" and current.loc["2001", "reden_wijziging"] == "01"
     assert bool(current.loc["2002", "verwijderd"]) and not bool(current.loc["2001", "verwijderd"])
     with store.engine.connect() as conn:
-        msgs = conn.execute(sa.select(berichten.c.berichtcode, berichten.c.afzender, berichten.c.ontvanger, berichten.c.identificatie)).all()
+        msgs = conn.execute(
+            sa.select(berichten.c.berichtcode, berichten.c.afzender, berichten.c.ontvanger, berichten.c.identificatie)
+        ).all()
     assert sorted(tuple(m) for m in msgs) == [("436", GEM, AGB, "A"), ("436", GEM, AGB, "B")]
 
 
 def prestatie_tag_line(path: Path, local: str, n: int) -> int:
-    lines = [i for i, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if t.strip().startswith(f"<{local}>")]
+    lines = [
+        i for i, t in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if t.strip().startswith(f"<{local}>")
+    ]
     return lines[n - 1]
 
 
 def test_jw301_that_contradicts_itself_is_refused(tmp_path, sqlite_url):
-    path = write_jw301(tmp_path / "301.xml", bsn=BAD_BSN, producten=[toegewezen_product(1, dt.date(2025, 3, 1), dt.date(2025, 2, 1))])
+    path = write_jw301(
+        tmp_path / "301.xml", bsn=BAD_BSN, producten=[toegewezen_product(1, dt.date(2025, 3, 1), dt.date(2025, 2, 1))]
+    )
     store = Store.open(sqlite_url)
     result = import_one(store, path)
     assert result.status == "error" and nothing_stored(store)
@@ -274,14 +399,16 @@ def test_soort_option_must_fit_the_message(tmp_path, sqlite_url):
     store = Store.open(sqlite_url)
     path = write_jw323(tmp_path / "m.xml", clients=good_clients())
     result = import_one(store, path, soort="toewijzingen")
-    assert result.status == "error" and "a JW323 Declaratie message holds declaraties, not toewijzingen" in result.message
+    assert (
+        result.status == "error" and "a JW323 Declaratie message holds declaraties, not toewijzingen" in result.message
+    )
     assert nothing_stored(store)
 
 
 # ============================================================================ refusals (level 1 and hardening)
 XXE = f"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE Bericht [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
-<Bericht xmlns="{ijw.bericht('JW323').namespace}"><Header><BerichtCode>&xxe;</BerichtCode></Header></Bericht>
+<Bericht xmlns="{ijw.bericht("JW323").namespace}"><Header><BerichtCode>&xxe;</BerichtCode></Header></Bericht>
 """
 LAUGHS = (
     '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
@@ -295,7 +422,11 @@ LAUGHS = (
     [
         ("xxe.xml", XXE, "refused: the XML has a DOCTYPE declaration with entity definitions (line 2)"),
         ("laughs.xml", LAUGHS, "refused: the XML has a DOCTYPE declaration with entity definitions (line 2)"),
-        ("doctype.xml", '<?xml version="1.0"?>\n<!-- x -->\n<!DOCTYPE Bericht SYSTEM "http://example.org/x.dtd">\n<Bericht/>\n', "DOCTYPE declaration (line 3)"),
+        (
+            "doctype.xml",
+            '<?xml version="1.0"?>\n<!-- x -->\n<!DOCTYPE Bericht SYSTEM "http://example.org/x.dtd">\n<Bericht/>\n',
+            "DOCTYPE declaration (line 3)",
+        ),
     ],
 )
 def test_dtd_entities_are_refused_before_parsing(tmp_path, db_url, cli, name, content, expected):
@@ -329,23 +460,43 @@ def test_xsd_invalid_messages_are_refused_with_path_and_line(tmp_path, db_url, c
     # element order: ProductCode before ProductCategorie in the second client's Prestatie
     swapped = write_bytes(tmp_path / "order.xml", _with(good, _swap_categorie_and_code))
     r = cli("import", swapped, "--db", db_url)
-    line = next(n for n, t in enumerate(swapped.read_text().splitlines(), 1) if "<ProductCode>" in t and n > prestatie_lines(swapped.read_bytes())[2])
+    line = next(
+        n
+        for n, t in enumerate(swapped.read_text().splitlines(), 1)
+        if "<ProductCode>" in t and n > prestatie_lines(swapped.read_bytes())[2]
+    )
     assert r.exit_code == 3
     assert "does not conform to JW323.xsd (level 1, 1 error)" in flat(r.stderr)
-    assert f"line {line}, /Bericht/Declaratie/Clienten/Client[2]/Prestaties/Prestatie[1]/ProductCode: Element 'ProductCode': This element is not expected. Expected is ( ProductCategorie )" in flat(r.stderr)
+    assert (
+        f"line {line}, /Bericht/Declaratie/Clienten/Client[2]/Prestaties/Prestatie[1]/ProductCode: Element 'ProductCode': This element is not expected. Expected is ( ProductCategorie )"
+        in flat(r.stderr)
+    )
     # a 10-digit BSN (masked in the message) and an 8-digit one
     bad_bsn = build_jw323(clients=[client("9999000061", [prestatie("R1")]), client("99990006", [prestatie("R2")])])
     path = write_bytes(tmp_path / "bsn.xml", bad_bsn)
     r = cli("import", path, "--db", db_url)
     bsn_lines = [n for n, t in enumerate(bad_bsn.decode().splitlines(), 1) if "<Bsn>" in t]
     assert r.exit_code == 3 and "level 1, 3 errors" in flat(r.stderr)
-    assert f"line {bsn_lines[0]}, /Bericht/Declaratie/Clienten/Client[1]/Bsn: Element 'Bsn': [facet 'maxLength']" in flat(r.stderr)
-    assert f"line {bsn_lines[1]}, /Bericht/Declaratie/Clienten/Client[2]/Bsn: Element 'Bsn': [facet 'pattern'] The value '****0006'" in flat(r.stderr)
+    assert (
+        f"line {bsn_lines[0]}, /Bericht/Declaratie/Clienten/Client[1]/Bsn: Element 'Bsn': [facet 'maxLength']"
+        in flat(r.stderr)
+    )
+    assert (
+        f"line {bsn_lines[1]}, /Bericht/Declaratie/Clienten/Client[2]/Bsn: Element 'Bsn': [facet 'pattern'] The value '****0006'"
+        in flat(r.stderr)
+    )
     assert "9999000061" not in r.output and "99990006" not in r.output
     # amounts are integer cents: a decimal amount is not
-    decimal = write_bytes(tmp_path / "decimal.xml", build_jw323(clients=[client(BSN, [prestatie("R1", tarief="79.80", bedrag="798.00")])], totaal=79800))
+    decimal = write_bytes(
+        tmp_path / "decimal.xml",
+        build_jw323(clients=[client(BSN, [prestatie("R1", tarief="79.80", bedrag="798.00")])], totaal=79800),
+    )
     r = cli("import", decimal, "--db", db_url)
-    assert r.exit_code == 3 and "/Prestatie[1]/ProductTarief: Element 'ProductTarief': '79.80' is not a valid value of the atomic type 'ijw:LDT_Bedrag'" in flat(r.stderr)
+    assert (
+        r.exit_code == 3
+        and "/Prestatie[1]/ProductTarief: Element 'ProductTarief': '79.80' is not a valid value of the atomic type 'ijw:LDT_Bedrag'"
+        in flat(r.stderr)
+    )
     # CS319 is also an XSD pattern on DeclaratieNummer
     dash = write_bytes(tmp_path / "dash.xml", build_jw323(clients=good_clients(), declaratienummer="ZF-2025"))
     r = cli("import", dash, "--db", db_url)
@@ -356,19 +507,29 @@ def test_xsd_invalid_messages_are_refused_with_path_and_line(tmp_path, db_url, c
 @pytest.mark.parametrize(
     "change, expected",
     [
-        (lambda d: d.replace(b"ijw/3_2/jw323/schema", b"ijw/3_1/jw323/schema"),
-         "root element 'Bericht' in iJw 3.1 JW323 (http://www.istandaarden.nl/ijw/3_1/jw323/schema); expected 'Bericht' in the namespace of JW323"),
-        (lambda d: d.replace(b"<BerichtCode>490</BerichtCode>", b"<BerichtCode>491</BerichtCode>"),
-         "BerichtCode 491 (the code of JW325) does not match the JW323 namespace, whose BerichtCode is 490"),
-        (lambda d: d.replace(b"<Bericht ", b"<Declaratiebericht ").replace(b"</Bericht>", b"</Declaratiebericht>"),
-         "root element 'Declaratiebericht' in the JW323 namespace; an iJw message has root 'Bericht'"),
-        (lambda d: b'<?xml version="1.0"?>\n<Invoice xmlns="urn:example"><Total>5</Total></Invoice>\n',
-         "not an iJw 3.2 message jzcli reads: root element 'Invoice' in urn:example"),
-        (lambda d: d.replace(b"ijw/3_2/jw323/schema", b"ijw/3_2/jw305/schema"),
-         "an iJw JW305 message (Start zorg); jzcli imports JW323 declarations and JW301 allocations only"),
+        (
+            lambda d: d.replace(b"ijw/3_2/jw323/schema", b"ijw/3_1/jw323/schema"),
+            "root element 'Bericht' in iJw 3.1 JW323 (http://www.istandaarden.nl/ijw/3_1/jw323/schema); expected 'Bericht' in the namespace of JW323",
+        ),
+        (
+            lambda d: d.replace(b"<BerichtCode>490</BerichtCode>", b"<BerichtCode>491</BerichtCode>"),
+            "BerichtCode 491 (the code of JW325) does not match the JW323 namespace, whose BerichtCode is 490",
+        ),
+        (
+            lambda d: d.replace(b"<Bericht ", b"<Declaratiebericht ").replace(b"</Bericht>", b"</Declaratiebericht>"),
+            "root element 'Declaratiebericht' in the JW323 namespace; an iJw message has root 'Bericht'",
+        ),
+        (
+            lambda d: b'<?xml version="1.0"?>\n<Invoice xmlns="urn:example"><Total>5</Total></Invoice>\n',
+            "not an iJw 3.2 message jzcli reads: root element 'Invoice' in urn:example",
+        ),
+        (
+            lambda d: d.replace(b"ijw/3_2/jw323/schema", b"ijw/3_2/jw305/schema"),
+            "an iJw JW305 message (Start zorg); jzcli imports JW323 declarations and JW301 allocations only",
+        ),
         (lambda d: d.replace(b"</Clienten>", b"</Clienten"), "not well-formed XML at line"),
     ],
-)  # fmt: skip
+)
 def test_wrong_message_kinds_are_refused_clearly(tmp_path, db_url, cli, change, expected):
     path = write_bytes(tmp_path / "bericht.xml", change(build_jw323(clients=good_clients())))
     r = cli("import", path, "--db", db_url)
@@ -390,7 +551,10 @@ def test_a_jw325_is_not_imported(tmp_path, sqlite_url, cli):
     )
     assert ijw.validate_xsd(answer, "JW325") == []
     r = cli("import", write_bytes(tmp_path / "antwoord.xml", answer), "--db", sqlite_url)
-    assert r.exit_code == 3 and "a JW325 Declaratie-antwoord message (what jzcli retour writes); it cannot be imported" in flat(r.stderr)
+    assert (
+        r.exit_code == 3
+        and "a JW325 Declaratie-antwoord message (what jzcli retour writes); it cannot be imported" in flat(r.stderr)
+    )
 
 
 def test_validate_xsd_on_trees_and_bytes():
@@ -445,29 +609,77 @@ def _level2_cases():
     return [
         # (rule, jw323 keyword arguments, index of the breaking Prestatie(s) in message order)
         ("CS002", dict(clients=[client(BSN, bsn_lines), client(BAD_BSN, [prestatie("R3", 1002, volume=8)])]), [2]),
-        ("TR101", dict(clients=[client(BSN, bsn_lines[:1]), client(BSN2, [prestatie("R3", 1002, volume=8)]), client(BSN, bsn_lines[1:])]), [2]),
+        (
+            "TR101",
+            dict(
+                clients=[
+                    client(BSN, bsn_lines[:1]),
+                    client(BSN2, [prestatie("R3", 1002, volume=8)]),
+                    client(BSN, bsn_lines[1:]),
+                ]
+            ),
+            [2],
+        ),
         ("TR101", dict(clients=with_line(prestatie("R3", 1002, *FEB, volume=2))), [3]),
         ("TR134", dict(clients=with_line(prestatie("R4", 1002, dt.date(2025, 4, 3), dt.date(2025, 4, 30)))), [3]),
-        ("TR137", dict(clients=with_line(prestatie("R4", 1002, dt.date(2025, 3, 20), dt.date(2025, 3, 10), volume=1))), [3]),
-        ("TR315", dict(clients=with_line(credit(prestatie("R0"), "R8")) + [client("999900031", [credit(prestatie("R0"), "R9")])]), [4]),
+        (
+            "TR137",
+            dict(clients=with_line(prestatie("R4", 1002, dt.date(2025, 3, 20), dt.date(2025, 3, 10), volume=1))),
+            [3],
+        ),
+        (
+            "TR315",
+            dict(
+                clients=with_line(credit(prestatie("R0"), "R8"))
+                + [client("999900031", [credit(prestatie("R0"), "R9")])]
+            ),
+            [4],
+        ),
         ("TR316", dict(clients=with_line(credit(prestatie("R3", 1002, volume=8), "R9"))), [3]),
         # a credit whose VorigReferentieNummer is its own ReferentieNummer: the XSLT rejects the message too
-        ("TR316", dict(clients=with_line(prestatie("R4", 1002, *FEB, volume=1, debet_credit="C", vorig_referentienummer="R4"))), [3]),
+        (
+            "TR316",
+            dict(
+                clients=with_line(prestatie("R4", 1002, *FEB, volume=1, debet_credit="C", vorig_referentienummer="R4"))
+            ),
+            [3],
+        ),
         ("TR358", dict(clients=good(), totaal=12345), [0, 1, 2]),
         ("TR416", dict(clients=with_line(prestatie("R4", 1002, volume=1))), [3]),
-        ("CS325", dict(clients=with_line(prestatie("R4", 1002, volume=0, debet_credit="C", vorig_referentienummer="R0"))), [3]),
+        (
+            "CS325",
+            dict(clients=with_line(prestatie("R4", 1002, volume=0, debet_credit="C", vorig_referentienummer="R0"))),
+            [3],
+        ),
         ("CS340", dict(clients=good(), periode=(dt.date(2025, 3, 2), dt.date(2025, 3, 31))), [0, 1, 2]),
         ("CS100", dict(clients=good(), periode=(dt.date(2020, 12, 1), dt.date(2020, 12, 31))), [0, 1, 2]),
-        ("TR335", dict(clients=with_line(prestatie("R4", 1002, dt.date(2021, 3, 1), dt.date(2021, 3, 31), volume=1)), DeclaratieDagtekening=dt.date(2026, 6, 1)), [3]),
+        (
+            "TR335",
+            dict(
+                clients=with_line(prestatie("R4", 1002, dt.date(2021, 3, 1), dt.date(2021, 3, 31), volume=1)),
+                DeclaratieDagtekening=dt.date(2026, 6, 1),
+            ),
+            [3],
+        ),
         ("CD060", dict(clients=with_line(prestatie("R4", 1002, *FEB, volume=1, vorig_referentienummer="R0"))), [3]),
         ("CD087", dict(clients=with_line(prestatie("R4", 1002, *FEB, volume=1, tarief=None, bedrag=7980))), [3]),
-        ("CS339", dict(clients=with_line(prestatie("R4", 1003, *FEB, volume=500, productcode="45E01", eenheid="83", bedrag=600))), [3]),
+        (
+            "CS339",
+            dict(
+                clients=with_line(
+                    prestatie("R4", 1003, *FEB, volume=500, productcode="45E01", eenheid="83", bedrag=600)
+                )
+            ),
+            [3],
+        ),
         ("TR378", dict(clients=good(), header={"ontvanger": "9999"}), [0, 1, 2]),
         ("TR135", dict(clients=good(), header={"dagtekening": dt.date(2025, 4, 16)}), [0, 1, 2]),
-    ]  # fmt: skip
+    ]
 
 
-@pytest.mark.parametrize("rule, kwargs, breaking", _level2_cases(), ids=[f"{c[0]}-{n}" for n, c in enumerate(_level2_cases())])
+@pytest.mark.parametrize(
+    "rule, kwargs, breaking", _level2_cases(), ids=[f"{c[0]}-{n}" for n, c in enumerate(_level2_cases())]
+)
 def test_a_message_level_rule_rejects_the_whole_message(tmp_path, db_url, rule, kwargs, breaking):
     data = build_jw323(**kwargs)
     store, [batch] = _setup(tmp_path, db_url, data)
@@ -492,19 +704,30 @@ def test_tr358_message_names_the_message_total(tmp_path, sqlite_url):
     data = build_jw323(clients=good_clients(), totaal=-12345)
     store, [batch] = _setup(tmp_path, sqlite_url, data)
     _statuses, found = judged(store, batch)
-    assert set(found["melding"]) == {"the message (TotaalIngediendBedrag) states a total of € -123,45, but its 3 lines add up to € 1.835,40 (Σ debet − Σ credit)"}
+    assert set(found["melding"]) == {
+        "the message (TotaalIngediendBedrag) states a total of € -123,45, but its 3 lines add up to € 1.835,40 (Σ debet − Σ credit)"
+    }
 
 
 def test_tr056_rejects_a_reused_berichtidentificatie(tmp_path, db_url):
     first = build_jw323(clients=good_clients(), header={"identificatie": "ZF1"})
-    again = build_jw323(clients=[client(BSN, [prestatie("R7", begindatum=FEB[0], einddatum=FEB[1], volume=1)])], header={"identificatie": "ZF1"}, declaratienummer="D2")
+    again = build_jw323(
+        clients=[client(BSN, [prestatie("R7", begindatum=FEB[0], einddatum=FEB[1], volume=1)])],
+        header={"identificatie": "ZF1"},
+        declaratienummer="D2",
+    )
     store, [b1, b2] = _setup(tmp_path, db_url, first, again)
     result = validate(store, today=TODAY)
     v = result.verdicts.set_index("regel_id")
-    assert set(v.loc[v["batch"] == b1, "status"]) == {"goedgekeurd"} and set(v.loc[v["batch"] == b2, "status"]) == {"afgekeurd"}
+    assert set(v.loc[v["batch"] == b1, "status"]) == {"goedgekeurd"} and set(v.loc[v["batch"] == b2, "status"]) == {
+        "afgekeurd"
+    }
     f = result.findings[result.findings["batch"] == b2]
     assert list(zip(f["regel"], f["retourcode"])) == [("TR056", "9056")]
-    assert f.iloc[0]["melding"] == f"BerichtIdentificatie ZF1 of aanbieder {AGB} was already used for a JW323 in batch {b1} (declaratie_1.xml)"
+    assert (
+        f.iloc[0]["melding"]
+        == f"BerichtIdentificatie ZF1 of aanbieder {AGB} was already used for a JW323 in batch {b1} (declaratie_1.xml)"
+    )
 
 
 def test_cs319_rejects_a_stored_declaratienummer_with_other_characters(tmp_path, sqlite_url):
@@ -513,27 +736,55 @@ def test_cs319_rejects_a_stored_declaratienummer_with_other_characters(tmp_path,
     with store.transaction() as conn:  # the XSD refuses it at import; the rule holds for any stored message
         conn.execute(berichten.update().values(declaratienummer="ZF-1"))
     statuses, found = judged(store, batch)
-    assert set(statuses.values()) == {"afgekeurd"} and set(found["regel"]) == {"CS319"} and set(found["retourcode"]) == {"0001"}
+    assert (
+        set(statuses.values()) == {"afgekeurd"}
+        and set(found["regel"]) == {"CS319"}
+        and set(found["retourcode"]) == {"0001"}
+    )
 
 
 def test_tr333_rejects_the_declaration_with_9333(tmp_path, db_url):
     first = build_jw323(clients=good_clients(), header={"identificatie": "M1"}, declaratienummer="ZF202503")
     # a new message, same DeclaratieNummer, lines that would also break TR314 (reused references)
-    again = build_jw323(clients=[client(BSN2, [prestatie("R3", 1002, *FEB, volume=1), prestatie("R9", 1002, JAN[0], JAN[1], volume=2, tarief=1)])],
-                        header={"identificatie": "M2"}, declaratienummer="ZF202503")  # fmt: skip
+    again = build_jw323(
+        clients=[
+            client(
+                BSN2, [prestatie("R3", 1002, *FEB, volume=1), prestatie("R9", 1002, JAN[0], JAN[1], volume=2, tarief=1)]
+            )
+        ],
+        header={"identificatie": "M2"},
+        declaratienummer="ZF202503",
+    )
     store, [b1, b2] = _setup(tmp_path, db_url, first, again)
     result = validate(store, today=TODAY)
     v = result.verdicts
-    assert set(v.loc[v["batch"] == b1, "status"]) == {"goedgekeurd"} and set(v.loc[v["batch"] == b2, "status"]) == {"afgekeurd"}
+    assert set(v.loc[v["batch"] == b1, "status"]) == {"goedgekeurd"} and set(v.loc[v["batch"] == b2, "status"]) == {
+        "afgekeurd"
+    }
     f = result.findings[result.findings["batch"] == b2]
-    assert set(zip(f["regel"], f["retourcode"])) == {("TR333", "9333")} and len(f) == 2  # no TR314, no TR418: not processed
-    assert f["melding"].str.contains(f"declaratienummer ZF202503 was already used by aanbieder {AGB} in batch {b1}").all()
+    assert (
+        set(zip(f["regel"], f["retourcode"])) == {("TR333", "9333")} and len(f) == 2
+    )  # no TR314, no TR418: not processed
+    assert (
+        f["melding"].str.contains(f"declaratienummer ZF202503 was already used by aanbieder {AGB} in batch {b1}").all()
+    )
 
 
 def test_tr318_a_declaration_may_not_go_back_a_month(tmp_path, db_url):
-    march = build_jw323(clients=[client(BSN, [prestatie("R1", 1001, volume=1)])], header={"identificatie": "M1"}, declaratienummer="D1")
-    again = build_jw323(clients=[client(BSN, [prestatie("R3", 1001, *JAN, volume=2)]), client(BSN2, [prestatie("R2", 1002, volume=2)])], header={"identificatie": "M2"}, declaratienummer="D2")
-    february = build_jw323(clients=[client(BSN2, [prestatie("R4", 1002, *FEB, volume=1), prestatie("R5", 1002, *JAN, volume=1)])], periode=FEB, header={"identificatie": "M3"}, declaratienummer="D3")
+    march = build_jw323(
+        clients=[client(BSN, [prestatie("R1", 1001, volume=1)])], header={"identificatie": "M1"}, declaratienummer="D1"
+    )
+    again = build_jw323(
+        clients=[client(BSN, [prestatie("R3", 1001, *JAN, volume=2)]), client(BSN2, [prestatie("R2", 1002, volume=2)])],
+        header={"identificatie": "M2"},
+        declaratienummer="D2",
+    )
+    february = build_jw323(
+        clients=[client(BSN2, [prestatie("R4", 1002, *FEB, volume=1), prestatie("R5", 1002, *JAN, volume=1)])],
+        periode=FEB,
+        header={"identificatie": "M3"},
+        declaratienummer="D3",
+    )
     store, [b1, b2, b3] = _setup(tmp_path, db_url, march, again, february)
     result = validate(store, today=TODAY)
     status = result.verdicts.groupby("batch")["status"].agg(set).to_dict()
@@ -541,7 +792,9 @@ def test_tr318_a_declaration_may_not_go_back_a_month(tmp_path, db_url):
     assert status == {b1: {"goedgekeurd"}, b2: {"goedgekeurd"}, b3: {"afgekeurd"}}
     f = result.findings[result.findings["batch"] == b3]
     assert set(zip(f["regel"], f["retourcode"])) == {("TR318", "8214")} and len(f) == 2
-    assert f.iloc[0]["melding"].startswith(f"DeclaratiePeriode 2025-02 is before 2025-03, already declared by aanbieder {AGB} to gemeente {GEM} (declaratie D2, batch {b2}")
+    assert f.iloc[0]["melding"].startswith(
+        f"DeclaratiePeriode 2025-02 is before 2025-03, already declared by aanbieder {AGB} to gemeente {GEM} (declaratie D2, batch {b2}"
+    )
 
 
 def test_a_rejected_message_counts_as_not_sent(tmp_path, sqlite_url):
@@ -567,24 +820,37 @@ def test_a_message_rejected_at_level_2_may_be_resent_with_its_declaratienummer(t
     assert set(result.findings.loc[result.findings["batch"] == b1, "retourcode"]) == {"0001"}
     assert result.findings[result.findings["batch"] == b2].empty
     # a third message with that number: now the number was used by an approved declaration
-    third = build_jw323(clients=[client(BSN2, [prestatie("R8", 1002, *FEB, volume=1)])], header={"identificatie": "M3"}, declaratienummer="ZF202503")
+    third = build_jw323(
+        clients=[client(BSN2, [prestatie("R8", 1002, *FEB, volume=1)])],
+        header={"identificatie": "M3"},
+        declaratienummer="ZF202503",
+    )
     b3 = import_one(store, write_bytes(tmp_path / "declaratie_3.xml", third)).batch
     result = validate(store, today=TODAY)
     f = result.findings
     assert set(f["batch"]) == {b3} and set(zip(f["regel"], f["retourcode"])) == {("TR333", "9333")}
-    assert f.iloc[0]["melding"].startswith(f"declaratienummer ZF202503 was already used by aanbieder {AGB} in batch {b2} ")
+    assert f.iloc[0]["melding"].startswith(
+        f"declaratienummer ZF202503 was already used by aanbieder {AGB} in batch {b2} "
+    )
 
 
 def test_a_resend_in_a_later_round_is_not_blocked_by_the_rejected_message(tmp_path, db_url):
     """The rejected message was judged in an earlier run; the resend arrives a week later."""
-    bad = build_jw323(clients=good_clients(), header={"identificatie": "M1"}, declaratienummer="ZF202503", periode=(dt.date(2025, 3, 2), dt.date(2025, 3, 31)))
+    bad = build_jw323(
+        clients=good_clients(),
+        header={"identificatie": "M1"},
+        declaratienummer="ZF202503",
+        periode=(dt.date(2025, 3, 2), dt.date(2025, 3, 31)),
+    )
     store, [b1] = _setup(tmp_path, db_url, bad)
     first = validate(store, today=TODAY)
     assert set(first.verdicts["status"]) == {"afgekeurd"} and set(first.findings["regel"]) == {"CS340"}
     fixed = build_jw323(clients=good_clients(), header={"identificatie": "M2"}, declaratienummer="ZF202503")
     b2 = import_one(store, write_bytes(tmp_path / "declaratie_2.xml", fixed)).batch
     second = validate(store, today=TODAY)
-    assert set(second.verdicts["batch"]) == {b2} and set(second.verdicts["status"]) == {"goedgekeurd"}, second.findings[["regel", "melding"]]
+    assert set(second.verdicts["batch"]) == {b2} and set(second.verdicts["status"]) == {"goedgekeurd"}, second.findings[
+        ["regel", "melding"]
+    ]
     # judged again from scratch (--opnieuw), the verdicts are the same
     again = validate(store, today=TODAY, opnieuw=True)
     assert again.verdicts.groupby("batch")["status"].agg(set).to_dict() == {b1: {"afgekeurd"}, b2: {"goedgekeurd"}}
@@ -595,7 +861,11 @@ def test_a_message_with_rejected_lines_was_sent_its_number_stays_used(tmp_path, 
     clients = good_clients()
     clients[1]["Prestaties"]["Prestatie"][0] = prestatie("R3", 1002, volume=8, tarief=8000)  # TR418 on the line
     first = build_jw323(clients=clients, header={"identificatie": "M1"}, declaratienummer="ZF202503")
-    again = build_jw323(clients=[client(BSN2, [prestatie("R8", 1002, *FEB, volume=1)])], header={"identificatie": "M2"}, declaratienummer="ZF202503")
+    again = build_jw323(
+        clients=[client(BSN2, [prestatie("R8", 1002, *FEB, volume=1)])],
+        header={"identificatie": "M2"},
+        declaratienummer="ZF202503",
+    )
     store, [b1, b2] = _setup(tmp_path, db_url, first, again)
     result = validate(store, today=TODAY)
     f = result.findings[result.findings["batch"] == b2]
@@ -657,8 +927,10 @@ def test_a_25_mb_message_streams_within_a_few_hundred_mb(tmp_path):
     m = json.loads(out.stdout)
     assert m["status"] == "imported" and m["stored"] == 45_000
     peak_mb, read_mb = m["peak_kb"] / 1024, (m["peak_kb"] - m["before_kb"]) / 1024
-    print(f"\n25 MB JW323 ({size / 1e6:.1f} MB, 45,000 Prestaties): peak RSS {peak_mb:.0f} MB "
-          f"(+{read_mb:.0f} MB for reading and storing), {m['seconds']:.1f} s")  # fmt: skip
+    print(
+        f"\n25 MB JW323 ({size / 1e6:.1f} MB, 45,000 Prestaties): peak RSS {peak_mb:.0f} MB "
+        f"(+{read_mb:.0f} MB for reading and storing), {m['seconds']:.1f} s"
+    )
     assert peak_mb < 400
     store = Store.open(url)
     lines = store.declaraties(["rij", "referentienummer", "bedrag"])
@@ -670,7 +942,12 @@ def test_a_25_mb_message_streams_within_a_few_hundred_mb(tmp_path):
     at = data.rfind(b"<ToewijzingNummer>")
     broken = tmp_path / "groot_fout.xml"
     broken.write_bytes(data[:at] + b"<ToewijzingNummer>-5" + data[at + len(b"<ToewijzingNummer>") + 6 :])
-    out = subprocess.run([sys.executable, "-c", MEASURE, "sqlite:///" + str(tmp_path / "other.db"), str(broken)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, "sqlite:///" + str(tmp_path / "other.db"), str(broken)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     m = json.loads(out.stdout)
     assert m["status"] == "error" and "level 1, 1 error" in m["message"]
     assert "/Bericht/Declaratie/Clienten/Client[22500]/Prestaties/Prestatie[2]/ToewijzingNummer" in m["message"]

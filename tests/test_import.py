@@ -37,18 +37,82 @@ def write_csv(path: Path, rows: list[list], encoding: str = "cp1252", delimiter:
 
 
 IJW_HEADER = [
-    "Aanbieder", "Gemeente", "DeclaratieNummer", "ReferentieNummer", "VorigReferentieNummer", "Bsn",
-    "ToewijzingNummer", "ProductCategorie", "ProductCode", "Begindatum", "Einddatum", "GeleverdVolume",
-    "Eenheid", "ProductTarief", "IngediendBedrag", "DebetCredit",
+    "Aanbieder",
+    "Gemeente",
+    "DeclaratieNummer",
+    "ReferentieNummer",
+    "VorigReferentieNummer",
+    "Bsn",
+    "ToewijzingNummer",
+    "ProductCategorie",
+    "ProductCode",
+    "Begindatum",
+    "Einddatum",
+    "GeleverdVolume",
+    "Eenheid",
+    "ProductTarief",
+    "IngediendBedrag",
+    "DebetCredit",
 ]
 
 
 def clean_rows():
     return [
         IJW_HEADER,
-        [AGB, "0406", "D2025031", "R1", None, BSN1, 1001, "45", "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 12, "04", 78.0, 936.0, "D"],
-        [AGB, "0406", "D2025031", "R2", None, BSN2, 1002, "54", "54001", dt.date(2025, 3, 10), dt.date(2025, 3, 31), 90, "01", 1.26, 113.4, "D"],
-        [AGB, "0406", "D2025031", "R3", "R0", BSN3, 1003, "45", "45A48", dt.date(2025, 2, 1), dt.date(2025, 2, 28), 2, "04", 78.0, 156.0, "C"],
+        [
+            AGB,
+            "0406",
+            "D2025031",
+            "R1",
+            None,
+            BSN1,
+            1001,
+            "45",
+            "45A48",
+            dt.date(2025, 3, 1),
+            dt.date(2025, 3, 31),
+            12,
+            "04",
+            78.0,
+            936.0,
+            "D",
+        ],
+        [
+            AGB,
+            "0406",
+            "D2025031",
+            "R2",
+            None,
+            BSN2,
+            1002,
+            "54",
+            "54001",
+            dt.date(2025, 3, 10),
+            dt.date(2025, 3, 31),
+            90,
+            "01",
+            1.26,
+            113.4,
+            "D",
+        ],
+        [
+            AGB,
+            "0406",
+            "D2025031",
+            "R3",
+            "R0",
+            BSN3,
+            1003,
+            "45",
+            "45A48",
+            dt.date(2025, 2, 1),
+            dt.date(2025, 2, 28),
+            2,
+            "04",
+            78.0,
+            156.0,
+            "C",
+        ],
     ]
 
 
@@ -78,11 +142,32 @@ def test_clean_ijw_xlsx_round_trips_through_export(tmp_path, db_url, cli):
     assert r.exit_code == 0, r.output
     exported = list(csv.DictReader(out.open(encoding="utf-8-sig")))
     assert list(exported[0].keys()) == [
-        "batch", "bron", "blad", "rij", "aanbieder", "gemeente", "declaratienummer", "referentienummer",
-        "vorig_referentienummer", "bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum",
-        "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
+        "batch",
+        "bron",
+        "blad",
+        "rij",
+        "aanbieder",
+        "gemeente",
+        "declaratienummer",
+        "referentienummer",
+        "vorig_referentienummer",
+        "bsn",
+        "toewijzingnummer",
+        "productcategorie",
+        "productcode",
+        "begindatum",
+        "einddatum",
+        "volume",
+        "eenheid",
+        "tarief",
+        "bedrag",
+        "debet_credit",
         # what jzcli knows of the line: not judged yet, no contract or allocation stored
-        "status", "retourcodes", "toewijzing_gevonden", "contract_productcategorie", "contract_eenheid",
+        "status",
+        "retourcodes",
+        "toewijzing_gevonden",
+        "contract_productcategorie",
+        "contract_eenheid",
         "productperiode_afgeleid",
     ]
     assert {row["status"] for row in exported} == {""}
@@ -100,8 +185,30 @@ def test_clean_ijw_xlsx_round_trips_through_export(tmp_path, db_url, cli):
 
 def test_cp1252_semicolon_csv_with_dutch_numbers_and_aanbieder_option(tmp_path, db_url, cli):
     rows = [
-        ["Burgerservicenummer", "Naam cliënt", "Gemeente", "Productcode", "Periode van", "Periode tot", "Aantal", "Eenheid", "Prijs per eenheid", "Totaal"],
-        [BSN1, "Daniëlle Jansen", "Blaricum", "45A48", "01-03-2025", "31-03-2025", "16", "uur", "€ 78,00", "€ 1.248,00"],
+        [
+            "Burgerservicenummer",
+            "Naam cliënt",
+            "Gemeente",
+            "Productcode",
+            "Periode van",
+            "Periode tot",
+            "Aantal",
+            "Eenheid",
+            "Prijs per eenheid",
+            "Totaal",
+        ],
+        [
+            BSN1,
+            "Daniëlle Jansen",
+            "Blaricum",
+            "45A48",
+            "01-03-2025",
+            "31-03-2025",
+            "16",
+            "uur",
+            "€ 78,00",
+            "€ 1.248,00",
+        ],
         [BSN2, "René de Vries", "Blaricum", "54001", "1-3-2025", "31-3-2025", "135", "minuten", "1,26", "170,10"],
         [BSN3, "Zoë Bakker", "Blaricum", "44A27", "01-03-2025", "31-03-2025", "31", "etmaal", "83,55", "2.590,05"],
     ]
@@ -124,7 +231,17 @@ def test_cp1252_semicolon_csv_with_dutch_numbers_and_aanbieder_option(tmp_path, 
 def test_csv_encodings_and_delimiters(tmp_path, sqlite_url, delimiter, encoding, bom):
     rows = [
         ["BSN cliënt", "Prestatiecode", "Van", "Tot", "Aantal", "Tarief", "Bedrag", "Gemeente", "AGB-code"],
-        [BSN1, "45A48", "2025-03-01", "2025-03-31", "3", "78.00" if delimiter != "," else "78", "234.00" if delimiter != "," else "234", "Huizen", AGB],
+        [
+            BSN1,
+            "45A48",
+            "2025-03-01",
+            "2025-03-31",
+            "3",
+            "78.00" if delimiter != "," else "78",
+            "234.00" if delimiter != "," else "234",
+            "Huizen",
+            AGB,
+        ],
     ]
     src = write_csv(tmp_path / "f.csv", rows, encoding=encoding, delimiter=delimiter, bom=bom)
     store = Store.open(sqlite_url)
@@ -135,7 +252,17 @@ def test_csv_encodings_and_delimiters(tmp_path, sqlite_url, delimiter, encoding,
 
 
 def test_title_rows_totals_signature_and_two_sheets(tmp_path, db_url, cli):
-    header = ["BSN cliënt", "Woonplaatsgemeente", "Prestatiecode", "Van", "Tot en met", "Geleverd volume", "Eenheid", "Tarief", "Ingediend bedrag"]
+    header = [
+        "BSN cliënt",
+        "Woonplaatsgemeente",
+        "Prestatiecode",
+        "Van",
+        "Tot en met",
+        "Geleverd volume",
+        "Eenheid",
+        "Tarief",
+        "Ingediend bedrag",
+    ]
     title = [
         ["Kindcentrum 't Gooi B.V."],
         ["Voorbeeldlaan 1, 1234 AB Laren"],
@@ -148,10 +275,21 @@ def test_title_rows_totals_signature_and_two_sheets(tmp_path, db_url, cli):
         rows = title + [header]
         for b in bsns:
             rows.append([b, gemeente, "45A48", dt.date(2025, 2, 1), dt.date(2025, 2, 28), 4, "uur", 78, 312])
-        rows += [[], ["Totaal", None, None, None, None, None, None, None, 312 * len(bsns)], ["Voor akkoord: J. de Boer, 3 maart 2025"]]
+        rows += [
+            [],
+            ["Totaal", None, None, None, None, None, None, None, 312 * len(bsns)],
+            ["Voor akkoord: J. de Boer, 3 maart 2025"],
+        ]
         return rows
 
-    src = write_xlsx(tmp_path / "gooi.xlsx", {"Laren": sheet("Laren", [BSN1, BSN2]), "Huizen": sheet("Huizen", [BSN3]), "Toelichting": [["Alle bedragen in euro's."]]})
+    src = write_xlsx(
+        tmp_path / "gooi.xlsx",
+        {
+            "Laren": sheet("Laren", [BSN1, BSN2]),
+            "Huizen": sheet("Huizen", [BSN3]),
+            "Toelichting": [["Alle bedragen in euro's."]],
+        },
+    )
     r = cli("import", src, "--db", db_url, "--format", "json", "-q")
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)[0]
@@ -189,15 +327,51 @@ def test_month_column_and_bsn_numbers_that_lost_leading_zero(tmp_path, db_url, c
 def test_unreadable_values_are_kept_with_a_finding_never_guessed(tmp_path, db_url, cli):
     rows = [
         IJW_HEADER,
-        [AGB, "0406", None, "R1", None, BSN1, 1001, "45", "45A48", "32-03-2025", dt.date(2025, 3, 31), "12,5", "04", "78,00", "abc", "D"],
-        [AGB, "0406", None, "R2", None, BSN2, 1002, "45", "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 2, "stuks", 78, 156, "X"],
+        [
+            AGB,
+            "0406",
+            None,
+            "R1",
+            None,
+            BSN1,
+            1001,
+            "45",
+            "45A48",
+            "32-03-2025",
+            dt.date(2025, 3, 31),
+            "12,5",
+            "04",
+            "78,00",
+            "abc",
+            "D",
+        ],
+        [
+            AGB,
+            "0406",
+            None,
+            "R2",
+            None,
+            BSN2,
+            1002,
+            "45",
+            "45A48",
+            dt.date(2025, 3, 1),
+            dt.date(2025, 3, 31),
+            2,
+            "stuks",
+            78,
+            156,
+            "X",
+        ],
     ]
     src = write_xlsx(tmp_path / "bad.xlsx", {"Blad1": rows})
     r = cli("import", src, "--db", db_url)
     assert r.exit_code == 0, r.output
     lines = stored(db_url)
     assert len(lines) == 2  # both rows kept
-    assert pd.isna(lines.iloc[0]["begindatum"]) and pd.isna(lines.iloc[0]["volume"]) and pd.isna(lines.iloc[0]["bedrag"])
+    assert (
+        pd.isna(lines.iloc[0]["begindatum"]) and pd.isna(lines.iloc[0]["volume"]) and pd.isna(lines.iloc[0]["bedrag"])
+    )
     assert lines.iloc[0]["tarief"] == 7800
     store = Store.open(db_url)
     f = store.import_findings()
@@ -260,7 +434,10 @@ def test_reimport_of_identical_file_is_a_noop(tmp_path, db_url, cli):
 
 
 def test_unknown_layout_error_lists_headers_and_map_fixes_it(tmp_path, db_url, cli):
-    rows = [["Cliëntnr", "Zorgsoort", "Datum start", "Datum eind", "Uren", "Euro"], [BSN1, "45A48", "01-03-2025", "31-03-2025", "3", "234,00"]]
+    rows = [
+        ["Cliëntnr", "Zorgsoort", "Datum start", "Datum eind", "Uren", "Euro"],
+        [BSN1, "45A48", "01-03-2025", "31-03-2025", "3", "234,00"],
+    ]
     src = write_csv(tmp_path / "odd.csv", rows)
     r = cli("import", src, "--db", db_url, "--aanbieder", AGB, "--gemeente", "Huizen")
     assert r.exit_code == 3
@@ -268,9 +445,25 @@ def test_unknown_layout_error_lists_headers_and_map_fixes_it(tmp_path, db_url, c
     assert "Traceback" not in r.output
     assert len(stored(db_url)) == 0
     r = cli(
-        "import", src, "--db", db_url, "--aanbieder", AGB, "--gemeente", "Huizen",
-        "--map", "Cliëntnr=bsn", "--map", "Zorgsoort=productcode", "--map", "Datum start=begindatum",
-        "--map", "Datum eind=einddatum", "--map", "Euro=bedrag", "-q",
+        "import",
+        src,
+        "--db",
+        db_url,
+        "--aanbieder",
+        AGB,
+        "--gemeente",
+        "Huizen",
+        "--map",
+        "Cliëntnr=bsn",
+        "--map",
+        "Zorgsoort=productcode",
+        "--map",
+        "Datum start=begindatum",
+        "--map",
+        "Datum eind=einddatum",
+        "--map",
+        "Euro=bedrag",
+        "-q",
     )
     assert r.exit_code == 0, r.output
     line = stored(db_url).iloc[0]
@@ -344,7 +537,27 @@ def test_schema_version_is_recorded(sqlite_url):
 
 
 def test_terminal_output_masks_bsn(tmp_path, sqlite_url, cli):
-    rows = [IJW_HEADER, [AGB, "0406", None, "R1", None, "99990000X", 1, "45", "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 1, "04", 78, 78, "D"]]
+    rows = [
+        IJW_HEADER,
+        [
+            AGB,
+            "0406",
+            None,
+            "R1",
+            None,
+            "99990000X",
+            1,
+            "45",
+            "45A48",
+            dt.date(2025, 3, 1),
+            dt.date(2025, 3, 31),
+            1,
+            "04",
+            78,
+            78,
+            "D",
+        ],
+    ]
     src = write_xlsx(tmp_path / "x.xlsx", {"B": rows})
     r = cli("import", src, "--db", sqlite_url)
     assert r.exit_code == 0
@@ -368,8 +581,8 @@ def test_usage_error_exit_code_2(cli, tmp_path):
 
 
 def test_csv_mixing_utf8_and_cp1252_lines_is_read_line_by_line(tmp_path, sqlite_url, cli):
-    header = "BSN;Productcode;Van;Tot;Aantal;Bedrag;Gemeente;AGB;Naam\n".encode()
-    utf8 = f"{BSN1};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode("utf-8")
+    header = b"BSN;Productcode;Van;Tot;Aantal;Bedrag;Gemeente;AGB;Naam\n"
+    utf8 = f"{BSN1};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode()
     cp = f"{BSN2};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode("cp1252")
     src = tmp_path / "mixed.csv"
     src.write_bytes(header + utf8 + cp)
@@ -384,7 +597,12 @@ def test_console_script_and_module_run_in_a_subprocess(tmp_path):
     src = write_xlsx(tmp_path / "clean.xlsx", {"Declaratie": clean_rows()})
     db = tmp_path / "s.db"
     env = {k: v for k, v in __import__("os").environ.items() if k != "JZCLI_DB"}
-    r = subprocess.run([sys.executable, "-m", "jzcli", "import", str(src), "--db", str(db), "--format", "json", "-q"], capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [sys.executable, "-m", "jzcli", "import", str(src), "--db", str(db), "--format", "json", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[0]["stored"] == 3
     broken = tmp_path / "broken.xlsx"
@@ -460,8 +678,11 @@ def test_bulk_insert_rebuilds_indexes_and_a_failure_keeps_them(tmp_path, sqlite_
     monkeypatch.setattr(store_mod, "BULK_REINDEX_MIN_ROWS", 1)
     monkeypatch.setattr(store_mod, "_sqlite_indexes_to_rebuild", recording)
     monkeypatch.setattr(store_mod.Store, "insert_frame", broken)
-    big = write_xlsx(tmp_path / "big.xlsx", {"Declaratie": [rows[0]] + [r[:3] + [f"B{i}"] + r[4:] for i in range(10) for r in rows[1:]]})
-    with pytest.raises(Exception):
+    big = write_xlsx(
+        tmp_path / "big.xlsx",
+        {"Declaratie": [rows[0]] + [r[:3] + [f"B{i}"] + r[4:] for i in range(10) for r in rows[1:]]},
+    )
+    with pytest.raises(sa.exc.SQLAlchemyError):
         import_paths(store, [big], ImportOptions())
     monkeypatch.undo()
     assert sorted(dropped) == before  # the indexes were dropped before the failing insert

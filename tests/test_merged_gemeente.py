@@ -9,11 +9,11 @@ import datetime as dt
 import json
 
 import sqlalchemy as sa
-from validate_kit import ALLOCATION_HEADER, BSNS, HEADER, TODAY, import_files, line, write_xlsx
 
 from jzcli import refdata
 from jzcli.store import Store, declaratieregels
 from jzcli.validate import validate
+from validate_kit import ALLOCATION_HEADER, BSNS, HEADER, TODAY, import_files, line, write_xlsx
 
 GOOISE_MEREN = "1942"  # Bussum (0381), Muiden (0424) and Naarden (0425) merged on 2016-01-01
 CONTRACT = """
@@ -33,7 +33,22 @@ geldig_tot = 2025-12-31
 
 
 def _allocation(nummer: str, bsn: str, gemeente: str = GOOISE_MEREN) -> list:
-    return [nummer, bsn, "98001101", gemeente, "45", "45A48", dt.date(2025, 1, 1), None, 200, "04", "4", None, None, dt.date(2024, 12, 1)]
+    return [
+        nummer,
+        bsn,
+        "98001101",
+        gemeente,
+        "45",
+        "45A48",
+        dt.date(2025, 1, 1),
+        None,
+        200,
+        "04",
+        "4",
+        None,
+        None,
+        dt.date(2024, 12, 1),
+    ]
 
 
 def _store(db_url: str, tmp_path, rows: list[list]) -> Store:
@@ -41,7 +56,15 @@ def _store(db_url: str, tmp_path, rows: list[list]) -> Store:
     (tmp_path / "contract.toml").write_text(CONTRACT, encoding="utf-8")
     allocations = write_xlsx(
         tmp_path / "toewijzingen.xlsx",
-        {"Toewijzingen": [ALLOCATION_HEADER, _allocation("7001", BSNS[0]), _allocation("7002", BSNS[1]), _allocation("7003", BSNS[2]), _allocation("7004", BSNS[4])]},
+        {
+            "Toewijzingen": [
+                ALLOCATION_HEADER,
+                _allocation("7001", BSNS[0]),
+                _allocation("7002", BSNS[1]),
+                _allocation("7003", BSNS[2]),
+                _allocation("7004", BSNS[4]),
+            ]
+        },
     )
     import_files(store, tmp_path / "contract.toml", allocations)
     import_files(store, write_xlsx(tmp_path / "maart.xlsx", {"Declaratie": [HEADER, *rows]}))
@@ -62,13 +85,22 @@ def test_a_merged_code_is_judged_against_its_successors_contract_and_allocations
         line(BSNS[2], gemeente="0381", tarief=81.00),  # row 4: Gooise Meren's tariff applies: TR418
         line(BSNS[3], gemeente="0381"),  # row 5: no allocation for this client at Gooise Meren either
         line(BSNS[4], gemeente=GOOISE_MEREN),  # row 6: the new code itself
-        line(BSNS[4], gemeente="0424"),  # row 7: Muiden = Gooise Meren: the same debet twice (TR416, level 2: nothing else)
+        line(
+            BSNS[4], gemeente="0424"
+        ),  # row 7: Muiden = Gooise Meren: the same debet twice (TR416, level 2: nothing else)
     ]
     store = _store(db_url, tmp_path, rows)
     result = validate(store, today=TODAY)
     found = _found(result)
     status = dict(zip(result.verdicts["rij"].astype(int), result.verdicts["status"]))
-    assert status == {2: "goedgekeurd", 3: "goedgekeurd", 4: "afgekeurd", 5: "afgekeurd", 6: "goedgekeurd", 7: "afgekeurd"}
+    assert status == {
+        2: "goedgekeurd",
+        3: "goedgekeurd",
+        4: "afgekeurd",
+        5: "afgekeurd",
+        6: "goedgekeurd",
+        7: "afgekeurd",
+    }
     assert set(found[2]) == {"JZ-G01"} and set(found[3]) == {"JZ-G01"}
     assert found[2]["JZ-G01"] == (
         "gemeente 0381 (Bussum) merged into 1942 Gooise Meren on 2016-01-01: judged as 1942 Gooise Meren (its contracts and "
@@ -89,7 +121,9 @@ def test_a_merged_code_without_a_contract_at_the_successor_says_so(tmp_path, db_
     rows = [line(BSNS[0], gemeente="0381", nummer="7001", code="54002")]  # not in Gooise Meren's contract
     store = _store(db_url, tmp_path, rows)
     found = _found(validate(store, today=TODAY))
-    assert found[2]["JZ-C01"] == "productcode 54002 is not in any contract of gemeente 0381 (Bussum) → 1942 (Gooise Meren)"
+    assert (
+        found[2]["JZ-C01"] == "productcode 54002 is not in any contract of gemeente 0381 (Bussum) → 1942 (Gooise Meren)"
+    )
 
 
 def test_a_split_code_has_no_single_successor(tmp_path, db_url):
@@ -99,8 +133,14 @@ def test_a_split_code_has_no_single_successor(tmp_path, db_url):
     found = _found(result)
     assert set(result.verdicts["status"]) == {"afgekeurd"}
     split = "gemeente 0140 (Littenseradiel) was split on 2018-01-01 over 0080 Leeuwarden, 1900 Súdwest-Fryslân, 1949 Waadhoeke and has no single successor"
-    assert found[2]["JZ-C01"] == split + ": no contract can be chosen for it; declare on the gemeente responsible for the client"
-    assert found[2]["TR338"] == split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client"
+    assert (
+        found[2]["JZ-C01"]
+        == split + ": no contract can be chosen for it; declare on the gemeente responsible for the client"
+    )
+    assert (
+        found[2]["TR338"]
+        == split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client"
+    )
     assert "no single successor" in found[2]["JZ-G01"] and "TR378" not in found[2]
 
 
@@ -120,7 +160,9 @@ def test_successors_follow_chains_as_of_the_lines_period():
     assert follow(history, "0001") == ("0003",)
     assert follow(history, "0009", "2025-03-01") == ("0003", "0004")  # split: no single successor
     assert follow(history, "0406", "2025-03-01") == ("0406",)
-    assert refdata.successors("0381", "2025-03-01") == ("1942",) and refdata.successors("0381", "2015-12-01") == ("0381",)
+    assert refdata.successors("0381", "2025-03-01") == ("1942",) and refdata.successors("0381", "2015-12-01") == (
+        "0381",
+    )
 
 
 def test_cli_validate_and_report_show_the_merged_line(tmp_path, db_url, cli):
@@ -129,7 +171,9 @@ def test_cli_validate_and_report_show_the_merged_line(tmp_path, db_url, cli):
     r = cli("validate", "--db", db_url, "--format", "json")
     assert r.exit_code == 0, r.output
     records = json.loads(r.stdout)
-    assert [(x["rij"], x["regel"], x["ernst"], x["status"]) for x in records] == [(2, "JZ-G01", "signaal", "goedgekeurd")]
+    assert [(x["rij"], x["regel"], x["ernst"], x["status"]) for x in records] == [
+        (2, "JZ-G01", "signaal", "goedgekeurd")
+    ]
     r = cli("report", "--gemeente", "Gooise Meren", "--db", db_url, "--format", "json")
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)

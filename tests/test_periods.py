@@ -25,60 +25,211 @@ import sqlalchemy as sa
 
 from jzcli.readers.headers import find_header, match_field
 from jzcli.store import Store
-from validate_kit import AGB, ALLOCATION_HEADER, BSNS, CONTRACT, GEM, TODAY, write_xlsx
+from validate_kit import AGB, ALLOCATION_HEADER, BSNS, CONTRACT, GEM, write_xlsx
 
 # --- the header spelling tables -------------------------------------------------------------
 
 BEGIN_HEADERS = [
     # plain
-    "Begindatum", "begindatum", "BEGINDATUM", "Begin datum", "Begin-datum", "Begin", "Startdatum", "Start datum",
-    "Start", "Ingangsdatum", "Ingang", "Datum ingang", "Aanvangsdatum", "Datum aanvang", "Aanvang", "Van", "VAN",
-    "van:", "Vanaf", "Datum van", "Datum vanaf", "Van datum", "Begindat.", "Begin dat.", "Startdat.",
+    "Begindatum",
+    "begindatum",
+    "BEGINDATUM",
+    "Begin datum",
+    "Begin-datum",
+    "Begin",
+    "Startdatum",
+    "Start datum",
+    "Start",
+    "Ingangsdatum",
+    "Ingang",
+    "Datum ingang",
+    "Aanvangsdatum",
+    "Datum aanvang",
+    "Aanvang",
+    "Van",
+    "VAN",
+    "van:",
+    "Vanaf",
+    "Datum van",
+    "Datum vanaf",
+    "Van datum",
+    "Begindat.",
+    "Begin dat.",
+    "Startdat.",
     # with periode
-    "Periode van", "Periode vanaf", "Periode begin", "Begin periode", "Beginperiode", "Periode start", "Start periode",
-    "Periode ingang", "Ingang periode", "Begindatum periode", "Begindatum (periode)", "Periode - van", "Periode: van",
-    "Periode/van", "PERIODE VAN", "periode.van",
+    "Periode van",
+    "Periode vanaf",
+    "Periode begin",
+    "Begin periode",
+    "Beginperiode",
+    "Periode start",
+    "Start periode",
+    "Periode ingang",
+    "Ingang periode",
+    "Begindatum periode",
+    "Begindatum (periode)",
+    "Periode - van",
+    "Periode: van",
+    "Periode/van",
+    "PERIODE VAN",
+    "periode.van",
     # with zorg / levering / prestatie / product
-    "Begin zorgperiode", "Zorgperiode begin", "Zorgperiode van", "Zorgperiode vanaf", "Zorg van", "Zorg vanaf",
-    "Startdatum zorg", "Begindatum zorg", "Ingangsdatum zorg", "Aanvang zorg", "Ingangsdatum levering",
-    "Leveringsperiode vanaf", "Leveringsperiode van", "Levering van", "Begindatum levering", "Start levering",
-    "Leveringsstart", "Prestatieperiode van", "Prestatieperiode vanaf", "Begindatum prestatie", "Prestatie van",
-    "Begindatum productperiode", "Productperiode begin", "Productperiode van", "Declaratieperiode van",
+    "Begin zorgperiode",
+    "Zorgperiode begin",
+    "Zorgperiode van",
+    "Zorgperiode vanaf",
+    "Zorg van",
+    "Zorg vanaf",
+    "Startdatum zorg",
+    "Begindatum zorg",
+    "Ingangsdatum zorg",
+    "Aanvang zorg",
+    "Ingangsdatum levering",
+    "Leveringsperiode vanaf",
+    "Leveringsperiode van",
+    "Levering van",
+    "Begindatum levering",
+    "Start levering",
+    "Leveringsstart",
+    "Prestatieperiode van",
+    "Prestatieperiode vanaf",
+    "Begindatum prestatie",
+    "Prestatie van",
+    "Begindatum productperiode",
+    "Productperiode begin",
+    "Productperiode van",
+    "Declaratieperiode van",
     # date format hints, Belgian/English
-    "Van (dd-mm-jjjj)", "Begindatum (DD-MM-JJJJ)", "Startdatum dd/mm/jjjj", "Date from", "Period start",
-    "Datum begin", "Periodestart", "Periodebegin",
-]  # fmt: skip
+    "Van (dd-mm-jjjj)",
+    "Begindatum (DD-MM-JJJJ)",
+    "Startdatum dd/mm/jjjj",
+    "Date from",
+    "Period start",
+    "Datum begin",
+    "Periodestart",
+    "Periodebegin",
+]
 
 END_HEADERS = [
     # plain
-    "Einddatum", "einddatum", "EINDDATUM", "Eind datum", "Eind-datum", "Eind", "Einde", "Stopdatum", "Stop datum",
-    "Stop", "Afloopdatum", "Datum afloop", "Afloop", "Tot", "TOT", "tot:", "T/m", "t/m", "T/M", "Tm", "TM", "t.m.",
-    "Tot en met", "tot en met", "Datum tot", "Datum t/m", "Datum tot en met", "T/M datum", "Tot datum", "Einddat.",
-    "Eind dat.", "Datum einde", "Datum eind",
+    "Einddatum",
+    "einddatum",
+    "EINDDATUM",
+    "Eind datum",
+    "Eind-datum",
+    "Eind",
+    "Einde",
+    "Stopdatum",
+    "Stop datum",
+    "Stop",
+    "Afloopdatum",
+    "Datum afloop",
+    "Afloop",
+    "Tot",
+    "TOT",
+    "tot:",
+    "T/m",
+    "t/m",
+    "T/M",
+    "Tm",
+    "TM",
+    "t.m.",
+    "Tot en met",
+    "tot en met",
+    "Datum tot",
+    "Datum t/m",
+    "Datum tot en met",
+    "T/M datum",
+    "Tot datum",
+    "Einddat.",
+    "Eind dat.",
+    "Datum einde",
+    "Datum eind",
     # with periode
-    "Periode tot", "Periode t/m", "Periode tm", "Periode tot en met", "Periode eind", "Einde periode",
-    "Eind periode", "Eindperiode", "Periode einde", "Periodeeinde", "Einddatum periode", "Einddatum (periode)",
-    "Periode - tot", "Periode: t/m", "Periode/tot", "PERIODE T.M.", "periode.tot",
+    "Periode tot",
+    "Periode t/m",
+    "Periode tm",
+    "Periode tot en met",
+    "Periode eind",
+    "Einde periode",
+    "Eind periode",
+    "Eindperiode",
+    "Periode einde",
+    "Periodeeinde",
+    "Einddatum periode",
+    "Einddatum (periode)",
+    "Periode - tot",
+    "Periode: t/m",
+    "Periode/tot",
+    "PERIODE T.M.",
+    "periode.tot",
     # with zorg / levering / prestatie / product
-    "Zorgperiode einde", "Zorgperiode eind", "Zorgperiode tot", "Zorgperiode t/m", "Zorg tot", "Zorg t/m",
-    "Einddatum zorg", "Einde zorg", "Stopdatum zorg", "Afloop zorg", "Einddatum levering",
-    "Leveringsperiode tot", "Leveringsperiode t/m", "Levering tot", "Leveringseinde", "Prestatieperiode t/m",
-    "Prestatieperiode tot", "Einddatum prestatie", "Prestatie t/m", "Einddatum productperiode",
-    "Productperiode einde", "Productperiode tot", "Declaratieperiode t/m",
+    "Zorgperiode einde",
+    "Zorgperiode eind",
+    "Zorgperiode tot",
+    "Zorgperiode t/m",
+    "Zorg tot",
+    "Zorg t/m",
+    "Einddatum zorg",
+    "Einde zorg",
+    "Stopdatum zorg",
+    "Afloop zorg",
+    "Einddatum levering",
+    "Leveringsperiode tot",
+    "Leveringsperiode t/m",
+    "Levering tot",
+    "Leveringseinde",
+    "Prestatieperiode t/m",
+    "Prestatieperiode tot",
+    "Einddatum prestatie",
+    "Prestatie t/m",
+    "Einddatum productperiode",
+    "Productperiode einde",
+    "Productperiode tot",
+    "Declaratieperiode t/m",
     # date format hints, Belgian/English
-    "Tot en met (dd-mm-jjjj)", "Einddatum (DD-MM-JJJJ)", "Datum t.e.m.", "Date to", "Period end", "Date until",
-]  # fmt: skip
+    "Tot en met (dd-mm-jjjj)",
+    "Einddatum (DD-MM-JJJJ)",
+    "Datum t.e.m.",
+    "Date to",
+    "Period end",
+    "Date until",
+]
 
 MONTH_HEADERS = [
-    "Maand", "maand", "MAAND", "Periode", "periode", "PERIODE", "Zorgperiode", "Leveringsperiode", "Prestatieperiode",
-    "Declaratieperiode", "Productperiode", "Declaratiemaand", "Zorgmaand", "Leveringsmaand", "Prestatiemaand",
-    "Maand/jaar", "Maand jaar", "Periode (maand)", "Maand van levering", "Periode van/tot", "Periode (mm-jjjj)",
-]  # fmt: skip
+    "Maand",
+    "maand",
+    "MAAND",
+    "Periode",
+    "periode",
+    "PERIODE",
+    "Zorgperiode",
+    "Leveringsperiode",
+    "Prestatieperiode",
+    "Declaratieperiode",
+    "Productperiode",
+    "Declaratiemaand",
+    "Zorgmaand",
+    "Leveringsmaand",
+    "Prestatiemaand",
+    "Maand/jaar",
+    "Maand jaar",
+    "Periode (maand)",
+    "Maand van levering",
+    "Periode van/tot",
+    "Periode (mm-jjjj)",
+]
 
 NOT_DATES = {  # words that contain a side word but are something else
-    "Totaal": "bedrag", "Totaalbedrag": "bedrag", "Eindbedrag": "bedrag", "Totaal periode": "bedrag",
-    "Eindtotaal": "bedrag", "Bedrag": "bedrag", "Aantal": "volume", "Tarief": "tarief",
-}  # fmt: skip
+    "Totaal": "bedrag",
+    "Totaalbedrag": "bedrag",
+    "Eindbedrag": "bedrag",
+    "Totaal periode": "bedrag",
+    "Eindtotaal": "bedrag",
+    "Bedrag": "bedrag",
+    "Aantal": "volume",
+    "Tarief": "tarief",
+}
 
 
 def test_the_tables_are_big_enough():
@@ -187,7 +338,11 @@ def write_ods(path: Path, rows, sheet: str = "Declaratie") -> Path:
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
     )
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet", compress_type=zipfile.ZIP_STORED)
+        z.writestr(
+            zipfile.ZipInfo("mimetype"),
+            "application/vnd.oasis.opendocument.spreadsheet",
+            compress_type=zipfile.ZIP_STORED,
+        )
         z.writestr("META-INF/manifest.xml", manifest)
         z.writestr("content.xml", content)
     return path
@@ -270,12 +425,27 @@ def test_excel_months_stored_as_the_first_day_are_months(tmp_path, db_url, cli):
 
 
 def test_a_date_column_beside_one_side_column_is_the_other_side(tmp_path, db_url, cli):
-    header = ["Aanbieder", "Gemeente", "BSN", "Productcode", "Startdatum", "Zorgperiode", "Aantal", "Eenheid", "Tarief", "Bedrag"]
+    header = [
+        "Aanbieder",
+        "Gemeente",
+        "BSN",
+        "Productcode",
+        "Startdatum",
+        "Zorgperiode",
+        "Aantal",
+        "Eenheid",
+        "Tarief",
+        "Bedrag",
+    ]
     rows = [header, [AGB, GEM, BSNS[0], "45A48", D(2025, 3, 4), D(2025, 3, 18), 2, "04", 79.80, 159.60]]
     src = write_xlsx(tmp_path / "x.xlsx", {"Blad1": rows})
     assert cli("import", src, "--db", db_url, "-q").exit_code == 0
     got = _stored(db_url).iloc[0]
-    assert (str(got["begindatum"])[:10], str(got["einddatum"])[:10], got["periode_uit_maand"]) == ("2025-03-04", "2025-03-18", 0)
+    assert (str(got["begindatum"])[:10], str(got["einddatum"])[:10], got["periode_uit_maand"]) == (
+        "2025-03-04",
+        "2025-03-18",
+        0,
+    )
 
 
 # --- validate: only a side a month gave may be set to the allocation (IV089) -----------------
@@ -285,7 +455,22 @@ def _setup_store(tmp_path, url, cli, rows, allocation_start, allocation_end=None
     contract = tmp_path / "contract.toml"
     contract.write_text(CONTRACT, encoding="utf-8")
     alloc = [ALLOCATION_HEADER] + [
-        [f"90000{i}", bsn, AGB, GEM, "45", "45A48", allocation_start, allocation_end, 99_999, "04", "6", None, None, D(2020, 12, 1)]
+        [
+            f"90000{i}",
+            bsn,
+            AGB,
+            GEM,
+            "45",
+            "45A48",
+            allocation_start,
+            allocation_end,
+            99_999,
+            "04",
+            "6",
+            None,
+            None,
+            D(2020, 12, 1),
+        ]
         for i, bsn in enumerate(BSNS[:4], 1)
     ]
     toew = write_xlsx(tmp_path / "toewijzingen.xlsx", {"Toewijzingen": alloc})
@@ -311,7 +496,18 @@ def _by_row(records):
 
 
 def test_only_the_month_side_is_clipped_and_a_written_date_is_judged_as_written(tmp_path, db_url, cli):
-    header = ["Aanbieder", "Gemeente", "BSN", "Productcode", "Datum van", "Maand", "Aantal", "Eenheid", "Tarief", "Bedrag"]
+    header = [
+        "Aanbieder",
+        "Gemeente",
+        "BSN",
+        "Productcode",
+        "Datum van",
+        "Maand",
+        "Aantal",
+        "Eenheid",
+        "Tarief",
+        "Bedrag",
+    ]
     rows = [
         header,
         # row 2: month only: begins on the 1st, the allocation on the 10th: clipped, approved, JZ-P01
@@ -332,17 +528,46 @@ def test_only_the_month_side_is_clipped_and_a_written_date_is_judged_as_written(
         "ProductPeriode from the month 2025-03 (month column), with begindatum 2025-03-10 = the ingangsdatum of toewijzing 900001 (IV089)"
     )
     assert set(by[3]) == {"TR307", "TR387"} and by[3]["TR307"]["status"] == "afgekeurd"
-    assert by[3]["TR307"]["melding"] == "toewijzing 900002 (matched on content): ProductPeriode begins 2025-03-05, before the allocation's ingangsdatum 2025-03-10"
+    assert (
+        by[3]["TR307"]["melding"]
+        == "toewijzing 900002 (matched on content): ProductPeriode begins 2025-03-05, before the allocation's ingangsdatum 2025-03-10"
+    )
     assert 4 not in by
     # the store still holds what was read
-    assert [str(d)[:10] for d in _stored(db_url).set_index("rij")["begindatum"]] == ["2025-03-01", "2025-03-05", "2025-03-10"]
+    assert [str(d)[:10] for d in _stored(db_url).set_index("rij")["begindatum"]] == [
+        "2025-03-01",
+        "2025-03-05",
+        "2025-03-10",
+    ]
 
 
 def test_a_written_end_after_the_allocation_is_rejected_and_a_month_end_is_clipped(tmp_path, db_url, cli):
-    header = ["Aanbieder", "Gemeente", "BSN", "Productcode", "Maand", "Periode tot", "Aantal", "Eenheid", "Tarief", "Bedrag"]
+    header = [
+        "Aanbieder",
+        "Gemeente",
+        "BSN",
+        "Productcode",
+        "Maand",
+        "Periode tot",
+        "Aantal",
+        "Eenheid",
+        "Tarief",
+        "Bedrag",
+    ]
     rows = [
         header,
-        [AGB, GEM, BSNS[0], "45A48", "maart 2025", None, 2, "04", 79.80, 159.60],  # end from the month: clipped to 20-03
+        [
+            AGB,
+            GEM,
+            BSNS[0],
+            "45A48",
+            "maart 2025",
+            None,
+            2,
+            "04",
+            79.80,
+            159.60,
+        ],  # end from the month: clipped to 20-03
         [AGB, GEM, BSNS[1], "45A48", "maart 2025", D(2025, 3, 31), 2, "04", 79.80, 159.60],  # written 31-03: TR308
     ]
     _setup_store(tmp_path, db_url, cli, rows, D(2025, 1, 1), D(2025, 3, 20))
@@ -354,7 +579,18 @@ def test_a_written_end_after_the_allocation_is_rejected_and_a_month_end_is_clipp
 
 
 def test_a_month_wholly_before_the_allocation_says_the_date_came_from_the_month(tmp_path, db_url, cli):
-    header = ["Aanbieder", "Gemeente", "BSN", "Toewijzingnummer", "Productcode", "Maand", "Aantal", "Eenheid", "Tarief", "Bedrag"]
+    header = [
+        "Aanbieder",
+        "Gemeente",
+        "BSN",
+        "Toewijzingnummer",
+        "Productcode",
+        "Maand",
+        "Aantal",
+        "Eenheid",
+        "Tarief",
+        "Bedrag",
+    ]
     rows = [header, [AGB, GEM, BSNS[0], "900001", "45A48", "februari 2025", 2, "04", 79.80, 159.60]]
     _setup_store(tmp_path, db_url, cli, rows, D(2025, 3, 10))
     by = _by_row(_validate(cli, db_url))
@@ -392,7 +628,18 @@ def test_a_schema_1_store_is_migrated_and_its_month_lines_still_clipped(tmp_path
 
 
 def test_export_and_feedback_say_how_the_period_was_derived(tmp_path, db_url, cli):
-    header = ["Aanbieder", "Gemeente", "BSN", "Productcode", "Datum van", "Maand", "Aantal", "Eenheid", "Tarief", "Bedrag"]
+    header = [
+        "Aanbieder",
+        "Gemeente",
+        "BSN",
+        "Productcode",
+        "Datum van",
+        "Maand",
+        "Aantal",
+        "Eenheid",
+        "Tarief",
+        "Bedrag",
+    ]
     rows = [
         header,
         [AGB, GEM, BSNS[0], "45A48", None, "maart 2025", 2, "04", 79.80, 159.60],  # clipped, approved
@@ -422,7 +669,9 @@ def test_export_and_feedback_say_how_the_period_was_derived(tmp_path, db_url, cl
     assert after.loc["3", "productperiode_afgeleid"] == "einddatum from the month column"
     assert after["begindatum"].tolist() == ["2025-03-01", "2025-03-05", "2025-03-10", "2025-03-01"]  # as stored
     xl = pd.read_excel(tmp_path / "na.xlsx").set_index("rij")
-    assert xl.loc[2, "productperiode_afgeleid"] == clipped.format("900001") and pd.isna(xl.loc[4, "productperiode_afgeleid"])
+    assert xl.loc[2, "productperiode_afgeleid"] == clipped.format("900001") and pd.isna(
+        xl.loc[4, "productperiode_afgeleid"]
+    )
     assert list(xl.columns)[-1] == "productperiode_afgeleid"
 
     r = cli("retour", "--db", db_url, "-o", tmp_path / "retour", "-q")
@@ -432,7 +681,10 @@ def test_export_and_feedback_say_how_the_period_was_derived(tmp_path, db_url, cl
     (book,) = sorted((tmp_path / "retour").glob("*.xlsx"))
     ws = openpyxl.load_workbook(book)["Afgekeurde regels"]
     head = [c.value for c in ws[1]]
-    got = {row[head.index("Rij")]: row[head.index("ProductPeriode afgeleid")] for row in ws.iter_rows(min_row=2, values_only=True)}
+    got = {
+        row[head.index("Rij")]: row[head.index("ProductPeriode afgeleid")]
+        for row in ws.iter_rows(min_row=2, values_only=True)
+    }
     assert got == {
         3: "einddatum uit de maandkolom",
         4: None,  # both dates as written

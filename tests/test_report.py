@@ -39,9 +39,22 @@ from jzcli.store import Store, beoordelingen, bevindingen, declaratieregels
 A, B = "98001234", "98005678"
 BSN1, BSN2, BSN3, BSN4, BSN5 = "999900006", "999900018", "999900031", "999900043", "999900055"
 HEADER = [
-    "Aanbieder", "Gemeente", "DeclaratieNummer", "ReferentieNummer", "VorigReferentieNummer", "Bsn",
-    "ToewijzingNummer", "ProductCategorie", "ProductCode", "Begindatum", "Einddatum", "GeleverdVolume",
-    "Eenheid", "ProductTarief", "IngediendBedrag", "DebetCredit",
+    "Aanbieder",
+    "Gemeente",
+    "DeclaratieNummer",
+    "ReferentieNummer",
+    "VorigReferentieNummer",
+    "Bsn",
+    "ToewijzingNummer",
+    "ProductCategorie",
+    "ProductCode",
+    "Begindatum",
+    "Einddatum",
+    "GeleverdVolume",
+    "Eenheid",
+    "ProductTarief",
+    "IngediendBedrag",
+    "DebetCredit",
 ]
 D = dt.date
 
@@ -86,10 +99,22 @@ BATCH3 = [  # rows 2..3 → L8, L9
 FILES = {"b1.xlsx": BATCH1, "b2.xlsx": BATCH2, "b3.xlsx": BATCH3}
 LABELS = {("b1.xlsx", 2 + i): f"L{1 + i}" for i in range(5)}
 LABELS.update({("b2.xlsx", 2): "L6", ("b2.xlsx", 3): "L7", ("b3.xlsx", 2): "L8", ("b3.xlsx", 3): "L9"})
-STATUS = {"L1": "goedgekeurd", "L2": "afgekeurd", "L4": "goedgekeurd", "L5": "goedgekeurd", "L6": "goedgekeurd",
-          "L7": "afgekeurd", "L8": "goedgekeurd", "L9": "afgekeurd"}
-FINDINGS = [("L2", "TR418", "0611", "afkeur"), ("L5", "TR378", "0001", "signaal"), ("L7", "TR308", "9308", "afkeur"),
-            ("L9", "TR418", "0611", "afkeur")]
+STATUS = {
+    "L1": "goedgekeurd",
+    "L2": "afgekeurd",
+    "L4": "goedgekeurd",
+    "L5": "goedgekeurd",
+    "L6": "goedgekeurd",
+    "L7": "afgekeurd",
+    "L8": "goedgekeurd",
+    "L9": "afgekeurd",
+}
+FINDINGS = [
+    ("L2", "TR418", "0611", "afkeur"),
+    ("L5", "TR378", "0001", "signaal"),
+    ("L7", "TR308", "9308", "afkeur"),
+    ("L9", "TR418", "0611", "afkeur"),
+]
 
 
 def import_files(tmp_path: Path, url: str, cli) -> dict[str, int]:
@@ -112,12 +137,28 @@ def judge(url: str, ids: dict[str, int], status=STATUS, findings=FINDINGS) -> No
     store = Store.open(url)
     try:
         verdicts = pd.DataFrame(
-            [{"regel_id": ids[k], "status": v, "ronde": 2 if k in ("L8", "L9") else 1, "beoordeeld_op": "2025-04-10 10:00:00+00:00"}
-             for k, v in status.items()]
+            [
+                {
+                    "regel_id": ids[k],
+                    "status": v,
+                    "ronde": 2 if k in ("L8", "L9") else 1,
+                    "beoordeeld_op": "2025-04-10 10:00:00+00:00",
+                }
+                for k, v in status.items()
+            ]
         )
         found = pd.DataFrame(
-            [{"regel_id": ids[k], "regel": rule, "retourcode": code, "ernst": ernst, "melding": f"{rule} on {k}",
-              "ronde": 2 if k in ("L8", "L9") else 1} for k, rule, code, ernst in findings]
+            [
+                {
+                    "regel_id": ids[k],
+                    "regel": rule,
+                    "retourcode": code,
+                    "ernst": ernst,
+                    "melding": f"{rule} on {k}",
+                    "ronde": 2 if k in ("L8", "L9") else 1,
+                }
+                for k, rule, code, ernst in findings
+            ]
         )
         with store.transaction() as conn:
             store.insert_frame(conn, beoordelingen, verdicts)
@@ -170,7 +211,10 @@ def test_two_levels_aanbieder_then_month(store_url):
     store = open_store(store_url)
     frame = R.kosten(store, R.make_selection(["0406"]), ["aanbieder", "maand"])
     # B (3000,00) before A (1615,20): largest aanbieder first, months ascending within
-    assert rows(frame, ["niveau", "aanbieder", "maand", "regels", "clienten", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld"]) == [
+    assert rows(
+        frame,
+        ["niveau", "aanbieder", "maand", "regels", "clienten", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld"],
+    ) == [
         ("detail", B, "2025-03", 1, 1, 300000, 300000, 0, 0),
         ("detail", A, "2025-01", 1, 1, 78000, 78000, 0, 0),
         ("detail", A, "2025-02", 2, 2, -4260, -15600, 0, 11340),  # 113,40 − 156,00 (credit)
@@ -207,7 +251,11 @@ def test_van_tot_selects_on_productperiode_month(store_url):
     assert frame.loc[frame["niveau"] == "totaal", "ingediend"].item() == 399_00 + 3000_00 + 319_20 + 399_00 + 79_80
     # --aanbieder: B has L6 (Huizen, 3000,00) and L7 (Blaricum, 319,20)
     frame = R.kosten(store, R.make_selection(aanbieders=[B]))
-    assert rows(frame, ["gemeente", "regels", "ingediend"]) == [("0376", 1, 31920), ("0406", 1, 300000), (None, 2, 331920)]
+    assert rows(frame, ["gemeente", "regels", "ingediend"]) == [
+        ("0376", 1, 31920),
+        ("0406", 1, 300000),
+        (None, 2, 331920),
+    ]
 
 
 def test_by_productcode_across_a_tariff_change_and_quarter_labels(store_url):
@@ -216,7 +264,10 @@ def test_by_productcode_across_a_tariff_change_and_quarter_labels(store_url):
     # 45A48: 780 (78,00/uur) + 399 (79,80) − 156 + 399 + 79,80 = 1501,80; volume 10 + 5 − 2 + 5 + 1 = 19
     # uur; the total over etmalen, uren and minuten has no volume
     assert rows(frame, ["productcode", "regels", "volume", "eenheid", "ingediend"]) == [
-        ("44001", 1, 20, "14", 300000), ("45A48", 5, 19, "04", 150180), ("54001", 1, 90, "01", 11340), (None, 7, None, "(mixed)", 461520),
+        ("44001", 1, 20, "14", 300000),
+        ("45A48", 5, 19, "04", 150180),
+        ("54001", 1, 90, "01", 11340),
+        (None, 7, None, "(mixed)", 461520),
     ]
     frame = R.kosten(store, R.make_selection(["0406"]), ["kwartaal", "productcategorie"])
     assert rows(frame, ["kwartaal", "productcategorie", "productcategorie_omschrijving", "ingediend"])[:3] == [
@@ -226,8 +277,13 @@ def test_by_productcode_across_a_tariff_change_and_quarter_labels(store_url):
     ]
     frame = R.kosten(store, R.make_selection(), ["jaar"])
     assert rows(frame, ["niveau", "gemeente", "jaar"]) == [
-        ("detail", "0376", "2025"), ("gemeente", "0376", None), ("detail", "0381", "2025"), ("gemeente", "0381", None),
-        ("detail", "0406", "2025"), ("gemeente", "0406", None), ("totaal", None, None),
+        ("detail", "0376", "2025"),
+        ("gemeente", "0376", None),
+        ("detail", "0381", "2025"),
+        ("gemeente", "0381", None),
+        ("detail", "0406", "2025"),
+        ("gemeente", "0406", None),
+        ("totaal", None, None),
     ]
 
 
@@ -235,7 +291,8 @@ def test_successor_gemeente_shows_retired_code_as_its_own_row(store_url, cli):
     store = open_store(store_url)
     frame = R.kosten(store, R.make_selection(["1942"]))  # Gooise Meren
     assert rows(frame, ["niveau", "gemeente", "gemeente_naam", "ingediend"]) == [
-        ("detail", "0381", "Bussum", 23400), ("totaal", None, None, 23400),
+        ("detail", "0381", "Bussum", 23400),
+        ("totaal", None, None, 23400),
     ]
     r = cli("report", "--gemeente", "Gooise Meren", "--db", store_url)
     assert r.exit_code == 0, r.output
@@ -271,26 +328,48 @@ def test_budget_vs_realised_and_projection(store_url, tmp_path):
     store = open_store(store_url)
     budgets = R.read_budget(write_budget(tmp_path / "budget.csv"))
     assert rows(budgets, ["gemeente", "jaar", "productcategorie", "budget"]) == [
-        ("0406", 2025, None, 5_000_000), ("0406", 2025, "45", 1_000_000), ("1942", 2025, None, 2_000_000),
+        ("0406", 2025, None, 5_000_000),
+        ("0406", 2025, "45", 1_000_000),
+        ("1942", 2025, None, 2_000_000),
     ]
     frame = R.budget(store, R.make_selection(), budgets)
     # Huizen: realised = approved 4023,00 + open 113,40 = 4136,40; last month with lines = March (3)
     #   projection 4136,40 / 3 × 12 = 16.545,60; budget − projection = 33.454,40
     # Huizen cat 45: L1 780 − L4 156 + L8 399 = 1023,00 (L2, L9 rejected) → 4092,00
     # Gooise Meren: nothing on 1942 (the 234,00 on Bussum 0381 is named, not moved)
-    assert rows(frame, ["gemeente", "productcategorie", "budget", "goedgekeurd", "onbeoordeeld", "gerealiseerd", "maanden", "prognose", "verschil", "uitputting_pct", "prognose_pct"]) == [
+    assert rows(
+        frame,
+        [
+            "gemeente",
+            "productcategorie",
+            "budget",
+            "goedgekeurd",
+            "onbeoordeeld",
+            "gerealiseerd",
+            "maanden",
+            "prognose",
+            "verschil",
+            "uitputting_pct",
+            "prognose_pct",
+        ],
+    ) == [
         ("0406", None, 5_000_000, 402300, 11340, 413640, 3, 1_654_560, 3_345_440, 8.27, 33.09),
         ("0406", "45", 1_000_000, 102300, 0, 102300, 3, 409_200, 590_800, 10.23, 40.92),
         ("1942", None, 2_000_000, 0, 0, 0, 0, None, None, 0.0, None),
     ]
     note = frame["opmerking"].tolist()[2]
-    assert "not included: € 234,00 realised (approved + not judged) on retired code 0381 Bussum" in note and "no projection" in note
+    assert (
+        "not included: € 234,00 realised (approved + not judged) on retired code 0381 Bussum" in note
+        and "no projection" in note
+    )
 
 
 def test_budget_projection_counts_months_up_to_the_last_with_lines(tmp_path, sqlite_url, cli):
     # 100,01 in January and a zero line in March: the pace is 100,01 / 3 months × 12 = 400,04
-    rows_ = [line(A, "0406", "X1", BSN1, "45", "45A48", (2025, 1), 1, "04", 100.01, 100.01),
-             line(A, "0406", "X2", BSN1, "45", "45A48", (2025, 3), 0, "04", 79.80, 0.0)]
+    rows_ = [
+        line(A, "0406", "X1", BSN1, "45", "45A48", (2025, 1), 1, "04", 100.01, 100.01),
+        line(A, "0406", "X2", BSN1, "45", "45A48", (2025, 3), 0, "04", 79.80, 0.0),
+    ]
     r = cli("import", write_xlsx(tmp_path / "x.xlsx", rows_), "--db", sqlite_url, "-q")
     assert r.exit_code == 0, r.output
     budgets = pd.DataFrame([{"gemeente": "0406", "jaar": 2025, "productcategorie": None, "budget": 100000, "rij": 2}])
@@ -305,7 +384,9 @@ def test_budget_file_errors_name_row_and_column(tmp_path):
     path.write_text("gemeente;jaar;budget\nHuizn;2025;100\n", encoding="utf-8")
     with pytest.raises(R.FileReadError) as exc:
         R.read_budget(path)
-    assert "b.csv, row 2, column gemeente: unknown gemeente 'Huizn'" in str(exc.value) and "Huizen (0406)" in str(exc.value)
+    assert "b.csv, row 2, column gemeente: unknown gemeente 'Huizn'" in str(exc.value) and "Huizen (0406)" in str(
+        exc.value
+    )
     path.write_text("gemeente;jaar;budget\nHuizen;2025;veel\n", encoding="utf-8")
     with pytest.raises(R.FileReadError, match="row 2, column budget"):
         R.read_budget(path)
@@ -322,14 +403,39 @@ def test_budget_from_xlsx_via_cli(store_url, tmp_path, cli):
     ws.append(["gemeente", "jaar", "budget"])
     ws.append(["Huizen", 2025, 50000])
     wb.save(tmp_path / "budget.xlsx")
-    r = cli("report", "--gemeente", "Huizen", "--budget", tmp_path / "budget.xlsx", "--view", "budget", "--format", "json", "--db", store_url)
+    r = cli(
+        "report",
+        "--gemeente",
+        "Huizen",
+        "--budget",
+        tmp_path / "budget.xlsx",
+        "--view",
+        "budget",
+        "--format",
+        "json",
+        "--db",
+        store_url,
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert data["budget"] == [{
-        "gemeente": "0406", "gemeente_naam": "Huizen", "jaar": 2025, "productcategorie": None, "budget": "50000.00",
-        "goedgekeurd": "4023.00", "onbeoordeeld": "113.40", "gerealiseerd": "4136.40", "maanden": 3,
-        "prognose": "16545.60", "verschil": "33454.40", "uitputting_pct": 8.27, "prognose_pct": 33.09, "opmerking": None,
-    }]
+    assert data["budget"] == [
+        {
+            "gemeente": "0406",
+            "gemeente_naam": "Huizen",
+            "jaar": 2025,
+            "productcategorie": None,
+            "budget": "50000.00",
+            "goedgekeurd": "4023.00",
+            "onbeoordeeld": "113.40",
+            "gerealiseerd": "4136.40",
+            "maanden": 3,
+            "prognose": "16545.60",
+            "verschil": "33454.40",
+            "uitputting_pct": 8.27,
+            "prognose_pct": 33.09,
+            "opmerking": None,
+        }
+    ]
     r = cli("report", "--view", "budget", "--db", store_url)
     assert r.exit_code == 2 and "--budget" in r.stderr
 
@@ -342,8 +448,19 @@ def test_administrative_load_per_aanbieder_with_first_time_right(store_url):
     #    first submissions (debet) L1 L2 L5 L9, approved L1 L5 → 50 %; L8 resubmits L2 (same bsn,
     #    product, month; earlier batch)
     # B: judged L6 L7, rejected L7 319,20; first submissions L6 L7, approved L6 → 50 %
-    cols = ["niveau", "aanbieder", "regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag",
-            "eerste_indieningen", "eerste_goedgekeurd", "herindieningen", "afgekeurd_pct", "first_time_right_pct"]
+    cols = [
+        "niveau",
+        "aanbieder",
+        "regels",
+        "beoordeeld",
+        "afgekeurd_regels",
+        "afgekeurd_bedrag",
+        "eerste_indieningen",
+        "eerste_goedgekeurd",
+        "herindieningen",
+        "afgekeurd_pct",
+        "first_time_right_pct",
+    ]
     assert rows(frame, cols) == [
         ("detail", A, 7, 6, 2, 47880, 4, 2, 1, 33.33, 50.0),
         ("detail", B, 2, 2, 1, 31920, 2, 1, 0, 50.0, 50.0),
@@ -357,7 +474,10 @@ def test_administrative_load_per_aanbieder_with_first_time_right(store_url):
 def test_administrative_load_per_rule_and_month(store_url):
     store = open_store(store_url)
     frame = R.lasten_regel(store, R.make_selection())
-    assert rows(frame, ["regel", "retourcode", "ernst", "regels", "bedrag", "afgekeurd_regels", "afgekeurd_bedrag", "aanbieders"]) == [
+    assert rows(
+        frame,
+        ["regel", "retourcode", "ernst", "regels", "bedrag", "afgekeurd_regels", "afgekeurd_bedrag", "aanbieders"],
+    ) == [
         ("TR418", "0611", "afkeur", 2, 47880, 2, 47880, 1),
         ("TR308", "9308", "afkeur", 1, 31920, 1, 31920, 1),
         ("TR378", "0001", "signaal", 1, 23400, 0, 0, 1),
@@ -365,7 +485,18 @@ def test_administrative_load_per_rule_and_month(store_url):
     assert frame["omschrijving"].tolist()[0] == R.refdata.codelijst("retourcode")["0611"]
     frame = R.lasten_maand(store, R.make_selection())
     # March: L2 L6 L7 L8 L9 judged, L2 L7 L9 rejected (399 + 319,20 + 79,80); first L2 L6 L7 L9, approved L6
-    assert rows(frame, ["maand", "regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag", "herindieningen", "first_time_right_pct"]) == [
+    assert rows(
+        frame,
+        [
+            "maand",
+            "regels",
+            "beoordeeld",
+            "afgekeurd_regels",
+            "afgekeurd_bedrag",
+            "herindieningen",
+            "first_time_right_pct",
+        ],
+    ) == [
         ("2025-01", 1, 1, 0, 0, 0, 100.0),
         ("2025-02", 3, 2, 0, 0, 0, 100.0),
         ("2025-03", 5, 5, 3, 79800, 1, 25.0),
@@ -378,7 +509,11 @@ def test_findings_of_an_older_round_are_ignored(tmp_path, sqlite_url, cli):
     judge(sqlite_url, ids)
     store = open_store(sqlite_url)
     with store.transaction() as conn:  # a stale finding of round 0 for L1 (re-judged since)
-        conn.execute(bevindingen.insert().values(regel_id=ids["L1"], regel="TR999", retourcode="9999", ernst="afkeur", melding="old", ronde=0))
+        conn.execute(
+            bevindingen.insert().values(
+                regel_id=ids["L1"], regel="TR999", retourcode="9999", ernst="afkeur", melding="old", ronde=0
+            )
+        )
     assert "TR999" not in R.lasten_regel(store, R.make_selection())["regel"].tolist()
 
 
@@ -387,8 +522,18 @@ def test_cli_default_report_for_huizen(store_url, cli, monkeypatch):
     r = cli("report", "--gemeente", "Huizen", "--db", store_url)
     assert r.exit_code == 0, r.output
     out = r.stdout
-    for text in ("Cost per aanbieder (AGB) — Huizen (0406)", "Cost per productcategorie", "Cost per month",
-                 "Findings per rule", "€ 4.615,20", "€ 4.023,00", "€ 478,80", "€ 113,40", "€ -42,60", "TR418"):
+    for text in (
+        "Cost per aanbieder (AGB) — Huizen (0406)",
+        "Cost per productcategorie",
+        "Cost per month",
+        "Findings per rule",
+        "€ 4.615,20",
+        "€ 4.023,00",
+        "€ 478,80",
+        "€ 113,40",
+        "€ -42,60",
+        "TR418",
+    ):
         assert text in out, text
     for bsn in (BSN1, BSN2, BSN3, BSN4, BSN5):
         assert bsn not in r.output
@@ -400,7 +545,13 @@ def test_cli_names_codes_and_unknown_gemeente(store_url, cli):
         r = cli("report", "--gemeente", value, "--format", "json", "--view", "kosten", "--db", store_url)
         assert r.exit_code == 0, (value, r.output)
         assert json.loads(r.stdout)["selectie"]["gemeenten"] == ["0406"]
-    for value, code in (("Laren", "0417"), ("'s-Hertogenbosch", "0796"), ("Den Haag", "0518"), ("Súdwest-Fryslân", "1900"), ("sudwest fryslan", "1900")):
+    for value, code in (
+        ("Laren", "0417"),
+        ("'s-Hertogenbosch", "0796"),
+        ("Den Haag", "0518"),
+        ("Súdwest-Fryslân", "1900"),
+        ("sudwest fryslan", "1900"),
+    ):
         r = cli("report", "--gemeente", value, "--format", "json", "--db", store_url)
         assert r.exit_code == 0, (value, r.output)
         data = json.loads(r.stdout)
@@ -409,7 +560,19 @@ def test_cli_names_codes_and_unknown_gemeente(store_url, cli):
     r = cli("report", "--gemeente", "Huizn", "--db", store_url)
     assert r.exit_code == 2
     assert "unknown gemeente" in r.stderr and "Huizen (0406)" in r.stderr
-    r = cli("report", "--gemeente", "Huizen", "--gemeente", "Blaricum", "--format", "json", "--view", "kosten", "--db", store_url)
+    r = cli(
+        "report",
+        "--gemeente",
+        "Huizen",
+        "--gemeente",
+        "Blaricum",
+        "--format",
+        "json",
+        "--view",
+        "kosten",
+        "--db",
+        store_url,
+    )
     assert [row["gemeente"] for row in json.loads(r.stdout)["kosten"]] == ["0376", "0406", None]
 
 
@@ -418,13 +581,46 @@ def test_cli_json_keys_and_amounts(store_url, cli):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert list(data) == ["selectie", "kosten", "maand", "lasten_regel", "opmerkingen"]
-    assert data["selectie"] == {"gemeenten": ["0406"], "aanbieders": [], "van": None, "tot": None, "by": ["aanbieder", "maand"]}
+    assert data["selectie"] == {
+        "gemeenten": ["0406"],
+        "aanbieders": [],
+        "van": None,
+        "tot": None,
+        "by": ["aanbieder", "maand"],
+    }
     first = data["kosten"][0]
-    assert list(first) == ["niveau", "gemeente", "gemeente_naam", "gemeente_opmerking", "aanbieder", "maand", "regels",
-                           "clienten", "volume", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "aandeel_pct"]
-    assert first == {"niveau": "detail", "gemeente": "0406", "gemeente_naam": "Huizen", "gemeente_opmerking": None,
-                     "aanbieder": B, "maand": "2025-03", "regels": 1, "clienten": 1, "volume": 20, "ingediend": "3000.00",
-                     "goedgekeurd": "3000.00", "afgekeurd": "0.00", "onbeoordeeld": "0.00", "aandeel_pct": 65.0}
+    assert list(first) == [
+        "niveau",
+        "gemeente",
+        "gemeente_naam",
+        "gemeente_opmerking",
+        "aanbieder",
+        "maand",
+        "regels",
+        "clienten",
+        "volume",
+        "ingediend",
+        "goedgekeurd",
+        "afgekeurd",
+        "onbeoordeeld",
+        "aandeel_pct",
+    ]
+    assert first == {
+        "niveau": "detail",
+        "gemeente": "0406",
+        "gemeente_naam": "Huizen",
+        "gemeente_opmerking": None,
+        "aanbieder": B,
+        "maand": "2025-03",
+        "regels": 1,
+        "clienten": 1,
+        "volume": 20,
+        "ingediend": "3000.00",
+        "goedgekeurd": "3000.00",
+        "afgekeurd": "0.00",
+        "onbeoordeeld": "0.00",
+        "aandeel_pct": 65.0,
+    }
     assert data["kosten"][2]["ingediend"] == "-42.60"
     assert data["kosten"][-1]["niveau"] == "totaal" and data["kosten"][-1]["ingediend"] == "4615.20"
     assert [m["maand"] for m in data["maand"]] == ["2025-01", "2025-02", "2025-03", None]
@@ -435,8 +631,22 @@ def test_cli_csv_one_table_and_output_files(store_url, cli, tmp_path):
     r = cli("report", "--by", "productcode", "--format", "csv", "--db", store_url)
     assert r.exit_code == 0, r.output
     records = list(csv.DictReader(r.stdout.splitlines()))
-    assert list(records[0]) == ["niveau", "gemeente", "gemeente_naam", "gemeente_opmerking", "productcode", "regels",
-                                "clienten", "volume", "eenheid", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "aandeel_pct"]
+    assert list(records[0]) == [
+        "niveau",
+        "gemeente",
+        "gemeente_naam",
+        "gemeente_opmerking",
+        "productcode",
+        "regels",
+        "clienten",
+        "volume",
+        "eenheid",
+        "ingediend",
+        "goedgekeurd",
+        "afgekeurd",
+        "onbeoordeeld",
+        "aandeel_pct",
+    ]
     assert records[-1]["volume"] == "" and records[-1]["eenheid"] == "(mixed)"
     assert records[-1]["niveau"] == "totaal" and records[-1]["ingediend"] == "5168.40" and records[-1]["gemeente"] == ""
     r = cli("report", "--view", "lasten", "--format", "csv", "--db", store_url)
@@ -454,9 +664,16 @@ def test_cli_csv_one_table_and_output_files(store_url, cli, tmp_path):
 
 
 def test_cli_usage_errors(store_url, cli):
-    for args in (("--van", "2025-13"), ("--van", "maart"), ("--van", "2025-05", "--tot", "2025-04"),
-                 ("--by", "aanbieder", "--by", "maand", "--by", "jaar"), ("--by", "maand", "--by", "maand"),
-                 ("--by", "gemeente"), ("--aanbieder", "abc"), ("--view", "grafiek")):
+    for args in (
+        ("--van", "2025-13"),
+        ("--van", "maart"),
+        ("--van", "2025-05", "--tot", "2025-04"),
+        ("--by", "aanbieder", "--by", "maand", "--by", "jaar"),
+        ("--by", "maand", "--by", "maand"),
+        ("--by", "gemeente"),
+        ("--aanbieder", "abc"),
+        ("--view", "grafiek"),
+    ):
         r = cli("report", *args, "--db", store_url)
         assert r.exit_code == 2, (args, r.output)
         assert "Traceback" not in r.output
@@ -524,8 +741,12 @@ def test_sqlite_and_postgresql_give_identical_reports(tmp_path, cli):
         for url in ("sqlite:///" + str(tmp_path / "s.db"), pg):
             (tmp_path / url[:6]).mkdir()
             judge(url, import_files(tmp_path / url[:6], url, cli))
-            for args in ((), ("--by", "aanbieder", "--by", "kwartaal"), ("--by", "productcategorie", "--by", "jaar"),
-                         ("--view", "alles", "--gemeente", "Gooise Meren", "--gemeente", "Huizen")):
+            for args in (
+                (),
+                ("--by", "aanbieder", "--by", "kwartaal"),
+                ("--by", "productcategorie", "--by", "jaar"),
+                ("--view", "alles", "--gemeente", "Gooise Meren", "--gemeente", "Huizen"),
+            ):
                 r = cli("report", *args, "--format", "json", "--db", url)
                 assert r.exit_code == 0, r.output
                 outputs.append(json.loads(r.stdout))
@@ -547,7 +768,9 @@ def test_samples_imported_and_validated_then_reported(db_url, cli):
     assert r.exit_code == 0, r.output
     r = cli("validate", "--db", db_url, "-q")
     assert r.exit_code == 1, r.output  # the planted mistakes
-    r = cli("report", "--gemeente", "Huizen", "--view", "kosten", "--view", "lasten", "--format", "json", "--db", db_url)
+    r = cli(
+        "report", "--gemeente", "Huizen", "--view", "kosten", "--view", "lasten", "--format", "json", "--db", db_url
+    )
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     total = data["kosten"][-1]
@@ -559,7 +782,9 @@ def test_samples_imported_and_validated_then_reported(db_url, cli):
     assert {"TR418", "TR308", "TR323", "CS002"} <= set(rules)
     assert rules["TR418"]["afgekeurd_bedrag"] == "760.00" and rules["TR418"]["retourcode"] == "0611"
     assert rules["TR323"]["afgekeurd_bedrag"].startswith("-")
-    afkeur = sum(int(row["afgekeurd_bedrag"].replace(".", "")) for row in data["lasten_regel"] if row["ernst"] == "afkeur")
+    afkeur = sum(
+        int(row["afgekeurd_bedrag"].replace(".", "")) for row in data["lasten_regel"] if row["ernst"] == "afkeur"
+    )
     assert afkeur == cents["afgekeurd"]  # each rejected line has exactly one afkeur rule here
     # ZorgFirst's April file corrects a March line and replaces the line rejected for its tariff
     zorgfirst = next(row for row in data["lasten_aanbieder"] if row["aanbieder"] == "98001101")

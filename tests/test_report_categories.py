@@ -80,7 +80,10 @@ def test_by_productcategorie_uses_the_resolved_category(store, cli):
     assert (rows["43"]["ingediend"], rows["43"]["afgekeurd"]) == ("50.00", "50.00")  # from the allocation
     assert rows["43"]["productcategorie_omschrijving"]
     note = next(n for n in data["opmerkingen"] if n.startswith("productcategorie:"))
-    assert "from the file for 0 line(s), from the contract product for 3 line(s), from the allocation for 1 line(s)" in note
+    assert (
+        "from the file for 0 line(s), from the contract product for 3 line(s), from the allocation for 1 line(s)"
+        in note
+    )
 
 
 def test_budget_per_category_counts_lines_without_a_category_column(store, cli, tmp_path):
@@ -101,7 +104,9 @@ def test_budget_per_category_counts_lines_without_a_category_column(store, cli, 
     out = tmp_path / "budget-report.xlsx"
     r = cli("report", "--view", "budget", "--budget", budget, "--db", store, "-o", out, "-q")
     assert r.exit_code == 0, r.output
-    notes = [" ".join(str(c.value) for c in row if c.value) for row in openpyxl.load_workbook(out)["Toelichting"].iter_rows()]
+    notes = [
+        " ".join(str(c.value) for c in row if c.value) for row in openpyxl.load_workbook(out)["Toelichting"].iter_rows()
+    ]
     assert any("from the contract product for 3 line(s)" in n for n in notes)
     assert any(n.startswith("Kolom Productcategorie ") and "jzcli validate vond" in n for n in notes), notes
 

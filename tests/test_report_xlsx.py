@@ -41,8 +41,15 @@ def column(ws, name: str) -> list:
 
 def test_sheets_formats_frozen_header_and_autofilter(workbook):
     assert workbook.sheetnames == [
-        "Kosten", "Per maand", "Per aanbieder", "Per productcategorie", "Budget", "Lasten per aanbieder",
-        "Lasten per regel", "Lasten per maand", "Toelichting",
+        "Kosten",
+        "Per maand",
+        "Per aanbieder",
+        "Per productcategorie",
+        "Budget",
+        "Lasten per aanbieder",
+        "Lasten per regel",
+        "Lasten per maand",
+        "Toelichting",
     ]
     for name in workbook.sheetnames[:-1]:
         ws = workbook[name]
@@ -97,7 +104,10 @@ def test_toelichting_names_selection_and_definitions(workbook):
     labels = {ws.cell(row=i, column=1).value: ws.cell(row=i, column=2).value for i in range(1, ws.max_row + 1)}
     # in Dutch: the workbook is for the gemeente's people (and the keys of JSON/CSV are named)
     assert labels["Gemeenten"] == "alle" and labels["Gegroepeerd op"] == "gemeente"
-    assert "debet min credit" in labels["Kolom Ingediend"] and "sleutel in JSON/CSV: ingediend" in labels["Kolom Ingediend"]
+    assert (
+        "debet min credit" in labels["Kolom Ingediend"]
+        and "sleutel in JSON/CSV: ingediend" in labels["Kolom Ingediend"]
+    )
     assert "goedgekeurd hoger zijn dan ingediend" in labels["Kolom Afgekeurd"]
     assert isinstance(labels["Gemaakt op"], dt.datetime)
 
@@ -119,10 +129,15 @@ def test_formula_looking_text_stays_text(tmp_path, sqlite_url, cli):
     assert cell.value == '=HYPERLINK("x")' and cell.data_type == "s"
 
     # and any text in any table, written by the writer directly
-    frame = pd.DataFrame({
-        "niveau": ["detail", "totaal"], "aanbieder": ['=HYPERLINK("http://evil","klik")', None],
-        "regels": [1, 1], "ingediend": [12345, 12345], "aandeel_pct": [100.0, 100.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "niveau": ["detail", "totaal"],
+            "aanbieder": ['=HYPERLINK("http://evil","klik")', None],
+            "regels": [1, 1],
+            "ingediend": [12345, 12345],
+            "aandeel_pct": [100.0, 100.0],
+        }
+    )
     for text in ("+31 6 1234", "-2", "@SUM(A1)"):
         frame.loc[len(frame)] = ["detail", text, 1, 1, None]
     report = R.Report(R.Selection(), (), {"aanbieder": frame})
@@ -135,8 +150,14 @@ def test_formula_looking_text_stays_text(tmp_path, sqlite_url, cli):
 
 
 def test_money_is_exact_to_the_cent(tmp_path):
-    frame = pd.DataFrame({"niveau": ["detail", "detail", "totaal"], "aanbieder": ["1", "2", None],
-                          "ingediend": [10, 20, 30], "goedgekeurd": [123456789012, -1, 0]})
+    frame = pd.DataFrame(
+        {
+            "niveau": ["detail", "detail", "totaal"],
+            "aanbieder": ["1", "2", None],
+            "ingediend": [10, 20, 30],
+            "goedgekeurd": [123456789012, -1, 0],
+        }
+    )
     write_report(R.Report(R.Selection(), (), {"aanbieder": frame}), tmp_path / "m.xlsx")
     ws = openpyxl.load_workbook(tmp_path / "m.xlsx")["Per aanbieder"]
     assert [c.value for c in column(ws, "ingediend")] == [0.1, 0.2, 0.3]

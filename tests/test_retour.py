@@ -9,13 +9,13 @@ from pathlib import Path
 
 import openpyxl
 from lxml import etree
-from validate_kit import AGB, BSNS, GEM, OTHER_AGB, TODAY, allocation_rows, declaration, import_files, line, setup
 
 from jzcli.feedback_xlsx import DATE_FORMAT, REJECTED_COLUMNS, SUMMARY_COLUMNS
 from jzcli.report_xlsx import COUNT_FORMAT, EURO_FORMAT
 from jzcli.retour import build_feedback, retour
-from jzcli.xlsx_layout import header as label
 from jzcli.validate import validate
+from jzcli.xlsx_layout import header as label
+from validate_kit import AGB, BSNS, GEM, OTHER_AGB, TODAY, allocation_rows, declaration, import_files, line, setup
 
 FORMULA = "=cmd|' /C calc'!A0"
 
@@ -68,9 +68,14 @@ def test_feedback_workbook_per_aanbieder(tmp_path, db_url):
     out = tmp_path / "retour"
     result = retour(store, out, today=dt.date(2025, 4, 20))
     assert result.answers == [] and result.errors == []
-    assert sorted(p.name for p in out.iterdir()) == ["feedback_98001101_2025-04-20.xlsx", "feedback_98009996_2025-04-20.xlsx"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "feedback_98001101_2025-04-20.xlsx",
+        "feedback_98009996_2025-04-20.xlsx",
+    ]
     # the file imported after validate is skipped with a reason, never answered half
-    assert [(s.bestand, s.reason) for s in result.skipped] == [("later.xlsx", "1 of its lines are not judged yet: run jzcli validate first")]
+    assert [(s.bestand, s.reason) for s in result.skipped] == [
+        ("later.xlsx", "1 of its lines are not judged yet: run jzcli validate first")
+    ]
 
     wb = openpyxl.load_workbook(out / "feedback_98001101_2025-04-20.xlsx")
     assert wb.sheetnames == ["Samenvatting", "Afgekeurde regels", "Toelichting"]
@@ -123,7 +128,11 @@ def test_feedback_workbook_per_aanbieder(tmp_path, db_url):
     assert [r["rij"].value for r in rejected] == [2, 3]
     assert all("JZ-C01" in r["regel"].value.split("\n") for r in rejected)
     summary = _sheet_rows(wb["Samenvatting"])
-    assert (summary[0]["regels"].value, summary[0]["goedgekeurd_regels"].value, summary[0]["afgekeurd"].value) == (2, 0, 1596)
+    assert (summary[0]["regels"].value, summary[0]["goedgekeurd_regels"].value, summary[0]["afgekeurd"].value) == (
+        2,
+        0,
+        1596,
+    )
 
 
 def test_feedback_filters(tmp_path, db_url):
@@ -165,7 +174,11 @@ def test_cli_retour_feedback_and_nothing_to_answer(tmp_path, db_url, cli):
 
 
 # ============================================================================ JW325 answers
-NS = {"a": "http://www.istandaarden.nl/ijw/3_2/jw325/schema", "d": "http://www.istandaarden.nl/ijw/3_2/jw323/schema", "ijw": "http://www.istandaarden.nl/ijw/3_2/basisschema/schema"}
+NS = {
+    "a": "http://www.istandaarden.nl/ijw/3_2/jw325/schema",
+    "d": "http://www.istandaarden.nl/ijw/3_2/jw323/schema",
+    "ijw": "http://www.istandaarden.nl/ijw/3_2/basisschema/schema",
+}
 ANSWER_DAY = dt.date(2025, 4, 20)
 
 
@@ -180,19 +193,40 @@ def _xml_messages(tmp_path, db_url):
     the 11-proef (level 2, 0001); E is imported after validate (not judged)."""
     from ijw_builders import BAD_BSN, client, credit, prestatie, write_jw323
 
-    pairs = [(BSNS[0], "45A48"), (BSNS[1], "45A48"), (BSNS[2], "45A48"), (BSNS[3], "45A49"), (BSNS[4], "45E01"), (BSNS[5], "54M01"), (BSNS[6], "45A48")]
+    pairs = [
+        (BSNS[0], "45A48"),
+        (BSNS[1], "45A48"),
+        (BSNS[2], "45A48"),
+        (BSNS[3], "45A49"),
+        (BSNS[4], "45E01"),
+        (BSNS[5], "54M01"),
+        (BSNS[6], "45A48"),
+    ]
     store = setup(db_url, tmp_path, extra_allocations=_allocations(pairs))
     t = {bsn: 900001 + i for i, (bsn, _c) in enumerate(pairs)}
     files = {}
     files["A"] = write_jw323(
-        tmp_path / "a.xml", header={"identificatie": "MSG-A"}, declaratienummer="DA",
-        clients=[client(BSNS[0], [prestatie("A1", t[BSNS[0]])]), client(BSNS[1], [prestatie("A2", t[BSNS[1]], volume=4)])],
-    )  # fmt: skip
+        tmp_path / "a.xml",
+        header={"identificatie": "MSG-A"},
+        declaratienummer="DA",
+        clients=[
+            client(BSNS[0], [prestatie("A1", t[BSNS[0]])]),
+            client(BSNS[1], [prestatie("A2", t[BSNS[1]], volume=4)]),
+        ],
+    )
     files["B"] = write_jw323(
-        tmp_path / "b.xml", header={"identificatie": "MSG-B"}, declaratienummer="DB",
+        tmp_path / "b.xml",
+        header={"identificatie": "MSG-B"},
+        declaratienummer="DB",
         clients=[
             # client 0: one approved, one at the wrong tariff (TR418 → 0611)
-            client(BSNS[0], [prestatie("B1", t[BSNS[0]], dt.date(2025, 2, 1), dt.date(2025, 2, 28)), prestatie("B2", t[BSNS[0]], volume=3, tarief=9500)]),
+            client(
+                BSNS[0],
+                [
+                    prestatie("B1", t[BSNS[0]], dt.date(2025, 2, 1), dt.date(2025, 2, 28)),
+                    prestatie("B2", t[BSNS[0]], volume=3, tarief=9500),
+                ],
+            ),
             # client 2: approved only → not in the answer
             client(BSNS[2], [prestatie("B3", t[BSNS[2]])]),
             # client 3: a credit of a debet never approved (TR323 → 8017)
@@ -200,24 +234,46 @@ def _xml_messages(tmp_path, db_url):
             # client 4: eenheid 83 (no ProductTarief) on another client's allocation (TR304 → 8187, ...)
             client(BSNS[4], [prestatie("B5", t[BSNS[0]], productcode="45E01", eenheid="83", volume=12345)]),
             # client 5: a product with a tariff but out of the contract's validity for this gemeente: jzcli's own code
-            client(BSNS[5], [prestatie("B6", t[BSNS[5]], productcategorie="54", productcode="54M01", tarief=8730, begindatum=dt.date(2024, 12, 1), einddatum=dt.date(2024, 12, 31))]),
+            client(
+                BSNS[5],
+                [
+                    prestatie(
+                        "B6",
+                        t[BSNS[5]],
+                        productcategorie="54",
+                        productcode="54M01",
+                        tarief=8730,
+                        begindatum=dt.date(2024, 12, 1),
+                        einddatum=dt.date(2024, 12, 31),
+                    )
+                ],
+            ),
         ],
-    )  # fmt: skip
+    )
     files["C"] = write_jw323(
-        tmp_path / "c.xml", header={"identificatie": "MSG-C"}, declaratienummer="DA",
+        tmp_path / "c.xml",
+        header={"identificatie": "MSG-C"},
+        declaratienummer="DA",
         clients=[client(BSNS[6], [prestatie("C1", t[BSNS[6]])])],
-    )  # fmt: skip
+    )
     files["D"] = write_jw323(
-        tmp_path / "d.xml", header={"identificatie": "MSG-D"}, declaratienummer="DD",
-        clients=[client(BSNS[1], [prestatie("D1", t[BSNS[1]], volume=2)]), client(BAD_BSN, [prestatie("D2", t[BSNS[1]], volume=1)])],
-    )  # fmt: skip
+        tmp_path / "d.xml",
+        header={"identificatie": "MSG-D"},
+        declaratienummer="DD",
+        clients=[
+            client(BSNS[1], [prestatie("D1", t[BSNS[1]], volume=2)]),
+            client(BAD_BSN, [prestatie("D2", t[BSNS[1]], volume=1)]),
+        ],
+    )
     for key in "ABCD":  # batches 3, 4, 5, 6
         import_files(store, files[key])
     validate(store, today=TODAY)
     files["E"] = write_jw323(
-        tmp_path / "e.xml", header={"identificatie": "MSG-E"}, declaratienummer="DE",
+        tmp_path / "e.xml",
+        header={"identificatie": "MSG-E"},
+        declaratienummer="DE",
         clients=[client(BSNS[6], [prestatie("E1", t[BSNS[6]], volume=1)])],
-    )  # fmt: skip
+    )
     import_files(store, files["E"])
     return store, files
 
@@ -250,11 +306,16 @@ def _check_answer(path: Path, source: Path) -> tuple:
     a = etree.parse(str(path)).getroot()
     d = etree.parse(str(source)).getroot()
     h = a.find("a:Header", NS)
-    assert [h.findtext(f"a:{k}", namespaces=NS) for k in ("BerichtCode", "BerichtVersie", "BerichtSubversie", "Afzender", "Ontvanger")] == ["491", "3", "2", GEM, AGB]
+    assert [
+        h.findtext(f"a:{k}", namespaces=NS)
+        for k in ("BerichtCode", "BerichtVersie", "BerichtSubversie", "Afzender", "Ontvanger")
+    ] == ["491", "3", "2", GEM, AGB]
     ident = h.findtext("a:BerichtIdentificatie/ijw:Identificatie", namespaces=NS)
     assert 1 <= len(ident) <= 12
     assert h.findtext("a:BerichtIdentificatie/ijw:Dagtekening", namespaces=NS) == ANSWER_DAY.isoformat()
-    assert [h.findtext(f"a:XsdVersie/ijw:{k}", namespaces=NS) for k in ("BasisschemaXsdVersie", "BerichtXsdVersie")] == list(ijw.xsd_versions("JW325"))
+    assert [
+        h.findtext(f"a:XsdVersie/ijw:{k}", namespaces=NS) for k in ("BasisschemaXsdVersie", "BerichtXsdVersie")
+    ] == list(ijw.xsd_versions("JW325"))
     # TR337: DeclaratieIdentificatie = the 323's BerichtIdentificatie; TR371: XsdVersieDeclaratie = its XsdVersie
     dh = d.find("d:Header", NS)
     assert _leaves(h.find("a:DeclaratieIdentificatie", NS)) == _leaves(dh.find("d:BerichtIdentificatie", NS))
@@ -270,12 +331,20 @@ def _check_answer(path: Path, source: Path) -> tuple:
     sent = {}
     for c in decl.iterfind("d:Clienten/d:Client", NS):
         for p in c.iterfind("d:Prestaties/d:Prestatie", NS):
-            sent[(c.findtext("d:Bsn", namespaces=NS), p.findtext("d:ProductReferentie/ijw:ReferentieNummer", namespaces=NS))] = _leaves(p)
+            sent[
+                (
+                    c.findtext("d:Bsn", namespaces=NS),
+                    p.findtext("d:ProductReferentie/ijw:ReferentieNummer", namespaces=NS),
+                )
+            ] = _leaves(p)
     rejected = 0
     for c in da.iterfind("a:Clienten/a:Client", NS):
         assert [x.text for x in c.iterfind("a:RetourCodes/a:RetourCode", NS)] == ["0200"]
         for p in c.iterfind("a:Prestaties/a:Prestatie", NS):
-            key = (c.findtext("a:Bsn", namespaces=NS), p.findtext("a:ProductReferentie/ijw:ReferentieNummer", namespaces=NS))
+            key = (
+                c.findtext("a:Bsn", namespaces=NS),
+                p.findtext("a:ProductReferentie/ijw:ReferentieNummer", namespaces=NS),
+            )
             assert key in sent, key
             assert [leaf for leaf in _leaves(p) if not leaf[0].startswith("/RetourCodes")] == sent[key]
             codes = [x.text for x in p.iterfind("a:RetourCodes/a:RetourCode", NS)]
@@ -301,7 +370,9 @@ def test_jw325_for_every_case(tmp_path, db_url):
     out = tmp_path / "retour"
     result = retour(store, out, today=ANSWER_DAY)
     assert result.errors == [] and result.feedback == []
-    assert [(s.bestand, s.reason) for s in result.skipped] == [("e.xml", "1 of its lines are not judged yet: run jzcli validate first")]
+    assert [(s.bestand, s.reason) for s in result.skipped] == [
+        ("e.xml", "1 of its lines are not judged yet: run jzcli validate first")
+    ]
     by_decl = {a.bestand: a for a in result.answers}
     assert sorted(by_decl) == ["a.xml", "b.xml", "c.xml", "d.xml"]
     assert len({a.identificatie for a in result.answers}) == 4  # unique per sender
@@ -326,7 +397,11 @@ def test_jw325_for_every_case(tmp_path, db_url):
     assert _codes(b, "a:Header") == ["0200"] and _codes(b, "a:DeclaratieAntwoord") == ["0200"]
     clients = b.findall("a:DeclaratieAntwoord/a:Clienten/a:Client", NS)
     assert [c.findtext("a:Bsn", namespaces=NS) for c in clients] == [BSNS[0], BSNS[3], BSNS[4], BSNS[5]]
-    per_ref = {p.findtext("a:ProductReferentie/ijw:ReferentieNummer", namespaces=NS): p for c in clients for p in c.iterfind("a:Prestaties/a:Prestatie", NS)}
+    per_ref = {
+        p.findtext("a:ProductReferentie/ijw:ReferentieNummer", namespaces=NS): p
+        for c in clients
+        for p in c.iterfind("a:Prestaties/a:Prestatie", NS)
+    }
     assert sorted(per_ref) == ["B2", "B4", "B5", "B6"]
     assert "0611" in _codes(per_ref["B2"], ".")
     assert "8017" in _codes(per_ref["B4"], ".")
@@ -372,7 +447,11 @@ def test_cli_retour_jw325(tmp_path, db_url, cli):
     assert len(names) == 4 and all(n.startswith(f"JW325_{GEM}_{AGB}_") for n in names)
     for n in names:
         assert n in r.stdout
-    assert "8001 volledig toegekend" in r.stdout and "9333 declaratie afgekeurd" in r.stdout and "0001 bericht afgekeurd" in r.stdout
+    assert (
+        "8001 volledig toegekend" in r.stdout
+        and "9333 declaratie afgekeurd" in r.stdout
+        and "0001 bericht afgekeurd" in r.stdout
+    )
     assert "e.xml" in r.stderr and "not judged yet" in r.stderr
     from ijw_builders import BAD_BSN
 
@@ -383,11 +462,15 @@ def test_cli_retour_jw325(tmp_path, db_url, cli):
 def test_jw325_header_code_of_a_level_4_rule(tmp_path, db_url):
     """An unknown gemeente in the header (TR378, level 4) → Header with S300 only, no DeclaratieAntwoord."""
     from ijw_builders import client, prestatie, write_jw323
-
     from jzcli import ijw
 
     store = setup(db_url, tmp_path, extra_allocations=_allocations([(BSNS[0], "45A48")]))
-    path = write_jw323(tmp_path / "f.xml", header={"identificatie": "MSG-F", "ontvanger": "9999"}, declaratienummer="DF", clients=[client(BSNS[0], [prestatie("F1", 900001)])])
+    path = write_jw323(
+        tmp_path / "f.xml",
+        header={"identificatie": "MSG-F", "ontvanger": "9999"},
+        declaratienummer="DF",
+        clients=[client(BSNS[0], [prestatie("F1", 900001)])],
+    )
     import_files(store, path)
     validate(store, today=TODAY)
     result = retour(store, tmp_path / "out", today=ANSWER_DAY)
@@ -422,5 +505,8 @@ def test_cli_retour_invalid_answer_is_not_written(tmp_path, db_url, cli, monkeyp
     out = tmp_path / "antwoorden"
     r = cli("retour", "-o", out, "--db", db_url)
     assert r.exit_code == 3
-    assert "does not validate against JW325.xsd and was not written: line 3, /Bericht/Header: broken on purpose" in r.stderr
+    assert (
+        "does not validate against JW325.xsd and was not written: line 3, /Bericht/Header: broken on purpose"
+        in r.stderr
+    )
     assert not list(out.glob("*.xml")) and not list(out.glob(".*.tmp"))

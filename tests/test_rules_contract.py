@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from validate_kit import BSNS, OTHER_AGB, TODAY, by_row, finding, line, messages, setup, status
-
 from jzcli.validate import validate
+from validate_kit import BSNS, OTHER_AGB, TODAY, by_row, finding, line, messages, setup, status
 
 
 def test_tariff_equals_the_contract_tariff_on_begindatum(tmp_path, db_url):
@@ -14,7 +13,9 @@ def test_tariff_equals_the_contract_tariff_on_begindatum(tmp_path, db_url):
         line(BSNS[0], tarief=79.80, bedrag=798.00),  # row 2: exactly the contract tariff
         line(BSNS[1], tarief=79.81, bedrag=798.10),  # row 3: one cent more
         # 45A49: € 51,00 until 2025-02-28, € 52,00 from 2025-03-01
-        line(BSNS[2], "45A49", begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28), tarief=51.00, bedrag=510.00),  # row 4
+        line(
+            BSNS[2], "45A49", begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28), tarief=51.00, bedrag=510.00
+        ),  # row 4
         line(BSNS[3], "45A49", tarief=51.00, bedrag=510.00),  # row 5: March at the old tariff
     ]
     store = setup(db_url, tmp_path, rows)
@@ -59,7 +60,9 @@ def test_product_not_contracted(tmp_path, db_url):
     result = validate(store, today=TODAY)
     assert "JZ-C01" not in by_row(result).get(2, set())
     assert messages(result, 3, "JZ-C01") == ["productcode 99X99 is not in any contract of gemeente 0406 (Huizen)"]
-    assert messages(result, 4, "JZ-C01") == ["45A48 is contracted by gemeente 0406 (Huizen), but not with aanbieder 98009996"]
+    assert messages(result, 4, "JZ-C01") == [
+        "45A48 is contracted by gemeente 0406 (Huizen), but not with aanbieder 98009996"
+    ]
     assert messages(result, 5, "JZ-C01") == [
         "no contract of gemeente 0406 (Huizen) with aanbieder 98001101 has a tariff for 45A48 on 2024-12-01 (tariff periods: 2025-01-01..2025-12-31)"
     ]
@@ -67,7 +70,11 @@ def test_product_not_contracted(tmp_path, db_url):
         "gemeente 0153 (Enschede) has no contract in the store (import the contract first: jzcli import CONTRACT.toml)"
     ]
     c01 = finding(result, 3, "JZ-C01")
-    assert c01["retourcode"] == "JZ-C01" and c01["ernst"] == "afkeur" and c01["omschrijving"].startswith("Product is niet gecontracteerd")
+    assert (
+        c01["retourcode"] == "JZ-C01"
+        and c01["ernst"] == "afkeur"
+        and c01["omschrijving"].startswith("Product is niet gecontracteerd")
+    )
 
 
 def test_unit_must_be_the_contract_unit_minutes_against_hours_allowed(tmp_path, db_url):
@@ -98,7 +105,10 @@ def test_productcode_belongs_to_the_categorie(tmp_path, db_url):
     assert "TR381" not in by_row(result).get(2, set())
     tr = finding(result, 3, "TR381")
     assert tr["retourcode"] == "S329" and tr["waarde"] == "54"
-    assert tr["melding"] == "productcode 45A48 belongs to productcategorie 45 in the contract of gemeente 0406 (Huizen), not to 54"
+    assert (
+        tr["melding"]
+        == "productcode 45A48 belongs to productcategorie 45 in the contract of gemeente 0406 (Huizen), not to 54"
+    )
     assert status(result)[4] == "goedgekeurd"
 
 
@@ -120,33 +130,53 @@ def test_contract_lookup_chooses_among_the_products_that_apply():
     from jzcli.validate import contract_lookup
 
     def prod(contract, product, eenheid, tarief, aanbieders=None, van="2025-01-01", tot=None, code="45A48"):
-        return {"contract_id": contract, "product_id": product, "gemeente": "0402", "aanbieders": aanbieders,
-                "productcategorie": "45", "productcode": code, "eenheid": eenheid, "tarief": tarief,
-                "uitvoeringsvariant": None, "geldig_van": van, "geldig_tot": tot}  # fmt: skip
+        return {
+            "contract_id": contract,
+            "product_id": product,
+            "gemeente": "0402",
+            "aanbieders": aanbieders,
+            "productcategorie": "45",
+            "productcode": code,
+            "eenheid": eenheid,
+            "tarief": tarief,
+            "uitvoeringsvariant": None,
+            "geldig_van": van,
+            "geldig_tot": tot,
+        }
 
-    products = pd.DataFrame([
-        prod(3, 30, "14", 100),                      # for all, other unit
-        prod(2, 20, "04", 200),                      # for all, hourly
-        prod(1, 10, "04", 300, '["98000001"]'),      # names 98000001, hourly
-        prod(1, 11, "04", 400, "98000002"),          # names 98000002 (a bare JSON number)
-        prod(4, 40, "14", 500, van="2025-06-01"),    # only from June
-        prod(5, 50, "14", 600, tot="2025-02-28", code="45A49"),  # ended in February
-    ])  # fmt: skip
+    products = pd.DataFrame(
+        [
+            prod(3, 30, "14", 100),  # for all, other unit
+            prod(2, 20, "04", 200),  # for all, hourly
+            prod(1, 10, "04", 300, '["98000001"]'),  # names 98000001, hourly
+            prod(1, 11, "04", 400, "98000002"),  # names 98000002 (a bare JSON number)
+            prod(4, 40, "14", 500, van="2025-06-01"),  # only from June
+            prod(5, 50, "14", 600, tot="2025-02-28", code="45A49"),  # ended in February
+        ]
+    )
 
     def ln(agb, eenheid, begin="2025-03-01", code="45A48"):
-        return {"aanbieder": agb, "gemeente": "0402", "productcode": code, "eenheid": eenheid, "begindatum": pd.Timestamp(begin)}
+        return {
+            "aanbieder": agb,
+            "gemeente": "0402",
+            "productcode": code,
+            "eenheid": eenheid,
+            "begindatum": pd.Timestamp(begin),
+        }
 
-    lines = pd.DataFrame([
-        ln("98000001", "04"),                        # named + hourly → 300
-        ln("98000001", "01"),                        # minutes: hourly products fit; named wins → 300
-        ln("98000009", "04"),                        # not named: the one for all in its unit → 200
-        ln("98000009", "14"),                        # unit 14 for all: contract 3 (contract 4 not yet valid) → 100
-        ln("98000002", "14", begin="2025-07-01"),    # unit fits 3 and 4: lowest contract → 100
-        ln("98000002", "04"),                        # named by a bare number → 400
-        ln("98000009", "14", code="45A49"),          # 45A49 ended before March → none
-        ln("98000009", "14", begin="2025-02-01", code="45A49"),  # within its period → 600
-        ln("98000009", None, begin="2024-12-01"),    # before every product → none
-    ])  # fmt: skip
+    lines = pd.DataFrame(
+        [
+            ln("98000001", "04"),  # named + hourly → 300
+            ln("98000001", "01"),  # minutes: hourly products fit; named wins → 300
+            ln("98000009", "04"),  # not named: the one for all in its unit → 200
+            ln("98000009", "14"),  # unit 14 for all: contract 3 (contract 4 not yet valid) → 100
+            ln("98000002", "14", begin="2025-07-01"),  # unit fits 3 and 4: lowest contract → 100
+            ln("98000002", "04"),  # named by a bare number → 400
+            ln("98000009", "14", code="45A49"),  # 45A49 ended before March → none
+            ln("98000009", "14", begin="2025-02-01", code="45A49"),  # within its period → 600
+            ln("98000009", None, begin="2024-12-01"),  # before every product → none
+        ]
+    )
     out = contract_lookup(lines, products)
     assert out["contract_tarief"].tolist() == [300, 300, 200, 100, 100, 400, pd.NA, 600, pd.NA]
     assert out["contract_product_found"].tolist() == [True] * 6 + [False, True, False]

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from validate_kit import AGB, BSNS, TODAY, by_row, declaration, finding, import_files, line, messages, setup, status
-
 from jzcli.validate import validate
+from validate_kit import AGB, BSNS, TODAY, by_row, declaration, finding, import_files, line, messages, setup, status
 
 FEB = dict(begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28))
 
@@ -101,7 +100,11 @@ def test_credit_and_correction_in_one_batch(tmp_path, db_url):
 
 def test_credit_twice_and_credit_of_a_credit(tmp_path, db_url):
     first = [line(BSNS[0], ref="D1"), line(BSNS[1], ref="D2")]
-    second = [line(BSNS[0], ref="C1", vorig="D1", dc="C"), line(BSNS[1], ref="C2", vorig="D2", dc="C"), line(BSNS[1], ref="C3", vorig="D2", dc="C")]
+    second = [
+        line(BSNS[0], ref="C1", vorig="D1", dc="C"),
+        line(BSNS[1], ref="C2", vorig="D2", dc="C"),
+        line(BSNS[1], ref="C3", vorig="D2", dc="C"),
+    ]
     third = [line(BSNS[0], ref="C4", vorig="D1", dc="C"), line(BSNS[0], ref="C5", vorig="C1", dc="C")]
     store = setup(db_url, tmp_path, first, second, third)
     result = validate(store, today=TODAY)
@@ -126,7 +129,13 @@ def test_credit_without_reference_numbers_matches_on_content(tmp_path, db_url):
     ]
     store = setup(db_url, tmp_path, first, second)
     result = validate(store, today=TODAY)
-    assert status(result, batch=4) == {2: "goedgekeurd", 3: "goedgekeurd", 4: "afgekeurd", 5: "goedgekeurd", 6: "afgekeurd"}
+    assert status(result, batch=4) == {
+        2: "goedgekeurd",
+        3: "goedgekeurd",
+        4: "afgekeurd",
+        5: "goedgekeurd",
+        6: "afgekeurd",
+    }
     assert messages(result, 4, "TR323", batch=4) == [
         "no approved debet of the same client, product 45A48, ProductPeriode 2025-03-01..2025-03-31 and bedrag € 718,20 to cancel "
         "(credit without vorig_referentienummer)"
@@ -161,7 +170,9 @@ def test_declaratienummer_used_in_an_earlier_batch(tmp_path, db_url):
     result = validate(store, today=TODAY)
     tr = finding(result, 2, "TR333", batch=4)
     assert tr["retourcode"] == "9333"
-    assert tr["melding"] == "declaratienummer DEC1 was already used by aanbieder 98001101 in batch 3 (declaratie_1.xlsx)"
+    assert (
+        tr["melding"] == "declaratienummer DEC1 was already used by aanbieder 98001101 in batch 3 (declaratie_1.xlsx)"
+    )
     assert "TR333" not in by_row(result, batch=4).get(3, set())
     assert "TR333" not in by_row(result, batch=5).get(2, set())
 

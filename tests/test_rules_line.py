@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from jzcli.store import Store
+from jzcli.validate import validate
 from validate_kit import (
     ALLOCATION_HEADER,
     BAD_BSN,
@@ -24,9 +26,6 @@ from validate_kit import (
     write_xlsx,
 )
 
-from jzcli.store import Store
-from jzcli.validate import validate
-
 
 def test_bsn_11_proef_unreadable_and_missing(tmp_path, db_url):
     rows = [
@@ -43,7 +42,10 @@ def test_bsn_11_proef_unreadable_and_missing(tmp_path, db_url):
     assert cs["retourcode"] == "0001" and cs["waarde"] == BAD_BSN and cs["kolom"] == "bsn"
     assert cs["melding"] == "bsn *****0398 fails the 11-proef"  # messages never hold a full BSN
     unreadable = finding(result, 4, "CS002")
-    assert unreadable["waarde"] == "12-34" and unreadable["melding"] == "bsn could not be read ('*2-34' in column 'Bsn'): BSN must have 9 digits"
+    assert (
+        unreadable["waarde"] == "12-34"
+        and unreadable["melding"] == "bsn could not be read ('*2-34' in column 'Bsn'): BSN must have 9 digits"
+    )
     assert messages(result, 5, "CS002") == ["bsn is missing"]
     assert status(result) == {2: "goedgekeurd", 3: "afgekeurd", 4: "afgekeurd", 5: "afgekeurd"}
     # a line rejected at level 2 counts as not sent: no level-3 rules judge it
@@ -61,7 +63,9 @@ def test_period_within_one_month_and_unreadable_date(tmp_path, db_url):
     result = validate(store, today=TODAY)
     found = by_row(result)
     assert "CS337" not in found.get(2, set()) and "CS337" not in found.get(5, set())
-    assert messages(result, 3, "CS337") == ["ProductPeriode 2025-03-15..2025-04-10 is not within one calendar month (declare one line per month)"]
+    assert messages(result, 3, "CS337") == [
+        "ProductPeriode 2025-03-15..2025-04-10 is not within one calendar month (declare one line per month)"
+    ]
     bad = finding(result, 4, "CS337")
     assert bad["kolom"] == "begindatum" and bad["waarde"] == "31-02-2025"
     assert bad["melding"].startswith("begindatum could not be read ('31-02-2025' in column 'Begindatum'): not a date")
@@ -105,7 +109,14 @@ def test_productperiode_not_after_declaratieperiode():
             "declaratieperiode": pd.to_datetime(["2025-04-01", "2025-04-01"]),
         }
     )
-    ctx = Context(lines=lines, history=pd.DataFrame(), toewijzingen=pd.DataFrame(), products=pd.DataFrame(), import_findings=pd.DataFrame(), today=TODAY)
+    ctx = Context(
+        lines=lines,
+        history=pd.DataFrame(),
+        toewijzingen=pd.DataFrame(),
+        products=pd.DataFrame(),
+        import_findings=pd.DataFrame(),
+        today=TODAY,
+    )
     found = tr319_not_after_declaratieperiode(ctx)
     assert list(found["id"]) == [2]
     assert found.iloc[0]["melding"] == "ProductPeriode 2025-05 is after the DeclaratiePeriode 2025-04"
@@ -214,13 +225,19 @@ def test_stated_sheet_total(tmp_path, db_url):
     good_total = ["Totaal"] + [None] * 13 + [1197.00, None]
     bad_total = ["Totaal"] + [None] * 13 + [1200.00, None]
     store = setup(db_url, tmp_path, allocations=allocation_rows(good + bad))
-    path = write_xlsx(tmp_path / "totals.xlsx", {"Klopt": [HEADER, *good, [], good_total], "Klopt niet": [HEADER, *bad, [], bad_total]})
+    path = write_xlsx(
+        tmp_path / "totals.xlsx",
+        {"Klopt": [HEADER, *good, [], good_total], "Klopt niet": [HEADER, *bad, [], bad_total]},
+    )
     import_files(store, path)
     result = validate(store, today=TODAY)
     tr = result.findings[result.findings["regel"] == "TR358"]
     assert sorted(tr["rij"]) == [2, 3] and set(tr["blad"]) == {"Klopt niet"}
     assert tr.iloc[0]["retourcode"] == "0001"
-    assert tr.iloc[0]["melding"] == "the sheet 'Klopt niet' states a total of € 1.200,00, but its 2 lines add up to € 1.197,00 (Σ debet − Σ credit)"
+    assert (
+        tr.iloc[0]["melding"]
+        == "the sheet 'Klopt niet' states a total of € 1.200,00, but its 2 lines add up to € 1.197,00 (Σ debet − Σ credit)"
+    )
     v = result.verdicts
     assert set(v.loc[v["blad"] == "Klopt", "status"]) == {"goedgekeurd"}
     assert set(v.loc[v["blad"] == "Klopt niet", "status"]) == {"afgekeurd"}
@@ -258,7 +275,10 @@ def test_every_import_finding_leads_to_a_rejection(tmp_path, db_url):
     f = result.findings
     for regel_id, veld, waarde in zip(imported["regel_id"], imported["veld"], imported["waarde"]):
         mine = f[(f["regel_id"] == regel_id) & (f["kolom"] == veld)]
-        assert len(mine) == 1 and mine.iloc[0]["waarde"] == waarde and "could not be read" in mine.iloc[0]["melding"], (veld, mine)
+        assert len(mine) == 1 and mine.iloc[0]["waarde"] == waarde and "could not be read" in mine.iloc[0]["melding"], (
+            veld,
+            mine,
+        )
 
 
 def test_ambiguous_stuks_taken_from_contract_or_rejected(tmp_path, db_url):
@@ -283,13 +303,34 @@ def test_month_column_period_is_clipped_to_the_allocation(tmp_path, db_url):
     store = Store.open(db_url)
     contract = tmp_path / "contract.toml"
     contract.write_text(CONTRACT, encoding="utf-8")
-    alloc = [["900001", BSNS[0], "98001101", GEM, "45", "45A48", dt.date(2025, 3, 10), dt.date(2025, 12, 31), 999, "04", "6", None, None, dt.date(2025, 3, 1)]]
+    alloc = [
+        [
+            "900001",
+            BSNS[0],
+            "98001101",
+            GEM,
+            "45",
+            "45A48",
+            dt.date(2025, 3, 10),
+            dt.date(2025, 12, 31),
+            999,
+            "04",
+            "6",
+            None,
+            None,
+            dt.date(2025, 3, 1),
+        ]
+    ]
     alloc_file = write_xlsx(tmp_path / "t.xlsx", {"Toewijzingen": [ALLOCATION_HEADER, *alloc]})
     decl = write_xlsx(
         tmp_path / "maand.xlsx",
-        {"Blad1": [["AGB-code", "Gemeente", "BSN", "Productcode", "Maand", "Aantal", "Eenheid", "Tarief", "Bedrag"],
-                   ["98001101", "0406", BSNS[0], "45A48", "maart 2025", 4, "04", 79.80, 319.20]]},
-    )  # fmt: skip
+        {
+            "Blad1": [
+                ["AGB-code", "Gemeente", "BSN", "Productcode", "Maand", "Aantal", "Eenheid", "Tarief", "Bedrag"],
+                ["98001101", "0406", BSNS[0], "45A48", "maart 2025", 4, "04", 79.80, 319.20],
+            ]
+        },
+    )
     import_files(store, contract, alloc_file, decl)
     result = validate(store, today=TODAY)
     assert status(result) == {2: "goedgekeurd"}, result.findings[["regel", "melding"]].to_dict("records")

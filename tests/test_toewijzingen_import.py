@@ -21,13 +21,40 @@ SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
 
 HEADER = [
-    "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum",
-    "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging", "toewijzingsdatum",
-]  # fmt: skip
+    "toewijzingnummer",
+    "bsn",
+    "aanbieder",
+    "gemeente",
+    "productcategorie",
+    "productcode",
+    "ingangsdatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "frequentie",
+    "budget",
+    "reden_wijziging",
+    "toewijzingsdatum",
+]
 
 
-def row(nummer, bsn=BSN1, *, begin=dt.date(2025, 1, 1), end=dt.date(2025, 12, 31), volume=3, eenheid="04", freq="2",
-        budget=None, reden=None, when=dt.date(2024, 12, 16), gemeente="0406", code="45A48", cat="45", agb="98001101"):  # fmt: skip
+def row(
+    nummer,
+    bsn=BSN1,
+    *,
+    begin=dt.date(2025, 1, 1),
+    end=dt.date(2025, 12, 31),
+    volume=3,
+    eenheid="04",
+    freq="2",
+    budget=None,
+    reden=None,
+    when=dt.date(2024, 12, 16),
+    gemeente="0406",
+    code="45A48",
+    cat="45",
+    agb="98001101",
+):
     return [nummer, bsn, agb, gemeente, cat, code, begin, end, volume, eenheid, freq, budget, reden, when]
 
 
@@ -67,7 +94,9 @@ def versions(url: str) -> pd.DataFrame:
 def table_counts(url: str) -> dict[str, int]:
     def count(store):
         with store.engine.connect() as conn:
-            return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in metadata.sorted_tables}
+            return {
+                t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in metadata.sorted_tables
+            }
 
     return with_store(url, count)
 
@@ -89,25 +118,120 @@ def test_sample_allocations_current_versions_and_deletion(db_url, cli):
     assert aspecific["budget"] == 150000 and pd.isna(aspecific["productcode"]) and pd.isna(aspecific["volume"])
     assert current.loc["153250401", "bsn"] == "001234572"
     assert current.loc["376250210", "frequentie"] == "6"
-    assert str(current["ingangsdatum"].dtype) == "datetime64[ns]" and str(current["toewijzingsdatum"].dtype) == "datetime64[ns]"
+    assert (
+        str(current["ingangsdatum"].dtype) == "datetime64[ns]"
+        and str(current["toewijzingsdatum"].dtype) == "datetime64[ns]"
+    )
     assert list(current.reset_index().columns) == [
-        "toewijzingnummer", "id", "batch", "bron", "blad", "rij", "bsn", "aanbieder", "gemeente", "productcategorie",
-        "productcode", "ingangsdatum", "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging",
-        "toewijzingsdatum", "verwijderd", "versies",
-    ]  # fmt: skip
+        "toewijzingnummer",
+        "id",
+        "batch",
+        "bron",
+        "blad",
+        "rij",
+        "bsn",
+        "aanbieder",
+        "gemeente",
+        "productcategorie",
+        "productcode",
+        "ingangsdatum",
+        "einddatum",
+        "volume",
+        "eenheid",
+        "frequentie",
+        "budget",
+        "reden_wijziging",
+        "toewijzingsdatum",
+        "verwijderd",
+        "versies",
+    ]
 
 
 def test_header_synonyms_names_and_euro_budget(tmp_path, db_url, cli):
-    header = ["Beschikkingsnummer", "BSN", "AGB-code", "Gemeente", "Categorie", "Productcode", "Startdatum", "Einddatum",
-              "Omvang", "Eenheid", "Frequentie", "Budget", "Reden wijziging", "Toewijzingsdatum"]  # fmt: skip
+    header = [
+        "Beschikkingsnummer",
+        "BSN",
+        "AGB-code",
+        "Gemeente",
+        "Categorie",
+        "Productcode",
+        "Startdatum",
+        "Einddatum",
+        "Omvang",
+        "Eenheid",
+        "Frequentie",
+        "Budget",
+        "Reden wijziging",
+        "Toewijzingsdatum",
+    ]
     rows = [
         ["Export toewijzingen gemeente Huizen"],
         [],
         header,
-        [406001, BSN1, 98001101, "Huizen", 45, "45A48", dt.date(2025, 1, 1), dt.date(2025, 6, 30), 3, "uur", "per week", None, None, dt.datetime(2024, 12, 16, 9, 30)],
-        [406002, BSN2, "98001101", "Laren", "54", "54001", dt.date(2025, 2, 1), None, 40, "Uur", "Totaal", None, None, dt.datetime(2025, 1, 20, 14, 5, 10)],
-        [406003, BSN3, "98001101", "0406", "45", None, dt.date(2025, 2, 1), dt.date(2025, 7, 31), None, None, None, "€ 1.500,00", None, dt.date(2025, 1, 24)],
-        [406004, BSN3, "98001101", "0406", "41", "41A00", dt.date(2025, 2, 1), dt.date(2025, 2, 1), 4, "dagdeel", "per maand", None, "Verwijderd", dt.date(2025, 1, 27)],
+        [
+            406001,
+            BSN1,
+            98001101,
+            "Huizen",
+            45,
+            "45A48",
+            dt.date(2025, 1, 1),
+            dt.date(2025, 6, 30),
+            3,
+            "uur",
+            "per week",
+            None,
+            None,
+            dt.datetime(2024, 12, 16, 9, 30),
+        ],
+        [
+            406002,
+            BSN2,
+            "98001101",
+            "Laren",
+            "54",
+            "54001",
+            dt.date(2025, 2, 1),
+            None,
+            40,
+            "Uur",
+            "Totaal",
+            None,
+            None,
+            dt.datetime(2025, 1, 20, 14, 5, 10),
+        ],
+        [
+            406003,
+            BSN3,
+            "98001101",
+            "0406",
+            "45",
+            None,
+            dt.date(2025, 2, 1),
+            dt.date(2025, 7, 31),
+            None,
+            None,
+            None,
+            "€ 1.500,00",
+            None,
+            dt.date(2025, 1, 24),
+        ],
+        [
+            406004,
+            BSN3,
+            "98001101",
+            "0406",
+            "41",
+            "41A00",
+            dt.date(2025, 2, 1),
+            dt.date(2025, 2, 1),
+            4,
+            "dagdeel",
+            "per maand",
+            None,
+            "Verwijderd",
+            dt.date(2025, 1, 27),
+        ],
         [],
         ["Bron: zaaksysteem"],
     ]
@@ -131,12 +255,71 @@ def test_header_synonyms_names_and_euro_budget(tmp_path, db_url, cli):
 
 def test_cp1252_csv_with_dutch_dates_and_gemeente_names(tmp_path, db_url, cli):
     rows = [
-        ["Toewijzingsnummer", "Burgerservicenummer", "Aanbieder", "Gemeente", "Productcategorie", "Productcode",
-         "Ingangsdatum", "Einddatum", "Volume", "Eenheid", "Frequentie", "Budget", "Reden wijziging", "Toewijzingsdatum"],
-        ["417001", BSN1, "98001303", "Laren (NH.)", "45", "45A48", "01-02-2025", "31-12-2025", "2", "04", "2", "", "", "20-01-2025 10:15"],
-        ["417002", "9999.00.018", "98001303", "Laren", "44", "44A08", "1-1-2025", "31-12-2025", "7", "etmaal", "per week", "", "", "16-12-2024"],
-        ["417003", BSN3, "98001303", "Laren", "45", "", "01-02-2025", "31-07-2025", "", "", "", "€ 2.500,50", "", "24-01-2025"],
-    ]  # fmt: skip
+        [
+            "Toewijzingsnummer",
+            "Burgerservicenummer",
+            "Aanbieder",
+            "Gemeente",
+            "Productcategorie",
+            "Productcode",
+            "Ingangsdatum",
+            "Einddatum",
+            "Volume",
+            "Eenheid",
+            "Frequentie",
+            "Budget",
+            "Reden wijziging",
+            "Toewijzingsdatum",
+        ],
+        [
+            "417001",
+            BSN1,
+            "98001303",
+            "Laren (NH.)",
+            "45",
+            "45A48",
+            "01-02-2025",
+            "31-12-2025",
+            "2",
+            "04",
+            "2",
+            "",
+            "",
+            "20-01-2025 10:15",
+        ],
+        [
+            "417002",
+            "9999.00.018",
+            "98001303",
+            "Laren",
+            "44",
+            "44A08",
+            "1-1-2025",
+            "31-12-2025",
+            "7",
+            "etmaal",
+            "per week",
+            "",
+            "",
+            "16-12-2024",
+        ],
+        [
+            "417003",
+            BSN3,
+            "98001303",
+            "Laren",
+            "45",
+            "",
+            "01-02-2025",
+            "31-07-2025",
+            "",
+            "",
+            "",
+            "€ 2.500,50",
+            "",
+            "24-01-2025",
+        ],
+    ]
     src = write_csv(tmp_path / "toewijzingen laren.csv", rows)
     assert detect_soort(src) == "toewijzingen"
     r = cli("import", src, "--db", db_url, "-q")
@@ -151,7 +334,10 @@ def test_cp1252_csv_with_dutch_dates_and_gemeente_names(tmp_path, db_url, cli):
 
 
 def test_resent_allocation_newest_toewijzingsdatum_wins_regardless_of_import_order(tmp_path, db_url, cli):
-    newer = write_xlsx(tmp_path / "feb.xlsx", {"T": [HEADER, row(1001, end=dt.date(2025, 6, 30), reden="04", when=dt.date(2025, 2, 20))]})
+    newer = write_xlsx(
+        tmp_path / "feb.xlsx",
+        {"T": [HEADER, row(1001, end=dt.date(2025, 6, 30), reden="04", when=dt.date(2025, 2, 20))]},
+    )
     older = write_xlsx(tmp_path / "jan.xlsx", {"T": [HEADER, row(1001, end=dt.date(2025, 2, 28)), row(1002, BSN2)]})
     for src in (newer, older):  # the older allocation file arrives last
         assert cli("import", src, "--db", db_url, "-q").exit_code == 0
@@ -159,14 +345,22 @@ def test_resent_allocation_newest_toewijzingsdatum_wins_regardless_of_import_ord
     assert cur.loc["1001", "einddatum"] == pd.Timestamp("2025-06-30") and cur.loc["1001", "versies"] == 2
     assert cur.loc["1001", "bron"] == "feb.xlsx"
     # Same toewijzingsdatum: the later time of day wins; on a full tie the latest import wins.
-    same_day = write_xlsx(tmp_path / "mar.xlsx", {"T": [
-        HEADER,
-        row(1002, BSN2, end=dt.date(2025, 3, 31), when=dt.datetime(2025, 3, 1, 16, 0)),
-        row(1002, BSN2, end=dt.date(2025, 4, 30), when=dt.datetime(2025, 3, 1, 9, 0)),
-    ]})  # fmt: skip
+    same_day = write_xlsx(
+        tmp_path / "mar.xlsx",
+        {
+            "T": [
+                HEADER,
+                row(1002, BSN2, end=dt.date(2025, 3, 31), when=dt.datetime(2025, 3, 1, 16, 0)),
+                row(1002, BSN2, end=dt.date(2025, 4, 30), when=dt.datetime(2025, 3, 1, 9, 0)),
+            ]
+        },
+    )
     assert cli("import", same_day, "--db", db_url, "-q").exit_code == 0
     assert actueel(db_url).set_index("toewijzingnummer").loc["1002", "einddatum"] == pd.Timestamp("2025-03-31")
-    tie = write_xlsx(tmp_path / "mar2.xlsx", {"T": [HEADER, row(1002, BSN2, end=dt.date(2025, 5, 31), when=dt.datetime(2025, 3, 1, 16, 0))]})
+    tie = write_xlsx(
+        tmp_path / "mar2.xlsx",
+        {"T": [HEADER, row(1002, BSN2, end=dt.date(2025, 5, 31), when=dt.datetime(2025, 3, 1, 16, 0))]},
+    )
     assert cli("import", tie, "--db", db_url, "-q").exit_code == 0
     cur = actueel(db_url).set_index("toewijzingnummer")
     assert cur.loc["1002", "einddatum"] == pd.Timestamp("2025-05-31") and cur.loc["1002", "versies"] == 4
@@ -183,7 +377,9 @@ def test_deleted_allocations_are_flagged(tmp_path, db_url, cli):
         HEADER,
         row(2001, when=dt.date(2025, 1, 2)),
         row(2001, begin=dt.date(2025, 1, 1), end=dt.date(2025, 1, 1), reden="13", when=dt.date(2025, 1, 20)),
-        row(2002, BSN2, begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 1), reden="01", when=dt.date(2025, 1, 20)),  # retired 01
+        row(
+            2002, BSN2, begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 1), reden="01", when=dt.date(2025, 1, 20)
+        ),  # retired 01
         row(2003, BSN3, end=dt.date(2025, 6, 30), reden="01", when=dt.date(2025, 1, 20)),  # 01, not a deletion
         row(2004, BSN3, reden="13", when=dt.date(2025, 1, 20)),
         row(2004, BSN3, reden="04", when=dt.date(2025, 2, 1)),  # re-sent after the deletion: live again
@@ -270,8 +466,24 @@ def test_options_fill_missing_aanbieder_and_gemeente_columns(tmp_path, sqlite_ur
     data = [v for i, v in enumerate(row(5001)) if HEADER[i] not in ("aanbieder", "gemeente")]
     src = write_xlsx(tmp_path / "t.xlsx", {"T": [header, data]})
     r = cli("import", src, "--soort", "toewijzingen", "--db", sqlite_url, "-q")
-    assert r.exit_code == 3 and "required columns not found: aanbieder (or give --aanbieder), gemeente (or give --gemeente)" in " ".join(r.stderr.split())
-    r = cli("import", src, "--soort", "toewijzingen", "--aanbieder", "98001101", "--gemeente", "Blaricum", "--db", sqlite_url, "-q")
+    assert (
+        r.exit_code == 3
+        and "required columns not found: aanbieder (or give --aanbieder), gemeente (or give --gemeente)"
+        in " ".join(r.stderr.split())
+    )
+    r = cli(
+        "import",
+        src,
+        "--soort",
+        "toewijzingen",
+        "--aanbieder",
+        "98001101",
+        "--gemeente",
+        "Blaricum",
+        "--db",
+        sqlite_url,
+        "-q",
+    )
     assert r.exit_code == 0, r.output
     cur = actueel(sqlite_url).iloc[0]
     assert (cur["aanbieder"], cur["gemeente"]) == ("98001101", "0376")
@@ -295,16 +507,35 @@ def test_detection_of_every_sample_file():
 
 
 def test_declarations_with_ingangsdatum_and_toewijzingnummer_stay_declarations(tmp_path):
-    decl = write_xlsx(tmp_path / "d.xlsx", {"D": [
-        ["ToewijzingNummer", "BSN", "Productcode", "Ingangsdatum", "Einddatum", "Volume", "Eenheid", "Bedrag"],
-        [1001, BSN1, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3, "04", 234.0],
-    ]})  # fmt: skip
+    decl = write_xlsx(
+        tmp_path / "d.xlsx",
+        {
+            "D": [
+                ["ToewijzingNummer", "BSN", "Productcode", "Ingangsdatum", "Einddatum", "Volume", "Eenheid", "Bedrag"],
+                [1001, BSN1, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3, "04", 234.0],
+            ]
+        },
+    )
     assert detect_soort(decl) == "declaraties"
     # One allocation-only column is not enough to call a file allocations.
-    one = write_xlsx(tmp_path / "one.xlsx", {"D": [
-        ["Toewijzingnummer", "BSN", "Productcode", "Ingangsdatum", "Einddatum", "Volume", "Eenheid", "Frequentie"],
-        [1001, BSN1, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3, "04", 2],
-    ]})  # fmt: skip
+    one = write_xlsx(
+        tmp_path / "one.xlsx",
+        {
+            "D": [
+                [
+                    "Toewijzingnummer",
+                    "BSN",
+                    "Productcode",
+                    "Ingangsdatum",
+                    "Einddatum",
+                    "Volume",
+                    "Eenheid",
+                    "Frequentie",
+                ],
+                [1001, BSN1, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3, "04", 2],
+            ]
+        },
+    )
     assert detect_soort(one) == "declaraties"
 
 

@@ -13,11 +13,11 @@ import openpyxl
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status
 
 from jzcli.importer import ImportOptions, import_paths
 from jzcli.store import Store, beoordelingen, bevindingen
 from jzcli.validate import RECORD_KEYS, findings_records, rules_records, stored_result, validate
+from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -37,12 +37,18 @@ def import_samples(url: str) -> Store:
     """Contracts and allocations first, then the declarations by DeclaratiePeriode (samples README)."""
     store = Store.open(url)
     order = [
-        "contract_gooi-en-vechtstreek_2025.toml", "tarieven_twente_2025.xlsx", "toewijzingen_2025.xlsx",
-        "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "enschede_twentezorg_2025.xlsx", "huizen_zorgfirst_2025-03.xlsx",
-    ]  # fmt: skip
+        "contract_gooi-en-vechtstreek_2025.toml",
+        "tarieven_twente_2025.xlsx",
+        "toewijzingen_2025.xlsx",
+        "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx",
+        "enschede_twentezorg_2025.xlsx",
+        "huizen_zorgfirst_2025-03.xlsx",
+    ]
     for name in order:
         assert import_paths(store, [SAMPLES / name], ImportOptions())[0].status == "imported"
-    horizon = import_paths(store, [SAMPLES / "blaricum_jeugdzorg-de-horizon_2025-03.csv"], ImportOptions(aanbieder="98001202"))
+    horizon = import_paths(
+        store, [SAMPLES / "blaricum_jeugdzorg-de-horizon_2025-03.csv"], ImportOptions(aanbieder="98001202")
+    )
     assert horizon[0].status == "imported"
     assert import_paths(store, [SAMPLES / "huizen_zorgfirst_2025-04.xlsx"], ImportOptions())[0].status == "imported"
     return store
@@ -67,16 +73,24 @@ def test_samples_reject_exactly_the_planted_mistakes(db_url):
     # "stuks" read as the contract's 84 (Stuks (inspanning)) in Blaricum and Laren; Enschede's
     # month column clipped to an allocation that starts (row 3) or ends (row 14) within the month;
     # Blaricum line 14 says "Bussum" (0381): judged as Gooise Meren (1942)
-    assert sorted(signals["regel"]) == ["JZ-G01", "JZ-I03", "JZ-I03", "JZ-P01", "JZ-P01"] and set(signals["status"]) == {"goedgekeurd"}
+    assert sorted(signals["regel"]) == ["JZ-G01", "JZ-I03", "JZ-I03", "JZ-P01", "JZ-P01"] and set(
+        signals["status"]
+    ) == {"goedgekeurd"}
     derived = signals[signals["regel"] == "JZ-P01"].set_index("rij")
     assert derived.loc[3, "waarde"] == "2025-01-15 t/m 2025-01-31"
     assert derived.loc[3, "melding"] == (
         "ProductPeriode from the month 2025-01 (month column), with begindatum 2025-01-15 = the ingangsdatum of toewijzing 153250402 (IV089)"
     )
     assert derived.loc[14, "waarde"] == "2025-02-01 t/m 2025-02-20"
-    assert derived.loc[14, "melding"].endswith("with einddatum 2025-02-20 = the einddatum of toewijzing 153250407 (IV089)")
+    assert derived.loc[14, "melding"].endswith(
+        "with einddatum 2025-02-20 = the einddatum of toewijzing 153250407 (IV089)"
+    )
     bussum = signals[signals["regel"] == "JZ-G01"].iloc[0]
-    assert (bussum["bron"], bussum["rij"], bussum["waarde"]) == ("blaricum_jeugdzorg-de-horizon_2025-03.csv", 14, "0381")
+    assert (bussum["bron"], bussum["rij"], bussum["waarde"]) == (
+        "blaricum_jeugdzorg-de-horizon_2025-03.csv",
+        14,
+        "0381",
+    )
     assert "judged as 1942 Gooise Meren" in bussum["melding"]
     # the April correction: credit of ZF25030001, its new debet, and the resubmission of the
     # rejected March row 20 all pass
@@ -93,8 +107,12 @@ def test_verdicts_are_stored_per_round_and_new_lines_judged_once(tmp_path, db_ur
     again = validate(store, today=TODAY)
     assert again.judged == 0 and again.ronde is None and again.findings.empty
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(beoordelingen.c.status, beoordelingen.c.ronde).order_by(beoordelingen.c.regel_id)).all()
-        found = conn.execute(sa.select(bevindingen.c.regel, bevindingen.c.retourcode, bevindingen.c.ernst, bevindingen.c.waarde)).all()
+        rows = conn.execute(
+            sa.select(beoordelingen.c.status, beoordelingen.c.ronde).order_by(beoordelingen.c.regel_id)
+        ).all()
+        found = conn.execute(
+            sa.select(bevindingen.c.regel, bevindingen.c.retourcode, bevindingen.c.ernst, bevindingen.c.waarde)
+        ).all()
     assert [tuple(r) for r in rows] == [("goedgekeurd", 1), ("afgekeurd", 1)]
     assert [tuple(r) for r in found] == [("CS002", "0001", "afkeur", BAD_BSN)]
 
@@ -118,8 +136,14 @@ def test_opnieuw_is_atomic(tmp_path, db_url, monkeypatch):
 
     def snapshot():
         with store.engine.connect() as conn:
-            v = conn.execute(sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde).order_by(beoordelingen.c.regel_id)).all()
-            f = conn.execute(sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde).order_by(bevindingen.c.id)).all()
+            v = conn.execute(
+                sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde).order_by(
+                    beoordelingen.c.regel_id
+                )
+            ).all()
+            f = conn.execute(
+                sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde).order_by(bevindingen.c.id)
+            ).all()
         return [tuple(r) for r in v], [tuple(r) for r in f]
 
     before = snapshot()
@@ -173,10 +197,19 @@ def test_cli_json_equals_the_core_records_and_exit_codes(tmp_path, db_url, cli):
     assert all(list(rec) == RECORD_KEYS for rec in printed)
     cs002 = next(rec for rec in printed if rec["regel"] == "CS002")
     assert cs002 == {
-        "batch": 4, "bron": "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx", "blad": "Huizen", "rij": 11, "kolom": "bsn",
-        "waarde": "*****0398", "regel": "CS002", "retourcode": "0001", "omschrijving": "Bericht is afgekeurd om technische redenen.",
-        "melding": "bsn *****0398 fails the 11-proef", "ernst": "afkeur", "status": "afgekeurd",
-    }  # fmt: skip
+        "batch": 4,
+        "bron": "laren-huizen_kindcentrum-t-gooi_2025-02.xlsx",
+        "blad": "Huizen",
+        "rij": 11,
+        "kolom": "bsn",
+        "waarde": "*****0398",
+        "regel": "CS002",
+        "retourcode": "0001",
+        "omschrijving": "Bericht is afgekeurd om technische redenen.",
+        "melding": "bsn *****0398 fails the 11-proef",
+        "ernst": "afkeur",
+        "status": "afgekeurd",
+    }
     # nothing new: exit 0
     r = cli("validate", "--db", db_url, "-q")
     assert r.exit_code == 0 and r.stdout == ""
@@ -242,12 +275,41 @@ def test_cli_rules_lists_the_registry(cli):
     r = cli("rules", "--format", "json")
     assert r.exit_code == 0
     printed = json.loads(r.stdout)
-    expected = [{k: rec[k] for k in ("regel", "retourcode", "ernst", "niveau", "titel", "omschrijving")} for rec in rules_records()]
+    expected = [
+        {k: rec[k] for k in ("regel", "retourcode", "ernst", "niveau", "titel", "omschrijving")}
+        for rec in rules_records()
+    ]
     assert printed == expected
     ids = [rec["regel"] for rec in printed]
-    for rule_id in ("CS002", "CS337", "CS100", "TR134", "TR137", "TR319", "TR335", "TR346", "CS339", "CD087", "TR378", "TR358",
-                    "TR418", "JZ-C01", "JZ-C02", "TR381", "JZ-C03", "TR314", "TR416", "TR389", "TR323", "TR390", "CD060", "TR333",
-                    "JZ-I01", "JZ-I03", "JZ-G01"):  # fmt: skip
+    for rule_id in (
+        "CS002",
+        "CS337",
+        "CS100",
+        "TR134",
+        "TR137",
+        "TR319",
+        "TR335",
+        "TR346",
+        "CS339",
+        "CD087",
+        "TR378",
+        "TR358",
+        "TR418",
+        "JZ-C01",
+        "JZ-C02",
+        "TR381",
+        "JZ-C03",
+        "TR314",
+        "TR416",
+        "TR389",
+        "TR323",
+        "TR390",
+        "CD060",
+        "TR333",
+        "JZ-I01",
+        "JZ-I03",
+        "JZ-G01",
+    ):
         assert rule_id in ids
     tr333 = next(rec for rec in printed if rec["regel"] == "TR333")
     assert (tr333["retourcode"], tr333["niveau"], tr333["ernst"]) == ("9333", "declaratie", "afkeur")
@@ -264,10 +326,12 @@ def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeyp
     import jzcli.validate as engine
 
     rows = [
-        line(BSNS[0]), line(BSNS[1], "45A49", volume=4), line(BSNS[0], dc="C", ref="R1"),
+        line(BSNS[0]),
+        line(BSNS[1], "45A49", volume=4),
+        line(BSNS[0], dc="C", ref="R1"),
         line(BSNS[2], begin=dt.date(2025, 3, 3), end=dt.date(2025, 3, 9), nummer="406250101"),
         line(BSNS[1], cat=None, volume=7),
-    ]  # fmt: skip
+    ]
     store = setup(db_url, tmp_path, rows)
     whole = engine.load_lines(store)
     monkeypatch.setattr(jzcli.store, "READ_CHUNK", 2)

@@ -412,9 +412,15 @@ _DATE_FORMATS = [
     lambda d: d.isoformat(),
     lambda d: d.isoformat() + " 00:00:00",
     lambda d: d.strftime("%Y%m%d"),
-    lambda d: f"{d.day} {['januari', 'februari', 'maart', 'april', 'mei', 'juni', 'juli', 'augustus', 'september', 'oktober', 'november', 'december'][d.month - 1]} {d.year}",
-    lambda d: f"{d.day} {['jan', 'feb', 'mrt', 'apr', 'mei', 'jun', 'jul', 'aug', 'sep', 'okt', 'nov', 'dec'][d.month - 1]} {d.year}",
-    lambda d: f"{d.day:02d}-{['jan', 'feb', 'mrt', 'apr', 'mei', 'jun', 'jul', 'aug', 'sep', 'okt', 'nov', 'dec'][d.month - 1]}-{d.year}",
+    lambda d: (
+        f"{d.day} {['januari', 'februari', 'maart', 'april', 'mei', 'juni', 'juli', 'augustus', 'september', 'oktober', 'november', 'december'][d.month - 1]} {d.year}"
+    ),
+    lambda d: (
+        f"{d.day} {['jan', 'feb', 'mrt', 'apr', 'mei', 'jun', 'jul', 'aug', 'sep', 'okt', 'nov', 'dec'][d.month - 1]} {d.year}"
+    ),
+    lambda d: (
+        f"{d.day:02d}-{['jan', 'feb', 'mrt', 'apr', 'mei', 'jun', 'jul', 'aug', 'sep', 'okt', 'nov', 'dec'][d.month - 1]}-{d.year}"
+    ),
     lambda d: d,
     lambda d: dt.datetime(d.year, d.month, d.day, 13, 14, 15),
 ]
@@ -535,9 +541,30 @@ def test_period_shape():
 @relaxed
 @given(st.integers(1900, 2100), st.integers(1, 12))
 def test_period_round_trip(year, month):
-    names = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober", "november", "december"]
-    raws = [f"{year}-{month:02d}", f"{year}-{month}", f"{month:02d}-{year}", f"{month}/{year}", f"{year}{month:02d}",
-            f"{names[month - 1]} {year}", f"{names[month - 1][:3].upper()} {year}", dt.date(year, month, 1)]  # fmt: skip
+    names = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ]
+    raws = [
+        f"{year}-{month:02d}",
+        f"{year}-{month}",
+        f"{month:02d}-{year}",
+        f"{month}/{year}",
+        f"{year}{month:02d}",
+        f"{names[month - 1]} {year}",
+        f"{names[month - 1][:3].upper()} {year}",
+        dt.date(year, month, 1),
+    ]
     if month != 3:
         raws.append(f"{names[month - 1][:3]} {year}")
     begin, end = parse_period(pd.Series(raws, dtype=object))
@@ -605,7 +632,14 @@ def test_bsn_does_not_apply_elfproef_and_keeps_index():
 @given(st.integers(min_value=1, max_value=999_999_999))
 def test_bsn_number_round_trip(n):
     expected = f"{n:09d}"
-    raws = [n, float(n), str(n), expected, f"{expected[:4]} {expected[4:6]} {expected[6:]}", f"{expected[:4]}.{expected[4:6]}.{expected[6:]}"]
+    raws = [
+        n,
+        float(n),
+        str(n),
+        expected,
+        f"{expected[:4]} {expected[4:6]} {expected[6:]}",
+        f"{expected[:4]}.{expected[4:6]}.{expected[6:]}",
+    ]
     assert parse_bsn(pd.Series(raws, dtype=object)).values.tolist() == [expected] * len(raws)
     # typed numeric columns take the vectorised path
     assert parse_bsn(pd.Series([n, n], dtype="int64")).values.tolist() == [expected] * 2
@@ -613,7 +647,12 @@ def test_bsn_number_round_trip(n):
 
 
 @relaxed
-@given(st.lists(st.one_of(st.integers(-(10**12), 10**12), st.text(alphabet="0123456789 .-a", max_size=12), st.none()), max_size=30))
+@given(
+    st.lists(
+        st.one_of(st.integers(-(10**12), 10**12), st.text(alphabet="0123456789 .-a", max_size=12), st.none()),
+        max_size=30,
+    )
+)
 def test_bsn_vectorised_matches_cell_by_cell(cells):
     whole = parse_bsn(pd.Series(cells, dtype=object))
     for i, cell in enumerate(cells):
@@ -632,7 +671,9 @@ def _elf(bsn: str) -> bool:
 
 
 def test_elfproef_examples():
-    s = pd.Series(["999900006", "999900018", "999900007", "123456782", "012345672", None, "12345672", "abcdefghi", "9999000061"])
+    s = pd.Series(
+        ["999900006", "999900018", "999900007", "123456782", "012345672", None, "12345672", "abcdefghi", "9999000061"]
+    )
     assert elfproef(s).tolist() == [True, True, False, True, True, False, False, False, False]
     assert elfproef(parse_bsn(pd.Series([999900006, 12345672])).values).tolist() == [True, True]
 
@@ -658,14 +699,29 @@ def test_elfproef_pass_and_fail_by_last_digit(first8):
 
 @pytest.mark.parametrize(
     "raw, width, expected",
-    [("4", 2, "04"), (4, 2, "04"), ("04", 2, "04"), (381, 4, "0381"), (45.0, 2, "45"), (" 7 ", 2, "07"), ("45A48", 5, "45A48"), ("ab c", 2, "ab c")],
+    [
+        ("4", 2, "04"),
+        (4, 2, "04"),
+        ("04", 2, "04"),
+        (381, 4, "0381"),
+        (45.0, 2, "45"),
+        (" 7 ", 2, "07"),
+        ("45A48", 5, "45A48"),
+        ("ab c", 2, "ab c"),
+    ],
 )
 def test_code_examples(raw, width, expected):
     assert ok(parse_code, raw, width=width) == expected
 
 
 @pytest.mark.parametrize(
-    "raw, reason", [(381, "code has more than 2 digits"), ("123", "code has more than 2 digits"), (4.5, "not a whole-number code"), (-1, "a code cannot be negative")]
+    "raw, reason",
+    [
+        (381, "code has more than 2 digits"),
+        ("123", "code has more than 2 digits"),
+        (4.5, "not a whole-number code"),
+        (-1, "a code cannot be negative"),
+    ],
 )
 def test_code_errors(raw, reason):
     assert err(parse_code, raw, width=2) == reason
@@ -703,17 +759,46 @@ def test_text_empty_and_max_len():
 @pytest.mark.parametrize(
     "raw, code",
     [
-        (1, "01"), ("1", "01"), ("01", "01"), (4, "04"), ("4", "04"), (4.0, "04"), ("14", "14"), (16, "16"),
-        ("82", "82"), (83, "83"), ("84", "84"),
-        ("minuut", "01"), ("Minuten", "01"), ("MIN", "01"),
-        ("uur", "04"), ("Uren", "04"), ("u", "04"), ("hour", "04"), ("Hours", "04"),
-        ("dagdeel", "16"), ("Dagdelen", "16"), ("Dagdeel (4 uur)", "16"),
-        ("etmaal", "14"), ("Etmalen", "14"), ("dag", "14"), ("dagen", "14"), ("etm", "14"),
-        ("stuks (output)", "82"), ("Stuks (Output)", "82"), ("stuks (inspanning)", "84"),
-        ("euro", "83"), ("euro's", "83"), ("Euro's", "83"), ("EUR", "83"), ("€", "83"),
-        ("04 Uur", "04"), ("04 - uur", "04"), ("82 stuks", "82"),
+        (1, "01"),
+        ("1", "01"),
+        ("01", "01"),
+        (4, "04"),
+        ("4", "04"),
+        (4.0, "04"),
+        ("14", "14"),
+        (16, "16"),
+        ("82", "82"),
+        (83, "83"),
+        ("84", "84"),
+        ("minuut", "01"),
+        ("Minuten", "01"),
+        ("MIN", "01"),
+        ("uur", "04"),
+        ("Uren", "04"),
+        ("u", "04"),
+        ("hour", "04"),
+        ("Hours", "04"),
+        ("dagdeel", "16"),
+        ("Dagdelen", "16"),
+        ("Dagdeel (4 uur)", "16"),
+        ("etmaal", "14"),
+        ("Etmalen", "14"),
+        ("dag", "14"),
+        ("dagen", "14"),
+        ("etm", "14"),
+        ("stuks (output)", "82"),
+        ("Stuks (Output)", "82"),
+        ("stuks (inspanning)", "84"),
+        ("euro", "83"),
+        ("euro's", "83"),
+        ("Euro's", "83"),
+        ("EUR", "83"),
+        ("€", "83"),
+        ("04 Uur", "04"),
+        ("04 - uur", "04"),
+        ("82 stuks", "82"),
     ],
-)  # fmt: skip
+)
 def test_eenheid_examples(raw, code):
     assert ok(parse_eenheid, raw) == code
 
@@ -731,7 +816,17 @@ def test_eenheid_errors():
 
 @pytest.mark.parametrize(
     "raw, dc",
-    [("D", "D"), ("d", "D"), ("Debet", "D"), ("DB", "D"), ("debit", "D"), ("C", "C"), ("credit", "C"), ("Cr", "C"), (" c ", "C")],
+    [
+        ("D", "D"),
+        ("d", "D"),
+        ("Debet", "D"),
+        ("DB", "D"),
+        ("debit", "D"),
+        ("C", "C"),
+        ("credit", "C"),
+        ("Cr", "C"),
+        (" c ", "C"),
+    ],
 )
 def test_debet_credit(raw, dc):
     assert ok(parse_debet_credit, raw) == dc
@@ -745,7 +840,14 @@ def test_debet_credit_errors():
 
 @pytest.mark.parametrize(
     "raw, agb",
-    [(98123456, "98123456"), ("98123456", "98123456"), (1234567, "01234567"), ("1234567", "01234567"), (1234567.0, "01234567"), ("98 12 34 56", "98123456")],
+    [
+        (98123456, "98123456"),
+        ("98123456", "98123456"),
+        (1234567, "01234567"),
+        ("1234567", "01234567"),
+        (1234567.0, "01234567"),
+        ("98 12 34 56", "98123456"),
+    ],
 )
 def test_agb(raw, agb):
     assert ok(parse_agb, raw) == agb
@@ -762,14 +864,34 @@ def test_agb_errors(raw):
 @pytest.mark.parametrize(
     "raw, code",
     [
-        (406, "0406"), ("0406", "0406"), ("406", "0406"), ("GM0406", "0406"), ("gm 0406", "0406"), (406.0, "0406"),
-        ("Huizen", "0406"), ("HUIZEN", "0406"), ("Laren", "0417"), ("Laren (NH.)", "0417"), ("laren nh", "0417"),
-        ("Den Haag", "0518"), ("'s-Gravenhage", "0518"), ("Den Bosch", "0796"), ("'s-Hertogenbosch", "0796"),
-        ("s Hertogenbosch", "0796"), ("Bergen (L.)", "0893"), ("Bergen (NH.)", "0373"), ("Súdwest-Fryslân", "1900"),
-        ("Sudwest Fryslan", "1900"), ("Bussum", "0381"), ("0381", "0381"), ("9999", "9999"), ("0406 Huizen", "0406"),
-        ("Huizen (0406)", "0406"), ("0406 - Huizen", "0406"),
+        (406, "0406"),
+        ("0406", "0406"),
+        ("406", "0406"),
+        ("GM0406", "0406"),
+        ("gm 0406", "0406"),
+        (406.0, "0406"),
+        ("Huizen", "0406"),
+        ("HUIZEN", "0406"),
+        ("Laren", "0417"),
+        ("Laren (NH.)", "0417"),
+        ("laren nh", "0417"),
+        ("Den Haag", "0518"),
+        ("'s-Gravenhage", "0518"),
+        ("Den Bosch", "0796"),
+        ("'s-Hertogenbosch", "0796"),
+        ("s Hertogenbosch", "0796"),
+        ("Bergen (L.)", "0893"),
+        ("Bergen (NH.)", "0373"),
+        ("Súdwest-Fryslân", "1900"),
+        ("Sudwest Fryslan", "1900"),
+        ("Bussum", "0381"),
+        ("0381", "0381"),
+        ("9999", "9999"),
+        ("0406 Huizen", "0406"),
+        ("Huizen (0406)", "0406"),
+        ("0406 - Huizen", "0406"),
     ],
-)  # fmt: skip
+)
 def test_gemeente(raw, code):
     assert ok(parse_gemeente, raw) == code
 
@@ -799,7 +921,10 @@ def test_refdata_gemeente_lookup():
     assert refdata.gemeente_code("9999") is None
     assert refdata.gemeente_code("Atlantis") is None
     hints = refdata.gemeente_suggestions("Bergen")
-    assert hints[:2] == ["Bergen (NH.) (0373)", "Bergen (L.) (0893)"] or hints[:2] == ["Bergen (L.) (0893)", "Bergen (NH.) (0373)"]
+    assert hints[:2] == ["Bergen (NH.) (0373)", "Bergen (L.) (0893)"] or hints[:2] == [
+        "Bergen (L.) (0893)",
+        "Bergen (NH.) (0373)",
+    ]
     assert "Amsterdam (0363)" in refdata.gemeente_suggestions("Amsterdm")
     assert len(refdata.gemeente_suggestions("a", n=3)) <= 3
     assert refdata.gemeente_suggestions("") == []
@@ -862,7 +987,9 @@ def test_no_input_crashes(name, raw):
     assert p.values[bad].isna().all()  # an error never comes with a value
     assert all(isinstance(e, str) and e and not e.startswith("cannot read value") for e in p.errors[bad])
     for cell, value, error in zip(raw, p.values, p.errors):
-        empty = cell is None or (isinstance(cell, float) and np.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
+        empty = (
+            cell is None or (isinstance(cell, float) and np.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
+        )
         if empty:
             assert pd.isna(value) and error is None
 

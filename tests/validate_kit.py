@@ -18,8 +18,24 @@ OTHER_AGB = "98009996"
 GEM = "0406"
 TODAY = dt.date(2025, 4, 15)
 # 11-proef-valid test BSNs
-BSNS = ["999900006", "999900018", "999900031", "999900043", "999900055", "999900067", "999900079", "999900080",
-        "999900092", "999900109", "999900110", "999900122", "999900134", "999900146", "999900158", "999900171"]  # fmt: skip
+BSNS = [
+    "999900006",
+    "999900018",
+    "999900031",
+    "999900043",
+    "999900055",
+    "999900067",
+    "999900079",
+    "999900080",
+    "999900092",
+    "999900109",
+    "999900110",
+    "999900122",
+    "999900134",
+    "999900146",
+    "999900158",
+    "999900171",
+]
 BAD_BSN = "999900398"
 
 MARCH = (dt.date(2025, 3, 1), dt.date(2025, 3, 31))
@@ -114,20 +130,75 @@ uitvoeringsvariant = "taakgericht"
 geldig_van = 2025-01-01
 """
 
-CATEGORIE = {"45A48": "45", "45A49": "45", "54002": "54", "54M01": "54", "54M02": "54", "42A03": "42", "44A27": "44", "45E01": "45", "43T01": "43"}
-UNIT = {"45A48": "04", "45A49": "04", "54002": "04", "54M01": "04", "54M02": "04", "42A03": "84", "44A27": "14", "45E01": "83", "43T01": "04"}
-TARIEF = {"45A48": 7980, "45A49": 5200, "54002": 9850, "54M01": 8730, "54M02": 8724, "42A03": 1436, "44A27": 9506, "45E01": None, "43T01": 5000}
+CATEGORIE = {
+    "45A48": "45",
+    "45A49": "45",
+    "54002": "54",
+    "54M01": "54",
+    "54M02": "54",
+    "42A03": "42",
+    "44A27": "44",
+    "45E01": "45",
+    "43T01": "43",
+}
+UNIT = {
+    "45A48": "04",
+    "45A49": "04",
+    "54002": "04",
+    "54M01": "04",
+    "54M02": "04",
+    "42A03": "84",
+    "44A27": "14",
+    "45E01": "83",
+    "43T01": "04",
+}
+TARIEF = {
+    "45A48": 7980,
+    "45A49": 5200,
+    "54002": 9850,
+    "54M01": 8730,
+    "54M02": 8724,
+    "42A03": 1436,
+    "44A27": 9506,
+    "45E01": None,
+    "43T01": 5000,
+}
 
 HEADER = [
-    "Aanbieder", "Gemeente", "DeclaratieNummer", "ReferentieNummer", "VorigReferentieNummer", "Bsn",
-    "ToewijzingNummer", "ProductCategorie", "ProductCode", "Begindatum", "Einddatum", "GeleverdVolume",
-    "Eenheid", "ProductTarief", "IngediendBedrag", "DebetCredit",
-]  # fmt: skip
+    "Aanbieder",
+    "Gemeente",
+    "DeclaratieNummer",
+    "ReferentieNummer",
+    "VorigReferentieNummer",
+    "Bsn",
+    "ToewijzingNummer",
+    "ProductCategorie",
+    "ProductCode",
+    "Begindatum",
+    "Einddatum",
+    "GeleverdVolume",
+    "Eenheid",
+    "ProductTarief",
+    "IngediendBedrag",
+    "DebetCredit",
+]
 
 ALLOCATION_HEADER = [
-    "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum",
-    "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging", "toewijzingsdatum",
-]  # fmt: skip
+    "toewijzingnummer",
+    "bsn",
+    "aanbieder",
+    "gemeente",
+    "productcategorie",
+    "productcode",
+    "ingangsdatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "frequentie",
+    "budget",
+    "reden_wijziging",
+    "toewijzingsdatum",
+]
 
 
 def euros(cents: int | None):
@@ -198,13 +269,29 @@ def allocation_rows(rows: list[list], *, start=dt.date(2021, 1, 1)) -> list[list
         if not bsn or not code or (bsn, code, gemeente, agb) in seen:
             continue
         valid = isinstance(bsn, str) and len(bsn) == 9 and bool(elfproef([bsn]).iloc[0])
-        if not valid or gemeente not in refdata.gemeenten() or not (isinstance(agb, str) and agb.isdigit() and len(agb) == 8):
+        if (
+            not valid
+            or gemeente not in refdata.gemeenten()
+            or not (isinstance(agb, str) and agb.isdigit() and len(agb) == 8)
+        ):
             continue
         unit = UNIT.get(code, "04")
         seen[(bsn, code, gemeente, agb)] = [
-            f"9{len(seen) + 1:05d}", bsn, agb, gemeente, CATEGORIE.get(code, "45"), code, start, None,
-            99_999_999 if unit == "83" else 99_999, unit, "6", None, None, dt.date(2020, 12, 1),
-        ]  # fmt: skip
+            f"9{len(seen) + 1:05d}",
+            bsn,
+            agb,
+            gemeente,
+            CATEGORIE.get(code, "45"),
+            code,
+            start,
+            None,
+            99_999_999 if unit == "83" else 99_999,
+            unit,
+            "6",
+            None,
+            None,
+            dt.date(2020, 12, 1),
+        ]
     return list(seen.values())
 
 
@@ -215,7 +302,14 @@ def import_files(store: Store, *paths: Path, aanbieder: str | None = None):
     return results
 
 
-def setup(url: str, tmp_path: Path, *batches: list[list], allocations: list[list] | None = None, extra_allocations=(), sheets=None) -> Store:
+def setup(
+    url: str,
+    tmp_path: Path,
+    *batches: list[list],
+    allocations: list[list] | None = None,
+    extra_allocations=(),
+    sheets=None,
+) -> Store:
     """A store with the test contract, allocations for all declared lines, and each of ``batches``
     imported as its own declaration file (batch ids in that order)."""
     store = Store.open(url)

@@ -24,9 +24,20 @@ import sqlalchemy as sa
 from jzcli.store import Store, contracten, contractproducten, importbevindingen, toewijzingen
 
 CONTRACT_PRODUCT_COLUMNS = [
-    "contract_id", "contract_naam", "gemeenten", "aanbieders", "productcategorie", "productcode",
-    "omschrijving", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot", "product_id",
-]  # fmt: skip
+    "contract_id",
+    "contract_naam",
+    "gemeenten",
+    "aanbieders",
+    "productcategorie",
+    "productcode",
+    "omschrijving",
+    "eenheid",
+    "tarief",
+    "uitvoeringsvariant",
+    "geldig_van",
+    "geldig_tot",
+    "product_id",
+]
 TOEWIJZING_COLUMNS = [c.name for c in toewijzingen.columns]  # id, batch, bron, blad, rij, fields...
 _TOEWIJZING_DATES = ["ingangsdatum", "einddatum", "toewijzingsdatum"]
 _TOEWIJZING_INTS = ["volume", "budget"]
@@ -48,8 +59,15 @@ def current_contracts(store: Store) -> pd.DataFrame:
     """The newest import of every contract naam: id, batch, naam, gemeenten (list), aanbieders (list or None)."""
     frame = _read(store, sa.select(contracten).order_by(contracten.c.id))
     if frame.empty:
-        return pd.DataFrame({"id": pd.Series(dtype="int64"), "batch": pd.Series(dtype="int64"), "naam": pd.Series(dtype=object),
-                             "gemeenten": pd.Series(dtype=object), "aanbieders": pd.Series(dtype=object)})  # fmt: skip
+        return pd.DataFrame(
+            {
+                "id": pd.Series(dtype="int64"),
+                "batch": pd.Series(dtype="int64"),
+                "naam": pd.Series(dtype=object),
+                "gemeenten": pd.Series(dtype=object),
+                "aanbieders": pd.Series(dtype=object),
+            }
+        )
     frame = frame.assign(_key=contract_naam_key(frame["naam"]))
     frame = frame.sort_values(["batch", "id"], kind="stable").drop_duplicates("_key", keep="last")
     frame["gemeenten"] = frame["gemeenten"].map(json.loads)
@@ -70,14 +88,30 @@ def contract_products(store: Store) -> pd.DataFrame:
     p = contractproducten.c
     query = (
         sa.select(
-            p.id.label("product_id"), p.contract.label("contract_id"), p.productcategorie, p.productcode, p.omschrijving, p.eenheid,
-            p.tarief, p.uitvoeringsvariant, p.geldig_van, p.geldig_tot,
+            p.id.label("product_id"),
+            p.contract.label("contract_id"),
+            p.productcategorie,
+            p.productcode,
+            p.omschrijving,
+            p.eenheid,
+            p.tarief,
+            p.uitvoeringsvariant,
+            p.geldig_van,
+            p.geldig_tot,
         )
         .where(p.contract.in_([int(i) for i in contracts["id"]]))
         .order_by(p.contract, p.id)
-    )  # fmt: skip
-    products = _read(store, query) if len(contracts) else pd.DataFrame(columns=[c for c in CONTRACT_PRODUCT_COLUMNS if c not in ("contract_naam", "gemeenten", "aanbieders")])
-    heads = contracts.rename(columns={"id": "contract_id", "naam": "contract_naam"})[["contract_id", "contract_naam", "gemeenten", "aanbieders"]]
+    )
+    products = (
+        _read(store, query)
+        if len(contracts)
+        else pd.DataFrame(
+            columns=[c for c in CONTRACT_PRODUCT_COLUMNS if c not in ("contract_naam", "gemeenten", "aanbieders")]
+        )
+    )
+    heads = contracts.rename(columns={"id": "contract_id", "naam": "contract_naam"})[
+        ["contract_id", "contract_naam", "gemeenten", "aanbieders"]
+    ]
     for col in ("contract_id", "product_id"):
         products[col] = products[col].astype("int64")
     out = products.merge(heads, on="contract_id", how="left", sort=False)
@@ -118,7 +152,12 @@ def _without_refused(store: Store, frame: pd.DataFrame) -> pd.DataFrame:
     refused = store.read_frame(sa.select(f.c.batch, f.c.blad, f.c.rij).where(f.c.regel == "TR385"))
     if refused.empty or frame.empty:
         return frame
-    key = lambda b, blad, rij: list(zip(pd.array(b, dtype="Int64"), pd.Series(blad, dtype=object).fillna(""), pd.array(rij, dtype="Int64")))  # noqa: E731
+
+    def key(b, blad, rij):
+        return list(
+            zip(pd.array(b, dtype="Int64"), pd.Series(blad, dtype=object).fillna(""), pd.array(rij, dtype="Int64"))
+        )
+
     gone = set(key(refused["batch"], refused["blad"], refused["rij"]))
     keep = [k not in gone for k in key(frame["batch"], frame["blad"], frame["rij"])]
     return frame[keep]

@@ -80,7 +80,9 @@ class CheckResult:
     eerder: list[FileResult] = field(default_factory=list)  # earlier months, taken as approved history
     history_lines: int = 0  # lines of those files the engine approves: the history
     history_rejected: int = 0  # lines of those files the engine rejects: not history (IV085)
-    history_rules: list[str] = field(default_factory=list)  # without --eerder: rules that compared within these files only
+    history_rules: list[str] = field(
+        default_factory=list
+    )  # without --eerder: rules that compared within these files only
 
     @property
     def unreadable(self) -> list[FileResult]:
@@ -117,7 +119,9 @@ def temporary_store() -> Iterator[Store]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def import_agreements(store: Store, contracts: Sequence[Path], toewijzingen: Sequence[Path], opts: ImportOptions, progress=None) -> list[FileResult]:
+def import_agreements(
+    store: Store, contracts: Sequence[Path], toewijzingen: Sequence[Path], opts: ImportOptions, progress=None
+) -> list[FileResult]:
     """Import contracts, then allocations; any file that cannot be read is an error (exit 3):
     judging against half the agreements would report rejections that are not there."""
     results = []
@@ -127,7 +131,9 @@ def import_agreements(store: Store, contracts: Sequence[Path], toewijzingen: Seq
             if progress:
                 progress(f"reading {path}")
             if not path.is_file():
-                raise FileReadError(f"{path}: no such file ({'--contract' if soort == 'contract' else '--toewijzingen'})")
+                raise FileReadError(
+                    f"{path}: no such file ({'--contract' if soort == 'contract' else '--toewijzingen'})"
+                )
             res = import_file(store, path, ImportOptions(soort=soort, aanbieder=opts.aanbieder, gemeente=opts.gemeente))
             if res.status == "error":
                 raise FileReadError(res.message)
@@ -136,7 +142,14 @@ def import_agreements(store: Store, contracts: Sequence[Path], toewijzingen: Seq
 
 
 def import_history(
-    store: Store, paths: Sequence[Path], agreements: Sequence[Path], opts: ImportOptions, *, today=None, skip=(), progress=None
+    store: Store,
+    paths: Sequence[Path],
+    agreements: Sequence[Path],
+    opts: ImportOptions,
+    *,
+    today=None,
+    skip=(),
+    progress=None,
 ) -> tuple[list[FileResult], int, int]:
     """Import the files of earlier months (--eerder; folders expanded) and judge them as the
     gemeente did, with the same engine (their own earlier months unknown: history_complete
@@ -227,7 +240,9 @@ def check(
         checked = {Path(p).resolve() for p in decl_files}
         for p in eerder:
             if not Path(p).is_dir() and Path(p).resolve() in checked:
-                raise UsageError(f"{p}: given both to check and with --eerder; a file is either this month's or an earlier month's")
+                raise UsageError(
+                    f"{p}: given both to check and with --eerder; a file is either this month's or an earlier month's"
+                )
         # the files being checked are never their own history, also when an --eerder folder holds them
         earlier, history_lines, history_rejected = (
             import_history(store, list(eerder), [*given, *decl_files], opts, today=today, skip=skip, progress=progress)
@@ -244,7 +259,9 @@ def check(
             bsns = line_frame["bsn"].astype(object).where(line_frame["bsn"].notna(), None).tolist()
             for rec, hint, bsn in zip(records, hints, bsns):
                 # hints are built without the bsn; mask it should a message ever carry it
-                rec["hint"] = hint if show_bsn or not bsn or bsn not in hint else hint.replace(bsn, render.mask_bsn(bsn))
+                rec["hint"] = (
+                    hint if show_bsn or not bsn or bsn not in hint else hint.replace(bsn, render.mask_bsn(bsn))
+                )
     rules = load_rules()
     skipped_rules = [r.id for r in rules.values() if r.family in skip]
     history_rules = [] if eerder else history_rule_ids(skip)
@@ -267,7 +284,11 @@ def history_rule_ids(skip: Iterable[str] = ()) -> list[str]:
     """The rules that compare a line with earlier months (the stateful ones, TR056, TR318,
     TR333), in rule order, without the skipped families and JZ-H01 itself."""
     rules = load_rules()
-    ids = [r.id for r in sorted(rules.values(), key=rule_sort_key) if (is_stateful(r) or r.id in EARLIER_RULE_IDS) and r.family not in set(skip)]
+    ids = [
+        r.id
+        for r in sorted(rules.values(), key=rule_sort_key)
+        if (is_stateful(r) or r.id in EARLIER_RULE_IDS) and r.family not in set(skip)
+    ]
     return [i for i in ids if i != "JZ-H01"]
 
 
@@ -322,7 +343,9 @@ HINTS: dict[str, list[Case]] = {
     "JZ-I01": [
         Case(r"aanbieder \(AGB code\) is missing", "add an AGB-code column, or give the AGB code with --aanbieder"),
     ],
-    "JZ-I03": [Case(r"read as (?P<unit>\d\d) ", "nothing to change; write eenheid {unit} instead of 'stuks' to be explicit")],
+    "JZ-I03": [
+        Case(r"read as (?P<unit>\d\d) ", "nothing to change; write eenheid {unit} instead of 'stuks' to be explicit")
+    ],
     "CS002": [
         Case(r"bsn is missing", "fill in the client's BSN"),
         Case(
@@ -343,7 +366,9 @@ HINTS: dict[str, list[Case]] = {
         ),
     ],
     "CS100": [Case(None, "care before 2021-01-01 cannot be declared in iJw 3.2: remove the line")],
-    "TR134": [Case(r"is after today", "begindatum {begindatum} is in the future: declare care only after it was delivered")],
+    "TR134": [
+        Case(r"is after today", "begindatum {begindatum} is in the future: declare care only after it was delivered")
+    ],
     "TR137": [
         Case(r"is before begindatum", "einddatum must be on or after begindatum {begindatum}"),
         Case(r"is after today", "einddatum {einddatum} is in the future: declare the month after it has ended"),
@@ -370,7 +395,10 @@ HINTS: dict[str, list[Case]] = {
     "CS339": [
         Case(r"^volume is missing", "fill in the volume: with eenheid 83 it is the amount in cents"),
         Case(r"^bedrag is missing", "fill in the bedrag"),
-        Case(r"bedrag .* ≠ volume", "with eenheid 83 (Euro's) the volume is the amount in cents: make volume and bedrag the same amount"),
+        Case(
+            r"bedrag .* ≠ volume",
+            "with eenheid 83 (Euro's) the volume is the amount in cents: make volume and bedrag the same amount",
+        ),
     ],
     "CD087": [
         Case(r"^tarief is missing", "fill in the tarief: the contract tariff per eenheid"),
@@ -378,11 +406,20 @@ HINTS: dict[str, list[Case]] = {
     ],
     "TR378": [
         Case(r"gemeente is missing", "fill in the gemeente (CBS code or name), or give it with --gemeente"),
-        Case(r"is not in the CBS list", "use the 4-digit CBS code of the gemeente responsible for the client (e.g. 0406 for Huizen)"),
+        Case(
+            r"is not in the CBS list",
+            "use the 4-digit CBS code of the gemeente responsible for the client (e.g. 0406 for Huizen)",
+        ),
     ],
     "JZ-G01": [
-        Case(r": judged as (?P<new>.+?) \(its contracts and allocations", "nothing to change in this line; use gemeente {new} from now on"),
-        Case(r"no single successor", "declare on the gemeente responsible for the client: this code was split over several gemeenten"),
+        Case(
+            r": judged as (?P<new>.+?) \(its contracts and allocations",
+            "nothing to change in this line; use gemeente {new} from now on",
+        ),
+        Case(
+            r"no single successor",
+            "declare on the gemeente responsible for the client: this code was split over several gemeenten",
+        ),
         Case(r"period is from before that", "nothing to change: the code was still in use for this period"),
     ],
     "TR358": [
@@ -437,7 +474,12 @@ HINTS: dict[str, list[Case]] = {
             "use productcategorie {cat} for {productcode}",
         ),
     ],
-    "JZ-C03": [Case(None, "do not declare {productcode} per client: a taakgericht product is paid as a lump sum outside the declarations")],
+    "JZ-C03": [
+        Case(
+            None,
+            "do not declare {productcode} per client: a taakgericht product is paid as a lump sum outside the declarations",
+        )
+    ],
     # --- allocation rules
     "TR338": [
         Case(
@@ -468,8 +510,13 @@ HINTS: dict[str, list[Case]] = {
             r"has no allocation from this gemeente to this aanbieder",
             "there is no allocation for this client from gemeente {gemeente} to you: ask the gemeente for one (or check bsn and gemeente)",
         ),
-        Case(r"bsn, aanbieder or gemeente is missing", "fill in bsn, aanbieder and gemeente so the line can be matched to its allocation"),
-        Case(None, "put the toewijzingnummer of the allocation on the line, or ask the gemeente for an allocation first"),
+        Case(
+            r"bsn, aanbieder or gemeente is missing",
+            "fill in bsn, aanbieder and gemeente so the line can be matched to its allocation",
+        ),
+        Case(
+            None, "put the toewijzingnummer of the allocation on the line, or ask the gemeente for an allocation first"
+        ),
     ],
     "TR304": [
         Case(
@@ -489,7 +536,10 @@ HINTS: dict[str, list[Case]] = {
             "the allocation starts on {start}, after this ProductPeriode: nothing can be declared on it for this period",
             when=lambda v: v["einddatum"] < v["start"],
         ),
-        Case(rf"before the allocation's ingangsdatum (?P<start>{_DATE})", "ProductPeriode must begin on {start}, the allocation's ingangsdatum"),
+        Case(
+            rf"before the allocation's ingangsdatum (?P<start>{_DATE})",
+            "ProductPeriode must begin on {start}, the allocation's ingangsdatum",
+        ),
     ],
     "TR308": [
         Case(
@@ -498,7 +548,10 @@ HINTS: dict[str, list[Case]] = {
             "or for a new allocation, and declare on that",
             when=lambda v: v["begindatum"] > v["stop"],
         ),
-        Case(rf"after the allocation's einddatum (?P<stop>{_DATE})", "ProductPeriode must end on {stop}, the allocation's einddatum"),
+        Case(
+            rf"after the allocation's einddatum (?P<stop>{_DATE})",
+            "ProductPeriode must end on {stop}, the allocation's einddatum",
+        ),
     ],
     "JZ-P01": [
         Case(
@@ -517,8 +570,14 @@ HINTS: dict[str, list[Case]] = {
         ),
     ],
     "TR341": [
-        Case(rf"does not fit the allocation's eenheid (?P<unit>{_UNIT})", "declare in eenheid {unit}, the allocation's (convert the volume)"),
-        Case(rf"does not fit the contract's eenheid (?P<unit>{_UNIT})", "declare in eenheid {unit}, the contract's (convert the volume)"),
+        Case(
+            rf"does not fit the allocation's eenheid (?P<unit>{_UNIT})",
+            "declare in eenheid {unit}, the allocation's (convert the volume)",
+        ),
+        Case(
+            rf"does not fit the contract's eenheid (?P<unit>{_UNIT})",
+            "declare in eenheid {unit}, the contract's (convert the volume)",
+        ),
     ],
     "TR321": [
         Case(
@@ -549,8 +608,14 @@ HINTS: dict[str, list[Case]] = {
         ),
     ],
     "CD060": [
-        Case(r"on a debet line", "remove the vorig_referentienummer from this debet line (only a credit refers to the line it cancels)"),
-        Case(r"credit line without", "fill in vorig_referentienummer: the referentienummer of the debet this credit cancels"),
+        Case(
+            r"on a debet line",
+            "remove the vorig_referentienummer from this debet line (only a credit refers to the line it cancels)",
+        ),
+        Case(
+            r"credit line without",
+            "fill in vorig_referentienummer: the referentienummer of the debet this credit cancels",
+        ),
     ],
     "TR416": [
         Case(
@@ -583,14 +648,29 @@ HINTS: dict[str, list[Case]] = {
             "already sent with --eerder",
         ),
     ],
-    "TR333": [Case(r"^declaratienummer (?P<nr>\S+) was already used", "use a new declaratienummer ({nr} was used before)")],
+    "TR333": [
+        Case(r"^declaratienummer (?P<nr>\S+) was already used", "use a new declaratienummer ({nr} was used before)")
+    ],
 }
 
 _FIELD = re.compile(r"\{(\w+)\}")
 HINT_LINE_FIELDS = [
-    "aanbieder", "gemeente", "declaratienummer", "referentienummer", "vorig_referentienummer", "toewijzingnummer",
-    "productcategorie", "productcode", "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
-]  # fmt: skip  (no bsn: a hint never holds one)
+    "aanbieder",
+    "gemeente",
+    "declaratienummer",
+    "referentienummer",
+    "vorig_referentienummer",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
+]  # no bsn: a hint never holds one
 
 
 def _fill(template: str, values: pd.DataFrame) -> pd.Series:
@@ -628,7 +708,9 @@ def finding_hints(findings: pd.DataFrame, lines: pd.DataFrame) -> list[str]:
     base = _line_values(lines.reset_index(drop=True))
     base["kolom"] = findings["kolom"].astype(object).where(findings["kolom"].notna(), "").astype(str).to_numpy()
     base["waarde"] = findings["waarde"].astype(object).where(findings["waarde"].notna(), "").astype(str).to_numpy()
-    melding = pd.Series(findings["melding"].astype(object).where(findings["melding"].notna(), "").astype(str).to_numpy())
+    melding = pd.Series(
+        findings["melding"].astype(object).where(findings["melding"].notna(), "").astype(str).to_numpy()
+    )
     regel = pd.Series(findings["regel"].astype(str).to_numpy())
     hints = pd.Series([None] * n, dtype=object)
     for rule_id, idx in regel.groupby(regel).groups.items():
@@ -645,7 +727,9 @@ def finding_hints(findings: pd.DataFrame, lines: pd.DataFrame) -> list[str]:
                     hit = melding.loc[todo].str.contains(case.pattern, regex=True)
                 if re.compile(case.pattern).groups:
                     groups = melding.loc[todo].str.extract(case.pattern)
-                    values = pd.concat([values.drop(columns=[c for c in groups.columns if c in values.columns]), groups], axis=1)
+                    values = pd.concat(
+                        [values.drop(columns=[c for c in groups.columns if c in values.columns]), groups], axis=1
+                    )
             if case.when is not None and hit.any():
                 chosen = hit.index[hit.to_numpy()]
                 cond = case.when(values.loc[chosen]).fillna(False).astype(bool)
@@ -675,7 +759,20 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
 
 
 __all__ = [
-    "CheckResult", "check", "temporary_store", "import_agreements", "import_history", "import_declaraties", "declaration_files",
+    "CheckResult",
+    "check",
+    "temporary_store",
+    "import_agreements",
+    "import_history",
+    "import_declaraties",
+    "declaration_files",
     "history_rule_ids",
-    "finding_hints", "generic_hint", "HINTS", "COMMON", "Case", "CHECK_RECORD_KEYS", "records_frame", "amounts",
-]  # fmt: skip
+    "finding_hints",
+    "generic_hint",
+    "HINTS",
+    "COMMON",
+    "Case",
+    "CHECK_RECORD_KEYS",
+    "records_frame",
+    "amounts",
+]

@@ -43,7 +43,9 @@ def atomic_path(target: Path):
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise FileReadError(f"{target}: cannot write in folder {directory} ({exc.strerror or exc}); nothing was written") from None
+        raise FileReadError(
+            f"{target}: cannot write in folder {directory} ({exc.strerror or exc}); nothing was written"
+        ) from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -106,7 +108,6 @@ def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()):
         yield ["" if v is None else csv_safe(_decimal_comma(v) if d else v) for v, d in zip(row, decimal)]
 
 
-
 def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()) -> str:
     """CSV as text with LF line ends (for stdout: written as UTF-8 bytes, so Windows adds no CR)."""
     import io
@@ -118,7 +119,12 @@ def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()) ->
 
 
 def write_table(
-    frame: pd.DataFrame, target: Path, *, sheet: str = "Declaraties", number_formats: dict | None = None, excel: bool = False,
+    frame: pd.DataFrame,
+    target: Path,
+    *,
+    sheet: str = "Declaraties",
+    number_formats: dict | None = None,
+    excel: bool = False,
     decimal_columns=(),
 ) -> None:
     """Write a frame as .csv (UTF-8 with BOM, ',' separated, dot decimals; ``excel``: ';' and
@@ -135,7 +141,9 @@ def write_table(
         raise UsageError(f"-o {target}: use a .csv or .xlsx file name")
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None, labels: bool = False) -> None:
+def write_xlsx(
+    sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None, labels: bool = False
+) -> None:
     """Write frames as sheets: frozen header, autofilter, widths, printed landscape on the page
     width with the header on every page; text never becomes a formula. ``labels``: Dutch column
     headers as people read them (xlsx_layout.HEADERS) instead of the keys."""
@@ -150,7 +158,8 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, *, number_formats:
 
 
 def _write_xlsx(sheets, target, number_formats, labels, Workbook, WriteOnlyCell, Font, get_column_letter) -> None:
-    from jzcli.xlsx_layout import header as dutch_header, print_setup
+    from jzcli.xlsx_layout import header as dutch_header
+    from jzcli.xlsx_layout import print_setup
 
     wb = Workbook(write_only=True)
     for name, frame in sheets.items():
@@ -240,13 +249,18 @@ def pseudonymiser(key: bytes):
 
     def apply(bsns: pd.Series) -> pd.Series:
         distinct = pd.unique(bsns.dropna().astype(str))
-        table = {b: hmac.new(key, b.encode("ascii", "replace"), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH] for b in distinct}
+        table = {
+            b: hmac.new(key, b.encode("ascii", "replace"), hashlib.sha256).hexdigest()[:PSEUDONYM_LENGTH]
+            for b in distinct
+        }
         return bsns.astype(object).where(bsns.isna(), bsns.astype(str).map(table)).where(bsns.notna(), None)
 
     return apply
 
 
-def export_declaraties(frame: pd.DataFrame, target: Path, *, pseudonym=None, facts: pd.DataFrame | None = None, excel: bool = False) -> int:
+def export_declaraties(
+    frame: pd.DataFrame, target: Path, *, pseudonym=None, facts: pd.DataFrame | None = None, excel: bool = False
+) -> int:
     """Write stored lines with exactly the documented columns. Returns the number of lines.
 
     With ``pseudonym`` (see ``pseudonymiser``) the bsn column holds pseudonyms and is named
@@ -301,4 +315,3 @@ def _cents_decimal(v):
     from decimal import Decimal
 
     return Decimal(int(v)) / 100
-

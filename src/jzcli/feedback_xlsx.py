@@ -33,13 +33,41 @@ REJECTED_SHEET = "Afgekeurde regels"
 NOTES_SHEET = "Toelichting"
 
 SUMMARY_COLUMNS = [
-    "batch", "bestand", "gemeente", "regels", "ingediend", "goedgekeurd_regels", "goedgekeurd", "afgekeurd_regels", "afgekeurd",
-]  # fmt: skip
+    "batch",
+    "bestand",
+    "gemeente",
+    "regels",
+    "ingediend",
+    "goedgekeurd_regels",
+    "goedgekeurd",
+    "afgekeurd_regels",
+    "afgekeurd",
+]
 REJECTED_COLUMNS = [
-    "bestand", "blad", "rij", "declaratienummer", "referentienummer", "vorig_referentienummer", "bsn", "toewijzingnummer",
-    "productcategorie", "productcode", "begindatum", "einddatum", "productperiode_afgeleid", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
-    "gemeente", "retourcode", "regel", "omschrijving", "melding",
-]  # fmt: skip
+    "bestand",
+    "blad",
+    "rij",
+    "declaratienummer",
+    "referentienummer",
+    "vorig_referentienummer",
+    "bsn",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "productperiode_afgeleid",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
+    "gemeente",
+    "retourcode",
+    "regel",
+    "omschrijving",
+    "melding",
+]
 
 MONEY = {"ingediend", "goedgekeurd", "afgekeurd", "tarief", "bedrag"}
 DATES = {"begindatum", "einddatum"}
@@ -48,18 +76,33 @@ INTEGERS = {"batch", "rij", "volume"}
 WRAPPED = {"productperiode_afgeleid", "retourcode", "regel", "omschrijving", "melding"}
 
 NOTES = [
-    ("Ingediend / Goedgekeurd / Afgekeurd", "netto bedrag van de regels: debet min credit (een creditregel verlaagt het)"),
+    (
+        "Ingediend / Goedgekeurd / Afgekeurd",
+        "netto bedrag van de regels: debet min credit (een creditregel verlaagt het)",
+    ),
     ("Regels", "aantal declaratieregels dat uit het bestand is gelezen"),
     ("Bestand, Blad, Rij", "uw bestand, het werkblad en het rijnummer in Excel van de regel"),
-    ("Begindatum, Einddatum", "de datums zoals uw bestand ze gaf; voor een maand (\"maart 2025\") de eerste en laatste dag"),
-    ("ProductPeriode afgeleid", "leeg als u beide datums schreef; anders welke datum uit uw maandkolom kwam en, waar de "
-     "toewijzing binnen die maand begint of eindigt, de datum die jzcli in plaats daarvan gebruikte (IV089)"),
-    ("Retourcode", "de iJw-retourcode van elke reden van afkeur (JZ-… = een eigen code van jzcli waar iJw er geen heeft)"),
+    (
+        "Begindatum, Einddatum",
+        'de datums zoals uw bestand ze gaf; voor een maand ("maart 2025") de eerste en laatste dag',
+    ),
+    (
+        "ProductPeriode afgeleid",
+        "leeg als u beide datums schreef; anders welke datum uit uw maandkolom kwam en, waar de "
+        "toewijzing binnen die maand begint of eindigt, de datum die jzcli in plaats daarvan gebruikte (IV089)",
+    ),
+    (
+        "Retourcode",
+        "de iJw-retourcode van elke reden van afkeur (JZ-… = een eigen code van jzcli waar iJw er geen heeft)",
+    ),
     ("Regel", "de iJw-regel (TR…, CS…, CD…) of jzcli-regel (JZ-…) die de regel afkeurde"),
     ("Melding", "de reden, met de waarden waar het om gaat"),
-    ("Corrigeren", "een afgekeurde regel is niet geaccepteerd: stuur in een volgende declaratie een gecorrigeerde regel "
-     "met een nieuw referentienummer (een afgekeurde regel wordt nooit gecrediteerd)"),
-]  # fmt: skip
+    (
+        "Corrigeren",
+        "een afgekeurde regel is niet geaccepteerd: stuur in een volgende declaratie een gecorrigeerde regel "
+        "met een nieuw referentienummer (een afgekeurde regel wordt nooit gecrediteerd)",
+    ),
+]
 
 
 def write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime | None = None) -> list[str]:
@@ -82,9 +125,14 @@ def _write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime 
     wb = Workbook(write_only=True)
     summary = feedback.summary
     totals = {
-        "batch": None, "bestand": "Totaal", "gemeente": None,
-        **{c: int(summary[c].sum()) for c in ("regels", "ingediend", "goedgekeurd_regels", "goedgekeurd", "afgekeurd_regels", "afgekeurd")},
-    }  # fmt: skip
+        "batch": None,
+        "bestand": "Totaal",
+        "gemeente": None,
+        **{
+            c: int(summary[c].sum())
+            for c in ("regels", "ingediend", "goedgekeurd_regels", "goedgekeurd", "afgekeurd_regels", "afgekeurd")
+        },
+    }
     _write_sheet(wb.create_sheet(SUMMARY_SHEET), summary.reindex(columns=SUMMARY_COLUMNS), totals=totals)
     _write_sheet(wb.create_sheet(REJECTED_SHEET), feedback.rejected.reindex(columns=REJECTED_COLUMNS))
     _write_notes(wb.create_sheet(NOTES_SHEET), feedback, generated or dt.date.today())
@@ -113,12 +161,17 @@ def _values(column: str, s: pd.Series) -> list:
     """A column as cell values: Decimal euros, datetimes, ints or str; None where missing."""
     kind = _kind(column)
     if kind == "money":
-        return [None if x is pd.NA else Decimal(int(x)) / 100 for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")]
+        return [
+            None if x is pd.NA else Decimal(int(x)) / 100
+            for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")
+        ]
     if kind == "date":
         d = pd.to_datetime(s)
         return [None if x is pd.NaT else x.to_pydatetime() for x in d]
     if kind in ("count", "int"):
-        return [None if x is pd.NA else int(x) for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")]
+        return [
+            None if x is pd.NA else int(x) for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")
+        ]
     return [None if _is_missing(x) else str(x) for x in s.astype(object).tolist()]
 
 
@@ -141,9 +194,13 @@ def _write_sheet(ws, frame: pd.DataFrame, *, totals: dict | None = None) -> None
 
     columns = list(frame.columns)
     data = [_values(c, frame[c]) for c in columns]
-    total_row = [_values(c, pd.Series([totals.get(c)], dtype=object))[0] for c in columns] if totals is not None else None
+    total_row = (
+        [_values(c, pd.Series([totals.get(c)], dtype=object))[0] for c in columns] if totals is not None else None
+    )
     for j, (name, values) in enumerate(zip(columns, data), start=1):
-        ws.column_dimensions[get_column_letter(j)].width = _width(name, values + ([total_row[j - 1]] if total_row else []))
+        ws.column_dimensions[get_column_letter(j)].width = _width(
+            name, values + ([total_row[j - 1]] if total_row else [])
+        )
     ws.freeze_panes = "A2"
     if columns:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(frame) + 1}"
@@ -151,7 +208,8 @@ def _write_sheet(ws, frame: pd.DataFrame, *, totals: dict | None = None) -> None
     bold = Font(bold=True)
     top = Alignment(vertical="top")
     wrap = Alignment(vertical="top", wrap_text=True)
-    from jzcli.xlsx_layout import header as dutch_header, print_setup
+    from jzcli.xlsx_layout import header as dutch_header
+    from jzcli.xlsx_layout import print_setup
 
     print_setup(ws)
     header = []

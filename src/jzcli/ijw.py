@@ -27,7 +27,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -179,19 +179,19 @@ def _schema_parser() -> etree.XMLParser:
     return parser
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_document(name: str) -> etree._ElementTree:
     """A shipped XSD file as an lxml tree (e.g. for reading its sequences)."""
     return etree.parse(io.BytesIO(_xsd_bytes(name)), _schema_parser(), base_url=f"jzcli-xsd:{name}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema(naam: str) -> etree.XMLSchema:
     """The XMLSchema of a message (``"JW323"``), imports resolved from the package only."""
     return etree.XMLSchema(schema_document(bericht(naam).xsd))
 
 
-@lru_cache(maxsize=None)
+@cache
 def xsd_versions(naam: str) -> tuple[str, str]:
     """(BasisschemaXsdVersie, BerichtXsdVersie) the shipped XSD declares in its appinfo."""
     doc = schema_document(bericht(naam).xsd)
@@ -200,7 +200,7 @@ def xsd_versions(naam: str) -> tuple[str, str]:
     return (basis or "").strip(), (own or "").strip()
 
 
-@lru_cache(maxsize=None)
+@cache
 def repeatable_elements() -> frozenset[str]:
     """Local names of elements that may occur more than once (maxOccurs > 1) in any shipped XSD."""
     names = set()
@@ -248,7 +248,9 @@ def check_prolog(path: Path, head: bytes | None = None) -> None:
             raise FileReadError(
                 f"{Path(path).name}: refused: the XML has a DOCTYPE declaration"
                 + (" with entity definitions" if entities else "")
-                + " (line " + str(text.count("\n", 0, i) + 1) + "). iJw messages never have one, and a DTD is how "
+                + " (line "
+                + str(text.count("\n", 0, i) + 1)
+                + "). iJw messages never have one, and a DTD is how "
                 "external entities (XXE) and entity expansion bombs get in; nothing was read or stored"
             )
         else:
@@ -290,7 +292,9 @@ def syntax_error(path: Path, exc: etree.XMLSyntaxError) -> FileReadError:
     msg = str(exc.msg if getattr(exc, "msg", None) else exc).strip()
     line = exc.lineno or (exc.position[0] if getattr(exc, "position", None) else 0)
     if "amplification" in msg or "entity" in msg.lower():
-        return FileReadError(f"{name}: refused at line {line}: {msg} (entity expansion is never allowed in iJw messages); nothing was stored")
+        return FileReadError(
+            f"{name}: refused at line {line}: {msg} (entity expansion is never allowed in iJw messages); nothing was stored"
+        )
     if "huge" in msg.lower() or "depth" in msg.lower():
         return FileReadError(f"{name}: refused at line {line}: {msg} (the parser's safety limits); nothing was stored")
     if line and line >= _last_line(Path(path)):
@@ -322,7 +326,12 @@ def read_root(path: Path) -> tuple[str, dict[str, str]]:
                 header[local_name(el.tag)] = (el.text or "").strip()
             if event == "end" and local_name(el.tag) == "Header":
                 break
-            if event == "start" and local_name(el.tag) not in ("Header", *HEADER_FIELDS) and el.getparent() is not None and el.getparent().getparent() is None:
+            if (
+                event == "start"
+                and local_name(el.tag) not in ("Header", *HEADER_FIELDS)
+                and el.getparent() is not None
+                and el.getparent().getparent() is None
+            ):
                 break  # a second top-level element: there is no more header to read
         del context
     except etree.XMLSyntaxError as exc:
@@ -415,7 +424,13 @@ def _tree_errors(tree: etree._ElementTree, xsd: etree.XMLSchema, b: Bericht, lim
     prefixes = {k: v for k, v in (tree.getroot().nsmap or {}).items() if k}
     for e in xsd.error_log:
         el = _error_element(tree, e, prefixes)
-        errors.append(XsdFout(e.line, element_path(el) if el is not None else (e.path or "?"), clean_message(e.message, b, _is_bsn(e.message))))
+        errors.append(
+            XsdFout(
+                e.line,
+                element_path(el) if el is not None else (e.path or "?"),
+                clean_message(e.message, b, _is_bsn(e.message)),
+            )
+        )
         if limit and len(errors) >= limit:
             break
     return errors

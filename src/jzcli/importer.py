@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from jzcli.errors import FileReadError, JzError, StoreError, UsageError
-from jzcli.readers.declaraties import Context, SheetResult, read_declaraties
+from jzcli.readers.declaraties import Context, read_declaraties
 from jzcli.readers.headers import parse_map_options
 from jzcli.readers.spreadsheet import check_input_file, read_head, read_sheets, sniff_kind
 from jzcli.store import Store, declaratieregels, importbevindingen
@@ -106,7 +106,7 @@ def sha256_of(path: Path) -> tuple[str, int]:
 # A reader for one kind of file. It reads and checks everything *before* the store is touched and
 # returns a function that writes it inside the batch's transaction.
 Writer = Callable[[Store, object, int], FileResult]
-KIND_READERS: dict[str, Callable[[Path, ImportOptions, Store], "Prepared"]] = {}
+KIND_READERS: dict[str, Callable[[Path, ImportOptions, Store], Prepared]] = {}
 
 
 @dataclass
@@ -161,12 +161,16 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
             results, skipped_sheets = read_declaraties(path, sheets, ctx)
     # One sheet (every CSV): its lines as they are (already numbered from 0), not a concatenated copy.
     lines = results[0].lines if len(results) == 1 else pd.concat([r.lines for r in results], ignore_index=True)
-    findings = pd.concat([r.findings for r in results if not r.findings.empty], ignore_index=True) if any(
-        not r.findings.empty for r in results
-    ) else None
+    findings = (
+        pd.concat([r.findings for r in results if not r.findings.empty], ignore_index=True)
+        if any(not r.findings.empty for r in results)
+        else None
+    )
     skipped = [s for r in results for s in r.skipped]
     if lines.empty:
-        where = ", ".join(f"sheet '{r.sheet}' row {r.header_row}" if r.sheet else f"row {r.header_row}" for r in results)
+        where = ", ".join(
+            f"sheet '{r.sheet}' row {r.header_row}" if r.sheet else f"row {r.header_row}" for r in results
+        )
         raise FileReadError(f"{path.name}: no declaration lines under the header ({where})")
 
     reasons: dict[str, int] = {}
@@ -223,7 +227,11 @@ def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepar
             else:
                 f["regel_id"] = f["rij"].map(frame.set_index("rij")["id"])
             f.insert(0, "batch", batch_id)
-            store.insert_frame(conn, importbevindingen, f[["batch", "regel_id", "bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]])
+            store.insert_frame(
+                conn,
+                importbevindingen,
+                f[["batch", "regel_id", "bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]],
+            )
         if mapping and len(aanbieders) == 1:
             store.remember_mapping(conn, str(aanbieders[0]), mapping)
 
@@ -304,10 +312,17 @@ def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
                 f = pd.DataFrame(refused)
                 f.insert(0, "batch", batch_id)
                 f["regel_id"] = None
-                store.insert_frame(conn, importbevindingen, f[["batch", "regel_id", "bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]])
+                store.insert_frame(
+                    conn,
+                    importbevindingen,
+                    f[["batch", "regel_id", "bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]],
+                )
         res.batch = batch_id
         if refused:
-            res.refused = [{k: r[k] for k in ("bron", "blad", "rij", "toewijzingnummer", "gemeente", "regels", "melding")} for r in refused]
+            res.refused = [
+                {k: r[k] for k in ("bron", "blad", "rij", "toewijzingnummer", "gemeente", "regels", "melding")}
+                for r in refused
+            ]
             res.findings += len(refused)
             n = len(refused)
             res.message = (res.message + "; " if res.message else "") + (
@@ -320,7 +335,9 @@ def import_file(store: Store, path: Path, opts: ImportOptions) -> FileResult:
         return FileResult(path=path, status="error", message=str(exc))
     except OSError as exc:  # the file vanished or became unreadable while it was being read
         reason = exc.strerror or str(exc) or type(exc).__name__
-        return FileResult(path=path, status="error", message=f"{path.name}: cannot be read ({reason}); nothing was stored")
+        return FileResult(
+            path=path, status="error", message=f"{path.name}: cannot be read ({reason}); nothing was stored"
+        )
 
 
 def _refused_deletions(store: Store, prepared: Prepared) -> list[dict]:
@@ -345,4 +362,4 @@ def import_paths(store: Store, paths: list[Path], opts: ImportOptions, progress=
     return results
 
 
-from jzcli.readers import contract, toewijzingen, ijw_xml  # noqa: E402,F401  (register kind readers; ijw_xml last: it wraps the others)
+from jzcli.readers import contract, ijw_xml, toewijzingen  # noqa: E402,F401  (register kind readers; ijw_xml last: it wraps the others)

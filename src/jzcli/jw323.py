@@ -181,7 +181,9 @@ def _sha_of_batches(store: Store) -> pd.Series:
     return pd.Series(b["sha256"].to_numpy(), index=b["id"].astype("int64").to_numpy())
 
 
-def _source_from(store: Store, where=None, *, verdicts: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _source_from(
+    store: Store, where=None, *, verdicts: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     lines = load_lines(store, where)
     lines["sha"] = lines["batch"].map(_sha_of_batches(store)).astype(object)
     imports = _load_import_findings(store)
@@ -193,12 +195,20 @@ def _source_from(store: Store, where=None, *, verdicts: bool = False) -> tuple[p
         v = _load_verdicts(store)
         if len(v):
             latest = v.sort_values("ronde").drop_duplicates("regel_id", keep="last")
-            bad = latest.loc[(latest["status"] == AFGEKEURD) & latest["regel_id"].isin(lines["id"]), ["regel_id", "ronde"]]
+            bad = latest.loc[
+                (latest["status"] == AFGEKEURD) & latest["regel_id"].isin(lines["id"]), ["regel_id", "ronde"]
+            ]
             if len(bad):
-                f = store.read_frame(sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde, bevindingen.c.ernst))
+                f = store.read_frame(
+                    sa.select(bevindingen.c.regel_id, bevindingen.c.regel, bevindingen.c.ronde, bevindingen.c.ernst)
+                )
                 f = f.merge(bad, on=["regel_id", "ronde"]) if len(f) else f
                 f = f[f["ernst"] == "afkeur"] if len(f) else f
-                rules = f.groupby("regel_id")["regel"].agg(lambda s: ", ".join(dict.fromkeys(s))) if len(f) else pd.Series(dtype=object)
+                rules = (
+                    f.groupby("regel_id")["regel"].agg(lambda s: ", ".join(dict.fromkeys(s)))
+                    if len(f)
+                    else pd.Series(dtype=object)
+                )
                 rejected = pd.DataFrame({"regel_id": bad["regel_id"].astype("int64").to_numpy()})
                 rejected["regels"] = rejected["regel_id"].map(rules).fillna("").astype(object).to_numpy()
     return lines, imports, rejected
@@ -226,8 +236,12 @@ def read_store(store: Store, batch: list[int]) -> Source:
 
     if not batch:
         raise UsageError("--db needs --batch: say which imported files to turn into messages (see jzcli batches)")
-    known = store.read_frame(sa.select(batches.c.id, batches.c.soort, batches.c.bestand).where(batches.c.id.in_([int(b) for b in batch])))
-    missing = sorted(set(int(b) for b in batch) - set(known["id"].astype(int)) if len(known) else set(int(b) for b in batch))
+    known = store.read_frame(
+        sa.select(batches.c.id, batches.c.soort, batches.c.bestand).where(batches.c.id.in_([int(b) for b in batch]))
+    )
+    missing = sorted(
+        set(int(b) for b in batch) - set(known["id"].astype(int)) if len(known) else set(int(b) for b in batch)
+    )
     if missing:
         raise UsageError(f"--batch {', '.join(map(str, missing))}: no such batch in the store (see jzcli batches)")
     other = known[known["soort"] != "declaraties"]
@@ -284,14 +298,33 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     f = src.imports
     if len(f):
         f = f[f["regel_id"].isin(ids)]
-        raw = pd.Series([str(mask_value(v, w, show_bsn)) for v, w in zip(f["veld"], f["waarde"].fillna(""))], index=f.index, dtype=object)
+        raw = pd.Series(
+            [str(mask_value(v, w, show_bsn)) for v, w in zip(f["veld"], f["waarde"].fillna(""))],
+            index=f.index,
+            dtype=object,
+        )
         col = f["kolom"].astype(object).where(f["kolom"].notna(), "").astype(str)
-        text = f["veld"].astype(str) + " could not be read ('" + raw + "'" + np.where(col != "", " in column '" + col + "'", "") + "): " + f["melding"].astype(str)
+        text = (
+            f["veld"].astype(str)
+            + " could not be read ('"
+            + raw
+            + "'"
+            + np.where(col != "", " in column '" + col + "'", "")
+            + "): "
+            + f["melding"].astype(str)
+        )
         per_line = text.groupby(f["regel_id"].to_numpy()).agg("; ".join)
         r.add(ids.isin(per_line.index), lambda x: x["id"].map(per_line))
     if len(src.rejected):
         rules = src.rejected.set_index("regel_id")["regels"]
-        r.add(ids.isin(rules.index), lambda x: "rejected by jzcli validate (" + x["id"].map(rules).fillna("").astype(str) + "): fix it and import it again")
+        r.add(
+            ids.isin(rules.index),
+            lambda x: (
+                "rejected by jzcli validate ("
+                + x["id"].map(rules).fillna("").astype(str)
+                + "): fix it and import it again"
+            ),
+        )
 
     def missing(col: str, what: str) -> None:
         r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
@@ -302,7 +335,12 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     for col in lines.columns:
         if (lines[col].dtype == object or pd.api.types.is_string_dtype(lines[col])) and col not in ("bron", "blad"):
             bad = lines[col].map(xml_unsafe).to_numpy(dtype=bool)
-            r.add(bad, lambda x, col=col: col + " '" + x[col].map(visible) + "' holds control characters an XML message cannot carry")
+            r.add(
+                bad,
+                lambda x, col=col: (
+                    col + " '" + x[col].map(visible) + "' holds control characters an XML message cannot carry"
+                ),
+            )
 
     missing("aanbieder", "no aanbieder (AGB code): give it with --aanbieder")
     missing("gemeente", "no gemeente: give it with --gemeente")
@@ -314,7 +352,9 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     missing("bsn", "no BSN")
     r.add(
         b.notna() & ~elfproef(b.astype(str)).to_numpy(),
-        lambda x: "bsn " + x["bsn"].map(lambda v: render.mask_bsn(v, show_bsn)).astype(str) + " fails the 11-proef (CS002)",
+        lambda x: (
+            "bsn " + x["bsn"].map(lambda v: render.mask_bsn(v, show_bsn)).astype(str) + " fails the 11-proef (CS002)"
+        ),
     )
 
     t = lines["toewijzingnummer"]
@@ -322,34 +362,67 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     digits = _digits(t)
     r.add(t.notna() & ~digits, lambda x: "toewijzingnummer '" + _text(x["toewijzingnummer"]) + "' is not a number")
     length = _text(t).str.lstrip("0").str.len()
-    r.add(t.notna() & digits & (length > 9), lambda x: "toewijzingnummer " + _text(x["toewijzingnummer"]) + " has more than 9 digits")
+    r.add(
+        t.notna() & digits & (length > 9),
+        lambda x: "toewijzingnummer " + _text(x["toewijzingnummer"]) + " has more than 9 digits",
+    )
 
     cat = lines["productcategorie"]
     missing("productcategorie", "no productcategorie")
-    r.add(cat.notna() & ~cat.isin(set(refdata.codelijst("productcategorie"))), lambda x: "productcategorie " + _text(x["productcategorie"]) + " is not in the list JZ020")
+    r.add(
+        cat.notna() & ~cat.isin(set(refdata.codelijst("productcategorie"))),
+        lambda x: "productcategorie " + _text(x["productcategorie"]) + " is not in the list JZ020",
+    )
     code = lines["productcode"]
     missing("productcode", "no productcode")
-    r.add(code.notna() & (_text(code).str.len() > 5), lambda x: "productcode " + _text(x["productcode"]) + " is longer than 5 characters")
+    r.add(
+        code.notna() & (_text(code).str.len() > 5),
+        lambda x: "productcode " + _text(x["productcode"]) + " is longer than 5 characters",
+    )
 
     begin, end = lines["begindatum"], lines["einddatum"]
     missing("begindatum", "no begindatum")
     missing("einddatum", "no einddatum")
     both = begin.notna() & end.notna()
-    r.add(both & (end < begin), lambda x: "einddatum " + _date(x["einddatum"]) + " is before begindatum " + _date(x["begindatum"]))
+    r.add(
+        both & (end < begin),
+        lambda x: "einddatum " + _date(x["einddatum"]) + " is before begindatum " + _date(x["begindatum"]),
+    )
     spans = both & (end >= begin) & ((begin.dt.year != end.dt.year) | (begin.dt.month != end.dt.month))
-    r.add(spans, lambda x: "ProductPeriode " + _date(x["begindatum"]) + ".." + _date(x["einddatum"]) + " spans more than one month: one line per month (CS337)")
-    r.add((begin < EARLIEST).fillna(False), lambda x: "begindatum " + _date(x["begindatum"]) + " is before 2021-01-01 (CS100)")
+    r.add(
+        spans,
+        lambda x: (
+            "ProductPeriode "
+            + _date(x["begindatum"])
+            + ".."
+            + _date(x["einddatum"])
+            + " spans more than one month: one line per month (CS337)"
+        ),
+    )
+    r.add(
+        (begin < EARLIEST).fillna(False),
+        lambda x: "begindatum " + _date(x["begindatum"]) + " is before 2021-01-01 (CS100)",
+    )
     oldest = pd.Timestamp(dagtekening) - pd.DateOffset(months=60)
-    r.add((end < oldest).fillna(False), lambda x: "einddatum " + _date(x["einddatum"]) + " is more than 5 years before the dagtekening (TR335)")
+    r.add(
+        (end < oldest).fillna(False),
+        lambda x: "einddatum " + _date(x["einddatum"]) + " is more than 5 years before the dagtekening (TR335)",
+    )
 
     unit = lines["eenheid"]
     missing("eenheid", "no eenheid")
-    r.add(unit.notna() & ~unit.isin(set(EENHEDEN)), lambda x: "eenheid " + _text(x["eenheid"]) + " is not in the list WJ756")
+    r.add(
+        unit.notna() & ~unit.isin(set(EENHEDEN)),
+        lambda x: "eenheid " + _text(x["eenheid"]) + " is not in the list WJ756",
+    )
     vol, tarief, bedrag = lines["volume"], lines["tarief"], lines["bedrag"]
     missing("volume", "no volume")
     missing("bedrag", "no bedrag")
     euro = (unit == EURO).fillna(False).to_numpy(dtype=bool)
-    r.add(unit.notna().to_numpy() & ~euro & tarief.isna().to_numpy() & ~_failed(src, ids, "tarief"), "no tarief (required unless eenheid is 83)")
+    r.add(
+        unit.notna().to_numpy() & ~euro & tarief.isna().to_numpy() & ~_failed(src, ids, "tarief"),
+        "no tarief (required unless eenheid is 83)",
+    )
     r.add(euro & tarief.notna().to_numpy(), "tarief given with eenheid 83 (Euro's): leave it empty (CD087)")
     r.add(euro & (vol != bedrag).fillna(False).to_numpy(dtype=bool), "eenheid 83: bedrag differs from volume (CS339)")
     for name, s_ in (("volume", vol), ("tarief", tarief), ("bedrag", bedrag)):
@@ -357,12 +430,22 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
 
     credit = (lines["debet_credit"] == CREDIT).fillna(False).to_numpy(dtype=bool)
     vorig = lines["vorig_referentienummer"]
-    r.add(credit & vorig.isna().to_numpy(), "credit line without VorigReferentieNummer (the ReferentieNummer of the debet it cancels, CD060)")
+    r.add(
+        credit & vorig.isna().to_numpy(),
+        "credit line without VorigReferentieNummer (the ReferentieNummer of the debet it cancels, CD060)",
+    )
     r.add(
         ~credit & vorig.notna().to_numpy(),
-        lambda x: "VorigReferentieNummer " + _text(x["vorig_referentienummer"]) + " on a debet line (only a credit names the line it cancels, CD060)",
+        lambda x: (
+            "VorigReferentieNummer "
+            + _text(x["vorig_referentienummer"])
+            + " on a debet line (only a credit names the line it cancels, CD060)"
+        ),
     )
-    r.add(credit & (bedrag == 0).fillna(False).to_numpy(dtype=bool), "a credit of € 0,00 (an amount of 0 is always debet, CS325)")
+    r.add(
+        credit & (bedrag == 0).fillna(False).to_numpy(dtype=bool),
+        "a credit of € 0,00 (an amount of 0 is always debet, CS325)",
+    )
     for name, col in (("ReferentieNummer", "referentienummer"), ("VorigReferentieNummer", "vorig_referentienummer")):
         s_ = lines[col]
         present = s_.notna()
@@ -378,7 +461,9 @@ def _failed(src: Source, ids: pd.Series, veld: str) -> np.ndarray:
     f = src.imports
     if f is None or f.empty:
         return np.zeros(len(ids), dtype=bool)
-    return ids.isin(f.loc[f["veld"].isin([veld, "periode"] if veld in ("begindatum", "einddatum") else [veld]), "regel_id"]).to_numpy()
+    return ids.isin(
+        f.loc[f["veld"].isin([veld, "periode"] if veld in ("begindatum", "einddatum") else [veld]), "regel_id"]
+    ).to_numpy()
 
 
 def _date(s: pd.Series) -> pd.Series:
@@ -405,16 +490,42 @@ def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
     deb = ok[~credit & ok["referentienummer"].notna()]
     cred = ok[credit]
     if len(cred) and len(deb):
-        left = pd.DataFrame({"_i": cred.index, "aanbieder": cred["aanbieder"].to_numpy(), "gemeente": cred["gemeente"].to_numpy(), "ref": cred["vorig_referentienummer"].to_numpy()})
-        right = pd.DataFrame({"_d": deb.index, "aanbieder": deb["aanbieder"].to_numpy(), "gemeente": deb["gemeente"].to_numpy(), "ref": deb["referentienummer"].to_numpy()})
+        left = pd.DataFrame(
+            {
+                "_i": cred.index,
+                "aanbieder": cred["aanbieder"].to_numpy(),
+                "gemeente": cred["gemeente"].to_numpy(),
+                "ref": cred["vorig_referentienummer"].to_numpy(),
+            }
+        )
+        right = pd.DataFrame(
+            {
+                "_d": deb.index,
+                "aanbieder": deb["aanbieder"].to_numpy(),
+                "gemeente": deb["gemeente"].to_numpy(),
+                "ref": deb["referentienummer"].to_numpy(),
+            }
+        )
         m = left.merge(right, on=["aanbieder", "gemeente", "ref"])
         if len(m):
             c = m.drop_duplicates("_i")
             d = m.drop_duplicates("_d")
-            credit_text = "credits " + pd.Series(c["ref"].astype(str).to_numpy(), index=c["_i"]) + " (" + pd.Series(where(c["_d"]).to_numpy(), index=c["_i"]) + ")"
-            r.add(lines.index.isin(c["_i"]), credit_text + " in the same message (TR316): send the credit in a later declaration")
+            credit_text = (
+                "credits "
+                + pd.Series(c["ref"].astype(str).to_numpy(), index=c["_i"])
+                + " ("
+                + pd.Series(where(c["_d"]).to_numpy(), index=c["_i"])
+                + ")"
+            )
+            r.add(
+                lines.index.isin(c["_i"]),
+                credit_text + " in the same message (TR316): send the credit in a later declaration",
+            )
             debet_text = "credited by " + pd.Series(where(d["_i"]).to_numpy(), index=d["_d"])
-            r.add(lines.index.isin(d["_d"]), debet_text + " in the same message (TR316): a line and its own credit cannot travel together")
+            r.add(
+                lines.index.isin(d["_d"]),
+                debet_text + " in the same message (TR316): a line and its own credit cannot travel together",
+            )
 
     def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
         frame = frame[~r.bad.reindex(frame.index).to_numpy()]
@@ -434,11 +545,20 @@ def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
     credit = ok["debet_credit"] == CREDIT
     debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
     later_duplicates(
-        debets, ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
+        debets,
+        ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
         "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
-    )  # fmt: skip
-    later_duplicates(ok[ok["referentienummer"].notna()], ["aanbieder", "referentienummer"], "ReferentieNummer used twice (TR101/TR314)")
-    later_duplicates(ok[credit], ["aanbieder", "gemeente", "vorig_referentienummer"], "VorigReferentieNummer used twice in one message (TR315)")
+    )
+    later_duplicates(
+        ok[ok["referentienummer"].notna()],
+        ["aanbieder", "referentienummer"],
+        "ReferentieNummer used twice (TR101/TR314)",
+    )
+    later_duplicates(
+        ok[credit],
+        ["aanbieder", "gemeente", "vorig_referentienummer"],
+        "VorigReferentieNummer used twice in one message (TR315)",
+    )
 
 
 def _int_text(s: pd.Series) -> pd.Series:
@@ -457,7 +577,20 @@ def _hash_id(prefix: str, text: str, n: int) -> str:
     return prefix + hashlib.sha256(text.encode("utf-8")).digest()[:n].translate(_TO_BASE32).decode("ascii")
 
 
-CONTENT = ["bsn", "toewijzingnummer", "productcategorie", "productcode", "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit", "vorig_referentienummer"]
+CONTENT = [
+    "bsn",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
+    "vorig_referentienummer",
+]
 
 
 def generated_references(lines: pd.DataFrame) -> pd.Series:
@@ -475,13 +608,21 @@ def generated_references(lines: pd.DataFrame) -> pd.Series:
 
 # ============================================================================ building
 def build_message(
-    aanbieder: str, gemeente: str, periode: dt.date, declaratienummer: str, identificatie: str, dagtekening: dt.date, lines: pd.DataFrame
+    aanbieder: str,
+    gemeente: str,
+    periode: dt.date,
+    declaratienummer: str,
+    identificatie: str,
+    dagtekening: dt.date,
+    lines: pd.DataFrame,
 ) -> Message:
     """A JW323 for these lines (already valid Prestaties with a referentienummer), in XSD order."""
     last = (pd.Timestamp(periode) + pd.offsets.MonthEnd(0)).date()
     totaal = int(signed_amount(lines).sum())
     if abs(totaal) > MAX_TOTAL:
-        raise UsageError(f"the total of aanbieder {aanbieder} for gemeente {gemeente} exceeds the iJw maximum; split the export")
+        raise UsageError(
+            f"the total of aanbieder {aanbieder} for gemeente {gemeente} exceeds the iJw maximum; split the export"
+        )
     basis, own = ijw.xsd_versions("JW323")
     root = etree.Element(etree.QName(NS, "Bericht"), nsmap={None: NS, "ijw": NS_BASIS})
     h = _sub(root, "Header")
@@ -541,7 +682,17 @@ def build_message(
             for leaf, text in zip((e for e in pr.iter() if not len(e)), texts):
                 leaf.text = text
             prestaties.append(pr)
-    return Message(aanbieder, gemeente, periode, declaratienummer, identificatie, dagtekening, lines, totaal, etree.ElementTree(root))
+    return Message(
+        aanbieder,
+        gemeente,
+        periode,
+        declaratienummer,
+        identificatie,
+        dagtekening,
+        lines,
+        totaal,
+        etree.ElementTree(root),
+    )
 
 
 def _prestatie_template(vorig: bool, tarief: bool) -> etree._Element:
@@ -642,7 +793,12 @@ def make_export(
                 f"--dagtekening {last.isoformat()} (or later) and send them on or after that day"
             )
         after = (lines["begindatum"] > pd.Timestamp(last)).fillna(False)
-        reasons.add(after, "ProductPeriode " + _date(lines["begindatum"]).str[:7] + f" is after the declaration period {periode:%Y-%m}: declare it in that month's declaration")
+        reasons.add(
+            after,
+            "ProductPeriode "
+            + _date(lines["begindatum"]).str[:7]
+            + f" is after the declaration period {periode:%Y-%m}: declare it in that month's declaration",
+        )
     _in_message_reasons(lines, reasons)
 
     bad = reasons.bad
@@ -717,16 +873,30 @@ def write_messages(export: Export, folder: Path) -> list[Path]:
 
 
 def export_files(
-    files, folder: Path, *, aanbieder=None, gemeente=None, maps=(), periode=None, dagtekening=None, today=None, show_bsn=False, progress=None
+    files,
+    folder: Path,
+    *,
+    aanbieder=None,
+    gemeente=None,
+    maps=(),
+    periode=None,
+    dagtekening=None,
+    today=None,
+    show_bsn=False,
+    progress=None,
 ) -> Export:
     """Spreadsheet files → JW323 messages in ``folder``."""
-    src = read_files(files, ImportOptions(soort="declaraties", aanbieder=aanbieder, gemeente=gemeente, maps=list(maps)), progress)
+    src = read_files(
+        files, ImportOptions(soort="declaraties", aanbieder=aanbieder, gemeente=gemeente, maps=list(maps)), progress
+    )
     export = make_export(src, periode=periode, dagtekening=dagtekening, today=today, show_bsn=show_bsn)
     write_messages(export, folder)
     return export
 
 
-def export_store(store: Store, batch: list[int], folder: Path, *, periode=None, dagtekening=None, today=None, show_bsn=False) -> Export:
+def export_store(
+    store: Store, batch: list[int], folder: Path, *, periode=None, dagtekening=None, today=None, show_bsn=False
+) -> Export:
     """Stored spreadsheet batches → JW323 messages in ``folder``."""
     src = read_store(store, batch)
     export = make_export(src, periode=periode, dagtekening=dagtekening, today=today, show_bsn=show_bsn)
@@ -735,6 +905,18 @@ def export_store(store: Store, batch: list[int], folder: Path, *, periode=None, 
 
 
 __all__ = [
-    "Export", "Message", "Source", "build_message", "export_files", "export_store", "generated_references", "make_export",
-    "parse_periode", "read_files", "read_store", "serialise", "write_messages", "LEFT_OUT_COLUMNS",
-]  # fmt: skip
+    "Export",
+    "Message",
+    "Source",
+    "build_message",
+    "export_files",
+    "export_store",
+    "generated_references",
+    "make_export",
+    "parse_periode",
+    "read_files",
+    "read_store",
+    "serialise",
+    "write_messages",
+    "LEFT_OUT_COLUMNS",
+]

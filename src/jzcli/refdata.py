@@ -6,7 +6,7 @@ import csv
 import difflib
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 
@@ -15,19 +15,19 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-@lru_cache(maxsize=None)
+@cache
 def codelijst(name: str) -> dict[str, str]:
     """An iJw code list as {code: omschrijving}; codes stay strings ("01", "0611")."""
     return {r["code"]: r["omschrijving"] for r in _rows(f"codelijsten/{name}.csv")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def gemeenten() -> dict[str, dict[str, str]]:
     """CBS gemeenten (indeling 2025) keyed by 4-digit code."""
     return {r["gemeentecode"]: r for r in _rows("gemeenten.csv")}
 
 
-@lru_cache(maxsize=None)
+@cache
 def gemeenten_historie() -> list[dict[str, str]]:
     """Codes retired by municipal mergers since 2016 (oude_code → nieuwe_code)."""
     return _rows("gemeenten-historie.csv")
@@ -53,7 +53,7 @@ def follow_successors(by_old: dict[str, list[dict[str, str]]], code: str, on: st
     return tuple(follow(code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _history_by_old() -> dict[str, list[dict[str, str]]]:
     by_old: dict[str, list[dict[str, str]]] = {}
     for row in gemeenten_historie():
@@ -61,14 +61,14 @@ def _history_by_old() -> dict[str, list[dict[str, str]]]:
     return by_old
 
 
-@lru_cache(maxsize=None)
+@cache
 def successors(code: str, on: str | None = None) -> tuple[str, ...]:
     """``follow_successors`` over the shipped CBS history: "0381" on "2025-03-01" → ("1942",)
     (Bussum merged into Gooise Meren on 2016-01-01); "0381" on "2015-06-01" → ("0381",)."""
     return follow_successors(_history_by_old(), code, on)
 
 
-@lru_cache(maxsize=None)
+@cache
 def gemeenten_historie_codes() -> frozenset[str]:
     """Every code retired by a merger, rename or split."""
     return frozenset(_history_by_old())
@@ -104,12 +104,12 @@ def _key(text: str) -> str:
 
 
 def _code_of(text: str) -> str | None:
-    """"0406", "406", "GM0406", "gm 0406" -> "0406"; None when the text is not a code."""
+    """ "0406", "406", "GM0406", "gm 0406" -> "0406"; None when the text is not a code."""
     m = re.fullmatch(r"\s*(?:gm)?\s*([0-9]{1,4})\s*", text, flags=re.IGNORECASE)
     return m.group(1).zfill(4) if m else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _gemeente_index() -> tuple[dict[str, frozenset[str]], dict[str, str]]:
     """(normalised name -> codes, code -> display name) over current names, aliases and old names."""
     index: dict[str, set[str]] = {}

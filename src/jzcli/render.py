@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+
 class _SafeFile:
     """The console's file, through which every character a file brought along is shown, never
     obeyed: escape sequences other than Rich's own styling are written visibly (\\x1b[2J)."""
@@ -33,7 +34,6 @@ class _SafeConsole(Console):
     @file.setter
     def file(self, new_file) -> None:
         Console.file.fset(self, new_file)
-
 
 
 _BSN_LIKE = re.compile(r"(?<!\d)(\d{9})(?!\d)")
@@ -66,7 +66,12 @@ def json_text(data: object) -> str:
     encoder (100,000 findings: 2.05 s -> 0.33 s)."""
     import orjson
 
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode("utf-8") + "\n"
+    return (
+        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode(
+            "utf-8"
+        )
+        + "\n"
+    )
 
 
 def text(value: object) -> str:
@@ -132,17 +137,22 @@ class _Table(Table):
         if self.expand or self.width is not None:
             return super()._calculate_column_widths(console, options)
         natural = self._natural(console, options)
-        wanted = shrink_text(natural, [self._whole(i) for i in range(len(natural))], self._floors(natural), options.max_width)
+        wanted = shrink_text(
+            natural, [self._whole(i) for i in range(len(natural))], self._floors(natural), options.max_width
+        )
         if wanted is None:
             self.vertical = True  # figures and keys alone do not fit: split, or one block per row
             return natural
         self.text_cut = any(
-            wanted[i] < natural[i] and (c.no_wrap or c.overflow in ("ellipsis", "crop")) for i, c in enumerate(self.columns)
+            wanted[i] < natural[i] and (c.no_wrap or c.overflow in ("ellipsis", "crop"))
+            for i, c in enumerate(self.columns)
         )
         return wanted
 
     def _floors(self, natural: list[int]) -> list[int]:
-        return [text_floor(natural[i], self.columns[i].min_width, self._get_padding_width(i)) for i in range(len(natural))]
+        return [
+            text_floor(natural[i], self.columns[i].min_width, self._get_padding_width(i)) for i in range(len(natural))
+        ]
 
     def _split(self, console, options):
         """Parts that repeat the key columns (default: the first), else one block per row."""
@@ -151,12 +161,21 @@ class _Table(Table):
         keys = self._key_columns() or [0]
         natural = self._natural(console, options)
         floors = self._floors(natural)
-        parts = plan_parts(len(self.columns), keys, lambda i: natural[i] if self._whole(i) else floors[i], options.max_width)
+        parts = plan_parts(
+            len(self.columns), keys, lambda i: natural[i] if self._whole(i) else floors[i], options.max_width
+        )
         if not parts:
             headers = [str(c.header) for c in self.columns]
             rows = list(zip(*[c._cells for c in self.columns]))
-            yield from vertical(self.title, headers, rows, options.max_width, caption=self.caption,
-                                styles=[r.style for r in self.rows], justify=[c.justify for c in self.columns])
+            yield from vertical(
+                self.title,
+                headers,
+                rows,
+                options.max_width,
+                caption=self.caption,
+                styles=[r.style for r in self.rows],
+                justify=[c.justify for c in self.columns],
+            )
             return
         for n, cols in enumerate(parts, start=1):
             part = copy.copy(self)
@@ -194,7 +213,9 @@ class _Table(Table):
 UNLIMITED = 10_000
 
 TEXT_CUT_NOTE = "(… marks text shortened to fit {width} columns; every figure and code is whole)"
-VERTICAL_NOTE = "({width} columns are too narrow for this table: one block per row; widen the terminal or use --format csv)"
+VERTICAL_NOTE = (
+    "({width} columns are too narrow for this table: one block per row; widen the terminal or use --format csv)"
+)
 SPLIT_NOTE = "(the table is split in {parts} parts to fit {width} columns; the first columns are repeated)"
 
 
@@ -342,11 +363,18 @@ class TextTable:
         self.layout = "table"  # set by print: table, text-cut, split or vertical
 
     def add_column(
-        self, header: str, justify: str = "left", min_width: int | None = None, max_width: int | None = None, key: bool | None = None
+        self,
+        header: str,
+        justify: str = "left",
+        min_width: int | None = None,
+        max_width: int | None = None,
+        key: bool | None = None,
     ) -> None:
         """``key=True``: the column names the row (never cut, repeated in every part of a split
         table). Without any, the first column is the key unless it was added with ``key=False``."""
-        self.columns.append({"header": header, "justify": justify, "min_width": min_width, "max_width": max_width, "key": key})
+        self.columns.append(
+            {"header": header, "justify": justify, "min_width": min_width, "max_width": max_width, "key": key}
+        )
 
     def add_row(self, *cells: str, style: str | None = None) -> None:
         from jzcli.textsafe import visible
@@ -363,8 +391,15 @@ class TextTable:
 
         t = table(self.title, box=box.SIMPLE_HEAD, pad_edge=False, caption=self.caption, caption_justify="left")
         for c in self.columns:
-            t.add_column(c["header"], justify=c["justify"], no_wrap=True, min_width=c["min_width"],
-                         max_width=None if wide else c["max_width"], overflow="ellipsis", key=c["key"])
+            t.add_column(
+                c["header"],
+                justify=c["justify"],
+                no_wrap=True,
+                min_width=c["min_width"],
+                max_width=None if wide else c["max_width"],
+                overflow="ellipsis",
+                key=c["key"],
+            )
         for cells, style, section in rows:
             t.add_row(*[escape(c) for c in cells], style=style, end_section=section)
         return t
@@ -403,13 +438,17 @@ class TextTable:
 
     def _shrunk(self, natural: list[int], room: int) -> list[int] | None:
         n = len(natural)
-        return shrink_text(natural, [self._whole(i) for i in range(n)], [self._floor(i, natural[i]) for i in range(n)], room)
+        return shrink_text(
+            natural, [self._whole(i) for i in range(n)], [self._floor(i, natural[i]) for i in range(n)], room
+        )
 
     def _print_parts(self, console: Console, natural: list[int], max_width: int) -> None:
         """Split the columns into parts that each fit, every part repeating the key columns;
         one block per row when not even one more column fits beside the keys."""
         keys = self._keys() or [0]
-        parts = plan_parts(len(self.columns), keys, lambda i: natural[i] if self._whole(i) else self._floor(i, natural[i]), max_width)
+        parts = plan_parts(
+            len(self.columns), keys, lambda i: natural[i] if self._whole(i) else self._floor(i, natural[i]), max_width
+        )
         if parts:
             self.layout = "split"
             for n, cols in enumerate(parts, start=1):
@@ -420,13 +459,22 @@ class TextTable:
                 part.print(console)
                 if n < len(parts):
                     console.print()
-            console.print(SPLIT_NOTE.format(parts=len(parts), width=max_width), style="dim", markup=False, highlight=False)
+            console.print(
+                SPLIT_NOTE.format(parts=len(parts), width=max_width), style="dim", markup=False, highlight=False
+            )
             return
         self.layout = "vertical"
         headers = [c["header"] for c in self.columns]
         rows = [[Text(c) for c in cells] for cells, _, _ in self.rows]
-        for renderable in vertical(self.title, headers, rows, max_width, caption=self.caption,
-                                   styles=[style for _, style, _ in self.rows], justify=[c["justify"] for c in self.columns]):
+        for renderable in vertical(
+            self.title,
+            headers,
+            rows,
+            max_width,
+            caption=self.caption,
+            styles=[style for _, style, _ in self.rows],
+            justify=[c["justify"] for c in self.columns],
+        ):
             console.print(renderable)
         console.file.flush()
 
@@ -488,12 +536,16 @@ class TextTable:
             body = pad + text if justify[i] == "right" else text + pad
             return " " * left[i] + body + " " * right[i]
 
-        def row(cells: list[str], own: list[int], part: str) -> str:  # part: head, mid or foot (the box's edge characters)
+        def row(
+            cells: list[str], own: list[int], part: str
+        ) -> str:  # part: head, mid or foot (the box's edge characters)
             edge_l, edge_r, divider = (getattr(box_, f"{part}_{side}") for side in ("left", "right", "vertical"))
             return edge_l + divider.join(fit(c, i, size) for i, (c, size) in enumerate(zip(cells, own))) + edge_r
 
         def annotation(text: str, style: str) -> list[tuple[str, str | None]]:
-            rendered = console.render_lines(Text(text, justify="left"), options.update(width=table_width, justify="left"), pad=True)
+            rendered = console.render_lines(
+                Text(text, justify="left"), options.update(width=table_width, justify="left"), pad=True
+            )
             return [("".join(seg.text for seg in line), style) for line in rendered]
 
         lines: list[tuple[str, str | None]] = []
@@ -534,7 +586,7 @@ class Steps:
         self._progress = None
         self._task = None
 
-    def __enter__(self) -> "Steps":
+    def __enter__(self) -> Steps:
         if self.live:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 

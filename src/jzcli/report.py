@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -55,7 +55,16 @@ VIEW_TABLES = {
     "lasten": ("lasten_aanbieder", "lasten_regel", "lasten_maand"),
 }
 DEFAULT_VIEWS = ("kosten", "maand", "afkeur")
-TABLES = ("kosten", "aanbieder", "productcategorie", "maand", "budget", "lasten_aanbieder", "lasten_regel", "lasten_maand")
+TABLES = (
+    "kosten",
+    "aanbieder",
+    "productcategorie",
+    "maand",
+    "budget",
+    "lasten_aanbieder",
+    "lasten_regel",
+    "lasten_maand",
+)
 
 METRICS = ["regels", "clienten", "volume", "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld"]
 # volume is a net sum of GeleverdVolume only where every line of the row has one eenheid; where
@@ -65,8 +74,16 @@ COUNT_METRICS = [m for m in METRICS if m != "volume"]
 UNIT_BOUNDS = ["_eenheid_min", "_eenheid_max"]  # min/max eenheid per group ('?' = none): they roll up
 MIXED_UNITS = "(mixed)"
 MONEY_COLUMNS = {
-    "ingediend", "goedgekeurd", "afgekeurd", "onbeoordeeld", "budget", "gerealiseerd", "prognose",
-    "verschil", "afgekeurd_bedrag", "bedrag",
+    "ingediend",
+    "goedgekeurd",
+    "afgekeurd",
+    "onbeoordeeld",
+    "budget",
+    "gerealiseerd",
+    "prognose",
+    "verschil",
+    "afgekeurd_bedrag",
+    "bedrag",
 }
 PCT_COLUMNS = {"aandeel_pct", "uitputting_pct", "prognose_pct", "afgekeurd_pct", "first_time_right_pct"}
 
@@ -132,7 +149,7 @@ class Selection:
 
 
 def parse_month(value: str, option: str, *, end: bool = False) -> dt.date:
-    """"2025-03" (or "2025-3", "2025") → the first day of that month; with ``end`` the first day
+    """ "2025-03" (or "2025-3", "2025") → the first day of that month; with ``end`` the first day
     of the month after it (for an exclusive upper bound; "2025" then means up to December)."""
     m = re.fullmatch(r"\s*(\d{4})(?:[-/](\d{1,2}))?\s*", str(value))
     if not m or (m.group(2) and not 1 <= int(m.group(2)) <= 12):
@@ -190,7 +207,7 @@ def _where(sel: Selection, *, gemeente: bool = True) -> list:
 
 
 # ------------------------------------------------------------------------------ gemeenten
-@lru_cache(maxsize=None)
+@cache
 def _successor_rows() -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {}
     for row in refdata.gemeenten_historie():
@@ -198,7 +215,7 @@ def _successor_rows() -> dict[str, list[dict]]:
     return rows
 
 
-@lru_cache(maxsize=None)
+@cache
 def predecessors(code: str) -> frozenset[str]:
     """Every retired code that (directly or via a chain) went, wholly or partly, into ``code``."""
     found: set[str] = set()
@@ -219,7 +236,7 @@ def gemeente_naam(code: object) -> str | None:
     return refdata.gemeente_naam(str(code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def gemeente_opmerking(code: str | None) -> str | None:
     """None for a current gemeente; a note for a retired code ("merged into ...") or an unknown one."""
     if code is None:
@@ -249,7 +266,11 @@ def _add_gemeente_labels(frame: pd.DataFrame) -> pd.DataFrame:
     pos = list(frame.columns).index("gemeente") + 1
     codes = [c if c is not None and c == c else None for c in frame["gemeente"]]
     frame.insert(pos, "gemeente_naam", pd.Series([gemeente_naam(c) for c in codes], index=frame.index, dtype=object))
-    frame.insert(pos + 1, "gemeente_opmerking", pd.Series([gemeente_opmerking(c) for c in codes], index=frame.index, dtype=object))
+    frame.insert(
+        pos + 1,
+        "gemeente_opmerking",
+        pd.Series([gemeente_opmerking(c) for c in codes], index=frame.index, dtype=object),
+    )
     return frame
 
 
@@ -361,7 +382,11 @@ def with_units(frame: pd.DataFrame) -> pd.DataFrame:
 def count_clients(store: Store, sel: Selection, keys: Sequence[str]) -> pd.DataFrame:
     """``keys`` + ``clienten`` (distinct BSNs) over the selected lines: no join with the verdicts."""
     key_cols = [_key_expr(store.dialect, k).label(k) for k in keys]
-    query = sa.select(*key_cols, sa.func.count(sa.distinct(r.c.bsn)).label("clienten")).select_from(_lines(keys, verdicts=False)).where(*_where(sel))
+    query = (
+        sa.select(*key_cols, sa.func.count(sa.distinct(r.c.bsn)).label("clienten"))
+        .select_from(_lines(keys, verdicts=False))
+        .where(*_where(sel))
+    )
     if key_cols:
         query = query.group_by(*[_key_expr(store.dialect, k) for k in keys])
     return _normalise(_read(store, query), keys, ["clienten"])
@@ -379,13 +404,25 @@ def roll_up(store: Store, sel: Selection, finer: pd.DataFrame, keys: Sequence[st
         grouped = finer.groupby(keys, dropna=False, sort=True)
         frame = grouped[sums].sum().join(grouped.agg(**{c: (c, f) for c, f in bounds.items()})).reset_index()
     else:
-        frame = pd.DataFrame([{**{m: int(finer[m].sum()) for m in sums}, **{c: getattr(finer[c].dropna(), f)() if finer[c].notna().any() else None for c, f in bounds.items()}}])
+        frame = pd.DataFrame(
+            [
+                {
+                    **{m: int(finer[m].sum()) for m in sums},
+                    **{
+                        c: getattr(finer[c].dropna(), f)() if finer[c].notna().any() else None
+                        for c, f in bounds.items()
+                    },
+                }
+            ]
+        )
     frame = _normalise(frame, keys, sums)
     clients = count_clients(store, sel, keys)
     found = {tuple(row[:-1]): row[-1] for row in clients[[*keys, "clienten"]].itertuples(index=False, name=None)}
-    frame["clienten"] = [int(found.get(k, 0)) for k in frame[keys].itertuples(index=False, name=None)] if keys else [
-        int(clients["clienten"].iloc[0]) if len(clients) else 0
-    ]
+    frame["clienten"] = (
+        [int(found.get(k, 0)) for k in frame[keys].itertuples(index=False, name=None)]
+        if keys
+        else [int(clients["clienten"].iloc[0]) if len(clients) else 0]
+    )
     return frame[[*keys, *METRICS, *UNIT_BOUNDS]]
 
 
@@ -442,13 +479,17 @@ def _share(values: pd.Series, total: int) -> pd.Series:
     if not total:
         return pd.Series([None] * len(values), index=values.index, dtype=object)
     t = Decimal(int(total))
-    return values.map(lambda v: float((Decimal(int(v)) * 100 / t).quantize(Decimal("0.01"), ROUND_HALF_UP))).astype(object)
+    return values.map(lambda v: float((Decimal(int(v)) * 100 / t).quantize(Decimal("0.01"), ROUND_HALF_UP))).astype(
+        object
+    )
 
 
 def _pct(num: pd.Series, den: pd.Series) -> pd.Series:
     out = []
     for n, d in zip(num.tolist(), den.tolist()):
-        out.append(None if not d else float((Decimal(int(n)) * 100 / Decimal(int(d))).quantize(Decimal("0.01"), ROUND_HALF_UP)))
+        out.append(
+            None if not d else float((Decimal(int(n)) * 100 / Decimal(int(d))).quantize(Decimal("0.01"), ROUND_HALF_UP))
+        )
     return pd.Series(out, index=num.index, dtype=object)
 
 
@@ -579,8 +620,22 @@ def per_aanbieder(store: Store, sel: Selection, agg: Aggregates | None = None) -
 
 
 # ------------------------------------------------------------------------------ budget
-BUDGET_COLUMNS = ["gemeente", "gemeente_naam", "jaar", "productcategorie", "budget", "goedgekeurd", "onbeoordeeld",
-                  "gerealiseerd", "maanden", "prognose", "verschil", "uitputting_pct", "prognose_pct", "opmerking"]
+BUDGET_COLUMNS = [
+    "gemeente",
+    "gemeente_naam",
+    "jaar",
+    "productcategorie",
+    "budget",
+    "goedgekeurd",
+    "onbeoordeeld",
+    "gerealiseerd",
+    "maanden",
+    "prognose",
+    "verschil",
+    "uitputting_pct",
+    "prognose_pct",
+    "opmerking",
+]
 
 _BUDGET_HEADERS = {
     "gemeente": ("gemeente", "gemeentecode", "gemeentenaam", "cbscode", "cbs"),
@@ -640,26 +695,34 @@ def read_budget(path: Path) -> pd.DataFrame:
             if bad.any():
                 rij = bad.idxmax()
                 reason = parsed.errors.loc[rij] or "empty"
-                raise FileReadError(f"{where}, row {rij}, column {header_text[name]}: {reason} ({data.loc[rij, found[name]]!r})")
+                raise FileReadError(
+                    f"{where}, row {rij}, column {header_text[name]}: {reason} ({data.loc[rij, found[name]]!r})"
+                )
             out[name] = parsed.values.astype("int64")
         if "productcategorie" in found:
             parsed = parse_code(data[found["productcategorie"]], 2)
             if parsed.errors.notna().any():
                 rij = parsed.errors.notna().idxmax()
-                raise FileReadError(f"{where}, row {rij}, column {header_text['productcategorie']}: {parsed.errors.loc[rij]}")
+                raise FileReadError(
+                    f"{where}, row {rij}, column {header_text['productcategorie']}: {parsed.errors.loc[rij]}"
+                )
             out["productcategorie"] = parsed.values.astype(object).where(parsed.values.notna(), None)
         else:
             out["productcategorie"] = None
         bad_year = ~out["jaar"].between(2015, 2100)
         if bad_year.any():
             rij = bad_year.idxmax()
-            raise FileReadError(f"{where}, row {rij}, column {header_text['jaar']}: not a year ({out.loc[rij, 'jaar']})")
+            raise FileReadError(
+                f"{where}, row {rij}, column {header_text['jaar']}: not a year ({out.loc[rij, 'jaar']})"
+            )
         dup = out.duplicated(["gemeente", "jaar", "productcategorie"], keep="first")
         if dup.any():
             rij = dup.idxmax()
             raise FileReadError(f"{where}, row {rij}: a second budget for the same gemeente, jaar and productcategorie")
         return out[["gemeente", "jaar", "productcategorie", "budget", "rij"]].reset_index(drop=True)
-    raise FileReadError(f"--budget {path.name}: no header row with the columns gemeente, jaar and budget (optional: productcategorie)")
+    raise FileReadError(
+        f"--budget {path.name}: no header row with the columns gemeente, jaar and budget (optional: productcategorie)"
+    )
 
 
 def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
@@ -694,25 +757,29 @@ def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
 
             for code, grp in older.groupby("gemeente"):
                 amount = int(grp["goedgekeurd"].sum() + grp["onbeoordeeld"].sum())
-                notes.append(f"not included: {render_euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}")
+                notes.append(
+                    f"not included: {render_euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}"
+                )
         if not months:
             notes.append("no lines in this year: no projection")
-        out.append({
-            "gemeente": row.gemeente,
-            "gemeente_naam": gemeente_naam(row.gemeente),
-            "jaar": int(row.jaar),
-            "productcategorie": row.productcategorie,
-            "budget": int(row.budget),
-            "goedgekeurd": goed,
-            "onbeoordeeld": open_,
-            "gerealiseerd": real,
-            "maanden": months,
-            "prognose": prognose,
-            "verschil": None if prognose is None else int(row.budget) - prognose,
-            "uitputting_pct": _pct_one(real, int(row.budget)),
-            "prognose_pct": None if prognose is None else _pct_one(prognose, int(row.budget)),
-            "opmerking": "; ".join(notes) or None,
-        })
+        out.append(
+            {
+                "gemeente": row.gemeente,
+                "gemeente_naam": gemeente_naam(row.gemeente),
+                "jaar": int(row.jaar),
+                "productcategorie": row.productcategorie,
+                "budget": int(row.budget),
+                "goedgekeurd": goed,
+                "onbeoordeeld": open_,
+                "gerealiseerd": real,
+                "maanden": months,
+                "prognose": prognose,
+                "verschil": None if prognose is None else int(row.budget) - prognose,
+                "uitputting_pct": _pct_one(real, int(row.budget)),
+                "prognose_pct": None if prognose is None else _pct_one(prognose, int(row.budget)),
+                "opmerking": "; ".join(notes) or None,
+            }
+        )
     ints = {"jaar", "budget", "goedgekeurd", "onbeoordeeld", "gerealiseerd", "maanden"}
     return pd.DataFrame(
         {c: pd.Series([o[c] for o in out], dtype="int64" if c in ints else object) for c in BUDGET_COLUMNS}
@@ -730,8 +797,15 @@ def _pct_one(num: int, den: int) -> float | None:
 
 
 # ------------------------------------------------------------------------------ administrative load
-LASTEN_METRICS = ["regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag", "eerste_indieningen",
-                  "eerste_goedgekeurd", "herindieningen"]
+LASTEN_METRICS = [
+    "regels",
+    "beoordeeld",
+    "afgekeurd_regels",
+    "afgekeurd_bedrag",
+    "eerste_indieningen",
+    "eerste_goedgekeurd",
+    "herindieningen",
+]
 
 
 def _is_resubmission(dialect: str):
@@ -761,7 +835,9 @@ def ensure_indexes(store: Store, *, resubmission: bool = True, progress=None) ->
     try:
         with store.engine.connect() as conn:  # a read first: no write lock when they exist
             if store.dialect == "sqlite":
-                rows = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'declaratieregels'")
+                rows = conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'declaratieregels'"
+                )
                 existing = {row[0] for row in rows}
             else:
                 existing = {ix["name"] for ix in sa.inspect(conn).get_indexes(r.name)}
@@ -797,7 +873,9 @@ def _lasten_metric_columns(dialect: str):
         _sum(sa.case((judged_debet, one), else_=zero)).label("_debet"),
         _sum(sa.case((sa.and_(judged_debet, approved), one), else_=zero)).label("_debet_goed"),
         _sum(sa.case((judged_debet, sa.case((resubmitted, one), else_=zero)), else_=zero)).label("herindieningen"),
-        _sum(sa.case((sa.and_(judged_debet, approved), sa.case((resubmitted, one), else_=zero)), else_=zero)).label("_her_goed"),
+        _sum(sa.case((sa.and_(judged_debet, approved), sa.case((resubmitted, one), else_=zero)), else_=zero)).label(
+            "_her_goed"
+        ),
     ]
 
 
@@ -810,7 +888,16 @@ def _lasten(store: Store, sel: Selection, key: str) -> pd.DataFrame:
         .group_by(key_col)
     )
     frame = _read(store, query)
-    raw = ["regels", "beoordeeld", "afgekeurd_regels", "afgekeurd_bedrag", "_debet", "_debet_goed", "herindieningen", "_her_goed"]
+    raw = [
+        "regels",
+        "beoordeeld",
+        "afgekeurd_regels",
+        "afgekeurd_bedrag",
+        "_debet",
+        "_debet_goed",
+        "herindieningen",
+        "_her_goed",
+    ]
     frame = _normalise(frame, [key], raw)
     frame["eerste_indieningen"] = frame["_debet"] - frame["herindieningen"]
     frame["eerste_goedgekeurd"] = frame["_debet_goed"] - frame["_her_goed"]
@@ -827,7 +914,9 @@ def lasten_aanbieder(store: Store, sel: Selection) -> pd.DataFrame:
     """Per aanbieder: lines, judged, rejected (lines, net euros, %), first submissions,
     resubmissions and the first-time-right rate; most rejected euros first; a totals row."""
     frame = _lasten(store, sel, "aanbieder")
-    frame = frame.sort_values(["afgekeurd_bedrag", "afgekeurd_regels", "aanbieder"], ascending=[False, False, True], kind="stable")
+    frame = frame.sort_values(
+        ["afgekeurd_bedrag", "afgekeurd_regels", "aanbieder"], ascending=[False, False, True], kind="stable"
+    )
     frame["niveau"] = "detail"
     total = frame[LASTEN_METRICS].sum().to_frame().T.astype("int64")
     total["niveau"] = "totaal"
@@ -851,8 +940,18 @@ def lasten_maand(store: Store, sel: Selection) -> pd.DataFrame:
     return _finish_lasten(frame)
 
 
-LASTEN_REGEL_COLUMNS = ["regel", "retourcode", "omschrijving", "titel", "ernst", "regels", "bedrag",
-                        "afgekeurd_regels", "afgekeurd_bedrag", "aanbieders"]
+LASTEN_REGEL_COLUMNS = [
+    "regel",
+    "retourcode",
+    "omschrijving",
+    "titel",
+    "ernst",
+    "regels",
+    "bedrag",
+    "afgekeurd_regels",
+    "afgekeurd_bedrag",
+    "aanbieders",
+]
 
 
 def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
@@ -863,10 +962,21 @@ def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
     # more than once). Driven by the selected lines, so the findings of other gemeenten are never
     # read (5 M lines, 10 M findings, one gemeente: 9.2 s -> 1.5 s).
     f = (
-        sa.select(r.c.id, bevindingen.c.regel, bevindingen.c.retourcode, bevindingen.c.ernst, r.c.aanbieder,
-                  r.c.debet_credit, r.c.bedrag, b.c.status)
-        .select_from(r.join(b, b.c.regel_id == r.c.id)
-                     .join(bevindingen, sa.and_(bevindingen.c.regel_id == r.c.id, bevindingen.c.ronde == b.c.ronde)))
+        sa.select(
+            r.c.id,
+            bevindingen.c.regel,
+            bevindingen.c.retourcode,
+            bevindingen.c.ernst,
+            r.c.aanbieder,
+            r.c.debet_credit,
+            r.c.bedrag,
+            b.c.status,
+        )
+        .select_from(
+            r.join(b, b.c.regel_id == r.c.id).join(
+                bevindingen, sa.and_(bevindingen.c.regel_id == r.c.id, bevindingen.c.ronde == b.c.ronde)
+            )
+        )
         .where(*_where(sel))
         .distinct()
         .subquery("f")
@@ -874,17 +984,16 @@ def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
     signed = _signed(f.c.bedrag, f.c.debet_credit)
     rejected = f.c.status == sa.literal_column("'afgekeurd'")
     one, zero = sa.literal_column("1"), sa.literal_column("0")
-    query = (
-        sa.select(
-            f.c.regel, f.c.retourcode, f.c.ernst,
-            sa.func.count().label("regels"),
-            _sum(signed).label("bedrag"),
-            _sum(sa.case((rejected, one), else_=zero)).label("afgekeurd_regels"),
-            _sum(sa.case((rejected, signed), else_=zero)).label("afgekeurd_bedrag"),
-            sa.func.count(sa.distinct(f.c.aanbieder)).label("aanbieders"),
-        )
-        .group_by(f.c.regel, f.c.retourcode, f.c.ernst)
-    )
+    query = sa.select(
+        f.c.regel,
+        f.c.retourcode,
+        f.c.ernst,
+        sa.func.count().label("regels"),
+        _sum(signed).label("bedrag"),
+        _sum(sa.case((rejected, one), else_=zero)).label("afgekeurd_regels"),
+        _sum(sa.case((rejected, signed), else_=zero)).label("afgekeurd_bedrag"),
+        sa.func.count(sa.distinct(f.c.aanbieder)).label("aanbieders"),
+    ).group_by(f.c.regel, f.c.retourcode, f.c.ernst)
     frame = _read(store, query)
     ints = ["regels", "bedrag", "afgekeurd_regels", "afgekeurd_bedrag", "aanbieders"]
     frame = _normalise(frame, ["regel", "retourcode", "ernst"], ints)
@@ -984,8 +1093,10 @@ def build_report(
     with store.engine.connect() as conn:
         report.judged_any = conn.execute(sa.select(b.c.regel_id).limit(1)).first() is not None
     report.notes = _gemeente_notes(report)
-    by_category = "productcategorie" in tables or "productcategorie" in by or (
-        "budget" in tables and budgets is not None and budgets["productcategorie"].notna().any()
+    by_category = (
+        "productcategorie" in tables
+        or "productcategorie" in by
+        or ("budget" in tables and budgets is not None and budgets["productcategorie"].notna().any())
     )
     if by_category:
         report.notes.append(categorie_note(categorie_herkomst(store, sel)))
@@ -1010,10 +1121,14 @@ def categorie_herkomst(store: Store, sel: Selection) -> pd.DataFrame:
 
 
 def categorie_note(herkomst: pd.DataFrame) -> str:
-    """"productcategorie: from the file for 52 lines, from the contract product for 20 ..."."""
+    """ "productcategorie: from the file for 52 lines, from the contract product for 20 ..."."""
     counts = {row.bron: int(row.regels) for row in herkomst.itertuples(index=False)}
     parts = [f"from {CATEGORIE_BRONNEN[k]} for {counts.get(k, 0)} line(s)" for k in CATEGORIE_BRONNEN]
-    text = "productcategorie: " + ", ".join(parts) + " (where the file has none, the category jzcli validate resolved, as for TR381)"
+    text = (
+        "productcategorie: "
+        + ", ".join(parts)
+        + " (where the file has none, the category jzcli validate resolved, as for TR381)"
+    )
     if counts.get(None):
         text += (
             f"; {counts[None]} line(s) without any show as (none): not validated yet (validated by an older jzcli: "

@@ -38,8 +38,17 @@ SHEETS = {
     "lasten_maand": "Lasten per maand",
 }
 COUNT_COLUMNS = {
-    "regels", "clienten", "volume", "beoordeeld", "afgekeurd_regels", "eerste_indieningen", "eerste_goedgekeurd",
-    "herindieningen", "aanbieders", "maanden", "jaar",
+    "regels",
+    "clienten",
+    "volume",
+    "beoordeeld",
+    "afgekeurd_regels",
+    "eerste_indieningen",
+    "eerste_goedgekeurd",
+    "herindieningen",
+    "aanbieders",
+    "maanden",
+    "jaar",
 }
 
 
@@ -231,22 +240,40 @@ def _letter(index: int) -> str:
 NOTES = [
     ("ingediend", "netto gedeclareerd bedrag: debet min credit (een creditregel verlaagt het bedrag)"),
     ("goedgekeurd", "netto bedrag van de regels die jzcli validate heeft goedgekeurd"),
-    ("afgekeurd", "netto bedrag van de afgekeurde regels; een afgekeurde creditregel telt negatief, en de debetregel "
-     "die zij had moeten opheffen blijft goedgekeurd: zo kan goedgekeurd hoger zijn dan ingediend"),
+    (
+        "afgekeurd",
+        "netto bedrag van de afgekeurde regels; een afgekeurde creditregel telt negatief, en de debetregel "
+        "die zij had moeten opheffen blijft goedgekeurd: zo kan goedgekeurd hoger zijn dan ingediend",
+    ),
     ("onbeoordeeld", "netto bedrag van de regels die nog niet beoordeeld zijn (voer jzcli validate uit)"),
     ("clienten", "aantal verschillende BSN's"),
-    ("volume", "netto GeleverdVolume (debet min credit) in de eenheid van de rij; leeg waar de regels van een rij "
-     "verschillende eenheden hebben (uren en minuten worden nooit opgeteld)"),
-    ("productcategorie", "de ProductCategorie van de regel; waar het bestand er geen heeft, de categorie die jzcli "
-     "validate vond: die van het contractproduct, anders die van de toewijzing (een opmerking hieronder zegt hoeveel regels elk)"),
+    (
+        "volume",
+        "netto GeleverdVolume (debet min credit) in de eenheid van de rij; leeg waar de regels van een rij "
+        "verschillende eenheden hebben (uren en minuten worden nooit opgeteld)",
+    ),
+    (
+        "productcategorie",
+        "de ProductCategorie van de regel; waar het bestand er geen heeft, de categorie die jzcli "
+        "validate vond: die van het contractproduct, anders die van de toewijzing (een opmerking hieronder zegt hoeveel regels elk)",
+    ),
     ("aandeel_pct", "aandeel in het totaal ingediend van het rapport"),
     ("maand", "maand van de ProductPeriode (begindatum); --van/--tot selecteren daarop"),
-    ("gemeente", "de gemeente in de regel (iJw IV046); een vervallen code blijft onder de eigen code en naam, met een opmerking"),
+    (
+        "gemeente",
+        "de gemeente in de regel (iJw IV046); een vervallen code blijft onder de eigen code en naam, met een opmerking",
+    ),
     ("gerealiseerd", "goedgekeurd + onbeoordeeld (alles wat niet is afgekeurd)"),
-    ("prognose", "gerealiseerd ÷ m × 12, m = nummer van de laatste maand van dat jaar met een gedeclareerde regel voor de gemeente"),
-    ("first_time_right_pct", "goedgekeurde eerste indieningen ÷ beoordeelde eerste indieningen (debetregels); een regel is "
-     "een herindiening wanneer een beoordeelde debetregel met dezelfde aanbieder, BSN, productcode en maand van de "
-     "ProductPeriode in een eerdere batch bestaat"),
+    (
+        "prognose",
+        "gerealiseerd ÷ m × 12, m = nummer van de laatste maand van dat jaar met een gedeclareerde regel voor de gemeente",
+    ),
+    (
+        "first_time_right_pct",
+        "goedgekeurde eerste indieningen ÷ beoordeelde eerste indieningen (debetregels); een regel is "
+        "een herindiening wanneer een beoordeelde debetregel met dezelfde aanbieder, BSN, productcode en maand van de "
+        "ProductPeriode in een eerdere batch bestaat",
+    ),
     ("afgekeurd_bedrag", "netto bedrag (debet min credit) van de afgekeurde regels"),
 ]
 
@@ -273,7 +300,9 @@ def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
         rows.append(("", ""))
         rows += [("Opmerking", n) for n in report.notes]
     if not report.judged_any:
-        rows.append(("Opmerking", "nog geen regel beoordeeld: alle bedragen zijn onbeoordeeld (voer jzcli validate uit)"))
+        rows.append(
+            ("Opmerking", "nog geen regel beoordeeld: alle bedragen zijn onbeoordeeld (voer jzcli validate uit)")
+        )
     for i, (k, v) in enumerate(rows, start=1):
         a = ws.cell(row=i, column=1, value=k)
         a.data_type = "s"

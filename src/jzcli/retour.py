@@ -196,7 +196,8 @@ def xsd_versie_325() -> tuple[str, str]:
 def retourcodes_325() -> frozenset[str]:
     """The codes LDT_RetourCode allows (basisschema.xsd enumeration)."""
     values = ijw.schema_document("basisschema.xsd").xpath(
-        "/xs:schema/xs:simpleType[@name='LDT_RetourCode']/xs:restriction/xs:enumeration/@value", namespaces={"xs": ijw.XS_NS}
+        "/xs:schema/xs:simpleType[@name='LDT_RetourCode']/xs:restriction/xs:enumeration/@value",
+        namespaces={"xs": ijw.XS_NS},
     )
     return frozenset(str(v) for v in values)
 
@@ -275,7 +276,9 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
         .order_by(f.c.id)
     )
     if found.empty:
-        found = pd.DataFrame({c: pd.Series(dtype=object) for c in ("id", "regel_id", "regel", "retourcode", "melding", "ronde")})
+        found = pd.DataFrame(
+            {c: pd.Series(dtype=object) for c in ("id", "regel_id", "regel", "retourcode", "melding", "ronde")}
+        )
     found = found.astype({"id": "int64", "regel_id": "int64", "ronde": "int64"})
     # only the findings of the round that gave the line its verdict
     verdict_ronde = found["regel_id"].map(pd.Series(lines["ronde"].to_numpy(), index=lines["id"].to_numpy()))
@@ -283,8 +286,16 @@ def _load(store: Store, where) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 
     batch_ids = sorted(int(x) for x in lines["batch"].unique())
     m = berichten
-    msgs = store.read_frame(sa.select(m).where(m.c.batch.in_(batch_ids))) if batch_ids else pd.DataFrame(columns=[c.name for c in m.columns])
-    files = store.read_frame(sa.select(batches.c.id, batches.c.bestand).where(batches.c.id.in_(batch_ids))) if batch_ids else pd.DataFrame(columns=["id", "bestand"])
+    msgs = (
+        store.read_frame(sa.select(m).where(m.c.batch.in_(batch_ids)))
+        if batch_ids
+        else pd.DataFrame(columns=[c.name for c in m.columns])
+    )
+    files = (
+        store.read_frame(sa.select(batches.c.id, batches.c.bestand).where(batches.c.id.in_(batch_ids)))
+        if batch_ids
+        else pd.DataFrame(columns=["id", "bestand"])
+    )
     if len(msgs):
         msgs["batch"] = msgs["batch"].astype("int64")
     return lines, found, msgs, files
@@ -324,13 +335,21 @@ def _distinct_codes(frame: pd.DataFrame, key: str) -> dict:
     ends = [*starts[1:], len(values)]
     out = {}
     for start, end in zip(starts, ends):  # the rows of one key are contiguous (sorted above)
-        out[keys[start].item() if hasattr(keys[start], "item") else keys[start]] = values[start:end if limit is None else min(end, start + limit)]
+        out[keys[start].item() if hasattr(keys[start], "item") else keys[start]] = values[
+            start : end if limit is None else min(end, start + limit)
+        ]
     return out
 
 
 # ============================================================================ JW325
 def build_answers(
-    store: Store, *, batch=None, aanbieder=None, gemeente=None, today: dt.date | None = None, loaded: Loaded | None = None
+    store: Store,
+    *,
+    batch=None,
+    aanbieder=None,
+    gemeente=None,
+    today: dt.date | None = None,
+    loaded: Loaded | None = None,
 ) -> tuple[list[Answer], list[Skipped]]:
     """A JW325 tree for every judged JW323 batch in scope; unjudged batches are skipped."""
     today = today or dt.date.today()
@@ -345,7 +364,9 @@ def build_answers(
     lines = lines[lines["batch"].isin(msgs["batch"])].reset_index(drop=True)
     found = found[found["regel_id"].isin(lines["id"])].reset_index(drop=True)
     found["niveau"] = _rule_levels(found)
-    found["batch"] = found["regel_id"].map(pd.Series(lines["batch"].to_numpy(), index=lines["id"].to_numpy())).astype("int64")
+    found["batch"] = (
+        found["regel_id"].map(pd.Series(lines["batch"].to_numpy(), index=lines["id"].to_numpy())).astype("int64")
+    )
 
     unjudged = lines["status"].isna().groupby(lines["batch"]).sum()
     by_batch = dict(tuple(lines.groupby("batch", sort=False)))
@@ -359,7 +380,9 @@ def build_answers(
         if bid not in by_batch:
             continue
         if unjudged[bid]:
-            skipped.append(Skipped(bid, name, f"{int(unjudged[bid])} of its lines are not judged yet: run jzcli validate first"))
+            skipped.append(
+                Skipped(bid, name, f"{int(unjudged[bid])} of its lines are not judged yet: run jzcli validate first")
+            )
             continue
         answers.append(_answer(msg, name, by_batch[bid], found_by_batch.get(bid, no_findings), today))
     return answers, skipped
@@ -456,7 +479,19 @@ def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
     codes = _distinct_codes(f.assign(code=xml_codes(f["retourcode"])), "regel_id")
     r = rejected.assign(_first=rejected.groupby("bsn", sort=False)["id"].transform("min"))
     r = r.sort_values(["_first", "id"], kind="mergesort")
-    text = {c: _texts(r[c]) for c in ("bsn", "referentienummer", "vorig_referentienummer", "toewijzingnummer", "productcategorie", "productcode", "eenheid", "debet_credit")}
+    text = {
+        c: _texts(r[c])
+        for c in (
+            "bsn",
+            "referentienummer",
+            "vorig_referentienummer",
+            "toewijzingnummer",
+            "productcategorie",
+            "productcode",
+            "eenheid",
+            "debet_credit",
+        )
+    }
     for c in ("begindatum", "einddatum"):
         d = pd.to_datetime(r[c])
         text[c] = d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None).tolist()
@@ -470,10 +505,21 @@ def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
     client = prestaties = None
     previous = object()
     rows = zip(
-        text["bsn"], text["referentienummer"], text["vorig_referentienummer"], text["toewijzingnummer"],
-        text["productcategorie"], text["productcode"], text["begindatum"], text["einddatum"], text["volume"],
-        text["eenheid"], text["tarief"], text["bedrag"], text["debet_credit"], line_codes,
-    )  # fmt: skip
+        text["bsn"],
+        text["referentienummer"],
+        text["vorig_referentienummer"],
+        text["toewijzingnummer"],
+        text["productcategorie"],
+        text["productcode"],
+        text["begindatum"],
+        text["einddatum"],
+        text["volume"],
+        text["eenheid"],
+        text["tarief"],
+        text["bedrag"],
+        text["debet_credit"],
+        line_codes,
+    )
     for bsn, ref, vorig, nummer, cat, code, begin, eind, volume, eenheid, tarief, bedrag, dc, retour_codes in rows:
         if bsn != previous:
             if prestaties is not None:
@@ -649,10 +695,20 @@ def build_feedback(
     unjudged = lines["status"].isna().groupby(lines["batch"]).sum()
     judged = unjudged == 0
     for bid, n in unjudged[unjudged > 0].items():
-        skipped.append(Skipped(int(bid), str(bestand.get(int(bid), "")), f"{int(n)} of its lines are not judged yet: run jzcli validate first"))
+        skipped.append(
+            Skipped(
+                int(bid),
+                str(bestand.get(int(bid), "")),
+                f"{int(n)} of its lines are not judged yet: run jzcli validate first",
+            )
+        )
     unknown = lines["ontvanger"].isna() & lines["batch"].map(judged).astype(bool)
     for bid in pd.unique(lines.loc[unknown, "batch"]):
-        skipped.append(Skipped(int(bid), str(bestand.get(int(bid), "")), "no aanbieder is known for its lines: no feedback workbook"))
+        skipped.append(
+            Skipped(
+                int(bid), str(bestand.get(int(bid), "")), "no aanbieder is known for its lines: no feedback workbook"
+            )
+        )
     lines = lines[lines["batch"].map(judged).astype(bool) & lines["ontvanger"].notna()].reset_index(drop=True)
     if lines.empty:
         return [], skipped
@@ -697,24 +753,64 @@ def feedback_summary(lines: pd.DataFrame, bestand: dict) -> pd.DataFrame:
         afgekeurd_regels=("bad", "sum"),
         afgekeurd=("bad_bedrag", "sum"),
     ).reset_index()
-    gem = frame.dropna(subset=["gemeente"]).groupby(["aanbieder", "batch"])["gemeente"].agg(lambda s: ", ".join(sorted(set(s))))
+    gem = (
+        frame.dropna(subset=["gemeente"])
+        .groupby(["aanbieder", "batch"])["gemeente"]
+        .agg(lambda s: ", ".join(sorted(set(s))))
+    )
     out["gemeente"] = [gem.get((a, b), "") for a, b in zip(out["aanbieder"], out["batch"])]
     out["bestand"] = out["batch"].map(lambda b: bestand.get(int(b), ""))
-    cols = ["aanbieder", "batch", "bestand", "gemeente", "regels", "ingediend", "goedgekeurd_regels", "goedgekeurd", "afgekeurd_regels", "afgekeurd"]
+    cols = [
+        "aanbieder",
+        "batch",
+        "bestand",
+        "gemeente",
+        "regels",
+        "ingediend",
+        "goedgekeurd_regels",
+        "goedgekeurd",
+        "afgekeurd_regels",
+        "afgekeurd",
+    ]
     return out[cols]
 
 
 ROW_FIELDS = [
-    "declaratienummer", "referentienummer", "vorig_referentienummer", "bsn", "toewijzingnummer", "productcategorie",
-    "productcode", "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit", "gemeente",
-]  # fmt: skip
+    "declaratienummer",
+    "referentienummer",
+    "vorig_referentienummer",
+    "bsn",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
+    "gemeente",
+]
 
 
 def feedback_rows(lines: pd.DataFrame, found: pd.DataFrame, bestand: dict) -> pd.DataFrame:
     """One row per rejected line: provenance, the line's values and its findings joined (one per text line)."""
     rejected = lines[lines["status"] == AFGEKEURD].sort_values(["ontvanger", "batch", "id"], kind="mergesort")
     derived = ["productperiode_afgeleid"] if "productperiode_afgeleid" in lines.columns else []
-    cols = ["aanbieder", "batch", "bestand", "blad", "rij", *ROW_FIELDS, *derived, "retourcode", "regel", "omschrijving", "melding"]
+    cols = [
+        "aanbieder",
+        "batch",
+        "bestand",
+        "blad",
+        "rij",
+        *ROW_FIELDS,
+        *derived,
+        "retourcode",
+        "regel",
+        "omschrijving",
+        "melding",
+    ]
     if rejected.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
     rules = load_rules()

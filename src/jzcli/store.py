@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -261,7 +261,7 @@ class Store:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, db: str | None = None, *, create: bool = True) -> "Store":
+    def open(cls, db: str | None = None, *, create: bool = True) -> Store:
         url = resolve_url(db)
         try:
             parsed = sa.engine.make_url(url)
@@ -330,7 +330,7 @@ class Store:
         return dict(row) if row else None
 
     def add_batch(self, conn: Connection, **values) -> int:
-        values.setdefault("geimporteerd_op", datetime.now(timezone.utc))
+        values.setdefault("geimporteerd_op", datetime.now(UTC))
         values.setdefault("gebruiker", _os_user())
         if isinstance(values.get("details"), dict):
             values["details"] = json.dumps(values["details"], ensure_ascii=False, default=str)
@@ -350,14 +350,19 @@ class Store:
         the latest was given (``beoordeeld_op``, UTC). Batches with no judged line are absent."""
         t, v = declaratieregels, beoordelingen
         query = (
-            sa.select(t.c.batch, sa.func.count(v.c.regel_id).label("beoordeeld"), sa.func.max(v.c.beoordeeld_op).label("beoordeeld_op"))
+            sa.select(
+                t.c.batch,
+                sa.func.count(v.c.regel_id).label("beoordeeld"),
+                sa.func.max(v.c.beoordeeld_op).label("beoordeeld_op"),
+            )
             .select_from(t.join(v, v.c.regel_id == t.c.id))
             .group_by(t.c.batch)
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return pd.DataFrame(
-            [(int(b), int(n), pd.Timestamp(when)) for b, n, when in rows], columns=["batch", "beoordeeld", "beoordeeld_op"]
+            [(int(b), int(n), pd.Timestamp(when)) for b, n, when in rows],
+            columns=["batch", "beoordeeld", "beoordeeld_op"],
         )
 
     # ------------------------------------------------------------------ bulk reads
@@ -381,7 +386,12 @@ class Store:
     def read_frame(self, query) -> pd.DataFrame:
         """A select's rows as a frame, read with ``read_chunks``."""
         chunks: list[pd.DataFrame] = []
-        names = self.read_chunks(query, lambda names, rows: chunks.append(_shared_text(pd.DataFrame.from_records(rows, columns=names, coerce_float=False))))
+        names = self.read_chunks(
+            query,
+            lambda names, rows: chunks.append(
+                _shared_text(pd.DataFrame.from_records(rows, columns=names, coerce_float=False))
+            ),
+        )
         if not chunks:
             return pd.DataFrame(columns=names)
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
@@ -405,7 +415,8 @@ class Store:
         # Converted a slice at a time while the driver consumes the rows: the plain Python values
         # of a million lines never exist at once (1M-line import: 680 -> 475 MB peak RSS).
         rows = itertools.chain.from_iterable(
-            _plain_rows(frame.iloc[start : start + PLAIN_ROWS_CHUNK]) for start in range(0, len(frame), PLAIN_ROWS_CHUNK)
+            _plain_rows(frame.iloc[start : start + PLAIN_ROWS_CHUNK])
+            for start in range(0, len(frame), PLAIN_ROWS_CHUNK)
         )
         raw = conn.connection.driver_connection
         if self.dialect == "postgresql":
@@ -502,7 +513,11 @@ def _shared_text(frame: pd.DataFrame) -> pd.DataFrame:
         codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
         if len(uniques) * 2 > len(col):
             continue  # mostly distinct: nothing to share
-        values = np.asarray(uniques, dtype=object).take(np.maximum(codes, 0)) if len(uniques) else np.full(len(col), None, dtype=object)
+        values = (
+            np.asarray(uniques, dtype=object).take(np.maximum(codes, 0))
+            if len(uniques)
+            else np.full(len(col), None, dtype=object)
+        )
         values[codes < 0] = None
         frame[name] = pd.Series(values, index=frame.index, dtype=col.dtype)
     return frame

@@ -83,7 +83,7 @@ import importlib.util
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,13 @@ AFGEKEURD = "afgekeurd"
 LINE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS, "periode_uit_maand"]
 
 # Rule modules, imported in this order so they register (the registry order is the report order).
-RULE_MODULES = ("jzcli.rules.message", "jzcli.rules.line", "jzcli.rules.contract", "jzcli.rules.allocation", "jzcli.rules.history")
+RULE_MODULES = (
+    "jzcli.rules.message",
+    "jzcli.rules.line",
+    "jzcli.rules.contract",
+    "jzcli.rules.allocation",
+    "jzcli.rules.history",
+)
 
 # Which rule rejects a line whose value for this field could not be read at import. Fields not
 # listed here are covered by JZ-I01.
@@ -127,8 +133,19 @@ IMPORT_FIELD_RULES = {
 
 # One finding record (JSON/CSV output): exactly these keys, in this order.
 RECORD_KEYS = [
-    "batch", "bron", "blad", "rij", "kolom", "waarde", "regel", "retourcode", "omschrijving", "melding", "ernst", "status",
-]  # fmt: skip
+    "batch",
+    "bron",
+    "blad",
+    "rij",
+    "kolom",
+    "waarde",
+    "regel",
+    "retourcode",
+    "omschrijving",
+    "melding",
+    "ernst",
+    "status",
+]
 
 FINDING_FRAME_COLUMNS = ["regel_id", *RECORD_KEYS]
 
@@ -249,7 +266,12 @@ def import_failures(ctx: Context, fields: Iterable[str]) -> pd.DataFrame:
     where = np.where(kolom != "", " in column '" + kolom + "'", "")
     melding = f["veld"].astype(str) + " could not be read ('" + shown + "'" + where + "): " + f["melding"].astype(str)
     return pd.DataFrame(
-        {"id": f["regel_id"].astype("int64").to_numpy(), "kolom": f["veld"].to_numpy(), "waarde": raw.to_numpy(), "melding": melding.to_numpy()}
+        {
+            "id": f["regel_id"].astype("int64").to_numpy(),
+            "kolom": f["veld"].to_numpy(),
+            "waarde": raw.to_numpy(),
+            "melding": melding.to_numpy(),
+        }
     )[FINDING_COLUMNS]
 
 
@@ -273,10 +295,19 @@ def failed_import(ctx: Context, fields: Iterable[str]) -> pd.Series:
 
 
 def empty_findings() -> pd.DataFrame:
-    return pd.DataFrame({"id": pd.Series(dtype="int64"), "kolom": pd.Series(dtype=object), "waarde": pd.Series(dtype=object), "melding": pd.Series(dtype=object)})
+    return pd.DataFrame(
+        {
+            "id": pd.Series(dtype="int64"),
+            "kolom": pd.Series(dtype=object),
+            "waarde": pd.Series(dtype=object),
+            "melding": pd.Series(dtype=object),
+        }
+    )
 
 
-def make_findings(lines: pd.DataFrame, melding: pd.Series | str, kolom: str | None, waarde: pd.Series | None = None) -> pd.DataFrame:
+def make_findings(
+    lines: pd.DataFrame, melding: pd.Series | str, kolom: str | None, waarde: pd.Series | None = None
+) -> pd.DataFrame:
     """Findings for the rows of ``lines`` (a filtered ctx.lines): aligned Series or scalars."""
     frame = pd.DataFrame({"id": lines["id"].astype("int64").to_numpy()})
     frame["kolom"] = kolom
@@ -537,7 +568,9 @@ def load_lines(store: Store, where=None) -> pd.DataFrame:
     data = _read_lines(store, query)
     n = len(data["id"])
     # copy=False: the columns are this frame's own; a copy would cost ~100 MB per million lines
-    return pd.DataFrame({c: data.pop(c) if c in data else _no_values(c, n) for c in LINE_COLUMNS}, index=pd.RangeIndex(n), copy=False)
+    return pd.DataFrame(
+        {c: data.pop(c) if c in data else _no_values(c, n) for c in LINE_COLUMNS}, index=pd.RangeIndex(n), copy=False
+    )
 
 
 NOTHING = object()
@@ -554,7 +587,9 @@ def _relevant_lines(store: Store, opnieuw: bool, gemeente, aanbieder, batch):
         return None
     query = sa.select(t.c.batch, t.c.aanbieder).distinct()
     if not opnieuw:
-        query = query.select_from(t.outerjoin(beoordelingen, beoordelingen.c.regel_id == t.c.id)).where(beoordelingen.c.regel_id.is_(None))
+        query = query.select_from(t.outerjoin(beoordelingen, beoordelingen.c.regel_id == t.c.id)).where(
+            beoordelingen.c.regel_id.is_(None)
+        )
     if scope is not None:
         query = query.where(scope)
     with store.engine.connect() as conn:
@@ -601,7 +636,9 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
         return []
     # the version of each allocation this file makes current: its latest, if not older than the stored one
     v = v.assign(_del=deleting, _pos=np.arange(len(v)), _when=pd.to_datetime(v["toewijzingsdatum"]))
-    last = v.sort_values(["_when", "_pos"], na_position="first", kind="mergesort").drop_duplicates(["gemeente", "toewijzingnummer"], keep="last")
+    last = v.sort_values(["_when", "_pos"], na_position="first", kind="mergesort").drop_duplicates(
+        ["gemeente", "toewijzingnummer"], keep="last"
+    )
     last = last[last["_del"]]
     cur = current[~current["verwijderd"].astype(bool)].set_index(["gemeente", "toewijzingnummer"])
     keys = pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])
@@ -613,7 +650,11 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
     last = last[pd.isna(stored_when) | (last["_when"].to_numpy() >= stored_when)]
     if last.empty:
         return []
-    alloc_id = cur["id"].reindex(pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])).to_numpy()
+    alloc_id = (
+        cur["id"]
+        .reindex(pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)]))
+        .to_numpy()
+    )
     # the approved lines of the aanbieders concerned, matched and credit-linked as validate does
     t = declaratieregels
     agbs = sorted({a for a in last["aanbieder"].dropna().astype(str)})
@@ -628,7 +669,11 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
     lines["gecrediteerd"] = False
     lines["crediteert"] = no_ints(len(lines))
     _link_approved_credits(lines, np.ones(len(lines), dtype=bool), pd.Index(lines["id"]))
-    live = lines[(lines["debet_credit"] != CREDIT).to_numpy() & ~lines["gecrediteerd"].astype(bool).to_numpy() & lines["toewijzing_id"].notna().to_numpy()]
+    live = lines[
+        (lines["debet_credit"] != CREDIT).to_numpy()
+        & ~lines["gecrediteerd"].astype(bool).to_numpy()
+        & lines["toewijzing_id"].notna().to_numpy()
+    ]
     out = []
     for row, aid in zip(last.itertuples(index=False), alloc_id):
         mine = live[(live["toewijzing_id"] == int(aid)).to_numpy()].sort_values("id")
@@ -645,11 +690,19 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
         )
         out.append(
             {
-                "bron": row.bron, "blad": row.blad, "rij": int(row.rij), "kolom": "reden_wijziging", "veld": "reden_wijziging",
-                "waarde": row.reden_wijziging, "regel": REFUSED_DELETION, "melding": melding,
-                "toewijzingnummer": row.toewijzingnummer, "gemeente": row.gemeente, "regels": where_lines,
+                "bron": row.bron,
+                "blad": row.blad,
+                "rij": int(row.rij),
+                "kolom": "reden_wijziging",
+                "veld": "reden_wijziging",
+                "waarde": row.reden_wijziging,
+                "regel": REFUSED_DELETION,
+                "melding": melding,
+                "toewijzingnummer": row.toewijzingnummer,
+                "gemeente": row.gemeente,
+                "regels": where_lines,
             }
-        )  # fmt: skip
+        )
     return out
 
 
@@ -682,13 +735,19 @@ def _load_verdicts(store: Store, where=None) -> pd.DataFrame:
         query = query.where(beoordelingen.c.regel_id.in_(sa.select(declaratieregels.c.id).where(where)))
     v = store.read_frame(query)
     if v.empty:
-        return pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "status": pd.Series(dtype=object), "ronde": pd.Series(dtype="int64")})
+        return pd.DataFrame(
+            {"regel_id": pd.Series(dtype="int64"), "status": pd.Series(dtype=object), "ronde": pd.Series(dtype="int64")}
+        )
     return v.astype({"regel_id": "int64", "ronde": "int64"})
 
 
 def _load_import_findings(store: Store) -> pd.DataFrame:
     t = importbevindingen
-    f = store.read_frame(sa.select(t.c.regel_id, t.c.veld, t.c.kolom, t.c.waarde, t.c.regel, t.c.melding).where(t.c.regel_id.is_not(None)).order_by(t.c.id))
+    f = store.read_frame(
+        sa.select(t.c.regel_id, t.c.veld, t.c.kolom, t.c.waarde, t.c.regel, t.c.melding)
+        .where(t.c.regel_id.is_not(None))
+        .order_by(t.c.id)
+    )
     if f.empty:
         f = pd.DataFrame(columns=["regel_id", "veld", "kolom", "waarde", "regel", "melding"])
     f["regel_id"] = pd.array(f["regel_id"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
@@ -706,13 +765,17 @@ def load_berichten(store: Store) -> pd.DataFrame:
     (dict), one row per batch in batch order; dates as datetime64, totaal_ingediend Int64."""
     m = berichten
     cols = [c.name for c in m.columns]
-    f = store.read_frame(sa.select(m, batches.c.bestand, batches.c.details).join(batches, batches.c.id == m.c.batch).order_by(m.c.batch))
+    f = store.read_frame(
+        sa.select(m, batches.c.bestand, batches.c.details).join(batches, batches.c.id == m.c.batch).order_by(m.c.batch)
+    )
     if f.empty:
         f = pd.DataFrame({c: pd.Series(dtype=object) for c in [*cols, "bestand", "details"]})
     f["batch"] = pd.array(f["batch"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
     for c in BERICHT_DATES:
         f[c] = pd.to_datetime(f[c].astype(object).where(f[c].notna(), None), errors="coerce")
-    f["totaal_ingediend"] = pd.array(f["totaal_ingediend"].astype(object).where(f["totaal_ingediend"].notna(), None), dtype="Int64")
+    f["totaal_ingediend"] = pd.array(
+        f["totaal_ingediend"].astype(object).where(f["totaal_ingediend"].notna(), None), dtype="Int64"
+    )
     for c in cols:
         if c not in ("batch", "totaal_ingediend", *BERICHT_DATES):
             f[c] = f[c].astype(object).where(f[c].notna(), None)
@@ -744,7 +807,14 @@ def _load_sheets(store: Store) -> pd.DataFrame:
             month = 0
             if "periode" in columns:
                 month = (0 if "begindatum" in columns else 1) | (0 if "einddatum" in columns else 2)
-            rows.append({"batch": int(bid), "blad": sheet.get("blad"), "vermeld_totaal": None if total is None else int(total), "maand": month})
+            rows.append(
+                {
+                    "batch": int(bid),
+                    "blad": sheet.get("blad"),
+                    "vermeld_totaal": None if total is None else int(total),
+                    "maand": month,
+                }
+            )
     frame = pd.DataFrame(rows, columns=["batch", "blad", "vermeld_totaal", "maand"])
     frame["blad"] = frame["blad"].astype(object).where(frame["blad"].notna(), "")
     frame["vermeld_totaal"] = pd.array(frame["vermeld_totaal"], dtype="Int64")
@@ -787,7 +857,11 @@ def productperiode_afgeleid(store: Store, lines: pd.DataFrame) -> pd.Series:
     sheet's columns, as validate does. For exports: one small query for the JZ-P01 findings."""
     if lines.empty:
         return pd.Series([], index=lines.index, dtype=object)
-    stored = pd.array(lines["periode_uit_maand"], dtype="Int64") if "periode_uit_maand" in lines.columns else no_ints(len(lines))
+    stored = (
+        pd.array(lines["periode_uit_maand"], dtype="Int64")
+        if "periode_uit_maand" in lines.columns
+        else no_ints(len(lines))
+    )
     bits = np.asarray(stored.fillna(-1), dtype="int64")
     old = bits < 0
     if old.any():
@@ -836,13 +910,40 @@ def load_products(store: Store) -> pd.DataFrame:
 
 
 def _empty_toewijzingen() -> pd.DataFrame:
-    cols = ["id", "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum",
-            "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging", "toewijzingsdatum", "verwijderd"]  # fmt: skip
+    cols = [
+        "id",
+        "toewijzingnummer",
+        "bsn",
+        "aanbieder",
+        "gemeente",
+        "productcategorie",
+        "productcode",
+        "ingangsdatum",
+        "einddatum",
+        "volume",
+        "eenheid",
+        "frequentie",
+        "budget",
+        "reden_wijziging",
+        "toewijzingsdatum",
+        "verwijderd",
+    ]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).assign(id=pd.Series(dtype="int64"))
 
 
 def _empty_products() -> pd.DataFrame:
-    cols = ["contract", "gemeente", "aanbieders", "productcategorie", "productcode", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van", "geldig_tot"]
+    cols = [
+        "contract",
+        "gemeente",
+        "aanbieders",
+        "productcategorie",
+        "productcode",
+        "eenheid",
+        "tarief",
+        "uitvoeringsvariant",
+        "geldig_van",
+        "geldig_tot",
+    ]
     return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
 
 
@@ -879,7 +980,10 @@ def _norm_products(products: pd.DataFrame) -> pd.DataFrame:
         return items or ["*"]
 
     col = p["aanbieders"] if "aanbieders" in p.columns else pd.Series([None] * len(p))
-    codes, uniques = pd.factorize(col.map(lambda v: json.dumps(v, sort_keys=True, default=str) if not isinstance(v, str) else v), use_na_sentinel=False)
+    codes, uniques = pd.factorize(
+        col.map(lambda v: json.dumps(v, sort_keys=True, default=str) if not isinstance(v, str) else v),
+        use_na_sentinel=False,
+    )
     parsed = [allowed(col.iloc[np.flatnonzero(codes == i)[0]]) for i in range(len(uniques))]
     p["_aanbieder"] = [parsed[c] for c in codes] if len(p) else []
     p = p.explode("_aanbieder")
@@ -1045,14 +1149,20 @@ def derive(
     month = begin.dt.year * 12 + begin.dt.month - 1
     now = today.year * 12 + today.month - 1
     latest = month.groupby(lines["batch"]).transform("max").fillna(now).astype("int64")
-    lines["declaratieperiode"] = pd.to_datetime(pd.DataFrame({"year": latest // 12, "month": latest % 12 + 1, "day": 1}))
+    lines["declaratieperiode"] = pd.to_datetime(
+        pd.DataFrame({"year": latest // 12, "month": latest % 12 + 1, "day": 1})
+    )
 
     # totals per sheet (TR358)
     sheet_key = lines["blad"].astype(object).where(lines["blad"].notna(), "")
     keys = pd.MultiIndex.from_arrays([lines["batch"], sheet_key])
     signed = signed_amount(lines)
-    grouped = pd.DataFrame({"batch": lines["batch"], "blad": sheet_key, "signed": signed, "missing": lines["bedrag"].isna()})
-    agg = grouped.groupby(["batch", "blad"]).agg(total=("signed", "sum"), missing=("missing", "any"), n=("signed", "size"))
+    grouped = pd.DataFrame(
+        {"batch": lines["batch"], "blad": sheet_key, "signed": signed, "missing": lines["bedrag"].isna()}
+    )
+    agg = grouped.groupby(["batch", "blad"]).agg(
+        total=("signed", "sum"), missing=("missing", "any"), n=("signed", "size")
+    )
     agg.loc[agg["missing"], "total"] = np.nan
     lines["blad_totaal"] = pd.array(agg["total"].reindex(keys).to_numpy(), dtype="Int64")
     lines["blad_regels"] = agg["n"].reindex(keys).to_numpy().astype("int64")
@@ -1063,7 +1173,11 @@ def derive(
     else:
         lines["blad_vermeld_totaal"] = no_ints(len(lines))
         month = np.zeros(len(lines), dtype="int64")
-    stored = pd.array(lines["periode_uit_maand"], dtype="Int64") if "periode_uit_maand" in lines.columns else no_ints(len(lines))
+    stored = (
+        pd.array(lines["periode_uit_maand"], dtype="Int64")
+        if "periode_uit_maand" in lines.columns
+        else no_ints(len(lines))
+    )
     bits = np.where(pd.isna(stored), month, np.asarray(stored.fillna(0), dtype="int64"))
     lines["begin_uit_maand"] = (bits & 1) > 0
     lines["eind_uit_maand"] = (bits & 2) > 0
@@ -1088,7 +1202,9 @@ def _per_code_and_date(lines: pd.DataFrame, value) -> pd.Series:
         return out
     on = date_text(lines.loc[retired, "begindatum"])
     pairs = pd.DataFrame({"gemeente": gem[retired].astype(str), "on": on.where(on != "", None)})
-    values = {(g, d): value(g, d if isinstance(d, str) else None) for g, d in pairs.drop_duplicates().itertuples(index=False)}
+    values = {
+        (g, d): value(g, d if isinstance(d, str) else None) for g, d in pairs.drop_duplicates().itertuples(index=False)
+    }
     out[retired] = [values[k] for k in zip(pairs["gemeente"], pairs["on"])]
     return out
 
@@ -1156,7 +1272,9 @@ def split_text(lines: pd.DataFrame) -> pd.Series:
     return _per_code_and_date(lines, text)
 
 
-def _derive_agreements(lines: pd.DataFrame, products: pd.DataFrame, toewijzingen: pd.DataFrame, import_findings: pd.DataFrame) -> None:
+def _derive_agreements(
+    lines: pd.DataFrame, products: pd.DataFrame, toewijzingen: pd.DataFrame, import_findings: pd.DataFrame
+) -> None:
     """The contract product, the unit and category taken from it, and the allocation of every line."""
     contract = contract_lookup(lines, products)
     for c in contract.columns:
@@ -1171,7 +1289,10 @@ def _derive_agreements(lines: pd.DataFrame, products: pd.DataFrame, toewijzingen
     # eenheid "stuks": take 82/84 from the contract
     lines["eenheid_uit_contract"] = False
     if len(import_findings):
-        amb = import_findings[(import_findings["veld"] == "eenheid") & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)]
+        amb = import_findings[
+            (import_findings["veld"] == "eenheid")
+            & import_findings["melding"].astype(str).str.startswith(AMBIGUOUS_EENHEID)
+        ]
         if len(amb):
             unit = lines.set_index("id")["contract_eenheid"]
             cu = amb["regel_id"].map(unit)
@@ -1223,9 +1344,17 @@ def content_groups(frame: pd.DataFrame) -> pd.Series:
         return pd.Series(dtype="int64", index=frame.index)
     k = pd.DataFrame({c: frame[c] for c in CONTENT_COLUMNS}, index=frame.index)
     k["gemeente"] = judged_gemeente(frame)  # a merged code and its successor's: one gemeente
-    tw = pd.Series(pd.array(frame["toewijzing_id"], dtype="Int64"), index=frame.index) if "toewijzing_id" in frame.columns else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    tw = (
+        pd.Series(pd.array(frame["toewijzing_id"], dtype="Int64"), index=frame.index)
+        if "toewijzing_id" in frame.columns
+        else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    )
     k["_tw_id"] = tw.fillna(-1).astype("int64")
-    k["_tw_nr"] = frame["toewijzingnummer"].astype(object).where(tw.isna().to_numpy() & frame["toewijzingnummer"].notna().to_numpy(), "")
+    k["_tw_nr"] = (
+        frame["toewijzingnummer"]
+        .astype(object)
+        .where(tw.isna().to_numpy() & frame["toewijzingnummer"].notna().to_numpy(), "")
+    )
     groups = k.groupby(list(k.columns), dropna=False, sort=False).ngroup().astype("int64")
     complete = frame[CONTENT_REQUIRED].notna().all(axis=1)
     return groups.where(complete, -1).astype("int64")
@@ -1239,8 +1368,12 @@ def content_keys(*frames: pd.DataFrame) -> list[pd.Series]:
     cols = [*CONTENT_COLUMNS, "toewijzingnummer"]
     parts = []
     for f in frames:
-        p = pd.DataFrame({c: (f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)) for c in cols}, index=f.index)
-        p["toewijzing_id"] = pd.array(f["toewijzing_id"], dtype="Int64") if "toewijzing_id" in f.columns else no_ints(len(f))
+        p = pd.DataFrame(
+            {c: (f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)) for c in cols}, index=f.index
+        )
+        p["toewijzing_id"] = (
+            pd.array(f["toewijzing_id"], dtype="Int64") if "toewijzing_id" in f.columns else no_ints(len(f))
+        )
         parts.append(p.reset_index(drop=True))
     joined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     keys = content_groups(joined).to_numpy() if len(joined) else np.array([], dtype="int64")
@@ -1262,7 +1395,11 @@ def _message_columns(lines: pd.DataFrame, msgs: pd.DataFrame | None) -> None:
         ("declaratieperiode_begin", "declaratieperiode_begin"),
         ("declaratieperiode_eind", "declaratieperiode_eind"),
     ):
-        lines[col] = pd.to_datetime(lines["batch"].map(jw323[src])) if jw323 is not None else pd.Series(pd.NaT, index=lines.index, dtype="datetime64[ns]")
+        lines[col] = (
+            pd.to_datetime(lines["batch"].map(jw323[src]))
+            if jw323 is not None
+            else pd.Series(pd.NaT, index=lines.index, dtype="datetime64[ns]")
+        )
     if xml.any():
         begin = lines.loc[xml, "declaratieperiode_begin"]
         lines.loc[xml, "declaratieperiode"] = begin.dt.to_period("M").dt.to_timestamp().to_numpy()
@@ -1281,8 +1418,18 @@ def _resolve_categories(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None
     cat[from_contract] = lines.loc[from_contract, "productcategorie"].astype(str).to_numpy()
     bron[from_contract] = "contract"
     open_ = lines["productcategorie"].isna().to_numpy() & lines["toewijzing_id"].notna().to_numpy()
-    if n and open_.any() and toewijzingen is not None and len(toewijzingen) and "productcategorie" in toewijzingen.columns:
-        t = toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64")).drop_duplicates("id").set_index("id")["productcategorie"]
+    if (
+        n
+        and open_.any()
+        and toewijzingen is not None
+        and len(toewijzingen)
+        and "productcategorie" in toewijzingen.columns
+    ):
+        t = (
+            toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64"))
+            .drop_duplicates("id")
+            .set_index("id")["productcategorie"]
+        )
         t = t.astype(object).where(t.notna(), None)
         found = lines.loc[open_, "toewijzing_id"].map(t)
         found = found[found.notna()]
@@ -1304,7 +1451,9 @@ def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
     if not todo.any() or toewijzingen is None or toewijzingen.empty:
         return
     t = toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64")).drop_duplicates("id").set_index("id")
-    deleted = t["verwijderd"].fillna(False).astype(bool) if "verwijderd" in t.columns else pd.Series(False, index=t.index)
+    deleted = (
+        t["verwijderd"].fillna(False).astype(bool) if "verwijderd" in t.columns else pd.Series(False, index=t.index)
+    )
     ids = lines.loc[todo, "toewijzing_id"]
     start = pd.to_datetime(ids.map(t["ingangsdatum"]))
     stop = pd.to_datetime(ids.map(t["einddatum"]))
@@ -1320,7 +1469,13 @@ def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
     parts = pd.Series("", index=begin.index, dtype=object)
     parts = parts.where(~later, "begindatum " + start.dt.strftime("%Y-%m-%d").astype(object) + " = the ingangsdatum")
     both = later & earlier
-    parts = parts.where(~earlier, parts.where(~both, parts + ", ") + "einddatum " + stop.dt.strftime("%Y-%m-%d").astype(object) + " = the einddatum")
+    parts = parts.where(
+        ~earlier,
+        parts.where(~both, parts + ", ")
+        + "einddatum "
+        + stop.dt.strftime("%Y-%m-%d").astype(object)
+        + " = the einddatum",
+    )
     text = "ProductPeriode from the month " + month + " (month column), with " + parts + label
     changed = later | earlier
     lines.loc[changed[changed].index, "productperiode_afgeleid"] = text[changed].to_numpy()
@@ -1349,7 +1504,10 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
         {
             "debet_id": pd.array([pd.NA] * n, dtype="Int64"),
             "reden": pd.Series(["geen_debet"] * n, dtype=object),
-            "via": pd.Series(np.where(credits["vorig_referentienummer"].notna(), "referentienummer", "inhoud") if n else [], dtype=object),
+            "via": pd.Series(
+                np.where(credits["vorig_referentienummer"].notna(), "referentienummer", "inhoud") if n else [],
+                dtype=object,
+            ),
             "debet_ref": pd.Series([None] * n, dtype=object),
         },
         index=credits.index,
@@ -1360,7 +1518,11 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     if h is None or h.empty:
         return out
     debets = h[h["debet_credit"] != CREDIT]
-    cred = debets["gecrediteerd"].astype(bool) if "gecrediteerd" in debets.columns else pd.Series(False, index=debets.index)
+    cred = (
+        debets["gecrediteerd"].astype(bool)
+        if "gecrediteerd" in debets.columns
+        else pd.Series(False, index=debets.index)
+    )
     debets = debets.assign(_cred=cred.to_numpy())
 
     # --- by vorig_referentienummer ------------------------------------------------------
@@ -1370,8 +1532,22 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
             d = debets[debets["referentie_sleutel"].isin(set(c["vorig_sleutel"])).to_numpy()]
         else:
             d = debets[debets["referentienummer"].isin(set(c["vorig_referentienummer"])).to_numpy()]
-        left = pd.DataFrame({"_idx": c.index, "_id": c["id"].to_numpy(), "aanbieder": c["aanbieder"].astype(object).to_numpy(), "ref": c["vorig_referentienummer"].astype(object).to_numpy()})
-        right = pd.DataFrame({"aanbieder": d["aanbieder"].astype(object).to_numpy(), "ref": d["referentienummer"].astype(object).to_numpy(), "d_id": d["id"].to_numpy(), "d_cred": d["_cred"].to_numpy()})
+        left = pd.DataFrame(
+            {
+                "_idx": c.index,
+                "_id": c["id"].to_numpy(),
+                "aanbieder": c["aanbieder"].astype(object).to_numpy(),
+                "ref": c["vorig_referentienummer"].astype(object).to_numpy(),
+            }
+        )
+        right = pd.DataFrame(
+            {
+                "aanbieder": d["aanbieder"].astype(object).to_numpy(),
+                "ref": d["referentienummer"].astype(object).to_numpy(),
+                "d_id": d["id"].to_numpy(),
+                "d_cred": d["_cred"].to_numpy(),
+            }
+        )
         right = right.sort_values("d_id").drop_duplicates(["aanbieder", "ref"], keep="first")
         m = left.merge(right, on=["aanbieder", "ref"], how="inner")
         if len(m):
@@ -1386,7 +1562,15 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     if len(c):
         keys = ["_key", "bedrag"]
         credit_key, debet_key = content_keys(c, debets)
-        left = pd.DataFrame({"_key": credit_key, "bedrag": pd.array(c["bedrag"], dtype="Int64"), "_idx": c.index, "_id": c["id"].to_numpy()}, index=c.index)
+        left = pd.DataFrame(
+            {
+                "_key": credit_key,
+                "bedrag": pd.array(c["bedrag"], dtype="Int64"),
+                "_idx": c.index,
+                "_id": c["id"].to_numpy(),
+            },
+            index=c.index,
+        )
         left = left[(left["_key"] >= 0) & left["bedrag"].notna()]
         left["bedrag"] = left["bedrag"].astype("int64")
         wanted = debet_key.isin(set(left["_key"]))
@@ -1419,7 +1603,9 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
                 out.loc[again["_idx"].to_numpy(), "debet_id"] = again["d_id"].to_numpy()
                 out.loc[again["_idx"].to_numpy(), "reden"] = "al_gecrediteerd"
                 # several credits for one free debet: the ones after the first are "again"
-                taken = rest[~rest["_idx"].isin(again["_idx"])].merge(free.drop_duplicates(keys)[keys + ["d_id"]], on=keys, how="inner")
+                taken = rest[~rest["_idx"].isin(again["_idx"])].merge(
+                    free.drop_duplicates(keys)[keys + ["d_id"]], on=keys, how="inner"
+                )
                 out.loc[taken["_idx"].to_numpy(), "debet_id"] = taken["d_id"].to_numpy()
                 out.loc[taken["_idx"].to_numpy(), "reden"] = "al_gecrediteerd"
     return out
@@ -1467,12 +1653,16 @@ def _steps(lines: pd.DataFrame) -> list[list[int]]:
     pairs = pd.DataFrame({"batch": lines["batch"].to_numpy(), "key": aanbieder.to_numpy()}).drop_duplicates()
     pairs["key"] = "a:" + pairs["key"].astype(str)
     tw = lines["toewijzing_id"] if "toewijzing_id" in lines.columns else pd.Series(pd.NA, index=lines.index)
-    shared = pd.DataFrame({"tw": pd.array(tw, dtype="Int64"), "a": aanbieder.to_numpy(), "batch": lines["batch"].to_numpy()}).dropna(subset=["tw"])
+    shared = pd.DataFrame(
+        {"tw": pd.array(tw, dtype="Int64"), "a": aanbieder.to_numpy(), "batch": lines["batch"].to_numpy()}
+    ).dropna(subset=["tw"])
     if len(shared):
         multi = shared.groupby("tw")["a"].nunique()
         multi = multi[multi > 1].index
         s = shared[shared["tw"].isin(multi)]
-        pairs = pd.concat([pairs, pd.DataFrame({"batch": s["batch"].to_numpy(), "key": ("t:" + s["tw"].astype(str)).to_numpy()})])
+        pairs = pd.concat(
+            [pairs, pd.DataFrame({"batch": s["batch"].to_numpy(), "key": ("t:" + s["tw"].astype(str)).to_numpy()})]
+        )
     pairs = pairs.drop_duplicates()
     keys_of = pairs.groupby("batch")["key"].apply(list)
     last: dict[str, int] = {}
@@ -1551,8 +1741,20 @@ def message_pointers(lines: pd.DataFrame, hits: pd.DataFrame) -> pd.DataFrame:
     ref = f["referentienummer"].astype(object)
     ref_text = pd.Series(np.where(pd.notna(ref), " (referentienummer " + text_of(ref) + ")", ""), dtype=object)
     more = pd.Series(broken.reindex(others["batch"].to_numpy()).fillna(1).astype(int).to_numpy() - 1)
-    more_text = pd.Series(np.where(more > 0, " (and " + more.astype(str) + " more line" + np.where(more > 1, "s", "") + ")", ""), dtype=object)
-    melding = what + text_of(f["regel"]) + " on line " + text_of(f["rij"].astype("Int64")) + ref_text + more_text + ": " + text_of(f["melding"])
+    more_text = pd.Series(
+        np.where(more > 0, " (and " + more.astype(str) + " more line" + np.where(more > 1, "s", "") + ")", ""),
+        dtype=object,
+    )
+    melding = (
+        what
+        + text_of(f["regel"])
+        + " on line "
+        + text_of(f["rij"].astype("Int64"))
+        + ref_text
+        + more_text
+        + ": "
+        + text_of(f["melding"])
+    )
     return pd.DataFrame(
         {
             "id": others["id"].astype("int64").to_numpy(),
@@ -1674,17 +1876,25 @@ def validate(
 
     relevant = _relevant_lines(store, opnieuw, gemeente, aanbieder, batch)
     if relevant is NOTHING:
-        return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
+        return ValidationResult(
+            ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame()
+        )
     lines = load_lines(store, relevant)
     # a full re-run judges every line: the old verdicts do not matter
     whole_rerun = opnieuw and _scope_sql(gemeente, aanbieder, batch) is None
     verdicts = _load_verdicts(store, relevant) if not whole_rerun else _load_verdicts(store, sa.false())
-    status = lines["id"].map(verdicts.set_index("regel_id")["status"]) if len(verdicts) else pd.Series(None, index=lines.index, dtype=object)
+    status = (
+        lines["id"].map(verdicts.set_index("regel_id")["status"])
+        if len(verdicts)
+        else pd.Series(None, index=lines.index, dtype=object)
+    )
     in_scope = _scope(lines, gemeente, aanbieder, batch)
     judge = in_scope if opnieuw else in_scope & status.isna()
     ronde = _last_round(store) + 1
     if not judge.any():
-        return ValidationResult(ronde=None, verdicts=_verdict_frame(lines.iloc[0:0], {}), findings=_empty_finding_frame())
+        return ValidationResult(
+            ronde=None, verdicts=_verdict_frame(lines.iloc[0:0], {}), findings=_empty_finding_frame()
+        )
 
     imports = _load_import_findings(store)
     toewijzingen = load_toewijzingen(store)
@@ -1699,9 +1909,16 @@ def validate(
     # rejects messages. TR056 is the one rule that counts every message received.
     tiers = message_tiers(rules)
     tier_rules = {k for tier in tiers for k in tier}
-    decl_all = lines.loc[lines["declaratienummer"].notna() & lines["aanbieder"].notna(), ["aanbieder", "declaratienummer", "batch", "bron"]]
-    decl_all = decl_all.drop_duplicates(["aanbieder", "declaratienummer", "batch"]).sort_values("batch", kind="mergesort")
-    not_sent_batches = rejected_messages(store, tier_rules) - set(lines.loc[judge.to_numpy(), "batch"].unique().tolist())
+    decl_all = lines.loc[
+        lines["declaratienummer"].notna() & lines["aanbieder"].notna(),
+        ["aanbieder", "declaratienummer", "batch", "bron"],
+    ]
+    decl_all = decl_all.drop_duplicates(["aanbieder", "declaratienummer", "batch"]).sort_values(
+        "batch", kind="mergesort"
+    )
+    not_sent_batches = rejected_messages(store, tier_rules) - set(
+        lines.loc[judge.to_numpy(), "batch"].unique().tolist()
+    )
 
     def first_use() -> pd.DataFrame:
         sent = decl_all[~decl_all["batch"].isin(not_sent_batches)]
@@ -1734,10 +1951,16 @@ def validate(
 
     def whole_context(frame: pd.DataFrame) -> Context:
         return Context(
-            lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
-            import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
-            declaratienummers=decl, berichten=msgs, history_complete=history_complete,
-        )  # fmt: skip
+            lines=frame,
+            history=current_history(),
+            toewijzingen=toewijzingen,
+            products=products,
+            import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
+            today=today,
+            declaratienummers=decl,  # noqa: B023 (called within the iteration)
+            berichten=msgs,
+            history_complete=history_complete,
+        )
 
     # Rules that look at one line at a time (and its batch's derived columns) give the same verdict
     # whatever else is judged with it: run them once over every line to judge. Level 2 first: a
@@ -1769,10 +1992,17 @@ def validate(
 
             def message_context(frame: pd.DataFrame) -> Context:
                 return Context(
-                    lines=frame, history=current_history(), toewijzingen=toewijzingen, products=products,
-                    import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])], today=today,
-                    earlier_in_batch=todo.iloc[0:0], declaratienummers=decl, berichten=msgs, history_complete=history_complete,
-                )  # fmt: skip
+                    lines=frame,
+                    history=current_history(),
+                    toewijzingen=toewijzingen,
+                    products=products,
+                    import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
+                    today=today,
+                    earlier_in_batch=todo.iloc[0:0],
+                    declaratienummers=decl,  # noqa: B023 (called within the iteration)
+                    berichten=msgs,
+                    history_complete=history_complete,
+                )
 
             found_messages, rejected_batches = judge_messages(messages, message_context, tiers)
             del messages
@@ -1795,8 +2025,8 @@ def validate(
                     products=products,
                     import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
                     today=today,
-                    earlier_in_batch=earlier,
-                    declaratienummers=decl,
+                    earlier_in_batch=earlier,  # noqa: B023 (called within the iteration)
+                    declaratienummers=decl,  # noqa: B023 (called within the iteration)
                     berichten=msgs,
                     history_complete=history_complete,
                 )
@@ -1829,7 +2059,7 @@ def validate(
         all_findings.append(found)
         writes.append((step, todo_ids[in_step].tolist(), found))
 
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(dt.UTC)
     where = _scope_sql(gemeente, aanbieder, batch)
     derived = todo.loc[todo["categorie_bron"].notna().to_numpy(), ["id", "categorie_afgeleid", "categorie_bron"]]
     if opnieuw:
@@ -1847,7 +2077,9 @@ def validate(
                 _write(store, conn, step, ids, found, all_status, ronde, stamp, where)
                 _write_categories(store, conn, derived, ids)
 
-    found = pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
+    found = (
+        pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
+    )
     judged = todo
     return ValidationResult(
         ronde=ronde,
@@ -1908,7 +2140,17 @@ def _check_unjudged(conn, step: list[int], ids: list[int]) -> None:
         )
 
 
-def _write(store: Store, conn, step: list[int], ids: list[int], found: pd.DataFrame, status: dict[int, str], ronde: int, stamp, scope) -> None:
+def _write(
+    store: Store,
+    conn,
+    step: list[int],
+    ids: list[int],
+    found: pd.DataFrame,
+    status: dict[int, str],
+    ronde: int,
+    stamp,
+    scope,
+) -> None:
     """Write one step's verdicts and findings. Rejected lines are inserted from the frame; the
     approved ones (usually nearly all) by one INSERT … SELECT over the step's batches in scope
     that have no verdict, which must be exactly the approved lines (else another run interfered)."""
@@ -1916,14 +2158,23 @@ def _write(store: Store, conn, step: list[int], ids: list[int], found: pd.DataFr
     verdicts["status"] = verdicts["regel_id"].map(status)
     rejected = verdicts[verdicts["status"] == AFGEKEURD].assign(ronde=ronde)
     # a text timestamp: insert_frame writes datetime64 columns as dates only
-    rejected["beoordeeld_op"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00:00" if store.dialect == "postgresql" else "")
+    rejected["beoordeeld_op"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + (
+        "+00:00" if store.dialect == "postgresql" else ""
+    )
     store.insert_frame(conn, beoordelingen, rejected)
     t = declaratieregels
     unjudged = sa.and_(t.c.batch.in_(step), ~sa.exists().where(beoordelingen.c.regel_id == t.c.id))
     if scope is not None:
         unjudged = sa.and_(unjudged, scope)
-    approved = sa.select(t.c.id, sa.literal(GOEDGEKEURD, sa.String), sa.literal(ronde, sa.Integer), sa.literal(stamp, sa.DateTime(timezone=True)))
-    insert = beoordelingen.insert().from_select(["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged))
+    approved = sa.select(
+        t.c.id,
+        sa.literal(GOEDGEKEURD, sa.String),
+        sa.literal(ronde, sa.Integer),
+        sa.literal(stamp, sa.DateTime(timezone=True)),
+    )
+    insert = beoordelingen.insert().from_select(
+        ["regel_id", "status", "ronde", "beoordeeld_op"], approved.where(unjudged)
+    )
     if store.dialect == "sqlite":  # sqlite3 reports the rows an INSERT … SELECT wrote: no extra counting pass
         written = conn.execute(insert).rowcount
     else:  # psycopg through SQLAlchemy reports -1 here: count first
@@ -1999,7 +2250,9 @@ def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
     A line judged again in a later round belongs to that later round only."""
     ronde = _last_round(store) if ronde is None else int(ronde)
     if not ronde:
-        return ValidationResult(ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame())
+        return ValidationResult(
+            ronde=None, verdicts=_verdict_frame(load_lines(store, sa.false()), {}), findings=_empty_finding_frame()
+        )
     in_round = sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.ronde == ronde)
     verdicts = _load_verdicts(store, declaratieregels.c.id.in_(in_round))
     verdicts = verdicts[verdicts["ronde"] == ronde]
@@ -2014,7 +2267,11 @@ def stored_result(store: Store, ronde: int | None = None) -> ValidationResult:
     if len(found):
         found["id"] = found["id"].astype("int64")
         found["_order"] = found["regel"].map(rule_rank)
-    return ValidationResult(ronde=ronde, verdicts=_verdict_frame(lines, status), findings=_finding_frame(found if len(found) else None, lines, status))
+    return ValidationResult(
+        ronde=ronde,
+        verdicts=_verdict_frame(lines, status),
+        findings=_finding_frame(found if len(found) else None, lines, status),
+    )
 
 
 # ============================================================================ serialisation
@@ -2060,7 +2317,11 @@ def findings_records(result: ValidationResult | pd.DataFrame, *, show_bsn: bool 
 def findings_table(result: ValidationResult | pd.DataFrame, *, show_bsn: bool = False) -> pd.DataFrame:
     """The records as a frame with RECORD_KEYS columns (CSV and xlsx output)."""
     records = findings_records(result, show_bsn=show_bsn)
-    return pd.DataFrame.from_records(records, columns=RECORD_KEYS).astype(object).where(lambda f: f.notna(), None) if records else pd.DataFrame(columns=RECORD_KEYS, dtype=object)
+    return (
+        pd.DataFrame.from_records(records, columns=RECORD_KEYS).astype(object).where(lambda f: f.notna(), None)
+        if records
+        else pd.DataFrame(columns=RECORD_KEYS, dtype=object)
+    )
 
 
 def rule_summary(result: ValidationResult) -> pd.DataFrame:
@@ -2074,7 +2335,11 @@ def rule_summary(result: ValidationResult) -> pd.DataFrame:
     per_line = f.drop_duplicates(["regel", "regel_id"])
     per_line = per_line.assign(_amount=per_line["regel_id"].map(amounts).fillna(0).astype("int64"))
     g = per_line.groupby("regel", sort=False).agg(
-        retourcode=("retourcode", "first"), omschrijving=("omschrijving", "first"), ernst=("ernst", "first"), regels=("regel_id", "size"), bedrag=("_amount", "sum")
+        retourcode=("retourcode", "first"),
+        omschrijving=("omschrijving", "first"),
+        ernst=("ernst", "first"),
+        regels=("regel_id", "size"),
+        bedrag=("_amount", "sum"),
     )
     g = g.reset_index()
     g["_order"] = g["regel"].map(rule_rank)
@@ -2097,21 +2362,36 @@ def line_facts(store: Store, where=None, *, today: dt.date | None = None) -> pd.
     contract's productcategorie and eenheid for its product. Derived as ``validate`` derives them,
     from the agreements stored now; nothing of the line itself is changed."""
     lines = load_lines(store, where)
-    facts = pd.DataFrame(index=pd.Index(lines["id"].astype("int64"), name="id"), columns=LINE_FACT_COLUMNS, dtype=object)
+    facts = pd.DataFrame(
+        index=pd.Index(lines["id"].astype("int64"), name="id"), columns=LINE_FACT_COLUMNS, dtype=object
+    )
     if lines.empty:
         return facts
     derived = derive(
-        lines, load_products(store), load_toewijzingen(store), _load_import_findings(store), _load_sheets(store),
-        today or dt.date.today(), load_berichten(store),
-    )  # fmt: skip
+        lines,
+        load_products(store),
+        load_toewijzingen(store),
+        _load_import_findings(store),
+        _load_sheets(store),
+        today or dt.date.today(),
+        load_berichten(store),
+    )
     ids = derived["id"].astype("int64").to_numpy()
     toewijzingen = load_toewijzingen(store)
-    number = pd.Series(toewijzingen["toewijzingnummer"].to_numpy(dtype=object), index=toewijzingen["id"].astype("int64")) if len(toewijzingen) else pd.Series(dtype=object)
+    number = (
+        pd.Series(toewijzingen["toewijzingnummer"].to_numpy(dtype=object), index=toewijzingen["id"].astype("int64"))
+        if len(toewijzingen)
+        else pd.Series(dtype=object)
+    )
     matched = derived["toewijzing_id"]
-    facts["toewijzing_gevonden"] = [None if m is pd.NA or m is None else number.get(int(m)) for m in matched.to_numpy(dtype=object, na_value=None)]
+    facts["toewijzing_gevonden"] = [
+        None if m is pd.NA or m is None else number.get(int(m)) for m in matched.to_numpy(dtype=object, na_value=None)
+    ]
     facts["contract_productcategorie"] = derived["contract_productcategorie"].to_numpy(dtype=object)
     facts["contract_eenheid"] = derived["contract_eenheid"].to_numpy(dtype=object)
-    verdicts = _load_verdicts(store, where if where is None else declaratieregels.c.id.in_(sa.select(declaratieregels.c.id).where(where)))
+    verdicts = _load_verdicts(
+        store, where if where is None else declaratieregels.c.id.in_(sa.select(declaratieregels.c.id).where(where))
+    )
     if len(verdicts):
         status = verdicts.set_index("regel_id")["status"]
         facts["status"] = pd.Series(ids).map(status).to_numpy(dtype=object)
@@ -2127,7 +2407,9 @@ def line_facts(store: Store, where=None, *, today: dt.date | None = None) -> pd.
         found = store.read_frame(query)
         if len(found):
             found["_rank"] = found["regel"].map(rule_rank)
-            found = found.sort_values(["regel_id", "_rank"], kind="mergesort").drop_duplicates(["regel_id", "retourcode"])
+            found = found.sort_values(["regel_id", "_rank"], kind="mergesort").drop_duplicates(
+                ["regel_id", "retourcode"]
+            )
             codes = found.groupby("regel_id")["retourcode"].agg(" ".join)
             codes.index = codes.index.astype("int64")
             facts["retourcodes"] = pd.Series(ids).map(codes).to_numpy(dtype=object)

@@ -10,13 +10,15 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import check_batches, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, check_batches, open_store
 from jzcli.cli.store_cmds import export_app
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
 MapOption = Annotated[
     Optional[list[str]],
-    typer.Option("--map", help='Column mapping "Column name=field" for the declaration files (repeatable), as in jzcli import.'),
+    typer.Option(
+        "--map", help='Column mapping "Column name=field" for the declaration files (repeatable), as in jzcli import.'
+    ),
 ]
 
 
@@ -57,14 +59,25 @@ def _date_option(value: str | None, option: str) -> dt.date | None:
     ),
 )
 def check_command(
-    paths: Annotated[list[Path], typer.Argument(help="Declaration files or folders (xlsx, xlsm, xls, ods, csv, txt, JW323 xml).", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Declaration files or folders (xlsx, xlsm, xls, ods, csv, txt, JW323 xml).", show_default=False
+        ),
+    ],
     contract: Annotated[
         Optional[list[Path]],
-        typer.Option("--contract", help="Required. The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract)."),
+        typer.Option(
+            "--contract",
+            help="Required. The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract).",
+        ),
     ] = None,
     toewijzingen: Annotated[
         Optional[list[Path]],
-        typer.Option("--toewijzingen", help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped."),
+        typer.Option(
+            "--toewijzingen",
+            help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped.",
+        ),
     ] = None,
     eerder: Annotated[
         Optional[list[Path]],
@@ -75,8 +88,12 @@ def check_command(
             "are reported as not checkable.",
         ),
     ] = None,
-    aanbieder: Annotated[Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")] = None,
-    gemeente: Annotated[Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")] = None,
+    aanbieder: Annotated[
+        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+    ] = None,
+    gemeente: Annotated[
+        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+    ] = None,
     maps: MapOption = None,
     fmt: FormatOption = Format.table,
     output: OutputOption = None,
@@ -98,15 +115,24 @@ def check_command(
     from jzcli.check import check
 
     if not contract:
-        raise UsageError("--contract CONTRACT is required: the gemeente's contract (TOML or tariff sheet) the lines are checked against")
+        raise UsageError(
+            "--contract CONTRACT is required: the gemeente's contract (TOML or tariff sheet) the lines are checked against"
+        )
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
 
     with render.Steps(quiet) as progress:
         result = check(
-            paths, contract, toewijzingen or [], aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [],
-            show_bsn=show_bsn, progress=progress, eerder=eerder or [],
-        )  # fmt: skip
+            paths,
+            contract,
+            toewijzingen or [],
+            aanbieder=_agb(aanbieder),
+            gemeente=_gemeente(gemeente),
+            maps=maps or [],
+            show_bsn=show_bsn,
+            progress=progress,
+            eerder=eerder or [],
+        )
 
     if output is not None:
         _write_check_output(result, output)
@@ -169,7 +195,13 @@ def _render_check(result) -> None:
 
     out = render.out
     files = render.table("Files checked")
-    for col, just in (("file", "left"), ("sheets", "left"), ("lines", "right"), ("skipped rows", "right"), ("would be rejected", "right")):
+    for col, just in (
+        ("file", "left"),
+        ("sheets", "left"),
+        ("lines", "right"),
+        ("skipped rows", "right"),
+        ("would be rejected", "right"),
+    ):
         files.add_column(col, justify=just, overflow="fold")
     v = result.result.verdicts
     for r in result.declaraties:
@@ -182,7 +214,10 @@ def _render_check(result) -> None:
         mine = v[(v["batch"] == r.batch)] if r.batch is not None and len(v) else v.iloc[0:0]
         rejected = int((mine["status"] == AFGEKEURD).sum()) if len(mine) else 0
         files.add_row(
-            render.escape(r.path.name), render.escape(", ".join(r.sheet_labels)), render.number(r.stored), render.number(r.skipped),
+            render.escape(r.path.name),
+            render.escape(", ".join(r.sheet_labels)),
+            render.number(r.stored),
+            render.number(r.skipped),
             f"[red]{render.number(rejected)}[/]" if rejected else "0",
         )
     out.print(files)
@@ -193,8 +228,14 @@ def _render_check(result) -> None:
         out.print(f"[yellow]Note:[/] {render.escape(_history_text(result))}.")
     if result.eerder:
         names = ", ".join(r.path.name for r in result.eerder)
-        rejected = f"; {render.number(result.history_rejected)} lines there are rejected by the same rules and are no history" if result.history_rejected else ""
-        out.print(f"Earlier months (--eerder): {render.number(result.history_lines)} approved lines are the history ({render.escape(names)}){rejected}.")
+        rejected = (
+            f"; {render.number(result.history_rejected)} lines there are rejected by the same rules and are no history"
+            if result.history_rejected
+            else ""
+        )
+        out.print(
+            f"Earlier months (--eerder): {render.number(result.history_lines)} approved lines are the history ({render.escape(names)}){rejected}."
+        )
 
     if result.records:
         t = render.table("What the gemeente would reject, and what to change", show_lines=True)
@@ -209,8 +250,12 @@ def _render_check(result) -> None:
             if rec["kolom"] and rec["waarde"] is not None:
                 problem += f"\n[dim]{render.escape(rec['kolom'])}: {render.escape(str(rec['waarde']))}[/]"
             t.add_row(
-                render.escape(rec["bron"] or ""), render.escape(rec["blad"] or ""), "" if rec["rij"] is None else str(rec["rij"]), code,
-                problem, render.escape(rec.get("hint") or ""),
+                render.escape(rec["bron"] or ""),
+                render.escape(rec["blad"] or ""),
+                "" if rec["rij"] is None else str(rec["rij"]),
+                code,
+                problem,
+                render.escape(rec.get("hint") or ""),
             )
         out.print(t)
 
@@ -223,7 +268,9 @@ def _render_check(result) -> None:
             f"({render.euro(a[AFGEKEURD])} of {render.euro(a['total'])}); fix them before sending."
         )
     else:
-        out.print(f"[green]No line would be rejected[/]: {render.number(result.lines)} lines, {render.euro(a['total'])}.")
+        out.print(
+            f"[green]No line would be rejected[/]: {render.number(result.lines)} lines, {render.euro(a['total'])}."
+        )
 
 
 # ============================================================================ export jw323
@@ -237,19 +284,39 @@ def _render_check(result) -> None:
     ),
 )
 def export_jw323_command(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Declaration spreadsheets or folders.", show_default=False)] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the messages (created when missing).")] = None,
-    aanbieder: Annotated[Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")] = None,
-    gemeente: Annotated[Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")] = None,
+    paths: Annotated[
+        Optional[list[Path]], typer.Argument(help="Declaration spreadsheets or folders.", show_default=False)
+    ] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Folder for the messages (created when missing).")
+    ] = None,
+    aanbieder: Annotated[
+        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+    ] = None,
+    gemeente: Annotated[
+        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+    ] = None,
     periode: Annotated[
-        Optional[str], typer.Option("--periode", help="DeclaratiePeriode, a month such as 2025-03. Default: the latest month in the lines.")
+        Optional[str],
+        typer.Option(
+            "--periode", help="DeclaratiePeriode, a month such as 2025-03. Default: the latest month in the lines."
+        ),
     ] = None,
     dagtekening: Annotated[
-        Optional[str], typer.Option("--dagtekening", help="Date the messages (default today); needed when the period has not ended yet.")
+        Optional[str],
+        typer.Option(
+            "--dagtekening", help="Date the messages (default today); needed when the period has not ended yet."
+        ),
     ] = None,
     maps: MapOption = None,
-    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="With --db: the imported spreadsheet batches to export (repeatable).")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="Export stored lines (with --batch) instead of files.", show_default=False)] = None,
+    batch: Annotated[
+        Optional[list[int]],
+        typer.Option("--batch", help="With --db: the imported spreadsheet batches to export (repeatable)."),
+    ] = None,
+    db: Annotated[
+        Optional[str],
+        typer.Option("--db", help="Export stored lines (with --batch) instead of files.", show_default=False),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format on stdout (table or json).")] = Format.table,
     show_bsn: ShowBsnOption = False,
     quiet: QuietOption = False,
@@ -288,9 +355,16 @@ def export_jw323_command(
 
         with render.Steps(quiet) as progress:
             result = jw323.export_files(
-                paths, output, aanbieder=_agb(aanbieder), gemeente=_gemeente(gemeente), maps=maps or [], periode=per,
-                dagtekening=dag, show_bsn=show_bsn, progress=progress,
-            )  # fmt: skip
+                paths,
+                output,
+                aanbieder=_agb(aanbieder),
+                gemeente=_gemeente(gemeente),
+                maps=maps or [],
+                periode=per,
+                dagtekening=dag,
+                show_bsn=show_bsn,
+                progress=progress,
+            )
 
     if fmt == Format.json:
         render.data_out(render.json_text(result.as_dict()))
@@ -303,22 +377,46 @@ def export_jw323_command(
 def _render_export(result, folder: Path) -> None:
     out = render.out
     if result.messages:
-        t = render.table(f"JW323 messages written to {render.escape(str(folder))} (DeclaratiePeriode {result.periode:%Y-%m}, dagtekening {result.dagtekening.isoformat()})")
-        for col, just in (("file", "left"), ("aanbieder", "left"), ("gemeente", "left"), ("declaratienummer", "left"), ("clients", "right"), ("lines", "right"), ("total", "right")):
+        t = render.table(
+            f"JW323 messages written to {render.escape(str(folder))} (DeclaratiePeriode {result.periode:%Y-%m}, dagtekening {result.dagtekening.isoformat()})"
+        )
+        for col, just in (
+            ("file", "left"),
+            ("aanbieder", "left"),
+            ("gemeente", "left"),
+            ("declaratienummer", "left"),
+            ("clients", "right"),
+            ("lines", "right"),
+            ("total", "right"),
+        ):
             t.add_column(col, justify=just, overflow="fold")
         for m in result.messages:
             t.add_row(
-                render.escape(m.filename), m.aanbieder, m.gemeente, render.escape(m.declaratienummer), render.number(m.clients),
-                render.number(len(m.lines)), render.euro(m.totaal),
+                render.escape(m.filename),
+                m.aanbieder,
+                m.gemeente,
+                render.escape(m.declaratienummer),
+                render.number(m.clients),
+                render.number(len(m.lines)),
+                render.euro(m.totaal),
             )
         out.print(t)
     else:
         out.print("No message was written: no line could become a valid Prestatie.")
     if len(result.left_out):
-        t = render.table(f"Lines left out ({len(result.left_out)} of {result.lines}; fix them and export again)", show_lines=True)
+        t = render.table(
+            f"Lines left out ({len(result.left_out)} of {result.lines}; fix them and export again)", show_lines=True
+        )
         for col in ("file", "sheet", "row", "reason"):
             t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
         for r in result.left_out.itertuples(index=False):
-            t.add_row(render.escape(r.bron or ""), render.escape(r.blad or ""), "" if r.rij is None else str(r.rij), render.escape(r.reden))
+            t.add_row(
+                render.escape(r.bron or ""),
+                render.escape(r.blad or ""),
+                "" if r.rij is None else str(r.rij),
+                render.escape(r.reden),
+            )
         out.print(t)
-    out.print(f"{render.number(result.exported)} of {render.number(result.lines)} lines exported in {len(result.messages)} message(s).")
+    out.print(
+        f"{render.number(result.exported)} of {render.number(result.lines)} lines exported in {len(result.messages)} message(s)."
+    )

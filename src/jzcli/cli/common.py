@@ -68,7 +68,11 @@ def check_batches(store, batches: list[int] | None) -> None:
     known = set(int(b) for b in store.list_batches()["id"])
     unknown = [b for b in batches if b not in known]
     if unknown:
-        listed = f" (batches {min(known)}–{max(known)}; jzcli batches lists them)" if known else " (the store has no batches)"
+        listed = (
+            f" (batches {min(known)}–{max(known)}; jzcli batches lists them)"
+            if known
+            else " (the store has no batches)"
+        )
         raise UsageError(f"--batch {', '.join(map(str, unknown))}: no such batch in this store{listed}")
 
 
@@ -107,12 +111,29 @@ METAVAR_OVERRIDES = {  # (command path, option) -> metavar
 ARGUMENT_METAVAR = "FILE_OR_FOLDER..."
 READING = "Reading the files"
 PANELS = {
-    "--gemeente": "Selection", "--aanbieder": "Selection", "--batch": "Selection", "--van": "Selection",
-    "--tot": "Selection", "--by": "What to show", "--view": "What to show", "--budget": "What to show",
-    "--format": "Output", "--output": "Output", "--show-bsn": "Output", "--quiet": "Output", "--details": "Output",
-    "--excel": "Output", "--pseudoniem": "Output", "--sleutel-bestand": "Output", "--db": "Store",
-    "--soort": READING, "--map": READING, "--contract": READING, "--toewijzingen": READING,
-    "--periode": "The messages", "--dagtekening": "The messages",
+    "--gemeente": "Selection",
+    "--aanbieder": "Selection",
+    "--batch": "Selection",
+    "--van": "Selection",
+    "--tot": "Selection",
+    "--by": "What to show",
+    "--view": "What to show",
+    "--budget": "What to show",
+    "--format": "Output",
+    "--output": "Output",
+    "--show-bsn": "Output",
+    "--quiet": "Output",
+    "--details": "Output",
+    "--excel": "Output",
+    "--pseudoniem": "Output",
+    "--sleutel-bestand": "Output",
+    "--db": "Store",
+    "--soort": READING,
+    "--map": READING,
+    "--contract": READING,
+    "--toewijzingen": READING,
+    "--periode": "The messages",
+    "--dagtekening": "The messages",
 }
 READS_FILES = ("import", "check", "export jw323")  # there --aanbieder/--gemeente fill in what a file does not say
 
@@ -146,7 +167,9 @@ def polish_help(command, path: str = "") -> None:
         if getattr(param, "is_flag", False):
             param.metavar = ""
         elif param.metavar is None:
-            param.metavar = METAVAR_OVERRIDES.get((path, long)) or METAVARS.get(long) or (long or "VALUE").lstrip("-").upper()
+            param.metavar = (
+                METAVAR_OVERRIDES.get((path, long)) or METAVARS.get(long) or (long or "VALUE").lstrip("-").upper()
+            )
         elif (path, long) in METAVAR_OVERRIDES:
             param.metavar = METAVAR_OVERRIDES[(path, long)]
         panel = READING if path in READS_FILES and long in ("--aanbieder", "--gemeente") else PANELS.get(long)

@@ -34,7 +34,13 @@ from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
     ),
 )
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).",
+            show_default=False,
+        ),
+    ],
     soort: Annotated[
         Optional[str],
         typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
@@ -98,7 +104,9 @@ def import_command(
         keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
         render.data_out(csv_text(pd.DataFrame([[r.as_dict()[k] for k in keys] for r in results], columns=keys)))
     else:
-        _render_results(results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn)
+        _render_results(
+            results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn
+        )
         _render_refused(results)
 
     for r in results:
@@ -106,7 +114,9 @@ def import_command(
             render.error_line(r.message)
     refused = [x for r in results for x in r.refused]
     if refused and fmt != Format.table:
-        render.warning_line(f"{len(refused)} allocation deletion(s) refused (TR385, 9385): the allocations have approved declaration lines")
+        render.warning_line(
+            f"{len(refused)} allocation deletion(s) refused (TR385, 9385): the allocations have approved declaration lines"
+        )
     if any(r.status == "error" for r in results):
         raise typer.Exit(EXIT_IO)
     if refused:  # stored, but the gemeente has to act: the deletion did not take effect
@@ -118,13 +128,23 @@ def _render_refused(results) -> None:
     rows = [(r.path.name, x) for r in results for x in r.refused]
     if not rows:
         return
-    t = render.table(f"Allocation deletions refused ({len(rows)}; TR385, retourcode 9385: the allocation has approved declaration lines)", show_lines=True)
+    t = render.table(
+        f"Allocation deletions refused ({len(rows)}; TR385, retourcode 9385: the allocation has approved declaration lines)",
+        show_lines=True,
+    )
     for col in ("file", "sheet", "row", "toewijzing", "gemeente", "approved lines not credited"):
         t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
     for name, x in rows:
         lines = x["regels"]
         shown = "\n".join(lines[:10]) + (f"\n… and {len(lines) - 10} more" if len(lines) > 10 else "")
-        t.add_row(render.escape(name), render.escape(render.text(x["blad"])), str(x["rij"]), render.escape(str(x["toewijzingnummer"])), render.escape(str(x["gemeente"])), render.escape(shown))
+        t.add_row(
+            render.escape(name),
+            render.escape(render.text(x["blad"])),
+            str(x["rij"]),
+            render.escape(str(x["toewijzingnummer"])),
+            render.escape(str(x["gemeente"])),
+            render.escape(shown),
+        )
     render.out.print(t)
     render.out.print(
         "The deletions are stored as written but not applied: the previous version of each allocation stays current. "
@@ -134,7 +154,16 @@ def _render_refused(results) -> None:
 
 def _render_results(results, findings, show_bsn: bool) -> None:
     t = render.table("Import", show_lines=False)
-    for col, just in (("file", "left"), ("kind", "left"), ("sheets", "left"), ("rows", "right"), ("stored", "right"), ("skipped", "right"), ("findings", "right"), ("result", "left")):
+    for col, just in (
+        ("file", "left"),
+        ("kind", "left"),
+        ("sheets", "left"),
+        ("rows", "right"),
+        ("stored", "right"),
+        ("skipped", "right"),
+        ("findings", "right"),
+        ("result", "left"),
+    ):
         t.add_column(col, justify=just)
     for r in results:
         if r.status == "imported":
@@ -156,16 +185,21 @@ def _render_results(results, findings, show_bsn: bool) -> None:
         )
     render.out.print(t)
     if len(findings):
-        ft = render.table(f"Values that could not be read ({len(findings)}; the lines are stored, the values left empty)")
+        ft = render.table(
+            f"Values that could not be read ({len(findings)}; the lines are stored, the values left empty)"
+        )
         for col in ("file", "sheet", "row", "column", "value", "problem"):
             ft.add_column(col)
         for f in findings.head(50).itertuples():
             value = render.text(f.waarde)
             value = render.mask_bsn(value, show_bsn) if f.veld == "bsn" else render.mask_bsns_in(value, show_bsn)
             ft.add_row(
-                render.escape(render.text(f.bron)), render.escape(render.text(f.blad)), str(f.rij),
+                render.escape(render.text(f.bron)),
+                render.escape(render.text(f.blad)),
+                str(f.rij),
                 render.escape(render.text(f.kolom)),
-                render.escape(value[:40]), render.escape(render.mask_bsns_in(f.melding, show_bsn)),
+                render.escape(value[:40]),
+                render.escape(render.mask_bsns_in(f.melding, show_bsn)),
             )
         render.out.print(ft)
         if len(findings) > 50:

@@ -9,8 +9,17 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import EXCEL_NEEDS_CSV, NOTHING_IMPORTED, DbOption, ExcelOption, Format, FormatOption, QuietOption, open_store, resolve_gemeenten
-
+from jzcli.cli.common import (
+    EXCEL_NEEDS_CSV,
+    NOTHING_IMPORTED,
+    DbOption,
+    ExcelOption,
+    Format,
+    FormatOption,
+    QuietOption,
+    open_store,
+    resolve_gemeenten,
+)
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
 VIEW_CHOICES = ("kosten", "maand", "afkeur", "budget", "lasten", "alles")
@@ -62,27 +71,39 @@ def report_command(
     gemeente: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--gemeente", "-g",
+            "--gemeente",
+            "-g",
             help="Gemeente by CBS name or code (Huizen, 'Laren', \"'s-Hertogenbosch\", 0406, GM0406); repeat for "
             "several. Default: all gemeenten side by side.",
-            autocompletion=complete_gemeente, show_default=False,
+            autocompletion=complete_gemeente,
+            show_default=False,
         ),
     ] = None,
     by: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--by", metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
+            "--by",
+            metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
             help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
-            autocompletion=complete_by, show_default=False,
+            autocompletion=complete_by,
+            show_default=False,
         ),
     ] = None,
-    van: Annotated[Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)] = None,
-    tot: Annotated[Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)] = None,
-    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)] = None,
+    van: Annotated[
+        Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)
+    ] = None,
+    tot: Annotated[
+        Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)
+    ] = None,
+    aanbieder: Annotated[
+        Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)
+    ] = None,
     view: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--view", metavar="kosten|maand|afkeur|budget|lasten|alles", autocompletion=complete_view,
+            "--view",
+            metavar="kosten|maand|afkeur|budget|lasten|alles",
+            autocompletion=complete_view,
             help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
             "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
             "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
@@ -92,13 +113,18 @@ def report_command(
     ] = None,
     budget: Annotated[
         Optional[Path],
-        typer.Option("--budget", help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.", show_default=False),
+        typer.Option(
+            "--budget",
+            help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.",
+            show_default=False,
+        ),
     ] = None,
     fmt: FormatOption = Format.table,
     output: Annotated[
         Optional[Path],
         typer.Option(
-            "--output", "-o",
+            "--output",
+            "-o",
             help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
             ".json, or .csv (UTF-8 with BOM; see --excel).",
             show_default=False,
@@ -234,7 +260,12 @@ def _hints(report, quiet: bool, empty: bool = False) -> None:
 
 
 # ------------------------------------------------------------------------------ terminal
-MONEY_COLS = [("ingediend", "declared"), ("goedgekeurd", "approved"), ("afgekeurd", "rejected"), ("onbeoordeeld", "not judged")]
+MONEY_COLS = [
+    ("ingediend", "declared"),
+    ("goedgekeurd", "approved"),
+    ("afgekeurd", "rejected"),
+    ("onbeoordeeld", "not judged"),
+]
 BAR_WIDTH = 24
 
 
@@ -426,8 +457,11 @@ def _render_dimension(report, frame, dim: str) -> None:
             t.add_section()
         label = "total" if total else _dim_label(row, dim)
         t.add_row(
-            label, render.number(row["regels"]), render.number(row["clienten"]),
-            *[render.euro(row[c]) for c, _ in MONEY_COLS], _pct(row["aandeel_pct"]),
+            label,
+            render.number(row["regels"]),
+            render.number(row["clienten"]),
+            *[render.euro(row[c]) for c, _ in MONEY_COLS],
+            _pct(row["aandeel_pct"]),
             style="bold" if total else None,
         )
     t.print()
@@ -451,8 +485,18 @@ def _bar(row, scale: int) -> str:
 
 def _render_maand(report, frame) -> None:
     detail = frame[frame["niveau"] == "detail"]
-    scale = max([max(0, int(r.goedgekeurd)) + max(0, int(r.afgekeurd)) + max(0, int(r.onbeoordeeld)) for r in detail.itertuples()] or [0])
-    t = _table(_title(report, "Cost per month"), caption="[green]█[/] approved  [red]▓[/] rejected  [cyan]░[/] not judged  (net amounts; a negative month shows no bar)", caption_justify="left")
+    scale = max(
+        [
+            max(0, int(r.goedgekeurd)) + max(0, int(r.afgekeurd)) + max(0, int(r.onbeoordeeld))
+            for r in detail.itertuples()
+        ]
+        or [0]
+    )
+    t = _table(
+        _title(report, "Cost per month"),
+        caption="[green]█[/] approved  [red]▓[/] rejected  [cyan]░[/] not judged  (net amounts; a negative month shows no bar)",
+        caption_justify="left",
+    )
     t.add_column("maand", no_wrap=True, key=True)
     t.add_column("lines", justify="right", no_wrap=True)
     t.add_column("clients", justify="right", no_wrap=True)
@@ -464,7 +508,9 @@ def _render_maand(report, frame) -> None:
             t.add_section()
         label = "total" if total else (row["maand"] or "(no date)")
         t.add_row(
-            label, render.number(row["regels"]), render.number(row["clienten"]),
+            label,
+            render.number(row["regels"]),
+            render.number(row["clienten"]),
             *[render.euro(row[c]) for c, _ in MONEY_COLS],
             "" if total else _bar(row, scale),
             style="bold" if total else None,
@@ -476,13 +522,28 @@ def _render_budget(report, frame) -> None:
     t = _table(_title(report, "Budget vs realised"))
     for label in ("gemeente", "jaar", "categorie"):
         t.add_column(label, no_wrap=True, key=True)
-    for label, width in (("budget", 12), ("realised", 12), ("m", 2), ("projection", 12), ("headroom", 12), ("used", 6), ("proj.", 6)):
+    for label, width in (
+        ("budget", 12),
+        ("realised", 12),
+        ("m", 2),
+        ("projection", 12),
+        ("headroom", 12),
+        ("used", 6),
+        ("proj.", 6),
+    ):
         t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
         t.add_row(
-            render.escape(f"{row['gemeente']} {row['gemeente_naam']}"), str(row["jaar"]), row["productcategorie"] or "all",
-            render.euro(row["budget"]), render.euro(row["gerealiseerd"]), str(row["maanden"]),
-            render.euro(row["prognose"]), render.euro(row["verschil"]), _pct(row["uitputting_pct"]), _pct(row["prognose_pct"]),
+            render.escape(f"{row['gemeente']} {row['gemeente_naam']}"),
+            str(row["jaar"]),
+            row["productcategorie"] or "all",
+            render.euro(row["budget"]),
+            render.euro(row["gerealiseerd"]),
+            str(row["maanden"]),
+            render.euro(row["prognose"]),
+            render.euro(row["verschil"]),
+            _pct(row["uitputting_pct"]),
+            _pct(row["prognose_pct"]),
         )
     t.caption = (
         "realised = approved + not judged; projection = realised ÷ m × 12, m = last month of the year with lines; "
@@ -503,9 +564,14 @@ def _lasten_columns(t) -> None:
 
 def _lasten_values(row) -> list[str]:
     return [
-        render.number(row["regels"]), render.number(row["beoordeeld"]), render.number(row["afgekeurd_regels"]),
-        _pct(row["afgekeurd_pct"]), render.euro(row["afgekeurd_bedrag"]), render.number(row["eerste_indieningen"]),
-        render.number(row["herindieningen"]), _pct(row["first_time_right_pct"]),
+        render.number(row["regels"]),
+        render.number(row["beoordeeld"]),
+        render.number(row["afgekeurd_regels"]),
+        _pct(row["afgekeurd_pct"]),
+        render.euro(row["afgekeurd_bedrag"]),
+        render.number(row["eerste_indieningen"]),
+        render.number(row["herindieningen"]),
+        _pct(row["first_time_right_pct"]),
     ]
 
 
@@ -517,7 +583,9 @@ def _render_lasten_aanbieder(report, frame) -> None:
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
-        t.add_row("total" if total else (row["aanbieder"] or "(none)"), *_lasten_values(row), style="bold" if total else None)
+        t.add_row(
+            "total" if total else (row["aanbieder"] or "(none)"), *_lasten_values(row), style="bold" if total else None
+        )
     t.print()
 
 
@@ -529,7 +597,9 @@ def _render_lasten_maand(report, frame) -> None:
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
-        t.add_row("total" if total else (row["maand"] or "(no date)"), *_lasten_values(row), style="bold" if total else None)
+        t.add_row(
+            "total" if total else (row["maand"] or "(no date)"), *_lasten_values(row), style="bold" if total else None
+        )
     t.print()
 
 
@@ -545,9 +615,15 @@ def _render_lasten_regel(report, frame) -> None:
         t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
         t.add_row(
-            row["regel"], row["retourcode"], render.escape(row["omschrijving"] or row["titel"] or ""), row["ernst"],
-            render.number(row["regels"]), render.euro(row["bedrag"]), render.number(row["afgekeurd_regels"]),
-            render.euro(row["afgekeurd_bedrag"]), render.number(row["aanbieders"]),
+            row["regel"],
+            row["retourcode"],
+            render.escape(row["omschrijving"] or row["titel"] or ""),
+            row["ernst"],
+            render.number(row["regels"]),
+            render.euro(row["bedrag"]),
+            render.number(row["afgekeurd_regels"]),
+            render.euro(row["afgekeurd_bedrag"]),
+            render.number(row["aanbieders"]),
         )
     if frame.empty:
         t.caption = "no findings (run jzcli validate to judge the lines)"

@@ -9,7 +9,7 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import check_batches, DbOption, QuietOption, open_store, resolve_gemeenten
+from jzcli.cli.common import DbOption, QuietOption, check_batches, open_store, resolve_gemeenten
 from jzcli.errors import FileReadError
 
 
@@ -24,10 +24,17 @@ from jzcli.errors import FileReadError
 )
 def retour_command(
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Folder to write the answers to (created when missing).", show_default=False)
+        Path,
+        typer.Option(
+            "--output", "-o", help="Folder to write the answers to (created when missing).", show_default=False
+        ),
     ],
-    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only this batch (see jzcli batches; repeatable).")] = None,
-    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only this AGB code (repeatable).")] = None,
+    batch: Annotated[
+        Optional[list[int]], typer.Option("--batch", help="Only this batch (see jzcli batches; repeatable).")
+    ] = None,
+    aanbieder: Annotated[
+        Optional[list[str]], typer.Option("--aanbieder", help="Only this AGB code (repeatable).")
+    ] = None,
     gemeente: Annotated[
         Optional[list[str]], typer.Option("--gemeente", help="Only this gemeente (CBS code or name; repeatable).")
     ] = None,
@@ -82,9 +89,14 @@ def _render(result) -> None:
     if result.answers:
         t = render.table("JW325 declaratie-antwoorden")
         for col, just in (
-            ("file", "left"), ("declaratie", "left"), ("answer", "left"), ("approved", "right"), ("rejected", "right"),
-            ("ingediend", "right"), ("toegekend", "right"),
-        ):  # fmt: skip
+            ("file", "left"),
+            ("declaratie", "left"),
+            ("answer", "left"),
+            ("approved", "right"),
+            ("rejected", "right"),
+            ("ingediend", "right"),
+            ("toegekend", "right"),
+        ):
             t.add_column(col, justify=just, overflow="fold")
         for a in result.answers:
             codes = ", ".join(a.declaratie_codes or a.header_codes)
@@ -102,9 +114,14 @@ def _render(result) -> None:
     if result.feedback:
         t = render.table("Feedback workbooks (spreadsheet declarations)")
         for col, just in (
-            ("file", "left"), ("files", "right"), ("approved", "right"), ("rejected", "right"), ("ingediend", "right"),
-            ("goedgekeurd", "right"), ("afgekeurd", "right"),
-        ):  # fmt: skip
+            ("file", "left"),
+            ("files", "right"),
+            ("approved", "right"),
+            ("rejected", "right"),
+            ("ingediend", "right"),
+            ("goedgekeurd", "right"),
+            ("afgekeurd", "right"),
+        ):
             t.add_column(col, justify=just, overflow="fold")
         for f in result.feedback:
             s = f.summary

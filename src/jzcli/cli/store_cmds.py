@@ -9,7 +9,16 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import EXCEL_NEEDS_CSV, DbOption, ExcelOption, Format, FormatOption, QuietOption, check_batches, open_store
+from jzcli.cli.common import (
+    EXCEL_NEEDS_CSV,
+    DbOption,
+    ExcelOption,
+    Format,
+    FormatOption,
+    QuietOption,
+    check_batches,
+    open_store,
+)
 
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -21,11 +30,23 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
     whether jzcli validate has judged its lines (and when)."""
     store = open_store(db)
     frame = store.list_batches()
-    columns = ["id", "soort", "bestand", "rijen_gelezen", "rijen_opgeslagen", "rijen_overgeslagen", "bevindingen", "geimporteerd_op", "gebruiker", "sha256"]
+    columns = [
+        "id",
+        "soort",
+        "bestand",
+        "rijen_gelezen",
+        "rijen_opgeslagen",
+        "rijen_overgeslagen",
+        "bevindingen",
+        "geimporteerd_op",
+        "gebruiker",
+        "sha256",
+    ]
     frame = frame[columns]
     judged = store.batch_verdicts().set_index("batch")
     frame["beoordeeld_regels"] = [
-        int(judged["beoordeeld"].get(b, 0)) if soort == "declaraties" else None for b, soort in zip(frame["id"], frame["soort"])
+        int(judged["beoordeeld"].get(b, 0)) if soort == "declaraties" else None
+        for b, soort in zip(frame["id"], frame["soort"])
     ]
     frame["beoordeeld_op"] = [judged["beoordeeld_op"].get(b) for b in frame["id"]]
     if fmt == Format.json:
@@ -39,13 +60,31 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
         render.data_out(csv_text(frame.astype(object).where(frame.notna(), None)))
         return
     t = render.table("Batches")
-    for col, label in (("id", "batch"), ("soort", "kind"), ("bestand", "file"), ("rijen_gelezen", "rows"), ("rijen_opgeslagen", "stored"), ("rijen_overgeslagen", "skipped"), ("bevindingen", "findings"), ("geimporteerd_op", "imported"), ("gebruiker", "by"), ("beoordeeld_op", "validated")):
+    for col, label in (
+        ("id", "batch"),
+        ("soort", "kind"),
+        ("bestand", "file"),
+        ("rijen_gelezen", "rows"),
+        ("rijen_opgeslagen", "stored"),
+        ("rijen_overgeslagen", "skipped"),
+        ("bevindingen", "findings"),
+        ("geimporteerd_op", "imported"),
+        ("gebruiker", "by"),
+        ("beoordeeld_op", "validated"),
+    ):
         t.add_column(label, justify="right" if col.startswith(("rijen", "bev", "id")) else "left", key=col == "id")
     for row in frame.itertuples():
         t.add_row(
-            str(row.id), row.soort, render.escape(row.bestand), render.number(row.rijen_gelezen),
-            render.number(row.rijen_opgeslagen), render.number(row.rijen_overgeslagen), render.number(row.bevindingen),
-            str(row.geimporteerd_op)[:19], render.escape(row.gebruiker), _validated(row),
+            str(row.id),
+            row.soort,
+            render.escape(row.bestand),
+            render.number(row.rijen_gelezen),
+            render.number(row.rijen_opgeslagen),
+            render.number(row.rijen_overgeslagen),
+            render.number(row.bevindingen),
+            str(row.geimporteerd_op)[:19],
+            render.escape(row.gebruiker),
+            _validated(row),
         )
     render.out.print(t)
     if frame.empty:
@@ -76,12 +115,15 @@ def export_declaraties_command(
     output: Annotated[
         Path,
         typer.Option(
-            "--output", "-o",
+            "--output",
+            "-o",
             help="Target file: .xlsx (the best way into Excel: dates, amounts and codes as they are) or .csv "
             "(UTF-8 with BOM, ',' and dot decimals; see --excel).",
         ),
     ],
-    gemeente: Annotated[Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")] = None,
+    gemeente: Annotated[
+        Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")
+    ] = None,
     aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")] = None,
     batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")] = None,
     pseudoniem: Annotated[
@@ -157,8 +199,12 @@ def export_declaraties_command(
         frame = store.declaraties(["id", *EXPORT_COLUMNS, "periode_uit_maand"], where=where)
         step("their verdicts and what validate derives")
         facts = line_facts(store, where)
-        facts["productperiode_afgeleid"] = productperiode_afgeleid(store, frame).set_axis(frame["id"].astype("int64")).reindex(facts.index)
+        facts["productperiode_afgeleid"] = (
+            productperiode_afgeleid(store, frame).set_axis(frame["id"].astype("int64")).reindex(facts.index)
+        )
         step(f"writing {output.name}")
-        n = export_declaraties(frame.drop(columns=["periode_uit_maand"]), output, pseudonym=pseudonym, facts=facts, excel=excel)
+        n = export_declaraties(
+            frame.drop(columns=["periode_uit_maand"]), output, pseudonym=pseudonym, facts=facts, excel=excel
+        )
     if not quiet:
         render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")

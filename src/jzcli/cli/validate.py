@@ -9,7 +9,17 @@ import typer
 
 from jzcli import render
 from jzcli.cli import app
-from jzcli.cli.common import check_batches, NOTHING_IMPORTED, DbOption, Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, open_store
+from jzcli.cli.common import (
+    NOTHING_IMPORTED,
+    DbOption,
+    Format,
+    FormatOption,
+    OutputOption,
+    QuietOption,
+    ShowBsnOption,
+    check_batches,
+    open_store,
+)
 from jzcli.errors import EXIT_FINDINGS, UsageError
 
 SHOWN_LINES = 20
@@ -27,14 +37,24 @@ SHOWN_LINES = 20
 )
 def validate_command(
     opnieuw: Annotated[
-        bool, typer.Option("--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction).")
+        bool,
+        typer.Option(
+            "--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction)."
+        ),
     ] = False,
     gemeente: Annotated[
-        Optional[list[str]], typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable).")
+        Optional[list[str]],
+        typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable)."),
     ] = None,
-    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")] = None,
-    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")] = None,
-    details: Annotated[bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")] = False,
+    aanbieder: Annotated[
+        Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")
+    ] = None,
+    batch: Annotated[
+        Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")
+    ] = None,
+    details: Annotated[
+        bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")
+    ] = False,
     show_bsn: ShowBsnOption = False,
     fmt: FormatOption = Format.table,
     output: OutputOption = None,
@@ -110,8 +130,10 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
         summary = rule_summary(result)
         summary["bedrag"] = [Decimal(int(c)) / 100 for c in summary["bedrag"]]  # euros, exact, as a number
         write_xlsx(
-            {"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary}, output,
-            number_formats={"bedrag": EURO_FORMAT}, labels=True,
+            {"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary},
+            output,
+            number_formats={"bedrag": EURO_FORMAT},
+            labels=True,
         )
 
 
@@ -121,18 +143,31 @@ def _render(result, *, details: bool, quiet: bool) -> None:
     out = render.out
     if not result.judged:
         if not quiet:
-            render.status_line("No new lines to judge: every stored line in scope has a verdict (--opnieuw judges them again).")
+            render.status_line(
+                "No new lines to judge: every stored line in scope has a verdict (--opnieuw judges them again)."
+            )
         return
 
     summary = rule_summary(result)
     if len(summary):
         t = render.table(f"Findings per rule (validate run {result.ronde} on this store)")
-        for col, just in (("rule", "left"), ("retourcode", "left"), ("omschrijving", "left"), ("ernst", "left"), ("lines", "right"), ("amount", "right")):
+        for col, just in (
+            ("rule", "left"),
+            ("retourcode", "left"),
+            ("omschrijving", "left"),
+            ("ernst", "left"),
+            ("lines", "right"),
+            ("amount", "right"),
+        ):
             t.add_column(col, justify=just)
         for r in summary.itertuples():
             t.add_row(
-                r.regel, r.retourcode, render.escape(r.omschrijving), r.ernst if r.ernst == "afkeur" else f"[yellow]{r.ernst}[/]",
-                render.number(r.regels), render.euro(r.bedrag),
+                r.regel,
+                r.retourcode,
+                render.escape(r.omschrijving),
+                r.ernst if r.ernst == "afkeur" else f"[yellow]{r.ernst}[/]",
+                render.number(r.regels),
+                render.euro(r.bedrag),
             )
         out.print(t)
 
@@ -140,8 +175,16 @@ def _render(result, *, details: bool, quiet: bool) -> None:
     for col, just in (("status", "left"), ("lines", "right"), ("amount (debet − credit)", "right")):
         totals.add_column(col, justify=just)
     totals.add_row("goedgekeurd", render.number(result.approved), render.euro(result.amount(GOEDGEKEURD)))
-    totals.add_row("[red]afgekeurd[/]" if result.rejected else "afgekeurd", render.number(result.rejected), render.euro(result.amount(AFGEKEURD)))
-    totals.add_row("[bold]judged[/]", render.number(result.judged), render.euro(result.amount(GOEDGEKEURD) + result.amount(AFGEKEURD)))
+    totals.add_row(
+        "[red]afgekeurd[/]" if result.rejected else "afgekeurd",
+        render.number(result.rejected),
+        render.euro(result.amount(AFGEKEURD)),
+    )
+    totals.add_row(
+        "[bold]judged[/]",
+        render.number(result.judged),
+        render.euro(result.amount(GOEDGEKEURD) + result.amount(AFGEKEURD)),
+    )
     out.print(totals)
 
     if not result.rejected:
@@ -150,18 +193,25 @@ def _render(result, *, details: bool, quiet: bool) -> None:
     rejected = f[f["status"] == AFGEKEURD]
     ids = list(dict.fromkeys(rejected["regel_id"]))
     shown = ids if details else ids[:SHOWN_LINES]
-    title = f"Rejected lines ({len(ids)})" if details or len(ids) <= SHOWN_LINES else f"Rejected lines (first {SHOWN_LINES} of {len(ids)}; --details shows all)"
+    title = (
+        f"Rejected lines ({len(ids)})"
+        if details or len(ids) <= SHOWN_LINES
+        else f"Rejected lines (first {SHOWN_LINES} of {len(ids)}; --details shows all)"
+    )
     t = render.table(title, show_lines=True)
     for col in ("file", "sheet", "row", "rule", "message"):
         t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
     chosen = rejected[rejected["regel_id"].isin(set(shown))]
-    for regel_id, group in chosen.groupby("regel_id", sort=False):
+    for _regel_id, group in chosen.groupby("regel_id", sort=False):
         first = group.iloc[0]
         rules = "\n".join(f"{r} ({c})" if c != r else r for r, c in zip(group["regel"], group["retourcode"]))
         messages = "\n".join(str(m) for m in group["melding"])
         t.add_row(
-            render.escape(render.text(first["bron"])), render.escape(render.text(first["blad"])), render.text(first["rij"]),
-            render.escape(rules), render.escape(messages),
+            render.escape(render.text(first["bron"])),
+            render.escape(render.text(first["blad"])),
+            render.text(first["rij"]),
+            render.escape(rules),
+            render.escape(messages),
         )
     out.print(t)
 

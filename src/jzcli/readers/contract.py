@@ -37,47 +37,99 @@ from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, she
 from jzcli.store import Store, contracten, contractproducten
 
 PRODUCT_FIELDS = [
-    "productcategorie", "productcode", "omschrijving", "eenheid", "tarief", "uitvoeringsvariant",
-    "geldig_van", "geldig_tot",
-]  # fmt: skip
+    "productcategorie",
+    "productcode",
+    "omschrijving",
+    "eenheid",
+    "tarief",
+    "uitvoeringsvariant",
+    "geldig_van",
+    "geldig_tot",
+]
 REQUIRED_PRODUCT_FIELDS = ["productcategorie", "productcode", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van"]
 CONTRACT_KEYS = ["naam", "gemeenten", "aanbieders"]
 
 UITVOERINGSVARIANTEN = ("inspanningsgericht", "outputgericht", "taakgericht")
 _VARIANT_NAMES = {
-    "inspanningsgericht": "inspanningsgericht", "inspanning": "inspanningsgericht",
-    "outputgericht": "outputgericht", "output": "outputgericht",
-    "taakgericht": "taakgericht", "taak": "taakgericht",
-}  # fmt: skip
+    "inspanningsgericht": "inspanningsgericht",
+    "inspanning": "inspanningsgericht",
+    "outputgericht": "outputgericht",
+    "output": "outputgericht",
+    "taakgericht": "taakgericht",
+    "taak": "taakgericht",
+}
 
 MAX_TARIEF = 99_999_999  # iJw ProductTarief: at most 8 digits of eurocents
 
 CONTRACT_SYNONYMS: dict[str, list[str]] = {
     "productcategorie": [
-        "categorie", "productcategorie", "productcat", "prodcat", "categoriecode",
-        "productcategoriecode", "productgroep",
+        "categorie",
+        "productcategorie",
+        "productcat",
+        "prodcat",
+        "categoriecode",
+        "productcategoriecode",
+        "productgroep",
     ],
     "productcode": ["productcode", "product code", "code", "product", "prestatiecode", "prodcode", "codeproduct"],
     "omschrijving": [
-        "omschrijving", "productomschrijving", "productnaam", "naam", "beschrijving", "benaming",
-        "naamproduct", "omschrijvingproduct",
+        "omschrijving",
+        "productomschrijving",
+        "productnaam",
+        "naam",
+        "beschrijving",
+        "benaming",
+        "naamproduct",
+        "omschrijvingproduct",
     ],
     "eenheid": ["eenheid", "eenheidcode", "tariefeenheid", "tijdseenheid", "eenh", "eenheidtarief"],
     "tarief": [
-        "tarief", "prijspereenheid", "prijs", "tariefpereenheid", "eenheidsprijs", "uurtarief",
-        "tariefeuro", "producttarief", "bedragpereenheid", "prijspereenheideuro", "tariefineuro",
+        "tarief",
+        "prijspereenheid",
+        "prijs",
+        "tariefpereenheid",
+        "eenheidsprijs",
+        "uurtarief",
+        "tariefeuro",
+        "producttarief",
+        "bedragpereenheid",
+        "prijspereenheideuro",
+        "tariefineuro",
         "contracttarief",
     ],
     "uitvoeringsvariant": [
-        "uitvoeringsvariant", "variant", "bekostigingsvariant", "uitvoeringsvorm", "financieringsvariant",
+        "uitvoeringsvariant",
+        "variant",
+        "bekostigingsvariant",
+        "uitvoeringsvorm",
+        "financieringsvariant",
     ],
     "geldig_van": [
-        "geldigvan", "geldigvanaf", "ingangsdatum", "ingang", "vanaf", "van", "begindatum",
-        "startdatum", "datumvan", "datumingang", "ingangsdatumtarief",
+        "geldigvan",
+        "geldigvanaf",
+        "ingangsdatum",
+        "ingang",
+        "vanaf",
+        "van",
+        "begindatum",
+        "startdatum",
+        "datumvan",
+        "datumingang",
+        "ingangsdatumtarief",
     ],
     "geldig_tot": [
-        "geldigtot", "geldigtotenmet", "geldigtm", "einddatum", "tot", "totenmet", "tm", "einde",
-        "datumtot", "datumeinde", "einddatumtarief", "geldigtotmet",
+        "geldigtot",
+        "geldigtotenmet",
+        "geldigtm",
+        "einddatum",
+        "tot",
+        "totenmet",
+        "tm",
+        "einde",
+        "datumtot",
+        "datumeinde",
+        "einddatumtarief",
+        "geldigtotmet",
     ],
 }
 _CONTRACT_WORD_RULES: list[tuple[str, str]] = [
@@ -150,23 +202,31 @@ def parse_products(raw: pd.DataFrame, where: pd.Series, labels: dict[str, str], 
     out["productcategorie"] = problems.add_parsed(V.parse_code(cat, 2), cat, where, labels.get("productcategorie", ""))
     known = refdata.codelijst("productcategorie")
     unknown = out["productcategorie"].notna() & ~out["productcategorie"].isin(list(known))
-    problems.add_mask(unknown, where, "unknown productcategorie (not in the iJw list JZ020)", labels.get("productcategorie"), cat)
+    problems.add_mask(
+        unknown, where, "unknown productcategorie (not in the iJw list JZ020)", labels.get("productcategorie"), cat
+    )
 
     code = col("productcode")
     out["productcode"] = problems.add_parsed(V.parse_text(code, max_len=20), code, where, labels.get("productcode", ""))
     text = col("omschrijving")
-    out["omschrijving"] = problems.add_parsed(V.parse_text(text, max_len=500), text, where, labels.get("omschrijving", ""))
+    out["omschrijving"] = problems.add_parsed(
+        V.parse_text(text, max_len=500), text, where, labels.get("omschrijving", "")
+    )
     unit = col("eenheid")
     out["eenheid"] = problems.add_parsed(V.parse_eenheid(unit), unit, where, labels.get("eenheid", ""))
 
     price = col("tarief")
     tarief = problems.add_parsed(V.parse_money(price), price, where, labels.get("tarief", "")).astype("Int64")
     problems.add_mask(tarief < 0, where, "tarief cannot be negative", labels.get("tarief"), price)
-    problems.add_mask(tarief > MAX_TARIEF, where, "tarief above € 999.999,99 (the iJw maximum)", labels.get("tarief"), price)
+    problems.add_mask(
+        tarief > MAX_TARIEF, where, "tarief above € 999.999,99 (the iJw maximum)", labels.get("tarief"), price
+    )
     out["tarief"] = tarief
 
     variant = col("uitvoeringsvariant")
-    out["uitvoeringsvariant"] = problems.add_parsed(map_unique(variant, _variant), variant, where, labels.get("uitvoeringsvariant", ""))
+    out["uitvoeringsvariant"] = problems.add_parsed(
+        map_unique(variant, _variant), variant, where, labels.get("uitvoeringsvariant", "")
+    )
 
     for f in ("geldig_van", "geldig_tot"):
         out[f] = problems.add_parsed(V.parse_date(col(f)), col(f), where, labels.get(f, ""))
@@ -174,7 +234,9 @@ def parse_products(raw: pd.DataFrame, where: pd.Series, labels: dict[str, str], 
     problems.add_mask(
         backwards,
         where,
-        lambda r: f"geldig_tot {out.at[r, 'geldig_tot']:%Y-%m-%d} is before geldig_van {out.at[r, 'geldig_van']:%Y-%m-%d}",
+        lambda r: (
+            f"geldig_tot {out.at[r, 'geldig_tot']:%Y-%m-%d} is before geldig_van {out.at[r, 'geldig_van']:%Y-%m-%d}"
+        ),
         labels.get("geldig_tot"),
     )
     return out[PRODUCT_FIELDS]
@@ -191,7 +253,10 @@ def _check_overlaps(products: pd.DataFrame, where: pd.Series, problems: Problems
     for r in p.index[overlap.fillna(False)]:  # only the offending products (few)
         row = p.loc[r]
         same = p[(p["productcode"] == row["productcode"]) & (p["eenheid"] == row["eenheid"]) & (p.index != r)]
-        other = same[(same["geldig_van"] <= row["geldig_van"]) & (same["geldig_tot"].fillna(pd.Timestamp.max) >= row["geldig_van"])]
+        other = same[
+            (same["geldig_van"] <= row["geldig_van"])
+            & (same["geldig_tot"].fillna(pd.Timestamp.max) >= row["geldig_van"])
+        ]
         tot = "open" if pd.isna(row["geldig_tot"]) else f"{row['geldig_tot']:%Y-%m-%d}"
         problems.add(
             where[r],
@@ -294,7 +359,9 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         ) from None
     depth, nul = _nesting(data)
     if nul is not None:
-        raise FileReadError(f"{path.name}: refused: the text {nul!r} holds a NUL character (\\u0000), which the store cannot hold")
+        raise FileReadError(
+            f"{path.name}: refused: the text {nul!r} holds a NUL character (\\u0000), which the store cannot hold"
+        )
     if depth > MAX_TOML_DEPTH:
         raise FileReadError(
             f"{path.name}: refused: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep "
@@ -305,7 +372,9 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
     unknown = [k for k in data if k not in ("contract", "product")]
     if unknown:
         hint = " (write each product as [[product]])" if any(k in ("producten", "products") for k in unknown) else ""
-        problems.add("top level", f"unknown key(s) {', '.join(map(repr, unknown))}; expected [contract] and [[product]]{hint}")
+        problems.add(
+            "top level", f"unknown key(s) {', '.join(map(repr, unknown))}; expected [contract] and [[product]]{hint}"
+        )
     head = data.get("contract", {})
     if not isinstance(head, dict):
         raise FileReadError(f"{path.name}: 'contract' must be a table: [contract]")
@@ -336,22 +405,35 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         lines = [None] * len(products)
     index = pd.RangeIndex(1, len(products) + 1)
     where = pd.Series(
-        [f"[[product]] {n}" + (f" (line {line})" if line else "") for n, line in zip(index, lines)], index=index, dtype=object
+        [f"[[product]] {n}" + (f" (line {line})" if line else "") for n, line in zip(index, lines)],
+        index=index,
+        dtype=object,
     )
     cleaned = []
     for n, product in zip(index, products):
         extra = [k for k in product if k not in PRODUCT_FIELDS]
         if extra:
-            problems.add(where[n], f"unknown key(s) {', '.join(map(repr, extra))} (keys: {', '.join(PRODUCT_FIELDS)})", order=(0, n))
+            problems.add(
+                where[n],
+                f"unknown key(s) {', '.join(map(repr, extra))} (keys: {', '.join(PRODUCT_FIELDS)})",
+                order=(0, n),
+            )
         values = {}
         for k in PRODUCT_FIELDS:
             v = product.get(k)
             if isinstance(v, (list, dict)):
-                problems.add(where[n], f"{k} must be a single value, not a {'list' if isinstance(v, list) else 'table'}", k, order=(0, n))
+                problems.add(
+                    where[n],
+                    f"{k} must be a single value, not a {'list' if isinstance(v, list) else 'table'}",
+                    k,
+                    order=(0, n),
+                )
                 v = None
             values[k] = v
         cleaned.append(values)
-    raw = pd.DataFrame({f: pd.Series([p[f] for p in cleaned], index=index, dtype=object) for f in PRODUCT_FIELDS}, index=index)
+    raw = pd.DataFrame(
+        {f: pd.Series([p[f] for p in cleaned], index=index, dtype=object) for f in PRODUCT_FIELDS}, index=index
+    )
     if not products:
         problems.add("the file", "no products: add one [[product]] per product and tariff period")
     parsed = parse_products(raw, where, {f: f for f in PRODUCT_FIELDS}, problems)
@@ -372,7 +454,7 @@ def _list_value(head: dict, key: str, problems: Problems) -> list[object] | None
         return [value]
     if isinstance(value, list) and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
         return value
-    problems.add(f"[contract] {key}", "must be a list of codes or names, e.g. [\"0406\", \"Laren\"]")
+    problems.add(f"[contract] {key}", 'must be a list of codes or names, e.g. ["0406", "Laren"]')
     return []
 
 
@@ -419,7 +501,10 @@ def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions
         header = find_table(sheet, CONTRACT_TABLE)
         if header is None and not sheet.cells.empty:
             best = max(
-                ([str(v).strip() for v in r if isinstance(v, str) and v.strip()] for r in sheet.cells.head(50).values.tolist()),
+                (
+                    [str(v).strip() for v in r if isinstance(v, str) and v.strip()]
+                    for r in sheet.cells.head(50).values.tolist()
+                ),
                 key=len,
                 default=[],
             )
@@ -469,7 +554,9 @@ def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions
     gemeenten = keys.get("gemeenten")
     gemeente_codes = parse_gemeenten(gemeenten[0], gemeenten[1], problems) if gemeenten and _split(gemeenten[0]) else []
     aanbieders = keys.get("aanbieders")
-    aanbieder_codes = parse_aanbieders(aanbieders[0], aanbieders[1], problems) if aanbieders and _split(aanbieders[0]) else None
+    aanbieder_codes = (
+        parse_aanbieders(aanbieders[0], aanbieders[1], problems) if aanbieders and _split(aanbieders[0]) else None
+    )
     if not gemeente_codes and not (gemeenten and _split(gemeenten[0])):
         gemeente_codes = _default_gemeente(
             opts,

@@ -89,7 +89,9 @@ def _blank(frame: pd.DataFrame) -> pd.DataFrame:
     """
     values = frame.to_numpy(dtype=object)
     if values.shape[1] > values.shape[0]:
-        return pd.DataFrame(_blank_cells(values.ravel()).reshape(values.shape), index=frame.index, columns=frame.columns)
+        return pd.DataFrame(
+            _blank_cells(values.ravel()).reshape(values.shape), index=frame.index, columns=frame.columns
+        )
     blank = np.empty(values.shape, dtype=bool, order="F")
     for i in range(values.shape[1]):
         blank[:, i] = _blank_cells(values[:, i])
@@ -158,7 +160,9 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
         free = [n for n in names if plausible_header(n) and n not in mapped_names]
         hint = (
             'Tell jzcli which column is which with --map "Column name=field", e.g. '
-            f'--map "{free[0]}={missing[0].split()[0]}"' if free else "No other cell in that row looks like a column name"
+            f'--map "{free[0]}={missing[0].split()[0]}"'
+            if free
+            else "No other cell in that row looks like a column name"
         )
         raise FileReadError(
             f"{label}: row {cells.index[header.row_index]}: required columns not found: "
@@ -201,9 +205,7 @@ def read_sheet(path: Path, sheet: RawSheet, ctx: Context, header: HeaderMatch) -
     candidates = remaining & ~bsn_has_digit
     labelled = pd.Series(False, index=body.index)
     if candidates.any():
-        labelled[candidates] = (
-            body[candidates].map(lambda v: isinstance(v, str) and bool(_TOTALS.match(v))).any(axis=1)
-        )
+        labelled[candidates] = body[candidates].map(lambda v: isinstance(v, str) and bool(_TOTALS.match(v))).any(axis=1)
     totals = remaining & labelled
     stated_total = None
     if totals.any() and "bedrag" in mapped:
@@ -415,7 +417,11 @@ def within_ijw_limit(fieldname: str, parsed: V.Parsed) -> V.Parsed:
     over = (values.notna() & (values.astype("Float64").abs() > limit)).fillna(False).astype(bool)
     if not over.any():
         return parsed
-    shown = f"€ {limit / 100:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".") if fieldname != "volume" else f"{limit:,}".replace(",", ".")
+    shown = (
+        f"€ {limit / 100:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+        if fieldname != "volume"
+        else f"{limit:,}".replace(",", ".")
+    )
     errors = parsed.errors.copy()
     errors[over & errors.isna()] = f"{fieldname} above {shown} (the iJw maximum for a line); left empty"
     return V.Parsed(values.mask(over), errors)
@@ -483,7 +489,9 @@ def _cell_text(value: object) -> str | None:
     return text or None
 
 
-def _excel_cell_findings(sheet: RawSheet, names: list[str], columns: dict[str, int], index: pd.Index) -> list[pd.DataFrame]:
+def _excel_cell_findings(
+    sheet: RawSheet, names: list[str], columns: dict[str, int], index: pd.Index
+) -> list[pd.DataFrame]:
     """Findings for error cells and uncalculated formulas in mapped columns of stored lines."""
     if not sheet.cell_errors and not sheet.uncalculated:
         return []
@@ -726,8 +734,9 @@ def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[
         table = sum(1 for h in found[1] if plausible_header(h)) >= 2  # a header row jzcli does not know
         hint = (
             ' Map columns with --map "Column name=field" (fields: bsn, productcode, begindatum, einddatum, '
-            "periode, volume, eenheid, tarief, bedrag, ...)" if table else
-            " No row looks like a header row of a table"
+            "periode, volume, eenheid, tarief, bedrag, ...)"
+            if table
+            else " No row looks like a header row of a table"
         )
         raise FileReadError(
             f"{path.name}{where}: no declaration header found (looked for columns such as BSN, "

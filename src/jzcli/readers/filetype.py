@@ -84,7 +84,9 @@ def looks_like_prose(cells: pd.DataFrame, rows: int = 60) -> bool:
     and there."""
     head = cells.head(rows)
     texts = [v.strip() for row in head.itertuples(index=False) for v in row if isinstance(v, str) and v.strip()]
-    others = sum(1 for row in head.itertuples(index=False) for v in row if not isinstance(v, str) and v is not None and v == v)
+    others = sum(
+        1 for row in head.itertuples(index=False) for v in row if not isinstance(v, str) and v is not None and v == v
+    )
     sentences = sum(1 for t in texts if _sentence(t))
     return sentences >= 1 and sentences * 4 >= len(texts) + others
 

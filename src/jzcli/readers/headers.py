@@ -16,80 +16,233 @@ from jzcli.readers.values import normalise_text
 # normalised text, so "BSN cliënt", "bsn_client" and "Bsn Client" are one entry.
 DECLARATIE_SYNONYMS: dict[str, list[str]] = {
     "aanbieder": [
-        "aanbieder", "zorgaanbieder", "agb", "agbcode", "agbcodeaanbieder", "agbaanbieder",
-        "afzender", "aanbiedercode", "codeaanbieder", "agbcodezorgaanbieder", "zorgaanbiedercode",
-        "agbnummer", "praktijkcode", "instellingscode", "aanbiederagb",
+        "aanbieder",
+        "zorgaanbieder",
+        "agb",
+        "agbcode",
+        "agbcodeaanbieder",
+        "agbaanbieder",
+        "afzender",
+        "aanbiedercode",
+        "codeaanbieder",
+        "agbcodezorgaanbieder",
+        "zorgaanbiedercode",
+        "agbnummer",
+        "praktijkcode",
+        "instellingscode",
+        "aanbiederagb",
     ],
     "gemeente": [
-        "gemeente", "gemeentecode", "woonplaatsgemeente", "ontvanger", "cbscode", "gemeentenaam",
-        "verantwoordelijkegemeente", "gemeentecbs", "cbsgemeentecode", "gemeentecodecbs",
-        "woongemeente", "financierendegemeente", "codegemeente", "gemeentewoonplaatsbeginsel",
+        "gemeente",
+        "gemeentecode",
+        "woonplaatsgemeente",
+        "ontvanger",
+        "cbscode",
+        "gemeentenaam",
+        "verantwoordelijkegemeente",
+        "gemeentecbs",
+        "cbsgemeentecode",
+        "gemeentecodecbs",
+        "woongemeente",
+        "financierendegemeente",
+        "codegemeente",
+        "gemeentewoonplaatsbeginsel",
     ],
     "declaratienummer": [
-        "declaratienummer", "declaratienr", "declaratieno", "factuurnummer", "factuurnr",
-        "declaratieid", "nummerdeclaratie",
+        "declaratienummer",
+        "declaratienr",
+        "declaratieno",
+        "factuurnummer",
+        "factuurnr",
+        "declaratieid",
+        "nummerdeclaratie",
     ],
     "referentienummer": [
-        "referentienummer", "referentie", "referentienr", "prestatiereferentie",
-        "productreferentie", "regelnummer", "regelnr", "regelid", "referentienummerprestatie",
-        "kenmerk", "prestatienummer", "prestatieid",
+        "referentienummer",
+        "referentie",
+        "referentienr",
+        "prestatiereferentie",
+        "productreferentie",
+        "regelnummer",
+        "regelnr",
+        "regelid",
+        "referentienummerprestatie",
+        "kenmerk",
+        "prestatienummer",
+        "prestatieid",
     ],
     "vorig_referentienummer": [
-        "vorigreferentienummer", "vorigereferentie", "vorigreferentie", "vorigereferentienummer",
-        "oorspronkelijkreferentienummer", "origineelreferentienummer", "creditvoor",
-        "gecrediteerdreferentienummer", "referentiedebet", "referentieorigineel",
+        "vorigreferentienummer",
+        "vorigereferentie",
+        "vorigreferentie",
+        "vorigereferentienummer",
+        "oorspronkelijkreferentienummer",
+        "origineelreferentienummer",
+        "creditvoor",
+        "gecrediteerdreferentienummer",
+        "referentiedebet",
+        "referentieorigineel",
     ],
     "bsn": [
-        "bsn", "burgerservicenummer", "bsnclient", "bsnjeugdige", "clientbsn", "bsnnummer",
-        "burgerservicenummerclient", "bsnkind", "sofinummer",
+        "bsn",
+        "burgerservicenummer",
+        "bsnclient",
+        "bsnjeugdige",
+        "clientbsn",
+        "bsnnummer",
+        "burgerservicenummerclient",
+        "bsnkind",
+        "sofinummer",
     ],
     "toewijzingnummer": [
-        "toewijzingnummer", "toewijzingsnummer", "toewijzingnr", "toewijzingsnr", "toewijzing",
-        "beschikkingsnummer", "beschikkingnummer", "beschikkingnr", "toewijzingid",
+        "toewijzingnummer",
+        "toewijzingsnummer",
+        "toewijzingnr",
+        "toewijzingsnr",
+        "toewijzing",
+        "beschikkingsnummer",
+        "beschikkingnummer",
+        "beschikkingnr",
+        "toewijzingid",
         "nummertoewijzing",
     ],
     "productcategorie": [
-        "productcategorie", "categorie", "productcat", "prodcat", "productcategoriecode",
-        "categoriecode", "productgroep", "productcategorieijw",
+        "productcategorie",
+        "categorie",
+        "productcat",
+        "prodcat",
+        "productcategoriecode",
+        "categoriecode",
+        "productgroep",
+        "productcategorieijw",
     ],
     "productcode": [
-        "productcode", "prestatiecode", "product", "code", "prodcode", "zorgproduct",
-        "productcodeijw", "codeproduct", "codeprestatie", "prestatie", "zorgcode", "artikelcode",
+        "productcode",
+        "prestatiecode",
+        "product",
+        "code",
+        "prodcode",
+        "zorgproduct",
+        "productcodeijw",
+        "codeproduct",
+        "codeprestatie",
+        "prestatie",
+        "zorgcode",
+        "artikelcode",
     ],
     "begindatum": [
-        "begindatum", "van", "periodevan", "vanaf", "startdatum", "datumvan", "ingangsdatum",
-        "begin", "periodebegin", "begindatumperiode", "begindatumproductperiode",
-        "productperiodebegindatum", "leveringvan", "datumbegin", "zorgvan", "periodestart",
+        "begindatum",
+        "van",
+        "periodevan",
+        "vanaf",
+        "startdatum",
+        "datumvan",
+        "ingangsdatum",
+        "begin",
+        "periodebegin",
+        "begindatumperiode",
+        "begindatumproductperiode",
+        "productperiodebegindatum",
+        "leveringvan",
+        "datumbegin",
+        "zorgvan",
+        "periodestart",
     ],
     "einddatum": [
-        "einddatum", "tot", "totenmet", "tm", "periodetot", "periodetotenmet", "datumtot",
-        "eind", "periodeeind", "einddatumperiode", "einddatumproductperiode",
-        "productperiodeeinddatum", "leveringtot", "datumeind", "zorgtot", "totmet", "periodeeinde",
+        "einddatum",
+        "tot",
+        "totenmet",
+        "tm",
+        "periodetot",
+        "periodetotenmet",
+        "datumtot",
+        "eind",
+        "periodeeind",
+        "einddatumperiode",
+        "einddatumproductperiode",
+        "productperiodeeinddatum",
+        "leveringtot",
+        "datumeind",
+        "zorgtot",
+        "totmet",
+        "periodeeinde",
         "stopdatum",
     ],
     "periode": [
-        "periode", "maand", "declaratiemaand", "declaratieperiode", "zorgmaand", "leveringsmaand",
-        "productperiode", "maandjaar", "prestatiemaand", "periodemaand",
+        "periode",
+        "maand",
+        "declaratiemaand",
+        "declaratieperiode",
+        "zorgmaand",
+        "leveringsmaand",
+        "productperiode",
+        "maandjaar",
+        "prestatiemaand",
+        "periodemaand",
     ],
     "volume": [
-        "volume", "aantal", "geleverdvolume", "hoeveelheid", "geleverdaantal", "aantaleenheden",
-        "omvang", "aantaluren", "aantalminuten", "aantaldagen", "aantaletmalen", "aantaldagdelen",
-        "gedeclareerdvolume", "ingediendvolume", "volumegeleverd", "uren", "minuten",
+        "volume",
+        "aantal",
+        "geleverdvolume",
+        "hoeveelheid",
+        "geleverdaantal",
+        "aantaleenheden",
+        "omvang",
+        "aantaluren",
+        "aantalminuten",
+        "aantaldagen",
+        "aantaletmalen",
+        "aantaldagdelen",
+        "gedeclareerdvolume",
+        "ingediendvolume",
+        "volumegeleverd",
+        "uren",
+        "minuten",
     ],
     "eenheid": ["eenheid", "eenheidcode", "tijdseenheid", "eenh", "volume eenheid", "volumeeenheid"],
     "tarief": [
-        "tarief", "prijspereenheid", "producttarief", "prijs", "eenheidsprijs", "tariefpereenheid",
-        "tariefeuro", "stuksprijs", "uurtarief", "prijsperstuk", "prijsp eenheid",
-        "tariefpereenheideuro", "bedragpereenheid",
+        "tarief",
+        "prijspereenheid",
+        "producttarief",
+        "prijs",
+        "eenheidsprijs",
+        "tariefpereenheid",
+        "tariefeuro",
+        "stuksprijs",
+        "uurtarief",
+        "prijsperstuk",
+        "prijsp eenheid",
+        "tariefpereenheideuro",
+        "bedragpereenheid",
     ],
     "bedrag": [
-        "bedrag", "totaal", "ingediendbedrag", "totaalbedrag", "bedragtotaal", "gedeclareerdbedrag",
-        "declaratiebedrag", "totaalprijs", "regeltotaal", "bedrageuro", "ingediend", "som",
-        "totaaleuro", "bedragincl", "bedraginclbtw", "bedragexbtw", "totaalregel",
+        "bedrag",
+        "totaal",
+        "ingediendbedrag",
+        "totaalbedrag",
+        "bedragtotaal",
+        "gedeclareerdbedrag",
+        "declaratiebedrag",
+        "totaalprijs",
+        "regeltotaal",
+        "bedrageuro",
+        "ingediend",
+        "som",
+        "totaaleuro",
+        "bedragincl",
+        "bedraginclbtw",
+        "bedragexbtw",
+        "totaalregel",
     ],
     "debet_credit": [
-        "debetcredit", "dc", "debitcredit", "creditdebet", "indicatiedebetcredit", "soortregel",
-        "debetofcredit", "bedragdebetcredit",
+        "debetcredit",
+        "dc",
+        "debitcredit",
+        "creditdebet",
+        "indicatiedebetcredit",
+        "soortregel",
+        "debetofcredit",
+        "bedragdebetcredit",
     ],
 }
 
@@ -158,16 +311,59 @@ DECLARATIES = SynonymTable(
 # the side words win over "periode" (which on its own means a month column). Judged on words, not
 # on the joined text: "Totaal" is not "tot", "Eindbedrag" is not "eind".
 _BEGIN_WORDS = {"van", "vanaf", "begin", "start", "ingang", "aanvang", "from", "since"}
-_END_WORDS = {"tot", "tm", "totenmet", "totmet", "tem", "eind", "einde", "stop", "afloop", "end", "until", "to", "through"}
+_END_WORDS = {
+    "tot",
+    "tm",
+    "totenmet",
+    "totmet",
+    "tem",
+    "eind",
+    "einde",
+    "stop",
+    "afloop",
+    "end",
+    "until",
+    "to",
+    "through",
+}
 _BEGIN_STEMS = ("begin", "start", "ingang", "aanvang")
 _END_STEMS = ("einde", "eind", "stop", "afloop", "beeindiging", "beeindigd", "tot")
 _DATE_ROOTS = ("datum", "periode", "date", "period")
 _FILLERS = {
-    "zorg", "levering", "leverings", "prestatie", "prestaties", "product", "declaratie", "dienst", "diensten",
-    "behandeling", "geleverd", "geleverde", "de", "het", "en", "met", "dd", "mm", "jjjj", "ddmmjjjj", "ddmmyyyy",
-    "yyyy", "jaar", "jeugdhulp", "hulp", "ondersteuning", "traject", "inzet", "geldig", "op",
-}  # fmt: skip
-_NOT_A_DATE = re.compile(r"bedrag|tarief|prijs|totaal|aantal|volume|uren|minuten|eenheid|code|nummer|referentie|bsn|toewijzing|categorie|maand")
+    "zorg",
+    "levering",
+    "leverings",
+    "prestatie",
+    "prestaties",
+    "product",
+    "declaratie",
+    "dienst",
+    "diensten",
+    "behandeling",
+    "geleverd",
+    "geleverde",
+    "de",
+    "het",
+    "en",
+    "met",
+    "dd",
+    "mm",
+    "jjjj",
+    "ddmmjjjj",
+    "ddmmyyyy",
+    "yyyy",
+    "jaar",
+    "jeugdhulp",
+    "hulp",
+    "ondersteuning",
+    "traject",
+    "inzet",
+    "geldig",
+    "op",
+}
+_NOT_A_DATE = re.compile(
+    r"bedrag|tarief|prijs|totaal|aantal|volume|uren|minuten|eenheid|code|nummer|referentie|bsn|toewijzing|categorie|maand"
+)
 _TM = re.compile(r"\bt\s*[/.\\]\s*m\b\.?", re.IGNORECASE)
 _TEM = re.compile(r"\bt\s*[/.]\s*e\s*[/.]\s*m\b\.?", re.IGNORECASE)
 
@@ -178,7 +374,7 @@ def _words(cell: str) -> list[str]:
 
 
 def _stem_then_root(word: str, stems: tuple[str, ...]) -> bool:
-    """"begindatum", "ingangsdatum", "eindperiode", "stopdatum": a side stem before a date root."""
+    """ "begindatum", "ingangsdatum", "eindperiode", "stopdatum": a side stem before a date root."""
     for stem in stems:
         if word.startswith(stem) and len(word) > len(stem):
             rest = word[len(stem) :]
@@ -189,7 +385,7 @@ def _stem_then_root(word: str, stems: tuple[str, ...]) -> bool:
 
 
 def _root_then_stem(word: str, stems: tuple[str, ...]) -> bool:
-    """"periodeeinde", "zorgperiodebegin", "leveringsstart": a date root or filler, then the side."""
+    """ "periodeeinde", "zorgperiodebegin", "leveringsstart": a date root or filler, then the side."""
     for stem in stems:
         if word.endswith(stem) and len(word) > len(stem) and stem != "tot":
             head = word[: -len(stem)]
@@ -200,7 +396,7 @@ def _root_then_stem(word: str, stems: tuple[str, ...]) -> bool:
 
 
 def date_side(cell: object) -> str | None:
-    """"begin" or "eind" when a header cell is a date of one side of the ProductPeriode, else None.
+    """ "begin" or "eind" when a header cell is a date of one side of the ProductPeriode, else None.
 
     The header must be about a date or period (a word with datum/periode/date/period in it, or only
     side words and words such as zorg, levering, prestatie: "Van", "Tm", "Levering tot") and name
@@ -329,9 +525,7 @@ def parse_map_options(options: list[str]) -> dict[str, str]:
         column, _, fieldname = option.rpartition("=")
         fieldname = fieldname.strip().lower()
         if fieldname not in valid:
-            raise UsageError(
-                f'--map "{option}": unknown field "{fieldname}"; fields are: {", ".join(sorted(valid))}'
-            )
+            raise UsageError(f'--map "{option}": unknown field "{fieldname}"; fields are: {", ".join(sorted(valid))}')
         if not normalise_text(column):
             raise UsageError(f'--map "{option}": the column name is empty')
         result[normalise_text(column)] = fieldname

@@ -71,10 +71,21 @@ SHOWN_ERRORS = 5  # XSD errors spelled out in a refusal
 
 # Columns of the berichten table (besides batch).
 BERICHT_COLUMNS = [
-    "berichtcode", "berichtversie", "berichtsubversie", "afzender", "ontvanger", "identificatie", "dagtekening",
-    "xsd_versie", "declaratienummer", "declaratieperiode_begin", "declaratieperiode_eind", "declaratie_dagtekening",
-    "totaal_ingediend", "totaal_debet_credit",
-]  # fmt: skip
+    "berichtcode",
+    "berichtversie",
+    "berichtsubversie",
+    "afzender",
+    "ontvanger",
+    "identificatie",
+    "dagtekening",
+    "xsd_versie",
+    "declaratienummer",
+    "declaratieperiode_begin",
+    "declaratieperiode_eind",
+    "declaratie_dagtekening",
+    "totaal_ingediend",
+    "totaal_debet_credit",
+]
 
 
 # ============================================================================ recognising
@@ -103,9 +114,13 @@ def identify(path: Path) -> ijw.Bericht:
             f"expected 'Bericht' in the namespace of {wanted}; nothing was stored"
         )
     if local != "Bericht":
-        raise FileReadError(f"{path.name}: root element '{local}' in the {b.naam} namespace; an iJw message has root 'Bericht'; nothing was stored")
+        raise FileReadError(
+            f"{path.name}: root element '{local}' in the {b.naam} namespace; an iJw message has root 'Bericht'; nothing was stored"
+        )
     if b.soort is None:
-        raise FileReadError(f"{path.name}: a {b.naam} {b.titel} message (what jzcli retour writes); it cannot be imported")
+        raise FileReadError(
+            f"{path.name}: a {b.naam} {b.titel} message (what jzcli retour writes); it cannot be imported"
+        )
     code = header.get("BerichtCode")
     if code != b.code:
         other = ijw.bericht_by_code(code)
@@ -159,7 +174,11 @@ def _run(path: Path, b: ijw.Bericht, tags: list[str], handle) -> None:
             raise ijw.syntax_error(path, exc) from None
         errors = ijw.locate_xsd_errors(path, b.naam)
         if not errors:  # pragma: no cover - the streamed and the whole-tree check always agree
-            errors = [ijw.XsdFout(0, "?", ijw.clean_message(e.message, b, True)) for e in exc.error_log if e.domain_name == "SCHEMASV"]
+            errors = [
+                ijw.XsdFout(0, "?", ijw.clean_message(e.message, b, True))
+                for e in exc.error_log
+                if e.domain_name == "SCHEMASV"
+            ]
         n = len(errors)
         raise FileReadError(
             f"{path.name}: refused: the {b.naam} message does not conform to {b.xsd} (level 1, {n} error{'s' if n != 1 else ''}); "
@@ -235,9 +254,19 @@ def _date(text: str | None):
 
 # ============================================================================ JW323
 PRESTATIE_FIELDS = [
-    "referentienummer", "vorig_referentienummer", "toewijzingnummer", "productcategorie", "productcode",
-    "begindatum", "einddatum", "volume", "eenheid", "tarief", "bedrag", "debet_credit",
-]  # fmt: skip
+    "referentienummer",
+    "vorig_referentienummer",
+    "toewijzingnummer",
+    "productcategorie",
+    "productcode",
+    "begindatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "tarief",
+    "bedrag",
+    "debet_credit",
+]
 _UNIQUE = {"referentienummer", "vorig_referentienummer"}  # per line: not worth sharing
 
 
@@ -320,7 +349,19 @@ def read_jw323(path: Path) -> Declaratie:
             t = _texts(el, {basis("TotaalBedrag"): "bedrag", basis("DebetCredit"): "dc"})
             decl["totaal_ingediend"], decl["totaal_debet_credit"] = t.get("bedrag"), t.get("dc")
 
-    tags = [m(n) for n in ("Header", "DeclaratieNummer", "DeclaratiePeriode", "DeclaratieDagtekening", "TotaalIngediendBedrag", "Bsn", "Prestatie", "Client")]
+    tags = [
+        m(n)
+        for n in (
+            "Header",
+            "DeclaratieNummer",
+            "DeclaratiePeriode",
+            "DeclaratieDagtekening",
+            "TotaalIngediendBedrag",
+            "Bsn",
+            "Prestatie",
+            "Client",
+        )
+    ]
     _run(path, b, tags, handle)
 
     # The message is valid: convert the raw text once per column.
@@ -516,7 +557,9 @@ def _check_allocations(path: Path, bericht: dict, rows: pd.DataFrame) -> None:
     if problems:
         listed = "".join(f"\n  - {p}" for p in problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise FileReadError(f"{path.name}: allocation message refused, nothing stored ({len(problems)} problem{'s' if len(problems) != 1 else ''}):{listed}{more}")
+        raise FileReadError(
+            f"{path.name}: allocation message refused, nothing stored ({len(problems)} problem{'s' if len(problems) != 1 else ''}):{listed}{more}"
+        )
 
 
 def prepare_jw301(path: Path, opts: ImportOptions, store: Store) -> Prepared:
@@ -532,7 +575,14 @@ def prepare_jw301(path: Path, opts: ImportOptions, store: Store) -> Prepared:
         stored=len(rows),
         message=f"JW301 of gemeente {bericht['afzender']} to aanbieder {bericht['ontvanger']}: {len(rows)} allocation versions of {numbers} allocations",
     )
-    details = {"bericht": {"naam": JW301.naam, "berichtcode": bericht["berichtcode"], "identificatie": bericht["identificatie"], "toewijzingen": len(rows)}}
+    details = {
+        "bericht": {
+            "naam": JW301.naam,
+            "berichtcode": bericht["berichtcode"],
+            "identificatie": bericht["identificatie"],
+            "toewijzingen": len(rows),
+        }
+    }
 
     def write(store: Store, conn, batch_id: int) -> None:
         frame = rows.copy()
@@ -558,7 +608,9 @@ def _dispatch(soort: str):
             return spreadsheet(path, opts, store)
         b = identify(path)
         if b.soort != soort:
-            raise FileReadError(f"{path.name}: a {b.naam} {b.titel} message holds {b.soort}, not {soort} (--soort {soort}); nothing was stored")
+            raise FileReadError(
+                f"{path.name}: a {b.naam} {b.titel} message holds {b.soort}, not {soort} (--soort {soort}); nothing was stored"
+            )
         return XML_READERS[b.naam](path, opts, store)
 
     prepare.__doc__ = f"{soort}: iJw XML messages here, spreadsheets by {spreadsheet.__module__}.{spreadsheet.__name__}"

@@ -74,7 +74,9 @@ class RawSheet:
     hidden_rows: list[int] = field(default_factory=list)  # Excel row numbers
     cell_errors: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, 0-based col) -> "#N/A"
     uncalculated: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, col) -> "=SUM(A1:A3)"
-    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(default_factory=list)  # ((row, col), (row, col)), 1-based rows
+    merged: list[tuple[tuple[int, int], tuple[int, int]]] = field(
+        default_factory=list
+    )  # ((row, col), (row, col)), 1-based rows
 
     def label(self, path: Path) -> str:
         return f"{path.name}" if self.name is None else f"{path.name}, sheet '{self.name}'"
@@ -112,8 +114,12 @@ def sniff_kind(path: Path, head: bytes) -> str:
     return "text"
 
 
-_SPECIAL = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
-            (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def check_input_file(path: Path) -> int:
@@ -146,7 +152,9 @@ def read_bounded(path: Path) -> bytes:
     with path.open("rb") as fh:
         data = fh.read(MAX_INPUT_BYTES + 1)
     if len(data) > MAX_INPUT_BYTES:
-        raise FileReadError(f"{path.name}: refused: the file grew past {MAX_INPUT_BYTES // 2**20:,} MiB while it was read")
+        raise FileReadError(
+            f"{path.name}: refused: the file grew past {MAX_INPUT_BYTES // 2**20:,} MiB while it was read"
+        )
     return data
 
 
@@ -266,8 +274,7 @@ def _check_zip(path: Path) -> None:
     except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, RuntimeError):
         # NotImplementedError: a zip "version" or compression method the zipfile module lacks
         raise FileReadError(
-            f"{path.name}: the file is damaged (not a complete xlsx/zip archive); "
-            "open it in Excel and save it again"
+            f"{path.name}: the file is damaged (not a complete xlsx/zip archive); open it in Excel and save it again"
         ) from None
     except OSError as exc:
         raise FileReadError(f"{path.name}: cannot be read ({exc})") from None
@@ -282,7 +289,11 @@ def _check_zip(path: Path) -> None:
             f"more than the limit of {MAX_XLSX_UNCOMPRESSED // 2**20:,} MiB"
         )
     for info in infos:
-        if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO and info.file_size > 50 * 2**20:
+        if (
+            info.compress_size
+            and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO
+            and info.file_size > 50 * 2**20
+        ):
             raise FileReadError(
                 f"{path.name}: refused: part '{info.filename}' unpacks {info.file_size / info.compress_size:,.0f}× "
                 "its packed size (a zip bomb?)"
@@ -384,8 +395,19 @@ def _refuse_nul(path: Path, sheets: list[RawSheet]) -> None:
 # --- what calamine does not report: error cells, formulas without a cached value, hidden rows ---
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"  # "x:" in files written by the OpenXML SDK
 _ERROR_CELL = re.compile(
-    rb"<" + _PREFIX + rb"c\b([^>]*\bt=\"e\"[^>]*)>(?:<" + _PREFIX + rb"f\b[^>]*/>|<" + _PREFIX + rb"f\b[^>]*>[^<]*</"
-    + _PREFIX + rb"f>)?<" + _PREFIX + rb"v>([^<]*)</" + _PREFIX + rb"v>"
+    rb"<"
+    + _PREFIX
+    + rb"c\b([^>]*\bt=\"e\"[^>]*)>(?:<"
+    + _PREFIX
+    + rb"f\b[^>]*/>|<"
+    + _PREFIX
+    + rb"f\b[^>]*>[^<]*</"
+    + _PREFIX
+    + rb"f>)?<"
+    + _PREFIX
+    + rb"v>([^<]*)</"
+    + _PREFIX
+    + rb"v>"
 )
 _FORMULA_END = re.compile(rb"(?:</" + _PREFIX + rb"f>|<" + _PREFIX + rb"f\b[^>]*/>)(?!<" + _PREFIX + rb"v>[^<])")
 _CELL_START = re.compile(rb"<" + _PREFIX + rb"c\s")
@@ -451,10 +473,10 @@ def _scan_sheet(zf: zipfile.ZipFile, member: str) -> Extras:
             else:
                 # Cut after the last complete row so no cell is split between two pieces.
                 last = None
-                for last in _ROW_END.finditer(data, max(0, len(data) - 2**20)):
+                for last in _ROW_END.finditer(data, max(0, len(data) - 2**20)):  # noqa: B007 (keeps the last match)
                     pass
                 if last is None:
-                    for last in _ROW_END.finditer(data):
+                    for last in _ROW_END.finditer(data):  # noqa: B007 (keeps the last match)
                         pass
                 if last is None:
                     carry = data
@@ -480,7 +502,7 @@ def _scan_piece(piece: bytes, hidden: list[int], errors: dict, uncalculated: dic
     if b"<f" in piece or b":f" in piece:
         for m in _FORMULA_END.finditer(piece):
             start = None
-            for start in _CELL_START.finditer(piece, max(0, m.start() - 65536), m.start()):
+            for start in _CELL_START.finditer(piece, max(0, m.start() - 65536), m.start()):  # noqa: B007
                 pass  # the last cell opened before the formula's end is its cell
             if start is None:
                 continue
@@ -497,7 +519,13 @@ def _scan_piece(piece: bytes, hidden: list[int], errors: dict, uncalculated: dic
 
 
 def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'").replace("&amp;", "&")
+    return (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+    )
 
 
 def _is_encrypted_ole(path: Path) -> bool:
@@ -589,7 +617,14 @@ def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
                 cells: dict[int, dict[int, object]] = {}
                 width = 0
                 with ws._get_source() as src:
-                    parser = WorkSheetParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch, date_formats=set(), timedelta_formats=set())
+                    parser = WorkSheetParser(
+                        src,
+                        ws._shared_strings,
+                        data_only=True,
+                        epoch=wb.epoch,
+                        date_formats=set(),
+                        timedelta_formats=set(),
+                    )
                     for _, row in parser.parse():
                         for cell in row:
                             value = cell["value"]
@@ -598,7 +633,9 @@ def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
                             r, c = cell["row"], cell["column"]
                             if cell["data_type"] == "n" and cell["style_id"] in wb._date_formats:
                                 try:
-                                    value = from_excel(value, wb.epoch, timedelta=cell["style_id"] in wb._timedelta_formats)
+                                    value = from_excel(
+                                        value, wb.epoch, timedelta=cell["style_id"] in wb._timedelta_formats
+                                    )
                                 except (OverflowError, ValueError, TypeError):
                                     pass  # no date: the number as written
                             cells.setdefault(r, {})[c - 1] = value
@@ -610,9 +647,13 @@ def _read_excel_openpyxl(path: Path, reason: str) -> list[RawSheet]:
                                     "the rows and columns outside the table in Excel and save it again"
                                 )
                 numbers = sorted(cells)
-                frame = pd.DataFrame(
-                    [[cells[n].get(c) for c in range(width)] for n in numbers], columns=range(width), dtype=object
-                ) if numbers else pd.DataFrame()
+                frame = (
+                    pd.DataFrame(
+                        [[cells[n].get(c) for c in range(width)] for n in numbers], columns=range(width), dtype=object
+                    )
+                    if numbers
+                    else pd.DataFrame()
+                )
                 if numbers:
                     frame.index = pd.Index(numbers)
                     frame = _blank_to_none(frame)
@@ -638,7 +679,7 @@ def _frame(rows: list[list[object]]) -> pd.DataFrame:
 
 
 def _blank_to_none(frame: pd.DataFrame) -> pd.DataFrame:
-    """"" → None in an object frame, on the whole array at once (wide sheets have 16 384 columns)."""
+    """ "" → None in an object frame, on the whole array at once (wide sheets have 16 384 columns)."""
     values = frame.to_numpy(dtype=object, copy=True)
     values[values == ""] = None
     return pd.DataFrame(values, index=frame.index, columns=frame.columns, dtype=object)
@@ -657,7 +698,9 @@ def decode_text(path: Path, data: bytes) -> tuple[str, str]:
         try:
             return data.decode("utf-32"), "utf-32"
         except UnicodeDecodeError as exc:
-            raise FileReadError(f"{path.name}: bytes that are not valid UTF-32 text (at byte {exc.start}); save the file as CSV UTF-8") from None
+            raise FileReadError(
+                f"{path.name}: bytes that are not valid UTF-32 text (at byte {exc.start}); save the file as CSV UTF-8"
+            ) from None
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
@@ -789,8 +832,7 @@ def _read_csv(path: Path) -> RawSheet:
     if b"\x00" in data and not data.startswith(_WIDE_BOMS):
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise FileReadError(
-            f"{path.name}: row {line}: the file contains NUL bytes; it is not a text/CSV file "
-            "(or it is damaged)"
+            f"{path.name}: row {line}: the file contains NUL bytes; it is not a text/CSV file (or it is damaged)"
         )
     text, encoding = decode_text(path, data)
     if not text or text.isspace():
@@ -841,7 +883,7 @@ def _read_csv(path: Path) -> RawSheet:
             eof = re.search(r"EOF inside string starting at row (\d+)", message)
             if eof:
                 raise FileReadError(
-                    f"{path.name}: row {int(eof.group(1)) + 1}: a quote (\") is opened and never closed"
+                    f'{path.name}: row {int(eof.group(1)) + 1}: a quote (") is opened and never closed'
                 ) from None
             raise FileReadError(f"{path.name}: cannot be read as CSV ({message})") from None
     else:
@@ -867,4 +909,6 @@ def _object_cells(frame: pd.DataFrame) -> pd.DataFrame:
         missing = pd.isna(column)
         if missing.any():
             values[i][missing] = None
-    return pd.DataFrame(values.T, index=pd.RangeIndex(1, len(frame) + 1), columns=frame.columns, dtype=object, copy=False)
+    return pd.DataFrame(
+        values.T, index=pd.RangeIndex(1, len(frame) + 1), columns=frame.columns, dtype=object, copy=False
+    )

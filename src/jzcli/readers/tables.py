@@ -22,7 +22,16 @@ import pandas as pd
 
 from jzcli.errors import FileReadError
 from jzcli.readers.headers import HEADER_SCAN_ROWS, HeaderMatch, SynonymTable, find_header
-from jzcli.readers.spreadsheet import RawSheet, _check_zip, _frame, decode_text, read_head, sniff_delimiter, sniff_kind, text_lines
+from jzcli.readers.spreadsheet import (
+    RawSheet,
+    _check_zip,
+    _frame,
+    decode_text,
+    read_head,
+    sniff_delimiter,
+    sniff_kind,
+    text_lines,
+)
 from jzcli.readers.values import Parsed, normalise_text
 from jzcli.render import mask_bsn, mask_bsns_in
 
@@ -87,7 +96,13 @@ def _read_heads(path: Path, nrows: int) -> list[RawSheet]:
         return []
     with path.open("rb") as fh:
         data = fh.read(_HEAD_BYTES)
-    unit = 4 if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)) else 2 if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else 1
+    unit = (
+        4
+        if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE))
+        else 2
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        else 1
+    )
     if len(data) == _HEAD_BYTES and unit > 1:
         data = data[: len(data) // unit * unit]  # whole UTF-16/UTF-32 code units
         data = data[: len(data) - (2 * unit if len(data) > 4 * unit else 0)]  # never half a surrogate pair
@@ -127,7 +142,9 @@ def _xlsx_heads(path: Path, nrows: int) -> list[RawSheet]:
     from lxml import etree
 
     def parse(fh):
-        return etree.iterparse(fh, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+        return etree.iterparse(
+            fh, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+        )
 
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
@@ -136,7 +153,11 @@ def _xlsx_heads(path: Path, nrows: int) -> list[RawSheet]:
             for _, el in parse(fh):
                 if _local(el.tag) == "Relationship":
                     target = el.get("Target", "")
-                    target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+                    target = (
+                        target.lstrip("/")
+                        if target.startswith("/")
+                        else posixpath.normpath(posixpath.join("xl", target))
+                    )
                     rels[el.get("Id")] = target
         sheets_meta = []
         with zf.open("xl/workbook.xml") as fh:
@@ -194,7 +215,9 @@ def _xlsx_heads(path: Path, nrows: int) -> list[RawSheet]:
                         continue
                     if i in needed:
                         strings[i] = "".join(
-                            x.text or "" for x in el.iter() if _local(x.tag) == "t" and _local(x.getparent().tag) != "rPh"
+                            x.text or ""
+                            for x in el.iter()
+                            if _local(x.tag) == "t" and _local(x.getparent().tag) != "rPh"
                         )
                     el.clear()
                     i += 1
@@ -282,7 +305,9 @@ def map_unique(s: pd.Series, fn: Callable[[Any], Any]) -> Parsed:
             values[i] = fn(u)
         except ValueError as exc:
             errors[i] = str(exc)
-    return Parsed(pd.Series(values[codes], index=s.index, dtype=object), pd.Series(errors[codes], index=s.index, dtype=object))
+    return Parsed(
+        pd.Series(values[codes], index=s.index, dtype=object), pd.Series(errors[codes], index=s.index, dtype=object)
+    )
 
 
 def raw_text(value: object) -> str:
@@ -306,7 +331,16 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def add(self, where: str, reason: str, column: str | None = None, value: object = None, *, order: tuple = (), bsn: bool = False) -> None:
+    def add(
+        self,
+        where: str,
+        reason: str,
+        column: str | None = None,
+        value: object = None,
+        *,
+        order: tuple = (),
+        bsn: bool = False,
+    ) -> None:
         text = where
         if column:
             text += f", column '{column}'"
@@ -324,7 +358,16 @@ class Problems:
             self.add(where[rij], parsed.errors[rij], column, raw[rij], order=(self.part, rij), bsn=bsn)
         return parsed.values
 
-    def add_mask(self, mask: pd.Series, where: pd.Series, reason: str | Callable[[Any], str], column: str | None = None, raw: pd.Series | None = None, *, bsn: bool = False) -> None:
+    def add_mask(
+        self,
+        mask: pd.Series,
+        where: pd.Series,
+        reason: str | Callable[[Any], str],
+        column: str | None = None,
+        raw: pd.Series | None = None,
+        *,
+        bsn: bool = False,
+    ) -> None:
         for rij in mask.index[mask.fillna(False).astype(bool)]:
             text = reason(rij) if callable(reason) else reason
             self.add(where[rij], text, column, None if raw is None else raw[rij], order=(self.part, rij), bsn=bsn)

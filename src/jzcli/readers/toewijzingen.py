@@ -34,41 +34,102 @@ from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, she
 from jzcli.store import Store, toewijzingen
 
 TOEWIJZING_FIELDS = [
-    "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode",
-    "ingangsdatum", "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging",
+    "toewijzingnummer",
+    "bsn",
+    "aanbieder",
+    "gemeente",
+    "productcategorie",
+    "productcode",
+    "ingangsdatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "frequentie",
+    "budget",
+    "reden_wijziging",
     "toewijzingsdatum",
-]  # fmt: skip
+]
 REQUIRED_COLUMNS = ["toewijzingnummer", "bsn", "ingangsdatum"]  # aanbieder/gemeente: column or option
 # Fields only allocations have: a header needs two of them to be detected as allocations.
 ALLOCATION_ONLY = {"frequentie", "toewijzingsdatum", "reden_wijziging", "budget"}
 
 TOEWIJZING_SYNONYMS: dict[str, list[str]] = {
     "toewijzingnummer": [
-        "toewijzingnummer", "toewijzingsnummer", "toewijzingnr", "toewijzingsnr", "toewijzing",
-        "beschikkingsnummer", "beschikkingnummer", "beschikkingnr", "toewijzingid", "nummertoewijzing",
+        "toewijzingnummer",
+        "toewijzingsnummer",
+        "toewijzingnr",
+        "toewijzingsnr",
+        "toewijzing",
+        "beschikkingsnummer",
+        "beschikkingnummer",
+        "beschikkingnr",
+        "toewijzingid",
+        "nummertoewijzing",
     ],
     "bsn": [
-        "bsn", "burgerservicenummer", "bsnclient", "bsnjeugdige", "clientbsn", "bsnnummer",
-        "burgerservicenummerclient", "bsnkind",
+        "bsn",
+        "burgerservicenummer",
+        "bsnclient",
+        "bsnjeugdige",
+        "clientbsn",
+        "bsnnummer",
+        "burgerservicenummerclient",
+        "bsnkind",
     ],
     "aanbieder": [
-        "aanbieder", "zorgaanbieder", "agb", "agbcode", "agbcodeaanbieder", "agbaanbieder",
-        "aanbiedercode", "codeaanbieder", "agbcodezorgaanbieder", "zorgaanbiedercode", "agbnummer",
+        "aanbieder",
+        "zorgaanbieder",
+        "agb",
+        "agbcode",
+        "agbcodeaanbieder",
+        "agbaanbieder",
+        "aanbiedercode",
+        "codeaanbieder",
+        "agbcodezorgaanbieder",
+        "zorgaanbiedercode",
+        "agbnummer",
     ],
     "gemeente": [
-        "gemeente", "gemeentecode", "cbscode", "gemeentenaam", "verantwoordelijkegemeente",
-        "gemeentecbs", "cbsgemeentecode", "woongemeente", "codegemeente", "afzender",
+        "gemeente",
+        "gemeentecode",
+        "cbscode",
+        "gemeentenaam",
+        "verantwoordelijkegemeente",
+        "gemeentecbs",
+        "cbsgemeentecode",
+        "woongemeente",
+        "codegemeente",
+        "afzender",
     ],
     "productcategorie": [
-        "productcategorie", "categorie", "productcat", "prodcat", "productcategoriecode", "categoriecode",
+        "productcategorie",
+        "categorie",
+        "productcat",
+        "prodcat",
+        "productcategoriecode",
+        "categoriecode",
     ],
     "productcode": ["productcode", "prestatiecode", "product", "code", "prodcode", "codeproduct"],
     "ingangsdatum": [
-        "ingangsdatum", "startdatum", "begindatum", "datumingang", "ingang", "vanaf", "van",
-        "geldigvan", "ingangsdatumtoewijzing",
+        "ingangsdatum",
+        "startdatum",
+        "begindatum",
+        "datumingang",
+        "ingang",
+        "vanaf",
+        "van",
+        "geldigvan",
+        "ingangsdatumtoewijzing",
     ],
     "einddatum": [
-        "einddatum", "stopdatum", "datumeinde", "einde", "tot", "totenmet", "tm", "geldigtot",
+        "einddatum",
+        "stopdatum",
+        "datumeinde",
+        "einde",
+        "tot",
+        "totenmet",
+        "tm",
+        "geldigtot",
         "einddatumtoewijzing",
     ],
     "volume": ["volume", "omvang", "omvangvolume", "aantal", "hoeveelheid", "toegewezenvolume"],
@@ -76,10 +137,18 @@ TOEWIJZING_SYNONYMS: dict[str, list[str]] = {
     "frequentie": ["frequentie", "omvangfrequentie", "freq", "frequentiecode"],
     "budget": ["budget", "budgetbedrag", "budgeteuro", "toegewezenbudget"],
     "reden_wijziging": [
-        "redenwijziging", "redenwijzigingtoewijzing", "wijzigingsreden", "reden", "redenwijzigingcode",
+        "redenwijziging",
+        "redenwijzigingtoewijzing",
+        "wijzigingsreden",
+        "reden",
+        "redenwijzigingcode",
     ],
     "toewijzingsdatum": [
-        "toewijzingsdatum", "toewijzingdatum", "datumtoewijzing", "beschikkingsdatum", "datumbeschikking",
+        "toewijzingsdatum",
+        "toewijzingdatum",
+        "datumtoewijzing",
+        "beschikkingsdatum",
+        "datumbeschikking",
     ],
     "toewijzingstijd": ["toewijzingstijd", "toewijzingtijd", "tijdtoewijzing"],
 }
@@ -103,7 +172,18 @@ _WORD_RULES: list[tuple[str, str]] = [
 TOEWIJZING_TABLE = SynonymTable(
     TOEWIJZING_SYNONYMS,
     _WORD_RULES,
-    frozenset({"toewijzingnummer", "bsn", "ingangsdatum", "einddatum", "productcode", "productcategorie", "toewijzingsdatum", "frequentie"}),
+    frozenset(
+        {
+            "toewijzingnummer",
+            "bsn",
+            "ingangsdatum",
+            "einddatum",
+            "productcode",
+            "productcategorie",
+            "toewijzingsdatum",
+            "frequentie",
+        }
+    ),
     min_matches=3,
     min_anchors=2,
 )
@@ -210,7 +290,11 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
     label = _label(sheet)
     header_row = int(sheet.cells.index[header.row_index])
     missing = [f for f in REQUIRED_COLUMNS if f not in columns]
-    missing += [f"{f} (or give {opt})" for f, opt in (("aanbieder", "--aanbieder"), ("gemeente", "--gemeente")) if f not in columns and not getattr(opts, f)]
+    missing += [
+        f"{f} (or give {opt})"
+        for f, opt in (("aanbieder", "--aanbieder"), ("gemeente", "--gemeente"))
+        if f not in columns and not getattr(opts, f)
+    ]
     if missing:
         raise FileReadError(
             f"{path.name}: {label}row {header_row}: required columns not found: {', '.join(missing)}. "
@@ -233,7 +317,9 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
 
     out["toewijzingnummer"] = parse("toewijzingnummer", V.parse_text(col("toewijzingnummer"), max_len=20))
     bsn = parse("bsn", V.parse_bsn(col("bsn")), bsn=True)
-    problems.add_mask(bsn.notna() & ~V.elfproef(bsn), where, "BSN fails the 11-proef", names["bsn"], col("bsn"), bsn=True)
+    problems.add_mask(
+        bsn.notna() & ~V.elfproef(bsn), where, "BSN fails the 11-proef", names["bsn"], col("bsn"), bsn=True
+    )
     out["bsn"] = bsn
     for f, option in (("aanbieder", opts.aanbieder), ("gemeente", opts.gemeente)):
         if f in raw:
@@ -241,14 +327,19 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
             out[f] = parse(f, parser(col(f)))
         else:
             out[f] = pd.Series(option, index=index, dtype="string")
-    unknown = out["gemeente"].notna() & out["gemeente"].map(lambda c: refdata.gemeente_naam(c) is None if isinstance(c, str) else False)
+    unknown = out["gemeente"].notna() & out["gemeente"].map(
+        lambda c: refdata.gemeente_naam(c) is None if isinstance(c, str) else False
+    )
     problems.add_mask(unknown, where, "not a CBS gemeente code", names.get("gemeente"), col("gemeente"))
 
     out["productcategorie"] = parse("productcategorie", V.parse_code(col("productcategorie"), 2))
     known = list(refdata.codelijst("productcategorie"))
     problems.add_mask(
         out["productcategorie"].notna() & ~out["productcategorie"].isin(known),
-        where, "unknown productcategorie (not in the iJw list JZ020)", names.get("productcategorie"), col("productcategorie"),
+        where,
+        "unknown productcategorie (not in the iJw list JZ020)",
+        names.get("productcategorie"),
+        col("productcategorie"),
     )
     out["productcode"] = parse("productcode", V.parse_text(col("productcode"), max_len=20))
     out["ingangsdatum"] = parse("ingangsdatum", V.parse_date(col("ingangsdatum")))
@@ -277,7 +368,9 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
     problems.add_mask(
         backwards,
         where,
-        lambda r: f"einddatum {out.at[r, 'einddatum']:%Y-%m-%d} is before ingangsdatum {out.at[r, 'ingangsdatum']:%Y-%m-%d}",
+        lambda r: (
+            f"einddatum {out.at[r, 'einddatum']:%Y-%m-%d} is before ingangsdatum {out.at[r, 'ingangsdatum']:%Y-%m-%d}"
+        ),
         names.get("einddatum"),
     )
     omvang = out[["volume", "eenheid", "frequentie"]].notna()
@@ -285,9 +378,11 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
     problems.add_mask(
         partial,
         where,
-        lambda r: "incomplete omvang: volume, eenheid and frequentie go together (missing: "
-        + ", ".join(f for f in ("volume", "eenheid", "frequentie") if not omvang.at[r, f])
-        + ")",
+        lambda r: (
+            "incomplete omvang: volume, eenheid and frequentie go together (missing: "
+            + ", ".join(f for f in ("volume", "eenheid", "frequentie") if not omvang.at[r, f])
+            + ")"
+        ),
     )
     code_only = out["productcode"].notna() & out["productcategorie"].isna()
     problems.add_mask(code_only, where, "productcode without productcategorie", names.get("productcategorie"))
@@ -299,7 +394,9 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
     return SheetAllocations(sheet.name, header_row, names, out, body.rows_read, body.skipped)
 
 
-def read_toewijzingen(path: Path, sheets: list[RawSheet], opts: ImportOptions) -> tuple[list[SheetAllocations], list[dict]]:
+def read_toewijzingen(
+    path: Path, sheets: list[RawSheet], opts: ImportOptions
+) -> tuple[list[SheetAllocations], list[dict]]:
     problems = Problems(path)
     results: list[SheetAllocations] = []
     skipped_sheets: list[dict] = []
@@ -307,10 +404,15 @@ def read_toewijzingen(path: Path, sheets: list[RawSheet], opts: ImportOptions) -
     for sheet in sheets:
         header = find_table(sheet, TOEWIJZING_TABLE)
         if header is None or "toewijzingnummer" not in header.columns:
-            skipped_sheets.append({"blad": sheet.name, "reden": "empty sheet" if sheet.cells.empty else "no allocation header found"})
+            skipped_sheets.append(
+                {"blad": sheet.name, "reden": "empty sheet" if sheet.cells.empty else "no allocation header found"}
+            )
             if not sheet.cells.empty:
                 best = max(
-                    ([str(v).strip() for v in r if isinstance(v, str) and v.strip()] for r in sheet.cells.head(50).values.tolist()),
+                    (
+                        [str(v).strip() for v in r if isinstance(v, str) and v.strip()]
+                        for r in sheet.cells.head(50).values.tolist()
+                    ),
                     key=len,
                     default=[],
                 )
@@ -359,7 +461,13 @@ def prepare_toewijzingen(path: Path, opts: ImportOptions, store: Store) -> Prepa
     )
     details = {
         "sheets": [
-            {"blad": r.sheet, "kopregel": r.header_row, "kolommen": r.columns, "rijen": r.rows_read, "toewijzingen": len(r.rows)}
+            {
+                "blad": r.sheet,
+                "kopregel": r.header_row,
+                "kolommen": r.columns,
+                "rijen": r.rows_read,
+                "toewijzingen": len(r.rows),
+            }
             for r in results
         ],
         "overgeslagen_bladen": skipped_sheets,

@@ -27,9 +27,10 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
 from itertools import repeat
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -136,7 +137,7 @@ def _cells(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     arr = s.to_numpy(dtype=object, copy=True)
     n = len(arr)
     dtype = s.dtype
-    if dtype == object:
+    if dtype == object:  # noqa: E721 (a numpy dtype compares equal to object)
         kinds = np.fromiter(map(_KIND_OF.get, map(type, arr), repeat(_OTHER)), dtype=np.int8, count=n)
     else:
         if pd.api.types.is_bool_dtype(dtype):
@@ -454,7 +455,9 @@ def _check_decimal_arg(decimal: str) -> None:
         raise ValueError(f"decimal must be 'auto', ',' or '.', not {decimal!r}")
 
 
-def _run_number(s: Any, decimal: str, kind: str, from_num: Callable[[_Num], Any], from_other: Callable[[Any], Any]) -> Parsed:
+def _run_number(
+    s: Any, decimal: str, kind: str, from_num: Callable[[_Num], Any], from_other: Callable[[Any], Any]
+) -> Parsed:
     """Shared driver for money / decimal / whole: decide the column separator, then parse uniques."""
     _check_decimal_arg(decimal)
     forced = decimal if decimal in (",", ".") else None
@@ -601,19 +604,43 @@ _NOT_A_DATE = "not a date"
 _TWO_DIGIT_YEAR = "two-digit year is ambiguous; write the year in full"
 
 _MONTHS = {
-    "jan": 1, "januari": 1, "january": 1,
-    "feb": 2, "febr": 2, "februari": 2, "february": 2,
-    "mrt": 3, "maa": 3, "maart": 3, "mar": 3, "march": 3,
-    "apr": 4, "april": 4,
-    "mei": 5, "may": 5,
-    "jun": 6, "juni": 6, "june": 6,
-    "jul": 7, "juli": 7, "july": 7,
-    "aug": 8, "augustus": 8, "august": 8,
-    "sep": 9, "sept": 9, "september": 9,
-    "okt": 10, "oktober": 10, "oct": 10, "october": 10,
-    "nov": 11, "november": 11,
-    "dec": 12, "december": 12,
-}  # fmt: skip
+    "jan": 1,
+    "januari": 1,
+    "january": 1,
+    "feb": 2,
+    "febr": 2,
+    "februari": 2,
+    "february": 2,
+    "mrt": 3,
+    "maa": 3,
+    "maart": 3,
+    "mar": 3,
+    "march": 3,
+    "apr": 4,
+    "april": 4,
+    "mei": 5,
+    "may": 5,
+    "jun": 6,
+    "juni": 6,
+    "june": 6,
+    "jul": 7,
+    "juli": 7,
+    "july": 7,
+    "aug": 8,
+    "augustus": 8,
+    "august": 8,
+    "sep": 9,
+    "sept": 9,
+    "september": 9,
+    "okt": 10,
+    "oktober": 10,
+    "oct": 10,
+    "october": 10,
+    "nov": 11,
+    "november": 11,
+    "dec": 12,
+    "december": 12,
+}
 
 _TIME = r"(?:[ t]+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,][0-9]+)?)?)?"
 _RE_ISO = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})" + _TIME)
@@ -986,7 +1013,10 @@ def parse_bsn(s: Any) -> Parsed:
         form = np.fromiter(map(bool, map(_BSN_FORM.fullmatch, arr[pos])), dtype=bool, count=len(pos))
         pos = pos[form]
         digits = np.array(
-            [x.replace(" ", "").replace(".", "").replace("-", "").replace("\u00a0", "").replace("\u202f", "").strip() for x in arr[pos]],
+            [
+                x.replace(" ", "").replace(".", "").replace("-", "").replace("\u00a0", "").replace("\u202f", "").strip()
+                for x in arr[pos]
+            ],
             dtype=object,
         )
         floaty = np.array(["." in x and _FLOATY.fullmatch(x) is not None for x in arr[pos]], dtype=bool)
@@ -1076,7 +1106,11 @@ def _text_of(x: Any) -> str | _Err | None:
     if isinstance(x, np.datetime64):
         return str(x)
     if isinstance(x, dt.datetime):
-        return x.isoformat(sep=" ") if (x.hour, x.minute, x.second, x.microsecond) != (0, 0, 0, 0) else x.date().isoformat()
+        return (
+            x.isoformat(sep=" ")
+            if (x.hour, x.minute, x.second, x.microsecond) != (0, 0, 0, 0)
+            else x.date().isoformat()
+        )
     if isinstance(x, (dt.date, dt.time)):
         return x.isoformat()
     return str(x).strip() or None

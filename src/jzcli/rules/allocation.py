@@ -78,8 +78,22 @@ _MIN_DAY = np.int64(-(10**7))
 
 TEXT_COLUMNS = ["toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "eenheid"]
 ALLOCATION_COLUMNS = [
-    "id", "toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "ingangsdatum",
-    "einddatum", "volume", "eenheid", "frequentie", "budget", "reden_wijziging", "toewijzingsdatum", "verwijderd",
+    "id",
+    "toewijzingnummer",
+    "bsn",
+    "aanbieder",
+    "gemeente",
+    "productcategorie",
+    "productcode",
+    "ingangsdatum",
+    "einddatum",
+    "volume",
+    "eenheid",
+    "frequentie",
+    "budget",
+    "reden_wijziging",
+    "toewijzingsdatum",
+    "verwijderd",
 ]
 
 
@@ -116,7 +130,11 @@ def volume_text(volume, eenheid) -> pd.Series:
     """'25 uur', '1500 min', '€ 300,00' (eenheid 83 holds cents); '' where volume is missing."""
     vol = volume if isinstance(volume, pd.Series) else pd.Series(volume)
     vol = pd.Series(pd.array(vol, dtype="Int64"), index=vol.index)
-    unit = _as_text(eenheid if isinstance(eenheid, pd.Series) else pd.Series([eenheid] * len(vol) if np.ndim(eenheid) == 0 else eenheid))
+    unit = _as_text(
+        eenheid
+        if isinstance(eenheid, pd.Series)
+        else pd.Series([eenheid] * len(vol) if np.ndim(eenheid) == 0 else eenheid)
+    )
     unit.index = vol.index
     text = (vol.astype("str") + (" " + unit.map(UNIT_LABEL)).fillna("")).astype(object)
     money = (unit == "83") & vol.notna()
@@ -164,7 +182,9 @@ def _days(x, n: int) -> tuple[np.ndarray, np.ndarray]:
         missing = ts is pd.NaT
         day = 0 if missing else int((ts.normalize() - pd.Timestamp("1970-01-01")).days)
         return np.full(n, day, dtype="int64"), np.full(n, missing)
-    arr = np.asarray(pd.to_datetime(pd.Series(list(x)) if not isinstance(x, pd.Series) else x).to_numpy()).astype("datetime64[D]")
+    arr = np.asarray(pd.to_datetime(pd.Series(list(x)) if not isinstance(x, pd.Series) else x).to_numpy()).astype(
+        "datetime64[D]"
+    )
     missing = np.isnat(arr)
     return np.where(missing, 0, arr.astype("int64")).astype("int64"), missing
 
@@ -251,7 +271,9 @@ def _aligned(n: int, **values) -> pd.DataFrame:
 
 def _objects(values) -> np.ndarray:
     if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
-        return np.asarray(values.to_numpy(dtype=object, na_value=None) if hasattr(values, "to_numpy") else values, dtype=object)
+        return np.asarray(
+            values.to_numpy(dtype=object, na_value=None) if hasattr(values, "to_numpy") else values, dtype=object
+        )
     return np.asarray(values, dtype=object)
 
 
@@ -312,7 +334,11 @@ def _total_counts(freq, i, mi, z, mz) -> np.ndarray:
     count[(freq == 1) & bounded] = np.maximum(z - i + 1, 0)[(freq == 1) & bounded]
     iso = np.where(z < i, 0, ((z - _weekday(z)) - (i - _weekday(i))) // 7 + 1)
     count[(freq == 2) & bounded] = iso[(freq == 2) & bounded]
-    months = z.astype("datetime64[D]").astype("datetime64[M]").astype("int64") - i.astype("datetime64[D]").astype("datetime64[M]").astype("int64") + 1
+    months = (
+        z.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+        - i.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
+        + 1
+    )
     count[(freq == 4) & bounded] = np.maximum(months, 0)[(freq == 4) & bounded]
     count[freq == 6] = 1
     return count
@@ -352,7 +378,10 @@ def period_allowance(
 
 def _period_uitleg(freq, output, vol, unit, begin, end, count, allowed) -> pd.Series:
     n = len(freq)
-    b, e = pd.to_datetime(pd.Series(begin)).reset_index(drop=True), pd.to_datetime(pd.Series(end)).reset_index(drop=True)
+    b, e = (
+        pd.to_datetime(pd.Series(begin)).reset_index(drop=True),
+        pd.to_datetime(pd.Series(end)).reset_index(drop=True),
+    )
     unit = pd.Series(_objects(unit))
     amount = volume_text(vol, unit)
     per = amount + "/" + pd.Series(freq).map({1: "dag", 2: "week", 4: "maand"}).fillna("").astype(object) + " × "
@@ -406,7 +435,9 @@ def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, exp
     return result
 
 
-def _unit_factors(line_unit: np.ndarray, alloc_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _unit_factors(
+    line_unit: np.ndarray, alloc_unit: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(line factor, allocation factor, comparable, time) over int unit codes (_unit_int).
 
     Minutes and hours (in any combination) are compared in minutes; otherwise the units must be
@@ -499,7 +530,7 @@ def _joint_codes(left: pd.Series, right: pd.Series, normalise=None) -> tuple[np.
         n = len(uniques2)
     else:
         n = len(u)
-    return codes[: len(left)], codes[len(left):], max(n, 1)
+    return codes[: len(left)], codes[len(left) :], max(n, 1)
 
 
 def _encode(lines: pd.DataFrame, alloc: pd.DataFrame) -> SimpleNamespace:
@@ -508,7 +539,11 @@ def _encode(lines: pd.DataFrame, alloc: pd.DataFrame) -> SimpleNamespace:
     for col in MATCH_TEXT:
         line_col = lines[col] if col in lines.columns else pd.Series(None, index=lines.index, dtype=object)
         ln[col], al[col], size[col] = _joint_codes(line_col, alloc[col])
-    nummer = lines["toewijzingnummer"] if "toewijzingnummer" in lines.columns else pd.Series(None, index=lines.index, dtype=object)
+    nummer = (
+        lines["toewijzingnummer"]
+        if "toewijzingnummer" in lines.columns
+        else pd.Series(None, index=lines.index, dtype=object)
+    )
     ln["nummer"], al["nummer"], size["nummer"] = _joint_codes(nummer, alloc["toewijzingnummer"], _strip_nummer)
     n = len(lines)
     b, mb = _days(_date_col(lines, "begindatum"), n)
@@ -548,11 +583,17 @@ def _content_candidates(enc: SimpleNamespace, rows: np.ndarray) -> pd.DataFrame:
     ln, al, size = enc.l, enc.a, enc.size
 
     def key(side, pos):
-        return (side["bsn"][pos].astype("int64") * size["aanbieder"] + side["aanbieder"][pos]) * size["gemeente"] + side["gemeente"][pos]
+        return (side["bsn"][pos].astype("int64") * size["aanbieder"] + side["aanbieder"][pos]) * size[
+            "gemeente"
+        ] + side["gemeente"][pos]
 
-    rows = rows[(ln["nummer"][rows] < 0) & (ln["bsn"][rows] >= 0) & (ln["aanbieder"][rows] >= 0) & (ln["gemeente"][rows] >= 0)]
+    rows = rows[
+        (ln["nummer"][rows] < 0) & (ln["bsn"][rows] >= 0) & (ln["aanbieder"][rows] >= 0) & (ln["gemeente"][rows] >= 0)
+    ]
     apos = np.flatnonzero((al["bsn"] >= 0) & (al["aanbieder"] >= 0) & (al["gemeente"] >= 0))
-    cand = pd.DataFrame({"_pos": rows, "k": key(ln, rows)}).merge(pd.DataFrame({"_apos": apos, "k": key(al, apos)}), on="k")
+    cand = pd.DataFrame({"_pos": rows, "k": key(ln, rows)}).merge(
+        pd.DataFrame({"_apos": apos, "k": key(al, apos)}), on="k"
+    )
     p, q = cand["_pos"].to_numpy(), cand["_apos"].to_numpy()
     code_l, code_a = ln["productcode"][p], al["productcode"][q]
     cat_l, cat_a = ln["productcategorie"][p], al["productcategorie"][q]
@@ -647,12 +688,20 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
     k = pd.DataFrame({col: _text_col(lines, col).to_numpy() for col in TEXT_COLUMNS})
     k["begindatum"] = _date_col(lines, "begindatum").to_numpy()
     k["einddatum"] = _date_col(lines, "einddatum").to_numpy()
-    a_text = {col: alloc[col].to_numpy(dtype=object, na_value=None) for col in ("toewijzingnummer", "gemeente", "aanbieder", "productcode", "productcategorie")}
+    a_text = {
+        col: alloc[col].to_numpy(dtype=object, na_value=None)
+        for col in ("toewijzingnummer", "gemeente", "aanbieder", "productcode", "productcategorie")
+    }
 
     numbered = np.flatnonzero((enc.l["nummer"] >= 0) & (pos < 0))
     if len(numbered):
         sub = k.iloc[numbered]
-        text = "toewijzingnummer " + sub["toewijzingnummer"].astype(object) + " not found for gemeente " + sub["gemeente"].fillna("(none)").astype(object)
+        text = (
+            "toewijzingnummer "
+            + sub["toewijzingnummer"].astype(object)
+            + " not found for gemeente "
+            + sub["gemeente"].fillna("(none)").astype(object)
+        )
         # the same number in another gemeente
         lg = pd.DataFrame({"_pos": numbered, "nummer": enc.l["nummer"][numbered]})
         ag = pd.DataFrame({"nummer": enc.a["nummer"], "gem": a_text["gemeente"], "agem": enc.a["gemeente"]})
@@ -666,9 +715,13 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
         if len(other):
             q = other["_apos"].to_numpy()
             msg = pd.Series(
-                "toewijzing " + pd.Series(a_text["toewijzingnummer"][q], dtype=object) + " of gemeente "
-                + pd.Series(a_text["gemeente"][q], dtype=object) + " is for another aanbieder ("
-                + pd.Series(a_text["aanbieder"][q], dtype=object) + "), not "
+                "toewijzing "
+                + pd.Series(a_text["toewijzingnummer"][q], dtype=object)
+                + " of gemeente "
+                + pd.Series(a_text["gemeente"][q], dtype=object)
+                + " is for another aanbieder ("
+                + pd.Series(a_text["aanbieder"][q], dtype=object)
+                + "), not "
                 + k["aanbieder"].iloc[other["_pos"].to_numpy()].fillna("(none)").astype(object).to_numpy()
             )
             for_other = pd.Series(numbered).map(pd.Series(msg.to_numpy(), index=other["_pos"].to_numpy()))
@@ -679,15 +732,30 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
     loose = np.flatnonzero((enc.l["nummer"] < 0) & (pos < 0))
     if len(loose):
         sub = k.iloc[loose]
-        product = sub["productcode"].fillna("?").astype(object) + " (categorie " + sub["productcategorie"].fillna("?").astype(object) + ")"
+        product = (
+            sub["productcode"].fillna("?").astype(object)
+            + " (categorie "
+            + sub["productcategorie"].fillna("?").astype(object)
+            + ")"
+        )
         who = (
-            "bsn " + sub["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
-            + ", aanbieder " + sub["aanbieder"].fillna("(none)").astype(object)
-            + ", gemeente " + sub["gemeente"].fillna("(none)").astype(object)
+            "bsn "
+            + sub["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
+            + ", aanbieder "
+            + sub["aanbieder"].fillna("(none)").astype(object)
+            + ", gemeente "
+            + sub["gemeente"].fillna("(none)").astype(object)
         )
         searched = (
-            "no toewijzingnummer; searched on content (" + who + ", product " + product + ", period "
-            + _date_text(sub["begindatum"]) + ".." + _date_text(sub["einddatum"]) + "): "
+            "no toewijzingnummer; searched on content ("
+            + who
+            + ", product "
+            + product
+            + ", period "
+            + _date_text(sub["begindatum"])
+            + ".."
+            + _date_text(sub["einddatum"])
+            + "): "
         )
         missing_key = (sub["bsn"].isna() | sub["aanbieder"].isna() | sub["gemeente"].isna()).to_numpy()
         text = (searched + "this client has no allocation from this gemeente to this aanbieder").where(
@@ -701,8 +769,11 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
             cat = pd.Series(a_text["productcategorie"][q], dtype=object).fillna("any")
             cand["product"] = code.fillna("categorie " + cat).to_numpy()
             cand["run"] = (
-                nummer + " runs " + _date_text(pd.Series(alloc["ingangsdatum"].to_numpy()[q]))
-                + ".." + _date_text(pd.Series(alloc["einddatum"].to_numpy()[q]), "open")
+                nummer
+                + " runs "
+                + _date_text(pd.Series(alloc["ingangsdatum"].to_numpy()[q]))
+                + ".."
+                + _date_text(pd.Series(alloc["einddatum"].to_numpy()[q]), "open")
             ).to_numpy()
             cand["tie"] = (nummer + np.where(cand["deleted"].to_numpy(), " (deleted)", "")).to_numpy()
             _unique, ties = _best_content(cand)
@@ -711,10 +782,20 @@ def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Ser
             fitting = cand[cand["product_ok"]]
             runs = at.map(_list_text(fitting["_pos"], fitting["run"])).set_axis(sub.index)
             tied = at.map(_list_text(ties["_pos"], ties["tie"])).set_axis(sub.index)
-            text = text.where(products.isna(), searched + "this client's allocations are for other products: " + products.astype(object))
-            text = text.where(runs.isna(), searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")")
             text = text.where(
-                tied.isna(), searched + "ambiguous: toewijzingen " + tied.astype(object) + " fit equally well; declare with the toewijzingnummer"
+                products.isna(),
+                searched + "this client's allocations are for other products: " + products.astype(object),
+            )
+            text = text.where(
+                runs.isna(),
+                searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")",
+            )
+            text = text.where(
+                tied.isna(),
+                searched
+                + "ambiguous: toewijzingen "
+                + tied.astype(object)
+                + " fit equally well; declare with the toewijzingnummer",
             )
         out[loose] = text.to_numpy()
     reason[:] = out
@@ -734,7 +815,9 @@ def _prepared(ctx) -> SimpleNamespace:
     prep = _prepare(ctx)
     try:
         # the cache empties itself when the Context is garbage collected
-        _cache[:] = [(weakref.ref(ctx, lambda _ref: _cache.clear()), id(ctx.lines), id(ctx.toewijzingen), id(ctx.history), prep)]
+        _cache[:] = [
+            (weakref.ref(ctx, lambda _ref: _cache.clear()), id(ctx.lines), id(ctx.toewijzingen), id(ctx.history), prep)
+        ]
     except TypeError:  # not weak-referenceable: no cache
         _cache.clear()
     return prep
@@ -761,7 +844,11 @@ def _prepare(ctx) -> SimpleNamespace:
     alloc = _allocations(_allocation_frame(ctx))
     if "toewijzing_id" in lines.columns:
         tid = lines["toewijzing_id"]
-        how = _objects(lines["toewijzing_match"]) if "toewijzing_match" in lines.columns else np.full(len(lines), NUMMER, dtype=object)
+        how = (
+            _objects(lines["toewijzing_match"])
+            if "toewijzing_match" in lines.columns
+            else np.full(len(lines), NUMMER, dtype=object)
+        )
     else:
         m = match_allocations(lines, _allocation_frame(ctx))
         tid, how = m["toewijzing_id"], m["toewijzing_match"].to_numpy(dtype=object)
@@ -802,7 +889,11 @@ def _prepare(ctx) -> SimpleNamespace:
     for col in ("bsn", "productcategorie", "productcode"):
         # both filled and unequal (TR304, TR339, TR340): the line's text against its allocation's
         mine = _text_col(lines, col).to_numpy(dtype=object)
-        theirs = _as_text(alloc[col]).to_numpy(dtype=object)[take] if len(alloc) else np.full(len(lines), np.nan, dtype=object)
+        theirs = (
+            _as_text(alloc[col]).to_numpy(dtype=object)[take]
+            if len(alloc)
+            else np.full(len(lines), np.nan, dtype=object)
+        )
         f["differs_" + col] = found & pd.notna(mine) & pd.notna(theirs) & (mine != theirs)
     f["judged"] = f["found"] & ~f["a_del"] & ~f["credit"]
     return SimpleNamespace(f=f, lines=lines, alloc=alloc)
@@ -817,7 +908,9 @@ def _rows(prep: SimpleNamespace, mask, line_cols=(), alloc_cols=()) -> pd.DataFr
         b[col] = _objects(prep.lines[col])[mask] if col in prep.lines.columns else None
     apos = b["apos"].to_numpy()
     for col in set(alloc_cols) | {"toewijzingnummer"}:
-        values = prep.alloc[col].to_numpy(dtype=object, na_value=None) if len(prep.alloc) else np.array([], dtype=object)
+        values = (
+            prep.alloc[col].to_numpy(dtype=object, na_value=None) if len(prep.alloc) else np.array([], dtype=object)
+        )
         b["a_" + col] = values[np.maximum(apos, 0)] if len(values) else None
         b.loc[apos < 0, "a_" + col] = None
     own = _objects(prep.lines["toewijzingnummer"])[mask] if "toewijzingnummer" in prep.lines.columns else None
@@ -836,22 +929,37 @@ def _texts(values: pd.Series) -> list:
 
 
 # ================================================================================= rules
-@rule("TR338", "9338", "The line draws on an existing allocation (its toewijzingnummer, or matched on content)", family=FAMILY)
+@rule(
+    "TR338",
+    "9338",
+    "The line draws on an existing allocation (its toewijzingnummer, or matched on content)",
+    family=FAMILY,
+)
 def tr338_allocation_exists(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     bad = (~prep.f["found"] & ~prep.f["credit"]).to_numpy()
     if not bad.any():
         return _none()
     unmatched = ctx.lines[bad]
-    reasons = explain_unmatched(as_successor(unmatched), _allocation_frame(ctx))  # a merged code: its successor's allocations
+    reasons = explain_unmatched(
+        as_successor(unmatched), _allocation_frame(ctx)
+    )  # a merged code: its successor's allocations
     b = _rows(prep, bad, ["toewijzingnummer"])
     stale = "the allocation matched before is no longer in the store"
     msg = "no allocation found: " + reasons.where(reasons.notna(), stale).astype(object)
     if "gemeente_opvolger" in unmatched.columns:
         merged = unmatched["gemeente_opvolger"].notna()
-        msg = msg.where(~merged, "no allocation found for gemeente " + gemeente_text(unmatched) + ": " + reasons.where(reasons.notna(), stale).astype(object))
+        msg = msg.where(
+            ~merged,
+            "no allocation found for gemeente "
+            + gemeente_text(unmatched)
+            + ": "
+            + reasons.where(reasons.notna(), stale).astype(object),
+        )
     split = split_text(unmatched)
-    msg = msg.where(split.isna(), split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client")
+    msg = msg.where(
+        split.isna(), split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client"
+    )
     return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["toewijzingnummer"]))
 
 
@@ -860,7 +968,12 @@ def tr304_allocation_of_client(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     bad = _differs(prep, "bsn")
     b = _rows(prep, bad, ["bsn"], ["bsn"])
-    msg = b["label"] + " belongs to another client (bsn " + b["a_bsn"].map(mask_bsn).astype(object) + "), not to this line's client"
+    msg = (
+        b["label"]
+        + " belongs to another client (bsn "
+        + b["a_bsn"].map(mask_bsn).astype(object)
+        + "), not to this line's client"
+    )
     return findings(b["id"], msg.tolist(), "bsn", b["bsn"].map(mask_bsn).tolist())
 
 
@@ -869,17 +982,25 @@ def tr384_deleted(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     b = _rows(prep, prep.f["a_del"] & ~prep.f["credit"], (), ["reden_wijziging", "toewijzingsdatum"])
     msg = (
-        b["label"] + " was deleted (reden wijziging " + b["a_reden_wijziging"].fillna("13").astype(object)
-        + ", toewijzingsdatum " + _date_text(b["a_toewijzingsdatum"]) + "): a deleted allocation counts as never sent"
+        b["label"]
+        + " was deleted (reden wijziging "
+        + b["a_reden_wijziging"].fillna("13").astype(object)
+        + ", toewijzingsdatum "
+        + _date_text(b["a_toewijzingsdatum"])
+        + "): a deleted allocation counts as never sent"
     )
     return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["a_toewijzingnummer"]))
 
 
 def _source(b: pd.DataFrame, side: str) -> pd.Series:
-    """" (the 1st of the month in the month column)" where that side of the ProductPeriode came
+    """ " (the 1st of the month in the month column)" where that side of the ProductPeriode came
     from a month, "" where the provider wrote the date: a finding says which it judged."""
     first = side == "begin_uit_maand"
-    note = " (the first day of the month in the file's month column)" if first else " (the last day of the month in the file's month column)"
+    note = (
+        " (the first day of the month in the file's month column)"
+        if first
+        else " (the last day of the month in the file's month column)"
+    )
     return pd.Series(np.where(b[side].to_numpy(dtype=bool), note, ""), index=b.index, dtype=object)
 
 
@@ -889,8 +1010,12 @@ def tr307_begin_in_allocation(ctx) -> pd.DataFrame:
     f = prep.f
     b = _rows(prep, f["judged"] & (f["begindatum"] < f["a_ingangsdatum"]).fillna(False))
     msg = (
-        b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + _source(b, "begin_uit_maand")
-        + ", before the allocation's ingangsdatum " + _date_text(b["a_ingangsdatum"])
+        b["label"]
+        + ": ProductPeriode begins "
+        + _date_text(b["begindatum"])
+        + _source(b, "begin_uit_maand")
+        + ", before the allocation's ingangsdatum "
+        + _date_text(b["a_ingangsdatum"])
     )
     return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
 
@@ -901,13 +1026,22 @@ def tr308_end_in_allocation(ctx) -> pd.DataFrame:
     f = prep.f
     b = _rows(prep, f["judged"] & (f["einddatum"] > f["a_einddatum"]).fillna(False))
     msg = (
-        b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + _source(b, "eind_uit_maand")
-        + ", after the allocation's einddatum " + _date_text(b["a_einddatum"])
+        b["label"]
+        + ": ProductPeriode ends "
+        + _date_text(b["einddatum"])
+        + _source(b, "eind_uit_maand")
+        + ", after the allocation's einddatum "
+        + _date_text(b["a_einddatum"])
     )
     return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
 
 
-@rule("TR387", "9387", "ProductPeriode begins on the 1st, or on the ingangsdatum when the allocation starts later that month", family=FAMILY)
+@rule(
+    "TR387",
+    "9387",
+    "ProductPeriode begins on the 1st, or on the ingangsdatum when the allocation starts later that month",
+    family=FAMILY,
+)
 def tr387_begin_of_month(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     f = prep.f
@@ -917,12 +1051,28 @@ def tr387_begin_of_month(ctx) -> pd.DataFrame:
     expected = start.where(later, first)
     bad = (f["judged"] & begin.notna() & (begin != expected).fillna(False)).to_numpy()
     b = _rows(prep, bad)
-    why = pd.Series(np.where(later[bad], " (the allocation's ingangsdatum in that month)", " (the first day of the month)"), index=b.index, dtype=object)
-    msg = b["label"] + ": ProductPeriode begins " + _date_text(b["begindatum"]) + "; expected " + _date_text(expected[bad]) + why
+    why = pd.Series(
+        np.where(later[bad], " (the allocation's ingangsdatum in that month)", " (the first day of the month)"),
+        index=b.index,
+        dtype=object,
+    )
+    msg = (
+        b["label"]
+        + ": ProductPeriode begins "
+        + _date_text(b["begindatum"])
+        + "; expected "
+        + _date_text(expected[bad])
+        + why
+    )
     return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
 
 
-@rule("TR388", "9388", "ProductPeriode ends on the last day, or on the einddatum when the allocation ends earlier that month", family=FAMILY)
+@rule(
+    "TR388",
+    "9388",
+    "ProductPeriode ends on the last day, or on the einddatum when the allocation ends earlier that month",
+    family=FAMILY,
+)
 def tr388_end_of_month(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     f = prep.f
@@ -933,8 +1083,19 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
     expected = stop.where(earlier, last)
     bad = (f["judged"] & end.notna() & (end != expected).fillna(False)).to_numpy()
     b = _rows(prep, bad)
-    why = pd.Series(np.where(earlier[bad], " (the allocation's einddatum in that month)", " (the last day of the month)"), index=b.index, dtype=object)
-    msg = b["label"] + ": ProductPeriode ends " + _date_text(b["einddatum"]) + "; expected " + _date_text(expected[bad]) + why
+    why = pd.Series(
+        np.where(earlier[bad], " (the allocation's einddatum in that month)", " (the last day of the month)"),
+        index=b.index,
+        dtype=object,
+    )
+    msg = (
+        b["label"]
+        + ": ProductPeriode ends "
+        + _date_text(b["einddatum"])
+        + "; expected "
+        + _date_text(expected[bad])
+        + why
+    )
     return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
 
 
@@ -967,7 +1128,13 @@ def _differs(prep: SimpleNamespace, col: str):
 def tr339_categorie(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     b = _rows(prep, _differs(prep, "productcategorie"), ["productcategorie"], ["productcategorie"])
-    msg = b["label"] + ": productcategorie " + b["productcategorie"].astype(object) + " ≠ the allocation's " + b["a_productcategorie"].astype(object)
+    msg = (
+        b["label"]
+        + ": productcategorie "
+        + b["productcategorie"].astype(object)
+        + " ≠ the allocation's "
+        + b["a_productcategorie"].astype(object)
+    )
     return findings(b["id"], msg.tolist(), "productcategorie", _texts(b["productcategorie"]))
 
 
@@ -975,16 +1142,29 @@ def tr339_categorie(ctx) -> pd.DataFrame:
 def tr340_productcode(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     b = _rows(prep, _differs(prep, "productcode"), ["productcode"], ["productcode"])
-    msg = b["label"] + ": productcode " + b["productcode"].astype(object) + " ≠ the allocation's " + b["a_productcode"].astype(object)
+    msg = (
+        b["label"]
+        + ": productcode "
+        + b["productcode"].astype(object)
+        + " ≠ the allocation's "
+        + b["a_productcode"].astype(object)
+    )
     return findings(b["id"], msg.tolist(), "productcode", _texts(b["productcode"]))
 
 
 def _unit_name(codes: pd.Series) -> pd.Series:
     codes = pd.Series(_objects(codes), index=codes.index)
-    return (codes.fillna("?").astype(object) + " (" + codes.map(UNIT_LABEL).fillna("?").astype(object) + ")").astype(object)
+    return (codes.fillna("?").astype(object) + " (" + codes.map(UNIT_LABEL).fillna("?").astype(object) + ")").astype(
+        object
+    )
 
 
-@rule("TR341", "9341", "Eenheid fits the allocation's (minutes allowed against hours); without Omvang the contract's", family=FAMILY)
+@rule(
+    "TR341",
+    "9341",
+    "Eenheid fits the allocation's (minutes allowed against hours); without Omvang the contract's",
+    family=FAMILY,
+)
 def tr341_eenheid(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     f = prep.f
@@ -998,10 +1178,15 @@ def tr341_eenheid(ctx) -> pd.DataFrame:
     mine = from_alloc[bad]
     alloc_text = "the allocation's eenheid " + _unit_name(b["a_eenheid"])
     contract_text = (
-        "the contract's eenheid " + _unit_name(b["contract_eenheid"]) + " for " + b["productcode"].fillna("?").astype(object)
+        "the contract's eenheid "
+        + _unit_name(b["contract_eenheid"])
+        + " for "
+        + b["productcode"].fillna("?").astype(object)
         + " (the allocation has no Omvang)"
     )
-    msg = b["label"] + ": eenheid " + _unit_name(b["eenheid"]) + " does not fit " + alloc_text.where(mine, contract_text)
+    msg = (
+        b["label"] + ": eenheid " + _unit_name(b["eenheid"]) + " does not fit " + alloc_text.where(mine, contract_text)
+    )
     return findings(b["id"], msg.tolist(), "eenheid", _texts(b["eenheid"]))
 
 
@@ -1028,15 +1213,31 @@ def tr321_volume_per_period(ctx) -> pd.DataFrame:
         return _none()
     b = _rows(prep, over, ["eenheid"], ["eenheid", "frequentie"])
     why = period_allowance(
-        b["a_frequentie"], b["a_volume"], b["a_eenheid"], b["begindatum"], b["einddatum"],
-        variant=b["variant"], ingangsdatum=b["a_ingangsdatum"], einddatum=b["a_einddatum"],
-    )  # fmt: skip
+        b["a_frequentie"],
+        b["a_volume"],
+        b["a_eenheid"],
+        b["begindatum"],
+        b["einddatum"],
+        variant=b["variant"],
+        ingangsdatum=b["a_ingangsdatum"],
+        einddatum=b["a_einddatum"],
+    )
     lim = pd.Series(why["toegestaan"].to_numpy(dtype="int64") * af[over], index=b.index)
     limit_text = _basis_text(lim, time[over], unit[over] == 1, b["a_eenheid"]).set_axis(b.index)
     uitleg = why["uitleg"].astype(object)
     converted = unit[over] != a_unit[over]
-    uitleg = uitleg.where(~converted, uitleg + " = " + volume_text(why["toegestaan"], b["a_eenheid"]) + " = " + limit_text)
-    msg = b["label"] + ": volume " + volume_text(b["volume"], b["eenheid"]) + " exceeds " + limit_text + " allowed: " + uitleg
+    uitleg = uitleg.where(
+        ~converted, uitleg + " = " + volume_text(why["toegestaan"], b["a_eenheid"]) + " = " + limit_text
+    )
+    msg = (
+        b["label"]
+        + ": volume "
+        + volume_text(b["volume"], b["eenheid"])
+        + " exceeds "
+        + limit_text
+        + " allowed: "
+        + uitleg
+    )
     return findings(b["id"], msg.tolist(), "volume", b["volume"].astype("str").tolist())
 
 
@@ -1070,9 +1271,15 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
     history = ctx.history if ctx.history is not None else pd.DataFrame()
     if len(history) and "id" in history.columns:
         history = history[~history["id"].isin(f["id"]).to_numpy()]
-    h_credit = _objects(history["debet_credit"]) == "C" if len(history) and "debet_credit" in history.columns else np.zeros(len(history), dtype=bool)
+    h_credit = (
+        _objects(history["debet_credit"]) == "C"
+        if len(history) and "debet_credit" in history.columns
+        else np.zeros(len(history), dtype=bool)
+    )
     h_gecrediteerd = (
-        history["gecrediteerd"].fillna(False).to_numpy(dtype=bool) if len(history) and "gecrediteerd" in history.columns else np.zeros(len(history), dtype=bool)
+        history["gecrediteerd"].fillna(False).to_numpy(dtype=bool)
+        if len(history) and "gecrediteerd" in history.columns
+        else np.zeros(len(history), dtype=bool)
     )
     h_apos = _history_positions(ctx, history, alloc) if len(history) else np.array([], dtype="int64")
 
@@ -1081,28 +1288,45 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
     sum_apos = apos.copy()
     skip = np.zeros(len(f), dtype=bool)
     credit = f["credit"].to_numpy()
-    vorig = _objects(lines["vorig_referentienummer"]) if "vorig_referentienummer" in lines.columns else np.full(len(f), None, dtype=object)
+    vorig = (
+        _objects(lines["vorig_referentienummer"])
+        if "vorig_referentienummer" in lines.columns
+        else np.full(len(f), None, dtype=object)
+    )
     with_ref = credit & pd.notna(vorig)
     if with_ref.any() and len(history) and "referentienummer" in history.columns:
         debets = np.flatnonzero(~h_credit)
-        h = pd.DataFrame({
-            "aanbieder": _objects(history["aanbieder"])[debets] if "aanbieder" in history.columns else None,
-            "ref": _objects(history["referentienummer"])[debets], "h_apos": h_apos[debets], "h_cred": h_gecrediteerd[debets],
-        }).dropna(subset=["ref"]).drop_duplicates(["aanbieder", "ref"], keep="last")  # fmt: skip
+        h = (
+            pd.DataFrame(
+                {
+                    "aanbieder": _objects(history["aanbieder"])[debets] if "aanbieder" in history.columns else None,
+                    "ref": _objects(history["referentienummer"])[debets],
+                    "h_apos": h_apos[debets],
+                    "h_cred": h_gecrediteerd[debets],
+                }
+            )
+            .dropna(subset=["ref"])
+            .drop_duplicates(["aanbieder", "ref"], keep="last")
+        )
         rows = np.flatnonzero(with_ref)
-        c = pd.DataFrame({
-            "aanbieder": _objects(lines["aanbieder"])[rows] if "aanbieder" in lines.columns else None,
-            "ref": vorig[rows], "_i": rows,
-        }).merge(h, on=["aanbieder", "ref"])  # fmt: skip
+        c = pd.DataFrame(
+            {
+                "aanbieder": _objects(lines["aanbieder"])[rows] if "aanbieder" in lines.columns else None,
+                "ref": vorig[rows],
+                "_i": rows,
+            }
+        ).merge(h, on=["aanbieder", "ref"])
         sum_apos[c["_i"].to_numpy()] = c["h_apos"].to_numpy()
         skip[c["_i"].to_numpy()] = c["h_cred"].to_numpy(dtype=bool)
 
     in_scope = (sum_apos >= 0) & limited[np.maximum(sum_apos, 0)] & ~skip
     a_unit = alloc["_unit"].to_numpy()
     val, counts = value_of(
-        f["volume"].to_numpy(dtype="float64", na_value=np.nan), f["bedrag"].to_numpy(dtype="float64", na_value=np.nan),
-        f["unit"].to_numpy(), a_unit[np.maximum(sum_apos, 0)],
-    )  # fmt: skip
+        f["volume"].to_numpy(dtype="float64", na_value=np.nan),
+        f["bedrag"].to_numpy(dtype="float64", na_value=np.nan),
+        f["unit"].to_numpy(),
+        a_unit[np.maximum(sum_apos, 0)],
+    )
     in_scope &= counts
     rows = np.flatnonzero(in_scope)
     signed = np.where(credit[rows], -val[rows], val[rows]).astype("int64")
@@ -1117,12 +1341,16 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
                 _int_col(history, "bedrag").to_numpy(dtype="float64", na_value=np.nan),
                 _unit_int(history["eenheid"]) if "eenheid" in history.columns else np.full(len(history), -1),
                 a_unit[np.maximum(h_apos, 0)],
-            )  # fmt: skip
+            )
             keep &= hc
             sums = pd.Series(hv[keep].astype("int64")).groupby(h_apos[keep]).sum()
             earlier[sums.index.to_numpy()] = sums.to_numpy()
 
-    batch = pd.to_numeric(lines["batch"], errors="coerce").fillna(0).to_numpy()[rows] if "batch" in lines.columns else np.zeros(len(rows))
+    batch = (
+        pd.to_numeric(lines["batch"], errors="coerce").fillna(0).to_numpy()[rows]
+        if "batch" in lines.columns
+        else np.zeros(len(rows))
+    )
     begin, missing = _days(f["begindatum"].iloc[rows], len(rows))
     begin = np.where(missing, np.iinfo("int64").max, begin)
     order = np.lexsort((f["id"].to_numpy()[rows], begin, (~credit[rows]).astype(int), batch))
@@ -1147,7 +1375,12 @@ def _amount_value(volume, bedrag, unit, alloc_unit):
     return np.where(ok, bedrag, 0), ok
 
 
-@rule("TR322", "9322", "Total volume on the allocation (approved earlier + this batch) within the allocated total (§8)", family=FAMILY)
+@rule(
+    "TR322",
+    "9322",
+    "Total volume on the allocation (approved earlier + this batch) within the allocated total (§8)",
+    family=FAMILY,
+)
 def tr322_volume_total(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     a = prep.alloc
@@ -1176,13 +1409,28 @@ def tr322_volume_total(ctx) -> pd.DataFrame:
     same_unit = g["unit"].to_numpy() == g["a_unit"].to_numpy()
     uitleg = uitleg.where(same_unit, uitleg + " = " + text(limit[over]))
     msg = (
-        b["label"] + ": total " + text(g["total"]) + " on the allocation exceeds " + text(limit[over]) + " allowed: " + uitleg
-        + " (approved earlier " + text(g["earlier"]) + ", this batch up to and including this line " + text(g["batch_sum"]) + ")"
+        b["label"]
+        + ": total "
+        + text(g["total"])
+        + " on the allocation exceeds "
+        + text(limit[over])
+        + " allowed: "
+        + uitleg
+        + " (approved earlier "
+        + text(g["earlier"])
+        + ", this batch up to and including this line "
+        + text(g["batch_sum"])
+        + ")"
     )
     return findings(b["id"], msg.tolist(), "volume", b["volume"].astype("str").tolist())
 
 
-@rule("TR369", "9369", "Total amount on a budget allocation (approved earlier + this batch) within the budget", family=FAMILY)
+@rule(
+    "TR369",
+    "9369",
+    "Total amount on a budget allocation (approved earlier + this batch) within the budget",
+    family=FAMILY,
+)
 def tr369_budget(ctx) -> pd.DataFrame:
     prep = _prepared(ctx)
     a = prep.alloc
@@ -1200,7 +1448,15 @@ def tr369_budget(ctx) -> pd.DataFrame:
     mask[prep.f.index.get_indexer(g.index)] = True
     b = _rows(prep, mask).loc[g.index]
     msg = (
-        b["label"] + ": total " + money(g["total"]) + " on the allocation exceeds its budget " + money(b["a_budget"])
-        + " (approved earlier " + money(g["earlier"]) + ", this batch up to and including this line " + money(g["batch_sum"]) + ")"
+        b["label"]
+        + ": total "
+        + money(g["total"])
+        + " on the allocation exceeds its budget "
+        + money(b["a_budget"])
+        + " (approved earlier "
+        + money(g["earlier"])
+        + ", this batch up to and including this line "
+        + money(g["batch_sum"])
+        + ")"
     )
     return findings(b["id"], msg.tolist(), "bedrag", money(b["bedrag"]).tolist())

@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli import refdata
 from jzcli.model import EENHEDEN
 from jzcli.rules.registry import REGEL, rule
 from jzcli.validate import (
@@ -55,20 +54,38 @@ def _unit_name(code: pd.Series) -> pd.Series:
     return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
 
 
-@rule("TR418", "0611", "Tarief equals the contract tariff of the product on begindatum (minutes on an hourly tariff: uurtarief / 60, IV081)", family=FAMILY, niveau=REGEL)
+@rule(
+    "TR418",
+    "0611",
+    "Tarief equals the contract tariff of the product on begindatum (minutes on an hourly tariff: uurtarief / 60, IV081)",
+    family=FAMILY,
+    niveau=REGEL,
+)
 def tr418_tarief(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     if "contract_tarief" not in lines.columns:
         return make_findings(lines.iloc[0:0], "", None)
     minute = lines["minuutregel"].astype(bool)
     same_unit = (lines["eenheid"] == lines["contract_eenheid"]).fillna(False).astype(bool)
-    base = _found(lines) & lines["tarief"].notna() & lines["contract_tarief"].notna() & lines["eenheid"].notna() & (lines["eenheid"] != EURO)
+    base = (
+        _found(lines)
+        & lines["tarief"].notna()
+        & lines["contract_tarief"].notna()
+        & lines["eenheid"].notna()
+        & (lines["eenheid"] != EURO)
+    )
 
     plain = lines[base & same_unit & ~minute]
     p_bad = plain[(plain["tarief"] != plain["contract_tarief"]).fillna(False).astype(bool)]
     p_msg = (
-        "tarief " + euro_text(p_bad["tarief"]) + " ≠ contracttarief " + euro_text(p_bad["contract_tarief"]) + " for "
-        + text_of(p_bad["productcode"]) + " on " + date_text(p_bad["begindatum"])
+        "tarief "
+        + euro_text(p_bad["tarief"])
+        + " ≠ contracttarief "
+        + euro_text(p_bad["contract_tarief"])
+        + " for "
+        + text_of(p_bad["productcode"])
+        + " on "
+        + date_text(p_bad["begindatum"])
     )
 
     m = lines[base & minute]
@@ -76,8 +93,15 @@ def tr418_tarief(ctx: Context) -> pd.DataFrame:
     bad = (m["tarief"] != expected).fillna(False).astype(bool)
     m_bad = m[bad]
     m_msg = (
-        "tarief " + euro_text(m_bad["tarief"]) + " ≠ contracttarief " + euro_text(m_bad["contract_tarief"]) + " per uur / 60 = "
-        + euro_text(expected[bad]) + " per minute (rounded half up, IV081) for " + text_of(m_bad["productcode"]) + " on "
+        "tarief "
+        + euro_text(m_bad["tarief"])
+        + " ≠ contracttarief "
+        + euro_text(m_bad["contract_tarief"])
+        + " per uur / 60 = "
+        + euro_text(expected[bad])
+        + " per minute (rounded half up, IV081) for "
+        + text_of(m_bad["productcode"])
+        + " on "
         + date_text(m_bad["begindatum"])
     )
     return concat_findings(
@@ -97,40 +121,61 @@ def tr418_tarief(ctx: Context) -> pd.DataFrame:
 def jz_c01_not_contracted(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     no_code = lines[lines["productcode"].isna() & ~failed_import(ctx, ["productcode"])]
-    todo = lines[~_found(lines) & lines["productcode"].notna() & lines["gemeente"].notna() & lines["begindatum"].notna()]
+    todo = lines[
+        ~_found(lines) & lines["productcode"].notna() & lines["gemeente"].notna() & lines["begindatum"].notna()
+    ]
     if todo.empty:
         return make_findings(no_code, "productcode is missing", "productcode")
     p = _norm_products(ctx.products) if ctx.products is not None and len(ctx.products) else None
     gem = gemeente_text(todo)  # '0381 (Bussum) → 1942 (Gooise Meren)' for a merged code
     judged = as_successor(todo)["gemeente"]  # the code the contract is looked up for
     code = text_of(todo["productcode"])
-    msg = pd.Series("gemeente " + gem + " has no contract in the store (import the contract first: jzcli import CONTRACT.toml)", index=todo.index)
+    msg = pd.Series(
+        "gemeente " + gem + " has no contract in the store (import the contract first: jzcli import CONTRACT.toml)",
+        index=todo.index,
+    )
     if p is not None and len(p):
         has_gem = judged.isin(set(p["gemeente"]))
         pairs = set(zip(p["gemeente"], p["productcode"]))
-        has_code = pd.Series([(g, c) in pairs for g, c in zip(judged, todo["productcode"])], index=todo.index, dtype=bool)
+        has_code = pd.Series(
+            [(g, c) in pairs for g, c in zip(judged, todo["productcode"])], index=todo.index, dtype=bool
+        )
         allowed = set(zip(p["gemeente"], p["productcode"], p["_aanbieder"]))
         for_agb = pd.Series(
-            [(g, c, "*") in allowed or (g, c, a) in allowed for g, c, a in zip(judged, todo["productcode"], todo["aanbieder"])],
+            [
+                (g, c, "*") in allowed or (g, c, a) in allowed
+                for g, c, a in zip(judged, todo["productcode"], todo["aanbieder"])
+            ],
             index=todo.index,
             dtype=bool,
         )
         # the tariff periods there are, for the date message
-        periods = p.assign(
-            _span=date_text(p["geldig_van"]) + ".." + date_text(p["geldig_tot"]).replace("", "open")
-        )
+        periods = p.assign(_span=date_text(p["geldig_van"]) + ".." + date_text(p["geldig_tot"]).replace("", "open"))
         spans = periods.groupby(["gemeente", "productcode"])["_span"].agg(lambda s: ", ".join(dict.fromkeys(s)))
-        span = pd.Series([spans.get((g, c), "") for g, c in zip(judged, todo["productcode"])], index=todo.index, dtype=object)
+        span = pd.Series(
+            [spans.get((g, c), "") for g, c in zip(judged, todo["productcode"])], index=todo.index, dtype=object
+        )
         msg = msg.where(~has_gem, "productcode " + code + " is not in any contract of gemeente " + gem)
         agb = text_of(todo["aanbieder"])
         msg = msg.where(~has_code, code + " is contracted by gemeente " + gem + ", but not with aanbieder " + agb)
         msg = msg.where(
             ~(has_code & for_agb),
-            "no contract of gemeente " + gem + " with aanbieder " + agb + " has a tariff for " + code + " on "
-            + date_text(todo["begindatum"]) + " (tariff periods: " + span.astype(str) + ")",
+            "no contract of gemeente "
+            + gem
+            + " with aanbieder "
+            + agb
+            + " has a tariff for "
+            + code
+            + " on "
+            + date_text(todo["begindatum"])
+            + " (tariff periods: "
+            + span.astype(str)
+            + ")",
         )
     split = split_text(todo)
-    msg = msg.where(split.isna(), split + ": no contract can be chosen for it; declare on the gemeente responsible for the client")
+    msg = msg.where(
+        split.isna(), split + ": no contract can be chosen for it; declare on the gemeente responsible for the client"
+    )
     return concat_findings(
         make_findings(no_code, "productcode is missing", "productcode"),
         make_findings(todo, msg, "productcode", todo["productcode"]),
@@ -150,27 +195,50 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
     found = _found(lines)
     if not found.any():
         return make_findings(lines.iloc[0:0], "", None)
-    differs = found & lines["eenheid"].notna() & (lines["eenheid"] != lines["contract_eenheid"]) & ~lines["minuutregel"].astype(bool)
+    differs = (
+        found
+        & lines["eenheid"].notna()
+        & (lines["eenheid"] != lines["contract_eenheid"])
+        & ~lines["minuutregel"].astype(bool)
+    )
     bad = lines[differs.fillna(False).astype(bool)]
     missing = lines[found & lines["eenheid"].isna() & ~failed_import(ctx, ["eenheid"])]
     msg = (
-        "eenheid " + _unit_name(bad["eenheid"]) + " ≠ the contract's eenheid " + _unit_name(bad["contract_eenheid"]) + " for "
-        + text_of(bad["productcode"]) + " (only minutes against an hourly tariff are allowed)"
+        "eenheid "
+        + _unit_name(bad["eenheid"])
+        + " ≠ the contract's eenheid "
+        + _unit_name(bad["contract_eenheid"])
+        + " for "
+        + text_of(bad["productcode"])
+        + " (only minutes against an hourly tariff are allowed)"
     )
     return concat_findings(
         make_findings(bad, msg, "eenheid", bad["eenheid"]),
         make_findings(
             missing,
-            "eenheid is missing; the contract's eenheid for " + text_of(missing["productcode"]) + " is " + _unit_name(missing["contract_eenheid"]),
+            "eenheid is missing; the contract's eenheid for "
+            + text_of(missing["productcode"])
+            + " is "
+            + _unit_name(missing["contract_eenheid"]),
             "eenheid",
         ),
     )
 
 
-@rule("TR381", "S329", "ProductCode belongs to the ProductCategorie (in the contract products of the gemeente)", family=FAMILY, niveau=REGEL)
+@rule(
+    "TR381",
+    "S329",
+    "ProductCode belongs to the ProductCategorie (in the contract products of the gemeente)",
+    family=FAMILY,
+    niveau=REGEL,
+)
 def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    own = ~lines["productcategorie_uit_contract"].astype(bool) if "productcategorie_uit_contract" in lines.columns else pd.Series(True, index=lines.index)
+    own = (
+        ~lines["productcategorie_uit_contract"].astype(bool)
+        if "productcategorie_uit_contract" in lines.columns
+        else pd.Series(True, index=lines.index)
+    )
     todo = lines[own & lines["productcategorie"].notna() & lines["productcode"].notna() & lines["gemeente"].notna()]
     if "contract_productcategorie" in todo.columns:  # the contract product found has this category: fine
         todo = todo[(todo["productcategorie"] != todo["contract_productcategorie"]).to_numpy()]
@@ -178,7 +246,14 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
         return make_findings(lines.iloc[0:0], "", None)
     p = _norm_products(ctx.products)
     cats = p.drop_duplicates(["gemeente", "productcode", "productcategorie"])
-    left = pd.DataFrame({"_pos": np.arange(len(todo)), "gemeente": as_successor(todo)["gemeente"].astype(object).to_numpy(), "productcode": todo["productcode"].astype(object).to_numpy(), "cat": todo["productcategorie"].astype(object).to_numpy()})
+    left = pd.DataFrame(
+        {
+            "_pos": np.arange(len(todo)),
+            "gemeente": as_successor(todo)["gemeente"].astype(object).to_numpy(),
+            "productcode": todo["productcode"].astype(object).to_numpy(),
+            "cat": todo["productcategorie"].astype(object).to_numpy(),
+        }
+    )
     m = left.merge(cats[["gemeente", "productcode", "productcategorie"]], on=["gemeente", "productcode"])
     if m.empty:
         return make_findings(lines.iloc[0:0], "", None)
@@ -192,8 +267,14 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     bad = todo.iloc[bad_pos]
     expected = pd.Series(cats.reindex(bad_pos).to_numpy(), index=bad.index)
     msg = (
-        "productcode " + text_of(bad["productcode"]) + " belongs to productcategorie " + expected + " in the contract of gemeente "
-        + gemeente_text(bad) + ", not to " + text_of(bad["productcategorie"])
+        "productcode "
+        + text_of(bad["productcode"])
+        + " belongs to productcategorie "
+        + expected
+        + " in the contract of gemeente "
+        + gemeente_text(bad)
+        + ", not to "
+        + text_of(bad["productcategorie"])
     )
     return make_findings(bad, msg, "productcategorie", bad["productcategorie"])
 
@@ -212,7 +293,8 @@ def jz_c03_taakgericht(ctx: Context) -> pd.DataFrame:
         return make_findings(lines.iloc[0:0], "", None)
     bad = lines[_found(lines) & (lines["contract_variant"] == "taakgericht").fillna(False).astype(bool)]
     msg = (
-        text_of(bad["productcode"]) + " is taakgericht in the contract: it is paid as a lump sum outside the declarations, "
+        text_of(bad["productcode"])
+        + " is taakgericht in the contract: it is paid as a lump sum outside the declarations, "
         "not per client"
     )
     return make_findings(bad, msg, "productcode", bad["productcode"])

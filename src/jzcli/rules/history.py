@@ -67,7 +67,13 @@ def _earlier_lines(ctx: Context) -> pd.DataFrame:
 
 
 # ============================================================================ reference numbers
-@rule("TR314", "8021", "Referentienummer not used before by this aanbieder (approved earlier, or earlier in the batch)", family=FAMILY, niveau=REGEL)
+@rule(
+    "TR314",
+    "8021",
+    "Referentienummer not used before by this aanbieder (approved earlier, or earlier in the batch)",
+    family=FAMILY,
+    niveau=REGEL,
+)
 @stateful
 def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
@@ -102,11 +108,18 @@ def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
             what = "approved earlier" if n == 0 else "earlier in this file"
             found.append(m.assign(_what=what))
     dup = cur.sort_values("id", kind="mergesort")
-    first = dup.drop_duplicates(["batch", "aanbieder", "referentienummer"])[["batch", "aanbieder", "referentienummer", *WHERE[1:]]]
+    first = dup.drop_duplicates(["batch", "aanbieder", "referentienummer"])[
+        ["batch", "aanbieder", "referentienummer", *WHERE[1:]]
+    ]
     later = dup[dup.duplicated(["batch", "aanbieder", "referentienummer"], keep="first")]
     if len(later):
-        m = later[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=later.index).merge(
-            first.rename(columns={"bron": "o_bron", "blad": "o_blad", "rij": "o_rij"}), on=["batch", "aanbieder", "referentienummer"]
+        m = (
+            later[["id", "batch", "aanbieder", "referentienummer"]]
+            .assign(_idx=later.index)
+            .merge(
+                first.rename(columns={"bron": "o_bron", "blad": "o_blad", "rij": "o_rij"}),
+                on=["batch", "aanbieder", "referentienummer"],
+            )
         )
         m["o_batch"] = m["batch"]
         found.append(m.assign(_what="earlier in this file"))
@@ -116,7 +129,17 @@ def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
     hit = lines.loc[m["_idx"].to_numpy()]
     where = pd.Series(where_text(m, "o_").to_numpy(), index=hit.index)
     what = pd.Series(m["_what"].to_numpy(), index=hit.index)
-    msg = "referentienummer " + text_of(hit["referentienummer"]) + " was already used by aanbieder " + text_of(hit["aanbieder"]) + " (" + what + ": " + where + ")"
+    msg = (
+        "referentienummer "
+        + text_of(hit["referentienummer"])
+        + " was already used by aanbieder "
+        + text_of(hit["aanbieder"])
+        + " ("
+        + what
+        + ": "
+        + where
+        + ")"
+    )
     return make_findings(hit, msg, "referentienummer", hit["referentienummer"])
 
 
@@ -129,7 +152,9 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         make_findings(
             on_debet,
-            "vorig_referentienummer " + text_of(on_debet["vorig_referentienummer"]) + " on a debet line: only a credit line refers to the line it cancels",
+            "vorig_referentienummer "
+            + text_of(on_debet["vorig_referentienummer"])
+            + " on a debet line: only a credit line refers to the line it cancels",
             "vorig_referentienummer",
             on_debet["vorig_referentienummer"],
         ),
@@ -142,7 +167,13 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
 
 
 # ============================================================================ duplicate debets
-@rule("TR416", "0001", "No second debet for the same toewijzing, product and ProductPeriode within one batch", family=FAMILY, niveau=BERICHT)
+@rule(
+    "TR416",
+    "0001",
+    "No second debet for the same toewijzing, product and ProductPeriode within one batch",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     (key,) = content_keys(lines)  # -1 for a line without aanbieder, bsn, productcode or dates
@@ -160,15 +191,29 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     if not later.any():
         return make_findings(lines.iloc[0:0], "", None)
     first = pos[first_of[group[later]]]
-    m = pd.DataFrame({"_idx": lines.index[pos[later]], "_rij": lines["rij"].to_numpy()[first], "_blad": lines["blad"].to_numpy()[first]})
+    m = pd.DataFrame(
+        {
+            "_idx": lines.index[pos[later]],
+            "_rij": lines["rij"].to_numpy()[first],
+            "_blad": lines["blad"].to_numpy()[first],
+        }
+    )
     hit = lines.loc[m["_idx"].to_numpy()]
     first_where = pd.Series(
-        np.where(pd.notna(m["_blad"]), "sheet '" + text_of(m["_blad"]) + "' row " + text_of(m["_rij"]), "row " + text_of(m["_rij"])),
+        np.where(
+            pd.notna(m["_blad"]),
+            "sheet '" + text_of(m["_blad"]) + "' row " + text_of(m["_rij"]),
+            "row " + text_of(m["_rij"]),
+        ),
         index=hit.index,
     )
     msg = (
-        "debet declared twice in this file: same toewijzing, product " + text_of(hit["productcode"]) + " and ProductPeriode "
-        + _period(hit) + " as " + first_where
+        "debet declared twice in this file: same toewijzing, product "
+        + text_of(hit["productcode"])
+        + " and ProductPeriode "
+        + _period(hit)
+        + " as "
+        + first_where
     )
     return make_findings(hit, msg, "productcode", hit["productcode"])
 
@@ -206,17 +251,27 @@ def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
         return make_findings(lines.iloc[0:0], "", None)
     left = pd.DataFrame({"_key": line_key.to_numpy(), "_idx": debets.index})
     left = left[left["_key"] >= 0]
-    right = pd.DataFrame({"_key": live_key.to_numpy(), **{f"o_{c}": o[c].to_numpy() for c in [*WHERE, "referentienummer", "id"]}})
+    right = pd.DataFrame(
+        {"_key": live_key.to_numpy(), **{f"o_{c}": o[c].to_numpy() for c in [*WHERE, "referentienummer", "id"]}}
+    )
     right = right.sort_values("o_id", kind="mergesort").drop_duplicates("_key")
     m = left.merge(right, on="_key")
     if m.empty:
         return make_findings(lines.iloc[0:0], "", None)
     hit = lines.loc[m["_idx"].to_numpy()]
-    ref = pd.Series(np.where(pd.notna(m["o_referentienummer"]), " (referentienummer " + text_of(m["o_referentienummer"]) + ")", ""), index=hit.index)
+    ref = pd.Series(
+        np.where(pd.notna(m["o_referentienummer"]), " (referentienummer " + text_of(m["o_referentienummer"]) + ")", ""),
+        index=hit.index,
+    )
     where = pd.Series(where_text(m, "o_").to_numpy(), index=hit.index)
     msg = (
-        "a debet for the same toewijzing, product " + text_of(hit["productcode"]) + " and ProductPeriode " + _period(hit)
-        + " was approved earlier and not credited: " + where + ref
+        "a debet for the same toewijzing, product "
+        + text_of(hit["productcode"])
+        + " and ProductPeriode "
+        + _period(hit)
+        + " was approved earlier and not credited: "
+        + where
+        + ref
     )
     return make_findings(hit, msg, "productcode", hit["productcode"])
 
@@ -228,7 +283,13 @@ def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     return credits, credit_links(credits, ctx.history)
 
 
-@rule("TR323", "8017", "A credit line cancels an approved debet of this aanbieder (by vorig_referentienummer, or by content)", family=FAMILY, niveau=REGEL)
+@rule(
+    "TR323",
+    "8017",
+    "A credit line cancels an approved debet of this aanbieder (by vorig_referentienummer, or by content)",
+    family=FAMILY,
+    niveau=REGEL,
+)
 @stateful
 def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
     if not ctx.history_complete:  # the debet may be in a month that is not here: JZ-H01
@@ -241,15 +302,23 @@ def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         make_findings(
             r,
-            "no approved debet with referentienummer " + text_of(r["vorig_referentienummer"]) + " of aanbieder " + text_of(r["aanbieder"])
+            "no approved debet with referentienummer "
+            + text_of(r["vorig_referentienummer"])
+            + " of aanbieder "
+            + text_of(r["aanbieder"])
             + " to cancel (a credit can only cancel an earlier approved debet)",
             "vorig_referentienummer",
             r["vorig_referentienummer"],
         ),
         make_findings(
             c,
-            "no approved debet of the same client, product " + text_of(c["productcode"]) + ", ProductPeriode " + _period(c)
-            + " and bedrag " + euro_text(c["bedrag"]) + " to cancel (credit without vorig_referentienummer)",
+            "no approved debet of the same client, product "
+            + text_of(c["productcode"])
+            + ", ProductPeriode "
+            + _period(c)
+            + " and bedrag "
+            + euro_text(c["bedrag"])
+            + " to cancel (credit without vorig_referentienummer)",
             "bedrag",
             euro_text(c["bedrag"]),
         ),
@@ -272,10 +341,22 @@ def jz_h01_credit_not_checkable(ctx: Context) -> pd.DataFrame:
     credits, links = _credit_links(ctx)
     c = credits[(links["reden"] == "geen_debet").to_numpy()]
     by_ref = c["vorig_referentienummer"].notna()
-    what = pd.Series("the debet it cancels (referentienummer " + text_of(c["vorig_referentienummer"]) + ")", index=c.index).where(
-        by_ref, "the debet it cancels (same client, product " + text_of(c["productcode"]) + ", ProductPeriode " + _period(c) + " and bedrag " + euro_text(c["bedrag"]) + ")"
+    what = pd.Series(
+        "the debet it cancels (referentienummer " + text_of(c["vorig_referentienummer"]) + ")", index=c.index
+    ).where(
+        by_ref,
+        "the debet it cancels (same client, product "
+        + text_of(c["productcode"])
+        + ", ProductPeriode "
+        + _period(c)
+        + " and bedrag "
+        + euro_text(c["bedrag"])
+        + ")",
     )
-    msg = what + " is not in the files given: not checkable without the earlier months (give the files already sent with --eerder)"
+    msg = (
+        what
+        + " is not in the files given: not checkable without the earlier months (give the files already sent with --eerder)"
+    )
     return make_findings(c, msg, "vorig_referentienummer", c["vorig_referentienummer"])
 
 
@@ -292,15 +373,31 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         make_findings(
             r,
-            "debet " + text_of(r["vorig_referentienummer"]) + " of aanbieder " + text_of(r["aanbieder"]) + " has already been credited",
+            "debet "
+            + text_of(r["vorig_referentienummer"])
+            + " of aanbieder "
+            + text_of(r["aanbieder"])
+            + " has already been credited",
             "vorig_referentienummer",
             r["vorig_referentienummer"],
         ),
         make_findings(
             c,
-            "the approved debet of the same client, product " + text_of(c["productcode"]) + ", ProductPeriode " + _period(c)
-            + " and bedrag " + euro_text(c["bedrag"]) + " has already been credited"
-            + pd.Series(np.where(pd.notna(ref[~by_ref.to_numpy()]), " (referentienummer " + text_of(ref[~by_ref.to_numpy()]) + ")", ""), index=c.index),
+            "the approved debet of the same client, product "
+            + text_of(c["productcode"])
+            + ", ProductPeriode "
+            + _period(c)
+            + " and bedrag "
+            + euro_text(c["bedrag"])
+            + " has already been credited"
+            + pd.Series(
+                np.where(
+                    pd.notna(ref[~by_ref.to_numpy()]),
+                    " (referentienummer " + text_of(ref[~by_ref.to_numpy()]) + ")",
+                    "",
+                ),
+                index=c.index,
+            ),
             "bedrag",
             euro_text(c["bedrag"]),
         ),
@@ -308,22 +405,34 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
 
 
 # ============================================================================ declaration
-@rule("TR333", "9333", "DeclaratieNummer not used by this aanbieder in an earlier batch", family=FAMILY, niveau=DECLARATIE)
+@rule(
+    "TR333", "9333", "DeclaratieNummer not used by this aanbieder in an earlier batch", family=FAMILY, niveau=DECLARATIE
+)
 def tr333_declaratienummer_unique(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     d = ctx.declaratienummers
     if d is None or d.empty:
         return make_findings(lines.iloc[0:0], "", None)
     cur = lines[lines["declaratienummer"].notna() & lines["aanbieder"].notna()]
-    first = d.rename(columns={"batch": "o_batch", "bron": "o_bron"})[["aanbieder", "declaratienummer", "o_batch", "o_bron"]]
-    m = cur[["aanbieder", "declaratienummer", "batch"]].assign(_idx=cur.index).merge(first, on=["aanbieder", "declaratienummer"])
+    first = d.rename(columns={"batch": "o_batch", "bron": "o_bron"})[
+        ["aanbieder", "declaratienummer", "o_batch", "o_bron"]
+    ]
+    m = (
+        cur[["aanbieder", "declaratienummer", "batch"]]
+        .assign(_idx=cur.index)
+        .merge(first, on=["aanbieder", "declaratienummer"])
+    )
     m = m[m["o_batch"] < m["batch"]]
     hit = lines.loc[m["_idx"].to_numpy()]
     msg = (
-        "declaratienummer " + text_of(hit["declaratienummer"]) + " was already used by aanbieder " + text_of(hit["aanbieder"])
-        + " in batch " + pd.Series(text_of(m["o_batch"]).to_numpy(), index=hit.index) + " ("
-        + pd.Series(text_of(m["o_bron"]).to_numpy(), index=hit.index) + ")"
+        "declaratienummer "
+        + text_of(hit["declaratienummer"])
+        + " was already used by aanbieder "
+        + text_of(hit["aanbieder"])
+        + " in batch "
+        + pd.Series(text_of(m["o_batch"]).to_numpy(), index=hit.index)
+        + " ("
+        + pd.Series(text_of(m["o_bron"]).to_numpy(), index=hit.index)
+        + ")"
     )
     return make_findings(hit, msg, "declaratienummer", hit["declaratienummer"])
-
-

@@ -28,7 +28,7 @@ compared: that line is rejected by TR346 already.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,9 @@ def _today(ctx: Context) -> pd.Timestamp:
     return pd.Timestamp(ctx.today)
 
 
-def _reference(ctx: Context, column: str = "bericht_dagtekening", name: str = "the message Dagtekening") -> tuple[pd.Series, pd.Series]:
+def _reference(
+    ctx: Context, column: str = "bericht_dagtekening", name: str = "the message Dagtekening"
+) -> tuple[pd.Series, pd.Series]:
     """Per line: the date its dates are compared with, and what to call it in a message: the
     iJw message's ``column`` for lines of a message, today for spreadsheet lines."""
     lines = ctx.lines
@@ -74,7 +76,9 @@ def _reference(ctx: Context, column: str = "bericht_dagtekening", name: str = "t
     if column not in lines.columns:
         return pd.Series(today, index=lines.index), pd.Series("today", index=lines.index, dtype=object)
     own = pd.to_datetime(lines[column])
-    return own.where(own.notna(), today), pd.Series(np.where(own.notna(), name, "today"), index=lines.index, dtype=object)
+    return own.where(own.notna(), today), pd.Series(
+        np.where(own.notna(), name, "today"), index=lines.index, dtype=object
+    )
 
 
 def _period_lines(ctx: Context, bad: pd.Series) -> pd.DataFrame:
@@ -118,10 +122,15 @@ def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
             hint = pd.Series(" (no contract product found for this line to take 82 or 84 from)", index=found.index[amb])
             if unit is not None:
                 known = unit.notna()
-                hint = hint.where(~known, " (the contract's eenheid for " + text_of(code) + " is " + text_of(unit) + ", not 82 or 84)")
+                hint = hint.where(
+                    ~known, " (the contract's eenheid for " + text_of(code) + " is " + text_of(unit) + ", not 82 or 84)"
+                )
             found.loc[amb, "melding"] = found.loc[amb, "melding"] + hint
     no_agb = lines[lines["aanbieder"].isna() & ~failed_import(ctx, ["aanbieder"])]
-    return concat_findings(found, make_findings(no_agb, "aanbieder (AGB code) is missing: give it with --aanbieder when importing", "aanbieder"))
+    return concat_findings(
+        found,
+        make_findings(no_agb, "aanbieder (AGB code) is missing: give it with --aanbieder when importing", "aanbieder"),
+    )
 
 
 @rule(
@@ -140,9 +149,20 @@ def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
     raw = pd.Series("stuks", index=hit.index)
     f = ctx.import_findings
     if f is not None and len(f):
-        amb = f[(f["veld"] == "eenheid") & f["regel_id"].isin(hit["id"])].drop_duplicates("regel_id").set_index("regel_id")["waarde"]
+        amb = (
+            f[(f["veld"] == "eenheid") & f["regel_id"].isin(hit["id"])]
+            .drop_duplicates("regel_id")
+            .set_index("regel_id")["waarde"]
+        )
         raw = hit["id"].map(amb).fillna("stuks").astype(str)
-    msg = "eenheid '" + raw + "' read as " + _unit_name(hit["eenheid"]) + ", the contract's eenheid for " + text_of(hit["productcode"])
+    msg = (
+        "eenheid '"
+        + raw
+        + "' read as "
+        + _unit_name(hit["eenheid"])
+        + ", the contract's eenheid for "
+        + text_of(hit["productcode"])
+    )
     return make_findings(hit, msg, "eenheid", raw)
 
 
@@ -163,7 +183,13 @@ def cs002_bsn(ctx: Context) -> pd.DataFrame:
 
 
 # ============================================================================ periods
-@rule("CS337", "0001", "ProductPeriode (begindatum and einddatum) lies within one calendar month", family=FAMILY, niveau=BERICHT)
+@rule(
+    "CS337",
+    "0001",
+    "ProductPeriode (begindatum and einddatum) lies within one calendar month",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def cs337_one_month(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     b, e = lines["begindatum"], lines["einddatum"]
@@ -176,19 +202,42 @@ def cs337_one_month(ctx: Context) -> pd.DataFrame:
         import_failures(ctx, ["begindatum", "einddatum", "periode"]),
         make_findings(no_begin, "begindatum is missing", "begindatum"),
         make_findings(no_end, "einddatum is missing", "einddatum"),
-        make_findings(spans, "ProductPeriode " + period + " is not within one calendar month (declare one line per month)", "einddatum", date_text(spans["einddatum"])),
+        make_findings(
+            spans,
+            "ProductPeriode " + period + " is not within one calendar month (declare one line per month)",
+            "einddatum",
+            date_text(spans["einddatum"]),
+        ),
     )
 
 
-@rule("CS100", "0001", "ProductPeriode (and a message's DeclaratiePeriode) begins on or after 2021-01-01", family=FAMILY, niveau=BERICHT)
+@rule(
+    "CS100",
+    "0001",
+    "ProductPeriode (and a message's DeclaratiePeriode) begins on or after 2021-01-01",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     bad = lines[(lines["begindatum"] < EARLIEST).fillna(False)]
-    decl = _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST) if "declaratieperiode_begin" in lines.columns else lines.iloc[0:0]
+    decl = (
+        _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST)
+        if "declaratieperiode_begin" in lines.columns
+        else lines.iloc[0:0]
+    )
     return concat_findings(
-        make_findings(bad, "begindatum " + date_text(bad["begindatum"]) + " is before 2021-01-01", "begindatum", date_text(bad["begindatum"])),
         make_findings(
-            decl, "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", before 2021-01-01", "declaratieperiode", date_text(decl["declaratieperiode_begin"])
+            bad,
+            "begindatum " + date_text(bad["begindatum"]) + " is before 2021-01-01",
+            "begindatum",
+            date_text(bad["begindatum"]),
+        ),
+        make_findings(
+            decl,
+            "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", before 2021-01-01",
+            "declaratieperiode",
+            date_text(decl["declaratieperiode_begin"]),
         ),
     )
 
@@ -206,11 +255,22 @@ def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
     after = (lines["begindatum"] > ref).fillna(False)
     bad = lines[after]
     msg = "begindatum " + date_text(bad["begindatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")"
-    decl = _period_lines(ctx, lines["declaratieperiode_begin"] > ref) if "declaratieperiode_begin" in lines.columns else lines.iloc[0:0]
+    decl = (
+        _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
+        if "declaratieperiode_begin" in lines.columns
+        else lines.iloc[0:0]
+    )
     decl_msg = (
-        "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", after the message Dagtekening ("
-        + date_text(decl["bericht_dagtekening"]) + ")"
-    ) if len(decl) else ""
+        (
+            "DeclaratiePeriode begins "
+            + date_text(decl["declaratieperiode_begin"])
+            + ", after the message Dagtekening ("
+            + date_text(decl["bericht_dagtekening"])
+            + ")"
+        )
+        if len(decl)
+        else ""
+    )
     return concat_findings(
         make_findings(bad, msg, "begindatum", date_text(bad["begindatum"])),
         make_findings(decl, decl_msg, "declaratieperiode", date_text(decl["declaratieperiode_begin"])),
@@ -239,13 +299,21 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         make_findings(
             d_before,
-            "DeclaratiePeriode ends " + date_text(d_before["declaratieperiode_eind"]) + ", before it begins (" + date_text(d_before["declaratieperiode_begin"]) + ")",
+            "DeclaratiePeriode ends "
+            + date_text(d_before["declaratieperiode_eind"])
+            + ", before it begins ("
+            + date_text(d_before["declaratieperiode_begin"])
+            + ")",
             "declaratieperiode",
             date_text(d_before["declaratieperiode_eind"]),
         ),
         make_findings(
             d_after,
-            "DeclaratiePeriode ends " + date_text(d_after["declaratieperiode_eind"]) + ", after the message Dagtekening (" + date_text(d_after["bericht_dagtekening"]) + ")",
+            "DeclaratiePeriode ends "
+            + date_text(d_after["declaratieperiode_eind"])
+            + ", after the message Dagtekening ("
+            + date_text(d_after["bericht_dagtekening"])
+            + ")",
             "declaratieperiode",
             date_text(d_after["declaratieperiode_eind"]),
         ),
@@ -257,7 +325,13 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
         ),
         make_findings(
             future,
-            "einddatum " + date_text(future["einddatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")",
+            "einddatum "
+            + date_text(future["einddatum"])
+            + " is after "
+            + name[after]
+            + " ("
+            + date_text(ref[after])
+            + ")",
             "einddatum",
             date_text(future["einddatum"]),
         ),
@@ -279,7 +353,9 @@ def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
     first = lines["begindatum"].dt.to_period("M").dt.to_timestamp()
     bad = lines[(first > lines["declaratieperiode"]).fillna(False)]
     msg = (
-        "ProductPeriode " + month_text(bad["begindatum"]) + " is after the DeclaratiePeriode "
+        "ProductPeriode "
+        + month_text(bad["begindatum"])
+        + " is after the DeclaratiePeriode "
         + month_text(bad["declaratieperiode"])
     )
     return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
@@ -299,8 +375,15 @@ def tr335_not_too_old(ctx: Context) -> pd.DataFrame:
     old = (lines["einddatum"] < limit).fillna(False)
     bad = lines[old]
     msg = (
-        "einddatum " + date_text(bad["einddatum"]) + " is more than 5 years (60 months) before " + name[old] + " ("
-        + date_text(ref[old]) + "; the earliest allowed einddatum is " + date_text(limit[old]) + ")"
+        "einddatum "
+        + date_text(bad["einddatum"])
+        + " is more than 5 years (60 months) before "
+        + name[old]
+        + " ("
+        + date_text(ref[old])
+        + "; the earliest allowed einddatum is "
+        + date_text(limit[old])
+        + ")"
     )
     return make_findings(bad, msg, "einddatum", date_text(bad["einddatum"]))
 
@@ -319,8 +402,12 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     no_volume = lines[applies & _missing(ctx, "volume", ["volume"])]
     no_bedrag = lines[applies & _missing(ctx, "bedrag", ["bedrag"])]
     usable = applies & lines["volume"].notna() & lines["bedrag"].notna()
-    minute = lines["minuutregel"].astype(bool) if "minuutregel" in lines.columns else pd.Series(False, index=lines.index)
-    hourly = pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else no_ints(len(lines))
+    minute = (
+        lines["minuutregel"].astype(bool) if "minuutregel" in lines.columns else pd.Series(False, index=lines.index)
+    )
+    hourly = (
+        pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else no_ints(len(lines))
+    )
     by_minute = usable & minute & pd.Series(hourly, index=lines.index).notna()
     plain = usable & ~by_minute & lines["tarief"].notna()
 
@@ -330,8 +417,15 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     m_bad = (m["bedrag"] != m_expected).fillna(False).astype(bool)
     mb = m[m_bad]
     m_msg = (
-        "bedrag " + euro_text(mb["bedrag"]) + " ≠ " + euro_text(m_hourly[m_bad]) + " × " + text_of(mb["volume"])
-        + " min / 60 = " + euro_text(m_expected[m_bad]) + " (minutes on an hourly contract tariff, rounded half up, IV081)"
+        "bedrag "
+        + euro_text(mb["bedrag"])
+        + " ≠ "
+        + euro_text(m_hourly[m_bad])
+        + " × "
+        + text_of(mb["volume"])
+        + " min / 60 = "
+        + euro_text(m_expected[m_bad])
+        + " (minutes on an hourly contract tariff, rounded half up, IV081)"
     )
 
     p = lines[plain]
@@ -339,8 +433,14 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     p_bad = (p["bedrag"] != p_expected).fillna(False).astype(bool)
     pb = p[p_bad]
     p_msg = (
-        "bedrag " + euro_text(pb["bedrag"]) + " ≠ volume " + text_of(pb["volume"]) + " × tarief " + euro_text(pb["tarief"])
-        + " = " + euro_text(p_expected[p_bad])
+        "bedrag "
+        + euro_text(pb["bedrag"])
+        + " ≠ volume "
+        + text_of(pb["volume"])
+        + " × tarief "
+        + euro_text(pb["tarief"])
+        + " = "
+        + euro_text(p_expected[p_bad])
     )
     return concat_findings(
         import_failures(ctx, ["volume", "bedrag"]),
@@ -351,14 +451,28 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     )
 
 
-@rule("CS339", "0001", "Eenheid 83 (Euro's): bedrag = volume (the volume is the amount in cents)", family=FAMILY, niveau=BERICHT)
+@rule(
+    "CS339",
+    "0001",
+    "Eenheid 83 (Euro's): bedrag = volume (the volume is the amount in cents)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def cs339_euro_amount(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     euro = lines["eenheid"] == EURO
     no_volume = lines[euro & _missing(ctx, "volume", ["volume"])]
     no_bedrag = lines[euro & _missing(ctx, "bedrag", ["bedrag"])]
     bad = lines[(euro & (lines["volume"] != lines["bedrag"])).fillna(False).astype(bool)]
-    msg = "eenheid 83 (Euro's): bedrag " + euro_text(bad["bedrag"]) + " ≠ volume " + text_of(bad["volume"]) + " cents (" + euro_text(bad["volume"]) + ")"
+    msg = (
+        "eenheid 83 (Euro's): bedrag "
+        + euro_text(bad["bedrag"])
+        + " ≠ volume "
+        + text_of(bad["volume"])
+        + " cents ("
+        + euro_text(bad["volume"])
+        + ")"
+    )
     return concat_findings(
         make_findings(no_volume, "volume is missing (with eenheid 83 it is the amount in cents)", "volume"),
         make_findings(no_bedrag, "bedrag is missing", "bedrag"),
@@ -366,20 +480,29 @@ def cs339_euro_amount(ctx: Context) -> pd.DataFrame:
     )
 
 
-@rule("CD087", "0001", "Tarief is given when eenheid is not 83, and left out when it is 83", family=FAMILY, niveau=BERICHT)
+@rule(
+    "CD087", "0001", "Tarief is given when eenheid is not 83, and left out when it is 83", family=FAMILY, niveau=BERICHT
+)
 def cd087_tarief_present(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     missing = lines[lines["eenheid"].notna() & (lines["eenheid"] != EURO) & _missing(ctx, "tarief", ["tarief"])]
     extra = lines[(lines["eenheid"] == EURO) & lines["tarief"].notna()]
     return concat_findings(
         import_failures(ctx, ["tarief"]),
-        make_findings(missing, "tarief is missing (required when eenheid is " + _unit_name(missing["eenheid"]) + ")", "tarief"),
-        make_findings(extra, "tarief " + euro_text(extra["tarief"]) + " given with eenheid 83 (Euro's): leave it empty", "tarief", euro_text(extra["tarief"])),
+        make_findings(
+            missing, "tarief is missing (required when eenheid is " + _unit_name(missing["eenheid"]) + ")", "tarief"
+        ),
+        make_findings(
+            extra,
+            "tarief " + euro_text(extra["tarief"]) + " given with eenheid 83 (Euro's): leave it empty",
+            "tarief",
+            euro_text(extra["tarief"]),
+        ),
     )
 
 
 # ============================================================================ gemeente
-@lru_cache(maxsize=None)
+@cache
 def _successors() -> dict[str, str]:
     """Retired CBS code → 'gemeente 0381 (Bussum) merged into 1942 Gooise Meren on 2016-01-01'
     (following later mergers to today's gemeenten)."""
@@ -398,7 +521,13 @@ def _successors() -> dict[str, str]:
     return texts
 
 
-@rule("TR378", "S300", "Gemeente is a CBS gemeentecode (a code retired by a merger: see JZ-G01)", family=FAMILY, niveau=BERICHT)
+@rule(
+    "TR378",
+    "S300",
+    "Gemeente is a CBS gemeentecode (a code retired by a merger: see JZ-G01)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def tr378_gemeente(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     known = set(refdata.gemeenten()) | {r["oude_code"] for r in refdata.gemeenten_historie()}
@@ -407,7 +536,12 @@ def tr378_gemeente(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         import_failures(ctx, ["gemeente"]),
         make_findings(missing, "gemeente is missing", "gemeente"),
-        make_findings(bad, "gemeente " + text_of(bad["gemeente"]) + " is not in the CBS list of gemeenten", "gemeente", bad["gemeente"]),
+        make_findings(
+            bad,
+            "gemeente " + text_of(bad["gemeente"]) + " is not in the CBS list of gemeenten",
+            "gemeente",
+            bad["gemeente"],
+        ),
     )
 
 
@@ -425,7 +559,11 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
     successor: JZ-C01 and TR338 then say so; a line from before the merger keeps its own code."""
     lines = ctx.lines
     texts = _successors()
-    old = lines[lines["gemeente"].notna() & ~lines["gemeente"].isin(set(refdata.gemeenten())) & lines["gemeente"].isin(set(texts))]
+    old = lines[
+        lines["gemeente"].notna()
+        & ~lines["gemeente"].isin(set(refdata.gemeenten()))
+        & lines["gemeente"].isin(set(texts))
+    ]
     if old.empty:
         return make_findings(old, "", None)
     code = text_of(old["gemeente"])
@@ -433,9 +571,19 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
     label = succ.map(lambda c: f"{c} {refdata.gemeente_naam(c) or '?'}", na_action="ignore")
     split = split_text(old)
     base = old["gemeente"].map(texts).astype(str)
-    msg = (base + ": judged as " + label.fillna("").astype(str) + " (its contracts and allocations: the successor carries the obligations, IV046); the line keeps "
-           + code + ", declare on the new code from now on")  # fmt: skip
-    msg = msg.where(succ.notna(), base + ": no single successor, so no contract or allocation can be chosen for the line; declare on the gemeente responsible for the client")
+    msg = (
+        base
+        + ": judged as "
+        + label.fillna("").astype(str)
+        + " (its contracts and allocations: the successor carries the obligations, IV046); the line keeps "
+        + code
+        + ", declare on the new code from now on"
+    )
+    msg = msg.where(
+        succ.notna(),
+        base
+        + ": no single successor, so no contract or allocation can be chosen for the line; declare on the gemeente responsible for the client",
+    )
     before = succ.isna() & split.isna()
     msg = msg.where(~before, base + "; the line's period is from before that: judged as " + code)
     return make_findings(old, msg, "gemeente", old["gemeente"])
@@ -460,7 +608,13 @@ def tr358_totals(ctx: Context) -> pd.DataFrame:
     if "bericht" in bad.columns:
         where = where.where(~bad["bericht"].astype(bool), "the message (TotaalIngediendBedrag)")
     msg = (
-        where + " states a total of " + euro_text(bad["blad_vermeld_totaal"]) + ", but its "
-        + text_of(bad["blad_regels"]) + " lines add up to " + euro_text(bad["blad_totaal"]) + " (Σ debet − Σ credit)"
+        where
+        + " states a total of "
+        + euro_text(bad["blad_vermeld_totaal"])
+        + ", but its "
+        + text_of(bad["blad_regels"])
+        + " lines add up to "
+        + euro_text(bad["blad_totaal"])
+        + " (Σ debet − Σ credit)"
     )
     return make_findings(bad, msg, "bedrag", euro_text(bad["blad_vermeld_totaal"]))

@@ -50,7 +50,9 @@ def _messages(ctx: Context) -> pd.DataFrame:
     return b[b["berichtcode"] == JW323_CODE].set_index("batch")
 
 
-def _per_message(ctx: Context, bad_batches: pd.Index | list, melding: pd.Series, kolom: str | None, waarde: pd.Series | None = None) -> pd.DataFrame:
+def _per_message(
+    ctx: Context, bad_batches: pd.Index | list, melding: pd.Series, kolom: str | None, waarde: pd.Series | None = None
+) -> pd.DataFrame:
     """A finding on every judged line of the given batches; ``melding``/``waarde`` indexed by batch."""
     lines = _message_lines(ctx)
     hit = lines[lines["batch"].isin(list(bad_batches))]
@@ -87,8 +89,11 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
         m = lines[["id", "batch", "rij", "bsn"]].assign(_idx=lines.index).merge(d, on=["batch", "rij"])
         hit = lines.loc[m["_idx"].to_numpy()]
         msg = (
-            "Bsn " + hit["bsn"].map(mask_bsn).astype(str) + " is in a second Client (line "
-            + pd.Series(text_of(m["client_rij"]).to_numpy(), index=hit.index) + "); the first Client with this Bsn is at line "
+            "Bsn "
+            + hit["bsn"].map(mask_bsn).astype(str)
+            + " is in a second Client (line "
+            + pd.Series(text_of(m["client_rij"]).to_numpy(), index=hit.index)
+            + "); the first Client with this Bsn is at line "
             + pd.Series(text_of(m["eerste_rij"]).to_numpy(), index=hit.index)
         )
         frames.append(make_findings(hit, msg, "bsn", hit["bsn"]))
@@ -99,7 +104,10 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
             "batch": keyed["batch"].to_numpy(),
             "bsn": keyed["bsn"].astype(object).to_numpy(),
             "ref": keyed["referentienummer"].astype(object).to_numpy(),
-            "vorig": keyed["vorig_referentienummer"].astype(object).where(keyed["vorig_referentienummer"].notna(), "").to_numpy(),
+            "vorig": keyed["vorig_referentienummer"]
+            .astype(object)
+            .where(keyed["vorig_referentienummer"].notna(), "")
+            .to_numpy(),
         },
         index=keyed.index,
     )
@@ -111,10 +119,12 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
         hit = lines.loc[m["_idx"].to_numpy()]
         vorig = hit["vorig_referentienummer"]
         msg = (
-            "Prestatie with ReferentieNummer " + text_of(hit["referentienummer"])
+            "Prestatie with ReferentieNummer "
+            + text_of(hit["referentienummer"])
             + pd.Series(np.where(vorig.notna(), " and VorigReferentieNummer " + text_of(vorig), ""), index=hit.index)
             + " is in the message twice under this Client (first at line "
-            + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index) + ")"
+            + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
+            + ")"
         )
         frames.append(make_findings(hit, msg, "referentienummer", hit["referentienummer"]))
     return concat_findings(*frames)
@@ -126,7 +136,9 @@ def tr315_vorig_unique(ctx: Context) -> pd.DataFrame:
     v = lines[lines["vorig_referentienummer"].notna()].sort_values("id", kind="mergesort")
     if len(v) < 2:
         return _none(ctx)
-    key = pd.DataFrame({"batch": v["batch"].to_numpy(), "vorig": v["vorig_referentienummer"].astype(object).to_numpy()}, index=v.index)
+    key = pd.DataFrame(
+        {"batch": v["batch"].to_numpy(), "vorig": v["vorig_referentienummer"].astype(object).to_numpy()}, index=v.index
+    )
     again = key.duplicated(["batch", "vorig"], keep="first")
     if not again.any():
         return _none(ctx)
@@ -135,14 +147,22 @@ def tr315_vorig_unique(ctx: Context) -> pd.DataFrame:
     m = later.merge(firsts, on=["batch", "vorig"], how="left")
     hit = lines.loc[m["_idx"].to_numpy()]
     msg = (
-        "VorigReferentieNummer " + text_of(hit["vorig_referentienummer"]) + " is also on line "
+        "VorigReferentieNummer "
+        + text_of(hit["vorig_referentienummer"])
+        + " is also on line "
         + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
         + " of this message: a line can be credited only once"
     )
     return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
-@rule("TR316", "0001", "A line is not credited in the message that declares it (nor by itself)", family=FAMILY, niveau=BERICHT)
+@rule(
+    "TR316",
+    "0001",
+    "A line is not credited in the message that declares it (nor by itself)",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
     """The official XSLT compares a credit's VorigReferentieNummer with every ReferentieNummer
     of the message: a credit of a debet in the same message, and a credit whose
@@ -152,7 +172,14 @@ def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
     if credits.empty:
         return _none(ctx)
     keyed = lines[lines["referentienummer"].notna()].sort_values("id", kind="mergesort")
-    left = pd.DataFrame({"batch": credits["batch"].to_numpy(), "ref": credits["vorig_referentienummer"].astype(object).to_numpy(), "_idx": credits.index, "_id": credits["id"].to_numpy()})
+    left = pd.DataFrame(
+        {
+            "batch": credits["batch"].to_numpy(),
+            "ref": credits["vorig_referentienummer"].astype(object).to_numpy(),
+            "_idx": credits.index,
+            "_id": credits["id"].to_numpy(),
+        }
+    )
     right = pd.DataFrame(
         {
             "batch": keyed["batch"].to_numpy(),
@@ -166,20 +193,39 @@ def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
     if m.empty:
         return _none(ctx)
     # per credit: its own line first (self-credit), else the first line with that number
-    m = m.assign(_self=m["_id"] == m["_oid"]).sort_values(["_idx", "_self", "_oid"], ascending=[True, False, True], kind="mergesort")
+    m = m.assign(_self=m["_id"] == m["_oid"]).sort_values(
+        ["_idx", "_self", "_oid"], ascending=[True, False, True], kind="mergesort"
+    )
     m = m.drop_duplicates("_idx")
     hit = lines.loc[m["_idx"].to_numpy()]
     ref = text_of(hit["vorig_referentienummer"])
     rij = pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
     what = pd.Series(np.where(m["_debet"].to_numpy(), "the debet", "the credit"), index=hit.index)
     own = pd.Series(m["_self"].to_numpy(), index=hit.index)
-    msg = ("credits " + what + " with ReferentieNummer " + ref + " on line " + rij + " of this same message (a debet can only be credited after it was approved)").where(
-        ~own, "credits itself: VorigReferentieNummer " + ref + " is this Prestatie's own ReferentieNummer (a credit refers to an earlier approved debet)"
+    msg = (
+        "credits "
+        + what
+        + " with ReferentieNummer "
+        + ref
+        + " on line "
+        + rij
+        + " of this same message (a debet can only be credited after it was approved)"
+    ).where(
+        ~own,
+        "credits itself: VorigReferentieNummer "
+        + ref
+        + " is this Prestatie's own ReferentieNummer (a credit refers to an earlier approved debet)",
     )
     return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
-@rule("CS325", "0001", "An amount of 0 (a line's IngediendBedrag or the TotaalIngediendBedrag) carries D", family=FAMILY, niveau=BERICHT)
+@rule(
+    "CS325",
+    "0001",
+    "An amount of 0 (a line's IngediendBedrag or the TotaalIngediendBedrag) carries D",
+    family=FAMILY,
+    niveau=BERICHT,
+)
 def cs325_zero_is_debet(ctx: Context) -> pd.DataFrame:
     lines = _message_lines(ctx)
     if lines.empty:
@@ -187,9 +233,13 @@ def cs325_zero_is_debet(ctx: Context) -> pd.DataFrame:
     zero_c = lines[((lines["bedrag"] == 0) & (lines["debet_credit"] == CREDIT)).fillna(False).astype(bool)]
     msgs = _messages(ctx)
     total = msgs[(msgs["totaal_ingediend"] == 0).fillna(False).astype(bool) & (msgs["totaal_debet_credit"] == CREDIT)]
-    melding = pd.Series("TotaalIngediendBedrag € 0,00 carries C: an amount of 0 carries D", index=total.index, dtype=object)
+    melding = pd.Series(
+        "TotaalIngediendBedrag € 0,00 carries C: an amount of 0 carries D", index=total.index, dtype=object
+    )
     return concat_findings(
-        make_findings(zero_c, "IngediendBedrag € 0,00 carries C: an amount of 0 carries D", "debet_credit", zero_c["debet_credit"]),
+        make_findings(
+            zero_c, "IngediendBedrag € 0,00 carries C: an amount of 0 carries D", "debet_credit", zero_c["debet_credit"]
+        ),
         _per_message(ctx, total.index, melding, "debet_credit", pd.Series(CREDIT, index=total.index)),
     )
 
@@ -231,13 +281,24 @@ def tr056_identificatie_unique(ctx: Context) -> pd.DataFrame:
     if lines.empty or msgs.empty:
         return _none(ctx)
     all_msgs = msgs.reset_index().sort_values("batch", kind="mergesort")
-    first = all_msgs.drop_duplicates(["afzender", "identificatie"], keep="first")[["afzender", "identificatie", "batch", "bestand"]]
+    first = all_msgs.drop_duplicates(["afzender", "identificatie"], keep="first")[
+        ["afzender", "identificatie", "batch", "bestand"]
+    ]
     cur = all_msgs[all_msgs["batch"].isin(lines["batch"])]
-    m = cur[["batch", "afzender", "identificatie"]].merge(first.rename(columns={"batch": "o_batch", "bestand": "o_bestand"}), on=["afzender", "identificatie"])
+    m = cur[["batch", "afzender", "identificatie"]].merge(
+        first.rename(columns={"batch": "o_batch", "bestand": "o_bestand"}), on=["afzender", "identificatie"]
+    )
     m = m[m["o_batch"] < m["batch"]].set_index("batch")
     melding = (
-        "BerichtIdentificatie " + text_of(m["identificatie"]) + " of aanbieder " + text_of(m["afzender"])
-        + " was already used for a JW323 in batch " + text_of(m["o_batch"]) + " (" + text_of(m["o_bestand"]) + ")"
+        "BerichtIdentificatie "
+        + text_of(m["identificatie"])
+        + " of aanbieder "
+        + text_of(m["afzender"])
+        + " was already used for a JW323 in batch "
+        + text_of(m["o_batch"])
+        + " ("
+        + text_of(m["o_bestand"])
+        + ")"
     )
     return _per_message(ctx, m.index, melding, "identificatie", m["identificatie"])
 
@@ -250,7 +311,13 @@ def tr135_dagtekening(ctx: Context) -> pd.DataFrame:
         return _none(ctx)
     today = pd.Timestamp(ctx.today)
     bad = msgs[msgs.index.isin(lines["batch"]) & (msgs["dagtekening"] > today).fillna(False).astype(bool)]
-    melding = "the message's Dagtekening " + date_text(bad["dagtekening"]) + " is after today (" + today.strftime("%Y-%m-%d") + ")"
+    melding = (
+        "the message's Dagtekening "
+        + date_text(bad["dagtekening"])
+        + " is after today ("
+        + today.strftime("%Y-%m-%d")
+        + ")"
+    )
     return _per_message(ctx, bad.index, melding, "dagtekening", date_text(bad["dagtekening"]))
 
 
@@ -279,19 +346,40 @@ def tr318_period_sequence(ctx: Context) -> pd.DataFrame:
     cur = msgs[msgs.index.isin(lines["batch"])].reset_index()
     m = cur[["batch", "afzender", "ontvanger", "declaratieperiode_begin"]].merge(
         sent[["batch", "afzender", "ontvanger", "declaratieperiode_begin", "declaratienummer", "bestand"]].rename(
-            columns={"batch": "o_batch", "declaratieperiode_begin": "o_begin", "declaratienummer": "o_nummer", "bestand": "o_bestand"}
+            columns={
+                "batch": "o_batch",
+                "declaratieperiode_begin": "o_begin",
+                "declaratienummer": "o_nummer",
+                "bestand": "o_bestand",
+            }
         ),
         on=["afzender", "ontvanger"],
     )
-    m = m[(m["o_batch"] < m["batch"]) & (m["o_begin"].dt.to_period("M") > m["declaratieperiode_begin"].dt.to_period("M"))]
+    m = m[
+        (m["o_batch"] < m["batch"]) & (m["o_begin"].dt.to_period("M") > m["declaratieperiode_begin"].dt.to_period("M"))
+    ]
     if m.empty:
         return _none(ctx)
-    m = m.sort_values(["batch", "o_begin", "o_batch"], kind="mergesort").drop_duplicates("batch", keep="last").set_index("batch")
+    m = (
+        m.sort_values(["batch", "o_begin", "o_batch"], kind="mergesort")
+        .drop_duplicates("batch", keep="last")
+        .set_index("batch")
+    )
     melding = (
-        "DeclaratiePeriode " + month_text(m["declaratieperiode_begin"]) + " is before " + month_text(m["o_begin"])
-        + ", already declared by aanbieder " + text_of(m["afzender"]) + " to gemeente " + text_of(m["ontvanger"])
-        + " (declaratie " + text_of(m["o_nummer"]) + ", batch " + text_of(m["o_batch"]) + ", " + text_of(m["o_bestand"])
+        "DeclaratiePeriode "
+        + month_text(m["declaratieperiode_begin"])
+        + " is before "
+        + month_text(m["o_begin"])
+        + ", already declared by aanbieder "
+        + text_of(m["afzender"])
+        + " to gemeente "
+        + text_of(m["ontvanger"])
+        + " (declaratie "
+        + text_of(m["o_nummer"])
+        + ", batch "
+        + text_of(m["o_batch"])
+        + ", "
+        + text_of(m["o_bestand"])
         + "); a declaration may repeat the last month but not go back to an earlier one"
     )
     return _per_message(ctx, m.index, melding, "declaratieperiode", month_text(m["declaratieperiode_begin"]))
-

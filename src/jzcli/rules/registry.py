@@ -46,7 +46,7 @@ class Rule:
     niveau: str
     titel: str  # one English line: what the rule checks
     family: str  # module family: line, contract, allocation, history
-    check: Callable[["object"], pd.DataFrame]
+    check: Callable[[object], pd.DataFrame]
     order: int = 0
 
     @property
