@@ -159,7 +159,7 @@ def bench_size(lines: int, xlsx_lines: int, frictionless: bool) -> dict:
     return result
 
 
-STARTUP = "import jzcli.cli, jzcli.store, pandas"
+STARTUP = "import jzcli.cli, jzcli.store.store, pandas"
 
 
 def startup_seconds() -> float:

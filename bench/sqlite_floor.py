@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from jzcli.store import Store, _sqlite_indexes_to_rebuild, declaratieregels
+from jzcli.store.store import Store, _sqlite_indexes_to_rebuild, declaratieregels
 
 COLUMNS = [
     "id",

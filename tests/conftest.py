@@ -64,7 +64,7 @@ class Result:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run jzcli in-process exactly as the console script does (errors → one line + exit code)."""
-    from jzcli.cli import app
+    from jzcli.cli.app import app
     from jzcli.cli.common import run_guarded
 
     def run(*args: str) -> Result:

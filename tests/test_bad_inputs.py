@@ -35,7 +35,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli.store import Store, metadata
+from jzcli.store.store import Store, metadata
 
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
 AGB = "98001234"

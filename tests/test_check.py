@@ -15,7 +15,7 @@ import pytest
 from jzcli import check as check_mod
 from jzcli.check import CHECK_RECORD_KEYS, HINTS, check, generic_hint
 from jzcli.importer import ImportOptions, import_paths
-from jzcli.store import Store
+from jzcli.store.store import Store
 from jzcli.validate import RECORD_KEYS, findings_records, validate
 from validate_kit import (
     ALLOCATION_HEADER,
@@ -378,7 +378,7 @@ def test_cli_json_csv_and_output_files_hold_the_records(tmp_path, cli):
         assert r.exit_code == 1 and out.exists()
     assert json.loads((tmp_path / "afkeur.json").read_text(encoding="utf-8")) == core
     ws = openpyxl.load_workbook(tmp_path / "afkeur.xlsx").active
-    from jzcli.xlsx_layout import header
+    from jzcli.output.xlsx import header
 
     assert [c.value for c in ws[1]] == [header(k) for k in CHECK_RECORD_KEYS]
     r = cli("check", src, "--contract", contract, "-o", tmp_path / "afkeur.txt")

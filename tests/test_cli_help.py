@@ -8,7 +8,7 @@ import re
 import pytest
 import typer
 
-from jzcli.cli import app
+from jzcli.cli.app import app
 
 # Python / click type names Typer or click print when an option has no metavar
 TYPE_NAMES = re.compile(

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli import agreements
-from jzcli.store import Store, metadata
+from jzcli.store import agreements
+from jzcli.store.store import Store, metadata
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jzcli.textsafe import formula_safe, terminal_safe, visible, xlsx_text
+from jzcli.domain.text import formula_safe, terminal_safe, visible, xlsx_text
 
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
 AGB = "98001101"
@@ -162,7 +162,7 @@ def test_every_export_is_formula_safe_and_keeps_numbers_numbers(tmp_path, db_url
             negatives += neg
     assert negatives > 0  # the credit's -1.064,00 is written as the number -1064, never as text
     # the values the provider wrote are still in the store, unchanged
-    from jzcli.store import Store
+    from jzcli.store.store import Store
 
     store = Store.open(db_url)
     try:
@@ -228,7 +228,7 @@ def test_amounts_beyond_ijw_get_a_finding_and_sums_stay_right(tmp_path, db_url, 
     )
     r = cli("import", src, "--db", db_url, "-q")
     assert r.exit_code == 0, r.output
-    from jzcli.store import Store
+    from jzcli.store.store import Store
 
     store = Store.open(db_url)
     try:
@@ -257,7 +257,7 @@ def test_a_read_that_hangs_is_ended_with_one_line(tmp_path):
         "import sys, time\n"
         "from jzcli.readers import spreadsheet\n"
         "spreadsheet._read_csv = lambda p: time.sleep(30)\n"
-        "from jzcli.cli import main\n"
+        "from jzcli.cli.app import main\n"
         f"sys.argv = ['jzcli', 'import', {str(src)!r}, '--db', {str(tmp_path / 's.db')!r}, '-q']\n"
         "main()\n"
     )

@@ -41,9 +41,9 @@ from ijw_builders import (
     write_message,
 )
 from jzcli import ijw
-from jzcli.agreements import toewijzingen_actueel
 from jzcli.importer import ImportOptions, detect_soort, import_paths
-from jzcli.store import Store, batches, berichten, declaratieregels, toewijzingen
+from jzcli.store.agreements import toewijzingen_actueel
+from jzcli.store.store import Store, batches, berichten, declaratieregels, toewijzingen
 from jzcli.validate import validate
 from validate_kit import CONTRACT, TODAY
 
@@ -896,7 +896,7 @@ MEASURE = textwrap.dedent(
     import json, resource, sys, time
     from pathlib import Path
     from jzcli.importer import ImportOptions, import_paths
-    from jzcli.store import Store
+    from jzcli.store.store import Store
 
     def peak_kb():
         # VmHWM is this program's own peak; ru_maxrss also counts the RSS of the process it was

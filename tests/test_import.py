@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from jzcli.importer import ImportOptions, import_paths
-from jzcli.store import Store
+from jzcli.store.store import Store
 
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
 AGB = "98001234"
@@ -491,7 +491,7 @@ def test_a_bad_file_among_good_ones_leaves_the_store_unchanged_for_that_file(tmp
 def test_failure_while_writing_rolls_back_the_whole_batch(tmp_path, db_url, monkeypatch):
     src = write_xlsx(tmp_path / "clean.xlsx", {"Declaratie": clean_rows()})
     store = Store.open(db_url)
-    from jzcli import store as store_mod
+    from jzcli.store import store as store_mod
 
     calls = {"n": 0}
     original = store_mod.Store.insert_frame
@@ -638,7 +638,7 @@ def _sqlite_indexes(url: str) -> list[tuple[str, str]]:
 def test_bulk_insert_rebuilds_indexes_and_a_failure_keeps_them(tmp_path, sqlite_url, monkeypatch):
     """A large insert into a small table drops and re-creates the indexes inside the transaction;
     a failure after the drop rolls the drop back with the rows."""
-    from jzcli import store as store_mod
+    from jzcli.store import store as store_mod
 
     monkeypatch.setattr(store_mod, "BULK_REINDEX_MIN_ROWS", 2)
     store = Store.open(sqlite_url)

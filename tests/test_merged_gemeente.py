@@ -11,7 +11,7 @@ import json
 import sqlalchemy as sa
 
 from jzcli import refdata
-from jzcli.store import Store, declaratieregels
+from jzcli.store.store import Store, declaratieregels
 from jzcli.validate import validate
 from validate_kit import ALLOCATION_HEADER, BSNS, HEADER, TODAY, import_files, line, write_xlsx
 

@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from jzcli.readers.headers import find_header, match_field
-from jzcli.store import Store
+from jzcli.store.store import Store
 from validate_kit import AGB, ALLOCATION_HEADER, BSNS, CONTRACT, GEM, write_xlsx
 
 # --- the header spelling tables -------------------------------------------------------------

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 import typer.main
 
-from jzcli.store import Store
+from jzcli.store.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 KEY = "een-geheime-sleutel-van-de-gemeente"
@@ -81,7 +81,7 @@ EXCHANGE_FILES = ("export declaraties", "export jw323", "retour")
 
 
 def registered_commands() -> dict[str, object]:
-    from jzcli.cli import app
+    from jzcli.cli.app import app
 
     found: dict[str, object] = {}
 
@@ -345,7 +345,7 @@ def _assert_xlsx_safe(path: Path, expected_text: list[str] | None = None, number
 
 
 def test_writers_keep_formula_text_literal(tmp_path):
-    from jzcli.export import write_table, write_xlsx
+    from jzcli.output.export import write_table, write_xlsx
 
     frame = pd.DataFrame({"tekst": HOSTILE, "getal": NUMBERS})
     write_table(frame, tmp_path / "t.csv")

@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from jzcli import refdata
-from jzcli.export import FORMULA_START, export_declaraties
 from jzcli.importer import ImportOptions, import_paths
+from jzcli.output.export import FORMULA_START, export_declaraties
 from jzcli.readers import values as V
 from jzcli.readers.headers import DECLARATIE_SYNONYMS, match_field
-from jzcli.store import Store
+from jzcli.store.store import Store
 
 # ------------------------------------------------------------------------------ parsers never crash
 
@@ -343,7 +343,7 @@ EDGE_2100 = {
 @example(lines=[EDGE, EDGE_2100], kind="csv")
 def test_import_then_export_gives_back_exactly_what_was_written(db_url, lines, kind):
     """One store per test (SQLite and PostgreSQL); each example is its own batch in it."""
-    from jzcli.store import declaratieregels
+    from jzcli.store.store import declaratieregels
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -391,6 +391,6 @@ JSON_RECORDS = st.lists(
 @example([])
 def test_json_text_is_what_the_standard_library_writes(records):
     # every --format json output and .json file: orjson must give json.dumps' text exactly
-    from jzcli import render
+    from jzcli.output.records import json_text
 
-    assert render.json_text(records) == json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+    assert json_text(records) == json.dumps(records, ensure_ascii=False, indent=2) + "\n"

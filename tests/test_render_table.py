@@ -1,4 +1,4 @@
-"""render.TextTable writes exactly what Rich would for the same table (widths, truncation, edges)."""
+"""terminal.TextTable writes exactly what Rich would for the same table (widths, truncation, edges)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import io
 import pytest
 from rich.console import Console
 
-from jzcli import render
+from jzcli.cli import terminal
 
 
-def build(caption: str | None = None) -> render.TextTable:
-    t = render.TextTable("Cost by aanbieder and maand — Súdwest-Fryslân (1900)", caption=caption)
+def build(caption: str | None = None) -> terminal.TextTable:
+    t = terminal.TextTable("Cost by aanbieder and maand — Súdwest-Fryslân (1900)", caption=caption)
     t.add_column("aanbieder", max_width=12)
     t.add_column("maand")
     t.add_column("lines", justify="right")
@@ -49,7 +49,7 @@ FIGURES = (
 @pytest.mark.parametrize("width", [20, 30, 35, 45, 50, 60, 80, 200])
 @pytest.mark.parametrize("caption", [None, "volume: net GeleverdVolume in each product's own eenheid"])
 def test_text_table_matches_rich(width, caption):
-    """The fast table and Rich's own (render.table) lay out alike at every width, including the
+    """The fast table and Rich's own (terminal.table) lay out alike at every width, including the
     narrow layouts: text cut, split in parts, one block per row."""
     t = build(caption)
     fast = output(t.print, width)
@@ -75,7 +75,7 @@ def test_figures_and_keys_are_whole_at_every_width_and_the_layout_says_so(width)
 
 
 def test_text_columns_give_way_first_and_say_so():
-    t = render.TextTable("Cost per productcategorie")
+    t = terminal.TextTable("Cost per productcategorie")
     t.add_column("productcategorie", key=False)  # its name may give way (the code comes first)
     t.add_column("declared", justify="right")
     t.add_row("44 Jeugdhulp verblijf (excl. behandeling)", "€ 7.359,38")
@@ -94,7 +94,7 @@ def test_text_table_measures_wide_characters_as_rich_does(width):
 
 
 def test_text_table_without_rows():
-    t = render.TextTable("empty")
+    t = terminal.TextTable("empty")
     t.add_column("a")
     t.add_column("b", justify="right")
     assert output(t.print, 40) == output(lambda c: c.print(t._rich(t.rows)), 40)
@@ -103,7 +103,7 @@ def test_text_table_without_rows():
 @pytest.mark.parametrize("width", [30, 45, 60, 80])
 def test_figures_are_never_shortened_in_a_narrow_terminal(width):
     """Money and counts stay whole; the text columns give up the width ('€ 4.452.9…' misleads)."""
-    boxed = render.table("Cost")
+    boxed = terminal.table("Cost")
     for header, justify in (("aanbieder", "left"), ("lines", "right"), ("declared", "right")):
         boxed.add_column(header, justify=justify, no_wrap=justify == "right")
     boxed.add_row("Stichting Jeugdzorg Gooi en Vechtstreek Noord", "1.234", "€ 4.452.940,73")
@@ -115,7 +115,7 @@ def test_figures_are_never_shortened_in_a_narrow_terminal(width):
 
 
 def test_a_rich_table_too_narrow_for_its_figures_splits_then_stacks():
-    t = render.table("Cost per month")
+    t = terminal.table("Cost per month")
     t.add_column("maand", no_wrap=True, key=True)
     for label in ("declared", "approved"):
         t.add_column(label, justify="right", no_wrap=True)
@@ -132,8 +132,8 @@ def test_a_rich_table_too_narrow_for_its_figures_splits_then_stacks():
 def test_piped_stdout_has_no_width_limit(monkeypatch):
     """stdout that is not a terminal: a table is as wide as its content, whatever COLUMNS says."""
     monkeypatch.setenv("COLUMNS", "40")
-    console = render._Out(file=io.StringIO(), highlight=False, soft_wrap=False)
-    assert not console.is_terminal and console.width == render.UNLIMITED
+    console = terminal._Out(file=io.StringIO(), highlight=False, soft_wrap=False)
+    assert not console.is_terminal and console.width == terminal.UNLIMITED
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
-    console = render._Out(file=io.StringIO(), highlight=False, soft_wrap=False)
+    console = terminal._Out(file=io.StringIO(), highlight=False, soft_wrap=False)
     assert console.is_terminal and console.width == 40

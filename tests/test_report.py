@@ -34,7 +34,7 @@ import pytest
 import sqlalchemy as sa
 
 from jzcli import report as R
-from jzcli.store import Store, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store, beoordelingen, bevindingen, declaratieregels
 
 A, B = "98001234", "98005678"
 BSN1, BSN2, BSN3, BSN4, BSN5 = "999900006", "999900018", "999900031", "999900043", "999900055"
@@ -704,7 +704,7 @@ def test_not_judged_hint_and_empty_store(tmp_path, db_url, cli):
 
 
 def test_gemeente_completion():
-    from jzcli.cli.report import complete_gemeente
+    from jzcli.cli.commands.report import complete_gemeente
 
     assert "Huizen" in complete_gemeente("hui")
     assert "Laren" in complete_gemeente("lar") and "Laren (NH.)" in complete_gemeente("lar")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from jzcli import report as R
-from jzcli.report_xlsx import EURO_FORMAT, MONTH_FORMAT, PCT_FORMAT, write_report
+from jzcli.output.report_xlsx import EURO_FORMAT, MONTH_FORMAT, PCT_FORMAT, write_report
 from test_report import A, B, import_files, judge, line, write_xlsx
 
 
@@ -33,7 +33,7 @@ def header(ws) -> list[str]:
 
 def column(ws, name: str) -> list:
     """The cells under the column of key ``name`` (its header is the Dutch label)."""
-    from jzcli.xlsx_layout import header as label
+    from jzcli.output.xlsx import header as label
 
     j = header(ws).index(label(name)) + 1
     return [ws.cell(row=i, column=j) for i in range(2, ws.max_row + 1)]

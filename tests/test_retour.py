@@ -10,11 +10,11 @@ from pathlib import Path
 import openpyxl
 from lxml import etree
 
-from jzcli.feedback_xlsx import DATE_FORMAT, REJECTED_COLUMNS, SUMMARY_COLUMNS
-from jzcli.report_xlsx import COUNT_FORMAT, EURO_FORMAT
+from jzcli.output.feedback_xlsx import DATE_FORMAT, REJECTED_COLUMNS, SUMMARY_COLUMNS
+from jzcli.output.report_xlsx import COUNT_FORMAT, EURO_FORMAT
+from jzcli.output.xlsx import header as label
 from jzcli.retour import build_feedback, retour
 from jzcli.validate import validate
-from jzcli.xlsx_layout import header as label
 from validate_kit import AGB, BSNS, GEM, OTHER_AGB, TODAY, allocation_rows, declaration, import_files, line, setup
 
 FORMULA = "=cmd|' /C calc'!A0"
@@ -56,7 +56,7 @@ def _text_cells(path: Path, texts: dict[str, str]) -> None:
 
 def _sheet_rows(ws) -> list[dict]:
     """Rows keyed by column key (the sheet's headers are the Dutch labels of those keys)."""
-    from jzcli.xlsx_layout import header as label
+    from jzcli.output.xlsx import header as label
 
     keys = {label(k): k for k in [*SUMMARY_COLUMNS, *REJECTED_COLUMNS]}
     header = [keys.get(c.value, c.value) for c in ws[1]]

@@ -843,8 +843,8 @@ def test_matching_is_vectorised_and_fast():
 def test_resent_allocation_current_version_through_the_store(db_url):
     """Two versions of 406250110 in the store: toewijzingen_actueel gives the extended one, so a
     March line fits; the deleted 417250304 is flagged verwijderd and rejected by TR384 only."""
-    from jzcli import agreements
-    from jzcli.store import Store, toewijzingen
+    from jzcli.store import agreements
+    from jzcli.store.store import Store, toewijzingen
 
     store = Store.open(db_url)
     first = allocation(0, 406250110, einddatum="2025-02-28", toewijzingsdatum="2024-12-16")
@@ -885,7 +885,7 @@ def test_sample_data_allocation_findings(tmp_path, db_url):
     from conftest import SAMPLES
     from jzcli import validate as V
     from jzcli.importer import ImportOptions, import_paths
-    from jzcli.store import Store
+    from jzcli.store.store import Store
 
     store = Store.open(db_url)
     agreements_files = ["contract_gooi-en-vechtstreek_2025.toml", "tarieven_twente_2025.xlsx", "toewijzingen_2025.xlsx"]

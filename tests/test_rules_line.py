@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from jzcli.store import Store
+from jzcli.store.store import Store
 from jzcli.validate import validate
 from validate_kit import (
     ALLOCATION_HEADER,

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli import agreements
 from jzcli.importer import detect_soort
-from jzcli.store import Store, metadata
+from jzcli.store import agreements
+from jzcli.store.store import Store, metadata
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"

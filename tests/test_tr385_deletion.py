@@ -9,8 +9,8 @@ import datetime as dt
 import json
 
 from ijw_builders import toegewezen_product, write_jw301
-from jzcli.agreements import toewijzingen_actueel
-from jzcli.store import Store
+from jzcli.store.agreements import toewijzingen_actueel
+from jzcli.store.store import Store
 from jzcli.validate import validate
 from validate_kit import ALLOCATION_HEADER, BSNS, CONTRACT, HEADER, TODAY, line, write_xlsx
 

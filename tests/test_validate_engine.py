@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from jzcli.importer import ImportOptions, import_paths
-from jzcli.store import Store, beoordelingen, bevindingen
+from jzcli.store.store import Store, beoordelingen, bevindingen
 from jzcli.validate import RECORD_KEYS, findings_records, rules_records, stored_result, validate
 from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status
 
@@ -239,7 +239,7 @@ def test_cli_table_csv_and_output_files(tmp_path, db_url, cli):
     assert "wrote 12 findings" in r.stderr
     wb = openpyxl.load_workbook(tmp_path / "bevindingen.xlsx")
     sheet = wb["Bevindingen"]
-    from jzcli.xlsx_layout import header
+    from jzcli.output.xlsx import header
 
     assert [c.value for c in sheet[1]] == [header(k) for k in RECORD_KEYS] and sheet.max_row == 13  # Dutch headers
     assert "Per regel" in wb.sheetnames
@@ -322,7 +322,7 @@ def test_cli_rules_lists_the_registry(cli):
 def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeypatch):
     """load_lines reads store.READ_CHUNK rows at a time and merges each chunk's distinct values:
     with a chunk of 2 rows (values recurring across chunks, NULLs, credits) the frame is the same."""
-    import jzcli.store
+    import jzcli.store.store
     import jzcli.validate as engine
 
     rows = [
@@ -334,7 +334,7 @@ def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeyp
     ]
     store = setup(db_url, tmp_path, rows)
     whole = engine.load_lines(store)
-    monkeypatch.setattr(jzcli.store, "READ_CHUNK", 2)
+    monkeypatch.setattr(jzcli.store.store, "READ_CHUNK", 2)
     chunked = engine.load_lines(store)
     assert len(whole) == 5 and whole["bsn"].nunique() == 3
     pd.testing.assert_frame_equal(chunked, whole)

@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 
 from jzcli.importer import ImportOptions, import_paths
-from jzcli.store import Store
+from jzcli.store.store import Store
 
 AGB = "98001101"
 OTHER_AGB = "98009996"

@@ -1,3 +1,3 @@
-from jzcli.cli import main
+from jzcli.cli.app import main
 
 main()

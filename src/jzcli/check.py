@@ -42,10 +42,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from jzcli import render
+from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths, import_file
-from jzcli.store import Store
+from jzcli.store.store import Store
 from jzcli.validate import (
     AFGEKEURD,
     EARLIER_RULE_IDS,
@@ -259,9 +259,7 @@ def check(
             bsns = line_frame["bsn"].astype(object).where(line_frame["bsn"].notna(), None).tolist()
             for rec, hint, bsn in zip(records, hints, bsns):
                 # hints are built without the bsn; mask it should a message ever carry it
-                rec["hint"] = (
-                    hint if show_bsn or not bsn or bsn not in hint else hint.replace(bsn, render.mask_bsn(bsn))
-                )
+                rec["hint"] = hint if show_bsn or not bsn or bsn not in hint else hint.replace(bsn, mask_bsn(bsn))
     rules = load_rules()
     skipped_rules = [r.id for r in rules.values() if r.family in skip]
     history_rules = [] if eerder else history_rule_ids(skip)

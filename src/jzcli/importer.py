@@ -13,7 +13,7 @@ from jzcli.errors import FileReadError, JzError, StoreError, UsageError
 from jzcli.readers.declaraties import Context, read_declaraties
 from jzcli.readers.headers import parse_map_options
 from jzcli.readers.spreadsheet import check_input_file, read_head, read_sheets, sniff_kind
-from jzcli.store import Store, declaratieregels, importbevindingen
+from jzcli.store.store import Store, declaratieregels, importbevindingen
 
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods", ".csv", ".txt", ".tsv"}
 IMPORT_SUFFIXES = SPREADSHEET_SUFFIXES | {".xml", ".toml"}

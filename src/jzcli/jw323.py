@@ -66,14 +66,15 @@ import pandas as pd
 import sqlalchemy as sa
 from lxml import etree
 
-from jzcli import ijw, refdata, render
+from jzcli import ijw, refdata
+from jzcli.domain.lines import CREDIT, DEBET, EENHEDEN
+from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError, UsageError
-from jzcli.export import atomic_path
 from jzcli.importer import FileResult, ImportOptions
-from jzcli.model import CREDIT, DEBET, EENHEDEN
+from jzcli.output.export import atomic_path
 from jzcli.readers.values import elfproef
 from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
-from jzcli.store import Store, batches, berichten
+from jzcli.store.store import Store, batches, berichten
 from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, load_lines, mask_value, signed_amount
 
 JW323 = ijw.bericht("JW323")
@@ -190,7 +191,7 @@ def _source_from(
     imports = imports[imports["regel_id"].isin(lines["id"])]
     rejected = pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "regels": pd.Series(dtype=object)})
     if verdicts:
-        from jzcli.store import bevindingen
+        from jzcli.store.store import bevindingen
 
         v = _load_verdicts(store)
         if len(v):
@@ -232,7 +233,7 @@ def read_files(files, opts: ImportOptions, progress=None) -> Source:
 def read_store(store: Store, batch: list[int]) -> Source:
     """Stored lines of these spreadsheet batches; lines of iJw messages are refused (they are
     messages already), lines rejected by jzcli validate are left out."""
-    from jzcli.store import declaratieregels
+    from jzcli.store.store import declaratieregels
 
     if not batch:
         raise UsageError("--db needs --batch: say which imported files to turn into messages (see jzcli batches)")
@@ -330,7 +331,7 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
 
     # a text XML 1.0 cannot carry (control characters): left out, never changed in the message
-    from jzcli.textsafe import visible, xml_unsafe
+    from jzcli.domain.text import visible, xml_unsafe
 
     for col in lines.columns:
         if (lines[col].dtype == object or pd.api.types.is_string_dtype(lines[col])) and col not in ("bron", "blad"):
@@ -352,9 +353,7 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     missing("bsn", "no BSN")
     r.add(
         b.notna() & ~elfproef(b.astype(str)).to_numpy(),
-        lambda x: (
-            "bsn " + x["bsn"].map(lambda v: render.mask_bsn(v, show_bsn)).astype(str) + " fails the 11-proef (CS002)"
-        ),
+        lambda x: "bsn " + x["bsn"].map(lambda v: mask_bsn(v, show_bsn)).astype(str) + " fails the 11-proef (CS002)",
     )
 
     t = lines["toewijzingnummer"]

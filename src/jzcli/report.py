@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from jzcli import refdata
 from jzcli.errors import FileReadError, StoreError, UsageError
-from jzcli.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
 
 DIMENSIONS = ("aanbieder", "productcategorie", "productcode", "maand", "kwartaal", "jaar")
 TIME_DIMENSIONS = ("maand", "kwartaal", "jaar")
@@ -753,7 +753,7 @@ def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
         if row.productcategorie is not None:
             older = older[older["productcategorie"] == row.productcategorie]
         if len(older):
-            from jzcli.render import euro as render_euro
+            from jzcli.domain.text import euro as render_euro
 
             for code, grp in older.groupby("gemeente"):
                 amount = int(grp["goedgekeurd"].sum() + grp["onbeoordeeld"].sum())
@@ -1156,7 +1156,7 @@ def euro_text(cents: object) -> str | None:
     """Cents → "1234.56" (dot, two decimals, '-' sign): the same text `jzcli export` writes."""
     if cents is None or cents != cents:
         return None
-    from jzcli.export import cents_to_euro_text
+    from jzcli.output.export import cents_to_euro_text
 
     return cents_to_euro_text(int(cents))
 

@@ -56,10 +56,10 @@ import sqlalchemy as sa
 from lxml import etree
 
 from jzcli import ijw, refdata
+from jzcli.domain.lines import CREDIT, DEBET
 from jzcli.errors import FileReadError
-from jzcli.model import CREDIT, DEBET
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
-from jzcli.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
+from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
 from jzcli.validate import (
     AFGEKEURD,
     GOEDGEKEURD,
@@ -654,7 +654,7 @@ def _safe_name(text) -> str:
 
 def write_answer(answer: Answer, directory: Path) -> Path:
     """Check the answer against JW325.xsd and write it atomically; FileReadError when invalid."""
-    from jzcli.export import atomic_path
+    from jzcli.output.export import atomic_path
 
     errors = validate_325(answer.tree)
     if errors:
@@ -855,7 +855,7 @@ def retour(
     An answer that fails the XSD is not written; its error is in ``errors`` (the others are
     written). Unjudged batches are in ``skipped``.
     """
-    from jzcli.feedback_xlsx import write_feedback
+    from jzcli.output.feedback_xlsx import write_feedback
 
     today = today or dt.date.today()
     result = RetourResult()

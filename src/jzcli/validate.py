@@ -89,11 +89,12 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from jzcli import refdata, render
+from jzcli import refdata
+from jzcli.domain.lines import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
+from jzcli.domain.text import euro, mask_bsn, mask_bsns_in
 from jzcli.errors import StoreError
-from jzcli.model import CREDIT, DATE_FIELDS, FIELDS, INT_FIELDS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, FINDING_COLUMNS, RULES, Rule
-from jzcli.store import (
+from jzcli.store.store import (
     Store,
     afgeleide_categorieen,
     batches,
@@ -177,7 +178,7 @@ class Context:
     declaratieperiode_begin, declaratieperiode_eind (datetime64; NaT for spreadsheet lines).
     Lines of several batches can be judged together, but never two batches of one aanbieder.
 
-    Rule messages (``melding``) never hold a full BSN (use ``render.mask_bsn``); a finding's
+    Rule messages (``melding``) never hold a full BSN (use ``mask_bsn``); a finding's
     ``waarde`` may, and is masked on output unless --show-bsn (``mask_value``).
 
     ``history``: lines approved earlier (earlier rounds, earlier batches), same columns, plus
@@ -336,7 +337,7 @@ def euro_text(s: pd.Series) -> pd.Series:
     """Cents → '€ 1.234,56' per value (each distinct value formatted once)."""
     values = pd.array(s, dtype="Int64")
     codes, uniques = pd.factorize(values)
-    texts = np.array([render.euro(int(u)) for u in uniques] + [""], dtype=object)
+    texts = np.array([euro(int(u)) for u in uniques] + [""], dtype=object)
     return pd.Series(texts[codes], index=s.index)
 
 
@@ -681,7 +682,7 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
             continue
         where_lines = where_text(mine).tolist()
         shown = "; ".join(where_lines[:limit]) + (f"; and {len(mine) - limit} more" if len(mine) > limit else "")
-        total = render.euro(int(signed_amount(mine).sum()))
+        total = euro(int(signed_amount(mine).sum()))
         n = len(mine)
         melding = (
             f"toewijzing {row.toewijzingnummer} of gemeente {row.gemeente} has {n} approved declaration line{'s' if n != 1 else ''} "
@@ -886,9 +887,9 @@ def productperiode_afgeleid(store: Store, lines: pd.DataFrame) -> pd.Series:
 
 
 def _agreements():
-    if importlib.util.find_spec("jzcli.agreements") is None:
+    if importlib.util.find_spec("jzcli.store.agreements") is None:
         return None
-    return importlib.import_module("jzcli.agreements")
+    return importlib.import_module("jzcli.store.agreements")
 
 
 def load_toewijzingen(store: Store) -> pd.DataFrame:
@@ -2284,10 +2285,10 @@ def mask_value(kolom: object, waarde: object, show_bsn: bool = False) -> object:
     if waarde is None or show_bsn:
         return waarde
     if kolom == "bsn":
-        return render.mask_bsn(waarde)
+        return mask_bsn(waarde)
     if kolom in IDENTIFIER_FIELDS:
         return waarde
-    return render.mask_bsns_in(str(waarde))
+    return mask_bsns_in(str(waarde))
 
 
 _RECORD_TYPES = {"batch": int, "rij": int, "kolom": str, "waarde": str, "melding": str}

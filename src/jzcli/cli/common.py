@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
+from jzcli.cli import terminal
 from jzcli.errors import EXIT_IO, JzError
 
 DbOption = Annotated[
@@ -54,7 +54,7 @@ def open_store(db: str | None, *, create: bool = False):
     """The store --db names (else $JZCLI_DB, else the default file). Only jzcli import creates
     one (``create=True``); any other command refuses a SQLite file that does not exist, so a
     mistyped --db never silently becomes a new, empty store."""
-    from jzcli.store import Store
+    from jzcli.store.store import Store
 
     return Store.open(db, create=create)
 
@@ -197,10 +197,10 @@ def run_guarded(app: typer.Typer) -> int:
     try:
         return _run(app)
     finally:
-        from jzcli.textsafe import take_notices
+        from jzcli.domain.text import take_notices
 
         for notice in take_notices():  # what a writer changed to fit a file format, said once
-            render.warning_line(notice)
+            terminal.warning_line(notice)
 
 
 def _run(app: typer.Typer) -> int:
@@ -210,21 +210,21 @@ def _run(app: typer.Typer) -> int:
         code = command(standalone_mode=False, prog_name="jzcli")
         return code if isinstance(code, int) else 0
     except JzError as exc:
-        render.error_line(str(exc))
+        terminal.error_line(str(exc))
         return exc.exit_code
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        render.error_line("aborted")
+        terminal.error_line("aborted")
         return 130
     except KeyboardInterrupt:
-        render.error_line("interrupted; nothing half-written was kept")
+        terminal.error_line("interrupted; nothing half-written was kept")
         return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except OSError as exc:  # a file or folder the command was told to use: name it and the reason
         where = f"{exc.filename}: " if exc.filename else ""
-        render.error_line(f"{where}{exc.strerror or exc}; nothing half-written was kept")
+        terminal.error_line(f"{where}{exc.strerror or exc}; nothing half-written was kept")
         return EXIT_IO
     except Exception as exc:  # click usage errors and anything unexpected
         if _is_click_exception(exc):
@@ -232,7 +232,7 @@ def _run(app: typer.Typer) -> int:
             return exc.exit_code
         if os.environ.get("JZCLI_DEBUG"):
             traceback.print_exc()
-        render.error_line(
+        terminal.error_line(
             f"unexpected internal error ({type(exc).__name__}); nothing half-written was kept. "
             "Run again with JZCLI_DEBUG=1 for details and report it."
         )

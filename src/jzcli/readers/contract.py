@@ -14,7 +14,7 @@ periods of one product code and eenheid): a contract decides which declarations 
 is never stored half-understood. Tariffs are exact eurocents (Decimal, never float arithmetic).
 
 Versions: every import of a contract is kept as its own batch; for a contract naam the newest
-import is the valid one (see ``jzcli.agreements.contract_products``).
+import is the valid one (see ``jzcli.store.agreements.contract_products``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from jzcli.readers import values as V
 from jzcli.readers.headers import SynonymTable, match_field
 from jzcli.readers.spreadsheet import RawSheet, read_bounded, read_sheets
 from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
-from jzcli.store import Store, contracten, contractproducten
+from jzcli.store.store import Store, contracten, contractproducten
 
 PRODUCT_FIELDS = [
     "productcategorie",

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
+from jzcli.domain.lines import FIELDS
 from jzcli.errors import FileReadError
-from jzcli.model import FIELDS
 from jzcli.readers import values as V
 from jzcli.readers.headers import HeaderMatch, find_header, match_field
 from jzcli.readers.spreadsheet import RawSheet, column_letter

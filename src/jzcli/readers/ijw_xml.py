@@ -56,14 +56,14 @@ import pandas as pd
 from lxml import etree
 
 from jzcli import ijw, refdata
+from jzcli.domain.lines import FIELDS
+from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError
 from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
-from jzcli.model import FIELDS
 from jzcli.readers.spreadsheet import read_head, sniff_kind
 from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS
 from jzcli.readers.values import elfproef
-from jzcli.render import mask_bsn
-from jzcli.store import Store, berichten, declaratieregels, toewijzingen
+from jzcli.store.store import Store, berichten, declaratieregels, toewijzingen
 
 JW323 = ijw.bericht("JW323")
 JW301 = ijw.bericht("JW301")

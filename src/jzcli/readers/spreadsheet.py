@@ -210,8 +210,8 @@ def deadline(path: Path, seconds: float | None = None):
     seconds = seconds or float(os.environ.get("JZCLI_READ_TIMEOUT", READ_TIMEOUT_SECONDS))
 
     def expire() -> None:
+        from jzcli.domain.text import visible
         from jzcli.errors import EXIT_IO
-        from jzcli.textsafe import visible
 
         message = (
             f"error: {visible(path.name)}: refused: reading the file took longer than {seconds:g} s "

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jzcli.domain.text import mask_bsn, mask_bsns_in
 from jzcli.errors import FileReadError
 from jzcli.readers.headers import HEADER_SCAN_ROWS, HeaderMatch, SynonymTable, find_header
 from jzcli.readers.spreadsheet import (
@@ -33,7 +34,6 @@ from jzcli.readers.spreadsheet import (
     text_lines,
 )
 from jzcli.readers.values import Parsed, normalise_text
-from jzcli.render import mask_bsn, mask_bsns_in
 
 MAX_LISTED = 10  # problems spelled out in one refusal message
 _HEAD_BYTES = 256 * 1024

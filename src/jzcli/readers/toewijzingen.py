@@ -5,7 +5,7 @@ productcategorie, productcode, ingangsdatum, einddatum, volume, eenheid, frequen
 reden_wijziging, toewijzingsdatum (and optionally toewijzingstijd).
 
 Every row is stored as one *version* of its allocation, with provenance (file, sheet, row); which
-version is current is decided when reading (``jzcli.agreements.toewijzingen_actueel``: the latest
+version is current is decided when reading (``jzcli.store.agreements.toewijzingen_actueel``: the latest
 toewijzingsdatum, IV013). Allocations are the municipality's own data and decide which
 declarations are approved, so a file with any value that cannot be read (or an allocation that
 contradicts itself: einddatum before ingangsdatum, a volume without eenheid or frequentie, a BSN
@@ -31,7 +31,7 @@ from jzcli.readers import values as V
 from jzcli.readers.headers import SynonymTable, match_field
 from jzcli.readers.spreadsheet import RawSheet, read_sheets
 from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
-from jzcli.store import Store, toewijzingen
+from jzcli.store.store import Store, toewijzingen
 
 TOEWIJZING_FIELDS = [
     "toewijzingnummer",

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
-from jzcli.model import EENHEDEN
+from jzcli.domain.lines import EENHEDEN
 
 __all__ = [
     "Parsed",

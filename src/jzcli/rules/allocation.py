@@ -45,7 +45,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from jzcli.render import euro, mask_bsn
+from jzcli.domain.text import euro, mask_bsn
 from jzcli.rules.registry import SIGNAAL, findings, rule
 from jzcli.validate import as_successor, gemeente_text, no_ints, split_text
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.model import EENHEDEN
+from jzcli.domain.lines import EENHEDEN
 from jzcli.rules.registry import REGEL, rule
 from jzcli.validate import (
     Context,

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.model import CREDIT
+from jzcli.domain.lines import CREDIT
 from jzcli.rules.registry import BERICHT, DECLARATIE, REGEL, SIGNAAL, rule
 from jzcli.validate import (
     Context,

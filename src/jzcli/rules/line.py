@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
-from jzcli.model import EENHEDEN
+from jzcli.domain.lines import EENHEDEN
+from jzcli.domain.text import mask_bsn
 from jzcli.readers.values import elfproef
-from jzcli.render import mask_bsn
 from jzcli.rules.registry import BERICHT, REGEL, SIGNAAL, rule
 from jzcli.validate import (
     AMBIGUOUS_EENHEID,

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.model import CREDIT
-from jzcli.render import mask_bsn
+from jzcli.domain.lines import CREDIT
+from jzcli.domain.text import mask_bsn
 from jzcli.rules.registry import BERICHT, DECLARATIE, rule
 from jzcli.validate import Context, concat_findings, date_text, make_findings, month_text, text_of
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 # C0 except tab and newline, DEL, C1; U+2028/U+2029; bidi embeddings, overrides and isolates.
 _TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -200,3 +201,50 @@ def guard_terminal(stream):
     except (AttributeError, ValueError, OSError):
         tty = False
     return TerminalStream(stream) if tty and not isinstance(stream, TerminalStream) else stream
+
+
+# --- display texts: BSN masking, money, numbers, cells (one spelling for every output)
+
+_BSN_LIKE = re.compile(r"(?<!\d)(\d{9})(?!\d)")
+
+
+def mask_bsn(value: object, show: bool = False) -> str:
+    """``999900006`` → ``*****0006``; anything not BSN-like is shown as is."""
+    if value is None or value != value:  # None or NaN
+        return ""
+    text = str(value)
+    if show:
+        return text
+    if len(text) <= 4:
+        return "*" * len(text)
+    return "*" * (len(text) - 4) + text[-4:]
+
+
+def mask_bsns_in(text: str, show: bool = False) -> str:
+    """Mask every 9-digit number in free text (messages, raw values)."""
+    if show or not text:
+        return text
+    return _BSN_LIKE.sub(lambda m: mask_bsn(m.group(1)), text)
+
+
+def cell_text(value: object) -> str:
+    """A cell value for display: '' for None/NaN/NA."""
+    # pd.NA recognised by its type name: importing pandas here would slow down `jzcli --version`.
+    if value is None or type(value).__name__ == "NAType" or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
+
+
+def euro(cents: object) -> str:
+    """Integer cents → Dutch money text: 123456 → '€ 1.234,56', -500 → '€ -5,00'."""
+    if cents is None or cents != cents:
+        return ""
+    value = Decimal(int(cents)) / 100
+    text = f"{abs(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"€ -{text}" if value < 0 else f"€ {text}"
+
+
+def number(value: object) -> str:
+    if value is None or value != value:
+        return ""
+    return f"{int(value):,}".replace(",", ".")

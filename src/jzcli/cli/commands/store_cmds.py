@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
-from jzcli.cli import app
+from jzcli.cli import terminal
+from jzcli.cli.app import app
 from jzcli.cli.common import (
     EXCEL_NEEDS_CSV,
     DbOption,
@@ -19,6 +19,8 @@ from jzcli.cli.common import (
     check_batches,
     open_store,
 )
+from jzcli.domain.text import number
+from jzcli.output.records import json_text
 
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -52,14 +54,14 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
     if fmt == Format.json:
         import json
 
-        render.data_out(render.json_text(json.loads(frame.to_json(orient="records", date_format="iso"))))
+        terminal.data_out(json_text(json.loads(frame.to_json(orient="records", date_format="iso"))))
         return
     if fmt == Format.csv:
-        from jzcli.export import csv_text
+        from jzcli.output.export import csv_text
 
-        render.data_out(csv_text(frame.astype(object).where(frame.notna(), None)))
+        terminal.data_out(csv_text(frame.astype(object).where(frame.notna(), None)))
         return
-    t = render.table("Batches")
+    t = terminal.table("Batches")
     for col, label in (
         ("id", "batch"),
         ("soort", "kind"),
@@ -77,18 +79,18 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
         t.add_row(
             str(row.id),
             row.soort,
-            render.escape(row.bestand),
-            render.number(row.rijen_gelezen),
-            render.number(row.rijen_opgeslagen),
-            render.number(row.rijen_overgeslagen),
-            render.number(row.bevindingen),
+            terminal.escape(row.bestand),
+            number(row.rijen_gelezen),
+            number(row.rijen_opgeslagen),
+            number(row.rijen_overgeslagen),
+            number(row.bevindingen),
             str(row.geimporteerd_op)[:19],
-            render.escape(row.gebruiker),
+            terminal.escape(row.gebruiker),
             _validated(row),
         )
-    render.out.print(t)
+    terminal.out.print(t)
     if frame.empty:
-        render.status_line("The store is empty: start with jzcli import FILE_OR_FOLDER")
+        terminal.status_line("The store is empty: start with jzcli import FILE_OR_FOLDER")
 
 
 def _validated(row) -> str:
@@ -101,7 +103,7 @@ def _validated(row) -> str:
         return "[yellow]no[/]" if stored else "no lines"
     if judged >= stored:
         return f"yes, {when}"
-    return f"[yellow]{render.number(judged)} of {render.number(stored)} lines[/], {when}"
+    return f"[yellow]{number(judged)} of {number(stored)} lines[/], {when}"
 
 
 @export_app.command(
@@ -161,8 +163,8 @@ def export_declaraties_command(
     decimal comma).
     """
     from jzcli.errors import UsageError
-    from jzcli.export import export_declaraties
-    from jzcli.store import declaratieregels as t
+    from jzcli.output.export import export_declaraties
+    from jzcli.store.store import declaratieregels as t
 
     if output.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv or .xlsx file name")
@@ -170,7 +172,7 @@ def export_declaraties_command(
         raise UsageError(EXCEL_NEEDS_CSV)
     pseudonym = None
     if pseudoniem:
-        from jzcli.export import pseudonym_key, pseudonymiser
+        from jzcli.output.export import pseudonym_key, pseudonymiser
 
         pseudonym = pseudonymiser(pseudonym_key(sleutel_bestand))
     elif sleutel_bestand is not None:
@@ -191,10 +193,10 @@ def export_declaraties_command(
         import sqlalchemy as sa
 
         where = sa.and_(*conditions)
-    from jzcli.model import EXPORT_COLUMNS
+    from jzcli.domain.lines import EXPORT_COLUMNS
     from jzcli.validate import line_facts, productperiode_afgeleid
 
-    with render.Steps(quiet) as step:
+    with terminal.Steps(quiet) as step:
         step("reading the lines")
         frame = store.declaraties(["id", *EXPORT_COLUMNS, "periode_uit_maand"], where=where)
         step("their verdicts and what validate derives")
@@ -207,4 +209,4 @@ def export_declaraties_command(
             frame.drop(columns=["periode_uit_maand"]), output, pseudonym=pseudonym, facts=facts, excel=excel
         )
     if not quiet:
-        render.status_line(f"wrote {render.number(n)} lines to {render.escape(str(output))}")
+        terminal.status_line(f"wrote {number(n)} lines to {terminal.escape(str(output))}")

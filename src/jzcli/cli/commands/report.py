@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
-from jzcli.cli import app
+from jzcli.cli import terminal
+from jzcli.cli.app import app
 from jzcli.cli.common import (
     EXCEL_NEEDS_CSV,
     NOTHING_IMPORTED,
@@ -20,6 +20,8 @@ from jzcli.cli.common import (
     open_store,
     resolve_gemeenten,
 )
+from jzcli.domain.text import euro, number
+from jzcli.output.records import json_text
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
 VIEW_CHOICES = ("kosten", "maand", "afkeur", "budget", "lasten", "alles")
@@ -188,39 +190,39 @@ def report_command(
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
     empty = store.is_empty()
-    with render.Steps(quiet) as step:
+    with terminal.Steps(quiet) as step:
 
         def progress(text: str) -> None:  # the one-off index build: said once, and shown while it runs
             if not quiet:
-                render.status_line(render.escape(text))
+                terminal.status_line(terminal.escape(text))
             step(text)
 
         step("summing the lines")
         report = core.build_report(store, sel, by_values, tables, budgets, progress=progress)
 
     if suffix == ".xlsx":
-        from jzcli.report_xlsx import write_report
+        from jzcli.output.report_xlsx import write_report
 
         sheets = write_report(report, output)
         if not quiet:
-            render.status_line(f"wrote {render.escape(str(output))} (sheets: {', '.join(sheets)})")
+            terminal.status_line(f"wrote {terminal.escape(str(output))} (sheets: {', '.join(sheets)})")
         _hints(report, quiet, empty)
         return
     if out_format in (Format.json, Format.csv):
         text = _as_json(report) if out_format == Format.json else _as_csv(report, excel)
         if output is not None:
-            from jzcli.export import atomic_path
+            from jzcli.output.export import atomic_path
 
             with atomic_path(output) as tmp:  # a .csv gets a BOM: Excel then reads it as UTF-8
                 tmp.write_text(text, encoding="utf-8-sig" if out_format == Format.csv else "utf-8")
             if not quiet:
-                render.status_line(f"wrote {render.escape(str(output))}")
+                terminal.status_line(f"wrote {terminal.escape(str(output))}")
         else:
-            render.data_out(text)
+            terminal.data_out(text)
         _hints(report, quiet, empty)
         return
     if empty:  # nothing but zeros to show
-        render.status_line(NOTHING_IMPORTED)
+        terminal.status_line(NOTHING_IMPORTED)
         return
     _render(report)
     _hints(report, quiet)
@@ -234,7 +236,7 @@ def _as_json(report) -> str:
     for name in report.tables:
         data[name] = core.rows_for_output(report.tables[name])
     data["opmerkingen"] = report.notes
-    return render.json_text(data)
+    return json_text(data)
 
 
 def _as_csv(report, excel: bool = False) -> str:
@@ -242,7 +244,7 @@ def _as_csv(report, excel: bool = False) -> str:
     import pandas as pd
 
     from jzcli import report as core
-    from jzcli.export import csv_text
+    from jzcli.output.export import csv_text
 
     (frame,) = report.tables.values()
     rows = pd.DataFrame(core.rows_for_output(frame), columns=list(frame.columns))
@@ -254,9 +256,9 @@ def _hints(report, quiet: bool, empty: bool = False) -> None:
     if quiet:
         return
     if empty:
-        render.status_line(NOTHING_IMPORTED)
+        terminal.status_line(NOTHING_IMPORTED)
     elif not report.judged_any:
-        render.status_line("No line has been judged yet: every amount is 'not judged'. Run jzcli validate first.")
+        terminal.status_line("No line has been judged yet: every amount is 'not judged'. Run jzcli validate first.")
 
 
 # ------------------------------------------------------------------------------ terminal
@@ -289,7 +291,7 @@ def _missing(value) -> bool:
 
 
 def _unit_label(code) -> str:
-    from jzcli.model import EENHEDEN
+    from jzcli.domain.lines import EENHEDEN
 
     if _missing(code):
         return ""
@@ -347,11 +349,11 @@ def _render(report) -> None:
             renderers[name](report, frame)
         note = net_note(frame)
         if note and not noted:  # under the first table where it shows; the others hold the same lines
-            render.out.print(note, style="dim", markup=False, highlight=False)
+            terminal.out.print(note, style="dim", markup=False, highlight=False)
             noted = True
-        render.out.print()
+        terminal.out.print()
     for note in report.notes:
-        render.out.print(f"* {render.escape(note)}", style="dim")
+        terminal.out.print(f"* {terminal.escape(note)}", style="dim")
 
 
 NET_NOTE = (
@@ -370,7 +372,7 @@ def net_note(frame) -> str | None:
 
 def _money_columns(t, cols=MONEY_COLS) -> None:
     for _, label in cols:
-        if isinstance(t, render.TextTable):
+        if isinstance(t, terminal.TextTable):
             t.add_column(label, justify="right")
         else:
             t.add_column(label, justify="right", no_wrap=True)
@@ -379,7 +381,7 @@ def _money_columns(t, cols=MONEY_COLS) -> None:
 def _table(title: str, **kwargs):
     from rich import box
 
-    return render.table(title, box=box.SIMPLE_HEAD, pad_edge=False, **kwargs)
+    return terminal.table(title, box=box.SIMPLE_HEAD, pad_edge=False, **kwargs)
 
 
 def _only_selected(report, frame) -> bool:
@@ -394,7 +396,7 @@ def _render_kosten(report, frame) -> None:
     with_volume = "productcode" in by  # volumes of different products have different units
     title = "Cost" + (f" by {' and '.join(by)}" if by else " per gemeente")
     # thousands of rows with --by aanbieder --by maand: laid out once, not cell by cell by Rich
-    t = render.TextTable(_title(report, title))
+    t = terminal.TextTable(_title(report, title))
     if several:
         t.add_column("gemeente", key=True)
     for d in by:
@@ -427,12 +429,12 @@ def _render_kosten(report, frame) -> None:
                 cells.append("" if i == 0 and len(by) == 2 and label == previous_d0 else label)
                 if i == 0:
                     previous_d0 = label
-        values = [render.number(row["regels"]), render.number(row["clienten"])]
+        values = [number(row["regels"]), number(row["clienten"])]
         if with_volume:
             mixed = _missing(row["volume"])
-            values.append("–" if mixed else render.number(row["volume"]))
+            values.append("–" if mixed else number(row["volume"]))
             values.append(_unit_label(row.get("eenheid")))
-        values += [render.euro(row[c]) for c, _ in MONEY_COLS]
+        values += [euro(row[c]) for c, _ in MONEY_COLS]
         values.append(_pct(row["aandeel_pct"]))
         style = "bold" if level == "totaal" else ("italic" if level == "gemeente" else None)
         t.add_row(*cells, *values, style=style)
@@ -445,7 +447,7 @@ def _render_kosten(report, frame) -> None:
 
 def _render_dimension(report, frame, dim: str) -> None:
     title = {"aanbieder": "Cost per aanbieder (AGB)", "productcategorie": "Cost per productcategorie"}[dim]
-    t = render.TextTable(_title(report, title))
+    t = terminal.TextTable(_title(report, title))
     t.add_column(dim, max_width=34, key=dim == "aanbieder")
     t.add_column("lines", justify="right")
     t.add_column("clients", justify="right")
@@ -458,9 +460,9 @@ def _render_dimension(report, frame, dim: str) -> None:
         label = "total" if total else _dim_label(row, dim)
         t.add_row(
             label,
-            render.number(row["regels"]),
-            render.number(row["clienten"]),
-            *[render.euro(row[c]) for c, _ in MONEY_COLS],
+            number(row["regels"]),
+            number(row["clienten"]),
+            *[euro(row[c]) for c, _ in MONEY_COLS],
             _pct(row["aandeel_pct"]),
             style="bold" if total else None,
         )
@@ -509,13 +511,13 @@ def _render_maand(report, frame) -> None:
         label = "total" if total else (row["maand"] or "(no date)")
         t.add_row(
             label,
-            render.number(row["regels"]),
-            render.number(row["clienten"]),
-            *[render.euro(row[c]) for c, _ in MONEY_COLS],
+            number(row["regels"]),
+            number(row["clienten"]),
+            *[euro(row[c]) for c, _ in MONEY_COLS],
             "" if total else _bar(row, scale),
             style="bold" if total else None,
         )
-    render.out.print(t)
+    terminal.out.print(t)
 
 
 def _render_budget(report, frame) -> None:
@@ -534,14 +536,14 @@ def _render_budget(report, frame) -> None:
         t.add_column(label, justify="right", no_wrap=True, min_width=width)
     for row in frame.to_dict(orient="records"):
         t.add_row(
-            render.escape(f"{row['gemeente']} {row['gemeente_naam']}"),
+            terminal.escape(f"{row['gemeente']} {row['gemeente_naam']}"),
             str(row["jaar"]),
             row["productcategorie"] or "all",
-            render.euro(row["budget"]),
-            render.euro(row["gerealiseerd"]),
+            euro(row["budget"]),
+            euro(row["gerealiseerd"]),
             str(row["maanden"]),
-            render.euro(row["prognose"]),
-            render.euro(row["verschil"]),
+            euro(row["prognose"]),
+            euro(row["verschil"]),
             _pct(row["uitputting_pct"]),
             _pct(row["prognose_pct"]),
         )
@@ -550,11 +552,11 @@ def _render_budget(report, frame) -> None:
         "headroom = budget − projection; used / proj. = realised / projection as % of budget"
     )
     t.caption_justify = "left"
-    render.out.print(t)
+    terminal.out.print(t)
     for row in frame.to_dict(orient="records"):
         if row["opmerking"]:
             where = " ".join(str(p) for p in (row["gemeente"], row["jaar"], row["productcategorie"]) if p)
-            render.out.print(f"* {render.escape(where)}: {render.escape(row['opmerking'])}", style="dim")
+            terminal.out.print(f"* {terminal.escape(where)}: {terminal.escape(row['opmerking'])}", style="dim")
 
 
 def _lasten_columns(t) -> None:
@@ -564,19 +566,19 @@ def _lasten_columns(t) -> None:
 
 def _lasten_values(row) -> list[str]:
     return [
-        render.number(row["regels"]),
-        render.number(row["beoordeeld"]),
-        render.number(row["afgekeurd_regels"]),
+        number(row["regels"]),
+        number(row["beoordeeld"]),
+        number(row["afgekeurd_regels"]),
         _pct(row["afgekeurd_pct"]),
-        render.euro(row["afgekeurd_bedrag"]),
-        render.number(row["eerste_indieningen"]),
-        render.number(row["herindieningen"]),
+        euro(row["afgekeurd_bedrag"]),
+        number(row["eerste_indieningen"]),
+        number(row["herindieningen"]),
         _pct(row["first_time_right_pct"]),
     ]
 
 
 def _render_lasten_aanbieder(report, frame) -> None:
-    t = render.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
+    t = terminal.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
     t.add_column("aanbieder", key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
@@ -590,7 +592,7 @@ def _render_lasten_aanbieder(report, frame) -> None:
 
 
 def _render_lasten_maand(report, frame) -> None:
-    t = render.TextTable(_title(report, "Administrative load per month"))
+    t = terminal.TextTable(_title(report, "Administrative load per month"))
     t.add_column("maand", key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
@@ -617,15 +619,15 @@ def _render_lasten_regel(report, frame) -> None:
         t.add_row(
             row["regel"],
             row["retourcode"],
-            render.escape(row["omschrijving"] or row["titel"] or ""),
+            terminal.escape(row["omschrijving"] or row["titel"] or ""),
             row["ernst"],
-            render.number(row["regels"]),
-            render.euro(row["bedrag"]),
-            render.number(row["afgekeurd_regels"]),
-            render.euro(row["afgekeurd_bedrag"]),
-            render.number(row["aanbieders"]),
+            number(row["regels"]),
+            euro(row["bedrag"]),
+            number(row["afgekeurd_regels"]),
+            euro(row["afgekeurd_bedrag"]),
+            number(row["aanbieders"]),
         )
     if frame.empty:
         t.caption = "no findings (run jzcli validate to judge the lines)"
         t.caption_justify = "left"
-    render.out.print(t)
+    terminal.out.print(t)

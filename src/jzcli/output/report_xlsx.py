@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jzcli.export import atomic_path
+from jzcli.output.export import atomic_path
 from jzcli.report import MONEY_COLUMNS, PCT_COLUMNS, Report
 
 EURO_FORMAT = '"€" #,##0.00;"€" -#,##0.00'
@@ -81,7 +81,7 @@ def _write_report(report: Report, target: Path, *, generated: dt.datetime | None
 
 def write_report(report: Report, target: Path, *, generated: dt.datetime | None = None) -> list[str]:
     """Write every table of ``report`` (and a Toelichting sheet) to ``target``; returns sheet names."""
-    from jzcli.textsafe import xlsx_guard
+    from jzcli.domain.text import xlsx_guard
 
     with xlsx_guard(target):
         return _write_report(report, target, generated=generated)
@@ -115,7 +115,7 @@ def _write_frame(ws, frame: pd.DataFrame, key: str) -> None:
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
-    from jzcli.xlsx_layout import header, print_setup
+    from jzcli.output.xlsx import header, print_setup
 
     bold = Font(bold=True)
     columns = list(frame.columns)
@@ -283,7 +283,7 @@ def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
 
     bold = Font(bold=True)
     sel = report.selection.describe()
-    from jzcli.xlsx_layout import header, print_setup
+    from jzcli.output.xlsx import header, print_setup
 
     rows: list[tuple[str, object]] = [
         ("Rapport", "jzcli report"),

@@ -4,7 +4,7 @@ Every writer is formula-safe: a text cell that starts with ``=``, ``+``, ``-``, 
 written as literal text (a leading apostrophe in CSV, a string cell in xlsx), never as a formula; a
 number, or a text that is a plain number such as ``-1064.00``, is written as the number it is. What
 an xlsx cell cannot hold (control characters, more than 32,767 characters) is handled by
-``jzcli.textsafe.xlsx_guard``.
+``jzcli.domain.text.xlsx_guard``.
 Files are written to a temporary name and moved into place, so a failure never leaves half a file.
 """
 
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from jzcli.domain.lines import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
+from jzcli.domain.text import FORMULA_START, formula_safe, xlsx_guard
 from jzcli.errors import FileReadError, UsageError
-from jzcli.model import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
-from jzcli.textsafe import FORMULA_START, formula_safe, xlsx_guard
 
 csv_safe = formula_safe  # the name every CSV writer uses
 __all__ = ["FORMULA_START", "csv_safe"]
@@ -158,8 +158,8 @@ def write_xlsx(
 
 
 def _write_xlsx(sheets, target, number_formats, labels, Workbook, WriteOnlyCell, Font, get_column_letter) -> None:
-    from jzcli.xlsx_layout import header as dutch_header
-    from jzcli.xlsx_layout import print_setup
+    from jzcli.output.xlsx import header as dutch_header
+    from jzcli.output.xlsx import print_setup
 
     wb = Workbook(write_only=True)
     for name, frame in sheets.items():

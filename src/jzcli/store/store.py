@@ -21,8 +21,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from jzcli.domain.lines import EXPORT_COLUMNS, FIELDS
 from jzcli.errors import StoreError
-from jzcli.model import EXPORT_COLUMNS, FIELDS
 
 SCHEMA_VERSION = 2
 ENV_DB = "JZCLI_DB"

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
-from jzcli.cli import app
+from jzcli.cli import terminal
+from jzcli.cli.app import app
 from jzcli.cli.common import (
     NOTHING_IMPORTED,
     DbOption,
@@ -20,7 +20,9 @@ from jzcli.cli.common import (
     check_batches,
     open_store,
 )
+from jzcli.domain.text import cell_text, euro, number
 from jzcli.errors import EXIT_FINDINGS, UsageError
+from jzcli.output.records import json_text
 
 SHOWN_LINES = 20
 
@@ -80,25 +82,25 @@ def validate_command(
     check_batches(store, batch)
     if store.is_empty():
         if not quiet:
-            render.status_line(NOTHING_IMPORTED)
+            terminal.status_line(NOTHING_IMPORTED)
         if fmt == Format.json:
-            render.data_out(render.json_text([]))
+            terminal.data_out(json_text([]))
         return
 
-    with render.Steps(quiet) as progress:
+    with terminal.Steps(quiet) as progress:
         result = validate(store, opnieuw=opnieuw, gemeente=codes, aanbieder=agbs, batch=batch, progress=progress)
 
     if output is not None:
         _write_output(result, output, show_bsn)
         if not quiet:
-            render.status_line(f"wrote {render.number(len(result.findings))} findings to {render.escape(str(output))}")
+            terminal.status_line(f"wrote {number(len(result.findings))} findings to {terminal.escape(str(output))}")
 
     if fmt == Format.json:
-        render.data_out(render.json_text(findings_records(result, show_bsn=show_bsn)))
+        terminal.data_out(json_text(findings_records(result, show_bsn=show_bsn)))
     elif fmt == Format.csv:
-        from jzcli.export import csv_text
+        from jzcli.output.export import csv_text
 
-        render.data_out(csv_text(findings_table(result, show_bsn=show_bsn)))
+        terminal.data_out(csv_text(findings_table(result, show_bsn=show_bsn)))
     else:
         _render(result, details=details, quiet=quiet)
 
@@ -113,19 +115,19 @@ def _agb_codes(values: list[str]) -> list[str]:
 
 
 def _write_output(result, output: Path, show_bsn: bool) -> None:
-    from jzcli.export import atomic_path, write_table, write_xlsx
+    from jzcli.output.export import atomic_path, write_table, write_xlsx
     from jzcli.validate import findings_records, findings_table, rule_summary
 
     suffix = output.suffix.lower()
     if suffix == ".json":
         with atomic_path(output) as tmp:
-            tmp.write_text(render.json_text(findings_records(result, show_bsn=show_bsn)), encoding="utf-8")
+            tmp.write_text(json_text(findings_records(result, show_bsn=show_bsn)), encoding="utf-8")
     elif suffix == ".csv":
         write_table(findings_table(result, show_bsn=show_bsn), output)
     else:
         from decimal import Decimal
 
-        from jzcli.report_xlsx import EURO_FORMAT
+        from jzcli.output.report_xlsx import EURO_FORMAT
 
         summary = rule_summary(result)
         summary["bedrag"] = [Decimal(int(c)) / 100 for c in summary["bedrag"]]  # euros, exact, as a number
@@ -140,17 +142,17 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
 def _render(result, *, details: bool, quiet: bool) -> None:
     from jzcli.validate import AFGEKEURD, GOEDGEKEURD, rule_summary
 
-    out = render.out
+    out = terminal.out
     if not result.judged:
         if not quiet:
-            render.status_line(
+            terminal.status_line(
                 "No new lines to judge: every stored line in scope has a verdict (--opnieuw judges them again)."
             )
         return
 
     summary = rule_summary(result)
     if len(summary):
-        t = render.table(f"Findings per rule (validate run {result.ronde} on this store)")
+        t = terminal.table(f"Findings per rule (validate run {result.ronde} on this store)")
         for col, just in (
             ("rule", "left"),
             ("retourcode", "left"),
@@ -164,26 +166,26 @@ def _render(result, *, details: bool, quiet: bool) -> None:
             t.add_row(
                 r.regel,
                 r.retourcode,
-                render.escape(r.omschrijving),
+                terminal.escape(r.omschrijving),
                 r.ernst if r.ernst == "afkeur" else f"[yellow]{r.ernst}[/]",
-                render.number(r.regels),
-                render.euro(r.bedrag),
+                number(r.regels),
+                euro(r.bedrag),
             )
         out.print(t)
 
-    totals = render.table("Totals")
+    totals = terminal.table("Totals")
     for col, just in (("status", "left"), ("lines", "right"), ("amount (debet − credit)", "right")):
         totals.add_column(col, justify=just)
-    totals.add_row("goedgekeurd", render.number(result.approved), render.euro(result.amount(GOEDGEKEURD)))
+    totals.add_row("goedgekeurd", number(result.approved), euro(result.amount(GOEDGEKEURD)))
     totals.add_row(
         "[red]afgekeurd[/]" if result.rejected else "afgekeurd",
-        render.number(result.rejected),
-        render.euro(result.amount(AFGEKEURD)),
+        number(result.rejected),
+        euro(result.amount(AFGEKEURD)),
     )
     totals.add_row(
         "[bold]judged[/]",
-        render.number(result.judged),
-        render.euro(result.amount(GOEDGEKEURD) + result.amount(AFGEKEURD)),
+        number(result.judged),
+        euro(result.amount(GOEDGEKEURD) + result.amount(AFGEKEURD)),
     )
     out.print(totals)
 
@@ -198,7 +200,7 @@ def _render(result, *, details: bool, quiet: bool) -> None:
         if details or len(ids) <= SHOWN_LINES
         else f"Rejected lines (first {SHOWN_LINES} of {len(ids)}; --details shows all)"
     )
-    t = render.table(title, show_lines=True)
+    t = terminal.table(title, show_lines=True)
     for col in ("file", "sheet", "row", "rule", "message"):
         t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
     chosen = rejected[rejected["regel_id"].isin(set(shown))]
@@ -207,11 +209,11 @@ def _render(result, *, details: bool, quiet: bool) -> None:
         rules = "\n".join(f"{r} ({c})" if c != r else r for r, c in zip(group["regel"], group["retourcode"]))
         messages = "\n".join(str(m) for m in group["melding"])
         t.add_row(
-            render.escape(render.text(first["bron"])),
-            render.escape(render.text(first["blad"])),
-            render.text(first["rij"]),
-            render.escape(rules),
-            render.escape(messages),
+            terminal.escape(cell_text(first["bron"])),
+            terminal.escape(cell_text(first["blad"])),
+            cell_text(first["rij"]),
+            terminal.escape(rules),
+            terminal.escape(messages),
         )
     out.print(t)
 
@@ -231,16 +233,16 @@ def rules_command(fmt: FormatOption = Format.table) -> None:
 
     frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
     if fmt == Format.json:
-        render.data_out(render.json_text(frame.to_dict(orient="records")))
+        terminal.data_out(json_text(frame.to_dict(orient="records")))
         return
     if fmt == Format.csv:
-        from jzcli.export import csv_text
+        from jzcli.output.export import csv_text
 
-        render.data_out(csv_text(frame))
+        terminal.data_out(csv_text(frame))
         return
-    t = render.table(f"Rules ({len(frame)})", show_lines=False)
+    t = terminal.table(f"Rules ({len(frame)})", show_lines=False)
     for col in ("rule", "retourcode", "ernst", "niveau", "checks", "omschrijving"):
         t.add_column(col, overflow="fold")
     for r in frame.itertuples():
-        t.add_row(r.regel, r.retourcode, r.ernst, r.niveau, render.escape(r.titel), render.escape(r.omschrijving))
-    render.out.print(t)
+        t.add_row(r.regel, r.retourcode, r.ernst, r.niveau, terminal.escape(r.titel), terminal.escape(r.omschrijving))
+    terminal.out.print(t)

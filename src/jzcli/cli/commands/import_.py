@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
-from jzcli.cli import app
+from jzcli.cli import terminal
+from jzcli.cli.app import app
 from jzcli.cli.common import (
     DbOption,
     Format,
@@ -20,7 +20,9 @@ from jzcli.cli.common import (
     resolve_agbs,
     resolve_gemeenten,
 )
+from jzcli.domain.text import cell_text, mask_bsn, mask_bsns_in, number
 from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
+from jzcli.output.records import json_text
 
 
 @app.command(
@@ -83,7 +85,7 @@ def import_command(
 
     total = len(importer.expand_paths(paths))
     done = 0
-    with render.Steps(quiet) as step:
+    with terminal.Steps(quiet) as step:
 
         def progress(path: Path) -> None:
             nonlocal done
@@ -95,14 +97,14 @@ def import_command(
     new_findings = store.import_findings(sorted({r.batch for r in results if r.status == "imported"}))
 
     if fmt == Format.json:
-        render.data_out(render.json_text(json.loads(json.dumps([r.as_dict() for r in results], default=str))))
+        terminal.data_out(json_text(json.loads(json.dumps([r.as_dict() for r in results], default=str))))
     elif fmt == Format.csv:
         import pandas as pd
 
-        from jzcli.export import csv_text
+        from jzcli.output.export import csv_text
 
         keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
-        render.data_out(csv_text(pd.DataFrame([[r.as_dict()[k] for k in keys] for r in results], columns=keys)))
+        terminal.data_out(csv_text(pd.DataFrame([[r.as_dict()[k] for k in keys] for r in results], columns=keys)))
     else:
         _render_results(
             results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn
@@ -111,10 +113,10 @@ def import_command(
 
     for r in results:
         if r.status == "error":
-            render.error_line(r.message)
+            terminal.error_line(r.message)
     refused = [x for r in results for x in r.refused]
     if refused and fmt != Format.table:
-        render.warning_line(
+        terminal.warning_line(
             f"{len(refused)} allocation deletion(s) refused (TR385, 9385): the allocations have approved declaration lines"
         )
     if any(r.status == "error" for r in results):
@@ -128,7 +130,7 @@ def _render_refused(results) -> None:
     rows = [(r.path.name, x) for r in results for x in r.refused]
     if not rows:
         return
-    t = render.table(
+    t = terminal.table(
         f"Allocation deletions refused ({len(rows)}; TR385, retourcode 9385: the allocation has approved declaration lines)",
         show_lines=True,
     )
@@ -138,22 +140,22 @@ def _render_refused(results) -> None:
         lines = x["regels"]
         shown = "\n".join(lines[:10]) + (f"\n… and {len(lines) - 10} more" if len(lines) > 10 else "")
         t.add_row(
-            render.escape(name),
-            render.escape(render.text(x["blad"])),
+            terminal.escape(name),
+            terminal.escape(cell_text(x["blad"])),
             str(x["rij"]),
-            render.escape(str(x["toewijzingnummer"])),
-            render.escape(str(x["gemeente"])),
-            render.escape(shown),
+            terminal.escape(str(x["toewijzingnummer"])),
+            terminal.escape(str(x["gemeente"])),
+            terminal.escape(shown),
         )
-    render.out.print(t)
-    render.out.print(
+    terminal.out.print(t)
+    terminal.out.print(
         "The deletions are stored as written but not applied: the previous version of each allocation stays current. "
         "Credit the approved lines first, then send the deletion again."
     )
 
 
 def _render_results(results, findings, show_bsn: bool) -> None:
-    t = render.table("Import", show_lines=False)
+    t = terminal.table("Import", show_lines=False)
     for col, just in (
         ("file", "left"),
         ("kind", "left"),
@@ -170,37 +172,37 @@ def _render_results(results, findings, show_bsn: bool) -> None:
             reasons = ", ".join(f"{n} {k}" for k, n in r.skipped_reasons.items())
             result = f"batch {r.batch}" + (f" (skipped: {reasons})" if reasons else "")
         elif r.status == "unchanged":
-            result = f"[dim]{render.escape(r.message)}[/]"
+            result = f"[dim]{terminal.escape(r.message)}[/]"
         else:
             result = "[red]not imported[/]"
         t.add_row(
-            render.escape(r.path.name),
+            terminal.escape(r.path.name),
             r.soort or "",
-            render.escape(", ".join(r.sheet_labels)),
-            render.number(r.rows) if r.status == "imported" else "",
-            render.number(r.stored) if r.status == "imported" else "",
-            render.number(r.skipped) if r.status == "imported" else "",
-            render.number(r.findings) if r.status == "imported" else "",
+            terminal.escape(", ".join(r.sheet_labels)),
+            number(r.rows) if r.status == "imported" else "",
+            number(r.stored) if r.status == "imported" else "",
+            number(r.skipped) if r.status == "imported" else "",
+            number(r.findings) if r.status == "imported" else "",
             result,
         )
-    render.out.print(t)
+    terminal.out.print(t)
     if len(findings):
-        ft = render.table(
+        ft = terminal.table(
             f"Values that could not be read ({len(findings)}; the lines are stored, the values left empty)"
         )
         for col in ("file", "sheet", "row", "column", "value", "problem"):
             ft.add_column(col)
         for f in findings.head(50).itertuples():
-            value = render.text(f.waarde)
-            value = render.mask_bsn(value, show_bsn) if f.veld == "bsn" else render.mask_bsns_in(value, show_bsn)
+            value = cell_text(f.waarde)
+            value = mask_bsn(value, show_bsn) if f.veld == "bsn" else mask_bsns_in(value, show_bsn)
             ft.add_row(
-                render.escape(render.text(f.bron)),
-                render.escape(render.text(f.blad)),
+                terminal.escape(cell_text(f.bron)),
+                terminal.escape(cell_text(f.blad)),
                 str(f.rij),
-                render.escape(render.text(f.kolom)),
-                render.escape(value[:40]),
-                render.escape(render.mask_bsns_in(f.melding, show_bsn)),
+                terminal.escape(cell_text(f.kolom)),
+                terminal.escape(value[:40]),
+                terminal.escape(mask_bsns_in(f.melding, show_bsn)),
             )
-        render.out.print(ft)
+        terminal.out.print(ft)
         if len(findings) > 50:
-            render.out.print(f"… and {len(findings) - 50} more (jzcli validate shows them all per line)")
+            terminal.out.print(f"… and {len(findings) - 50} more (jzcli validate shows them all per line)")

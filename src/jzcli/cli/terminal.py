@@ -1,13 +1,12 @@
-"""All terminal output: Rich consoles, tables, Dutch money formatting and BSN masking."""
+"""All terminal output: Rich consoles, tables, status/warning/error lines (texts from domain.text)."""
 
 from __future__ import annotations
-
-import re
-from decimal import Decimal
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from jzcli.domain.text import cell_text, euro, mask_bsn, mask_bsns_in, number  # noqa: F401
 
 
 class _SafeFile:
@@ -18,7 +17,7 @@ class _SafeFile:
         self._console, self._file = console, file
 
     def write(self, text: str) -> int:
-        from jzcli.textsafe import terminal_safe
+        from jzcli.domain.text import terminal_safe
 
         return self._file.write(terminal_safe(text, self._console.color_system is not None))
 
@@ -34,67 +33,6 @@ class _SafeConsole(Console):
     @file.setter
     def file(self, new_file) -> None:
         Console.file.fset(self, new_file)
-
-
-_BSN_LIKE = re.compile(r"(?<!\d)(\d{9})(?!\d)")
-
-
-def mask_bsn(value: object, show: bool = False) -> str:
-    """``999900006`` → ``*****0006``; anything not BSN-like is shown as is."""
-    if value is None or value != value:  # None or NaN
-        return ""
-    text = str(value)
-    if show:
-        return text
-    if len(text) <= 4:
-        return "*" * len(text)
-    return "*" * (len(text) - 4) + text[-4:]
-
-
-def mask_bsns_in(text: str, show: bool = False) -> str:
-    """Mask every 9-digit number in free text (messages, raw values)."""
-    if show or not text:
-        return text
-    return _BSN_LIKE.sub(lambda m: mask_bsn(m.group(1)), text)
-
-
-def json_text(data: object) -> str:
-    """Data as every --format json output and .json file carries it: indented by two spaces,
-    non-ASCII as is, a final newline. orjson writes the same text as ``json.dumps(data,
-    ensure_ascii=False, indent=2)`` for these records (floats may use a shorter exponent form),
-    about six times faster: with indent, the standard library falls back to its pure-Python
-    encoder (100,000 findings: 2.05 s -> 0.33 s)."""
-    import orjson
-
-    return (
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode(
-            "utf-8"
-        )
-        + "\n"
-    )
-
-
-def text(value: object) -> str:
-    """A cell value for display: '' for None/NaN/NA."""
-    # pd.NA recognised by its type name: importing pandas here would slow down `jzcli --version`.
-    if value is None or type(value).__name__ == "NAType" or (isinstance(value, float) and value != value):
-        return ""
-    return str(value)
-
-
-def euro(cents: object) -> str:
-    """Integer cents → Dutch money text: 123456 → '€ 1.234,56', -500 → '€ -5,00'."""
-    if cents is None or cents != cents:
-        return ""
-    value = Decimal(int(cents)) / 100
-    text = f"{abs(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
-    return f"€ -{text}" if value < 0 else f"€ {text}"
-
-
-def number(value: object) -> str:
-    if value is None or value != value:
-        return ""
-    return f"{int(value):,}".replace(",", ".")
 
 
 class _Table(Table):
@@ -377,7 +315,7 @@ class TextTable:
         )
 
     def add_row(self, *cells: str, style: str | None = None) -> None:
-        from jzcli.textsafe import visible
+        from jzcli.domain.text import visible
 
         self.rows.append(([visible(c) for c in cells], style, False))
 
@@ -613,14 +551,14 @@ def data_out(text: str) -> None:
     \\r\\n into \\r\\r\\n and write cp1252)."""
     import sys
 
-    from jzcli.textsafe import TerminalStream
+    from jzcli.domain.text import TerminalStream
 
     stream = sys.stdout
     buffer = getattr(stream, "buffer", None)
     if buffer is None or isinstance(stream, TerminalStream):
         # a stream without bytes underneath (an IDE console), or a terminal: as text, every control
         # character shown, never obeyed (this text is the file's own: none of it is Rich's styling)
-        from jzcli.textsafe import terminal_safe
+        from jzcli.domain.text import terminal_safe
 
         stream.write(terminal_safe(text, styled=False))
         return
@@ -646,6 +584,6 @@ def escape(text: str) -> str:
     """Text from a file for a Rich markup string: markup escaped, control characters shown."""
     from rich.markup import escape as _escape
 
-    from jzcli.textsafe import visible
+    from jzcli.domain.text import visible
 
     return _escape(visible(text, keep_newlines=True))

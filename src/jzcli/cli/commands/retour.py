@@ -7,9 +7,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
-from jzcli.cli import app
+from jzcli.cli import terminal
+from jzcli.cli.app import app
 from jzcli.cli.common import DbOption, QuietOption, check_batches, open_store, resolve_gemeenten
+from jzcli.domain.text import euro, number
 from jzcli.errors import FileReadError
 
 
@@ -56,7 +57,7 @@ def retour_command(
 
     Batches with lines not judged yet are skipped with a message.
     """
-    from jzcli.cli.validate import _agb_codes
+    from jzcli.cli.commands.validate import _agb_codes
     from jzcli.retour import retour
 
     if output.exists() and not output.is_dir():
@@ -68,26 +69,26 @@ def retour_command(
     result = retour(store, output, batch=batch, aanbieder=agbs, gemeente=codes)
 
     for s in result.skipped:
-        render.warning_line(f"batch {s.batch} ({s.bestand}) skipped: {s.reason}")
+        terminal.warning_line(f"batch {s.batch} ({s.bestand}) skipped: {s.reason}")
     if not result.answers and not result.feedback:
         if not quiet:
-            render.status_line(
+            terminal.status_line(
                 "Nothing to answer: no judged declaration in scope (import and run jzcli validate first)."
             )
         return
     _render(result)
     if not quiet:
-        render.status_line(f"wrote {render.number(result.written)} files to {render.escape(str(output))}")
+        terminal.status_line(f"wrote {number(result.written)} files to {terminal.escape(str(output))}")
     if result.errors:
         for message in result.errors[1:]:
-            render.error_line(message)
+            terminal.error_line(message)
         raise FileReadError(result.errors[0])
 
 
 def _render(result) -> None:
-    out = render.out
+    out = terminal.out
     if result.answers:
-        t = render.table("JW325 declaratie-antwoorden")
+        t = terminal.table("JW325 declaratie-antwoorden")
         for col, just in (
             ("file", "left"),
             ("declaratie", "left"),
@@ -102,17 +103,17 @@ def _render(result) -> None:
             codes = ", ".join(a.declaratie_codes or a.header_codes)
             answer = f"{codes} {a.uitkomst}"
             t.add_row(
-                render.escape(a.path.name if a.path else f"not written ({a.filename})"),
-                render.escape(a.declaratienummer),
+                terminal.escape(a.path.name if a.path else f"not written ({a.filename})"),
+                terminal.escape(a.declaratienummer),
                 answer if a.uitkomst == "volledig toegekend" else f"[red]{answer}[/]",
-                render.number(a.goedgekeurd),
-                render.number(a.afgekeurd),
-                render.euro(a.ingediend),
-                render.euro(a.toegekend),
+                number(a.goedgekeurd),
+                number(a.afgekeurd),
+                euro(a.ingediend),
+                euro(a.toegekend),
             )
         out.print(t)
     if result.feedback:
-        t = render.table("Feedback workbooks (spreadsheet declarations)")
+        t = terminal.table("Feedback workbooks (spreadsheet declarations)")
         for col, just in (
             ("file", "left"),
             ("files", "right"),
@@ -126,12 +127,12 @@ def _render(result) -> None:
         for f in result.feedback:
             s = f.summary
             t.add_row(
-                render.escape(f.path.name if f.path else ""),
-                render.number(len(s)),
-                render.number(f.goedgekeurd),
-                render.number(f.afgekeurd),
-                render.euro(int(s["ingediend"].sum())),
-                render.euro(int(s["goedgekeurd"].sum())),
-                render.euro(int(s["afgekeurd"].sum())),
+                terminal.escape(f.path.name if f.path else ""),
+                number(len(s)),
+                number(f.goedgekeurd),
+                number(f.afgekeurd),
+                euro(int(s["ingediend"].sum())),
+                euro(int(s["goedgekeurd"].sum())),
+                euro(int(s["afgekeurd"].sum())),
             )
         out.print(t)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from jzcli.export import atomic_path
-from jzcli.report_xlsx import COUNT_FORMAT, EURO_FORMAT, _display_width, _is_missing
+from jzcli.output.export import atomic_path
+from jzcli.output.report_xlsx import COUNT_FORMAT, EURO_FORMAT, _display_width, _is_missing
 
 DATE_FORMAT = "dd-mm-yyyy"
 
@@ -107,8 +107,8 @@ NOTES = [
 
 def write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime | None = None) -> list[str]:
     """Write ``feedback`` (a ``retour.Feedback``) to ``target``; returns the sheet names (see
-    ``_write_feedback``). Text an xlsx cell cannot hold is escaped (``jzcli.textsafe.xlsx_guard``)."""
-    from jzcli.textsafe import xlsx_guard
+    ``_write_feedback``). Text an xlsx cell cannot hold is escaped (``jzcli.domain.text.xlsx_guard``)."""
+    from jzcli.domain.text import xlsx_guard
 
     with xlsx_guard(target):
         return _write_feedback(feedback, target, generated=generated)
@@ -208,8 +208,8 @@ def _write_sheet(ws, frame: pd.DataFrame, *, totals: dict | None = None) -> None
     bold = Font(bold=True)
     top = Alignment(vertical="top")
     wrap = Alignment(vertical="top", wrap_text=True)
-    from jzcli.xlsx_layout import header as dutch_header
-    from jzcli.xlsx_layout import print_setup
+    from jzcli.output.xlsx import header as dutch_header
+    from jzcli.output.xlsx import print_setup
 
     print_setup(ws)
     header = []
@@ -267,7 +267,7 @@ def _write_notes(ws, feedback, generated) -> None:
 
     ws.column_dimensions["A"].width = 38
     ws.column_dimensions["B"].width = 100
-    from jzcli.xlsx_layout import print_setup
+    from jzcli.output.xlsx import print_setup
 
     print_setup(ws, header_rows=0)
     wrap = Alignment(wrap_text=True, vertical="top")

@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from jzcli import render
-from jzcli.cli import app
+from jzcli.cli import terminal
+from jzcli.cli.app import app
+from jzcli.cli.commands.store_cmds import export_app
 from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, check_batches, open_store
-from jzcli.cli.store_cmds import export_app
+from jzcli.domain.text import euro, number
 from jzcli.errors import EXIT_FINDINGS, UsageError
+from jzcli.output.records import json_text
 
 MapOption = Annotated[
     Optional[list[str]],
@@ -121,7 +123,7 @@ def check_command(
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
 
-    with render.Steps(quiet) as progress:
+    with terminal.Steps(quiet) as progress:
         result = check(
             paths,
             contract,
@@ -137,25 +139,25 @@ def check_command(
     if output is not None:
         _write_check_output(result, output)
         if not quiet:
-            render.status_line(f"wrote {render.number(len(result.records))} findings to {render.escape(str(output))}")
+            terminal.status_line(f"wrote {number(len(result.records))} findings to {terminal.escape(str(output))}")
     if fmt == Format.json:
-        render.data_out(render.json_text(result.records))
+        terminal.data_out(json_text(result.records))
     elif fmt == Format.csv:
         from jzcli.check import records_frame
-        from jzcli.export import csv_text
+        from jzcli.output.export import csv_text
 
-        render.data_out(csv_text(records_frame(result.records)))
+        terminal.data_out(csv_text(records_frame(result.records)))
     else:
         _render_check(result)
     if fmt != Format.table and result.skipped_families:
-        render.warning_line(_skipped_text(result))
+        terminal.warning_line(_skipped_text(result))
     if fmt != Format.table and result.history_rules:
-        render.warning_line(_history_text(result))
+        terminal.warning_line(_history_text(result))
     for path, reason in result.ignored:
         if not quiet:
-            render.warning_line(f"{path}: not checked: {reason}")
+            terminal.warning_line(f"{path}: not checked: {reason}")
     for r in result.unreadable:
-        render.error_line(r.message)
+        terminal.error_line(r.message)
     code = result.exit_code
     if code:
         raise typer.Exit(code)
@@ -177,12 +179,12 @@ def _history_text(result) -> str:
 
 def _write_check_output(result, output: Path) -> None:
     from jzcli.check import records_frame
-    from jzcli.export import atomic_path, write_table, write_xlsx
+    from jzcli.output.export import atomic_path, write_table, write_xlsx
 
     suffix = output.suffix.lower()
     if suffix == ".json":
         with atomic_path(output) as tmp:
-            tmp.write_text(render.json_text(result.records), encoding="utf-8")
+            tmp.write_text(json_text(result.records), encoding="utf-8")
     elif suffix == ".csv":
         write_table(records_frame(result.records), output)
     else:
@@ -193,8 +195,8 @@ def _render_check(result) -> None:
     from jzcli.check import amounts
     from jzcli.validate import AFGEKEURD
 
-    out = render.out
-    files = render.table("Files checked")
+    out = terminal.out
+    files = terminal.table("Files checked")
     for col, just in (
         ("file", "left"),
         ("sheets", "left"),
@@ -206,56 +208,56 @@ def _render_check(result) -> None:
     v = result.result.verdicts
     for r in result.declaraties:
         if r.status == "error":
-            files.add_row(render.escape(r.path.name), "", "", "", "[red]cannot be read[/]")
+            files.add_row(terminal.escape(r.path.name), "", "", "", "[red]cannot be read[/]")
             continue
         if r.status == "unchanged":
-            files.add_row(render.escape(r.path.name), "", "", "", "[dim]the same file was given twice[/]")
+            files.add_row(terminal.escape(r.path.name), "", "", "", "[dim]the same file was given twice[/]")
             continue
         mine = v[(v["batch"] == r.batch)] if r.batch is not None and len(v) else v.iloc[0:0]
         rejected = int((mine["status"] == AFGEKEURD).sum()) if len(mine) else 0
         files.add_row(
-            render.escape(r.path.name),
-            render.escape(", ".join(r.sheet_labels)),
-            render.number(r.stored),
-            render.number(r.skipped),
-            f"[red]{render.number(rejected)}[/]" if rejected else "0",
+            terminal.escape(r.path.name),
+            terminal.escape(", ".join(r.sheet_labels)),
+            number(r.stored),
+            number(r.skipped),
+            f"[red]{number(rejected)}[/]" if rejected else "0",
         )
     out.print(files)
 
     if result.skipped_families:
-        out.print(f"[yellow]Note:[/] {render.escape(_skipped_text(result))}.")
+        out.print(f"[yellow]Note:[/] {terminal.escape(_skipped_text(result))}.")
     if result.history_rules:
-        out.print(f"[yellow]Note:[/] {render.escape(_history_text(result))}.")
+        out.print(f"[yellow]Note:[/] {terminal.escape(_history_text(result))}.")
     if result.eerder:
         names = ", ".join(r.path.name for r in result.eerder)
         rejected = (
-            f"; {render.number(result.history_rejected)} lines there are rejected by the same rules and are no history"
+            f"; {number(result.history_rejected)} lines there are rejected by the same rules and are no history"
             if result.history_rejected
             else ""
         )
         out.print(
-            f"Earlier months (--eerder): {render.number(result.history_lines)} approved lines are the history ({render.escape(names)}){rejected}."
+            f"Earlier months (--eerder): {number(result.history_lines)} approved lines are the history ({terminal.escape(names)}){rejected}."
         )
 
     if result.records:
-        t = render.table("What the gemeente would reject, and what to change", show_lines=True)
+        t = terminal.table("What the gemeente would reject, and what to change", show_lines=True)
         for col in ("file", "sheet", "row", "retourcode", "problem", "what to change"):
             t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
         for rec in result.records:
             code = rec["retourcode"] if rec["retourcode"] == rec["regel"] else f"{rec['retourcode']} ({rec['regel']})"
-            code = render.escape(code) + "\n[dim]" + render.escape(rec["omschrijving"] or "") + "[/]"
+            code = terminal.escape(code) + "\n[dim]" + terminal.escape(rec["omschrijving"] or "") + "[/]"
             if rec["ernst"] != "afkeur":
                 code = "[yellow]signal only[/]\n" + code
-            problem = render.escape(rec["melding"] or "")
+            problem = terminal.escape(rec["melding"] or "")
             if rec["kolom"] and rec["waarde"] is not None:
-                problem += f"\n[dim]{render.escape(rec['kolom'])}: {render.escape(str(rec['waarde']))}[/]"
+                problem += f"\n[dim]{terminal.escape(rec['kolom'])}: {terminal.escape(str(rec['waarde']))}[/]"
             t.add_row(
-                render.escape(rec["bron"] or ""),
-                render.escape(rec["blad"] or ""),
+                terminal.escape(rec["bron"] or ""),
+                terminal.escape(rec["blad"] or ""),
                 "" if rec["rij"] is None else str(rec["rij"]),
                 code,
                 problem,
-                render.escape(rec.get("hint") or ""),
+                terminal.escape(rec.get("hint") or ""),
             )
         out.print(t)
 
@@ -264,13 +266,11 @@ def _render_check(result) -> None:
         out.print("No declaration lines were checked.")
     elif result.rejected:
         out.print(
-            f"[red]{render.number(result.rejected)} of {render.number(result.lines)} lines would be rejected[/] "
-            f"({render.euro(a[AFGEKEURD])} of {render.euro(a['total'])}); fix them before sending."
+            f"[red]{number(result.rejected)} of {number(result.lines)} lines would be rejected[/] "
+            f"({euro(a[AFGEKEURD])} of {euro(a['total'])}); fix them before sending."
         )
     else:
-        out.print(
-            f"[green]No line would be rejected[/]: {render.number(result.lines)} lines, {render.euro(a['total'])}."
-        )
+        out.print(f"[green]No line would be rejected[/]: {number(result.lines)} lines, {euro(a['total'])}.")
 
 
 # ============================================================================ export jw323
@@ -353,7 +353,7 @@ def export_jw323_command(
         if batch:
             raise UsageError("--batch only goes with --db")
 
-        with render.Steps(quiet) as progress:
+        with terminal.Steps(quiet) as progress:
             result = jw323.export_files(
                 paths,
                 output,
@@ -367,7 +367,7 @@ def export_jw323_command(
             )
 
     if fmt == Format.json:
-        render.data_out(render.json_text(result.as_dict()))
+        terminal.data_out(json_text(result.as_dict()))
     else:
         _render_export(result, output)
     if len(result.left_out):
@@ -375,10 +375,10 @@ def export_jw323_command(
 
 
 def _render_export(result, folder: Path) -> None:
-    out = render.out
+    out = terminal.out
     if result.messages:
-        t = render.table(
-            f"JW323 messages written to {render.escape(str(folder))} (DeclaratiePeriode {result.periode:%Y-%m}, dagtekening {result.dagtekening.isoformat()})"
+        t = terminal.table(
+            f"JW323 messages written to {terminal.escape(str(folder))} (DeclaratiePeriode {result.periode:%Y-%m}, dagtekening {result.dagtekening.isoformat()})"
         )
         for col, just in (
             ("file", "left"),
@@ -392,31 +392,31 @@ def _render_export(result, folder: Path) -> None:
             t.add_column(col, justify=just, overflow="fold")
         for m in result.messages:
             t.add_row(
-                render.escape(m.filename),
+                terminal.escape(m.filename),
                 m.aanbieder,
                 m.gemeente,
-                render.escape(m.declaratienummer),
-                render.number(m.clients),
-                render.number(len(m.lines)),
-                render.euro(m.totaal),
+                terminal.escape(m.declaratienummer),
+                number(m.clients),
+                number(len(m.lines)),
+                euro(m.totaal),
             )
         out.print(t)
     else:
         out.print("No message was written: no line could become a valid Prestatie.")
     if len(result.left_out):
-        t = render.table(
+        t = terminal.table(
             f"Lines left out ({len(result.left_out)} of {result.lines}; fix them and export again)", show_lines=True
         )
         for col in ("file", "sheet", "row", "reason"):
             t.add_column(col, justify="right" if col == "row" else "left", overflow="fold")
         for r in result.left_out.itertuples(index=False):
             t.add_row(
-                render.escape(r.bron or ""),
-                render.escape(r.blad or ""),
+                terminal.escape(r.bron or ""),
+                terminal.escape(r.blad or ""),
                 "" if r.rij is None else str(r.rij),
-                render.escape(r.reden),
+                terminal.escape(r.reden),
             )
         out.print(t)
     out.print(
-        f"{render.number(result.exported)} of {render.number(result.lines)} lines exported in {len(result.messages)} message(s)."
+        f"{number(result.exported)} of {number(result.lines)} lines exported in {len(result.messages)} message(s)."
     )

@@ -21,7 +21,7 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
-from jzcli.store import Store, contracten, contractproducten, importbevindingen, toewijzingen
+from jzcli.store.store import Store, contracten, contractproducten, importbevindingen, toewijzingen
 
 CONTRACT_PRODUCT_COLUMNS = [
     "contract_id",
