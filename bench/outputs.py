@@ -31,12 +31,15 @@ def jz(out: Path, name: str, *args: str, db: Path | None = None) -> None:
     )
     text = run.stdout.decode("utf-8", "replace") + "\n--stderr--\n" + run.stderr.decode("utf-8", "replace")
     text += f"\n--exit {run.returncode}--\n"
-    (out / f"{name}.txt").write_text(normalise(text, out), encoding="utf-8")
+    (out / f"{name}.txt").write_text(normalise(text.replace("\r\n", "<CRLF>\n"), out), encoding="utf-8")
 
 
 def normalise(text: str, out: Path) -> str:
     text = text.replace(str(out), "OUT").replace(TODAY, "TODAY").replace(TODAY.replace("-", ""), "TODAY")
     text = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?", "TIMESTAMP", text)
+    text = re.sub(r"TODAY \d{2}:\d{2}(:\d{2})?", "TODAY TIME", text)
+    text = re.sub(r"datetime\.datetime\(" + str(date.today().year) + r", [^)]*\)", "datetime.datetime(NOW)", text)
+    text = re.sub(r"[ \t]+$", "", text, flags=re.M)
     return re.sub(r"in \d+[.,]\d+ ?s\b", "in N s", text)
 
 
@@ -134,7 +137,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
     ap.add_argument("--bench", type=Path)
+    ap.add_argument("--normalise", action="store_true", help="only normalise the files already in OUT again")
     a = ap.parse_args()
+    if a.normalise:
+        for f in a.out.rglob("*"):
+            if f.is_file():
+                try:
+                    f.write_text(normalise(f.read_bytes().decode("utf-8"), a.out.resolve()), encoding="utf-8", newline="")
+                except UnicodeDecodeError:
+                    pass
+        return
     out = a.out.resolve()
     if out.exists():
         shutil.rmtree(out)
