@@ -11,10 +11,11 @@ import itertools
 import json
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -309,7 +310,7 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def transaction(self) -> Iterable[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """One transaction; on any error everything in it is rolled back."""
         try:
             with self.engine.connect() as conn:
@@ -372,7 +373,7 @@ class Store:
         live for one chunk. Returns the column names."""
         compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as conn:
-            cur = conn.connection.driver_connection.cursor()
+            cur = _driver(conn).cursor()
             try:
                 cur.execute(str(compiled))
                 names = [d[0] for d in cur.description]
@@ -418,7 +419,7 @@ class Store:
             _plain_rows(frame.iloc[start : start + PLAIN_ROWS_CHUNK])
             for start in range(0, len(frame), PLAIN_ROWS_CHUNK)
         )
-        raw = conn.connection.driver_connection
+        raw = _driver(conn)
         if self.dialect == "postgresql":
             cols = ", ".join(columns)
             with raw.cursor() as cur:
@@ -540,9 +541,17 @@ def _sqlite_indexes_to_rebuild(cur, table: str, adding: int) -> list[tuple[str, 
     return [(name, sql) for name, sql in found if not sql.lstrip().upper().startswith("CREATE UNIQUE")]
 
 
+def _driver(conn: Connection) -> Any:
+    """The DB-API connection under a SQLAlchemy connection (for cursors and COPY)."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the store's connection is closed")
+    return raw
+
+
 def _any_value(col: pd.Series) -> bool:
     """Whether a column holds any value; a filled first cell answers without a scan."""
-    if len(col) and pd.isna(col.iat[0]) is False:
+    if len(col) and pd.isna(col.iat[0]) is False:  # type: ignore[arg-type]  # stubs: iat may be any scalar
         return True
     return bool(col.notna().any())
 
@@ -570,13 +579,13 @@ def _plain_rows(frame: pd.DataFrame) -> Iterable[tuple]:
             converted.append(col.to_numpy().tolist())  # no missing values; tolist makes Python ints
             continue
         if isinstance(dtype, pd.api.extensions.ExtensionDtype) and dtype.kind in "iub" and not col.hasnans:
-            converted.append(col.to_numpy(dtype=dtype.numpy_dtype).tolist())  # Int64 without NA
+            converted.append(col.to_numpy(dtype=dtype.numpy_dtype).tolist())  # type: ignore[attr-defined]  # Int64 without NA
             continue
         if pd.api.types.is_datetime64_any_dtype(col):
             values = col.dt.strftime("%Y-%m-%d").astype(object)
             values = values.where(col.notna(), None)
         else:
-            values = col.to_numpy(dtype=object, na_value=None)  # one pass: no .where copy
+            values = col.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]  # one pass: no .where copy
         converted.append(values.tolist())
     return zip(*converted)
 
