@@ -21,17 +21,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.domain.lines import CREDIT
+from jzcli.domain.codes import BERICHT, CREDIT, DECLARATIE
+from jzcli.domain.findings import concat_findings, findings
 from jzcli.domain.text import mask_bsn
-from jzcli.rules.registry import BERICHT, DECLARATIE, rule
-from jzcli.validate import Context, concat_findings, date_text, make_findings, month_text, text_of
+from jzcli.rules.kit import Context, date_text, month_text, text_of
+from jzcli.rules.registry import rule
 
 FAMILY = "message"
 JW323_CODE = "490"
 
 
 def _none(ctx: Context) -> pd.DataFrame:
-    return make_findings(ctx.lines.iloc[0:0], "", None)
+    return findings(ctx.lines.iloc[0:0], "", None)
 
 
 def _message_lines(ctx: Context) -> pd.DataFrame:
@@ -60,7 +61,7 @@ def _per_message(
         return _none(ctx)
     msg = hit["batch"].map(melding)
     value = hit["batch"].map(waarde) if waarde is not None else None
-    return make_findings(hit, msg, kolom, value)
+    return findings(hit, msg, kolom, value)
 
 
 # ============================================================================ level 2: keys in the message
@@ -96,7 +97,7 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
             + "); the first Client with this Bsn is at line "
             + pd.Series(text_of(m["eerste_rij"]).to_numpy(), index=hit.index)
         )
-        frames.append(make_findings(hit, msg, "bsn", hit["bsn"]))
+        frames.append(findings(hit, msg, "bsn", hit["bsn"]))
     # a Prestatie key repeated under one Client (the Bsn stands for the Client)
     keyed = lines[lines["referentienummer"].notna()].sort_values("id", kind="mergesort")
     key = pd.DataFrame(
@@ -126,7 +127,7 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
             + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
             + ")"
         )
-        frames.append(make_findings(hit, msg, "referentienummer", hit["referentienummer"]))
+        frames.append(findings(hit, msg, "referentienummer", hit["referentienummer"]))
     return concat_findings(*frames)
 
 
@@ -153,7 +154,7 @@ def tr315_vorig_unique(ctx: Context) -> pd.DataFrame:
         + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
         + " of this message: a line can be credited only once"
     )
-    return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
+    return findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
 @rule(
@@ -216,7 +217,7 @@ def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
         + ref
         + " is this Prestatie's own ReferentieNummer (a credit refers to an earlier approved debet)",
     )
-    return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
+    return findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
 @rule(
@@ -237,7 +238,7 @@ def cs325_zero_is_debet(ctx: Context) -> pd.DataFrame:
         "TotaalIngediendBedrag € 0,00 carries C: an amount of 0 carries D", index=total.index, dtype=object
     )
     return concat_findings(
-        make_findings(
+        findings(
             zero_c, "IngediendBedrag € 0,00 carries C: an amount of 0 carries D", "debet_credit", zero_c["debet_credit"]
         ),
         _per_message(ctx, total.index, melding, "debet_credit", pd.Series(CREDIT, index=total.index)),
