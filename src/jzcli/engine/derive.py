@@ -328,7 +328,7 @@ def allocation_columns(lines: pd.DataFrame, alloc: pd.DataFrame) -> pd.DataFrame
     uitleg = pd.Series(None, index=lines.index, dtype=object)
     if unmatched.any():
         uitleg[unmatched] = explain_unmatched(lines[unmatched], alloc).to_numpy()
-    return match.assign(toewijzing_uitleg=uitleg)
+    return match.assign(toewijzing_match=match["toewijzing_match"].astype(object), toewijzing_uitleg=uitleg)
 
 
 def _list_text(pos, values, limit: int = 3) -> pd.Series:

@@ -394,18 +394,18 @@ def _prepare(ctx) -> SimpleNamespace:
     f["apos"] = apos
     f["found"] = found
     f["how"] = how
-    f["credit"] = objects(lines["debet_credit"]) == "C" if "debet_credit" in lines.columns else False
+    f["credit"] = objects(lines["debet_credit"]) == "C"
     f["begindatum"] = date_col(lines, "begindatum")
     f["einddatum"] = date_col(lines, "einddatum")
     for side in ("begin_uit_maand", "eind_uit_maand"):
-        f[side] = lines[side].to_numpy(dtype=bool) if side in lines.columns else False
+        f[side] = lines[side].to_numpy(dtype=bool)
     f["volume"] = int_col(lines, "volume")
     f["bedrag"] = int_col(lines, "bedrag")
-    f["unit"] = unit_int(lines["eenheid"]) if "eenheid" in lines.columns else -1
+    f["unit"] = unit_int(lines["eenheid"])
     f["has_unit"] = text_col(lines, "eenheid").notna().to_numpy()
-    f["contract_unit"] = unit_int(lines["contract_eenheid"]) if "contract_eenheid" in lines.columns else -1
+    f["contract_unit"] = unit_int(lines["contract_eenheid"])
     f["has_contract_unit"] = text_col(lines, "contract_eenheid").notna().to_numpy()
-    f["variant"] = objects(lines["contract_variant"]) if "contract_variant" in lines.columns else None
+    f["variant"] = objects(lines["contract_variant"])
     if len(alloc):
         for col in ("ingangsdatum", "einddatum"):
             f["a_" + col] = pd.Series(alloc[col].to_numpy()[take], index=f.index).where(found)
@@ -438,7 +438,7 @@ def _rows(prep: SimpleNamespace, mask, line_cols=(), alloc_cols=()) -> pd.DataFr
     mask = np.asarray(mask, dtype=bool)
     b = prep.f[mask].copy()
     for col in line_cols:
-        b[col] = objects(prep.lines[col])[mask] if col in prep.lines.columns else None
+        b[col] = objects(prep.lines[col])[mask]
     apos = b["apos"].to_numpy()
     for col in set(alloc_cols) | {"toewijzingnummer"}:
         values = (
@@ -446,7 +446,7 @@ def _rows(prep: SimpleNamespace, mask, line_cols=(), alloc_cols=()) -> pd.DataFr
         )
         b["a_" + col] = values[np.maximum(apos, 0)] if len(values) else None
         b.loc[apos < 0, "a_" + col] = None
-    own = objects(prep.lines["toewijzingnummer"])[mask] if "toewijzingnummer" in prep.lines.columns else None
+    own = objects(prep.lines["toewijzingnummer"])[mask]
     nummer = b["a_toewijzingnummer"].where(b["a_toewijzingnummer"].notna(), own).fillna("?").astype(object)
     label = "toewijzing " + nummer
     b["label"] = label.where(b["how"] != INHOUD, label + " (matched on content)")
@@ -478,15 +478,14 @@ def tr338_allocation_exists(ctx) -> pd.DataFrame:
     b = _rows(prep, bad, ["toewijzingnummer"])
     stale = "the allocation matched before is no longer in the store"
     msg = "no allocation found: " + reasons.where(reasons.notna(), stale).astype(object)
-    if "gemeente_opvolger" in unmatched.columns:
-        merged = unmatched["gemeente_opvolger"].notna()
-        msg = msg.where(
-            ~merged,
-            "no allocation found for gemeente "
-            + gemeente_text(unmatched)
-            + ": "
-            + reasons.where(reasons.notna(), stale).astype(object),
-        )
+    merged = unmatched["gemeente_opvolger"].notna()
+    msg = msg.where(
+        ~merged,
+        "no allocation found for gemeente "
+        + gemeente_text(unmatched)
+        + ": "
+        + reasons.where(reasons.notna(), stale).astype(object),
+    )
     split = split_text(unmatched)
     msg = msg.where(
         split.isna(), split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client"
@@ -633,8 +632,6 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
 )
 def jz_p01_period_from_month(ctx) -> pd.DataFrame:
     lines = ctx.lines
-    if "productperiode_afgeleid" not in lines.columns:
-        return _none()
     text = lines["productperiode_afgeleid"]
     hit = lines[text.notna().to_numpy()]
     if not len(hit):
@@ -781,37 +778,25 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
     if not len(alloc) or not (judged & (apos >= 0) & limited[np.maximum(apos, 0)]).any():
         return None
     history = ctx.history if ctx.history is not None else pd.DataFrame()
-    if len(history) and "id" in history.columns:
+    if len(history):
         history = history[~history["id"].isin(f["id"]).to_numpy()]
-    h_credit = (
-        objects(history["debet_credit"]) == "C"
-        if len(history) and "debet_credit" in history.columns
-        else np.zeros(len(history), dtype=bool)
-    )
-    h_gecrediteerd = (
-        history["gecrediteerd"].fillna(False).to_numpy(dtype=bool)
-        if len(history) and "gecrediteerd" in history.columns
-        else np.zeros(len(history), dtype=bool)
-    )
-    h_apos = _positions(alloc, history["toewijzing_id"]) if len(history) else np.array([], dtype="int64")
+    h_credit = objects(history["debet_credit"]) == "C"
+    h_gecrediteerd = history["gecrediteerd"].to_numpy(dtype=bool)
+    h_apos = _positions(alloc, history["toewijzing_id"])
 
     # A credit counts on the allocation of the debet it cancels when we have that debet, and not
     # at all when that debet is already marked credited (its credit was approved before).
     sum_apos = apos.copy()
     skip = np.zeros(len(f), dtype=bool)
     credit = f["credit"].to_numpy()
-    vorig = (
-        objects(lines["vorig_referentienummer"])
-        if "vorig_referentienummer" in lines.columns
-        else np.full(len(f), None, dtype=object)
-    )
+    vorig = objects(lines["vorig_referentienummer"])
     with_ref = credit & pd.notna(vorig)
-    if with_ref.any() and len(history) and "referentienummer" in history.columns:
+    if with_ref.any() and len(history):
         debets = np.flatnonzero(~h_credit)
         h = (
             pd.DataFrame(
                 {
-                    "aanbieder": objects(history["aanbieder"])[debets] if "aanbieder" in history.columns else None,
+                    "aanbieder": objects(history["aanbieder"])[debets],
                     "ref": objects(history["referentienummer"])[debets],
                     "h_apos": h_apos[debets],
                     "h_cred": h_gecrediteerd[debets],
@@ -823,7 +808,7 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
         rows = np.flatnonzero(with_ref)
         c = pd.DataFrame(
             {
-                "aanbieder": objects(lines["aanbieder"])[rows] if "aanbieder" in lines.columns else None,
+                "aanbieder": objects(lines["aanbieder"])[rows],
                 "ref": vorig[rows],
                 "_i": rows,
             }
@@ -851,18 +836,14 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
             hv, hc = value_of(
                 int_col(history, "volume").to_numpy(dtype="float64", na_value=np.nan),
                 int_col(history, "bedrag").to_numpy(dtype="float64", na_value=np.nan),
-                unit_int(history["eenheid"]) if "eenheid" in history.columns else np.full(len(history), -1),
+                unit_int(history["eenheid"]),
                 a_unit[np.maximum(h_apos, 0)],
             )
             keep &= hc
             sums = pd.Series(hv[keep].astype("int64")).groupby(h_apos[keep]).sum()
             earlier[sums.index.to_numpy()] = sums.to_numpy()
 
-    batch = (
-        pd.to_numeric(lines["batch"], errors="coerce").fillna(0).to_numpy()[rows]
-        if "batch" in lines.columns
-        else np.zeros(len(rows))
-    )
+    batch = lines["batch"].to_numpy()[rows]
     begin, missing = day_numbers(f["begindatum"].iloc[rows], len(rows))
     begin = np.where(missing, np.iinfo("int64").max, begin)
     order = np.lexsort((f["id"].to_numpy()[rows], begin, (~credit[rows]).astype(int), batch))

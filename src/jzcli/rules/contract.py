@@ -44,8 +44,6 @@ EURO = "83"
 
 
 def _found(lines: pd.DataFrame) -> pd.Series:
-    if "contract_product_found" not in lines.columns:
-        return pd.Series(False, index=lines.index)
     return lines["contract_product_found"].astype(bool)
 
 
@@ -62,8 +60,6 @@ def _unit_name(code: pd.Series) -> pd.Series:
 )
 def tr418_tarief(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "contract_tarief" not in lines.columns:
-        return findings(lines.iloc[0:0], "", None)
     minute = lines["minuutregel"].astype(bool)
     same_unit = (lines["eenheid"] == lines["contract_eenheid"]).fillna(False).astype(bool)
     base = (
@@ -233,14 +229,10 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
 )
 def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    own = (
-        ~lines["productcategorie_uit_contract"].astype(bool)
-        if "productcategorie_uit_contract" in lines.columns
-        else pd.Series(True, index=lines.index)
-    )
+    own = ~lines["productcategorie_uit_contract"].astype(bool)
     todo = lines[own & lines["productcategorie"].notna() & lines["productcode"].notna() & lines["gemeente"].notna()]
-    if "contract_productcategorie" in todo.columns:  # the contract product found has this category: fine
-        todo = todo[(todo["productcategorie"] != todo["contract_productcategorie"]).to_numpy()]
+    # the contract product found has this category: fine
+    todo = todo[(todo["productcategorie"] != todo["contract_productcategorie"]).to_numpy()]
     if todo.empty or ctx.products is None or ctx.products.empty:
         return findings(lines.iloc[0:0], "", None)
     p = normalised_products(ctx.products)
@@ -288,8 +280,6 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
 )
 def jz_c03_taakgericht(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "contract_variant" not in lines.columns:
-        return findings(lines.iloc[0:0], "", None)
     bad = lines[_found(lines) & (lines["contract_variant"] == "taakgericht").fillna(False).astype(bool)]
     msg = (
         text_of(bad["productcode"])

@@ -33,7 +33,7 @@ import pandas as pd
 
 from jzcli.domain.codes import BERICHT, CREDIT, DECLARATIE, REGEL, SIGNAAL
 from jzcli.domain.findings import concat_findings, findings
-from jzcli.rules.kit import Context, content_keys, credit_links, date_text, euro_text, text_of, where_text
+from jzcli.rules.kit import Context, credit_links, date_text, euro_text, text_of, where_text
 from jzcli.rules.registry import rule
 
 FAMILY = "history"
@@ -71,14 +71,11 @@ def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
     if cur.empty:
         return findings(lines.iloc[0:0], "", None)
     earlier = [ctx.history, _earlier_lines(ctx)]
-    # (aanbieder, referentienummer) as one key: the engine's integer referentie_sleutel when every
-    # frame has it (history is big: integer tests are cheap), else the text itself
-    use_int = all("referentie_sleutel" in f.columns for f in [cur, *[e for e in earlier if e is not None and len(e)]])
 
+    # (aanbieder, referentienummer) as one key: the engine's integer referentie_sleutel (history is
+    # big: integer tests are cheap)
     def key(frame: pd.DataFrame) -> pd.Series:
-        if use_int:
-            return frame["referentie_sleutel"].astype("int64")
-        return (frame["aanbieder"].astype(object) + "\x1f" + frame["referentienummer"].astype(object)).astype(object)
+        return frame["referentie_sleutel"].astype("int64")
 
     left = cur[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=cur.index, _key=key(cur).to_numpy())
     wanted = set(left["_key"])
@@ -166,7 +163,7 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
 )
 def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    (key,) = content_keys(lines)  # -1 for a line without aanbieder, bsn, productcode or dates
+    key = lines["inhoud_sleutel"].astype("int64")  # -1 for a line without aanbieder, bsn, productcode or dates
     key = key.to_numpy()
     pos = np.flatnonzero((lines["debet_credit"] != CREDIT).to_numpy() & (key >= 0))
     if len(pos) < 2:
@@ -224,18 +221,13 @@ def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
     debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)]
     if debets.empty:
         return findings(lines.iloc[0:0], "", None)
-    if "inhoud_sleutel" in h.columns and "inhoud_sleutel" in debets.columns:
-        line_key = debets["inhoud_sleutel"].astype("int64")
-        keys = set(line_key[line_key >= 0])
-        # only history lines with a key of this batch (a cheap integer test first: history is big)
-        o = h[h["inhoud_sleutel"].isin(keys).to_numpy()]
-        live_key = o["inhoud_sleutel"].astype("int64")
-    else:
-        o = h[_complete(h).to_numpy()]
-        line_key, live_key = content_keys(debets, o)
+    line_key = debets["inhoud_sleutel"].astype("int64")
+    keys = set(line_key[line_key >= 0])
+    # only history lines with a key of this batch (a cheap integer test first: history is big)
+    o = h[h["inhoud_sleutel"].isin(keys).to_numpy()]
+    live_key = o["inhoud_sleutel"].astype("int64")
     live = (o["debet_credit"] != CREDIT).to_numpy() & (live_key >= 0).to_numpy()
-    if "gecrediteerd" in o.columns:
-        live &= ~o["gecrediteerd"].astype(bool).to_numpy()
+    live &= ~o["gecrediteerd"].astype(bool).to_numpy()
     o, live_key = o[live], live_key[live]
     if o.empty:
         return findings(lines.iloc[0:0], "", None)

@@ -48,9 +48,7 @@ from jzcli.rules.kit import (
     import_failures,
     minute_amount,
     month_text,
-    no_ints,
     split_text,
-    successor_codes,
     text_of,
     unresolved_import_findings,
 )
@@ -72,8 +70,6 @@ def _reference(
     iJw message's ``column`` for lines of a message, today for spreadsheet lines."""
     lines = ctx.lines
     today = _today(ctx)
-    if column not in lines.columns:
-        return pd.Series(today, index=lines.index), pd.Series("today", index=lines.index, dtype=object)
     own = pd.to_datetime(lines[column])
     return own.where(own.notna(), today), pd.Series(
         np.where(own.notna(), name, "today"), index=lines.index, dtype=object
@@ -83,8 +79,6 @@ def _reference(
 def _period_lines(ctx: Context, bad: pd.Series) -> pd.DataFrame:
     """Lines of an iJw message whose DeclaratiePeriode fails ``bad`` (a bool per line)."""
     lines = ctx.lines
-    if "declaratieperiode_begin" not in lines.columns:
-        return lines.iloc[0:0]
     return lines[bad.fillna(False).astype(bool)]
 
 
@@ -116,7 +110,7 @@ def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
         amb = (found["kolom"] == "eenheid") & found["melding"].str.contains(AMBIGUOUS_EENHEID, regex=False)
         if amb.any():
             by_id = lines.set_index("id")
-            unit = found.loc[amb, "id"].map(by_id["contract_eenheid"]) if "contract_eenheid" in lines.columns else None
+            unit = found.loc[amb, "id"].map(by_id["contract_eenheid"])
             code = found.loc[amb, "id"].map(by_id["productcode"])
             hint = pd.Series(" (no contract product found for this line to take 82 or 84 from)", index=found.index[amb])
             if unit is not None:
@@ -142,8 +136,6 @@ def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
 )
 def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "eenheid_uit_contract" not in lines.columns:
-        return findings(lines.iloc[0:0], "", None)
     hit = lines[lines["eenheid_uit_contract"].astype(bool)]
     raw = pd.Series("stuks", index=hit.index)
     f = ctx.import_findings
@@ -220,11 +212,7 @@ def cs337_one_month(ctx: Context) -> pd.DataFrame:
 def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     bad = lines[(lines["begindatum"] < EARLIEST).fillna(False)]
-    decl = (
-        _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST)
-        if "declaratieperiode_begin" in lines.columns
-        else lines.iloc[0:0]
-    )
+    decl = _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST)
     return concat_findings(
         findings(
             bad,
@@ -254,11 +242,7 @@ def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
     after = (lines["begindatum"] > ref).fillna(False)
     bad = lines[after]
     msg = "begindatum " + date_text(bad["begindatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")"
-    decl = (
-        _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
-        if "declaratieperiode_begin" in lines.columns
-        else lines.iloc[0:0]
-    )
+    decl = _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
     decl_msg = (
         (
             "DeclaratiePeriode begins "
@@ -289,12 +273,9 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
     before = lines[(lines["einddatum"] < lines["begindatum"]).fillna(False)]
     after = (lines["einddatum"] > ref).fillna(False)
     future = lines[after]
-    if "declaratieperiode_eind" in lines.columns:
-        b, e = lines["declaratieperiode_begin"], lines["declaratieperiode_eind"]
-        d_before = _period_lines(ctx, e < b)
-        d_after = _period_lines(ctx, (e > ref) & ~(e < b))
-    else:
-        d_before = d_after = lines.iloc[0:0]
+    b, e = lines["declaratieperiode_begin"], lines["declaratieperiode_eind"]
+    d_before = _period_lines(ctx, e < b)
+    d_after = _period_lines(ctx, (e > ref) & ~(e < b))
     return concat_findings(
         findings(
             d_before,
@@ -347,8 +328,6 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
 )
 def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "declaratieperiode" not in lines.columns:
-        return findings(lines.iloc[0:0], "", None)
     first = lines["begindatum"].dt.to_period("M").dt.to_timestamp()
     bad = lines[(first > lines["declaratieperiode"]).fillna(False)]
     msg = (
@@ -401,12 +380,8 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     no_volume = lines[applies & _missing(ctx, "volume", ["volume"])]
     no_bedrag = lines[applies & _missing(ctx, "bedrag", ["bedrag"])]
     usable = applies & lines["volume"].notna() & lines["bedrag"].notna()
-    minute = (
-        lines["minuutregel"].astype(bool) if "minuutregel" in lines.columns else pd.Series(False, index=lines.index)
-    )
-    hourly = (
-        pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else no_ints(len(lines))
-    )
+    minute = lines["minuutregel"].astype(bool)
+    hourly = lines["contract_tarief"].array
     by_minute = usable & minute & pd.Series(hourly, index=lines.index).notna()
     plain = usable & ~by_minute & lines["tarief"].notna()
 
@@ -566,7 +541,7 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
     if old.empty:
         return findings(old, "", None)
     code = text_of(old["gemeente"])
-    succ = old["gemeente_opvolger"] if "gemeente_opvolger" in old.columns else successor_codes(old)
+    succ = old["gemeente_opvolger"]
     label = succ.map(lambda c: f"{c} {refdata.gemeente_naam(c) or '?'}", na_action="ignore")
     split = split_text(old)
     base = old["gemeente"].map(texts).astype(str)
@@ -598,14 +573,11 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
 )
 def tr358_totals(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "blad_vermeld_totaal" not in lines.columns:
-        return findings(lines.iloc[0:0], "", None)
     stated, total = lines["blad_vermeld_totaal"], lines["blad_totaal"]
     bad = lines[(stated.notna() & total.notna() & (stated != total)).fillna(False).astype(bool)]
     where = pd.Series("the sheet '", index=bad.index) + text_of(bad["blad"]) + "'"
     where = where.where(bad["blad"].notna(), "the file")
-    if "bericht" in bad.columns:
-        where = where.where(~bad["bericht"].astype(bool), "the message (TotaalIngediendBedrag)")
+    where = where.where(~bad["bericht"].astype(bool), "the message (TotaalIngediendBedrag)")
     msg = (
         where
         + " states a total of "

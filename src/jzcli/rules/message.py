@@ -38,7 +38,7 @@ def _none(ctx: Context) -> pd.DataFrame:
 def _message_lines(ctx: Context) -> pd.DataFrame:
     """The judged lines that came from a JW323 message."""
     lines = ctx.lines
-    if "bericht" not in lines.columns or ctx.berichten is None or ctx.berichten.empty:
+    if ctx.berichten is None or ctx.berichten.empty:
         return lines.iloc[0:0]
     return lines[lines["bericht"].astype(bool)]
 
