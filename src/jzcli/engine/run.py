@@ -78,7 +78,8 @@ never skipped: the rule that needs the value rejects it and shows the raw text (
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -288,11 +289,11 @@ def validate(
     store: Store,
     *,
     opnieuw: bool = False,
-    gemeente=None,
-    aanbieder=None,
-    batch=None,
+    gemeente: object = None,
+    aanbieder: object = None,
+    batch: object = None,
     today: dt.date | None = None,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
     skip_families: Iterable[str] = (),
     history_complete: bool = True,
 ) -> ValidationResult:
@@ -311,224 +312,297 @@ def validate(
     if skip_families:
         skip = set(skip_families)
         rules = {k: r for k, r in rules.items() if r.family not in skip}
-    today = today or dt.date.today()
-    gemeente, aanbieder, batch = _as_list(gemeente), _as_list(aanbieder), _as_list(batch)
-
-    relevant = relevant_lines(store, opnieuw, gemeente, aanbieder, batch)
+    scope = _Scope(_as_list(gemeente), _as_list(aanbieder), _as_list(batch))
+    relevant = relevant_lines(store, opnieuw, scope.gemeente, scope.aanbieder, scope.batch)
     if relevant is NOTHING:
         return ValidationResult(
             ronde=None, verdicts=verdict_frame(load_lines(store, sa.false()), {}), findings=empty_finding_frame()
         )
     lines = load_lines(store, relevant)
     # a full re-run judges every line: the old verdicts do not matter
-    whole_rerun = opnieuw and scope_sql(gemeente, aanbieder, batch) is None
+    whole_rerun = opnieuw and scope.sql() is None
     verdicts = load_verdicts(store, relevant) if not whole_rerun else load_verdicts(store, sa.false())
     status = (
         lines["id"].map(verdicts.set_index("regel_id")["status"])
         if len(verdicts)
         else pd.Series(None, index=lines.index, dtype=object)
     )
-    in_scope = _scope(lines, gemeente, aanbieder, batch)
+    in_scope = _scope(lines, scope.gemeente, scope.aanbieder, scope.batch)
     judge = in_scope if opnieuw else in_scope & status.isna()
     ronde = last_round(store) + 1
     if not judge.any():
         return ValidationResult(ronde=None, verdicts=verdict_frame(lines.iloc[0:0], {}), findings=empty_finding_frame())
-
-    imports = load_import_findings(store)
-    toewijzingen = load_toewijzingen(store)
-    products = load_products(store)
-    if progress:
-        progress(f"deriving contract products and allocations for {len(lines):,} lines")
-    msgs = load_berichten(store)
-    allocations = normalised_allocations(toewijzingen)
-    lines = derive(lines, products, toewijzingen, imports, load_sheets(store), today, msgs, allocations)
-
-    # TR333: the first batch that used each DeclaratieNummer, over every stored line except the
-    # messages that count as not sent (rejected as a whole: OP286, IV087); updated as this run
-    # rejects messages. TR056 is the one rule that counts every message received.
-    tiers = message_tiers(rules)
-    tier_rules = {k for tier in tiers for k in tier}
-    decl_all = lines.loc[
-        lines["declaratienummer"].notna() & lines["aanbieder"].notna(),
-        ["aanbieder", "declaratienummer", "batch", "bron"],
-    ]
-    decl_all = decl_all.drop_duplicates(["aanbieder", "declaratienummer", "batch"]).sort_values(
-        "batch", kind="mergesort"
-    )
-    not_sent_batches = rejected_messages(store, tier_rules) - set(
-        lines.loc[judge.to_numpy(), "batch"].unique().tolist()
+    run = _Run.prepare(store, rules, lines, status, judge, today or dt.date.today(), history_complete, progress)
+    writes = run.judge()
+    _write_run(store, writes, run.status, ronde, scope.sql(), run.todo, opnieuw)
+    found = [f for _step, _ids, f in writes if len(f)]
+    return ValidationResult(
+        ronde=ronde,
+        verdicts=verdict_frame(run.todo, run.status),
+        findings=finding_frame(pd.concat(found, ignore_index=True) if found else None, run.todo, run.status),
     )
 
-    def first_use() -> pd.DataFrame:
-        sent = decl_all[~decl_all["batch"].isin(not_sent_batches)]
-        return sent.drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
 
-    decl = first_use()
+@dataclass
+class _Scope:
+    """The filters of a run (None = no filter): which lines are judged."""
 
-    lines["gecrediteerd"] = False
-    lines["crediteert"] = no_ints(len(lines))
-    lines = conform(lines)  # the declared line frame (domain.lines): no copy when derive made it so
-    id_index = pd.Index(lines["id"])
-    approved = ((status == GOEDGEKEURD) & ~judge).to_numpy().copy()
-    link_approved_credits(lines, approved, id_index)
-    # Frames here are read-only snapshots: _take hands out the frame itself when a mask keeps
-    # every row (a first run judges every line), so a million lines are not copied again and again.
-    history = _take(lines, approved)
-    history_stale = False
-    todo = _take(lines, judge.to_numpy())
-    steps = _steps(todo)
-    imports_by_line = imports[imports["regel_id"].isin(todo["id"])]
+    gemeente: list | None
+    aanbieder: list | None
+    batch: list | None
 
-    def current_history() -> pd.DataFrame:
-        nonlocal history, history_stale
-        if history_stale:  # lines approved (and credits marked) since: rebuilt only when needed
-            history, history_stale = _take(lines, approved), False
-        return history
+    def sql(self) -> sa.ColumnElement[bool] | None:
+        return scope_sql(self.gemeente, self.aanbieder, self.batch)
 
-    level2 = {k: r for k, r in rules.items() if is_level2(r)}
-    others = {k: r for k, r in rules.items() if not is_level2(r) and not r.stateful}
-    stateful_rules = {k: r for k, r in rules.items() if not is_level2(r) and r.stateful}
 
-    def whole_context(frame: pd.DataFrame) -> Context:
-        return Context(
-            lines=frame,
-            history=current_history(),
+Write = tuple[list[int], list[int], pd.DataFrame]  # a step's batches, its line ids, its findings
+
+
+@dataclass
+class _Run:
+    """The state of one run while it judges step by step: the lines (read-only snapshots, see
+    ``_take``), which are approved so far, the verdicts, and what every Context gets."""
+
+    lines: pd.DataFrame  # every line the run needs (derived, conformed)
+    todo: pd.DataFrame  # the lines to judge
+    approved: np.ndarray  # per line of ``lines``: approved (earlier rounds, or in this run)
+    id_index: pd.Index
+    rules: dict[str, Rule]
+    tiers: list[dict[str, Rule]]
+    toewijzingen: pd.DataFrame
+    products: pd.DataFrame
+    allocations: pd.DataFrame
+    imports_by_line: pd.DataFrame
+    berichten: pd.DataFrame
+    today: dt.date
+    history_complete: bool
+    decl_all: pd.DataFrame  # (aanbieder, declaratienummer, batch, bron) of every stored line, by batch
+    not_sent: set[int]  # batches whose message counts as not sent (rejected as a whole)
+    progress: Callable[[str], None] | None = None
+    status: dict[int, str] = field(default_factory=dict)
+    todo_ids: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
+    is_credit: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))  # per todo line
+    is_message: np.ndarray = field(default_factory=lambda: np.array([], dtype=bool))
+    decl: pd.DataFrame = field(default_factory=pd.DataFrame)
+    _history: pd.DataFrame | None = None  # rebuilt only when lines were approved since
+
+    @classmethod
+    def prepare(
+        cls,
+        store: Store,
+        rules: dict[str, Rule],
+        lines: pd.DataFrame,
+        status: pd.Series,
+        judge: pd.Series,
+        today: dt.date,
+        history_complete: bool,
+        progress: Callable[[str], None] | None,
+    ) -> _Run:
+        """Load the agreements, derive every line once and set up the credit state of history."""
+        imports = load_import_findings(store)
+        toewijzingen = load_toewijzingen(store)
+        products = load_products(store)
+        if progress:
+            progress(f"deriving contract products and allocations for {len(lines):,} lines")
+        msgs = load_berichten(store)
+        allocations = normalised_allocations(toewijzingen)
+        lines = derive(lines, products, toewijzingen, imports, load_sheets(store), today, msgs, allocations)
+        # TR333: the first batch that used each DeclaratieNummer, over every stored line except the
+        # messages that count as not sent (rejected as a whole: OP286, IV087); updated as this run
+        # rejects messages. TR056 is the one rule that counts every message received.
+        tiers = message_tiers(rules)
+        decl_all = lines.loc[
+            lines["declaratienummer"].notna() & lines["aanbieder"].notna(),
+            ["aanbieder", "declaratienummer", "batch", "bron"],
+        ]
+        decl_all = decl_all.drop_duplicates(["aanbieder", "declaratienummer", "batch"]).sort_values(
+            "batch", kind="mergesort"
+        )
+        judged_batches = set(lines.loc[judge.to_numpy(), "batch"].unique().tolist())
+        not_sent = rejected_messages(store, {k for tier in tiers for k in tier}) - judged_batches
+        lines["gecrediteerd"] = False
+        lines["crediteert"] = no_ints(len(lines))
+        lines = conform(lines)  # the declared line frame (domain.lines): no copy when derive made it so
+        id_index = pd.Index(lines["id"])
+        approved = ((status == GOEDGEKEURD) & ~judge).to_numpy().copy()
+        link_approved_credits(lines, approved, id_index)
+        # Frames here are read-only snapshots: _take hands out the frame itself when a mask keeps
+        # every row (a first run judges every line), so a million lines are not copied again and again.
+        todo = _take(lines, judge.to_numpy())
+        run = cls(
+            lines=lines,
+            todo=todo,
+            approved=approved,
+            id_index=id_index,
+            rules=rules,
+            tiers=tiers,
             toewijzingen=toewijzingen,
             products=products,
-            import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
-            today=today,
-            declaratienummers=decl,  # noqa: B023 (called within the iteration)
-            berichten=msgs,
-            history_complete=history_complete,
             allocations=allocations,
+            imports_by_line=imports[imports["regel_id"].isin(todo["id"])],
+            berichten=msgs,
+            today=today,
+            history_complete=history_complete,
+            decl_all=decl_all,
+            not_sent=not_sent,
+            progress=progress,
+        )
+        run.decl = run.first_use()
+        run.todo_ids = todo["id"].to_numpy()
+        run.is_credit = (todo["debet_credit"] == CREDIT).to_numpy()
+        run.is_message = todo["bericht"].astype(bool).to_numpy()
+        return run
+
+    def first_use(self) -> pd.DataFrame:
+        sent = self.decl_all[~self.decl_all["batch"].isin(self.not_sent)]
+        return sent.drop_duplicates(["aanbieder", "declaratienummer"], keep="first")
+
+    def history(self) -> pd.DataFrame:
+        if self._history is None:
+            self._history = _take(self.lines, self.approved)
+        return self._history
+
+    def context(self, frame: pd.DataFrame, earlier: pd.DataFrame | None = None) -> Context:
+        """What the rules get for ``frame``: history as approved so far, the lines judged earlier
+        in this batch (``earlier``), and the run's agreements, messages and first uses."""
+        return Context(
+            lines=frame,
+            history=self.history(),
+            toewijzingen=self.toewijzingen,
+            products=self.products,
+            import_findings=self.imports_by_line[self.imports_by_line["regel_id"].isin(frame["id"])],
+            today=self.today,
+            earlier_in_batch=self.todo.iloc[0:0] if earlier is None else earlier,
+            declaratienummers=self.decl,
+            berichten=self.berichten,
+            history_complete=self.history_complete,
+            allocations=self.allocations,
         )
 
-    # Rules that look at one line at a time (and its batch's derived columns) give the same verdict
-    # whatever else is judged with it: run them once over every line to judge. Level 2 first: a
-    # line rejected there counts as not sent for the other rules.
-    if progress:
-        progress(f"line, contract and allocation rules over {len(todo):,} lines")
-    once_level2 = run_rules(whole_context(todo.reset_index(drop=True)), level2)
-    rejected_level2 = set(once_level2.loc[once_level2["ernst"] == AFKEUR, "id"])
-    level2_ok = ~todo["id"].isin(rejected_level2).to_numpy()
-    sent_all = _take(todo, level2_ok).reset_index(drop=True)
-    once_others = run_rules(whole_context(sent_all), others) if len(sent_all) else once_level2.iloc[0:0]
-    del sent_all
-    all_status: dict[int, str] = {}
-    all_findings: list[pd.DataFrame] = []
-    writes: list[tuple[list[int], list[int], pd.DataFrame]] = []
-    todo_ids = todo["id"].to_numpy()
-    is_credit = (todo["debet_credit"] == CREDIT).to_numpy()
-    is_message = todo["bericht"].astype(bool).to_numpy()
-    for n, step in enumerate(steps, 1):
-        if progress:
-            progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{' …' if len(step) > 8 else ''}")
-        in_step = todo["batch"].isin(step).to_numpy()
+    def judge(self) -> list[Write]:
+        """Judge every line of ``todo``: the rules that look at one line at a time once over all,
+        then step by step (``_steps``) the message tiers and the stateful rules."""
+        rules, todo = self.rules, self.todo
+        level2 = {k: r for k, r in rules.items() if is_level2(r)}
+        others = {k: r for k, r in rules.items() if not is_level2(r) and not r.stateful}
+        stateful = {k: r for k, r in rules.items() if not is_level2(r) and r.stateful}
+        # Rules that look at one line at a time (and its batch's derived columns) give the same verdict
+        # whatever else is judged with it: run them once over every line to judge. Level 2 first: a
+        # line rejected there counts as not sent for the other rules.
+        if self.progress:
+            self.progress(f"line, contract and allocation rules over {len(todo):,} lines")
+        once_level2 = run_rules(self.context(todo.reset_index(drop=True)), level2)
+        rejected_level2 = set(once_level2.loc[once_level2["ernst"] == AFKEUR, "id"])
+        level2_ok = ~todo["id"].isin(rejected_level2).to_numpy()
+        sent_all = _take(todo, level2_ok).reset_index(drop=True)
+        once_others = run_rules(self.context(sent_all), others) if len(sent_all) else once_level2.iloc[0:0]
+        del sent_all
+        once = _Once(once_level2, once_others, level2_ok, stateful)
+        steps = _steps(todo)
+        writes = []
+        for n, step in enumerate(steps, 1):
+            if self.progress:
+                more = " …" if len(step) > 8 else ""
+                self.progress(f"step {n}/{len(steps)}: batch {', '.join(map(str, step[:8]))}{more}")
+            in_step = todo["batch"].isin(step).to_numpy()
+            found = self.judge_step(in_step, once)
+            writes.append((step, self.todo_ids[in_step].tolist(), found))
+        return writes
+
+    def judge_step(self, in_step: np.ndarray, once: _Once) -> pd.DataFrame:
+        """One step: the message tiers over whole messages, then the credits and the debets of
+        its batches (OP366), each phase seeing the lines approved before it."""
+        todo, todo_ids, is_credit, is_message = self.todo, self.todo_ids, self.is_credit, self.is_message
         step_findings = []
-        earlier = todo.iloc[0:0]
         # iJw messages: the message rules over each whole message first (module docstring)
         not_sent = np.zeros(len(todo), dtype=bool)
         if (in_step & is_message).any():
             messages = todo[in_step & is_message].reset_index(drop=True)
-
-            def message_context(frame: pd.DataFrame) -> Context:
-                return Context(
-                    lines=frame,
-                    history=current_history(),
-                    toewijzingen=toewijzingen,
-                    products=products,
-                    import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
-                    today=today,
-                    earlier_in_batch=todo.iloc[0:0],
-                    declaratienummers=decl,  # noqa: B023 (called within the iteration)
-                    berichten=msgs,
-                    history_complete=history_complete,
-                    allocations=allocations,
-                )
-
-            found_messages, rejected_batches = judge_messages(messages, message_context, tiers)
+            found_messages, rejected_batches = judge_messages(messages, self.context, self.tiers)
             del messages
             step_findings.append(found_messages)
             if rejected_batches:
                 not_sent = todo["batch"].isin(rejected_batches).to_numpy()
-                not_sent_batches |= rejected_batches
-                decl = first_use()  # a later message may use these DeclaratieNummers again
-                all_status.update(dict.fromkeys(todo_ids[in_step & not_sent].tolist(), AFGEKEURD))
+                self.not_sent |= rejected_batches
+                self.decl = self.first_use()  # a later message may use these DeclaratieNummers again
+                self.status.update(dict.fromkeys(todo_ids[in_step & not_sent].tolist(), AFGEKEURD))
         phases = [p for p in (is_credit, ~is_credit) if (in_step & p & ~not_sent).any()]
+        earlier = todo.iloc[0:0]
         for k, phase in enumerate(phases):
             cur = in_step & phase & ~not_sent  # the lines of this phase, as a mask over todo
-            cur_ids = todo_ids[cur]
-
-            def context(frame: pd.DataFrame) -> Context:
-                return Context(
-                    lines=frame,
-                    history=current_history(),
-                    toewijzingen=toewijzingen,
-                    products=products,
-                    import_findings=imports_by_line[imports_by_line["regel_id"].isin(frame["id"])],
-                    today=today,
-                    earlier_in_batch=earlier,  # noqa: B023 (called within the iteration)
-                    declaratienummers=decl,  # noqa: B023 (called within the iteration)
-                    berichten=msgs,
-                    history_complete=history_complete,
-                    allocations=allocations,
-                )
-
-            # level 2 first; a line rejected there counts as not sent for the other rules
-            first = once_level2[once_level2["id"].isin(cur_ids)]
-            sent = _take(todo, cur & level2_ok).reset_index(drop=True)
-            parts = [first, once_others[once_others["id"].isin(sent["id"])]]
-            if len(sent) and stateful_rules:
-                parts.append(run_rules(context(sent), stateful_rules))
-            found = pd.concat(parts, ignore_index=True)
-            cur_messages = cur & is_message
-            if cur_messages.any():  # the message rules judged these messages whole already
-                found = found[~(found["regel"].isin(tier_rules) & found["id"].isin(todo_ids[cur_messages]))]
-            rejected_ids = set(found.loc[found["ernst"] == AFKEUR, "id"])
-            ok = cur & ~np.isin(todo_ids, list(rejected_ids))
-            all_status.update(dict.fromkeys(cur_ids.tolist(), GOEDGEKEURD))
-            all_status.update(dict.fromkeys(rejected_ids, AFGEKEURD))
-            if ok.any():
-                credits = todo[ok & is_credit]
-                if len(credits):  # the debets these credits cancel are no longer live
-                    mark_credits(lines, credits, current_history(), id_index)
-                approved[id_index.get_indexer(todo_ids[ok])] = True
-                history_stale = True
+            found, sent = self.judge_phase(cur, once, earlier)
             step_findings.append(found)
             if k + 1 < len(phases):  # the next phase of this batch sees this one's lines
                 earlier = pd.concat([earlier, sent], ignore_index=True)
             del sent
-        found = pd.concat(step_findings, ignore_index=True)
-        all_findings.append(found)
-        writes.append((step, todo_ids[in_step].tolist(), found))
+        return pd.concat(step_findings, ignore_index=True)
 
+    def judge_phase(self, cur: np.ndarray, once: _Once, earlier: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The findings on the lines ``cur`` (a mask over todo) and those of them that were sent
+        (not rejected at level 2); marks their verdicts, the approved ones as history."""
+        todo, todo_ids = self.todo, self.todo_ids
+        cur_ids = todo_ids[cur]
+        # level 2 first; a line rejected there counts as not sent for the other rules
+        first = once.level2[once.level2["id"].isin(cur_ids)]
+        sent = _take(todo, cur & once.level2_ok).reset_index(drop=True)
+        parts = [first, once.others[once.others["id"].isin(sent["id"])]]
+        if len(sent) and once.stateful:
+            parts.append(run_rules(self.context(sent, earlier), once.stateful))
+        found = pd.concat(parts, ignore_index=True)
+        cur_messages = cur & self.is_message
+        if cur_messages.any():  # the message rules judged these messages whole already
+            tier_rules = {k for tier in self.tiers for k in tier}
+            found = found[~(found["regel"].isin(tier_rules) & found["id"].isin(todo_ids[cur_messages]))]
+        rejected_ids = set(found.loc[found["ernst"] == AFKEUR, "id"])
+        ok = cur & ~np.isin(todo_ids, list(rejected_ids))
+        self.status.update(dict.fromkeys(cur_ids.tolist(), GOEDGEKEURD))
+        self.status.update(dict.fromkeys(rejected_ids, AFGEKEURD))
+        if ok.any():
+            credits = todo[ok & self.is_credit]
+            if len(credits):  # the debets these credits cancel are no longer live
+                mark_credits(self.lines, credits, self.history(), self.id_index)
+            self.approved[self.id_index.get_indexer(todo_ids[ok])] = True
+            self._history = None
+        return found, sent
+
+
+@dataclass
+class _Once:
+    """The findings of the rules that ran once over every line to judge, and the stateful rules."""
+
+    level2: pd.DataFrame
+    others: pd.DataFrame
+    level2_ok: np.ndarray  # per todo line: not rejected at level 2
+    stateful: dict[str, Rule]
+
+
+def _write_run(
+    store: Store,
+    writes: list[Write],
+    status: dict[int, str],
+    ronde: int,
+    where: sa.ColumnElement[bool] | None,
+    todo: pd.DataFrame,
+    opnieuw: bool,
+) -> None:
+    """Write every step's verdicts and findings: one transaction per step, or with ``opnieuw``
+    (the old verdicts deleted) one transaction for the whole run (module docstring, 5)."""
     stamp = datetime.now(dt.UTC)
-    where = scope_sql(gemeente, aanbieder, batch)
     derived = todo.loc[todo["categorie_bron"].notna().to_numpy(), ["id", "categorie_afgeleid", "categorie_bron"]]
     if opnieuw:
         with store.transaction() as conn:
             lock(store, conn)
             delete_verdicts(conn, where)
             for step, ids, found in writes:
-                write_step(store, conn, step, ids, found, all_status, ronde, stamp, where)
+                write_step(store, conn, step, ids, found, status, ronde, stamp, where)
                 write_categories(store, conn, derived, ids)
     else:
         for step, ids, found in writes:
             with store.transaction() as conn:
                 lock(store, conn)
                 check_unjudged(conn, step, ids)
-                write_step(store, conn, step, ids, found, all_status, ronde, stamp, where)
+                write_step(store, conn, step, ids, found, status, ronde, stamp, where)
                 write_categories(store, conn, derived, ids)
-
-    found = (
-        pd.concat([f for f in all_findings if len(f)], ignore_index=True) if any(len(f) for f in all_findings) else None
-    )
-    judged = todo
-    return ValidationResult(
-        ronde=ronde,
-        verdicts=verdict_frame(judged, all_status),
-        findings=finding_frame(found, judged, all_status),
-    )
 
 
 def _take(frame: pd.DataFrame, mask) -> pd.DataFrame:
