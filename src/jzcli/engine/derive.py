@@ -369,111 +369,126 @@ def explain_unmatched(lines: pd.DataFrame, alloc: pd.DataFrame) -> pd.Series:
 
     numbered = np.flatnonzero((enc.l["nummer"] >= 0) & (pos < 0))
     if len(numbered):
-        sub = k.iloc[numbered]
-        text = (
-            "toewijzingnummer "
-            + sub["toewijzingnummer"].astype(object)
-            + " not found for gemeente "
-            + sub["gemeente"].fillna("(none)").astype(object)
-        )
-        # the same number in another gemeente
-        lg = pd.DataFrame({"_pos": numbered, "nummer": enc.l["nummer"][numbered]})
-        ag = pd.DataFrame({"nummer": enc.a["nummer"], "gem": a_text["gemeente"], "agem": enc.a["gemeente"]})
-        elsewhere = lg.merge(ag, on="nummer")
-        elsewhere = elsewhere[elsewhere["agem"].to_numpy() != enc.l["gemeente"][elsewhere["_pos"].to_numpy()]]
-        hint = pd.Series(numbered).map(_list_text(elsewhere["_pos"], elsewhere["gem"]))
-        hint.index = sub.index
-        text = text.where(hint.isna(), text + " (it exists for gemeente " + hint.astype(object) + ")")
-        other = _number_candidates(enc, numbered)
-        other = other[~other["aanbieder_ok"]].drop_duplicates("_pos")
-        if len(other):
-            q = other["_apos"].to_numpy()
-            msg = pd.Series(
-                "toewijzing "
-                + pd.Series(a_text["toewijzingnummer"][q], dtype=object)
-                + " of gemeente "
-                + pd.Series(a_text["gemeente"][q], dtype=object)
-                + " is for another aanbieder ("
-                + pd.Series(a_text["aanbieder"][q], dtype=object)
-                + "), not "
-                + k["aanbieder"].iloc[other["_pos"].to_numpy()].fillna("(none)").astype(object).to_numpy()
-            )
-            for_other = pd.Series(numbered).map(pd.Series(msg.to_numpy(), index=other["_pos"].to_numpy()))
-            for_other.index = sub.index
-            text = text.where(for_other.isna(), for_other)
-        out[numbered] = text.to_numpy()
-
+        out[numbered] = _why_numbered(enc, numbered, k, a_text).to_numpy()
     loose = np.flatnonzero((enc.l["nummer"] < 0) & (pos < 0))
     if len(loose):
-        sub = k.iloc[loose]
-        product = (
-            sub["productcode"].fillna("?").astype(object)
-            + " (categorie "
-            + sub["productcategorie"].fillna("?").astype(object)
-            + ")"
-        )
-        who = (
-            "bsn "
-            + sub["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
-            + ", aanbieder "
-            + sub["aanbieder"].fillna("(none)").astype(object)
-            + ", gemeente "
-            + sub["gemeente"].fillna("(none)").astype(object)
-        )
-        searched = (
-            "no toewijzingnummer; searched on content ("
-            + who
-            + ", product "
-            + product
-            + ", period "
-            + date_or(sub["begindatum"])
-            + ".."
-            + date_or(sub["einddatum"])
-            + "): "
-        )
-        missing_key = (sub["bsn"].isna() | sub["aanbieder"].isna() | sub["gemeente"].isna()).to_numpy()
-        text = (searched + "this client has no allocation from this gemeente to this aanbieder").where(
-            ~missing_key, searched + "bsn, aanbieder or gemeente is missing on the line"
-        )
-        cand = _content_candidates(enc, loose)
-        if len(cand):
-            q = cand["_apos"].to_numpy()
-            nummer = pd.Series(a_text["toewijzingnummer"][q], dtype=object)
-            code = pd.Series(a_text["productcode"][q], dtype=object)
-            cat = pd.Series(a_text["productcategorie"][q], dtype=object).fillna("any")
-            cand["product"] = code.fillna("categorie " + cat).to_numpy()
-            cand["run"] = (
-                nummer
-                + " runs "
-                + date_or(pd.Series(alloc["ingangsdatum"].to_numpy()[q]))
-                + ".."
-                + date_or(pd.Series(alloc["einddatum"].to_numpy()[q]), "open")
-            ).to_numpy()
-            cand["tie"] = (nummer + np.where(cand["deleted"].to_numpy(), " (deleted)", "")).to_numpy()
-            _unique, ties = _best_content(cand)
-            at = pd.Series(loose)
-            products = at.map(_list_text(cand["_pos"], cand["product"])).set_axis(sub.index)
-            fitting = cand[cand["product_ok"]]
-            runs = at.map(_list_text(fitting["_pos"], fitting["run"])).set_axis(sub.index)
-            tied = at.map(_list_text(ties["_pos"], ties["tie"])).set_axis(sub.index)
-            text = text.where(
-                products.isna(),
-                searched + "this client's allocations are for other products: " + products.astype(object),
-            )
-            text = text.where(
-                runs.isna(),
-                searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")",
-            )
-            text = text.where(
-                tied.isna(),
-                searched
-                + "ambiguous: toewijzingen "
-                + tied.astype(object)
-                + " fit equally well; declare with the toewijzingnummer",
-            )
-        out[loose] = text.to_numpy()
+        out[loose] = _why_loose(enc, loose, k, a_text, alloc).to_numpy()
     reason[:] = out
     return reason
+
+
+def _why_numbered(
+    enc: SimpleNamespace, numbered: np.ndarray, k: pd.DataFrame, a_text: dict[str, np.ndarray]
+) -> pd.Series:
+    """For lines with a toewijzingnummer that matched nothing: the number is unknown in the
+    gemeente (and where it exists), or its allocation is for another aanbieder."""
+    sub = k.iloc[numbered]
+    text = (
+        "toewijzingnummer "
+        + sub["toewijzingnummer"].astype(object)
+        + " not found for gemeente "
+        + sub["gemeente"].fillna("(none)").astype(object)
+    )
+    # the same number in another gemeente
+    lg = pd.DataFrame({"_pos": numbered, "nummer": enc.l["nummer"][numbered]})
+    ag = pd.DataFrame({"nummer": enc.a["nummer"], "gem": a_text["gemeente"], "agem": enc.a["gemeente"]})
+    elsewhere = lg.merge(ag, on="nummer")
+    elsewhere = elsewhere[elsewhere["agem"].to_numpy() != enc.l["gemeente"][elsewhere["_pos"].to_numpy()]]
+    hint = pd.Series(numbered).map(_list_text(elsewhere["_pos"], elsewhere["gem"]))
+    hint.index = sub.index
+    text = text.where(hint.isna(), text + " (it exists for gemeente " + hint.astype(object) + ")")
+    other = _number_candidates(enc, numbered)
+    other = other[~other["aanbieder_ok"]].drop_duplicates("_pos")
+    if len(other):
+        q = other["_apos"].to_numpy()
+        msg = pd.Series(
+            "toewijzing "
+            + pd.Series(a_text["toewijzingnummer"][q], dtype=object)
+            + " of gemeente "
+            + pd.Series(a_text["gemeente"][q], dtype=object)
+            + " is for another aanbieder ("
+            + pd.Series(a_text["aanbieder"][q], dtype=object)
+            + "), not "
+            + k["aanbieder"].iloc[other["_pos"].to_numpy()].fillna("(none)").astype(object).to_numpy()
+        )
+        for_other = pd.Series(numbered).map(pd.Series(msg.to_numpy(), index=other["_pos"].to_numpy()))
+        for_other.index = sub.index
+        text = text.where(for_other.isna(), for_other)
+    return text
+
+
+def _why_loose(
+    enc: SimpleNamespace, loose: np.ndarray, k: pd.DataFrame, a_text: dict[str, np.ndarray], alloc: pd.DataFrame
+) -> pd.Series:
+    """For lines without a toewijzingnummer that matched nothing: what was searched on content
+    and why no candidate fits (other products, no period covered, ambiguous)."""
+    sub = k.iloc[loose]
+    product = (
+        sub["productcode"].fillna("?").astype(object)
+        + " (categorie "
+        + sub["productcategorie"].fillna("?").astype(object)
+        + ")"
+    )
+    who = (
+        "bsn "
+        + sub["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
+        + ", aanbieder "
+        + sub["aanbieder"].fillna("(none)").astype(object)
+        + ", gemeente "
+        + sub["gemeente"].fillna("(none)").astype(object)
+    )
+    searched = (
+        "no toewijzingnummer; searched on content ("
+        + who
+        + ", product "
+        + product
+        + ", period "
+        + date_or(sub["begindatum"])
+        + ".."
+        + date_or(sub["einddatum"])
+        + "): "
+    )
+    missing_key = (sub["bsn"].isna() | sub["aanbieder"].isna() | sub["gemeente"].isna()).to_numpy()
+    text = (searched + "this client has no allocation from this gemeente to this aanbieder").where(
+        ~missing_key, searched + "bsn, aanbieder or gemeente is missing on the line"
+    )
+    cand = _content_candidates(enc, loose)
+    if len(cand):
+        q = cand["_apos"].to_numpy()
+        nummer = pd.Series(a_text["toewijzingnummer"][q], dtype=object)
+        code = pd.Series(a_text["productcode"][q], dtype=object)
+        cat = pd.Series(a_text["productcategorie"][q], dtype=object).fillna("any")
+        cand["product"] = code.fillna("categorie " + cat).to_numpy()
+        cand["run"] = (
+            nummer
+            + " runs "
+            + date_or(pd.Series(alloc["ingangsdatum"].to_numpy()[q]))
+            + ".."
+            + date_or(pd.Series(alloc["einddatum"].to_numpy()[q]), "open")
+        ).to_numpy()
+        cand["tie"] = (nummer + np.where(cand["deleted"].to_numpy(), " (deleted)", "")).to_numpy()
+        _unique, ties = _best_content(cand)
+        at = pd.Series(loose)
+        products = at.map(_list_text(cand["_pos"], cand["product"])).set_axis(sub.index)
+        fitting = cand[cand["product_ok"]]
+        runs = at.map(_list_text(fitting["_pos"], fitting["run"])).set_axis(sub.index)
+        tied = at.map(_list_text(ties["_pos"], ties["tie"])).set_axis(sub.index)
+        text = text.where(
+            products.isna(),
+            searched + "this client's allocations are for other products: " + products.astype(object),
+        )
+        text = text.where(
+            runs.isna(),
+            searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")",
+        )
+        text = text.where(
+            tied.isna(),
+            searched
+            + "ambiguous: toewijzingen "
+            + tied.astype(object)
+            + " fit equally well; declare with the toewijzingnummer",
+        )
+    return text
 
 
 def derive(

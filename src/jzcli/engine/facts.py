@@ -159,6 +159,32 @@ def line_facts(store: Store, where=None, *, today: dt.date | None = None) -> pd.
 REFUSED_DELETION = "TR385"  # the import finding that refuses an allocation deletion (agreements skips the version)
 
 
+def _current_deletions(v: pd.DataFrame, deleting: np.ndarray, current: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The deleting versions of ``v`` that would become their allocation's current version (its
+    latest in the file, not older than the stored one), and the stored allocation's id for each."""
+    # the version of each allocation this file makes current: its latest, if not older than the stored one
+    v = v.assign(_del=deleting, _pos=np.arange(len(v)), _when=pd.to_datetime(v["toewijzingsdatum"]))
+    last = v.sort_values(["_when", "_pos"], na_position="first", kind="mergesort").drop_duplicates(
+        ["gemeente", "toewijzingnummer"], keep="last"
+    )
+    last = last[last["_del"]]
+    cur = current[~current["verwijderd"].astype(bool)].set_index(["gemeente", "toewijzingnummer"])
+    keys = pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])
+    found = keys.isin(cur.index)
+    last = last[found]
+    if last.empty:
+        return last, np.array([], dtype=object)
+    stored_when = pd.to_datetime(cur["toewijzingsdatum"]).reindex(keys[found]).to_numpy()
+    last = last[pd.isna(stored_when) | (last["_when"].to_numpy() >= stored_when)]
+    if last.empty:
+        return last, np.array([], dtype=object)
+    return last, (
+        cur["id"]
+        .reindex(pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)]))
+        .to_numpy()
+    )
+
+
 def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) -> list[dict]:
     """TR385 (9385, OP362): a gemeente may not delete an allocation that has approved, not
     credited declaration lines. ``versions``: the allocation versions about to be imported
@@ -178,27 +204,9 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
     current = agreements.toewijzingen_actueel(store)
     if current.empty:
         return []
-    # the version of each allocation this file makes current: its latest, if not older than the stored one
-    v = v.assign(_del=deleting, _pos=np.arange(len(v)), _when=pd.to_datetime(v["toewijzingsdatum"]))
-    last = v.sort_values(["_when", "_pos"], na_position="first", kind="mergesort").drop_duplicates(
-        ["gemeente", "toewijzingnummer"], keep="last"
-    )
-    last = last[last["_del"]]
-    cur = current[~current["verwijderd"].astype(bool)].set_index(["gemeente", "toewijzingnummer"])
-    keys = pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)])
-    found = keys.isin(cur.index)
-    last = last[found]
+    last, alloc_id = _current_deletions(v, deleting, current)
     if last.empty:
         return []
-    stored_when = pd.to_datetime(cur["toewijzingsdatum"]).reindex(keys[found]).to_numpy()
-    last = last[pd.isna(stored_when) | (last["_when"].to_numpy() >= stored_when)]
-    if last.empty:
-        return []
-    alloc_id = (
-        cur["id"]
-        .reindex(pd.MultiIndex.from_arrays([last["gemeente"].astype(object), last["toewijzingnummer"].astype(object)]))
-        .to_numpy()
-    )
     # the approved lines of the aanbieders concerned, matched and credit-linked as validate does
     t = declaratieregels
     agbs = sorted({a for a in last["aanbieder"].dropna().astype(str)})

@@ -763,35 +763,19 @@ def tr321_volume_per_period(ctx) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------ running totals
-def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
-    """Running totals per allocation for this batch's judged debets (credits counted too).
-
-    ``value_of(volume, bedrag, unit, alloc_unit)`` (numpy arrays) gives each row's value in the
-    comparison basis and whether it counts; ``limited`` flags allocation positions that have a
-    limit. Returns the judged debet rows on limited allocations with sum_apos, earlier
-    (approved before), batch_sum (this batch up to and including the row) and total.
-    """
-    prep = ctx.shared("allocation", _prepare)
-    f, lines, alloc = prep.f, prep.lines, prep.alloc
-    apos = f["apos"].to_numpy()
-    judged = f["judged"].to_numpy()
-    if not len(alloc) or not (judged & (apos >= 0) & limited[np.maximum(apos, 0)]).any():
-        return None
-    history = ctx.history if ctx.history is not None else pd.DataFrame()
-    if len(history):
-        history = history[~history["id"].isin(f["id"]).to_numpy()]
-    h_credit = objects(history["debet_credit"]) == "C"
-    h_gecrediteerd = history["gecrediteerd"].to_numpy(dtype=bool)
-    h_apos = _positions(alloc, history["toewijzing_id"])
-
-    # A credit counts on the allocation of the debet it cancels when we have that debet, and not
-    # at all when that debet is already marked credited (its credit was approved before).
+def _credit_targets(
+    lines: pd.DataFrame, credit: np.ndarray, apos: np.ndarray, history: pd.DataFrame, h_apos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per line, the allocation position it counts on (``sum_apos``) and whether it is left out
+    (``skip``). A credit counts on the allocation of the debet it cancels when we have that debet,
+    and not at all when that debet is already marked credited (its credit was approved before)."""
     sum_apos = apos.copy()
-    skip = np.zeros(len(f), dtype=bool)
-    credit = f["credit"].to_numpy()
+    skip = np.zeros(len(lines), dtype=bool)
     vorig = objects(lines["vorig_referentienummer"])
     with_ref = credit & pd.notna(vorig)
     if with_ref.any() and len(history):
+        h_credit = objects(history["debet_credit"]) == "C"
+        h_gecrediteerd = history["gecrediteerd"].to_numpy(dtype=bool)
         debets = np.flatnonzero(~h_credit)
         h = (
             pd.DataFrame(
@@ -815,20 +799,12 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
         ).merge(h, on=["aanbieder", "ref"])
         sum_apos[c["_i"].to_numpy()] = c["h_apos"].to_numpy()
         skip[c["_i"].to_numpy()] = c["h_cred"].to_numpy(dtype=bool)
+    return sum_apos, skip
 
-    in_scope = (sum_apos >= 0) & limited[np.maximum(sum_apos, 0)] & ~skip
-    a_unit = alloc["_unit"].to_numpy()
-    val, counts = value_of(
-        f["volume"].to_numpy(dtype="float64", na_value=np.nan),
-        f["bedrag"].to_numpy(dtype="float64", na_value=np.nan),
-        f["unit"].to_numpy(),
-        a_unit[np.maximum(sum_apos, 0)],
-    )
-    in_scope &= counts
-    rows = np.flatnonzero(in_scope)
-    signed = np.where(credit[rows], -val[rows], val[rows]).astype("int64")
 
-    earlier = np.zeros(len(alloc), dtype="int64")
+def _earlier_totals(history, h_credit, h_gecrediteerd, h_apos, limited, value_of, a_unit) -> np.ndarray:
+    """Per allocation position: the total of the approved, not credited history debets on it."""
+    earlier = np.zeros(len(a_unit), dtype="int64")
     if len(history):
         keep = ~h_credit & ~h_gecrediteerd & (h_apos >= 0)
         keep &= limited[np.maximum(h_apos, 0)]
@@ -842,6 +818,46 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
             keep &= hc
             sums = pd.Series(hv[keep].astype("int64")).groupby(h_apos[keep]).sum()
             earlier[sums.index.to_numpy()] = sums.to_numpy()
+    return earlier
+
+
+def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
+    """Running totals per allocation for this batch's judged debets (credits counted too).
+
+    ``value_of(volume, bedrag, unit, alloc_unit)`` (numpy arrays) gives each row's value in the
+    comparison basis and whether it counts; ``limited`` flags allocation positions that have a
+    limit. Returns the judged debet rows on limited allocations with sum_apos, earlier
+    (approved before), batch_sum (this batch up to and including the row) and total.
+    """
+    prep = ctx.shared("allocation", _prepare)
+    f, lines, alloc = prep.f, prep.lines, prep.alloc
+    apos = f["apos"].to_numpy()
+    judged = f["judged"].to_numpy()
+    if not len(alloc) or not (judged & (apos >= 0) & limited[np.maximum(apos, 0)]).any():
+        return None
+    history = ctx.history if ctx.history is not None else pd.DataFrame()
+    if len(history):
+        history = history[~history["id"].isin(f["id"]).to_numpy()]
+    h_credit = objects(history["debet_credit"]) == "C"
+    h_gecrediteerd = history["gecrediteerd"].to_numpy(dtype=bool)
+    h_apos = _positions(alloc, history["toewijzing_id"])
+
+    credit = f["credit"].to_numpy()
+    sum_apos, skip = _credit_targets(lines, credit, apos, history, h_apos)
+
+    in_scope = (sum_apos >= 0) & limited[np.maximum(sum_apos, 0)] & ~skip
+    a_unit = alloc["_unit"].to_numpy()
+    val, counts = value_of(
+        f["volume"].to_numpy(dtype="float64", na_value=np.nan),
+        f["bedrag"].to_numpy(dtype="float64", na_value=np.nan),
+        f["unit"].to_numpy(),
+        a_unit[np.maximum(sum_apos, 0)],
+    )
+    in_scope &= counts
+    rows = np.flatnonzero(in_scope)
+    signed = np.where(credit[rows], -val[rows], val[rows]).astype("int64")
+
+    earlier = _earlier_totals(history, h_credit, h_gecrediteerd, h_apos, limited, value_of, a_unit)
 
     batch = lines["batch"].to_numpy()[rows]
     begin, missing = day_numbers(f["begindatum"].iloc[rows], len(rows))

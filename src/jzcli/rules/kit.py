@@ -440,7 +440,14 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     )
     debets = debets.assign(_cred=cred.to_numpy())
 
-    # --- by vorig_referentienummer ------------------------------------------------------
+    _link_by_reference(credits, debets, out)
+    _link_by_content(credits, debets, out)
+    return out
+
+
+def _link_by_reference(credits: pd.DataFrame, debets: pd.DataFrame, out: pd.DataFrame) -> None:
+    """``credit_links`` for credits with a vorig_referentienummer: the approved debet of the same
+    aanbieder with that referentienummer (``out`` is filled in place)."""
     c = credits[credits["vorig_referentienummer"].notna() & credits["aanbieder"].notna()]
     if len(c):
         if "vorig_sleutel" in c.columns and "referentie_sleutel" in debets.columns:  # the engine's integer keys
@@ -472,7 +479,10 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
             out.loc[m["_idx"].to_numpy(), "debet_ref"] = m["ref"].to_numpy()
             out.loc[m["_idx"].to_numpy(), "reden"] = np.where(again, "al_gecrediteerd", "ok")
 
-    # --- by content (no vorig_referentienummer) ----------------------------------------------
+
+def _link_by_content(credits: pd.DataFrame, debets: pd.DataFrame, out: pd.DataFrame) -> None:
+    """``credit_links`` for credits without a vorig_referentienummer: a free debet with the same
+    content and bedrag, in id order (``out`` is filled in place)."""
     c = credits[credits["vorig_referentienummer"].isna()]
     if len(c):
         keys = ["_key", "bedrag"]
@@ -523,7 +533,6 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
                 )
                 out.loc[taken["_idx"].to_numpy(), "debet_id"] = taken["d_id"].to_numpy()
                 out.loc[taken["_idx"].to_numpy(), "reden"] = "al_gecrediteerd"
-    return out
 
 
 NUMMER = "nummer"
