@@ -75,7 +75,7 @@ def findings(
     elif waarde is None or isinstance(waarde, str):
         frame["waarde"] = [waarde] * n
     else:
-        frame["waarde"] = list(waarde)
+        frame["waarde"] = list(waarde)  # type: ignore[assignment]  # pandas-stubs: a column from a list of objects
     if isinstance(melding, pd.Series):
         frame["melding"] = melding.astype(str).to_numpy()
     else:
@@ -95,7 +95,7 @@ def empty_findings() -> pd.DataFrame:
 
 
 def concat_findings(*frames: pd.DataFrame) -> pd.DataFrame:
-    frames = [f for f in frames if f is not None and len(f)]
-    if not frames:
+    kept = [f for f in frames if f is not None and len(f)]
+    if not kept:
         return empty_findings()
-    return pd.concat(frames, ignore_index=True)[FINDING_COLUMNS]
+    return pd.concat(kept, ignore_index=True)[FINDING_COLUMNS]

@@ -155,7 +155,7 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
     extra = [c for c in frame.columns if c not in DTYPES]
     if extra:
         raise ValueError(f"undeclared line columns {extra}: declare them in jzcli.domain.lines")
-    if list(frame.columns) == LINE_COLUMNS and all(str(t) == DTYPES[c] for c, t in frame.dtypes.items()):
+    if list(frame.columns) == LINE_COLUMNS and all(str(t) == DTYPES[str(c)] for c, t in frame.dtypes.items()):
         return frame
     n = len(frame)
     data = {}
@@ -163,7 +163,8 @@ def conform(frame: pd.DataFrame) -> pd.DataFrame:
         if c not in frame.columns:
             data[c] = pd.Series(missing_values(dtype, n), index=frame.index)
         elif str(frame[c].dtype) != dtype:
-            data[c] = frame[c].astype(dtype)
+            # pandas-stubs: astype's overloads take only literal dtype names, not a str variable
+            data[c] = frame[c].astype(dtype)  # type: ignore[call-overload]
         else:
             data[c] = frame[c]
     return pd.DataFrame(data, index=frame.index, copy=False)

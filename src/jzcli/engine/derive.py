@@ -26,8 +26,10 @@ from jzcli.rules.kit import (
     day_numbers,
     freq_int,
     int_col,
+    ints,
     no_ints,
     normalised_products,
+    objects,
     signed_amount,
     successor_codes,
     text_col,
@@ -60,7 +62,7 @@ def contract_lookup(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame
     for c, dtype in CONTRACT_COLUMNS.items():
         src = CONTRACT_SOURCE[c]
         if dtype == "Int64":
-            values = pd.array(p[src], dtype="Int64") if found.any() else None
+            values = ints(p[src]) if p is not None and found.any() else None
             data = np.zeros(n, dtype="int64")
             mask = ~found
             if values is not None:
@@ -69,7 +71,7 @@ def contract_lookup(lines: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame
             out[c] = pd.Series(pd.arrays.IntegerArray(data, mask), index=lines.index)
         else:
             data = np.full(n, None, dtype=object)
-            if found.any():
+            if p is not None and found.any():
                 data[found] = p[src].to_numpy(dtype=object)[take[found]]
             out[c] = pd.Series(data, index=lines.index, dtype=object)
     out["contract_product_found"] = pd.Series(found, index=lines.index)
@@ -87,7 +89,7 @@ CONTRACT_SOURCE = {
 
 def _codes(index: pd.Index, values: pd.Series) -> np.ndarray:
     """Positions of ``values`` in the small ``index`` of texts (-1 when missing or absent)."""
-    return index.get_indexer(values.to_numpy(dtype=object, na_value=None))
+    return index.get_indexer(objects(values))  # type: ignore[arg-type]  # pandas-stubs: any array-like is fine
 
 
 def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
@@ -136,8 +138,8 @@ def _contract_rows(lines: pd.DataFrame, p: pd.DataFrame) -> np.ndarray:
         p_hour = (p["eenheid"] == "04").to_numpy(dtype=bool)[pr]
         fit = ((l_unit >= 0) & (l_unit == p_unit[pr])) | (l_min & p_hour)
         big = np.iinfo("int64").max
-        contract = pd.array(p["_contract"], dtype="Int64").to_numpy(dtype="int64", na_value=big)[pr]
-        product = pd.array(p["_product"], dtype="Int64").to_numpy(dtype="int64", na_value=big)[pr]
+        contract = ints(p["_contract"]).to_numpy(dtype="int64", na_value=big)[pr]
+        product = ints(p["_product"]).to_numpy(dtype="int64", na_value=big)[pr]
         rank = np.lexsort((product, contract, p_all[pr], ~fit, lo))
         lo, pr = lo[rank], pr[rank]
         head = np.r_[True, lo[1:] != lo[:-1]]
@@ -184,7 +186,7 @@ def _joint_codes(left: pd.Series, right: pd.Series, normalise=None) -> tuple[np.
 
     ``normalise`` maps the distinct values (a str Series) to the values to compare.
     """
-    values = np.concatenate([left.to_numpy(dtype=object, na_value=None), right.to_numpy(dtype=object, na_value=None)])
+    values = np.concatenate([objects(left), objects(right)])
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     u = pd.Series(np.asarray(uniques, dtype=object)).astype("str")
     if normalise is not None and len(u):
@@ -310,7 +312,7 @@ def match_allocations(lines: pd.DataFrame, alloc: pd.DataFrame) -> pd.DataFrame:
     Index = ``lines.index``. Vectorised: keys are factorised to integers, one merge per kind of
     line, then filters and a rank.
     """
-    ids = pd.array(np.zeros(len(lines), dtype="int64"), dtype="Int64")
+    ids = ints(np.zeros(len(lines), dtype="int64"))
     ids[:] = pd.NA
     how = np.full(len(lines), None, dtype=object)
     if len(lines) and len(alloc):
@@ -363,7 +365,7 @@ def explain_unmatched(lines: pd.DataFrame, alloc: pd.DataFrame) -> pd.Series:
     k["begindatum"] = date_col(lines, "begindatum").to_numpy()
     k["einddatum"] = date_col(lines, "einddatum").to_numpy()
     a_text = {
-        col: alloc[col].to_numpy(dtype=object, na_value=None)
+        col: objects(alloc[col])
         for col in ("toewijzingnummer", "gemeente", "aanbieder", "productcode", "productcategorie")
     }
 
@@ -538,20 +540,16 @@ def derive(
         total=("signed", "sum"), missing=("missing", "any"), n=("signed", "size")
     )
     agg.loc[agg["missing"], "total"] = np.nan
-    lines["blad_totaal"] = pd.array(agg["total"].reindex(keys).to_numpy(), dtype="Int64")
+    lines["blad_totaal"] = ints(agg["total"].reindex(keys).to_numpy())
     lines["blad_regels"] = agg["n"].reindex(keys).to_numpy().astype("int64")
     info = sheets.set_index(["batch", "blad"]) if len(sheets) else None
     if info is not None:
-        lines["blad_vermeld_totaal"] = pd.array(info["vermeld_totaal"].reindex(keys).to_numpy(), dtype="Int64")
+        lines["blad_vermeld_totaal"] = ints(info["vermeld_totaal"].reindex(keys).to_numpy())
         month = info["maand"].reindex(keys).fillna(0).astype("int64").to_numpy()
     else:
         lines["blad_vermeld_totaal"] = no_ints(len(lines))
         month = np.zeros(len(lines), dtype="int64")
-    stored = (
-        pd.array(lines["periode_uit_maand"], dtype="Int64")
-        if "periode_uit_maand" in lines.columns
-        else no_ints(len(lines))
-    )
+    stored = ints(lines["periode_uit_maand"]) if "periode_uit_maand" in lines.columns else no_ints(len(lines))
     bits = np.where(pd.isna(stored), month, np.asarray(stored.fillna(0), dtype="int64"))
     lines["begin_uit_maand"] = (bits & 1) > 0
     lines["eind_uit_maand"] = (bits & 2) > 0
@@ -599,8 +597,8 @@ def _derive_agreements(
             lines.loc[take, "eenheid_uit_contract"] = True
     lines["minuutregel"] = ((lines["eenheid"] == "01") & (lines["contract_eenheid"] == "04")).to_numpy()
 
-    for c, values in allocation_columns(lines, alloc).items():
-        lines[c] = values
+    for col, values in allocation_columns(lines, alloc).items():
+        lines[col] = values
     _resolve_categories(lines, toewijzingen)
 
 
@@ -608,11 +606,11 @@ def reference_keys(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of (aanbieder, referentienummer) and (aanbieder, vorig_referentienummer) in
     one code space (-1 when either part is missing): TR314 and credit matching compare these."""
     n = len(frame)
-    agb = frame["aanbieder"].to_numpy(dtype=object, na_value=None)
+    agb = objects(frame["aanbieder"])
     have = agb != None  # noqa: E711 (elementwise)
     keys, where = [], []
     for col in ("referentienummer", "vorig_referentienummer"):
-        ref = frame[col].to_numpy(dtype=object, na_value=None)
+        ref = objects(frame[col])
         rows = np.flatnonzero(have & (ref != None))  # noqa: E711 -- spreadsheets mostly have none: nothing to join
         keys.append(pd.Series(agb[rows]) + "\x1f" + pd.Series(ref[rows]))
         where.append(rows)
@@ -664,11 +662,7 @@ def _resolve_categories(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None
         and len(toewijzingen)
         and "productcategorie" in toewijzingen.columns
     ):
-        t = (
-            toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64"))
-            .drop_duplicates("id")
-            .set_index("id")["productcategorie"]
-        )
+        t = toewijzingen.assign(id=ints(toewijzingen["id"])).drop_duplicates("id").set_index("id")["productcategorie"]
         t = t.astype(object).where(t.notna(), None)
         found = lines.loc[open_, "toewijzing_id"].map(t)
         found = found[found.notna()]
@@ -689,7 +683,7 @@ def _clip_months(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> None:
     todo = lines["productperiode_uit_maand"] & lines["toewijzing_id"].notna()
     if not todo.any() or toewijzingen is None or toewijzingen.empty:
         return
-    t = toewijzingen.assign(id=pd.array(toewijzingen["id"], dtype="Int64")).drop_duplicates("id").set_index("id")
+    t = toewijzingen.assign(id=ints(toewijzingen["id"])).drop_duplicates("id").set_index("id")
     deleted = (
         t["verwijderd"].fillna(False).astype(bool) if "verwijderd" in t.columns else pd.Series(False, index=t.index)
     )
@@ -735,10 +729,12 @@ def mark_credits(lines: pd.DataFrame, credits: pd.DataFrame, candidates: pd.Data
         ok = ok[ok["debet_id"].astype("int64").map(debet_batch).to_numpy() < credits.loc[ok.index, "batch"].to_numpy()]
     if ok.empty:
         return
-    debet_pos = id_index.get_indexer(ok["debet_id"].astype("int64"))
-    credit_pos = id_index.get_indexer(credits.loc[ok.index, "id"])
-    lines.iloc[debet_pos, lines.columns.get_loc("gecrediteerd")] = True
-    lines.iloc[credit_pos, lines.columns.get_loc("crediteert")] = ok["debet_id"].to_numpy()
+    debet_pos = id_index.get_indexer(pd.Index(ok["debet_id"].astype("int64")))
+    credit_pos = id_index.get_indexer(pd.Index(credits.loc[ok.index, "id"]))
+    gecrediteerd, crediteert = lines.columns.get_indexer(pd.Index(["gecrediteerd", "crediteert"]))
+    # pandas-stubs: iloc's (positions, column position) key is typed too narrowly
+    lines.iloc[debet_pos, gecrediteerd] = True  # type: ignore[index]
+    lines.iloc[credit_pos, crediteert] = ok["debet_id"].to_numpy()  # type: ignore[index]
 
 
 def link_approved_credits(lines: pd.DataFrame, approved: np.ndarray, id_index: pd.Index) -> None:

@@ -22,7 +22,7 @@ from jzcli.engine.load import (
     load_toewijzingen,
     load_verdicts,
 )
-from jzcli.rules.kit import as_successor, no_ints, signed_amount, successor_codes, where_text
+from jzcli.rules.kit import as_successor, ints, no_ints, objects, signed_amount, successor_codes, where_text
 from jzcli.rules.registry import rule_rank
 from jzcli.store import agreements
 from jzcli.store.store import Store, beoordelingen, bevindingen, declaratieregels
@@ -63,11 +63,7 @@ def productperiode_afgeleid(store: Store, lines: pd.DataFrame) -> pd.Series:
     sheet's columns, as validate does. For exports: one small query for the JZ-P01 findings."""
     if lines.empty:
         return pd.Series([], index=lines.index, dtype=object)
-    stored = (
-        pd.array(lines["periode_uit_maand"], dtype="Int64")
-        if "periode_uit_maand" in lines.columns
-        else no_ints(len(lines))
-    )
+    stored = ints(lines["periode_uit_maand"]) if "periode_uit_maand" in lines.columns else no_ints(len(lines))
     bits = np.asarray(stored.fillna(-1), dtype="int64")
     old = bits < 0
     if old.any():
@@ -124,9 +120,7 @@ def line_facts(store: Store, where=None, *, today: dt.date | None = None) -> pd.
         else pd.Series(dtype=object)
     )
     matched = derived["toewijzing_id"]
-    facts["toewijzing_gevonden"] = [
-        None if m is pd.NA or m is None else number.get(int(m)) for m in matched.to_numpy(dtype=object, na_value=None)
-    ]
+    facts["toewijzing_gevonden"] = [None if m is pd.NA or m is None else number.get(int(m)) for m in objects(matched)]
     facts["contract_productcategorie"] = derived["contract_productcategorie"].to_numpy(dtype=object)
     facts["contract_eenheid"] = derived["contract_eenheid"].to_numpy(dtype=object)
     verdicts = load_verdicts(
@@ -210,7 +204,9 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
     # the approved lines of the aanbieders concerned, matched and credit-linked as validate does
     t = declaratieregels
     agbs = sorted({a for a in last["aanbieder"].dropna().astype(str)})
-    where = t.c.id.in_(sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.status == GOEDGEKEURD))
+    where: sa.ColumnElement[bool] = t.c.id.in_(
+        sa.select(beoordelingen.c.regel_id).where(beoordelingen.c.status == GOEDGEKEURD)
+    )
     if agbs:
         where = sa.and_(where, t.c.aanbieder.in_(agbs))
     lines = load_lines(store, where)
@@ -245,7 +241,7 @@ def deletion_conflicts(store: Store, versions: pd.DataFrame, limit: int = 10) ->
             {
                 "bron": row.bron,
                 "blad": row.blad,
-                "rij": int(row.rij),
+                "rij": int(row.rij),  # type: ignore[arg-type]  # pandas-stubs: itertuples fields are any scalar
                 "kolom": "reden_wijziging",
                 "veld": "reden_wijziging",
                 "waarde": row.reden_wijziging,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from jzcli.domain.codes import AFKEUR
 from jzcli.domain.lines import DATE_FIELDS, INT_FIELDS, STORED_COLUMNS
-from jzcli.rules.kit import no_ints
+from jzcli.rules.kit import ints, no_ints
 from jzcli.store import agreements
 from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
 
@@ -84,7 +84,7 @@ def _numbers(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if pd.api.types.infer_dtype(filled, skipna=False) == "integer":
         return filled.astype("int64"), missing
     # anything else (2.0 from a REAL cell, text): pandas' checked conversion, which refuses 2.5
-    typed = pd.array(pd.Series(values, dtype=object).where(~missing, None), dtype="Int64")
+    typed = ints(pd.Series(values, dtype=object).where(~missing, None))
     return typed.to_numpy(dtype="int64", na_value=0), np.asarray(typed.isna())
 
 
@@ -214,7 +214,7 @@ def load_import_findings(store: Store) -> pd.DataFrame:
     )
     if f.empty:
         f = pd.DataFrame(columns=["regel_id", "veld", "kolom", "waarde", "regel", "melding"])
-    f["regel_id"] = pd.array(f["regel_id"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
+    f["regel_id"] = ints(f["regel_id"]).astype("int64") if len(f) else pd.Series(dtype="int64")
     for c in ("veld", "kolom", "waarde", "regel", "melding"):
         f[c] = f[c].astype(object)
     f["opgelost"] = False
@@ -234,12 +234,10 @@ def load_berichten(store: Store) -> pd.DataFrame:
     )
     if f.empty:
         f = pd.DataFrame({c: pd.Series(dtype=object) for c in [*cols, "bestand", "details"]})
-    f["batch"] = pd.array(f["batch"], dtype="Int64").astype("int64") if len(f) else pd.Series(dtype="int64")
+    f["batch"] = ints(f["batch"]).astype("int64") if len(f) else pd.Series(dtype="int64")
     for c in BERICHT_DATES:
         f[c] = pd.to_datetime(f[c].astype(object).where(f[c].notna(), None), errors="coerce")
-    f["totaal_ingediend"] = pd.array(
-        f["totaal_ingediend"].astype(object).where(f["totaal_ingediend"].notna(), None), dtype="Int64"
-    )
+    f["totaal_ingediend"] = ints(f["totaal_ingediend"].astype(object).where(f["totaal_ingediend"].notna(), None))
     for c in cols:
         if c not in ("batch", "totaal_ingediend", *BERICHT_DATES):
             f[c] = f[c].astype(object).where(f[c].notna(), None)
@@ -281,7 +279,7 @@ def load_sheets(store: Store) -> pd.DataFrame:
             )
     frame = pd.DataFrame(rows, columns=["batch", "blad", "vermeld_totaal", "maand"])
     frame["blad"] = frame["blad"].astype(object).where(frame["blad"].notna(), "")
-    frame["vermeld_totaal"] = pd.array(frame["vermeld_totaal"], dtype="Int64")
+    frame["vermeld_totaal"] = ints(frame["vermeld_totaal"])
     return frame.drop_duplicates(["batch", "blad"])
 
 

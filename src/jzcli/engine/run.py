@@ -85,6 +85,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from jzcli.domain.codes import AFGEKEURD, AFKEUR, BERICHT, CREDIT, DECLARATIE, GOEDGEKEURD, TECHNISCH
 from jzcli.domain.findings import (
@@ -109,7 +110,7 @@ from jzcli.engine.load import (
 from jzcli.engine.result import ValidationResult, empty_finding_frame, finding_frame, verdict_frame
 from jzcli.engine.write import check_unjudged, delete_verdicts, lock, write_categories, write_step
 from jzcli.rules.catalog import load_rules
-from jzcli.rules.kit import Context, no_ints, text_of
+from jzcli.rules.kit import Context, ints, no_ints, text_of
 from jzcli.rules.registry import RULES, Rule, rule_rank, rule_sort_key
 from jzcli.store.store import Store
 
@@ -126,16 +127,15 @@ def _steps(lines: pd.DataFrame) -> list[list[int]]:
     pairs = pd.DataFrame({"batch": lines["batch"].to_numpy(), "key": aanbieder.to_numpy()}).drop_duplicates()
     pairs["key"] = "a:" + pairs["key"].astype(str)
     tw = lines["toewijzing_id"] if "toewijzing_id" in lines.columns else pd.Series(pd.NA, index=lines.index)
-    shared = pd.DataFrame(
-        {"tw": pd.array(tw, dtype="Int64"), "a": aanbieder.to_numpy(), "batch": lines["batch"].to_numpy()}
-    ).dropna(subset=["tw"])
+    shared = pd.DataFrame({"tw": ints(tw), "a": aanbieder.to_numpy(), "batch": lines["batch"].to_numpy()}).dropna(
+        subset=["tw"]
+    )
     if len(shared):
-        multi = shared.groupby("tw")["a"].nunique()
-        multi = multi[multi > 1].index
-        s = shared[shared["tw"].isin(multi)]
-        pairs = pd.concat(
-            [pairs, pd.DataFrame({"batch": s["batch"].to_numpy(), "key": ("t:" + s["tw"].astype(str)).to_numpy()})]
-        )
+        per_tw = shared.groupby("tw")["a"].nunique()
+        multi = per_tw[per_tw > 1].index
+        on_multi = shared[shared["tw"].isin(multi)]
+        tw_keys = ("t:" + on_multi["tw"].astype(str)).to_numpy()
+        pairs = pd.concat([pairs, pd.DataFrame({"batch": on_multi["batch"].to_numpy(), "key": tw_keys})])
     pairs = pairs.drop_duplicates()
     keys_of = pairs.groupby("batch")["key"].apply(list)
     last: dict[str, int] = {}
@@ -561,7 +561,7 @@ class _Run:
             credits = todo[ok & self.is_credit]
             if len(credits):  # the debets these credits cancel are no longer live
                 mark_credits(self.lines, credits, self.history(), self.id_index)
-            self.approved[self.id_index.get_indexer(todo_ids[ok])] = True
+            self.approved[self.id_index.get_indexer(pd.Index(todo_ids[ok]))] = True
             self._history = None
         return found, sent
 
@@ -588,6 +588,7 @@ def _write_run(
     """Write every step's verdicts and findings: one transaction per step, or with ``opnieuw``
     (the old verdicts deleted) one transaction for the whole run (module docstring, 5)."""
     stamp = datetime.now(dt.UTC)
+    conn: Connection
     derived = todo.loc[todo["categorie_bron"].notna().to_numpy(), ["id", "categorie_afgeleid", "categorie_bron"]]
     if opnieuw:
         with store.transaction() as conn:

@@ -57,6 +57,7 @@ from jzcli.rules.kit import (
     freq_int,
     gemeente_text,
     int_col,
+    ints,
     is_scalar,
     no_ints,
     objects,
@@ -84,7 +85,7 @@ _MIN_DAY = np.int64(-(10**7))
 def volume_text(volume, eenheid) -> pd.Series:
     """'25 uur', '1500 min', '€ 300,00' (eenheid 83 holds cents); '' where volume is missing."""
     vol = volume if isinstance(volume, pd.Series) else pd.Series(volume)
-    vol = pd.Series(pd.array(vol, dtype="Int64"), index=vol.index)
+    vol = pd.Series(ints(vol), index=vol.index)
     unit = as_text(
         eenheid
         if isinstance(eenheid, pd.Series)
@@ -125,7 +126,7 @@ def _index_of(*args) -> pd.Index | None:
 def _result(values: np.ndarray, missing: np.ndarray, *args):
     if all(is_scalar(a) for a in args):
         return None if missing[0] else int(values[0])
-    out = pd.array(np.asarray(values, dtype="int64"), dtype="Int64")
+    out = ints(np.asarray(values, dtype="int64"))
     out[missing] = pd.NA
     return pd.Series(out, index=_index_of(*args))
 
@@ -191,7 +192,7 @@ def output_weeks_in(begin, end, ingangsdatum, einddatum):
 # ============================================================================ allowances
 def _aligned(n: int, **values) -> pd.DataFrame:
     """Scalars and sequences → one frame with a RangeIndex of length n."""
-    out = {}
+    out: dict[str, object] = {}
     for name, v in values.items():
         if is_scalar(v):
             out[name] = [v] * n
@@ -259,13 +260,13 @@ def period_allowance(
     n = _length(frequentie, volume, eenheid, begin, end)
     f = _aligned(n, freq=frequentie, vol=volume, unit=eenheid, b=begin, e=end, var=variant, i=ingangsdatum, z=einddatum)
     freq = freq_int(f["freq"])
-    vol = pd.Series(pd.array(f["vol"], dtype="Int64"))
+    vol = pd.Series(ints(f["vol"]))
     unit = unit_int(f["unit"])
     output = _output_mask(f["var"], unit)
     (b, mb), (e, me) = day_numbers(f["b"], n), day_numbers(f["e"], n)
     (i, mi), (z, mz) = day_numbers(f["i"], n), day_numbers(f["z"], n)
     raw = _period_counts(freq, output, b, e, i, mi, z, mz)
-    count = pd.Series(pd.array(raw, dtype="Int64"))
+    count = pd.Series(ints(raw))
     count[(raw < 0) | mb | me] = pd.NA
     allowed = (vol * count).astype("Int64")
     result = pd.DataFrame({"toegestaan": allowed, "aantal": count})
@@ -313,10 +314,10 @@ def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, exp
     n = _length(frequentie, volume, eenheid, ingangsdatum, einddatum)
     f = _aligned(n, freq=frequentie, vol=volume, unit=eenheid, i=ingangsdatum, z=einddatum)
     freq = freq_int(f["freq"])
-    vol = pd.Series(pd.array(f["vol"], dtype="Int64"))
+    vol = pd.Series(ints(f["vol"]))
     (i, mi), (z, mz) = day_numbers(f["i"], n), day_numbers(f["z"], n)
     raw = _total_counts(freq, i, mi, z, mz)
-    count = pd.Series(pd.array(raw, dtype="Int64"))
+    count = pd.Series(ints(raw))
     count[raw < 0] = pd.NA
     allowed = (vol * count).astype("Int64")
     result = pd.DataFrame({"toegestaan": allowed, "aantal": count})
@@ -353,7 +354,7 @@ def _unit_factors(
 
 def _basis_text(values: pd.Series, time: np.ndarray, in_minutes: np.ndarray, alloc_unit: pd.Series) -> pd.Series:
     """Values in the comparison basis of _unit_factors as text (minutes when time units meet)."""
-    values = pd.Series(pd.array(values, dtype="Int64"))
+    values = pd.Series(ints(values))
     text = volume_text(values, pd.Series(objects(alloc_unit)))
     if time.any():
         whole = (values % 60 == 0).fillna(False).to_numpy(dtype=bool) & ~in_minutes
@@ -372,7 +373,7 @@ def _basis_text(values: pd.Series, time: np.ndarray, in_minutes: np.ndarray, all
 
 def _positions(alloc: pd.DataFrame, ids) -> np.ndarray:
     """Allocation ids → positions in ``alloc`` (-1 when missing or unknown)."""
-    ids = pd.array(ids, dtype="Int64")
+    ids = ints(ids)
     return pd.Index(alloc["id"].to_numpy()).get_indexer(ids.fillna(-1).to_numpy(dtype="int64"))
 
 

@@ -254,9 +254,9 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     if len(bad_pos) == 0:
         return findings(lines.iloc[0:0], "", None)
     wrong = m[m["_pos"].isin(bad_pos)]
-    cats = wrong.groupby("_pos")["productcategorie"].agg(lambda s: " or ".join(sorted(set(map(str, s)))))
+    cat_text = wrong.groupby("_pos")["productcategorie"].agg(lambda s: " or ".join(sorted(set(map(str, s)))))
     bad = todo.iloc[bad_pos]
-    expected = pd.Series(cats.reindex(bad_pos).to_numpy(), index=bad.index)
+    expected = pd.Series(cat_text.reindex(bad_pos).to_numpy(), index=bad.index)
     msg = (
         "productcode "
         + text_of(bad["productcode"])

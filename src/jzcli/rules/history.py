@@ -115,14 +115,14 @@ def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
     m = pd.concat(found, ignore_index=True).drop_duplicates("_idx")
     hit = lines.loc[m["_idx"].to_numpy()]
     where = pd.Series(where_text(m, "o_").to_numpy(), index=hit.index)
-    what = pd.Series(m["_what"].to_numpy(), index=hit.index)
+    found_where = pd.Series(m["_what"].to_numpy(), index=hit.index)
     msg = (
         "referentienummer "
         + text_of(hit["referentienummer"])
         + " was already used by aanbieder "
         + text_of(hit["aanbieder"])
         + " ("
-        + what
+        + found_where
         + ": "
         + where
         + ")"
@@ -163,8 +163,7 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
 )
 def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    key = lines["inhoud_sleutel"].astype("int64")  # -1 for a line without aanbieder, bsn, productcode or dates
-    key = key.to_numpy()
+    key = lines["inhoud_sleutel"].to_numpy(dtype="int64")  # -1 for a line without aanbieder, bsn, productcode or dates
     pos = np.flatnonzero((lines["debet_credit"] != CREDIT).to_numpy() & (key >= 0))
     if len(pos) < 2:
         return findings(lines.iloc[0:0], "", None)
@@ -193,6 +192,7 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
             "row " + text_of(m["_rij"]),
         ),
         index=hit.index,
+        dtype=object,
     )
     msg = (
         "debet declared twice in this file: same toewijzing, product "
@@ -378,6 +378,7 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
                     "",
                 ),
                 index=c.index,
+                dtype=object,
             ),
             "bedrag",
             euro_text(c["bedrag"]),

@@ -115,9 +115,15 @@ def no_ints(n: int) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool))
 
 
+def ints(values: object) -> pd.arrays.IntegerArray:
+    """``values`` (a Series, array or list) as a nullable Int64 array: pandas' checked conversion."""
+    # pandas-stubs: pd.array's overloads take no Series or ExtensionArray, which pandas accepts
+    return pd.array(values, dtype="Int64")  # type: ignore[call-overload]
+
+
 def signed_amount(lines: pd.DataFrame) -> pd.Series:
     """bedrag with the sign of debet_credit (credit negative), 0 where bedrag is missing."""
-    bedrag = pd.array(lines["bedrag"], dtype="Int64").fillna(0).astype("int64")
+    bedrag = ints(lines["bedrag"]).fillna(0).astype("int64")
     sign = np.where(lines["debet_credit"].astype(object).to_numpy() == CREDIT, -1, 1)
     return pd.Series(np.asarray(bedrag) * sign, index=lines.index)
 
@@ -173,8 +179,8 @@ def text_of(s: pd.Series) -> pd.Series:
 
 def euro_text(s: pd.Series) -> pd.Series:
     """Cents → '€ 1.234,56' per value (each distinct value formatted once)."""
-    values = pd.array(s, dtype="Int64")
-    codes, uniques = pd.factorize(values)
+    values = ints(s)
+    codes, uniques = values.factorize()
     texts = np.array([euro(int(u)) for u in uniques] + [""], dtype=object)
     return pd.Series(texts[codes], index=s.index)
 
@@ -202,31 +208,31 @@ def half_up_div(numerator: pd.Series, denominator: int) -> pd.Series:
 
     (2n + d) // 2d equals Decimal(n / d).quantize(1, ROUND_HALF_UP) for n ≥ 0, d > 0.
     """
-    n = pd.array(numerator, dtype="Int64")
-    return pd.Series((2 * n + denominator) // (2 * denominator), index=numerator.index, dtype="Int64")
+    n = pd.Series(ints(numerator), index=numerator.index)
+    return ((2 * n + denominator) // (2 * denominator)).astype("Int64")
 
 
 def minute_amount(hourly: pd.Series, minutes: pd.Series) -> pd.Series:
     """IV081: bedrag for minutes on an hourly tariff = round_half_up(hourly × minutes / 60)."""
-    product = pd.Series(pd.array(hourly, dtype="Int64") * pd.array(minutes, dtype="Int64"), index=hourly.index)
+    product = pd.Series(ints(hourly), index=hourly.index) * pd.Series(ints(minutes), index=hourly.index)
     return half_up_div(product, 60)
 
 
 def minute_tariff(hourly: pd.Series) -> pd.Series:
     """IV081: the tarief on a line in minutes = round_half_up(hourly / 60) (1,455 → 1,46)."""
-    return half_up_div(pd.Series(pd.array(hourly, dtype="Int64"), index=hourly.index), 60)
+    return half_up_div(pd.Series(ints(hourly), index=hourly.index), 60)
 
 
 def normalised_products(products: pd.DataFrame) -> pd.DataFrame:
     """Contract products with one row per (gemeente, allowed aanbieder or '*')."""
     p = products.copy().reset_index(drop=True)
     cid = next((c for c in ("contract_id", "contract") if c in p.columns), None)
-    p["_contract"] = pd.array(p[cid], dtype="Int64") if cid else no_ints(len(p))
+    p["_contract"] = ints(p[cid]) if cid else no_ints(len(p))
     pid = "product_id" if "product_id" in p.columns else ("id" if "id" in p.columns else None)
-    p["_product"] = pd.array(p[pid], dtype="Int64") if pid else pd.array(range(len(p)), dtype="Int64")
+    p["_product"] = ints(p[pid]) if pid else ints(range(len(p)))
     for c in ("gemeente", "productcategorie", "productcode", "eenheid", "uitvoeringsvariant"):
         p[c] = p[c].astype(object) if c in p.columns else None
-    p["tarief"] = pd.array(p["tarief"], dtype="Int64") if "tarief" in p.columns else pd.NA
+    p["tarief"] = ints(p["tarief"]) if "tarief" in p.columns else pd.NA
     p["geldig_van"] = pd.to_datetime(p["geldig_van"]) if "geldig_van" in p.columns else pd.NaT
     p["geldig_tot"] = pd.to_datetime(p["geldig_tot"]) if "geldig_tot" in p.columns else pd.NaT
 
@@ -360,7 +366,7 @@ def content_groups(frame: pd.DataFrame) -> pd.Series:
     k = pd.DataFrame({c: frame[c] for c in CONTENT_COLUMNS}, index=frame.index)
     k["gemeente"] = judged_gemeente(frame)  # a merged code and its successor's: one gemeente
     tw = (
-        pd.Series(pd.array(frame["toewijzing_id"], dtype="Int64"), index=frame.index)
+        pd.Series(ints(frame["toewijzing_id"]), index=frame.index)
         if "toewijzing_id" in frame.columns
         else pd.Series(pd.NA, index=frame.index, dtype="Int64")
     )
@@ -386,9 +392,7 @@ def content_keys(*frames: pd.DataFrame) -> list[pd.Series]:
         p = pd.DataFrame(
             {c: (f[c] if c in f.columns else pd.Series(None, index=f.index, dtype=object)) for c in cols}, index=f.index
         )
-        p["toewijzing_id"] = (
-            pd.array(f["toewijzing_id"], dtype="Int64") if "toewijzing_id" in f.columns else no_ints(len(f))
-        )
+        p["toewijzing_id"] = ints(f["toewijzing_id"]) if "toewijzing_id" in f.columns else no_ints(len(f))
         parts.append(p.reset_index(drop=True))
     joined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     keys = content_groups(joined).to_numpy() if len(joined) else np.array([], dtype="int64")
@@ -417,7 +421,7 @@ def credit_links(credits: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     n = len(credits)
     out = pd.DataFrame(
         {
-            "debet_id": pd.array([pd.NA] * n, dtype="Int64"),
+            "debet_id": ints([pd.NA] * n),
             "reden": pd.Series(["geen_debet"] * n, dtype=object),
             "via": pd.Series(
                 np.where(credits["vorig_referentienummer"].notna(), "referentienummer", "inhoud") if n else [],
@@ -490,7 +494,7 @@ def _link_by_content(credits: pd.DataFrame, debets: pd.DataFrame, out: pd.DataFr
         left = pd.DataFrame(
             {
                 "_key": credit_key,
-                "bedrag": pd.array(c["bedrag"], dtype="Int64"),
+                "bedrag": ints(c["bedrag"]),
                 "_idx": c.index,
                 "_id": c["id"].to_numpy(),
             },
@@ -503,7 +507,7 @@ def _link_by_content(credits: pd.DataFrame, debets: pd.DataFrame, out: pd.DataFr
         right = pd.DataFrame(
             {
                 "_key": debet_key[wanted].to_numpy(),
-                "bedrag": pd.array(d["bedrag"], dtype="Int64"),
+                "bedrag": ints(d["bedrag"]),
                 "d_id": d["id"].to_numpy(),
                 "d_cred": d["_cred"].to_numpy(),
                 "d_ref": d["referentienummer"].astype(object).to_numpy(),
@@ -585,7 +589,7 @@ def text_col(frame: pd.DataFrame, col: str) -> pd.Series:
 
 def int_col(frame: pd.DataFrame, col: str) -> pd.Series:
     if col in frame.columns:
-        return pd.Series(pd.array(frame[col], dtype="Int64"), index=frame.index)
+        return pd.Series(ints(frame[col]), index=frame.index)
     return pd.Series(no_ints(len(frame)), index=frame.index)
 
 
@@ -606,10 +610,10 @@ def is_scalar(x) -> bool:
 def day_numbers(x, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Dates → (day numbers since 1970-01-01, missing mask), broadcast to length n."""
     if is_scalar(x):
-        ts = pd.NaT if x is None or pd.isna(x) else pd.Timestamp(x)
-        missing = ts is pd.NaT
-        day = 0 if missing else int((ts.normalize() - pd.Timestamp("1970-01-01")).days)
-        return np.full(n, day, dtype="int64"), np.full(n, missing)
+        if x is None or pd.isna(x):
+            return np.full(n, 0, dtype="int64"), np.full(n, True)
+        day = int((pd.Timestamp(x).normalize() - pd.Timestamp("1970-01-01")).days)
+        return np.full(n, day, dtype="int64"), np.full(n, False)
     arr = np.asarray(pd.to_datetime(pd.Series(list(x)) if not isinstance(x, pd.Series) else x).to_numpy()).astype(
         "datetime64[D]"
     )
@@ -619,9 +623,8 @@ def day_numbers(x, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def objects(values) -> np.ndarray:
     if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
-        return np.asarray(
-            values.to_numpy(dtype=object, na_value=None) if hasattr(values, "to_numpy") else values, dtype=object
-        )
+        # pandas-stubs: to_numpy's na_value does not admit None, which pandas accepts
+        return np.asarray(values.to_numpy(dtype=object, na_value=None), dtype=object)  # type: ignore[call-overload,arg-type]
     return np.asarray(values, dtype=object)
 
 

@@ -483,6 +483,7 @@ def _successors() -> dict[str, str]:
     texts = {}
     for old in refdata.gemeenten_historie_codes():
         row = refdata.retirement(old)
+        assert row is not None  # every code in the history has a retirement row
         named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in refdata.successors(old))
         when, soort = row["ingangsdatum"], row["soort"]
         if soort == "opsplitsing":

@@ -122,7 +122,11 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
         msg = (
             "Prestatie with ReferentieNummer "
             + text_of(hit["referentienummer"])
-            + pd.Series(np.where(vorig.notna(), " and VorigReferentieNummer " + text_of(vorig), ""), index=hit.index)
+            + pd.Series(
+                np.where(vorig.notna(), " and VorigReferentieNummer " + text_of(vorig), ""),
+                index=hit.index,
+                dtype=object,
+            )
             + " is in the message twice under this Client (first at line "
             + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
             + ")"
@@ -201,7 +205,7 @@ def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
     hit = lines.loc[m["_idx"].to_numpy()]
     ref = text_of(hit["vorig_referentienummer"])
     rij = pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
-    what = pd.Series(np.where(m["_debet"].to_numpy(), "the debet", "the credit"), index=hit.index)
+    what = pd.Series(np.where(m["_debet"].to_numpy(), "the debet", "the credit"), index=hit.index, dtype=object)
     own = pd.Series(m["_self"].to_numpy(), index=hit.index)
     msg = (
         "credits "
