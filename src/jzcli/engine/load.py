@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from jzcli.domain.codes import AFKEUR
 from jzcli.domain.lines import DATE_FIELDS, INT_FIELDS, STORED_COLUMNS
-from jzcli.rules.kit import ints, no_ints
+from jzcli.rules.kit import ALLOCATION_COLUMNS, ints, no_ints
 from jzcli.store import agreements
 from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
 
@@ -296,24 +296,7 @@ def load_products(store: Store) -> pd.DataFrame:
 
 
 def _empty_toewijzingen() -> pd.DataFrame:
-    cols = [
-        "id",
-        "toewijzingnummer",
-        "bsn",
-        "aanbieder",
-        "gemeente",
-        "productcategorie",
-        "productcode",
-        "ingangsdatum",
-        "einddatum",
-        "volume",
-        "eenheid",
-        "frequentie",
-        "budget",
-        "reden_wijziging",
-        "toewijzingsdatum",
-        "verwijderd",
-    ]
+    cols = ALLOCATION_COLUMNS
     return pd.DataFrame({c: pd.Series(dtype=object) for c in cols}).assign(id=pd.Series(dtype="int64"))
 
 

@@ -580,22 +580,8 @@ def tr387_begin_of_month(ctx) -> pd.DataFrame:
     first = begin - pd.to_timedelta(begin.dt.day - 1, unit="D")
     later = ((start > first) & (start <= first + pd.offsets.MonthEnd(0))).fillna(False).astype(bool)
     expected = start.where(later, first)
-    bad = (f["judged"] & begin.notna() & (begin != expected).fillna(False)).to_numpy()
-    b = _rows(prep, bad)
-    why = pd.Series(
-        np.where(later[bad], " (the allocation's ingangsdatum in that month)", " (the first day of the month)"),
-        index=b.index,
-        dtype=object,
-    )
-    msg = (
-        b["label"]
-        + ": ProductPeriode begins "
-        + date_or(b["begindatum"])
-        + "; expected "
-        + date_or(expected[bad])
-        + why
-    )
-    return findings(b["id"], msg.tolist(), "begindatum", date_or(b["begindatum"]).tolist())
+    why = (" (the allocation's ingangsdatum in that month)", " (the first day of the month)")
+    return _month_edge(prep, "begindatum", "begins", expected, later, why)
 
 
 @rule(
@@ -612,15 +598,22 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
     first = end - pd.to_timedelta(end.dt.day - 1, unit="D")
     earlier = ((stop < last) & (stop >= first)).fillna(False).astype(bool)
     expected = stop.where(earlier, last)
-    bad = (f["judged"] & end.notna() & (end != expected).fillna(False)).to_numpy()
+    why = (" (the allocation's einddatum in that month)", " (the last day of the month)")
+    return _month_edge(prep, "einddatum", "ends", expected, earlier, why)
+
+
+def _month_edge(
+    prep: SimpleNamespace, col: str, verb: str, expected: pd.Series, by_allocation: pd.Series, why: tuple[str, str]
+) -> pd.DataFrame:
+    """TR387/TR388: the judged lines whose ``col`` is not ``expected`` (the allocation's date where
+    it falls in that month, ``by_allocation``, else the month's first or last day)."""
+    f = prep.f
+    value = f[col]
+    bad = (f["judged"] & value.notna() & (value != expected).fillna(False)).to_numpy()
     b = _rows(prep, bad)
-    why = pd.Series(
-        np.where(earlier[bad], " (the allocation's einddatum in that month)", " (the last day of the month)"),
-        index=b.index,
-        dtype=object,
-    )
-    msg = b["label"] + ": ProductPeriode ends " + date_or(b["einddatum"]) + "; expected " + date_or(expected[bad]) + why
-    return findings(b["id"], msg.tolist(), "einddatum", date_or(b["einddatum"]).tolist())
+    reason = pd.Series(np.where(by_allocation[bad], *why), index=b.index, dtype=object)
+    msg = b["label"] + f": ProductPeriode {verb} " + date_or(b[col]) + "; expected " + date_or(expected[bad]) + reason
+    return findings(b["id"], msg.tolist(), col, date_or(b[col]).tolist())
 
 
 @rule(

@@ -260,6 +260,12 @@ def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
 
 # ============================================================================ credits
 def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The credits being judged (in id order) and the debet each cancels (``credit_links``): once
+    per context for TR323, JZ-H01 and TR390."""
+    return ctx.shared("credit_links", _link_credits)
+
+
+def _link_credits(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     lines = ctx.lines
     credits = lines[lines["debet_credit"] == CREDIT].sort_values("id", kind="mergesort")
     return credits, credit_links(credits, ctx.history)
