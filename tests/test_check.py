@@ -14,9 +14,11 @@ import pytest
 
 from jzcli import check as check_mod
 from jzcli.check import CHECK_RECORD_KEYS, HINTS, check, generic_hint
+from jzcli.domain.findings import RECORD_KEYS
+from jzcli.engine.result import findings_records
+from jzcli.engine.run import validate
 from jzcli.importer import ImportOptions, import_paths
 from jzcli.store.store import Store
-from jzcli.validate import RECORD_KEYS, findings_records, validate
 from validate_kit import (
     ALLOCATION_HEADER,
     BAD_BSN,

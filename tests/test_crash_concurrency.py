@@ -257,7 +257,7 @@ def test_default_store_location_is_private(tmp_path):
 def test_a_line_added_while_validate_judges_its_batch_makes_it_write_nothing(tmp_path, db_url, monkeypatch):
     """The approved verdicts are written by one INSERT … SELECT of the batch's unjudged lines; a line
     that appears in the batch meanwhile is caught by the row count and the step is rolled back."""
-    from jzcli import validate as V
+    from jzcli.engine import run as V
     from jzcli.errors import StoreError
     from jzcli.importer import ImportOptions, import_paths
     from jzcli.store.store import declaratieregels
@@ -265,14 +265,14 @@ def test_a_line_added_while_validate_judges_its_batch_makes_it_write_nothing(tmp
     store = Store.open(db_url)
     import_paths(store, [big_csv(tmp_path / "d.csv", 50)], ImportOptions())
     before = contents(db_url)
-    real = V._check_unjudged
+    real = V.check_unjudged
 
     def meanwhile(conn, step, ids):  # another writer adds a line to the batch being judged
         real(conn, step, ids)
         row = conn.execute(sa.select(declaratieregels).where(declaratieregels.c.id == max(ids))).mappings().one()
         conn.execute(declaratieregels.insert().values({**row, "id": max(ids) + 1000, "rij": 9999}))
 
-    monkeypatch.setattr(V, "_check_unjudged", meanwhile)
+    monkeypatch.setattr(V, "check_unjudged", meanwhile)
     with pytest.raises(StoreError, match="at the same time"):
         V.validate(store)
     assert contents(db_url) == before  # no verdict, no finding, and the added line rolled back too

@@ -13,9 +13,10 @@ from lxml import etree
 
 from jzcli import ijw
 from jzcli.domain.lines import FIELDS
+from jzcli.engine.load import load_lines
+from jzcli.engine.run import validate
 from jzcli.importer import ImportOptions, import_paths
 from jzcli.store.store import Store
-from jzcli.validate import load_lines, validate
 from validate_kit import ALLOCATION_HEADER, BAD_BSN, BSNS, CONTRACT, allocation_rows, declaration, line, write_xlsx
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"

@@ -41,10 +41,10 @@ from ijw_builders import (
     write_message,
 )
 from jzcli import ijw
+from jzcli.engine.run import validate
 from jzcli.importer import ImportOptions, detect_soort, import_paths
 from jzcli.store.agreements import toewijzingen_actueel
 from jzcli.store.store import Store, batches, berichten, declaratieregels, toewijzingen
-from jzcli.validate import validate
 from validate_kit import CONTRACT, TODAY
 
 JAN = (dt.date(2025, 1, 1), dt.date(2025, 1, 31))

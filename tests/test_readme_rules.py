@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jzcli.validate import README_END, README_START, rules_markdown
+from jzcli.rules.catalog import README_END, README_START, rules_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -16,12 +16,12 @@ def test_readme_rule_table_matches_the_registry():
     table = text[text.index(README_START) + len(README_START) : text.index(README_END)]
     assert table == "\n" + rules_markdown(), (
         "README.md's rule table is out of date; regenerate it with:\n"
-        "  python -c \"import jzcli.validate as v; v.sync_readme_rules('README.md')\""
+        "  python -c \"import jzcli.rules.catalog as c; c.sync_readme_rules('README.md')\""
     )
 
 
 def test_rule_table_has_one_row_per_rule():
-    from jzcli.validate import rules_frame
+    from jzcli.rules.catalog import rules_frame
 
     rows = [r for r in rules_markdown().splitlines() if r.startswith("| ") and not r.startswith("| rule ")]
     assert len(rows) == len(rules_frame())

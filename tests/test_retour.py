@@ -10,11 +10,11 @@ from pathlib import Path
 import openpyxl
 from lxml import etree
 
+from jzcli.engine.run import validate
 from jzcli.output.feedback_xlsx import DATE_FORMAT, REJECTED_COLUMNS, SUMMARY_COLUMNS
 from jzcli.output.report_xlsx import COUNT_FORMAT, EURO_FORMAT
 from jzcli.output.xlsx import header as label
 from jzcli.retour import build_feedback, retour
-from jzcli.validate import validate
 from validate_kit import AGB, BSNS, GEM, OTHER_AGB, TODAY, allocation_rows, declaration, import_files, line, setup
 
 FORMULA = "=cmd|' /C calc'!A0"

@@ -1,7 +1,7 @@
 """Allocation (toewijzing) rules: matching, the §8 volume limits with the standard's worked
 examples, and every TR rule with a line that breaks it and one that just passes.
 
-Most tests build the Context frames directly (fast, no store); the last ones go through the real
+Most tests build the Context directly (fast, no store); the last ones go through the real
 store (allocation versions, toewijzingen_actueel) and, when the engine exists, `jzcli validate`.
 """
 
@@ -9,32 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from jzcli.domain.findings import FINDING_COLUMNS
+from jzcli.domain.lines import conform
+from jzcli.engine.derive import allocation_columns, match_allocations, normalised_allocations
 from jzcli.rules import allocation as A
-from jzcli.rules.registry import FINDING_COLUMNS, RULES
+from jzcli.rules.kit import Context, as_text
+from jzcli.rules.registry import RULES
 
 D = pd.Timestamp
 BSN = "999900006"
 BSN2 = "999900018"
 AGB = "98001101"
 GEM = "0406"
-
-
-@dataclass
-class Ctx:
-    """Same shape as jzcli.validate.Context (the engine's); built here so these tests stay pure."""
-
-    lines: pd.DataFrame
-    history: pd.DataFrame
-    toewijzingen: pd.DataFrame
-    products: pd.DataFrame = field(default_factory=pd.DataFrame)
-    import_findings: pd.DataFrame = field(default_factory=pd.DataFrame)
-    today: dt.date = dt.date(2025, 4, 15)
 
 
 def allocation(id, nummer, **kw) -> dict:
@@ -129,10 +120,12 @@ def context(
     *,
     variant="inspanningsgericht",
     contract_eenheid=None,
-) -> Ctx:
-    """The Context the engine builds: lines with the derived columns (our match, contract data)."""
+) -> Context:
+    """The Context the engine builds: lines with the derived columns (the engine's match, contract
+    data), conformed to the line schema."""
+    alloc = normalised_allocations(allocs)
     frame = frame_of(lines)
-    frame = frame.join(A.match_allocations(frame, allocs))
+    frame = frame.join(allocation_columns(frame, alloc))
     frame["contract_variant"] = variant
     frame["contract_eenheid"] = contract_eenheid
     frame["contract_tarief"] = frame["tarief"]
@@ -140,24 +133,32 @@ def context(
     frame["contract_product_found"] = True
     hist = frame_of(history) if history else frame_of([line(0)]).iloc[:0]
     if history:
-        hist = hist.join(A.match_allocations(hist, allocs))
+        hist = hist.join(allocation_columns(hist, alloc))
     if "gecrediteerd" not in hist.columns:
         hist["gecrediteerd"] = False
     hist["gecrediteerd"] = hist["gecrediteerd"].fillna(False).astype(bool)
-    return Ctx(lines=frame, history=hist, toewijzingen=allocs)
+    return Context(
+        lines=conform(frame),
+        history=conform(hist),
+        toewijzingen=allocs,
+        products=pd.DataFrame(),
+        import_findings=pd.DataFrame(),
+        today=dt.date(2025, 4, 15),
+        allocations=alloc,
+    )
 
 
-def run(rule_id: str, ctx: Ctx) -> pd.DataFrame:
+def run(rule_id: str, ctx: Context) -> pd.DataFrame:
     result = RULES[rule_id].check(ctx)
     assert list(result.columns) == FINDING_COLUMNS
     return result
 
 
-def rejected(rule_id: str, ctx: Ctx) -> list[int]:
+def rejected(rule_id: str, ctx: Context) -> list[int]:
     return sorted(run(rule_id, ctx)["id"].tolist())
 
 
-def message(rule_id: str, ctx: Ctx, line_id: int) -> str:
+def message(rule_id: str, ctx: Context, line_id: int) -> str:
     result = run(rule_id, ctx)
     return result.loc[result["id"] == line_id, "melding"].item()
 
@@ -179,7 +180,7 @@ ALLOCATION_RULES = [
 ]
 
 
-def all_findings(ctx: Ctx) -> dict[int, list[str]]:
+def all_findings(ctx: Context) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
     for rid in ALLOCATION_RULES:
         for i in run(rid, ctx)["id"]:
@@ -312,10 +313,10 @@ def test_tr304_allocation_of_another_client():
 def test_texts_as_the_rules_compare_them():
     # empty and missing are both "no value"; a number from a driver compares as its text
     col = pd.Series(["45", "", None, np.nan, "45A48"], dtype=object)
-    assert A._as_text(col).tolist()[0] == "45" and A._as_text(col).tolist()[4] == "45A48"
-    assert A._as_text(col).isna().tolist() == [False, True, True, True, False]
-    assert A._as_text(pd.Series([45, None, "x"], dtype=object)).fillna("-").tolist() == ["45", "-", "x"]
-    assert A._as_text(pd.Series(["", "54"], dtype="str")).fillna("-").tolist() == ["-", "54"]
+    assert as_text(col).tolist()[0] == "45" and as_text(col).tolist()[4] == "45A48"
+    assert as_text(col).isna().tolist() == [False, True, True, True, False]
+    assert as_text(pd.Series([45, None, "x"], dtype=object)).fillna("-").tolist() == ["45", "-", "x"]
+    assert as_text(pd.Series(["", "54"], dtype="str")).fillna("-").tolist() == ["-", "54"]
     assert col.tolist()[1] == ""  # the frame's own values are left alone
 
 
@@ -724,16 +725,13 @@ def test_tr322_minutes_and_hours_on_one_allocation():
     )
 
 
-def test_tr322_history_matched_to_an_earlier_version_of_a_resent_allocation():
-    # history was matched to id 7 (the first version); the current version of 406250110 has id 8
+def test_tr322_history_matched_to_the_current_version_of_a_resent_allocation():
+    # history was judged on id 7 (the first version); the engine matches every line again in each
+    # run, so it counts on the current version of 406250110 (id 8)
     allocs = allocations(allocation(8, 406250110, productcode="45A76", volume=10, frequentie="6", reden_wijziging="04"))
     earlier = [hist(101, "2025-01-01", "2025-01-31", 8, productcode="45A76", toewijzingnummer="406250110")]
-    ctx = context([line(1, volume=3, productcode="45A76", toewijzingnummer="406250110")], allocs)
-    h = frame_of(earlier)
-    h["toewijzing_id"] = pd.array([7], dtype="Int64")
-    h["toewijzing_match"] = "nummer"
-    h["gecrediteerd"] = False
-    ctx.history = h
+    ctx = context([line(1, volume=3, productcode="45A76", toewijzingnummer="406250110")], allocs, earlier)
+    assert ctx.history["toewijzing_id"].tolist() == [8]
     assert rejected("TR322", ctx) == [1]
     assert "approved earlier 8 uur" in message("TR322", ctx, 1)
 
@@ -782,14 +780,6 @@ def test_no_allocations_at_all():
     assert all_findings(ctx) == {1: ["TR338"], 2: ["TR338"]}
 
 
-def test_rules_work_without_the_engine_columns():
-    """Without toewijzing_id the rules match themselves (e.g. when a caller skips the engine)."""
-    allocs = allocations(allocation(1, 406250109, einddatum="2025-02-28"))
-    frame = frame_of([line(1, toewijzingnummer="406250109")])
-    ctx = Ctx(lines=frame, history=frame.iloc[:0].assign(gecrediteerd=False), toewijzingen=allocs)
-    assert rejected("TR308", ctx) == [1]
-
-
 def test_matching_is_vectorised_and_fast():
     rng = np.random.default_rng(7)
     n_alloc, n_lines = 20_000, 200_000
@@ -830,7 +820,7 @@ def test_matching_is_vectorised_and_fast():
         }
     )
     start = time.perf_counter()
-    result = A.match_allocations(lines, allocs)
+    result = match_allocations(lines, normalised_allocations(allocs))
     elapsed = time.perf_counter() - start
     assert (result["toewijzing_id"].to_numpy() == pick + 1).all()
     assert elapsed < 10, f"matching took {elapsed:.1f} s"
@@ -883,7 +873,7 @@ def test_sample_data_allocation_findings(tmp_path, db_url):
     mistakes #2 (TR308), #3 (TR321) and #6 (TR384), and nothing else (re-sent 406250110, mid-month
     starts/ends, aspecific budget, Blaricum lines exactly at the limit all pass)."""
     from conftest import SAMPLES
-    from jzcli import validate as V
+    from jzcli.engine import run as V
     from jzcli.importer import ImportOptions, import_paths
     from jzcli.store.store import Store
 
@@ -935,7 +925,7 @@ def test_totals_across_batches_with_credit_and_correction(tmp_path, db_url):
     """TR322 and TR369 through import + validate: approved lines of earlier batches count, a
     rejected line does not, and a credit with its correction in a later batch makes room."""
     import validate_kit as K
-    from jzcli import validate as V
+    from jzcli.engine import run as V
 
     bsn = K.BSNS[0]
     allocs = [

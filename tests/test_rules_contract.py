@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from jzcli.validate import validate
+from jzcli.engine.run import validate
 from validate_kit import BSNS, OTHER_AGB, TODAY, by_row, finding, line, messages, setup, status
 
 
@@ -127,7 +127,7 @@ def test_contract_lookup_chooses_among_the_products_that_apply():
     that names the aanbieder, then the lowest contract and product id; validity bounds apply."""
     import pandas as pd
 
-    from jzcli.validate import contract_lookup
+    from jzcli.engine.derive import contract_lookup
 
     def prod(contract, product, eenheid, tarief, aanbieders=None, van="2025-01-01", tot=None, code="45A48"):
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from jzcli.validate import validate
+from jzcli.engine.run import validate
 from validate_kit import AGB, BSNS, TODAY, by_row, declaration, finding, import_files, line, messages, setup, status
 
 FEB = dict(begin=dt.date(2025, 2, 1), end=dt.date(2025, 2, 28))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from jzcli.engine.run import validate
 from jzcli.store.store import Store
-from jzcli.validate import validate
 from validate_kit import (
     ALLOCATION_HEADER,
     BAD_BSN,
@@ -98,8 +98,9 @@ def test_productperiode_not_after_declaratieperiode():
     TR134/TR137's); the rule itself is tested on a frame with a DeclaratiePeriode."""
     import pandas as pd
 
+    from jzcli.domain.lines import conform
+    from jzcli.rules.kit import Context
     from jzcli.rules.line import tr319_not_after_declaratieperiode
-    from jzcli.validate import Context
 
     lines = pd.DataFrame(
         {
@@ -110,7 +111,7 @@ def test_productperiode_not_after_declaratieperiode():
         }
     )
     ctx = Context(
-        lines=lines,
+        lines=conform(lines),
         history=pd.DataFrame(),
         toewijzingen=pd.DataFrame(),
         products=pd.DataFrame(),

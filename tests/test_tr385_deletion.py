@@ -9,9 +9,9 @@ import datetime as dt
 import json
 
 from ijw_builders import toegewezen_product, write_jw301
+from jzcli.engine.run import validate
 from jzcli.store.agreements import toewijzingen_actueel
 from jzcli.store.store import Store
-from jzcli.validate import validate
 from validate_kit import ALLOCATION_HEADER, BSNS, CONTRACT, HEADER, TODAY, line, write_xlsx
 
 JAN1 = dt.date(2025, 1, 1)

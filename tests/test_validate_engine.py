@@ -14,9 +14,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from jzcli.domain.findings import RECORD_KEYS
+from jzcli.engine.result import findings_records, stored_result
+from jzcli.engine.run import validate
 from jzcli.importer import ImportOptions, import_paths
+from jzcli.rules.catalog import rules_records
 from jzcli.store.store import Store, beoordelingen, bevindingen
-from jzcli.validate import RECORD_KEYS, findings_records, rules_records, stored_result, validate
 from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
@@ -322,8 +325,8 @@ def test_cli_rules_lists_the_registry(cli):
 def test_lines_read_in_chunks_equal_lines_read_at_once(tmp_path, db_url, monkeypatch):
     """load_lines reads store.READ_CHUNK rows at a time and merges each chunk's distinct values:
     with a chunk of 2 rows (values recurring across chunks, NULLs, credits) the frame is the same."""
+    import jzcli.engine.load as engine
     import jzcli.store.store
-    import jzcli.validate as engine
 
     rows = [
         line(BSNS[0]),
@@ -346,7 +349,7 @@ def test_number_columns_from_the_driver_are_never_truncated():
     """Whole numbers convert in one step; 2.0 (a REAL cell) is 2; 2.5 is refused, not cut to 2."""
     import numpy as np
 
-    from jzcli.validate import _numbers
+    from jzcli.engine.load import _numbers
 
     values, missing = _numbers("volume", np.array([10, None, 3], dtype=object))
     assert values.tolist() == [10, 0, 3] and missing.tolist() == [False, True, False]

@@ -42,24 +42,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from jzcli.domain.codes import AFGEKEURD, GOEDGEKEURD
+from jzcli.domain.findings import RECORD_KEYS
 from jzcli.domain.text import mask_bsn
+from jzcli.engine.load import load_lines
+from jzcli.engine.result import ValidationResult, findings_records
+from jzcli.engine.run import validate
 from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths, import_file
+from jzcli.rules.catalog import load_rules
+from jzcli.rules.kit import EARLIER_RULE_IDS, signed_amount
+from jzcli.rules.registry import rule_sort_key
 from jzcli.store.store import Store
-from jzcli.validate import (
-    AFGEKEURD,
-    EARLIER_RULE_IDS,
-    GOEDGEKEURD,
-    RECORD_KEYS,
-    ValidationResult,
-    findings_records,
-    is_stateful,
-    load_lines,
-    load_rules,
-    rule_sort_key,
-    signed_amount,
-    validate,
-)
 
 ALLOCATION_FAMILY = "allocation"
 CHECK_RECORD_KEYS = [*RECORD_KEYS, "hint"]
@@ -285,7 +279,7 @@ def history_rule_ids(skip: Iterable[str] = ()) -> list[str]:
     ids = [
         r.id
         for r in sorted(rules.values(), key=rule_sort_key)
-        if (is_stateful(r) or r.id in EARLIER_RULE_IDS) and r.family not in set(skip)
+        if (r.stateful or r.id in EARLIER_RULE_IDS) and r.family not in set(skip)
     ]
     return [i for i in ids if i != "JZ-H01"]
 
@@ -683,7 +677,7 @@ def _fill(template: str, values: pd.DataFrame) -> pd.Series:
 
 def _line_values(lines: pd.DataFrame) -> pd.DataFrame:
     """The line's values as display text (dates ISO, money '€ 79,80')."""
-    from jzcli.validate import date_text, euro_text, text_of
+    from jzcli.rules.kit import date_text, euro_text, text_of
 
     out = pd.DataFrame(index=lines.index)
     for c in HINT_LINE_FIELDS:

@@ -345,7 +345,7 @@ def _refused_deletions(store: Store, prepared: Prepared) -> list[dict]:
     that have approved, not credited declaration lines (``validate.deletion_conflicts``)."""
     if prepared.soort != "toewijzingen" or prepared.versions is None or prepared.versions.empty:
         return []
-    from jzcli.validate import deletion_conflicts  # a stage of its own: imported only when needed
+    from jzcli.engine.facts import deletion_conflicts  # a stage of its own: imported only when needed
 
     return deletion_conflicts(store, prepared.versions)
 

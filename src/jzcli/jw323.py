@@ -67,15 +67,17 @@ import sqlalchemy as sa
 from lxml import etree
 
 from jzcli import ijw, refdata
-from jzcli.domain.lines import CREDIT, DEBET, EENHEDEN
+from jzcli.domain.codes import AFGEKEURD, CREDIT, DEBET, EENHEDEN
+from jzcli.domain.findings import mask_value
 from jzcli.domain.text import mask_bsn
+from jzcli.engine.load import load_import_findings, load_lines, load_verdicts
 from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions
 from jzcli.output.export import atomic_path
 from jzcli.readers.values import elfproef
 from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
+from jzcli.rules.kit import signed_amount
 from jzcli.store.store import Store, batches, berichten
-from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, load_lines, mask_value, signed_amount
 
 JW323 = ijw.bericht("JW323")
 NS = JW323.namespace
@@ -187,13 +189,13 @@ def _source_from(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     lines = load_lines(store, where)
     lines["sha"] = lines["batch"].map(_sha_of_batches(store)).astype(object)
-    imports = _load_import_findings(store)
+    imports = load_import_findings(store)
     imports = imports[imports["regel_id"].isin(lines["id"])]
     rejected = pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "regels": pd.Series(dtype=object)})
     if verdicts:
         from jzcli.store.store import bevindingen
 
-        v = _load_verdicts(store)
+        v = load_verdicts(store)
         if len(v):
             latest = v.sort_values("ronde").drop_duplicates("regel_id", keep="last")
             bad = latest.loc[

@@ -1005,7 +1005,7 @@ def lasten_regel(store: Store, sel: Selection) -> pd.DataFrame:
 
 def _registry():
     try:  # the rule modules register themselves when validate is imported
-        import jzcli.validate  # noqa: F401
+        import jzcli.rules.catalog  # noqa: F401
     except Exception:
         pass
     from jzcli.rules import registry

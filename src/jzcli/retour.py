@@ -56,21 +56,14 @@ import sqlalchemy as sa
 from lxml import etree
 
 from jzcli import ijw, refdata
-from jzcli.domain.lines import CREDIT, DEBET
+from jzcli.domain.codes import AFGEKEURD, AFKEUR, BERICHT, CREDIT, DEBET, DECLARATIE, GOEDGEKEURD, REGEL
+from jzcli.engine.facts import afgeleid_nl, productperiode_afgeleid
+from jzcli.engine.load import load_lines
 from jzcli.errors import FileReadError
-from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
+from jzcli.rules.catalog import load_rules
+from jzcli.rules.kit import no_ints, signed_amount
+from jzcli.rules.registry import rule_rank
 from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
-from jzcli.validate import (
-    AFGEKEURD,
-    GOEDGEKEURD,
-    afgeleid_nl,
-    load_lines,
-    load_rules,
-    no_ints,
-    productperiode_afgeleid,
-    rule_rank,
-    signed_amount,
-)
 
 NS_325 = ijw.bericht("JW325").namespace
 NS_BASIS = ijw.BASIS_NS

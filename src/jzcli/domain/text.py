@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import SupportsInt
 
 # C0 except tab and newline, DEL, C1; U+2028/U+2029; bidi embeddings, overrides and isolates.
 _TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -235,7 +236,7 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def euro(cents: object) -> str:
+def euro(cents: SupportsInt | None) -> str:
     """Integer cents → Dutch money text: 123456 → '€ 1.234,56', -500 → '€ -5,00'."""
     if cents is None or cents != cents:
         return ""
@@ -244,7 +245,7 @@ def euro(cents: object) -> str:
     return f"€ -{text}" if value < 0 else f"€ {text}"
 
 
-def number(value: object) -> str:
+def number(value: SupportsInt | None) -> str:
     if value is None or value != value:
         return ""
     return f"{int(value):,}".replace(",", ".")

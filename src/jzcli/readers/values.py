@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
-from jzcli.domain.lines import EENHEDEN
+from jzcli.domain.codes import EENHEDEN
 
 __all__ = [
     "Parsed",

@@ -1,6 +1,6 @@
 """Allocation (toewijzing) rules: does a declaration line fit the allocation it draws on?
 
-Matching (``match_allocations``)
+Matching (``engine.derive.match_allocations``, done once per run before the rules)
     A line with a toewijzingnummer uses the allocation with that number in the line's gemeente,
     for the line's aanbieder (TR338: "for this gemeente/aanbieder"). A spreadsheet line without
     a number is matched on content: same bsn, aanbieder and gemeente, a fitting product (the
@@ -39,98 +39,54 @@ when the line had no toewijzingnummer). Messages never hold a full BSN.
 
 from __future__ import annotations
 
-import weakref
 from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
+from jzcli.domain.codes import SIGNAAL
+from jzcli.domain.findings import findings
 from jzcli.domain.text import euro, mask_bsn
-from jzcli.rules.registry import SIGNAAL, findings, rule
-from jzcli.validate import as_successor, gemeente_text, no_ints, split_text
-
-__all__ = [
-    "match_allocations",
-    "explain_unmatched",
-    "days_in",
-    "iso_weeks_touched",
-    "sundays_in",
-    "months_touched",
-    "output_weeks_in",
-    "period_allowance",
-    "total_allowance",
-    "volume_text",
-]
+from jzcli.rules.kit import (
+    INHOUD,
+    UNIT_LABEL,
+    as_text,
+    date_col,
+    date_or,
+    day_numbers,
+    freq_int,
+    gemeente_text,
+    int_col,
+    ints,
+    is_scalar,
+    no_ints,
+    objects,
+    split_text,
+    text_col,
+    unit_int,
+)
+from jzcli.rules.registry import rule
 
 FAMILY = "allocation"
-NUMMER = "nummer"
-INHOUD = "inhoud"
 
 MINUUT = "01"
 UUR = "04"
 MINUTES = {"01": 1, "04": 60}  # time units, in minutes
 OUTPUT_UNITS = ["82", "83"]  # units of the outputgericht variant (§9)
-UNIT_LABEL = {"01": "min", "04": "uur", "14": "etmaal", "16": "dagdeel", "82": "stuks", "83": "euro", "84": "stuks"}
 FREQ_LABEL = {"1": "dag", "2": "week", "4": "maand"}
 
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0 … Sunday = 6)
 _MIN_DAY = np.int64(-(10**7))
 
-TEXT_COLUMNS = ["toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "eenheid"]
-ALLOCATION_COLUMNS = [
-    "id",
-    "toewijzingnummer",
-    "bsn",
-    "aanbieder",
-    "gemeente",
-    "productcategorie",
-    "productcode",
-    "ingangsdatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "frequentie",
-    "budget",
-    "reden_wijziging",
-    "toewijzingsdatum",
-    "verwijderd",
-]
-
 
 # ============================================================================== text/codes
-def _as_text(values, index=None) -> pd.Series:
-    """Codes/text as a pandas ``str`` Series, NaN for missing or empty.
-
-    Readers and the store hold canonical values (trimmed codes), so nothing is parsed here.
-    """
-    s = values if isinstance(values, pd.Series) else pd.Series(values, index=index, dtype=object)
-    t = s.astype("str")
-    return t.mask(t == "")
-
-
-def _text_col(frame: pd.DataFrame, col: str) -> pd.Series:
-    if col in frame.columns:
-        return _as_text(frame[col])
-    return pd.Series(np.nan, index=frame.index, dtype="str")
-
-
-def _int_col(frame: pd.DataFrame, col: str) -> pd.Series:
-    if col in frame.columns:
-        return pd.Series(pd.array(frame[col], dtype="Int64"), index=frame.index)
-    return pd.Series(no_ints(len(frame)), index=frame.index)
-
-
-def _date_col(frame: pd.DataFrame, col: str) -> pd.Series:
-    if col in frame.columns:
-        return pd.to_datetime(frame[col])
-    return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us]")
 
 
 def volume_text(volume, eenheid) -> pd.Series:
     """'25 uur', '1500 min', '€ 300,00' (eenheid 83 holds cents); '' where volume is missing."""
     vol = volume if isinstance(volume, pd.Series) else pd.Series(volume)
-    vol = pd.Series(pd.array(vol, dtype="Int64"), index=vol.index)
-    unit = _as_text(
+    vol = pd.Series(ints(vol), index=vol.index)
+    unit = as_text(
         eenheid
         if isinstance(eenheid, pd.Series)
         else pd.Series([eenheid] * len(vol) if np.ndim(eenheid) == 0 else eenheid)
@@ -143,17 +99,13 @@ def volume_text(volume, eenheid) -> pd.Series:
     return text.where(vol.notna(), "")
 
 
-def _date_text(s: pd.Series, missing: str = "?") -> pd.Series:
-    return pd.to_datetime(s).dt.strftime("%Y-%m-%d").fillna(missing).astype(object)
-
-
 def _period_text(begin: pd.Series, end: pd.Series) -> pd.Series:
     """'2025-03' for a whole calendar month, else '2025-03-10..2025-03-31'."""
     b = pd.to_datetime(begin)
     e = pd.to_datetime(end)
     whole = ((b.dt.day == 1) & (e == b + pd.offsets.MonthEnd(0))).fillna(False).astype(bool)
     month = b.dt.strftime("%Y-%m").astype(object)
-    span = _date_text(b) + ".." + _date_text(e)
+    span = date_or(b) + ".." + date_or(e)
     return month.where(whole, span)
 
 
@@ -163,36 +115,18 @@ def _period_text(begin: pd.Series, end: pd.Series) -> pd.Series:
 # a plain int / None when every argument is a scalar.
 
 
-def _is_scalar(x) -> bool:
-    return np.ndim(x) == 0
-
-
 def _length(*args) -> int:
-    return next((len(a) for a in args if not _is_scalar(a)), 1)
+    return next((len(a) for a in args if not is_scalar(a)), 1)
 
 
 def _index_of(*args) -> pd.Index | None:
     return next((a.index for a in args if isinstance(a, pd.Series)), None)
 
 
-def _days(x, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Dates → (day numbers since 1970-01-01, missing mask), broadcast to length n."""
-    if _is_scalar(x):
-        ts = pd.NaT if x is None or pd.isna(x) else pd.Timestamp(x)
-        missing = ts is pd.NaT
-        day = 0 if missing else int((ts.normalize() - pd.Timestamp("1970-01-01")).days)
-        return np.full(n, day, dtype="int64"), np.full(n, missing)
-    arr = np.asarray(pd.to_datetime(pd.Series(list(x)) if not isinstance(x, pd.Series) else x).to_numpy()).astype(
-        "datetime64[D]"
-    )
-    missing = np.isnat(arr)
-    return np.where(missing, 0, arr.astype("int64")).astype("int64"), missing
-
-
 def _result(values: np.ndarray, missing: np.ndarray, *args):
-    if all(_is_scalar(a) for a in args):
+    if all(is_scalar(a) for a in args):
         return None if missing[0] else int(values[0])
-    out = pd.array(np.asarray(values, dtype="int64"), dtype="Int64")
+    out = ints(np.asarray(values, dtype="int64"))
     out[missing] = pd.NA
     return pd.Series(out, index=_index_of(*args))
 
@@ -204,7 +138,7 @@ def _weekday(days: np.ndarray) -> np.ndarray:
 def days_in(begin, end):
     """Calendar days from begin to end, both included (0 when end < begin)."""
     n = _length(begin, end)
-    (b, mb), (e, me) = _days(begin, n), _days(end, n)
+    (b, mb), (e, me) = day_numbers(begin, n), day_numbers(end, n)
     return _result(np.maximum(e - b + 1, 0), mb | me, begin, end)
 
 
@@ -214,7 +148,7 @@ def iso_weeks_touched(begin, end):
     2025-03-01..2025-03-31 → 6 (weeks 9–14); 2022-10-11..2022-12-28 → 12 (weeks 41–52).
     """
     n = _length(begin, end)
-    (b, mb), (e, me) = _days(begin, n), _days(end, n)
+    (b, mb), (e, me) = day_numbers(begin, n), day_numbers(end, n)
     weeks = ((e - _weekday(e)) - (b - _weekday(b))) // 7 + 1
     return _result(np.where(e < b, 0, weeks), mb | me, begin, end)
 
@@ -222,7 +156,7 @@ def iso_weeks_touched(begin, end):
 def sundays_in(begin, end):
     """Sundays from begin to end, both included (2022-10-11..2022-10-31 → 3)."""
     n = _length(begin, end)
-    (b, mb), (e, me) = _days(begin, n), _days(end, n)
+    (b, mb), (e, me) = day_numbers(begin, n), day_numbers(end, n)
     first = b + (6 - _weekday(b))
     return _result(np.where(first > e, 0, (e - first) // 7 + 1), mb | me, begin, end)
 
@@ -230,7 +164,7 @@ def sundays_in(begin, end):
 def months_touched(begin, end):
     """Calendar months the period touches (2025-01-15..2025-03-01 → 3)."""
     n = _length(begin, end)
-    (b, mb), (e, me) = _days(begin, n), _days(end, n)
+    (b, mb), (e, me) = day_numbers(begin, n), day_numbers(end, n)
     bm = b.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
     em = e.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
     return _result(np.maximum(em - bm + 1, 0), mb | me, begin, end)
@@ -245,8 +179,8 @@ def output_weeks_in(begin, end, ingangsdatum, einddatum):
     weeks the allocation touches. € 300/week 2022-10-11..2022-12-31 → Oct 3, Nov 4, Dec 4 + 1.
     """
     n = _length(begin, end, ingangsdatum, einddatum)
-    (b, mb), (e, me) = _days(begin, n), _days(end, n)
-    (i, mi), (z, mz) = _days(ingangsdatum, n), _days(einddatum, n)
+    (b, mb), (e, me) = day_numbers(begin, n), day_numbers(end, n)
+    (i, mi), (z, mz) = day_numbers(ingangsdatum, n), day_numbers(einddatum, n)
     first = b + (6 - _weekday(b))
     sundays = np.where(first > e, 0, (e - first) // 7 + 1)
     last_sunday = z - ((_weekday(z) + 1) % 7)
@@ -258,9 +192,9 @@ def output_weeks_in(begin, end, ingangsdatum, einddatum):
 # ============================================================================ allowances
 def _aligned(n: int, **values) -> pd.DataFrame:
     """Scalars and sequences → one frame with a RangeIndex of length n."""
-    out = {}
+    out: dict[str, object] = {}
     for name, v in values.items():
-        if _is_scalar(v):
+        if is_scalar(v):
             out[name] = [v] * n
         elif isinstance(v, pd.Series):
             out[name] = v.to_numpy()
@@ -269,41 +203,9 @@ def _aligned(n: int, **values) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
-def _objects(values) -> np.ndarray:
-    if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
-        return np.asarray(
-            values.to_numpy(dtype=object, na_value=None) if hasattr(values, "to_numpy") else values, dtype=object
-        )
-    return np.asarray(values, dtype=object)
-
-
-def _by_distinct(values, convert, missing: int) -> np.ndarray:
-    """``convert`` applied to each distinct value once (codes repeat a million times)."""
-    codes, uniques = pd.factorize(_objects(values), use_na_sentinel=True)
-    table = np.array([convert(u) for u in uniques] + [missing], dtype="int64")
-    return table[codes]  # code -1 (missing) takes the last entry
-
-
-def _unit_int(values) -> np.ndarray:
-    """Eenheid codes (WJ756, a closed list) as ints: '04' → 4; -1 for missing or unknown."""
-    return _by_distinct(values, lambda u: int(u) if isinstance(u, str) and u in UNIT_LABEL else -1, -1)
-
-
-def _freq_int(values) -> np.ndarray:
-    """Frequentie codes (WMO757) as ints 1, 2, 4, 6 (also from '01' or 2); 0 for missing/unknown."""
-
-    def freq(u) -> int:
-        for code in (1, 2, 4, 6):
-            if u == str(code) or u == f"0{code}" or (u == code and not isinstance(u, bool)):
-                return code
-        return 0
-
-    return _by_distinct(values, freq, 0)
-
-
 def _output_mask(variant, alloc_unit: np.ndarray) -> np.ndarray:
     """The outputgericht variant: from the contract, else from the unit (82/83 → output)."""
-    v = _objects(variant)
+    v = objects(variant)
     known = pd.notna(v) & (v != "")
     return (v == "outputgericht") | (~known & np.isin(alloc_unit, [82, 83]))
 
@@ -357,14 +259,14 @@ def period_allowance(
     """
     n = _length(frequentie, volume, eenheid, begin, end)
     f = _aligned(n, freq=frequentie, vol=volume, unit=eenheid, b=begin, e=end, var=variant, i=ingangsdatum, z=einddatum)
-    freq = _freq_int(f["freq"])
-    vol = pd.Series(pd.array(f["vol"], dtype="Int64"))
-    unit = _unit_int(f["unit"])
+    freq = freq_int(f["freq"])
+    vol = pd.Series(ints(f["vol"]))
+    unit = unit_int(f["unit"])
     output = _output_mask(f["var"], unit)
-    (b, mb), (e, me) = _days(f["b"], n), _days(f["e"], n)
-    (i, mi), (z, mz) = _days(f["i"], n), _days(f["z"], n)
+    (b, mb), (e, me) = day_numbers(f["b"], n), day_numbers(f["e"], n)
+    (i, mi), (z, mz) = day_numbers(f["i"], n), day_numbers(f["z"], n)
     raw = _period_counts(freq, output, b, e, i, mi, z, mz)
-    count = pd.Series(pd.array(raw, dtype="Int64"))
+    count = pd.Series(ints(raw))
     count[(raw < 0) | mb | me] = pd.NA
     allowed = (vol * count).astype("Int64")
     result = pd.DataFrame({"toegestaan": allowed, "aantal": count})
@@ -382,7 +284,7 @@ def _period_uitleg(freq, output, vol, unit, begin, end, count, allowed) -> pd.Se
         pd.to_datetime(pd.Series(begin)).reset_index(drop=True),
         pd.to_datetime(pd.Series(end)).reset_index(drop=True),
     )
-    unit = pd.Series(_objects(unit))
+    unit = pd.Series(objects(unit))
     amount = volume_text(vol, unit)
     per = amount + "/" + pd.Series(freq).map({1: "dag", 2: "week", 4: "maand"}).fillna("").astype(object) + " × "
     period = _period_text(b, e)
@@ -411,17 +313,17 @@ def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, exp
     """
     n = _length(frequentie, volume, eenheid, ingangsdatum, einddatum)
     f = _aligned(n, freq=frequentie, vol=volume, unit=eenheid, i=ingangsdatum, z=einddatum)
-    freq = _freq_int(f["freq"])
-    vol = pd.Series(pd.array(f["vol"], dtype="Int64"))
-    (i, mi), (z, mz) = _days(f["i"], n), _days(f["z"], n)
+    freq = freq_int(f["freq"])
+    vol = pd.Series(ints(f["vol"]))
+    (i, mi), (z, mz) = day_numbers(f["i"], n), day_numbers(f["z"], n)
     raw = _total_counts(freq, i, mi, z, mz)
-    count = pd.Series(pd.array(raw, dtype="Int64"))
+    count = pd.Series(ints(raw))
     count[raw < 0] = pd.NA
     allowed = (vol * count).astype("Int64")
     result = pd.DataFrame({"toegestaan": allowed, "aantal": count})
     if explain:
-        per = volume_text(vol, pd.Series(_objects(f["unit"])))
-        span = " from " + _date_text(f["i"]) + " to " + _date_text(f["z"])
+        per = volume_text(vol, pd.Series(objects(f["unit"])))
+        span = " from " + date_or(f["i"]) + " to " + date_or(f["z"])
         cnt = count.astype("str").astype(object)
         uitleg = pd.Series([None] * n, dtype=object)
         uitleg = uitleg.mask(freq == 1, per + "/dag × " + cnt + " days" + span)
@@ -438,7 +340,7 @@ def total_allowance(frequentie, volume, eenheid, ingangsdatum, einddatum, *, exp
 def _unit_factors(
     line_unit: np.ndarray, alloc_unit: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(line factor, allocation factor, comparable, time) over int unit codes (_unit_int).
+    """(line factor, allocation factor, comparable, time) over int unit codes (unit_int).
 
     Minutes and hours (in any combination) are compared in minutes; otherwise the units must be
     equal (factors 1); anything else is not comparable.
@@ -452,8 +354,8 @@ def _unit_factors(
 
 def _basis_text(values: pd.Series, time: np.ndarray, in_minutes: np.ndarray, alloc_unit: pd.Series) -> pd.Series:
     """Values in the comparison basis of _unit_factors as text (minutes when time units meet)."""
-    values = pd.Series(pd.array(values, dtype="Int64"))
-    text = volume_text(values, pd.Series(_objects(alloc_unit)))
+    values = pd.Series(ints(values))
+    text = volume_text(values, pd.Series(objects(alloc_unit)))
     if time.any():
         whole = (values % 60 == 0).fillna(False).to_numpy(dtype=bool) & ~in_minutes
         minutes = (values.astype("str") + " min").astype(object).where(~whole, (values // 60).astype("str") + " uur")
@@ -465,372 +367,13 @@ def _basis_text(values: pd.Series, time: np.ndarray, in_minutes: np.ndarray, all
 # Matching works on integer codes: every text key is factorised jointly over lines and
 # allocations, so the merges are on int64 and the comparisons on numpy arrays.
 
-MATCH_TEXT = ["bsn", "aanbieder", "gemeente", "productcategorie", "productcode"]
-
-
-def _strip_nummer(u: pd.Series) -> pd.Series:
-    """Toewijzingnummers are integers in iJw: '0406250101' and '406250101' are equal."""
-    digits = u.str.fullmatch(r"\d+").fillna(False).astype(bool)
-    return u.str.lstrip("0").replace("", "0").where(digits, u)
-
-
-_alloc_cache: list = []  # [(weakref to a toewijzingen frame, its _allocations)]
-
-
-def _allocations(toewijzingen: pd.DataFrame) -> pd.DataFrame:
-    """Allocations with normalised codes, ``_del`` (deleted); unique ids,
-    ordered oldest version first (by toewijzingsdatum, then id). Read only: a run asks for the
-    same frame's several times (matching, then the rules' contexts), so the last is kept."""
-    if _alloc_cache and _alloc_cache[0][0]() is toewijzingen:
-        return _alloc_cache[0][1]
-    a = _normalised_allocations(toewijzingen)
-    try:  # the entry goes when the toewijzingen frame is garbage collected
-        _alloc_cache[:] = [(weakref.ref(toewijzingen, lambda _ref: _alloc_cache.clear()), a)]
-    except TypeError:
-        _alloc_cache.clear()
-    return a
-
-
-def _normalised_allocations(toewijzingen: pd.DataFrame) -> pd.DataFrame:
-    t = toewijzingen
-    a = pd.DataFrame(index=pd.RangeIndex(len(t)))
-    a["id"] = pd.to_numeric(t["id"]).astype("int64").to_numpy() if "id" in t.columns else np.arange(len(t))
-    for col in TEXT_COLUMNS + ["reden_wijziging"]:
-        a[col] = _text_col(t, col).to_numpy()
-    for col in ("ingangsdatum", "einddatum", "toewijzingsdatum"):
-        a[col] = _date_col(t, col).to_numpy()
-    for col in ("volume", "budget"):
-        a[col] = _int_col(t, col).to_numpy()
-    a["frequentie"] = _text_col(t, "frequentie").to_numpy()
-    a["_freq"] = _freq_int(a["frequentie"])
-    a["_unit"] = _unit_int(a["eenheid"])
-    if "verwijderd" in t.columns:
-        a["_del"] = t["verwijderd"].fillna(False).astype(bool).to_numpy()
-    else:  # reden 13 (Verwijderd), or the retired 01 with einddatum = ingangsdatum (CS336)
-        same = (a["einddatum"] == a["ingangsdatum"]).fillna(False)
-        a["_del"] = ((a["reden_wijziging"] == "13") | ((a["reden_wijziging"] == "01") & same)).astype(bool)
-    a = a.sort_values(["toewijzingsdatum", "id"], na_position="first", kind="mergesort")
-    return a.drop_duplicates("id", keep="last").reset_index(drop=True)
-
-
-def _joint_codes(left: pd.Series, right: pd.Series, normalise=None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Integer codes for two text columns over one shared vocabulary (-1 = missing/empty).
-
-    ``normalise`` maps the distinct values (a str Series) to the values to compare.
-    """
-    values = np.concatenate([left.to_numpy(dtype=object, na_value=None), right.to_numpy(dtype=object, na_value=None)])
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    u = pd.Series(np.asarray(uniques, dtype=object)).astype("str")
-    if normalise is not None and len(u):
-        u = normalise(u)
-    u = u.mask(u == "")
-    if len(u) and (normalise is not None or u.isna().any()):
-        recode, uniques2 = pd.factorize(u, use_na_sentinel=True)
-        codes = np.where(codes >= 0, recode[np.maximum(codes, 0)] if len(recode) else -1, -1)
-        n = len(uniques2)
-    else:
-        n = len(u)
-    return codes[: len(left)], codes[len(left) :], max(n, 1)
-
-
-def _encode(lines: pd.DataFrame, alloc: pd.DataFrame) -> SimpleNamespace:
-    """Lines and allocations as aligned numpy arrays of codes and day numbers."""
-    ln, al, size = {}, {}, {}
-    for col in MATCH_TEXT:
-        line_col = lines[col] if col in lines.columns else pd.Series(None, index=lines.index, dtype=object)
-        ln[col], al[col], size[col] = _joint_codes(line_col, alloc[col])
-    nummer = (
-        lines["toewijzingnummer"]
-        if "toewijzingnummer" in lines.columns
-        else pd.Series(None, index=lines.index, dtype=object)
-    )
-    ln["nummer"], al["nummer"], size["nummer"] = _joint_codes(nummer, alloc["toewijzingnummer"], _strip_nummer)
-    n = len(lines)
-    b, mb = _days(_date_col(lines, "begindatum"), n)
-    e, me = _days(_date_col(lines, "einddatum"), n)
-    ln["begin"] = np.where(mb, -(10**8), b)  # unknown dates do not limit the match
-    ln["end"] = np.where(me, 10**8, e)
-    s, ms = _days(alloc["ingangsdatum"], len(alloc))
-    z, mz = _days(alloc["einddatum"], len(alloc))
-    al["del"] = alloc["_del"].to_numpy(dtype=bool)
-    al["start"] = np.where(ms, -(10**8), s)
-    al["stop"] = np.where(mz | al["del"], 10**8, z)  # a deletion's einddatum is no real end
-    al["id"] = alloc["id"].to_numpy(dtype="int64")
-    return SimpleNamespace(l=ln, a=al, size=size, n=n)
-
-
-def _number_candidates(enc: SimpleNamespace, rows: np.ndarray) -> pd.DataFrame:
-    """Numbered lines (positions ``rows``) × the allocation(s) with that number in their gemeente.
-
-    Columns _pos, _apos, aanbieder_ok.
-    """
-    ln, al, g = enc.l, enc.a, enc.size["gemeente"]
-    rows = rows[(ln["nummer"][rows] >= 0) & (ln["gemeente"][rows] >= 0)]
-    left = pd.DataFrame({"_pos": rows, "k": ln["nummer"][rows].astype("int64") * g + ln["gemeente"][rows]})
-    apos = np.flatnonzero((al["nummer"] >= 0) & (al["gemeente"] >= 0))
-    right = pd.DataFrame({"_apos": apos, "k": al["nummer"][apos].astype("int64") * g + al["gemeente"][apos]})
-    cand = left.merge(right, on="k")
-    la, aa = ln["aanbieder"][cand["_pos"].to_numpy()], al["aanbieder"][cand["_apos"].to_numpy()]
-    cand["aanbieder_ok"] = (la < 0) | (aa < 0) | (la == aa)
-    return cand
-
-
-def _content_candidates(enc: SimpleNamespace, rows: np.ndarray) -> pd.DataFrame:
-    """Lines without a number (positions ``rows``) × allocations with the same bsn, aanbieder
-    and gemeente. Columns _pos, _apos, product_ok, spec (0 specific, 1 aspecific, 2 generic),
-    overlap, contains, deleted, rank (lower is better: live before deleted, containing before
-    overlapping, then specific before aspecific before generic)."""
-    ln, al, size = enc.l, enc.a, enc.size
-
-    def key(side, pos):
-        return (side["bsn"][pos].astype("int64") * size["aanbieder"] + side["aanbieder"][pos]) * size[
-            "gemeente"
-        ] + side["gemeente"][pos]
-
-    rows = rows[
-        (ln["nummer"][rows] < 0) & (ln["bsn"][rows] >= 0) & (ln["aanbieder"][rows] >= 0) & (ln["gemeente"][rows] >= 0)
-    ]
-    apos = np.flatnonzero((al["bsn"] >= 0) & (al["aanbieder"] >= 0) & (al["gemeente"] >= 0))
-    cand = pd.DataFrame({"_pos": rows, "k": key(ln, rows)}).merge(
-        pd.DataFrame({"_apos": apos, "k": key(al, apos)}), on="k"
-    )
-    p, q = cand["_pos"].to_numpy(), cand["_apos"].to_numpy()
-    code_l, code_a = ln["productcode"][p], al["productcode"][q]
-    cat_l, cat_a = ln["productcategorie"][p], al["productcategorie"][q]
-    specific = (code_a >= 0) & (code_a == code_l) & ((cat_l < 0) | (cat_a < 0) | (cat_l == cat_a))
-    aspecific = (code_a < 0) & (cat_a >= 0) & (cat_a == cat_l)
-    generic = (code_a < 0) & (cat_a < 0)
-    deleted = al["del"][q]
-    start, stop = al["start"][q], al["stop"][q]
-    begin, end = ln["begin"][p], ln["end"][p]
-    cand["product_ok"] = specific | aspecific | generic
-    cand["spec"] = np.select([specific, aspecific], [0, 1], 2)
-    cand["overlap"] = (start <= end) & (stop >= begin)
-    cand["contains"] = (start <= begin) & (stop >= end) & ~deleted
-    cand["deleted"] = deleted
-    cand["rank"] = deleted.astype(int) * 100 + (~cand["contains"].to_numpy()).astype(int) * 10 + cand["spec"].to_numpy()
-    return cand.drop(columns="k")
-
-
-def _best_content(cand: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(the unique best candidate per line: _pos, _apos; all tied best candidates of ambiguous lines)."""
-    ok = cand[cand["product_ok"] & cand["overlap"]]
-    top = ok[ok["rank"] == ok.groupby("_pos")["rank"].transform("min")]
-    size = top.groupby("_pos")["_apos"].transform("size")
-    return top[size == 1][["_pos", "_apos"]], top[size > 1]
-
-
-def _match(enc: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
-    """(allocation position per line, -1 = none; how: 'nummer' / 'inhoud' / None)."""
-    pos = np.full(enc.n, -1, dtype="int64")
-    how = np.full(enc.n, None, dtype=object)
-    rows = np.arange(enc.n)
-    num = _number_candidates(enc, rows)
-    # one version per number in toewijzingen_actueel; otherwise the newest (highest position)
-    num = num[num["aanbieder_ok"]].sort_values(["_pos", "_apos"]).drop_duplicates("_pos", keep="last")
-    pos[num["_pos"].to_numpy()] = num["_apos"].to_numpy()
-    how[num["_pos"].to_numpy()] = NUMMER
-    unique, _ties = _best_content(_content_candidates(enc, rows))
-    pos[unique["_pos"].to_numpy()] = unique["_apos"].to_numpy()
-    how[unique["_pos"].to_numpy()] = INHOUD
-    return pos, how
-
-
-def match_allocations(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.DataFrame:
-    """The allocation each line draws on: ``toewijzing_id`` (Int64) and ``toewijzing_match``.
-
-    ``toewijzing_match`` is "nummer" (by toewijzingnummer), "inhoud" (on content, for lines
-    without a number) or None (nothing found, or ambiguous: ``explain_unmatched`` says why).
-    Index = ``lines.index``. Vectorised: keys are factorised to integers, one merge per kind of
-    line, then filters and a rank.
-    """
-    ids = pd.array(np.zeros(len(lines), dtype="int64"), dtype="Int64")
-    ids[:] = pd.NA
-    how = np.full(len(lines), None, dtype=object)
-    if len(lines) and toewijzingen is not None and len(toewijzingen):
-        alloc = _allocations(toewijzingen)
-        pos, how = _match(_encode(lines, alloc))
-        found = pos >= 0
-        ids[found] = alloc["id"].to_numpy()[pos[found]]
-    return pd.DataFrame({"toewijzing_id": ids, "toewijzing_match": how}, index=lines.index)
-
-
-def _list_text(pos, values, limit: int = 3) -> pd.Series:
-    """Per line position: its distinct values joined ('a, b, c and 2 more'), vectorised.
-
-    ``pos`` and ``values`` are aligned; the result is indexed by position.
-    """
-    df = pd.DataFrame({"pos": np.asarray(pos), "v": pd.Series(np.asarray(values, dtype=object)).astype(object)})
-    df = df[df["v"].notna()].drop_duplicates()
-    if df.empty:
-        return pd.Series(dtype=object)
-    df = df.sort_values("pos", kind="mergesort")
-    k = df.groupby("pos").cumcount().to_numpy()
-    n = df.groupby("pos")["v"].size()
-    text = df[k == 0].set_index("pos")["v"].astype(object)
-    for j in range(1, limit):
-        nth = df[k == j].set_index("pos")["v"].reindex(text.index)
-        text = text.where(nth.isna(), text + ", " + nth.astype(object))
-    more = (n.reindex(text.index) - limit).clip(lower=0)
-    return text.where(more == 0, text + " and " + more.astype(str).astype(object) + " more")
-
-
-def explain_unmatched(lines: pd.DataFrame, toewijzingen: pd.DataFrame) -> pd.Series:
-    """Why a line has no allocation (what was searched and what was found); None when matched."""
-    reason = pd.Series([None] * len(lines), dtype=object, index=lines.index)
-    if not len(lines):
-        return reason
-    toew = toewijzingen if toewijzingen is not None and len(toewijzingen) else pd.DataFrame(columns=ALLOCATION_COLUMNS)
-    alloc = _allocations(toew)
-    enc = _encode(lines, alloc)
-    pos, _how = _match(enc)
-    out = np.full(len(lines), None, dtype=object)
-    k = pd.DataFrame({col: _text_col(lines, col).to_numpy() for col in TEXT_COLUMNS})
-    k["begindatum"] = _date_col(lines, "begindatum").to_numpy()
-    k["einddatum"] = _date_col(lines, "einddatum").to_numpy()
-    a_text = {
-        col: alloc[col].to_numpy(dtype=object, na_value=None)
-        for col in ("toewijzingnummer", "gemeente", "aanbieder", "productcode", "productcategorie")
-    }
-
-    numbered = np.flatnonzero((enc.l["nummer"] >= 0) & (pos < 0))
-    if len(numbered):
-        sub = k.iloc[numbered]
-        text = (
-            "toewijzingnummer "
-            + sub["toewijzingnummer"].astype(object)
-            + " not found for gemeente "
-            + sub["gemeente"].fillna("(none)").astype(object)
-        )
-        # the same number in another gemeente
-        lg = pd.DataFrame({"_pos": numbered, "nummer": enc.l["nummer"][numbered]})
-        ag = pd.DataFrame({"nummer": enc.a["nummer"], "gem": a_text["gemeente"], "agem": enc.a["gemeente"]})
-        elsewhere = lg.merge(ag, on="nummer")
-        elsewhere = elsewhere[elsewhere["agem"].to_numpy() != enc.l["gemeente"][elsewhere["_pos"].to_numpy()]]
-        hint = pd.Series(numbered).map(_list_text(elsewhere["_pos"], elsewhere["gem"]))
-        hint.index = sub.index
-        text = text.where(hint.isna(), text + " (it exists for gemeente " + hint.astype(object) + ")")
-        other = _number_candidates(enc, numbered)
-        other = other[~other["aanbieder_ok"]].drop_duplicates("_pos")
-        if len(other):
-            q = other["_apos"].to_numpy()
-            msg = pd.Series(
-                "toewijzing "
-                + pd.Series(a_text["toewijzingnummer"][q], dtype=object)
-                + " of gemeente "
-                + pd.Series(a_text["gemeente"][q], dtype=object)
-                + " is for another aanbieder ("
-                + pd.Series(a_text["aanbieder"][q], dtype=object)
-                + "), not "
-                + k["aanbieder"].iloc[other["_pos"].to_numpy()].fillna("(none)").astype(object).to_numpy()
-            )
-            for_other = pd.Series(numbered).map(pd.Series(msg.to_numpy(), index=other["_pos"].to_numpy()))
-            for_other.index = sub.index
-            text = text.where(for_other.isna(), for_other)
-        out[numbered] = text.to_numpy()
-
-    loose = np.flatnonzero((enc.l["nummer"] < 0) & (pos < 0))
-    if len(loose):
-        sub = k.iloc[loose]
-        product = (
-            sub["productcode"].fillna("?").astype(object)
-            + " (categorie "
-            + sub["productcategorie"].fillna("?").astype(object)
-            + ")"
-        )
-        who = (
-            "bsn "
-            + sub["bsn"].map(mask_bsn, na_action="ignore").fillna("(none)").astype(object)
-            + ", aanbieder "
-            + sub["aanbieder"].fillna("(none)").astype(object)
-            + ", gemeente "
-            + sub["gemeente"].fillna("(none)").astype(object)
-        )
-        searched = (
-            "no toewijzingnummer; searched on content ("
-            + who
-            + ", product "
-            + product
-            + ", period "
-            + _date_text(sub["begindatum"])
-            + ".."
-            + _date_text(sub["einddatum"])
-            + "): "
-        )
-        missing_key = (sub["bsn"].isna() | sub["aanbieder"].isna() | sub["gemeente"].isna()).to_numpy()
-        text = (searched + "this client has no allocation from this gemeente to this aanbieder").where(
-            ~missing_key, searched + "bsn, aanbieder or gemeente is missing on the line"
-        )
-        cand = _content_candidates(enc, loose)
-        if len(cand):
-            q = cand["_apos"].to_numpy()
-            nummer = pd.Series(a_text["toewijzingnummer"][q], dtype=object)
-            code = pd.Series(a_text["productcode"][q], dtype=object)
-            cat = pd.Series(a_text["productcategorie"][q], dtype=object).fillna("any")
-            cand["product"] = code.fillna("categorie " + cat).to_numpy()
-            cand["run"] = (
-                nummer
-                + " runs "
-                + _date_text(pd.Series(alloc["ingangsdatum"].to_numpy()[q]))
-                + ".."
-                + _date_text(pd.Series(alloc["einddatum"].to_numpy()[q]), "open")
-            ).to_numpy()
-            cand["tie"] = (nummer + np.where(cand["deleted"].to_numpy(), " (deleted)", "")).to_numpy()
-            _unique, ties = _best_content(cand)
-            at = pd.Series(loose)
-            products = at.map(_list_text(cand["_pos"], cand["product"])).set_axis(sub.index)
-            fitting = cand[cand["product_ok"]]
-            runs = at.map(_list_text(fitting["_pos"], fitting["run"])).set_axis(sub.index)
-            tied = at.map(_list_text(ties["_pos"], ties["tie"])).set_axis(sub.index)
-            text = text.where(
-                products.isna(),
-                searched + "this client's allocations are for other products: " + products.astype(object),
-            )
-            text = text.where(
-                runs.isna(),
-                searched + "no allocation for this product covers the period (toewijzing " + runs.astype(object) + ")",
-            )
-            text = text.where(
-                tied.isna(),
-                searched
-                + "ambiguous: toewijzingen "
-                + tied.astype(object)
-                + " fit equally well; declare with the toewijzingnummer",
-            )
-        out[loose] = text.to_numpy()
-    reason[:] = out
-    return reason
-
 
 # ========================================================================= rule plumbing
-_cache: list = []  # [(weakref to ctx, id(lines), id(toewijzingen), id(history), prepared)]
-
-
-def _prepared(ctx) -> SimpleNamespace:
-    """The lines with their allocation's facts as numpy-friendly columns, once per Context."""
-    if _cache:
-        ref, lid, tid, hid, prep = _cache[0]
-        if ref() is ctx and lid == id(ctx.lines) and tid == id(ctx.toewijzingen) and hid == id(ctx.history):
-            return prep
-    prep = _prepare(ctx)
-    try:
-        # the cache empties itself when the Context is garbage collected
-        _cache[:] = [
-            (weakref.ref(ctx, lambda _ref: _cache.clear()), id(ctx.lines), id(ctx.toewijzingen), id(ctx.history), prep)
-        ]
-    except TypeError:  # not weak-referenceable: no cache
-        _cache.clear()
-    return prep
-
-
-def _allocation_frame(ctx) -> pd.DataFrame:
-    toew = ctx.toewijzingen
-    return toew if toew is not None and len(toew) else pd.DataFrame(columns=ALLOCATION_COLUMNS)
 
 
 def _positions(alloc: pd.DataFrame, ids) -> np.ndarray:
     """Allocation ids → positions in ``alloc`` (-1 when missing or unknown)."""
-    ids = pd.array(ids, dtype="Int64")
+    ids = ints(ids)
     return pd.Index(alloc["id"].to_numpy()).get_indexer(ids.fillna(-1).to_numpy(dtype="int64"))
 
 
@@ -841,17 +384,8 @@ def _prepare(ctx) -> SimpleNamespace:
     Text keys are compared as integer codes; texts are fetched only for findings (``_rows``).
     """
     lines = ctx.lines
-    alloc = _allocations(_allocation_frame(ctx))
-    if "toewijzing_id" in lines.columns:
-        tid = lines["toewijzing_id"]
-        how = (
-            _objects(lines["toewijzing_match"])
-            if "toewijzing_match" in lines.columns
-            else np.full(len(lines), NUMMER, dtype=object)
-        )
-    else:
-        m = match_allocations(lines, _allocation_frame(ctx))
-        tid, how = m["toewijzing_id"], m["toewijzing_match"].to_numpy(dtype=object)
+    alloc = ctx.allocations
+    tid, how = lines["toewijzing_id"], objects(lines["toewijzing_match"])
     apos = _positions(alloc, tid)
     found = apos >= 0
     take = np.maximum(apos, 0)
@@ -861,18 +395,18 @@ def _prepare(ctx) -> SimpleNamespace:
     f["apos"] = apos
     f["found"] = found
     f["how"] = how
-    f["credit"] = _objects(lines["debet_credit"]) == "C" if "debet_credit" in lines.columns else False
-    f["begindatum"] = _date_col(lines, "begindatum")
-    f["einddatum"] = _date_col(lines, "einddatum")
+    f["credit"] = objects(lines["debet_credit"]) == "C"
+    f["begindatum"] = date_col(lines, "begindatum")
+    f["einddatum"] = date_col(lines, "einddatum")
     for side in ("begin_uit_maand", "eind_uit_maand"):
-        f[side] = lines[side].to_numpy(dtype=bool) if side in lines.columns else False
-    f["volume"] = _int_col(lines, "volume")
-    f["bedrag"] = _int_col(lines, "bedrag")
-    f["unit"] = _unit_int(lines["eenheid"]) if "eenheid" in lines.columns else -1
-    f["has_unit"] = _text_col(lines, "eenheid").notna().to_numpy()
-    f["contract_unit"] = _unit_int(lines["contract_eenheid"]) if "contract_eenheid" in lines.columns else -1
-    f["has_contract_unit"] = _text_col(lines, "contract_eenheid").notna().to_numpy()
-    f["variant"] = _objects(lines["contract_variant"]) if "contract_variant" in lines.columns else None
+        f[side] = lines[side].to_numpy(dtype=bool)
+    f["volume"] = int_col(lines, "volume")
+    f["bedrag"] = int_col(lines, "bedrag")
+    f["unit"] = unit_int(lines["eenheid"])
+    f["has_unit"] = text_col(lines, "eenheid").notna().to_numpy()
+    f["contract_unit"] = unit_int(lines["contract_eenheid"])
+    f["has_contract_unit"] = text_col(lines, "contract_eenheid").notna().to_numpy()
+    f["variant"] = objects(lines["contract_variant"])
     if len(alloc):
         for col in ("ingangsdatum", "einddatum"):
             f["a_" + col] = pd.Series(alloc[col].to_numpy()[take], index=f.index).where(found)
@@ -888,9 +422,9 @@ def _prepare(ctx) -> SimpleNamespace:
         f["a_unit"], f["a_has_unit"], f["a_freq"], f["a_del"] = -1, False, 0, False
     for col in ("bsn", "productcategorie", "productcode"):
         # both filled and unequal (TR304, TR339, TR340): the line's text against its allocation's
-        mine = _text_col(lines, col).to_numpy(dtype=object)
+        mine = text_col(lines, col).to_numpy(dtype=object)
         theirs = (
-            _as_text(alloc[col]).to_numpy(dtype=object)[take]
+            as_text(alloc[col]).to_numpy(dtype=object)[take]
             if len(alloc)
             else np.full(len(lines), np.nan, dtype=object)
         )
@@ -905,7 +439,7 @@ def _rows(prep: SimpleNamespace, mask, line_cols=(), alloc_cols=()) -> pd.DataFr
     mask = np.asarray(mask, dtype=bool)
     b = prep.f[mask].copy()
     for col in line_cols:
-        b[col] = _objects(prep.lines[col])[mask] if col in prep.lines.columns else None
+        b[col] = objects(prep.lines[col])[mask]
     apos = b["apos"].to_numpy()
     for col in set(alloc_cols) | {"toewijzingnummer"}:
         values = (
@@ -913,7 +447,7 @@ def _rows(prep: SimpleNamespace, mask, line_cols=(), alloc_cols=()) -> pd.DataFr
         )
         b["a_" + col] = values[np.maximum(apos, 0)] if len(values) else None
         b.loc[apos < 0, "a_" + col] = None
-    own = _objects(prep.lines["toewijzingnummer"])[mask] if "toewijzingnummer" in prep.lines.columns else None
+    own = objects(prep.lines["toewijzingnummer"])[mask]
     nummer = b["a_toewijzingnummer"].where(b["a_toewijzingnummer"].notna(), own).fillna("?").astype(object)
     label = "toewijzing " + nummer
     b["label"] = label.where(b["how"] != INHOUD, label + " (matched on content)")
@@ -936,26 +470,23 @@ def _texts(values: pd.Series) -> list:
     family=FAMILY,
 )
 def tr338_allocation_exists(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     bad = (~prep.f["found"] & ~prep.f["credit"]).to_numpy()
     if not bad.any():
         return _none()
     unmatched = ctx.lines[bad]
-    reasons = explain_unmatched(
-        as_successor(unmatched), _allocation_frame(ctx)
-    )  # a merged code: its successor's allocations
+    reasons = unmatched["toewijzing_uitleg"]  # engine.derive: a merged code searched as its successor
     b = _rows(prep, bad, ["toewijzingnummer"])
     stale = "the allocation matched before is no longer in the store"
     msg = "no allocation found: " + reasons.where(reasons.notna(), stale).astype(object)
-    if "gemeente_opvolger" in unmatched.columns:
-        merged = unmatched["gemeente_opvolger"].notna()
-        msg = msg.where(
-            ~merged,
-            "no allocation found for gemeente "
-            + gemeente_text(unmatched)
-            + ": "
-            + reasons.where(reasons.notna(), stale).astype(object),
-        )
+    merged = unmatched["gemeente_opvolger"].notna()
+    msg = msg.where(
+        ~merged,
+        "no allocation found for gemeente "
+        + gemeente_text(unmatched)
+        + ": "
+        + reasons.where(reasons.notna(), stale).astype(object),
+    )
     split = split_text(unmatched)
     msg = msg.where(
         split.isna(), split + ": no allocation can be chosen for it; declare on the gemeente responsible for the client"
@@ -965,7 +496,7 @@ def tr338_allocation_exists(ctx) -> pd.DataFrame:
 
 @rule("TR304", "8187", "The allocation belongs to the line's client (BSN)", family=FAMILY)
 def tr304_allocation_of_client(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     bad = _differs(prep, "bsn")
     b = _rows(prep, bad, ["bsn"], ["bsn"])
     msg = (
@@ -979,14 +510,14 @@ def tr304_allocation_of_client(ctx) -> pd.DataFrame:
 
 @rule("TR384", "9384", "No lines on an allocation deleted with reden wijziging 13", family=FAMILY)
 def tr384_deleted(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     b = _rows(prep, prep.f["a_del"] & ~prep.f["credit"], (), ["reden_wijziging", "toewijzingsdatum"])
     msg = (
         b["label"]
         + " was deleted (reden wijziging "
         + b["a_reden_wijziging"].fillna("13").astype(object)
         + ", toewijzingsdatum "
-        + _date_text(b["a_toewijzingsdatum"])
+        + date_or(b["a_toewijzingsdatum"])
         + "): a deleted allocation counts as never sent"
     )
     return findings(b["id"], msg.tolist(), "toewijzingnummer", _texts(b["a_toewijzingnummer"]))
@@ -1006,34 +537,34 @@ def _source(b: pd.DataFrame, side: str) -> pd.Series:
 
 @rule("TR307", "9307", "ProductPeriode begins on or after the allocation's ingangsdatum", family=FAMILY)
 def tr307_begin_in_allocation(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     f = prep.f
     b = _rows(prep, f["judged"] & (f["begindatum"] < f["a_ingangsdatum"]).fillna(False))
     msg = (
         b["label"]
         + ": ProductPeriode begins "
-        + _date_text(b["begindatum"])
+        + date_or(b["begindatum"])
         + _source(b, "begin_uit_maand")
         + ", before the allocation's ingangsdatum "
-        + _date_text(b["a_ingangsdatum"])
+        + date_or(b["a_ingangsdatum"])
     )
-    return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
+    return findings(b["id"], msg.tolist(), "begindatum", date_or(b["begindatum"]).tolist())
 
 
 @rule("TR308", "9308", "ProductPeriode ends on or before the allocation's einddatum", family=FAMILY)
 def tr308_end_in_allocation(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     f = prep.f
     b = _rows(prep, f["judged"] & (f["einddatum"] > f["a_einddatum"]).fillna(False))
     msg = (
         b["label"]
         + ": ProductPeriode ends "
-        + _date_text(b["einddatum"])
+        + date_or(b["einddatum"])
         + _source(b, "eind_uit_maand")
         + ", after the allocation's einddatum "
-        + _date_text(b["a_einddatum"])
+        + date_or(b["a_einddatum"])
     )
-    return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
+    return findings(b["id"], msg.tolist(), "einddatum", date_or(b["einddatum"]).tolist())
 
 
 @rule(
@@ -1043,28 +574,14 @@ def tr308_end_in_allocation(ctx) -> pd.DataFrame:
     family=FAMILY,
 )
 def tr387_begin_of_month(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     f = prep.f
     begin, start = f["begindatum"], f["a_ingangsdatum"]
     first = begin - pd.to_timedelta(begin.dt.day - 1, unit="D")
     later = ((start > first) & (start <= first + pd.offsets.MonthEnd(0))).fillna(False).astype(bool)
     expected = start.where(later, first)
-    bad = (f["judged"] & begin.notna() & (begin != expected).fillna(False)).to_numpy()
-    b = _rows(prep, bad)
-    why = pd.Series(
-        np.where(later[bad], " (the allocation's ingangsdatum in that month)", " (the first day of the month)"),
-        index=b.index,
-        dtype=object,
-    )
-    msg = (
-        b["label"]
-        + ": ProductPeriode begins "
-        + _date_text(b["begindatum"])
-        + "; expected "
-        + _date_text(expected[bad])
-        + why
-    )
-    return findings(b["id"], msg.tolist(), "begindatum", _date_text(b["begindatum"]).tolist())
+    why = (" (the allocation's ingangsdatum in that month)", " (the first day of the month)")
+    return _month_edge(prep, "begindatum", "begins", expected, later, why)
 
 
 @rule(
@@ -1074,29 +591,29 @@ def tr387_begin_of_month(ctx) -> pd.DataFrame:
     family=FAMILY,
 )
 def tr388_end_of_month(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     f = prep.f
     end, stop = f["einddatum"], f["a_einddatum"]
     last = end + pd.offsets.MonthEnd(0)
     first = end - pd.to_timedelta(end.dt.day - 1, unit="D")
     earlier = ((stop < last) & (stop >= first)).fillna(False).astype(bool)
     expected = stop.where(earlier, last)
-    bad = (f["judged"] & end.notna() & (end != expected).fillna(False)).to_numpy()
+    why = (" (the allocation's einddatum in that month)", " (the last day of the month)")
+    return _month_edge(prep, "einddatum", "ends", expected, earlier, why)
+
+
+def _month_edge(
+    prep: SimpleNamespace, col: str, verb: str, expected: pd.Series, by_allocation: pd.Series, why: tuple[str, str]
+) -> pd.DataFrame:
+    """TR387/TR388: the judged lines whose ``col`` is not ``expected`` (the allocation's date where
+    it falls in that month, ``by_allocation``, else the month's first or last day)."""
+    f = prep.f
+    value = f[col]
+    bad = (f["judged"] & value.notna() & (value != expected).fillna(False)).to_numpy()
     b = _rows(prep, bad)
-    why = pd.Series(
-        np.where(earlier[bad], " (the allocation's einddatum in that month)", " (the last day of the month)"),
-        index=b.index,
-        dtype=object,
-    )
-    msg = (
-        b["label"]
-        + ": ProductPeriode ends "
-        + _date_text(b["einddatum"])
-        + "; expected "
-        + _date_text(expected[bad])
-        + why
-    )
-    return findings(b["id"], msg.tolist(), "einddatum", _date_text(b["einddatum"]).tolist())
+    reason = pd.Series(np.where(by_allocation[bad], *why), index=b.index, dtype=object)
+    msg = b["label"] + f": ProductPeriode {verb} " + date_or(b[col]) + "; expected " + date_or(expected[bad]) + reason
+    return findings(b["id"], msg.tolist(), col, date_or(b[col]).tolist())
 
 
 @rule(
@@ -1109,14 +626,12 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
 )
 def jz_p01_period_from_month(ctx) -> pd.DataFrame:
     lines = ctx.lines
-    if "productperiode_afgeleid" not in lines.columns:
-        return _none()
     text = lines["productperiode_afgeleid"]
     hit = lines[text.notna().to_numpy()]
     if not len(hit):
         return _none()
-    begin = _date_text(_date_col(hit, "begindatum"))
-    end = _date_text(_date_col(hit, "einddatum"))
+    begin = date_or(date_col(hit, "begindatum"))
+    end = date_or(date_col(hit, "einddatum"))
     return findings(hit["id"], text[hit.index].astype(str).tolist(), "periode", (begin + " t/m " + end).tolist())
 
 
@@ -1126,7 +641,7 @@ def _differs(prep: SimpleNamespace, col: str):
 
 @rule("TR339", "9339", "ProductCategorie equals the allocation's productcategorie when it has one", family=FAMILY)
 def tr339_categorie(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     b = _rows(prep, _differs(prep, "productcategorie"), ["productcategorie"], ["productcategorie"])
     msg = (
         b["label"]
@@ -1140,7 +655,7 @@ def tr339_categorie(ctx) -> pd.DataFrame:
 
 @rule("TR340", "9340", "ProductCode equals the allocation's productcode when it has one", family=FAMILY)
 def tr340_productcode(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     b = _rows(prep, _differs(prep, "productcode"), ["productcode"], ["productcode"])
     msg = (
         b["label"]
@@ -1153,7 +668,7 @@ def tr340_productcode(ctx) -> pd.DataFrame:
 
 
 def _unit_name(codes: pd.Series) -> pd.Series:
-    codes = pd.Series(_objects(codes), index=codes.index)
+    codes = pd.Series(objects(codes), index=codes.index)
     return (codes.fillna("?").astype(object) + " (" + codes.map(UNIT_LABEL).fillna("?").astype(object) + ")").astype(
         object
     )
@@ -1166,7 +681,7 @@ def _unit_name(codes: pd.Series) -> pd.Series:
     family=FAMILY,
 )
 def tr341_eenheid(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     f = prep.f
     from_alloc = f["a_has_unit"].to_numpy()
     target = np.where(from_alloc, f["a_unit"], f["contract_unit"])
@@ -1192,7 +707,7 @@ def tr341_eenheid(ctx) -> pd.DataFrame:
 
 @rule("TR321", "9321", "Volume within what the allocation allows for the ProductPeriode (§8)", family=FAMILY)
 def tr321_volume_per_period(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     f = prep.f
     unit, a_unit = f["unit"].to_numpy(), f["a_unit"].to_numpy()
     lf, af, comparable, time = _unit_factors(unit, a_unit)
@@ -1201,8 +716,8 @@ def tr321_volume_per_period(ctx) -> pd.DataFrame:
     if not use.any():
         return _none()
     n = int(use.sum())
-    (b_, _), (e_, _) = _days(f["begindatum"][use], n), _days(f["einddatum"][use], n)
-    (i_, mi), (z_, mz) = _days(f["a_ingangsdatum"][use], n), _days(f["a_einddatum"][use], n)
+    (b_, _), (e_, _) = day_numbers(f["begindatum"][use], n), day_numbers(f["einddatum"][use], n)
+    (i_, mi), (z_, mz) = day_numbers(f["a_ingangsdatum"][use], n), day_numbers(f["a_einddatum"][use], n)
     output = _output_mask(f["variant"].to_numpy()[use], a_unit[use])
     count = _period_counts(f["a_freq"].to_numpy()[use], output, b_, e_, i_, mi, z_, mz)
     limit = f["a_volume"][use].to_numpy(dtype="int64") * count * af[use]
@@ -1242,65 +757,25 @@ def tr321_volume_per_period(ctx) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------ running totals
-def _history_positions(ctx, history: pd.DataFrame, alloc: pd.DataFrame) -> np.ndarray:
-    """The current allocation (position in ``alloc``) of each history line: the one it was
-    matched to when that still exists (a re-sent allocation gets a new id), else matched again
-    by number or content."""
-    apos = _positions(alloc, _int_col(history, "toewijzing_id"))
-    lost = apos < 0
-    if lost.any() and len(alloc):
-        again = match_allocations(history[lost], _allocation_frame(ctx))["toewijzing_id"]
-        apos[lost] = _positions(alloc, again)
-    return apos
-
-
-def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
-    """Running totals per allocation for this batch's judged debets (credits counted too).
-
-    ``value_of(volume, bedrag, unit, alloc_unit)`` (numpy arrays) gives each row's value in the
-    comparison basis and whether it counts; ``limited`` flags allocation positions that have a
-    limit. Returns the judged debet rows on limited allocations with sum_apos, earlier
-    (approved before), batch_sum (this batch up to and including the row) and total.
-    """
-    prep = _prepared(ctx)
-    f, lines, alloc = prep.f, prep.lines, prep.alloc
-    apos = f["apos"].to_numpy()
-    judged = f["judged"].to_numpy()
-    if not len(alloc) or not (judged & (apos >= 0) & limited[np.maximum(apos, 0)]).any():
-        return None
-    history = ctx.history if ctx.history is not None else pd.DataFrame()
-    if len(history) and "id" in history.columns:
-        history = history[~history["id"].isin(f["id"]).to_numpy()]
-    h_credit = (
-        _objects(history["debet_credit"]) == "C"
-        if len(history) and "debet_credit" in history.columns
-        else np.zeros(len(history), dtype=bool)
-    )
-    h_gecrediteerd = (
-        history["gecrediteerd"].fillna(False).to_numpy(dtype=bool)
-        if len(history) and "gecrediteerd" in history.columns
-        else np.zeros(len(history), dtype=bool)
-    )
-    h_apos = _history_positions(ctx, history, alloc) if len(history) else np.array([], dtype="int64")
-
-    # A credit counts on the allocation of the debet it cancels when we have that debet, and not
-    # at all when that debet is already marked credited (its credit was approved before).
+def _credit_targets(
+    lines: pd.DataFrame, credit: np.ndarray, apos: np.ndarray, history: pd.DataFrame, h_apos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per line, the allocation position it counts on (``sum_apos``) and whether it is left out
+    (``skip``). A credit counts on the allocation of the debet it cancels when we have that debet,
+    and not at all when that debet is already marked credited (its credit was approved before)."""
     sum_apos = apos.copy()
-    skip = np.zeros(len(f), dtype=bool)
-    credit = f["credit"].to_numpy()
-    vorig = (
-        _objects(lines["vorig_referentienummer"])
-        if "vorig_referentienummer" in lines.columns
-        else np.full(len(f), None, dtype=object)
-    )
+    skip = np.zeros(len(lines), dtype=bool)
+    vorig = objects(lines["vorig_referentienummer"])
     with_ref = credit & pd.notna(vorig)
-    if with_ref.any() and len(history) and "referentienummer" in history.columns:
+    if with_ref.any() and len(history):
+        h_credit = objects(history["debet_credit"]) == "C"
+        h_gecrediteerd = history["gecrediteerd"].to_numpy(dtype=bool)
         debets = np.flatnonzero(~h_credit)
         h = (
             pd.DataFrame(
                 {
-                    "aanbieder": _objects(history["aanbieder"])[debets] if "aanbieder" in history.columns else None,
-                    "ref": _objects(history["referentienummer"])[debets],
+                    "aanbieder": objects(history["aanbieder"])[debets],
+                    "ref": objects(history["referentienummer"])[debets],
                     "h_apos": h_apos[debets],
                     "h_cred": h_gecrediteerd[debets],
                 }
@@ -1311,13 +786,58 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
         rows = np.flatnonzero(with_ref)
         c = pd.DataFrame(
             {
-                "aanbieder": _objects(lines["aanbieder"])[rows] if "aanbieder" in lines.columns else None,
+                "aanbieder": objects(lines["aanbieder"])[rows],
                 "ref": vorig[rows],
                 "_i": rows,
             }
         ).merge(h, on=["aanbieder", "ref"])
         sum_apos[c["_i"].to_numpy()] = c["h_apos"].to_numpy()
         skip[c["_i"].to_numpy()] = c["h_cred"].to_numpy(dtype=bool)
+    return sum_apos, skip
+
+
+def _earlier_totals(history, h_credit, h_gecrediteerd, h_apos, limited, value_of, a_unit) -> np.ndarray:
+    """Per allocation position: the total of the approved, not credited history debets on it."""
+    earlier = np.zeros(len(a_unit), dtype="int64")
+    if len(history):
+        keep = ~h_credit & ~h_gecrediteerd & (h_apos >= 0)
+        keep &= limited[np.maximum(h_apos, 0)]
+        if keep.any():
+            hv, hc = value_of(
+                int_col(history, "volume").to_numpy(dtype="float64", na_value=np.nan),
+                int_col(history, "bedrag").to_numpy(dtype="float64", na_value=np.nan),
+                unit_int(history["eenheid"]),
+                a_unit[np.maximum(h_apos, 0)],
+            )
+            keep &= hc
+            sums = pd.Series(hv[keep].astype("int64")).groupby(h_apos[keep]).sum()
+            earlier[sums.index.to_numpy()] = sums.to_numpy()
+    return earlier
+
+
+def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
+    """Running totals per allocation for this batch's judged debets (credits counted too).
+
+    ``value_of(volume, bedrag, unit, alloc_unit)`` (numpy arrays) gives each row's value in the
+    comparison basis and whether it counts; ``limited`` flags allocation positions that have a
+    limit. Returns the judged debet rows on limited allocations with sum_apos, earlier
+    (approved before), batch_sum (this batch up to and including the row) and total.
+    """
+    prep = ctx.shared("allocation", _prepare)
+    f, lines, alloc = prep.f, prep.lines, prep.alloc
+    apos = f["apos"].to_numpy()
+    judged = f["judged"].to_numpy()
+    if not len(alloc) or not (judged & (apos >= 0) & limited[np.maximum(apos, 0)]).any():
+        return None
+    history = ctx.history if ctx.history is not None else pd.DataFrame()
+    if len(history):
+        history = history[~history["id"].isin(f["id"]).to_numpy()]
+    h_credit = objects(history["debet_credit"]) == "C"
+    h_gecrediteerd = history["gecrediteerd"].to_numpy(dtype=bool)
+    h_apos = _positions(alloc, history["toewijzing_id"])
+
+    credit = f["credit"].to_numpy()
+    sum_apos, skip = _credit_targets(lines, credit, apos, history, h_apos)
 
     in_scope = (sum_apos >= 0) & limited[np.maximum(sum_apos, 0)] & ~skip
     a_unit = alloc["_unit"].to_numpy()
@@ -1331,27 +851,10 @@ def _running(ctx, value_of, limited: np.ndarray) -> pd.DataFrame | None:
     rows = np.flatnonzero(in_scope)
     signed = np.where(credit[rows], -val[rows], val[rows]).astype("int64")
 
-    earlier = np.zeros(len(alloc), dtype="int64")
-    if len(history):
-        keep = ~h_credit & ~h_gecrediteerd & (h_apos >= 0)
-        keep &= limited[np.maximum(h_apos, 0)]
-        if keep.any():
-            hv, hc = value_of(
-                _int_col(history, "volume").to_numpy(dtype="float64", na_value=np.nan),
-                _int_col(history, "bedrag").to_numpy(dtype="float64", na_value=np.nan),
-                _unit_int(history["eenheid"]) if "eenheid" in history.columns else np.full(len(history), -1),
-                a_unit[np.maximum(h_apos, 0)],
-            )
-            keep &= hc
-            sums = pd.Series(hv[keep].astype("int64")).groupby(h_apos[keep]).sum()
-            earlier[sums.index.to_numpy()] = sums.to_numpy()
+    earlier = _earlier_totals(history, h_credit, h_gecrediteerd, h_apos, limited, value_of, a_unit)
 
-    batch = (
-        pd.to_numeric(lines["batch"], errors="coerce").fillna(0).to_numpy()[rows]
-        if "batch" in lines.columns
-        else np.zeros(len(rows))
-    )
-    begin, missing = _days(f["begindatum"].iloc[rows], len(rows))
+    batch = lines["batch"].to_numpy()[rows]
+    begin, missing = day_numbers(f["begindatum"].iloc[rows], len(rows))
     begin = np.where(missing, np.iinfo("int64").max, begin)
     order = np.lexsort((f["id"].to_numpy()[rows], begin, (~credit[rows]).astype(int), batch))
     rows, signed = rows[order], signed[order]
@@ -1380,12 +883,13 @@ def _amount_value(volume, bedrag, unit, alloc_unit):
     "9322",
     "Total volume on the allocation (approved earlier + this batch) within the allocated total (§8)",
     family=FAMILY,
+    stateful=True,
 )
 def tr322_volume_total(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     a = prep.alloc
     n = len(a)
-    (i, mi), (z, mz) = _days(a["ingangsdatum"], n), _days(a["einddatum"], n)
+    (i, mi), (z, mz) = day_numbers(a["ingangsdatum"], n), day_numbers(a["einddatum"], n)
     count = _total_counts(a["_freq"].to_numpy(), i, mi, z, mz)
     volume = a["volume"].to_numpy(dtype="float64", na_value=np.nan)
     limited = (count >= 0) & ~np.isnan(volume) & ~a["_del"].to_numpy(dtype=bool)
@@ -1430,9 +934,10 @@ def tr322_volume_total(ctx) -> pd.DataFrame:
     "9369",
     "Total amount on a budget allocation (approved earlier + this batch) within the budget",
     family=FAMILY,
+    stateful=True,
 )
 def tr369_budget(ctx) -> pd.DataFrame:
-    prep = _prepared(ctx)
+    prep = ctx.shared("allocation", _prepare)
     a = prep.alloc
     budget = a["budget"].to_numpy(dtype="float64", na_value=np.nan)
     limited = ~np.isnan(budget) & ~a["_del"].to_numpy(dtype=bool)

@@ -23,30 +23,27 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.domain.lines import EENHEDEN
-from jzcli.rules.registry import REGEL, rule
-from jzcli.validate import (
+from jzcli.domain.codes import EENHEDEN, REGEL
+from jzcli.domain.findings import concat_findings, findings
+from jzcli.rules.kit import (
     Context,
-    _norm_products,
     as_successor,
-    concat_findings,
     date_text,
     euro_text,
     failed_import,
     gemeente_text,
-    make_findings,
     minute_tariff,
+    normalised_products,
     split_text,
     text_of,
 )
+from jzcli.rules.registry import rule
 
 FAMILY = "contract"
 EURO = "83"
 
 
 def _found(lines: pd.DataFrame) -> pd.Series:
-    if "contract_product_found" not in lines.columns:
-        return pd.Series(False, index=lines.index)
     return lines["contract_product_found"].astype(bool)
 
 
@@ -63,8 +60,6 @@ def _unit_name(code: pd.Series) -> pd.Series:
 )
 def tr418_tarief(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "contract_tarief" not in lines.columns:
-        return make_findings(lines.iloc[0:0], "", None)
     minute = lines["minuutregel"].astype(bool)
     same_unit = (lines["eenheid"] == lines["contract_eenheid"]).fillna(False).astype(bool)
     base = (
@@ -105,8 +100,8 @@ def tr418_tarief(ctx: Context) -> pd.DataFrame:
         + date_text(m_bad["begindatum"])
     )
     return concat_findings(
-        make_findings(p_bad, p_msg, "tarief", euro_text(p_bad["tarief"])),
-        make_findings(m_bad, m_msg, "tarief", euro_text(m_bad["tarief"])),
+        findings(p_bad, p_msg, "tarief", euro_text(p_bad["tarief"])),
+        findings(m_bad, m_msg, "tarief", euro_text(m_bad["tarief"])),
     )
 
 
@@ -125,8 +120,8 @@ def jz_c01_not_contracted(ctx: Context) -> pd.DataFrame:
         ~_found(lines) & lines["productcode"].notna() & lines["gemeente"].notna() & lines["begindatum"].notna()
     ]
     if todo.empty:
-        return make_findings(no_code, "productcode is missing", "productcode")
-    p = _norm_products(ctx.products) if ctx.products is not None and len(ctx.products) else None
+        return findings(no_code, "productcode is missing", "productcode")
+    p = normalised_products(ctx.products) if ctx.products is not None and len(ctx.products) else None
     gem = gemeente_text(todo)  # '0381 (Bussum) → 1942 (Gooise Meren)' for a merged code
     judged = as_successor(todo)["gemeente"]  # the code the contract is looked up for
     code = text_of(todo["productcode"])
@@ -177,8 +172,8 @@ def jz_c01_not_contracted(ctx: Context) -> pd.DataFrame:
         split.isna(), split + ": no contract can be chosen for it; declare on the gemeente responsible for the client"
     )
     return concat_findings(
-        make_findings(no_code, "productcode is missing", "productcode"),
-        make_findings(todo, msg, "productcode", todo["productcode"]),
+        findings(no_code, "productcode is missing", "productcode"),
+        findings(todo, msg, "productcode", todo["productcode"]),
     )
 
 
@@ -194,7 +189,7 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     found = _found(lines)
     if not found.any():
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     differs = (
         found
         & lines["eenheid"].notna()
@@ -213,8 +208,8 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
         + " (only minutes against an hourly tariff are allowed)"
     )
     return concat_findings(
-        make_findings(bad, msg, "eenheid", bad["eenheid"]),
-        make_findings(
+        findings(bad, msg, "eenheid", bad["eenheid"]),
+        findings(
             missing,
             "eenheid is missing; the contract's eenheid for "
             + text_of(missing["productcode"])
@@ -234,17 +229,13 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
 )
 def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    own = (
-        ~lines["productcategorie_uit_contract"].astype(bool)
-        if "productcategorie_uit_contract" in lines.columns
-        else pd.Series(True, index=lines.index)
-    )
+    own = ~lines["productcategorie_uit_contract"].astype(bool)
     todo = lines[own & lines["productcategorie"].notna() & lines["productcode"].notna() & lines["gemeente"].notna()]
-    if "contract_productcategorie" in todo.columns:  # the contract product found has this category: fine
-        todo = todo[(todo["productcategorie"] != todo["contract_productcategorie"]).to_numpy()]
+    # the contract product found has this category: fine
+    todo = todo[(todo["productcategorie"] != todo["contract_productcategorie"]).to_numpy()]
     if todo.empty or ctx.products is None or ctx.products.empty:
-        return make_findings(lines.iloc[0:0], "", None)
-    p = _norm_products(ctx.products)
+        return findings(lines.iloc[0:0], "", None)
+    p = normalised_products(ctx.products)
     cats = p.drop_duplicates(["gemeente", "productcode", "productcategorie"])
     left = pd.DataFrame(
         {
@@ -256,16 +247,16 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
     )
     m = left.merge(cats[["gemeente", "productcode", "productcategorie"]], on=["gemeente", "productcode"])
     if m.empty:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     m["same"] = m["cat"] == m["productcategorie"]
     same = m.groupby("_pos")["same"].any()
     bad_pos = same.index[~same.to_numpy()]
     if len(bad_pos) == 0:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     wrong = m[m["_pos"].isin(bad_pos)]
-    cats = wrong.groupby("_pos")["productcategorie"].agg(lambda s: " or ".join(sorted(set(map(str, s)))))
+    cat_text = wrong.groupby("_pos")["productcategorie"].agg(lambda s: " or ".join(sorted(set(map(str, s)))))
     bad = todo.iloc[bad_pos]
-    expected = pd.Series(cats.reindex(bad_pos).to_numpy(), index=bad.index)
+    expected = pd.Series(cat_text.reindex(bad_pos).to_numpy(), index=bad.index)
     msg = (
         "productcode "
         + text_of(bad["productcode"])
@@ -276,7 +267,7 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
         + ", not to "
         + text_of(bad["productcategorie"])
     )
-    return make_findings(bad, msg, "productcategorie", bad["productcategorie"])
+    return findings(bad, msg, "productcategorie", bad["productcategorie"])
 
 
 @rule(
@@ -289,12 +280,10 @@ def tr381_code_in_categorie(ctx: Context) -> pd.DataFrame:
 )
 def jz_c03_taakgericht(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "contract_variant" not in lines.columns:
-        return make_findings(lines.iloc[0:0], "", None)
     bad = lines[_found(lines) & (lines["contract_variant"] == "taakgericht").fillna(False).astype(bool)]
     msg = (
         text_of(bad["productcode"])
         + " is taakgericht in the contract: it is paid as a lump sum outside the declarations, "
         "not per client"
     )
-    return make_findings(bad, msg, "productcode", bad["productcode"])
+    return findings(bad, msg, "productcode", bad["productcode"])

@@ -31,20 +31,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.domain.lines import CREDIT
-from jzcli.rules.registry import BERICHT, DECLARATIE, REGEL, SIGNAAL, rule
-from jzcli.validate import (
-    Context,
-    concat_findings,
-    content_keys,
-    credit_links,
-    date_text,
-    euro_text,
-    make_findings,
-    stateful,
-    text_of,
-    where_text,
-)
+from jzcli.domain.codes import BERICHT, CREDIT, DECLARATIE, REGEL, SIGNAAL
+from jzcli.domain.findings import concat_findings, findings
+from jzcli.rules.kit import Context, credit_links, date_text, euro_text, text_of, where_text
+from jzcli.rules.registry import rule
 
 FAMILY = "history"
 REQUIRED_KEY = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"]
@@ -73,22 +63,19 @@ def _earlier_lines(ctx: Context) -> pd.DataFrame:
     "Referentienummer not used before by this aanbieder (approved earlier, or earlier in the batch)",
     family=FAMILY,
     niveau=REGEL,
+    stateful=True,
 )
-@stateful
 def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     cur = lines[lines["referentienummer"].notna() & lines["aanbieder"].notna()]
     if cur.empty:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     earlier = [ctx.history, _earlier_lines(ctx)]
-    # (aanbieder, referentienummer) as one key: the engine's integer referentie_sleutel when every
-    # frame has it (history is big: integer tests are cheap), else the text itself
-    use_int = all("referentie_sleutel" in f.columns for f in [cur, *[e for e in earlier if e is not None and len(e)]])
 
+    # (aanbieder, referentienummer) as one key: the engine's integer referentie_sleutel (history is
+    # big: integer tests are cheap)
     def key(frame: pd.DataFrame) -> pd.Series:
-        if use_int:
-            return frame["referentie_sleutel"].astype("int64")
-        return (frame["aanbieder"].astype(object) + "\x1f" + frame["referentienummer"].astype(object)).astype(object)
+        return frame["referentie_sleutel"].astype("int64")
 
     left = cur[["id", "batch", "aanbieder", "referentienummer"]].assign(_idx=cur.index, _key=key(cur).to_numpy())
     wanted = set(left["_key"])
@@ -124,23 +111,23 @@ def tr314_referentienummer_unique(ctx: Context) -> pd.DataFrame:
         m["o_batch"] = m["batch"]
         found.append(m.assign(_what="earlier in this file"))
     if not found:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     m = pd.concat(found, ignore_index=True).drop_duplicates("_idx")
     hit = lines.loc[m["_idx"].to_numpy()]
     where = pd.Series(where_text(m, "o_").to_numpy(), index=hit.index)
-    what = pd.Series(m["_what"].to_numpy(), index=hit.index)
+    found_where = pd.Series(m["_what"].to_numpy(), index=hit.index)
     msg = (
         "referentienummer "
         + text_of(hit["referentienummer"])
         + " was already used by aanbieder "
         + text_of(hit["aanbieder"])
         + " ("
-        + what
+        + found_where
         + ": "
         + where
         + ")"
     )
-    return make_findings(hit, msg, "referentienummer", hit["referentienummer"])
+    return findings(hit, msg, "referentienummer", hit["referentienummer"])
 
 
 @rule("CD060", "0001", "VorigReferentieNummer is given on a credit line, and only there", family=FAMILY, niveau=BERICHT)
@@ -150,7 +137,7 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
     on_debet = lines[~credit & lines["vorig_referentienummer"].notna()]
     bare_credit = lines[credit & lines["vorig_referentienummer"].isna() & lines["referentienummer"].notna()]
     return concat_findings(
-        make_findings(
+        findings(
             on_debet,
             "vorig_referentienummer "
             + text_of(on_debet["vorig_referentienummer"])
@@ -158,7 +145,7 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
             "vorig_referentienummer",
             on_debet["vorig_referentienummer"],
         ),
-        make_findings(
+        findings(
             bare_credit,
             "credit line without vorig_referentienummer (the referentienummer of the debet it cancels)",
             "vorig_referentienummer",
@@ -176,11 +163,10 @@ def cd060_vorig_only_on_credit(ctx: Context) -> pd.DataFrame:
 )
 def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    (key,) = content_keys(lines)  # -1 for a line without aanbieder, bsn, productcode or dates
-    key = key.to_numpy()
+    key = lines["inhoud_sleutel"].to_numpy(dtype="int64")  # -1 for a line without aanbieder, bsn, productcode or dates
     pos = np.flatnonzero((lines["debet_credit"] != CREDIT).to_numpy() & (key >= 0))
     if len(pos) < 2:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     # Works on positions and integer keys: a million lines are not copied for this
     pos = pos[np.argsort(lines["id"].to_numpy()[pos], kind="stable")]
     batch, _ = pd.factorize(lines["batch"].to_numpy()[pos])
@@ -189,7 +175,7 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     later = np.ones(len(pos), dtype=bool)
     later[first_of] = False
     if not later.any():
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     first = pos[first_of[group[later]]]
     m = pd.DataFrame(
         {
@@ -206,6 +192,7 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
             "row " + text_of(m["_rij"]),
         ),
         index=hit.index,
+        dtype=object,
     )
     msg = (
         "debet declared twice in this file: same toewijzing, product "
@@ -215,7 +202,7 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
         + " as "
         + first_where
     )
-    return make_findings(hit, msg, "productcode", hit["productcode"])
+    return findings(hit, msg, "productcode", hit["productcode"])
 
 
 @rule(
@@ -224,31 +211,26 @@ def tr416_duplicate_in_batch(ctx: Context) -> pd.DataFrame:
     "No second debet for the same toewijzing, product and ProductPeriode as an approved debet that was not credited",
     family=FAMILY,
     niveau=REGEL,
+    stateful=True,
 )
-@stateful
 def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     h = ctx.history
     if h is None or h.empty:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     debets = lines[(lines["debet_credit"] != CREDIT) & _complete(lines)]
     if debets.empty:
-        return make_findings(lines.iloc[0:0], "", None)
-    if "inhoud_sleutel" in h.columns and "inhoud_sleutel" in debets.columns:
-        line_key = debets["inhoud_sleutel"].astype("int64")
-        keys = set(line_key[line_key >= 0])
-        # only history lines with a key of this batch (a cheap integer test first: history is big)
-        o = h[h["inhoud_sleutel"].isin(keys).to_numpy()]
-        live_key = o["inhoud_sleutel"].astype("int64")
-    else:
-        o = h[_complete(h).to_numpy()]
-        line_key, live_key = content_keys(debets, o)
+        return findings(lines.iloc[0:0], "", None)
+    line_key = debets["inhoud_sleutel"].astype("int64")
+    keys = set(line_key[line_key >= 0])
+    # only history lines with a key of this batch (a cheap integer test first: history is big)
+    o = h[h["inhoud_sleutel"].isin(keys).to_numpy()]
+    live_key = o["inhoud_sleutel"].astype("int64")
     live = (o["debet_credit"] != CREDIT).to_numpy() & (live_key >= 0).to_numpy()
-    if "gecrediteerd" in o.columns:
-        live &= ~o["gecrediteerd"].astype(bool).to_numpy()
+    live &= ~o["gecrediteerd"].astype(bool).to_numpy()
     o, live_key = o[live], live_key[live]
     if o.empty:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     left = pd.DataFrame({"_key": line_key.to_numpy(), "_idx": debets.index})
     left = left[left["_key"] >= 0]
     right = pd.DataFrame(
@@ -257,7 +239,7 @@ def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
     right = right.sort_values("o_id", kind="mergesort").drop_duplicates("_key")
     m = left.merge(right, on="_key")
     if m.empty:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     hit = lines.loc[m["_idx"].to_numpy()]
     ref = pd.Series(
         np.where(pd.notna(m["o_referentienummer"]), " (referentienummer " + text_of(m["o_referentienummer"]) + ")", ""),
@@ -273,11 +255,17 @@ def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
         + where
         + ref
     )
-    return make_findings(hit, msg, "productcode", hit["productcode"])
+    return findings(hit, msg, "productcode", hit["productcode"])
 
 
 # ============================================================================ credits
 def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The credits being judged (in id order) and the debet each cancels (``credit_links``): once
+    per context for TR323, JZ-H01 and TR390."""
+    return ctx.shared("credit_links", _link_credits)
+
+
+def _link_credits(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     lines = ctx.lines
     credits = lines[lines["debet_credit"] == CREDIT].sort_values("id", kind="mergesort")
     return credits, credit_links(credits, ctx.history)
@@ -289,18 +277,18 @@ def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     "A credit line cancels an approved debet of this aanbieder (by vorig_referentienummer, or by content)",
     family=FAMILY,
     niveau=REGEL,
+    stateful=True,
 )
-@stateful
 def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
     if not ctx.history_complete:  # the debet may be in a month that is not here: JZ-H01
-        return make_findings(ctx.lines.iloc[0:0], "", None)
+        return findings(ctx.lines.iloc[0:0], "", None)
     credits, links = _credit_links(ctx)
     bad = credits[(links["reden"] == "geen_debet").to_numpy()]
     by_ref = bad["vorig_referentienummer"].notna()
     r = bad[by_ref]
     c = bad[~by_ref]
     return concat_findings(
-        make_findings(
+        findings(
             r,
             "no approved debet with referentienummer "
             + text_of(r["vorig_referentienummer"])
@@ -310,7 +298,7 @@ def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
             "vorig_referentienummer",
             r["vorig_referentienummer"],
         ),
-        make_findings(
+        findings(
             c,
             "no approved debet of the same client, product "
             + text_of(c["productcode"])
@@ -333,11 +321,11 @@ def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
     ernst=SIGNAAL,
     niveau=REGEL,
     omschrijving="Creditregel is niet te controleren zonder de eerdere maanden.",
+    stateful=True,
 )
-@stateful
 def jz_h01_credit_not_checkable(ctx: Context) -> pd.DataFrame:
     if ctx.history_complete:
-        return make_findings(ctx.lines.iloc[0:0], "", None)
+        return findings(ctx.lines.iloc[0:0], "", None)
     credits, links = _credit_links(ctx)
     c = credits[(links["reden"] == "geen_debet").to_numpy()]
     by_ref = c["vorig_referentienummer"].notna()
@@ -357,11 +345,10 @@ def jz_h01_credit_not_checkable(ctx: Context) -> pd.DataFrame:
         what
         + " is not in the files given: not checkable without the earlier months (give the files already sent with --eerder)"
     )
-    return make_findings(c, msg, "vorig_referentienummer", c["vorig_referentienummer"])
+    return findings(c, msg, "vorig_referentienummer", c["vorig_referentienummer"])
 
 
-@rule("TR390", "9390", "A debet is credited only once", family=FAMILY, niveau=REGEL)
-@stateful
+@rule("TR390", "9390", "A debet is credited only once", family=FAMILY, niveau=REGEL, stateful=True)
 def tr390_credited_once(ctx: Context) -> pd.DataFrame:
     credits, links = _credit_links(ctx)
     again = (links["reden"] == "al_gecrediteerd").to_numpy()
@@ -371,7 +358,7 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
     r = bad[by_ref]
     c = bad[~by_ref]
     return concat_findings(
-        make_findings(
+        findings(
             r,
             "debet "
             + text_of(r["vorig_referentienummer"])
@@ -381,7 +368,7 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
             "vorig_referentienummer",
             r["vorig_referentienummer"],
         ),
-        make_findings(
+        findings(
             c,
             "the approved debet of the same client, product "
             + text_of(c["productcode"])
@@ -397,6 +384,7 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
                     "",
                 ),
                 index=c.index,
+                dtype=object,
             ),
             "bedrag",
             euro_text(c["bedrag"]),
@@ -412,7 +400,7 @@ def tr333_declaratienummer_unique(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     d = ctx.declaratienummers
     if d is None or d.empty:
-        return make_findings(lines.iloc[0:0], "", None)
+        return findings(lines.iloc[0:0], "", None)
     cur = lines[lines["declaratienummer"].notna() & lines["aanbieder"].notna()]
     first = d.rename(columns={"batch": "o_batch", "bron": "o_bron"})[
         ["aanbieder", "declaratienummer", "o_batch", "o_bron"]
@@ -435,4 +423,4 @@ def tr333_declaratienummer_unique(ctx: Context) -> pd.DataFrame:
         + pd.Series(text_of(m["o_bron"]).to_numpy(), index=hit.index)
         + ")"
     )
-    return make_findings(hit, msg, "declaratienummer", hit["declaratienummer"])
+    return findings(hit, msg, "declaratienummer", hit["declaratienummer"])

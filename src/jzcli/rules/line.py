@@ -34,28 +34,25 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
-from jzcli.domain.lines import EENHEDEN
+from jzcli.domain.codes import BERICHT, EENHEDEN, REGEL, SIGNAAL
+from jzcli.domain.findings import concat_findings, findings
 from jzcli.domain.text import mask_bsn
 from jzcli.readers.values import elfproef
-from jzcli.rules.registry import BERICHT, REGEL, SIGNAAL, rule
-from jzcli.validate import (
+from jzcli.rules.kit import (
     AMBIGUOUS_EENHEID,
     IMPORT_FIELD_RULES,
     Context,
-    concat_findings,
     date_text,
     euro_text,
     failed_import,
     import_failures,
-    make_findings,
     minute_amount,
     month_text,
-    no_ints,
     split_text,
-    successor_codes,
     text_of,
     unresolved_import_findings,
 )
+from jzcli.rules.registry import rule
 
 FAMILY = "line"
 EARLIEST = pd.Timestamp("2021-01-01")
@@ -73,8 +70,6 @@ def _reference(
     iJw message's ``column`` for lines of a message, today for spreadsheet lines."""
     lines = ctx.lines
     today = _today(ctx)
-    if column not in lines.columns:
-        return pd.Series(today, index=lines.index), pd.Series("today", index=lines.index, dtype=object)
     own = pd.to_datetime(lines[column])
     return own.where(own.notna(), today), pd.Series(
         np.where(own.notna(), name, "today"), index=lines.index, dtype=object
@@ -84,8 +79,6 @@ def _reference(
 def _period_lines(ctx: Context, bad: pd.Series) -> pd.DataFrame:
     """Lines of an iJw message whose DeclaratiePeriode fails ``bad`` (a bool per line)."""
     lines = ctx.lines
-    if "declaratieperiode_begin" not in lines.columns:
-        return lines.iloc[0:0]
     return lines[bad.fillna(False).astype(bool)]
 
 
@@ -117,7 +110,7 @@ def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
         amb = (found["kolom"] == "eenheid") & found["melding"].str.contains(AMBIGUOUS_EENHEID, regex=False)
         if amb.any():
             by_id = lines.set_index("id")
-            unit = found.loc[amb, "id"].map(by_id["contract_eenheid"]) if "contract_eenheid" in lines.columns else None
+            unit = found.loc[amb, "id"].map(by_id["contract_eenheid"])
             code = found.loc[amb, "id"].map(by_id["productcode"])
             hint = pd.Series(" (no contract product found for this line to take 82 or 84 from)", index=found.index[amb])
             if unit is not None:
@@ -129,7 +122,7 @@ def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
     no_agb = lines[lines["aanbieder"].isna() & ~failed_import(ctx, ["aanbieder"])]
     return concat_findings(
         found,
-        make_findings(no_agb, "aanbieder (AGB code) is missing: give it with --aanbieder when importing", "aanbieder"),
+        findings(no_agb, "aanbieder (AGB code) is missing: give it with --aanbieder when importing", "aanbieder"),
     )
 
 
@@ -143,8 +136,6 @@ def jz_i01_unreadable(ctx: Context) -> pd.DataFrame:
 )
 def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "eenheid_uit_contract" not in lines.columns:
-        return make_findings(lines.iloc[0:0], "", None)
     hit = lines[lines["eenheid_uit_contract"].astype(bool)]
     raw = pd.Series("stuks", index=hit.index)
     f = ctx.import_findings
@@ -163,7 +154,7 @@ def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
         + ", the contract's eenheid for "
         + text_of(hit["productcode"])
     )
-    return make_findings(hit, msg, "eenheid", raw)
+    return findings(hit, msg, "eenheid", raw)
 
 
 # ============================================================================ client
@@ -177,8 +168,8 @@ def cs002_bsn(ctx: Context) -> pd.DataFrame:
     bad = present[~passes[codes]] if len(present) else present
     return concat_findings(
         import_failures(ctx, ["bsn"]),
-        make_findings(missing, "bsn is missing", "bsn"),
-        make_findings(bad, "bsn " + bad["bsn"].map(mask_bsn).astype(str) + " fails the 11-proef", "bsn", bad["bsn"]),
+        findings(missing, "bsn is missing", "bsn"),
+        findings(bad, "bsn " + bad["bsn"].map(mask_bsn).astype(str) + " fails the 11-proef", "bsn", bad["bsn"]),
     )
 
 
@@ -200,9 +191,9 @@ def cs337_one_month(ctx: Context) -> pd.DataFrame:
     period = date_text(spans["begindatum"]) + ".." + date_text(spans["einddatum"])
     return concat_findings(
         import_failures(ctx, ["begindatum", "einddatum", "periode"]),
-        make_findings(no_begin, "begindatum is missing", "begindatum"),
-        make_findings(no_end, "einddatum is missing", "einddatum"),
-        make_findings(
+        findings(no_begin, "begindatum is missing", "begindatum"),
+        findings(no_end, "einddatum is missing", "einddatum"),
+        findings(
             spans,
             "ProductPeriode " + period + " is not within one calendar month (declare one line per month)",
             "einddatum",
@@ -221,19 +212,15 @@ def cs337_one_month(ctx: Context) -> pd.DataFrame:
 def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
     bad = lines[(lines["begindatum"] < EARLIEST).fillna(False)]
-    decl = (
-        _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST)
-        if "declaratieperiode_begin" in lines.columns
-        else lines.iloc[0:0]
-    )
+    decl = _period_lines(ctx, lines["declaratieperiode_begin"] < EARLIEST)
     return concat_findings(
-        make_findings(
+        findings(
             bad,
             "begindatum " + date_text(bad["begindatum"]) + " is before 2021-01-01",
             "begindatum",
             date_text(bad["begindatum"]),
         ),
-        make_findings(
+        findings(
             decl,
             "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", before 2021-01-01",
             "declaratieperiode",
@@ -255,11 +242,7 @@ def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
     after = (lines["begindatum"] > ref).fillna(False)
     bad = lines[after]
     msg = "begindatum " + date_text(bad["begindatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")"
-    decl = (
-        _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
-        if "declaratieperiode_begin" in lines.columns
-        else lines.iloc[0:0]
-    )
+    decl = _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
     decl_msg = (
         (
             "DeclaratiePeriode begins "
@@ -272,8 +255,8 @@ def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
         else ""
     )
     return concat_findings(
-        make_findings(bad, msg, "begindatum", date_text(bad["begindatum"])),
-        make_findings(decl, decl_msg, "declaratieperiode", date_text(decl["declaratieperiode_begin"])),
+        findings(bad, msg, "begindatum", date_text(bad["begindatum"])),
+        findings(decl, decl_msg, "declaratieperiode", date_text(decl["declaratieperiode_begin"])),
     )
 
 
@@ -290,14 +273,11 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
     before = lines[(lines["einddatum"] < lines["begindatum"]).fillna(False)]
     after = (lines["einddatum"] > ref).fillna(False)
     future = lines[after]
-    if "declaratieperiode_eind" in lines.columns:
-        b, e = lines["declaratieperiode_begin"], lines["declaratieperiode_eind"]
-        d_before = _period_lines(ctx, e < b)
-        d_after = _period_lines(ctx, (e > ref) & ~(e < b))
-    else:
-        d_before = d_after = lines.iloc[0:0]
+    b, e = lines["declaratieperiode_begin"], lines["declaratieperiode_eind"]
+    d_before = _period_lines(ctx, e < b)
+    d_after = _period_lines(ctx, (e > ref) & ~(e < b))
     return concat_findings(
-        make_findings(
+        findings(
             d_before,
             "DeclaratiePeriode ends "
             + date_text(d_before["declaratieperiode_eind"])
@@ -307,7 +287,7 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
             "declaratieperiode",
             date_text(d_before["declaratieperiode_eind"]),
         ),
-        make_findings(
+        findings(
             d_after,
             "DeclaratiePeriode ends "
             + date_text(d_after["declaratieperiode_eind"])
@@ -317,13 +297,13 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
             "declaratieperiode",
             date_text(d_after["declaratieperiode_eind"]),
         ),
-        make_findings(
+        findings(
             before,
             "einddatum " + date_text(before["einddatum"]) + " is before begindatum " + date_text(before["begindatum"]),
             "einddatum",
             date_text(before["einddatum"]),
         ),
-        make_findings(
+        findings(
             future,
             "einddatum "
             + date_text(future["einddatum"])
@@ -348,8 +328,6 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
 )
 def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "declaratieperiode" not in lines.columns:
-        return make_findings(lines.iloc[0:0], "", None)
     first = lines["begindatum"].dt.to_period("M").dt.to_timestamp()
     bad = lines[(first > lines["declaratieperiode"]).fillna(False)]
     msg = (
@@ -358,7 +336,7 @@ def tr319_not_after_declaratieperiode(ctx: Context) -> pd.DataFrame:
         + " is after the DeclaratiePeriode "
         + month_text(bad["declaratieperiode"])
     )
-    return make_findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
+    return findings(bad, msg, "begindatum", date_text(bad["begindatum"]))
 
 
 @rule(
@@ -385,7 +363,7 @@ def tr335_not_too_old(ctx: Context) -> pd.DataFrame:
         + date_text(limit[old])
         + ")"
     )
-    return make_findings(bad, msg, "einddatum", date_text(bad["einddatum"]))
+    return findings(bad, msg, "einddatum", date_text(bad["einddatum"]))
 
 
 # ============================================================================ amounts
@@ -402,12 +380,8 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     no_volume = lines[applies & _missing(ctx, "volume", ["volume"])]
     no_bedrag = lines[applies & _missing(ctx, "bedrag", ["bedrag"])]
     usable = applies & lines["volume"].notna() & lines["bedrag"].notna()
-    minute = (
-        lines["minuutregel"].astype(bool) if "minuutregel" in lines.columns else pd.Series(False, index=lines.index)
-    )
-    hourly = (
-        pd.array(lines["contract_tarief"], dtype="Int64") if "contract_tarief" in lines.columns else no_ints(len(lines))
-    )
+    minute = lines["minuutregel"].astype(bool)
+    hourly = lines["contract_tarief"].array
     by_minute = usable & minute & pd.Series(hourly, index=lines.index).notna()
     plain = usable & ~by_minute & lines["tarief"].notna()
 
@@ -444,10 +418,10 @@ def tr346_bedrag(ctx: Context) -> pd.DataFrame:
     )
     return concat_findings(
         import_failures(ctx, ["volume", "bedrag"]),
-        make_findings(no_volume, "volume is missing", "volume"),
-        make_findings(no_bedrag, "bedrag is missing", "bedrag"),
-        make_findings(mb, m_msg, "bedrag", euro_text(mb["bedrag"])),
-        make_findings(pb, p_msg, "bedrag", euro_text(pb["bedrag"])),
+        findings(no_volume, "volume is missing", "volume"),
+        findings(no_bedrag, "bedrag is missing", "bedrag"),
+        findings(mb, m_msg, "bedrag", euro_text(mb["bedrag"])),
+        findings(pb, p_msg, "bedrag", euro_text(pb["bedrag"])),
     )
 
 
@@ -474,9 +448,9 @@ def cs339_euro_amount(ctx: Context) -> pd.DataFrame:
         + ")"
     )
     return concat_findings(
-        make_findings(no_volume, "volume is missing (with eenheid 83 it is the amount in cents)", "volume"),
-        make_findings(no_bedrag, "bedrag is missing", "bedrag"),
-        make_findings(bad, msg, "bedrag", euro_text(bad["bedrag"])),
+        findings(no_volume, "volume is missing (with eenheid 83 it is the amount in cents)", "volume"),
+        findings(no_bedrag, "bedrag is missing", "bedrag"),
+        findings(bad, msg, "bedrag", euro_text(bad["bedrag"])),
     )
 
 
@@ -489,10 +463,10 @@ def cd087_tarief_present(ctx: Context) -> pd.DataFrame:
     extra = lines[(lines["eenheid"] == EURO) & lines["tarief"].notna()]
     return concat_findings(
         import_failures(ctx, ["tarief"]),
-        make_findings(
+        findings(
             missing, "tarief is missing (required when eenheid is " + _unit_name(missing["eenheid"]) + ")", "tarief"
         ),
-        make_findings(
+        findings(
             extra,
             "tarief " + euro_text(extra["tarief"]) + " given with eenheid 83 (Euro's): leave it empty",
             "tarief",
@@ -509,6 +483,7 @@ def _successors() -> dict[str, str]:
     texts = {}
     for old in refdata.gemeenten_historie_codes():
         row = refdata.retirement(old)
+        assert row is not None  # every code in the history has a retirement row
         named = ", ".join(f"{c} {refdata.gemeente_naam(c) or '?'}" for c in refdata.successors(old))
         when, soort = row["ingangsdatum"], row["soort"]
         if soort == "opsplitsing":
@@ -535,8 +510,8 @@ def tr378_gemeente(ctx: Context) -> pd.DataFrame:
     bad = lines[lines["gemeente"].notna() & ~lines["gemeente"].isin(known)]
     return concat_findings(
         import_failures(ctx, ["gemeente"]),
-        make_findings(missing, "gemeente is missing", "gemeente"),
-        make_findings(
+        findings(missing, "gemeente is missing", "gemeente"),
+        findings(
             bad,
             "gemeente " + text_of(bad["gemeente"]) + " is not in the CBS list of gemeenten",
             "gemeente",
@@ -565,9 +540,9 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
         & lines["gemeente"].isin(set(texts))
     ]
     if old.empty:
-        return make_findings(old, "", None)
+        return findings(old, "", None)
     code = text_of(old["gemeente"])
-    succ = old["gemeente_opvolger"] if "gemeente_opvolger" in old.columns else successor_codes(old)
+    succ = old["gemeente_opvolger"]
     label = succ.map(lambda c: f"{c} {refdata.gemeente_naam(c) or '?'}", na_action="ignore")
     split = split_text(old)
     base = old["gemeente"].map(texts).astype(str)
@@ -586,7 +561,7 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
     )
     before = succ.isna() & split.isna()
     msg = msg.where(~before, base + "; the line's period is from before that: judged as " + code)
-    return make_findings(old, msg, "gemeente", old["gemeente"])
+    return findings(old, msg, "gemeente", old["gemeente"])
 
 
 # ============================================================================ totals
@@ -599,14 +574,11 @@ def jz_g01_merged_gemeente(ctx: Context) -> pd.DataFrame:
 )
 def tr358_totals(ctx: Context) -> pd.DataFrame:
     lines = ctx.lines
-    if "blad_vermeld_totaal" not in lines.columns:
-        return make_findings(lines.iloc[0:0], "", None)
     stated, total = lines["blad_vermeld_totaal"], lines["blad_totaal"]
     bad = lines[(stated.notna() & total.notna() & (stated != total)).fillna(False).astype(bool)]
     where = pd.Series("the sheet '", index=bad.index) + text_of(bad["blad"]) + "'"
     where = where.where(bad["blad"].notna(), "the file")
-    if "bericht" in bad.columns:
-        where = where.where(~bad["bericht"].astype(bool), "the message (TotaalIngediendBedrag)")
+    where = where.where(~bad["bericht"].astype(bool), "the message (TotaalIngediendBedrag)")
     msg = (
         where
         + " states a total of "
@@ -617,4 +589,4 @@ def tr358_totals(ctx: Context) -> pd.DataFrame:
         + euro_text(bad["blad_totaal"])
         + " (Σ debet − Σ credit)"
     )
-    return make_findings(bad, msg, "bedrag", euro_text(bad["blad_vermeld_totaal"]))
+    return findings(bad, msg, "bedrag", euro_text(bad["blad_vermeld_totaal"]))

@@ -21,23 +21,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.domain.lines import CREDIT
+from jzcli.domain.codes import BERICHT, CREDIT, DECLARATIE
+from jzcli.domain.findings import concat_findings, findings
 from jzcli.domain.text import mask_bsn
-from jzcli.rules.registry import BERICHT, DECLARATIE, rule
-from jzcli.validate import Context, concat_findings, date_text, make_findings, month_text, text_of
+from jzcli.rules.kit import Context, date_text, month_text, text_of
+from jzcli.rules.registry import rule
 
 FAMILY = "message"
 JW323_CODE = "490"
 
 
 def _none(ctx: Context) -> pd.DataFrame:
-    return make_findings(ctx.lines.iloc[0:0], "", None)
+    return findings(ctx.lines.iloc[0:0], "", None)
 
 
 def _message_lines(ctx: Context) -> pd.DataFrame:
     """The judged lines that came from a JW323 message."""
     lines = ctx.lines
-    if "bericht" not in lines.columns or ctx.berichten is None or ctx.berichten.empty:
+    if ctx.berichten is None or ctx.berichten.empty:
         return lines.iloc[0:0]
     return lines[lines["bericht"].astype(bool)]
 
@@ -60,7 +61,7 @@ def _per_message(
         return _none(ctx)
     msg = hit["batch"].map(melding)
     value = hit["batch"].map(waarde) if waarde is not None else None
-    return make_findings(hit, msg, kolom, value)
+    return findings(hit, msg, kolom, value)
 
 
 # ============================================================================ level 2: keys in the message
@@ -96,7 +97,7 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
             + "); the first Client with this Bsn is at line "
             + pd.Series(text_of(m["eerste_rij"]).to_numpy(), index=hit.index)
         )
-        frames.append(make_findings(hit, msg, "bsn", hit["bsn"]))
+        frames.append(findings(hit, msg, "bsn", hit["bsn"]))
     # a Prestatie key repeated under one Client (the Bsn stands for the Client)
     keyed = lines[lines["referentienummer"].notna()].sort_values("id", kind="mergesort")
     key = pd.DataFrame(
@@ -121,12 +122,16 @@ def tr101_unique_keys(ctx: Context) -> pd.DataFrame:
         msg = (
             "Prestatie with ReferentieNummer "
             + text_of(hit["referentienummer"])
-            + pd.Series(np.where(vorig.notna(), " and VorigReferentieNummer " + text_of(vorig), ""), index=hit.index)
+            + pd.Series(
+                np.where(vorig.notna(), " and VorigReferentieNummer " + text_of(vorig), ""),
+                index=hit.index,
+                dtype=object,
+            )
             + " is in the message twice under this Client (first at line "
             + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
             + ")"
         )
-        frames.append(make_findings(hit, msg, "referentienummer", hit["referentienummer"]))
+        frames.append(findings(hit, msg, "referentienummer", hit["referentienummer"]))
     return concat_findings(*frames)
 
 
@@ -153,7 +158,7 @@ def tr315_vorig_unique(ctx: Context) -> pd.DataFrame:
         + pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
         + " of this message: a line can be credited only once"
     )
-    return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
+    return findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
 @rule(
@@ -200,7 +205,7 @@ def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
     hit = lines.loc[m["_idx"].to_numpy()]
     ref = text_of(hit["vorig_referentienummer"])
     rij = pd.Series(text_of(m["_rij"].astype("Int64")).to_numpy(), index=hit.index)
-    what = pd.Series(np.where(m["_debet"].to_numpy(), "the debet", "the credit"), index=hit.index)
+    what = pd.Series(np.where(m["_debet"].to_numpy(), "the debet", "the credit"), index=hit.index, dtype=object)
     own = pd.Series(m["_self"].to_numpy(), index=hit.index)
     msg = (
         "credits "
@@ -216,7 +221,7 @@ def tr316_no_credit_of_own_line(ctx: Context) -> pd.DataFrame:
         + ref
         + " is this Prestatie's own ReferentieNummer (a credit refers to an earlier approved debet)",
     )
-    return make_findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
+    return findings(hit, msg, "vorig_referentienummer", hit["vorig_referentienummer"])
 
 
 @rule(
@@ -237,7 +242,7 @@ def cs325_zero_is_debet(ctx: Context) -> pd.DataFrame:
         "TotaalIngediendBedrag € 0,00 carries C: an amount of 0 carries D", index=total.index, dtype=object
     )
     return concat_findings(
-        make_findings(
+        findings(
             zero_c, "IngediendBedrag € 0,00 carries C: an amount of 0 carries D", "debet_credit", zero_c["debet_credit"]
         ),
         _per_message(ctx, total.index, melding, "debet_credit", pd.Series(CREDIT, index=total.index)),

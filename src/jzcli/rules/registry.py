@@ -1,38 +1,29 @@
 """Every check on a declaration line is one registered rule with its iJw code.
 
-A rule is a plain function over the whole frame of lines being judged (no per-row Python loops)
-that returns the offending lines as a DataFrame with columns:
-
-    id       the declaratieregels.id of the offending line
-    kolom    the field the finding is about (canonical name, e.g. "tarief"), or None
-    waarde   the offending value as text (what the provider wrote), or None
-    melding  a specific English message with the values involved,
-             e.g. "tarief € 95,00 ≠ contract tariff € 98,50 for 45A01 on 2025-03-01"
+A rule is a plain function over the whole frame of lines being judged (``rules.kit.Context``, no
+per-row Python loops) that returns the offending lines as a ``domain.findings`` frame (id, kolom,
+waarde, melding; e.g. melding "tarief € 95,00 ≠ contract tariff € 98,50 for 45A01 on 2025-03-01").
 
 It is registered once with its rule id (TR418, CS002, or a jzcli code JZ-...), retourcode,
 severity (afkeur rejects the line; signaal is a warning that does not) and level. The registry is
-what `jzcli rules` prints and what the README's rule table is generated from.
+what `jzcli rules` prints and what the README's rule table is generated from. A rule is
+``stateful`` when its verdict on a line depends on other lines (``ctx.history``, or lines judged
+earlier in the same batch): such rules run per batch in import order; every other rule runs once
+over all lines to judge, so it must look at one line at a time (plus static data: contracts,
+allocations, the batch's derived columns). ``rules.catalog`` loads every family.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 
 from jzcli import refdata
-
-AFKEUR = "afkeur"
-SIGNAAL = "signaal"
-
-# Where a rule lands in iJw terms (§11/§12 of the reference): a line (Prestatie), the whole
-# declaration, or the whole message. For spreadsheet lines every rule lands on the line.
-REGEL = "regel"
-DECLARATIE = "declaratie"
-BERICHT = "bericht"
-
-FINDING_COLUMNS = ["id", "kolom", "waarde", "melding"]
+from jzcli.domain.codes import AFKEUR, REGEL
+from jzcli.rules.kit import Context
 
 # Descriptions for jzcli's own codes (no iJw retourcode exists for these situations).
 JZ_CODES: dict[str, str] = {}
@@ -46,8 +37,9 @@ class Rule:
     niveau: str
     titel: str  # one English line: what the rule checks
     family: str  # module family: line, contract, allocation, history
-    check: Callable[[object], pd.DataFrame]
+    check: Callable[[Context], pd.DataFrame]
     order: int = 0
+    stateful: bool = False
 
     @property
     def omschrijving(self) -> str:
@@ -56,6 +48,7 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {}
+Check = TypeVar("Check", bound=Callable[..., pd.DataFrame])
 
 
 def rule(
@@ -67,25 +60,34 @@ def rule(
     ernst: str = AFKEUR,
     niveau: str = REGEL,
     omschrijving: str | None = None,
-):
+    stateful: bool = False,
+) -> Callable[[Check], Check]:
     """Register a rule function. ``omschrijving`` is required for jzcli's own (JZ-) codes."""
 
-    def decorate(func):
+    def decorate(func: Check) -> Check:
         if id in RULES:
             raise ValueError(f"rule {id} registered twice")
         if omschrijving is not None:
             JZ_CODES[retourcode] = omschrijving
-        RULES[id] = Rule(id, retourcode, ernst, niveau, titel, family, func, order=len(RULES))
+        RULES[id] = Rule(id, retourcode, ernst, niveau, titel, family, func, order=len(RULES), stateful=stateful)
         return func
 
     return decorate
 
 
-def findings(ids, melding, kolom=None, waarde=None) -> pd.DataFrame:
-    """Build a rule's result frame; ``melding``/``waarde`` may be scalars or aligned sequences."""
-    frame = pd.DataFrame({"id": pd.Series(ids, dtype="int64")})
-    n = len(frame)
-    frame["kolom"] = kolom
-    frame["waarde"] = list(waarde) if waarde is not None and not isinstance(waarde, str) else [waarde] * n
-    frame["melding"] = list(melding) if not isinstance(melding, str) else [melding] * n
-    return frame[FINDING_COLUMNS]
+FAMILY_ORDER = ("message", "line", "contract", "allocation", "history")
+
+
+def rule_sort_key(r: Rule) -> tuple[int, int]:
+    """Report order: by family (line, contract, allocation, history), then registration order."""
+    fam = FAMILY_ORDER.index(r.family) if r.family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return fam, r.order
+
+
+def rule_rank(rule_id: str) -> int:
+    """An integer sort key for a rule id (unknown ids last)."""
+    r = RULES.get(rule_id)
+    if r is None:
+        return 10**9
+    fam, order = rule_sort_key(r)
+    return fam * 100_000 + order

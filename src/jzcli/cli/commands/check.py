@@ -193,7 +193,7 @@ def _write_check_output(result, output: Path) -> None:
 
 def _render_check(result) -> None:
     from jzcli.check import amounts
-    from jzcli.validate import AFGEKEURD
+    from jzcli.domain.codes import AFGEKEURD
 
     out = terminal.out
     files = terminal.table("Files checked")

@@ -291,7 +291,7 @@ def _missing(value) -> bool:
 
 
 def _unit_label(code) -> str:
-    from jzcli.domain.lines import EENHEDEN
+    from jzcli.domain.codes import EENHEDEN
 
     if _missing(code):
         return ""

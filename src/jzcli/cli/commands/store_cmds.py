@@ -194,7 +194,7 @@ def export_declaraties_command(
 
         where = sa.and_(*conditions)
     from jzcli.domain.lines import EXPORT_COLUMNS
-    from jzcli.validate import line_facts, productperiode_afgeleid
+    from jzcli.engine.facts import line_facts, productperiode_afgeleid
 
     with terminal.Steps(quiet) as step:
         step("reading the lines")

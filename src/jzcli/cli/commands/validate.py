@@ -72,7 +72,9 @@ def validate_command(
     Exit code 0 when no line was rejected, 1 when any was.
     """
     from jzcli.cli.common import resolve_gemeenten
-    from jzcli.validate import AFGEKEURD, findings_records, findings_table, validate
+    from jzcli.domain.codes import AFGEKEURD
+    from jzcli.engine.result import findings_records, findings_table
+    from jzcli.engine.run import validate
 
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
@@ -115,8 +117,8 @@ def _agb_codes(values: list[str]) -> list[str]:
 
 
 def _write_output(result, output: Path, show_bsn: bool) -> None:
+    from jzcli.engine.result import findings_records, findings_table, rule_summary
     from jzcli.output.export import atomic_path, write_table, write_xlsx
-    from jzcli.validate import findings_records, findings_table, rule_summary
 
     suffix = output.suffix.lower()
     if suffix == ".json":
@@ -140,7 +142,8 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
 
 
 def _render(result, *, details: bool, quiet: bool) -> None:
-    from jzcli.validate import AFGEKEURD, GOEDGEKEURD, rule_summary
+    from jzcli.domain.codes import AFGEKEURD, GOEDGEKEURD
+    from jzcli.engine.result import rule_summary
 
     out = terminal.out
     if not result.judged:
@@ -229,7 +232,7 @@ def rules_command(fmt: FormatOption = Format.table) -> None:
     rejection (regel = the line, declaratie = the whole declaration, bericht = the whole message);
     for spreadsheet lines every rejection lands on the line.
     """
-    from jzcli.validate import rules_frame
+    from jzcli.rules.catalog import rules_frame
 
     frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
     if fmt == Format.json:
