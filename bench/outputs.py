@@ -143,7 +143,9 @@ def main() -> None:
         for f in a.out.rglob("*"):
             if f.is_file():
                 try:
-                    f.write_text(normalise(f.read_bytes().decode("utf-8"), a.out.resolve()), encoding="utf-8", newline="")
+                    f.write_text(
+                        normalise(f.read_bytes().decode("utf-8"), a.out.resolve()), encoding="utf-8", newline=""
+                    )
                 except UnicodeDecodeError:
                     pass
         return

@@ -503,16 +503,16 @@ def _(d):
 
 
 def _delete_after_reading(monkeypatch, path):
-    from jzcli import importer
+    from jzcli.readers import declaraties
 
-    original = importer.read_sheets
+    original = declaraties.read_sheets
 
     def read_then_vanish(p):
         sheets = original(p)
         Path(p).unlink()
         return sheets
 
-    monkeypatch.setattr(importer, "read_sheets", read_then_vanish)
+    monkeypatch.setattr(declaraties, "read_sheets", read_then_vanish)
 
 
 @case("file-disappears-mid-import", "refused", says=("vanish.xlsx", "cannot be read"), patch=_delete_after_reading)
@@ -545,12 +545,12 @@ def _(d):
 
 
 def _reader_raises_oserror(monkeypatch, path):
-    from jzcli import importer
+    from jzcli.readers import declaraties
 
     def broken(p):
         raise OSError(errno.ESTALE, "Stale file handle")
 
-    monkeypatch.setattr(importer, "read_sheets", broken)
+    monkeypatch.setattr(declaraties, "read_sheets", broken)
 
 
 @case(
@@ -564,9 +564,9 @@ def _(d):
 
 
 def _append_while_reading(monkeypatch, path):
-    from jzcli import importer
+    from jzcli.readers import declaraties
 
-    original = importer.read_sheets
+    original = declaraties.read_sheets
 
     def read_then_append(p):
         sheets = original(p)
@@ -574,7 +574,7 @@ def _append_while_reading(monkeypatch, path):
             fh.write(csv_bytes([line(BSN3)]))
         return sheets
 
-    monkeypatch.setattr(importer, "read_sheets", read_then_append)
+    monkeypatch.setattr(declaraties, "read_sheets", read_then_append)
 
 
 @case(

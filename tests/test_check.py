@@ -14,7 +14,8 @@ import pytest
 
 from jzcli import check as check_mod
 from jzcli.check import CHECK_RECORD_KEYS, HINTS, check, generic_hint
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 from jzcli.validate import RECORD_KEYS, findings_records, validate
 from validate_kit import (

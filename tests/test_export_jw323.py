@@ -13,7 +13,8 @@ from lxml import etree
 
 from jzcli import ijw
 from jzcli.domain.lines import FIELDS
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 from jzcli.validate import load_lines, validate
 from validate_kit import ALLOCATION_HEADER, BAD_BSN, BSNS, CONTRACT, allocation_rows, declaration, line, write_xlsx

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store, beoordelingen, bevindingen
 from jzcli.validate import RECORD_KEYS, findings_records, rules_records, stored_result, validate
 from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status

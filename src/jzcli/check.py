@@ -44,7 +44,9 @@ import pandas as pd
 
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError, UsageError
-from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths, import_file
+from jzcli.importer import expand_paths, import_file
+from jzcli.readers.prepared import FileResult, ImportOptions
+from jzcli.readers.registry import detect_soort
 from jzcli.store.store import Store
 from jzcli.validate import (
     AFGEKEURD,

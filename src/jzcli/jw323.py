@@ -70,8 +70,8 @@ from jzcli import ijw, refdata
 from jzcli.domain.lines import CREDIT, DEBET, EENHEDEN
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError, UsageError
-from jzcli.importer import FileResult, ImportOptions
 from jzcli.output.export import atomic_path
+from jzcli.readers.prepared import FileResult, ImportOptions
 from jzcli.readers.values import elfproef
 from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
 from jzcli.store.store import Store, batches, berichten

@@ -22,6 +22,7 @@ Decisions on awkward sheets (see also the README):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,8 +33,10 @@ from jzcli import refdata
 from jzcli.domain.lines import FIELDS
 from jzcli.errors import FileReadError
 from jzcli.readers import values as V
-from jzcli.readers.headers import HeaderMatch, find_header, match_field
-from jzcli.readers.spreadsheet import RawSheet, column_letter
+from jzcli.readers.headers import HeaderMatch, find_header, match_field, parse_map_options
+from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
+from jzcli.readers.spreadsheet import RawSheet, column_letter, read_sheets
+from jzcli.store.store import Store, declaratieregels, importbevindingen
 
 IMPORT_RULE = "JZ-I01"  # a value in the file could not be read
 IMPORT_RULE_SIGN = "JZ-I02"  # amounts, volume and debet/credit contradict each other
@@ -77,6 +80,7 @@ class SheetResult:
 
 
 FINDING_COLUMNS = ["bron", "blad", "rij", "kolom", "veld", "waarde", "regel", "melding"]
+STORED_FINDING_COLUMNS = ["batch", "regel_id", *FINDING_COLUMNS]  # the importbevindingen table
 
 
 def _blank(frame: pd.DataFrame) -> pd.DataFrame:
@@ -743,3 +747,126 @@ def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[
             f"Productcode, Begindatum/Einddatum or Maand, Volume/Aantal, Bedrag). Headers found: {headers}.{hint}"
         )
     return results, skipped_sheets
+
+
+# ---------------------------------------------------------------------------------- importer
+
+
+def prepare_declaraties(path: Path, opts: ImportOptions, store: Store) -> Prepared:
+    """A declaration spreadsheet or CSV → its lines, their import findings and the batch details."""
+    mapping = parse_map_options(opts.maps)
+    results, skipped_sheets, aanbieders = _read_with_remembered_mapping(path, opts, store, mapping)
+    # One sheet (every CSV): its lines as they are (already numbered from 0), not a concatenated copy.
+    lines = results[0].lines if len(results) == 1 else pd.concat([r.lines for r in results], ignore_index=True)
+    with_findings = [r.findings for r in results if not r.findings.empty]
+    findings = pd.concat(with_findings, ignore_index=True) if with_findings else None
+    skipped = [s for r in results for s in r.skipped]
+    if lines.empty:
+        where = ", ".join(
+            f"sheet '{r.sheet}' row {r.header_row}" if r.sheet else f"row {r.header_row}" for r in results
+        )
+        raise FileReadError(f"{path.name}: no declaration lines under the header ({where})")
+    result = FileResult(
+        path=path,
+        status="imported",
+        soort="declaraties",
+        sheets=[r.sheet or "" for r in results],
+        rows=sum(r.rows_read for r in results),
+        stored=len(lines),
+        skipped=len(skipped),
+        findings=0 if findings is None else len(findings),
+        skipped_reasons=dict(Counter(s["reden"].split(" (")[0] for s in skipped)),
+        hidden_sheets=[r.sheet for r in results if r.hidden and r.sheet],
+        hidden_rows=sum(len(r.hidden_rows) for r in results),
+    )
+    details = {
+        "sheets": [_sheet_details(r) for r in results],
+        "overgeslagen_bladen": skipped_sheets,
+        "overgeslagen_rijen": skipped,
+    }
+    aanbieder = str(aanbieders[0]) if len(aanbieders) == 1 else None
+    remember = (aanbieder, mapping) if mapping and aanbieder is not None else None
+
+    def write(store: Store, conn, batch_id: int) -> None:
+        frame = insert_lines(store, conn, batch_id, lines)
+        if findings is not None:
+            store.insert_frame(conn, importbevindingen, _findings_to_store(findings, frame, batch_id))
+        if remember:
+            store.remember_mapping(conn, *remember)
+
+    return Prepared("declaraties", result, write, details, aanbieder=aanbieder)
+
+
+def _read_with_remembered_mapping(
+    path: Path, opts: ImportOptions, store: Store, mapping: dict[str, str]
+) -> tuple[list[SheetResult], list[dict], np.ndarray]:
+    """Read the sheets with the mapping remembered for the aanbieder (explicit --map wins): the one
+    given with --aanbieder, or else the one aanbieder the file names (then the file is read again
+    when that adds columns). Also returns the aanbieders of the lines first read."""
+    known = store.remembered_mapping(opts.aanbieder) if opts.aanbieder else {}
+    ctx = Context(aanbieder=opts.aanbieder, gemeente=opts.gemeente, mapping={**known, **mapping})
+    sheets = read_sheets(path)
+    results, skipped_sheets = read_declaraties(path, sheets, ctx)
+    aanbieders = pd.concat([r.lines["aanbieder"] for r in results]).dropna().unique()
+    if len(aanbieders) == 1 and not opts.aanbieder:
+        remembered = store.remembered_mapping(str(aanbieders[0]))
+        extra = {k: v for k, v in remembered.items() if k not in mapping}
+        if extra:
+            ctx.mapping = {**extra, **mapping}
+            results, skipped_sheets = read_declaraties(path, sheets, ctx)
+    return results, skipped_sheets, aanbieders
+
+
+def _sheet_details(r: SheetResult) -> dict:
+    """One sheet in the batch details."""
+    return {
+        "blad": r.sheet,
+        "kopregel": r.header_row,
+        "kolommen": r.columns,
+        "rijen": r.rows_read,
+        "regels": len(r.lines),
+        "vermeld_totaal": r.stated_total,
+        "verborgen": r.hidden,
+        "verborgen_rijen": _ranges(r.hidden_rows),
+        "kopregels": r.header_rows,
+        "dubbele_kolommen": r.duplicates,
+    }
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[3, 4, 5, 9] → "3-5, 9" (hidden rows in the batch details)."""
+    parts: list[str] = []
+    numbers = sorted(set(numbers))
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and numbers[j + 1] == numbers[j] + 1:
+            j += 1
+        parts.append(str(numbers[i]) if i == j else f"{numbers[i]}-{numbers[j]}")
+        i = j + 1
+    return ", ".join(parts)
+
+
+def insert_lines(store: Store, conn, batch_id: int, lines: pd.DataFrame) -> pd.DataFrame:
+    """Store canonical lines in ``declaratieregels`` with new ids; returns them with id and batch."""
+    first = store.next_id(conn, declaratieregels)
+    frame = lines.copy(deep=False)  # only columns are added: sharing the data saves 0.3 s per 1M lines
+    frame.insert(0, "id", range(first, first + len(frame)))
+    frame.insert(1, "batch", batch_id)
+    store.insert_frame(conn, declaratieregels, frame)
+    return frame
+
+
+def _findings_to_store(findings: pd.DataFrame, frame: pd.DataFrame, batch_id: int) -> pd.DataFrame:
+    """Import findings as ``importbevindingen`` rows, each with the id of its stored line."""
+    f = findings.copy()
+    if frame["blad"].notna().any():
+        # (sheet, row) -> line id for all findings at once (a lookup per finding took
+        # ~7 µs: 0.7 s for 100 000 findings); a finding without its line gets NA (NULL).
+        key = frame.set_index(["blad", "rij"])["id"]
+        wanted = pd.MultiIndex.from_arrays([f["blad"], f["rij"]])
+        f["regel_id"] = key.reindex(wanted).astype("Int64").to_numpy()
+    else:
+        f["regel_id"] = f["rij"].map(frame.set_index("rij")["id"])
+    f.insert(0, "batch", batch_id)
+    return f[STORED_FINDING_COLUMNS]

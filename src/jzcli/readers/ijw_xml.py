@@ -1,10 +1,9 @@
 """iJw XML messages in ``jzcli import``: JW323 declarations and JW301 allocations.
 
-Recognised by root element and namespace, whatever the file is called (``KIND_DETECTORS["xml"]``
-returns the soort: JW323 → "declaraties", JW301 → "toewijzingen"). The readers for those soorten
-are wrapped (``_dispatch``): an XML file goes to the message reader here, anything else to the
-spreadsheet reader as before; both return a ``Prepared`` and are written in the importer's one
-transaction per file.
+Recognised by root element and namespace, whatever the file is called (``identify``: JW323 holds
+"declaraties", JW301 "toewijzingen"). ``readers.registry`` sends an XML file of those soorten to the
+message reader here (``prepare_jw323``, ``prepare_jw301``), anything else to the spreadsheet reader;
+both return a ``Prepared`` and are written in the importer's one transaction per file.
 
 Order of checks (the standard's levels, §11 of the reference):
     1. hardened parsing: a DOCTYPE is refused before anything is parsed (``ijw.check_prolog``);
@@ -59,7 +58,7 @@ from jzcli import ijw, refdata
 from jzcli.domain.lines import FIELDS
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError
-from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
+from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import read_head, sniff_kind
 from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS
 from jzcli.readers.values import elfproef
@@ -130,11 +129,6 @@ def identify(path: Path) -> ijw.Bericht:
             f"BerichtCode is {b.code}; nothing was stored"
         )
     return b
-
-
-def detect(path: Path) -> str:
-    """``KIND_DETECTORS["xml"]``: the soort an XML file holds, or a refusal."""
-    return identify(path).soort
 
 
 # ============================================================================ streaming
@@ -593,30 +587,3 @@ def prepare_jw301(path: Path, opts: ImportOptions, store: Store) -> Prepared:
         store.insert_frame(conn, berichten, _bericht_frame(batch_id, bericht))
 
     return Prepared("toewijzingen", result, write, details, aanbieder=bericht["ontvanger"], versions=rows)
-
-
-# ============================================================================ registration
-XML_READERS = {"JW323": prepare_jw323, "JW301": prepare_jw301}
-_SPREADSHEET_READERS = {soort: KIND_READERS[soort] for soort in ("declaraties", "toewijzingen")}
-
-
-def _dispatch(soort: str):
-    spreadsheet = _SPREADSHEET_READERS[soort]
-
-    def prepare(path: Path, opts: ImportOptions, store: Store) -> Prepared:
-        if not is_xml(path):
-            return spreadsheet(path, opts, store)
-        b = identify(path)
-        if b.soort != soort:
-            raise FileReadError(
-                f"{path.name}: a {b.naam} {b.titel} message holds {b.soort}, not {soort} (--soort {soort}); nothing was stored"
-            )
-        return XML_READERS[b.naam](path, opts, store)
-
-    prepare.__doc__ = f"{soort}: iJw XML messages here, spreadsheets by {spreadsheet.__module__}.{spreadsheet.__name__}"
-    return prepare
-
-
-for _soort in _SPREADSHEET_READERS:
-    KIND_READERS[_soort] = _dispatch(_soort)
-KIND_DETECTORS["xml"] = detect

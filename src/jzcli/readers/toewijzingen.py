@@ -26,9 +26,9 @@ import pandas as pd
 
 from jzcli import refdata
 from jzcli.errors import FileReadError
-from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
 from jzcli.readers import values as V
 from jzcli.readers.headers import SynonymTable, match_field
+from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import RawSheet, read_sheets
 from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
 from jzcli.store.store import Store, toewijzingen
@@ -503,7 +503,3 @@ def is_toewijzingen(path: Path) -> bool:
         if not declaration & {"bedrag", "tarief"}:
             return True
     return False
-
-
-KIND_READERS["toewijzingen"] = prepare_toewijzingen
-KIND_DETECTORS["toewijzingen"] = is_toewijzingen
