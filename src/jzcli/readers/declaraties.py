@@ -36,6 +36,7 @@ from jzcli.readers import values as V
 from jzcli.readers.headers import HeaderMatch, find_header, match_field, parse_map_options
 from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import RawSheet, column_letter, read_sheets
+from jzcli.readers.tables import most_text_row
 from jzcli.store.store import Store, declaratieregels, importbevindingen
 
 IMPORT_RULE = "JZ-I01"  # a value in the file could not be read
@@ -107,16 +108,6 @@ def _blank_cells(cells: np.ndarray) -> np.ndarray:
     # one slot more for code -1 (missing)
     blank_unique = np.fromiter((isinstance(v, str) and not v.strip() for v in uniques), dtype=bool, count=len(uniques))
     return np.append(blank_unique, True)[codes]
-
-
-def header_diagnosis(sheet: RawSheet) -> list[str]:
-    """The cells of the most text-like row near the top: what we show when no header is found."""
-    best: list[str] = []
-    for _, row in sheet.cells.head(50).iterrows():
-        texts = [str(v).strip() for v in row.tolist() if isinstance(v, str) and v.strip()]
-        if len(texts) > len(best):
-            best = texts
-    return best
 
 
 def title_values(sheet: RawSheet, above_row: int) -> tuple[str | None, str | None]:
@@ -782,7 +773,7 @@ def read_declaraties(path: Path, sheets: list[RawSheet], ctx: Context) -> tuple[
         header = _best_header(sheet, rows, ctx.mapping)
         if header is None:
             skipped_sheets.append({"blad": sheet.name, "reden": "no declaration header found", **_hidden_note(sheet)})
-            diagnosis.append((sheet.name, header_diagnosis(sheet)))
+            diagnosis.append((sheet.name, most_text_row(sheet)))
             continue
         results.append(read_sheet(path, sheet, ctx, header))
     if not results:
