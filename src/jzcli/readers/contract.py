@@ -276,26 +276,35 @@ def _check_overlaps(products: pd.DataFrame, where: pd.Series, problems: Problems
 
 
 def parse_gemeenten(values: list[object], where: str, problems: Problems) -> list[str]:
-    parts = _split(values)
-    parsed = V.parse_gemeente(pd.Series(parts, dtype=object))
-    codes: list[str] = []
-    for raw, code, error in zip(parts, parsed.values, parsed.errors):
+    """CBS gemeente codes (or names) → codes, each once."""
+
+    def problem(raw: object, code: str, error: str | None) -> str | None:
         if error:
-            problems.add(where, error)
-        elif refdata.gemeente_naam(code) is None:
-            problems.add(where, f"unknown gemeente code {raw_text(raw)!r} (not a CBS gemeente code)")
-        elif code not in codes:
-            codes.append(code)
-    return codes
+            return error
+        if refdata.gemeente_naam(code) is None:
+            return f"unknown gemeente code {raw_text(raw)!r} (not a CBS gemeente code)"
+        return None
+
+    return _unique_codes(values, V.parse_gemeente, problem, where, problems)
 
 
 def parse_aanbieders(values: list[object], where: str, problems: Problems) -> list[str]:
+    """AGB codes → codes, each once."""
+    return _unique_codes(
+        values, V.parse_agb, lambda raw, _code, error: f"{error}: {raw_text(raw)!r}" if error else None, where, problems
+    )
+
+
+def _unique_codes(values: list[object], parser, problem, where: str, problems: Problems) -> list[str]:
+    """The codes ``parser`` reads from the listed values, each once in order of first mention;
+    ``problem(raw, code, error)`` says what is wrong with a value (None: nothing)."""
     parts = _split(values)
-    parsed = V.parse_agb(pd.Series(parts, dtype=object))
+    parsed = parser(pd.Series(parts, dtype=object))
     codes: list[str] = []
     for raw, code, error in zip(parts, parsed.values, parsed.errors):
-        if error:
-            problems.add(where, f"{error}: {raw_text(raw)!r}")
+        reason = problem(raw, code, error)
+        if reason:
+            problems.add(where, reason)
         elif code not in codes:
             codes.append(code)
     return codes

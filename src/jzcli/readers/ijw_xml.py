@@ -58,11 +58,12 @@ from jzcli import ijw, refdata
 from jzcli.domain.lines import FIELDS
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError
+from jzcli.readers.declaraties import insert_lines
 from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import read_head, sniff_kind
-from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS
+from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS, insert_versions
 from jzcli.readers.values import elfproef
-from jzcli.store.store import Store, berichten, declaratieregels, toewijzingen
+from jzcli.store.store import Store, berichten
 
 JW323 = ijw.bericht("JW323")
 JW301 = ijw.bericht("JW301")
@@ -247,20 +248,8 @@ def _date(text: str | None):
 
 
 # ============================================================================ JW323
-PRESTATIE_FIELDS = [
-    "referentienummer",
-    "vorig_referentienummer",
-    "toewijzingnummer",
-    "productcategorie",
-    "productcode",
-    "begindatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "tarief",
-    "bedrag",
-    "debet_credit",
-]
+# a Prestatie's own fields: the line's fields but the message's (aanbieder, gemeente, declaratienummer) and the Client's
+PRESTATIE_FIELDS = [f for f in FIELDS if f not in ("aanbieder", "gemeente", "declaratienummer", "bsn")]
 _UNIQUE = {"referentienummer", "vorig_referentienummer"}  # per line: not worth sharing
 
 
@@ -485,11 +474,7 @@ def prepare_jw323(path: Path, opts: ImportOptions, store: Store) -> Prepared:
     }
 
     def write(store: Store, conn, batch_id: int) -> None:
-        first = store.next_id(conn, declaratieregels)
-        frame = lines.copy()
-        frame.insert(0, "id", range(first, first + len(frame)))
-        frame.insert(1, "batch", batch_id)
-        store.insert_frame(conn, declaratieregels, frame)
+        insert_lines(store, conn, batch_id, lines)
         store.insert_frame(conn, berichten, _bericht_frame(batch_id, bericht))
 
     return Prepared("declaraties", result, write, details, aanbieder=bericht["afzender"])
@@ -600,11 +585,7 @@ def prepare_jw301(path: Path, opts: ImportOptions, store: Store) -> Prepared:
     }
 
     def write(store: Store, conn, batch_id: int) -> None:
-        frame = rows.copy()
-        when = frame["toewijzingsdatum"]
-        frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
-        frame.insert(0, "batch", batch_id)
-        store.insert_frame(conn, toewijzingen, frame)
+        insert_versions(store, conn, batch_id, rows)
         store.insert_frame(conn, berichten, _bericht_frame(batch_id, bericht))
 
     return Prepared("toewijzingen", result, write, details, aanbieder=bericht["ontvanger"], versions=rows)

@@ -219,13 +219,7 @@ def _code_or_name(x: object, codes: dict[str, str], by_name: dict[str, str], wid
     valid = ", ".join(f"{c} {v}" for c, v in codes.items())
     if name and named is None:
         raise ValueError(f"unknown {what} {text!r} (valid: {valid})")
-    if code is not None:
-        if code not in codes:
-            raise ValueError(f"unknown {what} code {text!r} (valid: {valid})")
-        if named is not None and named != code:
-            raise ValueError(f"{what} code and name disagree: {text!r}")
-        return code
-    return named
+    return V.agreeing_code(code, named, text, codes, what, valid)
 
 
 def _frequentie(x: object) -> str:
@@ -514,14 +508,19 @@ def prepare_toewijzingen(path: Path, opts: ImportOptions, store: Store) -> Prepa
     }
 
     def write(store: Store, conn, batch_id: int) -> None:
-        frame = rows.copy()
-        when = frame["toewijzingsdatum"]
-        # DateTime column: keep the time of day (insert_frame writes datetime64 as a date only).
-        frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
-        frame.insert(0, "batch", batch_id)
-        store.insert_frame(conn, toewijzingen, frame[["batch", "bron", "blad", "rij", *TOEWIJZING_FIELDS]])
+        insert_versions(store, conn, batch_id, rows)
 
     return Prepared("toewijzingen", result, write, details, versions=rows)
+
+
+def insert_versions(store: Store, conn, batch_id: int, rows: pd.DataFrame) -> None:
+    """Store allocation versions (bron, blad, rij, TOEWIJZING_FIELDS) in ``toewijzingen``."""
+    frame = rows.copy()
+    when = frame["toewijzingsdatum"]
+    # DateTime column: keep the time of day (insert_frame writes datetime64 as a date only).
+    frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
+    frame.insert(0, "batch", batch_id)
+    store.insert_frame(conn, toewijzingen, frame[["batch", "bron", "blad", "rij", *TOEWIJZING_FIELDS]])
 
 
 def is_toewijzingen(path: Path) -> bool:

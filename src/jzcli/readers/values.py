@@ -27,7 +27,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from decimal import Decimal
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -1225,13 +1225,22 @@ def _eenheid_cell(x: Any) -> Any:
         by_name = _EENHEID_BY_NAME.get(key)
         if by_name is None:
             return _Err(f"unknown eenheid {t!r} (valid: {_VALID_EENHEDEN} or their names)")
-    if code_part is not None:
-        if code_part not in EENHEDEN:
-            return _Err(f"unknown eenheid code {t!r} (valid: {_VALID_EENHEDEN})")
-        if by_name is not None and by_name != code_part:
-            return _Err(f"eenheid code and name disagree: {t!r}")
-        return code_part
-    return by_name
+    try:
+        return agreeing_code(code_part, by_name, t, EENHEDEN, "eenheid", _VALID_EENHEDEN)
+    except ValueError as exc:
+        return _Err(str(exc))
+
+
+def agreeing_code(code: str | None, named: str | None, text: str, codes: Container[str], what: str, valid: str):
+    """What a cell holding a code, a name or both ("04 uur", "uur", "4") says: the code, which
+    must be one of ``codes`` and agree with the name's; else ValueError with the reason."""
+    if code is not None:
+        if code not in codes:
+            raise ValueError(f"unknown {what} code {text!r} (valid: {valid})")
+        if named is not None and named != code:
+            raise ValueError(f"{what} code and name disagree: {text!r}")
+        return code
+    return named
 
 
 def parse_eenheid(s: Any) -> Parsed:
