@@ -1340,3 +1340,24 @@ def test_wrong_postgresql_password_is_not_echoed(cli):
     r = cli("batches", "--db", url)
     assert r.exit_code == 3 and "Wr0ngPassw0rd" not in r.output and "Traceback" not in r.output
     assert error_lines(r.stderr) == 1
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can read a file without permissions")
+def test_a_file_without_read_permission_is_refused_alike_by_every_reader(tmp_path):
+    """Opening a file jzcli may not read (after a successful stat) is one refusal naming the file,
+    the same from read_head (detection, spreadsheets) and read_bounded (CSV, contract TOML)."""
+    from jzcli.errors import FileReadError
+    from jzcli.readers.spreadsheet import read_bounded, read_head
+
+    locked = tmp_path / "locked.csv"
+    locked.write_bytes(csv_bytes([HEADER, line()]))
+    locked.chmod(0o000)
+    try:
+        messages = []
+        for read in (read_head, read_bounded):
+            with pytest.raises(FileReadError) as refused:
+                read(locked)
+            messages.append(str(refused.value))
+    finally:
+        locked.chmod(0o600)
+    assert messages == [f"{locked}: permission denied"] * 2
