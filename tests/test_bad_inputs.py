@@ -503,16 +503,16 @@ def _(d):
 
 
 def _delete_after_reading(monkeypatch, path):
-    from jzcli import importer
+    from jzcli.readers import declaraties
 
-    original = importer.read_sheets
+    original = declaraties.read_sheets
 
     def read_then_vanish(p):
         sheets = original(p)
         Path(p).unlink()
         return sheets
 
-    monkeypatch.setattr(importer, "read_sheets", read_then_vanish)
+    monkeypatch.setattr(declaraties, "read_sheets", read_then_vanish)
 
 
 @case("file-disappears-mid-import", "refused", says=("vanish.xlsx", "cannot be read"), patch=_delete_after_reading)
@@ -545,12 +545,12 @@ def _(d):
 
 
 def _reader_raises_oserror(monkeypatch, path):
-    from jzcli import importer
+    from jzcli.readers import declaraties
 
     def broken(p):
         raise OSError(errno.ESTALE, "Stale file handle")
 
-    monkeypatch.setattr(importer, "read_sheets", broken)
+    monkeypatch.setattr(declaraties, "read_sheets", broken)
 
 
 @case(
@@ -564,9 +564,9 @@ def _(d):
 
 
 def _append_while_reading(monkeypatch, path):
-    from jzcli import importer
+    from jzcli.readers import declaraties
 
-    original = importer.read_sheets
+    original = declaraties.read_sheets
 
     def read_then_append(p):
         sheets = original(p)
@@ -574,7 +574,7 @@ def _append_while_reading(monkeypatch, path):
             fh.write(csv_bytes([line(BSN3)]))
         return sheets
 
-    monkeypatch.setattr(importer, "read_sheets", read_then_append)
+    monkeypatch.setattr(declaraties, "read_sheets", read_then_append)
 
 
 @case(
@@ -1340,3 +1340,24 @@ def test_wrong_postgresql_password_is_not_echoed(cli):
     r = cli("batches", "--db", url)
     assert r.exit_code == 3 and "Wr0ngPassw0rd" not in r.output and "Traceback" not in r.output
     assert error_lines(r.stderr) == 1
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can read a file without permissions")
+def test_a_file_without_read_permission_is_refused_alike_by_every_reader(tmp_path):
+    """Opening a file jzcli may not read (after a successful stat) is one refusal naming the file,
+    the same from read_head (detection, spreadsheets) and read_bounded (CSV, contract TOML)."""
+    from jzcli.errors import FileReadError
+    from jzcli.readers.spreadsheet import read_bounded, read_head
+
+    locked = tmp_path / "locked.csv"
+    locked.write_bytes(csv_bytes([HEADER, line()]))
+    locked.chmod(0o000)
+    try:
+        messages = []
+        for read in (read_head, read_bounded):
+            with pytest.raises(FileReadError) as refused:
+                read(locked)
+            messages.append(str(refused.value))
+    finally:
+        locked.chmod(0o600)
+    assert messages == [f"{locked}: permission denied"] * 2

@@ -17,7 +17,8 @@ from jzcli.check import CHECK_RECORD_KEYS, HINTS, check, generic_hint
 from jzcli.domain.findings import RECORD_KEYS
 from jzcli.engine.result import findings_records
 from jzcli.engine.run import validate
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 from validate_kit import (
     ALLOCATION_HEADER,

@@ -440,7 +440,7 @@ def test_gemeente_option_fills_a_contract_without_gemeenten(tmp_path, sqlite_url
 
 
 def test_tariff_sheet_is_detected_but_a_declaration_with_tarief_is_not(tmp_path):
-    from jzcli.importer import detect_soort
+    from jzcli.readers.registry import detect_soort
 
     tariff = write_xlsx(tmp_path / "t.xlsx", {"Blad1": [["gemeenten", "0406"], SHEET_HEADER, *SHEET_PRODUCTS]})
     declaration = write_xlsx(

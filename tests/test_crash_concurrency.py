@@ -259,7 +259,8 @@ def test_a_line_added_while_validate_judges_its_batch_makes_it_write_nothing(tmp
     that appears in the batch meanwhile is caught by the row count and the step is rolled back."""
     from jzcli.engine import run as V
     from jzcli.errors import StoreError
-    from jzcli.importer import ImportOptions, import_paths
+    from jzcli.importer import import_paths
+    from jzcli.readers.prepared import ImportOptions
     from jzcli.store.store import declaratieregels
 
     store = Store.open(db_url)

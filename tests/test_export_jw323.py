@@ -15,7 +15,8 @@ from jzcli import ijw
 from jzcli.domain.lines import FIELDS
 from jzcli.engine.load import load_lines
 from jzcli.engine.run import validate
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 from validate_kit import ALLOCATION_HEADER, BAD_BSN, BSNS, CONTRACT, allocation_rows, declaration, line, write_xlsx
 

@@ -42,7 +42,9 @@ from ijw_builders import (
 )
 from jzcli import ijw
 from jzcli.engine.run import validate
-from jzcli.importer import ImportOptions, detect_soort, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
+from jzcli.readers.registry import detect_soort
 from jzcli.store.agreements import toewijzingen_actueel
 from jzcli.store.store import Store, batches, berichten, declaratieregels, toewijzingen
 from validate_kit import CONTRACT, TODAY
@@ -895,7 +897,8 @@ MEASURE = textwrap.dedent(
     """
     import json, resource, sys, time
     from pathlib import Path
-    from jzcli.importer import ImportOptions, import_paths
+    from jzcli.importer import import_paths
+    from jzcli.readers.prepared import ImportOptions
     from jzcli.store.store import Store
 
     def peak_kb():

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
@@ -683,7 +684,7 @@ def test_bulk_insert_rebuilds_indexes_and_a_failure_keeps_them(tmp_path, sqlite_
         tmp_path / "big.xlsx",
         {"Declaratie": [rows[0]] + [r[:3] + [f"B{i}"] + r[4:] for i in range(10) for r in rows[1:]]},
     )
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sqlite3.IntegrityError):  # the bulk insert runs on the driver's own cursor
         import_paths(store, [big], ImportOptions())
     monkeypatch.undo()
     assert sorted(dropped) == before  # the indexes were dropped before the failing insert

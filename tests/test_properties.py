@@ -25,10 +25,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from jzcli import refdata
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
 from jzcli.output.export import FORMULA_START, export_declaraties
 from jzcli.readers import values as V
 from jzcli.readers.headers import DECLARATIE_SYNONYMS, match_field
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 
 # ------------------------------------------------------------------------------ parsers never crash

@@ -874,7 +874,8 @@ def test_sample_data_allocation_findings(tmp_path, db_url):
     starts/ends, aspecific budget, Blaricum lines exactly at the limit all pass)."""
     from conftest import SAMPLES
     from jzcli.engine import run as V
-    from jzcli.importer import ImportOptions, import_paths
+    from jzcli.importer import import_paths
+    from jzcli.readers.prepared import ImportOptions
     from jzcli.store.store import Store
 
     store = Store.open(db_url)

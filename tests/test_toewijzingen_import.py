@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli.importer import detect_soort
+from jzcli.readers.registry import detect_soort
 from jzcli.store import agreements
 from jzcli.store.store import Store, metadata
 

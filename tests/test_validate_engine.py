@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from jzcli.domain.findings import RECORD_KEYS
 from jzcli.engine.result import findings_records, stored_result
 from jzcli.engine.run import validate
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.rules.catalog import rules_records
 from jzcli.store.store import Store, beoordelingen, bevindingen
 from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status

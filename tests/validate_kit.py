@@ -10,7 +10,8 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from jzcli.importer import ImportOptions, import_paths
+from jzcli.importer import import_paths
+from jzcli.readers.prepared import ImportOptions
 from jzcli.store.store import Store
 
 AGB = "98001101"

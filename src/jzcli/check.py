@@ -49,7 +49,9 @@ from jzcli.engine.load import load_lines
 from jzcli.engine.result import ValidationResult, findings_records
 from jzcli.engine.run import validate
 from jzcli.errors import FileReadError, UsageError
-from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths, import_file
+from jzcli.importer import expand_paths, import_file
+from jzcli.readers.prepared import FileResult, ImportOptions
+from jzcli.readers.registry import detect_soort
 from jzcli.rules.catalog import load_rules
 from jzcli.rules.kit import EARLIER_RULE_IDS, signed_amount
 from jzcli.rules.registry import rule_sort_key

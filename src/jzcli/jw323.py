@@ -72,8 +72,8 @@ from jzcli.domain.findings import mask_value
 from jzcli.domain.text import mask_bsn
 from jzcli.engine.load import load_import_findings, load_lines, load_verdicts
 from jzcli.errors import FileReadError, UsageError
-from jzcli.importer import FileResult, ImportOptions
 from jzcli.output.export import atomic_path
+from jzcli.readers.prepared import FileResult, ImportOptions
 from jzcli.readers.values import elfproef
 from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
 from jzcli.rules.kit import signed_amount

@@ -29,11 +29,19 @@ import pandas as pd
 
 from jzcli import refdata
 from jzcli.errors import FileReadError
-from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
 from jzcli.readers import values as V
-from jzcli.readers.headers import SynonymTable, match_field
+from jzcli.readers.headers import HeaderMatch, SynonymTable, match_field
+from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import RawSheet, read_bounded, read_sheets
-from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
+from jzcli.readers.tables import (
+    Problems,
+    find_table,
+    map_unique,
+    most_text_row,
+    raw_text,
+    sheet_heads,
+    table_body,
+)
 from jzcli.store.store import Store, contracten, contractproducten
 
 PRODUCT_FIELDS = [
@@ -268,26 +276,35 @@ def _check_overlaps(products: pd.DataFrame, where: pd.Series, problems: Problems
 
 
 def parse_gemeenten(values: list[object], where: str, problems: Problems) -> list[str]:
-    parts = _split(values)
-    parsed = V.parse_gemeente(pd.Series(parts, dtype=object))
-    codes: list[str] = []
-    for raw, code, error in zip(parts, parsed.values, parsed.errors):
+    """CBS gemeente codes (or names) → codes, each once."""
+
+    def problem(raw: object, code: str, error: str | None) -> str | None:
         if error:
-            problems.add(where, error)
-        elif refdata.gemeente_naam(code) is None:
-            problems.add(where, f"unknown gemeente code {raw_text(raw)!r} (not a CBS gemeente code)")
-        elif code not in codes:
-            codes.append(code)
-    return codes
+            return error
+        if refdata.gemeente_naam(code) is None:
+            return f"unknown gemeente code {raw_text(raw)!r} (not a CBS gemeente code)"
+        return None
+
+    return _unique_codes(values, V.parse_gemeente, problem, where, problems)
 
 
 def parse_aanbieders(values: list[object], where: str, problems: Problems) -> list[str]:
+    """AGB codes → codes, each once."""
+    return _unique_codes(
+        values, V.parse_agb, lambda raw, _code, error: f"{error}: {raw_text(raw)!r}" if error else None, where, problems
+    )
+
+
+def _unique_codes(values: list[object], parser, problem, where: str, problems: Problems) -> list[str]:
+    """The codes ``parser`` reads from the listed values, each once in order of first mention;
+    ``problem(raw, code, error)`` says what is wrong with a value (None: nothing)."""
     parts = _split(values)
-    parsed = V.parse_agb(pd.Series(parts, dtype=object))
+    parsed = parser(pd.Series(parts, dtype=object))
     codes: list[str] = []
     for raw, code, error in zip(parts, parsed.values, parsed.errors):
-        if error:
-            problems.add(where, f"{error}: {raw_text(raw)!r}")
+        reason = problem(raw, code, error)
+        if reason:
+            problems.add(where, reason)
         elif code not in codes:
             codes.append(code)
     return codes
@@ -340,6 +357,39 @@ def _nesting(data: object) -> tuple[int, str | None]:
 
 
 def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
+    """A contract written as TOML: [contract] (naam, gemeenten, aanbieders) and one [[product]]
+    per product and tariff period. Every problem is collected; any one refuses the file."""
+    text, data = _load_toml(path)
+    problems = Problems(path)
+    head = _contract_table(path, data, problems)
+    naam = head.get("naam")
+    if naam is not None and not (isinstance(naam, str)):
+        problems.add("[contract] naam", "naam must be text")
+        naam = None
+    naam = (naam or "").strip() or path.stem
+    gemeenten = _list_value(head, "gemeenten", problems)
+    aanbieders = _list_value(head, "aanbieders", problems)
+    gemeente_codes = parse_gemeenten(gemeenten, "[contract] gemeenten", problems) if gemeenten else []
+    if aanbieders is not None and not _split(aanbieders):
+        problems.add("[contract] aanbieders", "is empty; leave the key out when the contract holds for all aanbieders")
+    aanbieder_codes = parse_aanbieders(aanbieders, "[contract] aanbieders", problems) if aanbieders else None
+
+    raw, where = _toml_products(path, text, data, problems)
+    if raw.empty:
+        problems.add("the file", "no products: add one [[product]] per product and tariff period")
+    parsed = parse_products(raw, where, {f: f for f in PRODUCT_FIELDS}, problems)
+    _check_overlaps(parsed, where, problems)
+    if not gemeenten:
+        gemeente_codes = _default_gemeente(
+            opts, problems, "the file", 'add gemeenten = ["0406", "Laren"] (CBS codes or names) under [contract]'
+        )
+    problems.raise_if_any("contract")
+    return ContractData(naam, gemeente_codes, aanbieder_codes, parsed, [], len(raw), [], where.tolist())
+
+
+def _load_toml(path: Path) -> tuple[str, dict]:
+    """The file's text and its parsed TOML; refused when it is not UTF-8, not TOML, nested too
+    deeply or holds a NUL character."""
     try:
         raw = read_bounded(path)
         text = raw.decode("utf-8").lstrip("\ufeff")
@@ -367,8 +417,11 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
             f"{path.name}: refused: arrays or inline tables nested more than {MAX_TOML_DEPTH} levels deep "
             "(a contract needs three)"
         )
+    return text, data
 
-    problems = Problems(path)
+
+def _contract_table(path: Path, data: dict, problems: Problems) -> dict:
+    """The [contract] table; unknown keys at the top level or in it are problems."""
     unknown = [k for k in data if k not in ("contract", "product")]
     if unknown:
         hint = " (write each product as [[product]])" if any(k in ("producten", "products") for k in unknown) else ""
@@ -381,20 +434,12 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
     for key in head:
         if key not in CONTRACT_KEYS:
             problems.add("[contract]", f"unknown key {key!r} (keys: {', '.join(CONTRACT_KEYS)})")
+    return head
 
-    naam = head.get("naam")
-    if naam is not None and not (isinstance(naam, str)):
-        problems.add("[contract] naam", "naam must be text")
-        naam = None
-    naam = (naam or "").strip() or path.stem
 
-    gemeenten = _list_value(head, "gemeenten", problems)
-    aanbieders = _list_value(head, "aanbieders", problems)
-    gemeente_codes = parse_gemeenten(gemeenten, "[contract] gemeenten", problems) if gemeenten else []
-    if aanbieders is not None and not _split(aanbieders):
-        problems.add("[contract] aanbieders", "is empty; leave the key out when the contract holds for all aanbieders")
-    aanbieder_codes = parse_aanbieders(aanbieders, "[contract] aanbieders", problems) if aanbieders else None
-
+def _toml_products(path: Path, text: str, data: dict, problems: Problems) -> tuple[pd.DataFrame, pd.Series]:
+    """The [[product]] tables as raw cells (a column per field, numbered from 1) and where each
+    one is ("[[product]] 2 (line 14)"); unknown keys and lists or tables as values are problems."""
     products = data.get("product", [])
     if isinstance(products, dict):
         products = [products]
@@ -409,41 +454,33 @@ def read_contract_toml(path: Path, opts: ImportOptions) -> ContractData:
         index=index,
         dtype=object,
     )
-    cleaned = []
-    for n, product in zip(index, products):
-        extra = [k for k in product if k not in PRODUCT_FIELDS]
-        if extra:
-            problems.add(
-                where[n],
-                f"unknown key(s) {', '.join(map(repr, extra))} (keys: {', '.join(PRODUCT_FIELDS)})",
-                order=(0, n),
-            )
-        values = {}
-        for k in PRODUCT_FIELDS:
-            v = product.get(k)
-            if isinstance(v, (list, dict)):
-                problems.add(
-                    where[n],
-                    f"{k} must be a single value, not a {'list' if isinstance(v, list) else 'table'}",
-                    k,
-                    order=(0, n),
-                )
-                v = None
-            values[k] = v
-        cleaned.append(values)
+    cleaned = [_product_values(product, where[n], n, problems) for n, product in zip(index, products)]
     raw = pd.DataFrame(
         {f: pd.Series([p[f] for p in cleaned], index=index, dtype=object) for f in PRODUCT_FIELDS}, index=index
     )
-    if not products:
-        problems.add("the file", "no products: add one [[product]] per product and tariff period")
-    parsed = parse_products(raw, where, {f: f for f in PRODUCT_FIELDS}, problems)
-    _check_overlaps(parsed, where, problems)
-    if not gemeenten:
-        gemeente_codes = _default_gemeente(
-            opts, problems, "the file", 'add gemeenten = ["0406", "Laren"] (CBS codes or names) under [contract]'
+    return raw, where
+
+
+def _product_values(product: dict, where: str, n: int, problems: Problems) -> dict:
+    """One [[product]]'s value per field (None when absent, or a list or table)."""
+    extra = [k for k in product if k not in PRODUCT_FIELDS]
+    if extra:
+        problems.add(
+            where, f"unknown key(s) {', '.join(map(repr, extra))} (keys: {', '.join(PRODUCT_FIELDS)})", order=(0, n)
         )
-    problems.raise_if_any("contract")
-    return ContractData(naam, gemeente_codes, aanbieder_codes, parsed, [], len(products), [], where.tolist())
+    values = {}
+    for k in PRODUCT_FIELDS:
+        v = product.get(k)
+        if isinstance(v, (list, dict)):
+            problems.add(
+                where,
+                f"{k} must be a single value, not a {'list' if isinstance(v, list) else 'table'}",
+                k,
+                order=(0, n),
+            )
+            v = None
+        values[k] = v
+    return values
 
 
 def _list_value(head: dict, key: str, problems: Problems) -> list[object] | None:
@@ -493,62 +530,11 @@ def _key_values(sheet: RawSheet, upto: int) -> list[tuple[str, list[object], int
 
 
 def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions) -> ContractData:
+    """A tariff spreadsheet: product tables (on one sheet or more), and naam, gemeenten and
+    aanbieders in key/value rows above a table or on a sheet of their own."""
     problems = Problems(path)
-    tables: list[tuple[RawSheet, object]] = []
-    keys: dict[str, tuple[list[object], str]] = {}
-    diagnosis: list[str] = []
-    for sheet in sheets:
-        header = find_table(sheet, CONTRACT_TABLE)
-        if header is None and not sheet.cells.empty:
-            best = max(
-                (
-                    [str(v).strip() for v in r if isinstance(v, str) and v.strip()]
-                    for r in sheet.cells.head(50).values.tolist()
-                ),
-                key=len,
-                default=[],
-            )
-            if len(best) > len(diagnosis):
-                diagnosis = best
-        upto = header.row_index if header is not None else min(len(sheet.cells), 200)
-        for key, values, rij in _key_values(sheet, upto):
-            where = f"{_label(sheet)}row {rij}".strip()
-            if key in keys and [raw_text(v) for v in keys[key][0]] != [raw_text(v) for v in values]:
-                problems.add(where, f"{key} is given twice with different values (also at {keys[key][1]})")
-            keys.setdefault(key, (values, where))
-        if header is not None:
-            tables.append((sheet, header))
-    if not tables:
-        headers = ", ".join(repr(h) for h in diagnosis[:20]) or "none"
-        raise FileReadError(
-            f"{path.name}: no product table found (looked for columns productcategorie, productcode, "
-            f"omschrijving, eenheid, tarief, uitvoeringsvariant, geldig_van, geldig_tot). Headers found: {headers}"
-        )
-
-    frames, wheres, skipped, rows_read = [], [], [], 0
-    for part, (sheet, header) in enumerate(tables):
-        problems.part = part + 1
-        names = {f: header.names[i] for f, i in header.columns.items()}
-        missing = [f for f in REQUIRED_PRODUCT_FIELDS if f not in header.columns]
-        if missing:
-            row = sheet.cells.index[header.row_index]
-            raise FileReadError(
-                f"{path.name}: {_label(sheet)}row {row}: required columns not found: {', '.join(missing)}. "
-                f"Headers found: {', '.join(repr(n) for n in header.names if n)}"
-            )
-        body = table_body(sheet, header, ["productcode"])
-        skipped.extend(body.skipped)
-        rows_read += body.rows_read
-        where = pd.Series([f"{_label(sheet)}row {r}" for r in body.raw.index], index=body.raw.index, dtype=object)
-        parsed = parse_products(body.raw, where, names, problems)
-        frames.append(parsed)
-        wheres.extend(where.tolist())
-    problems.part = 0
-    products = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PRODUCT_FIELDS)
-    _check_overlaps(products, pd.Series(wheres, index=products.index, dtype=object), problems)  # across sheets too
-    if products.empty and not problems:
-        problems.add(f"{_label(tables[0][0])}".strip() or "the file", "the product table has no products")
-
+    tables, keys = _tables_and_keys(path, sheets, problems)
+    products, wheres, skipped, rows_read = _read_product_tables(path, tables, problems)
     naam_values, _ = keys.get("naam", ([], ""))
     naam = " ".join(raw_text(v).strip() for v in naam_values[:1]).strip() or path.stem
     gemeenten = keys.get("gemeenten")
@@ -569,6 +555,68 @@ def read_contract_sheets(path: Path, sheets: list[RawSheet], opts: ImportOptions
     return ContractData(
         naam, gemeente_codes, aanbieder_codes, products, [s.name or "" for s, _ in tables], rows_read, skipped, wheres
     )
+
+
+def _tables_and_keys(
+    path: Path, sheets: list[RawSheet], problems: Problems
+) -> tuple[list[tuple[RawSheet, HeaderMatch]], dict[str, tuple[list[object], str]]]:
+    """The sheets with a product table (and its header), and the key/value rows above the tables
+    (key -> values, where); a key given twice with other values is a problem. Refused without a
+    product table, naming the most header-like row found."""
+    tables: list[tuple[RawSheet, HeaderMatch]] = []
+    keys: dict[str, tuple[list[object], str]] = {}
+    diagnosis: list[str] = []
+    for sheet in sheets:
+        header = find_table(sheet, CONTRACT_TABLE)
+        if header is None and not sheet.cells.empty:
+            best = most_text_row(sheet)
+            if len(best) > len(diagnosis):
+                diagnosis = best
+        upto = header.row_index if header is not None else min(len(sheet.cells), 200)
+        for key, values, rij in _key_values(sheet, upto):
+            where = f"{_label(sheet)}row {rij}".strip()
+            if key in keys and [raw_text(v) for v in keys[key][0]] != [raw_text(v) for v in values]:
+                problems.add(where, f"{key} is given twice with different values (also at {keys[key][1]})")
+            keys.setdefault(key, (values, where))
+        if header is not None:
+            tables.append((sheet, header))
+    if not tables:
+        headers = ", ".join(repr(h) for h in diagnosis[:20]) or "none"
+        raise FileReadError(
+            f"{path.name}: no product table found (looked for columns productcategorie, productcode, "
+            f"omschrijving, eenheid, tarief, uitvoeringsvariant, geldig_van, geldig_tot). Headers found: {headers}"
+        )
+    return tables, keys
+
+
+def _read_product_tables(
+    path: Path, tables: list[tuple[RawSheet, HeaderMatch]], problems: Problems
+) -> tuple[pd.DataFrame, list[str], list[dict], int]:
+    """Every table's products (typed), where each came from, the skipped rows and the rows read;
+    tariff periods may not overlap, also across sheets."""
+    frames, wheres, skipped, rows_read = [], [], [], 0
+    for part, (sheet, header) in enumerate(tables):
+        problems.part = part + 1
+        names = {f: header.names[i] for f, i in header.columns.items()}
+        missing = [f for f in REQUIRED_PRODUCT_FIELDS if f not in header.columns]
+        if missing:
+            row = sheet.cells.index[header.row_index]
+            raise FileReadError(
+                f"{path.name}: {_label(sheet)}row {row}: required columns not found: {', '.join(missing)}. "
+                f"Headers found: {', '.join(repr(n) for n in header.names if n)}"
+            )
+        body = table_body(sheet, header, ["productcode"])
+        skipped.extend(body.skipped)
+        rows_read += body.rows_read
+        where = pd.Series([f"{_label(sheet)}row {r}" for r in body.raw.index], index=body.raw.index, dtype=object)
+        frames.append(parse_products(body.raw, where, names, problems))
+        wheres.extend(where.tolist())
+    problems.part = 0
+    products = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=PRODUCT_FIELDS)
+    _check_overlaps(products, pd.Series(wheres, index=products.index, dtype=object), problems)  # across sheets too
+    if products.empty and not problems:
+        problems.add(f"{_label(tables[0][0])}".strip() or "the file", "the product table has no products")
+    return products, wheres, skipped, rows_read
 
 
 # ---------------------------------------------------------------------------------- importer
@@ -633,7 +681,3 @@ def is_contract(path: Path) -> bool:
         if not declaration & {"bsn", "volume", "bedrag", "toewijzingnummer"}:
             return True
     return False
-
-
-KIND_READERS["contract"] = prepare_contract
-KIND_DETECTORS["contract"] = is_contract

@@ -1,10 +1,9 @@
 """iJw XML messages in ``jzcli import``: JW323 declarations and JW301 allocations.
 
-Recognised by root element and namespace, whatever the file is called (``KIND_DETECTORS["xml"]``
-returns the soort: JW323 → "declaraties", JW301 → "toewijzingen"). The readers for those soorten
-are wrapped (``_dispatch``): an XML file goes to the message reader here, anything else to the
-spreadsheet reader as before; both return a ``Prepared`` and are written in the importer's one
-transaction per file.
+Recognised by root element and namespace, whatever the file is called (``identify``: JW323 holds
+"declaraties", JW301 "toewijzingen"). ``readers.registry`` sends an XML file of those soorten to the
+message reader here (``prepare_jw323``, ``prepare_jw301``), anything else to the spreadsheet reader;
+both return a ``Prepared`` and are written in the importer's one transaction per file.
 
 Order of checks (the standard's levels, §11 of the reference):
     1. hardened parsing: a DOCTYPE is refused before anything is parsed (``ijw.check_prolog``);
@@ -59,11 +58,12 @@ from jzcli import ijw, refdata
 from jzcli.domain.lines import FIELDS
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError
-from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
+from jzcli.readers.declaraties import insert_lines
+from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import read_head, sniff_kind
-from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS
+from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS, insert_versions
 from jzcli.readers.values import elfproef
-from jzcli.store.store import Store, berichten, declaratieregels, toewijzingen
+from jzcli.store.store import Store, berichten
 
 JW323 = ijw.bericht("JW323")
 JW301 = ijw.bericht("JW301")
@@ -130,11 +130,6 @@ def identify(path: Path) -> ijw.Bericht:
             f"BerichtCode is {b.code}; nothing was stored"
         )
     return b
-
-
-def detect(path: Path) -> str:
-    """``KIND_DETECTORS["xml"]``: the soort an XML file holds, or a refusal."""
-    return identify(path).soort
 
 
 # ============================================================================ streaming
@@ -253,20 +248,8 @@ def _date(text: str | None):
 
 
 # ============================================================================ JW323
-PRESTATIE_FIELDS = [
-    "referentienummer",
-    "vorig_referentienummer",
-    "toewijzingnummer",
-    "productcategorie",
-    "productcode",
-    "begindatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "tarief",
-    "bedrag",
-    "debet_credit",
-]
+# a Prestatie's own fields: the line's fields but the message's (aanbieder, gemeente, declaratienummer) and the Client's
+PRESTATIE_FIELDS = [f for f in FIELDS if f not in ("aanbieder", "gemeente", "declaratienummer", "bsn")]
 _UNIQUE = {"referentienummer", "vorig_referentienummer"}  # per line: not worth sharing
 
 
@@ -288,95 +271,114 @@ class Declaratie:
 def read_jw323(path: Path) -> Declaratie:
     """Stream a JW323 (validating it) into a ``Declaratie``; refuses an invalid message."""
     path = Path(path)
-    b = JW323
-    m, basis = (lambda n: ijw.tag(b, n)), ijw.basis_tag
-    names = {
-        basis("ReferentieNummer"): "referentienummer",
-        basis("VorigReferentieNummer"): "vorig_referentienummer",
-        m("ToewijzingNummer"): "toewijzingnummer",
-        m("ProductCategorie"): "productcategorie",
-        m("ProductCode"): "productcode",
-        basis("Begindatum"): "begindatum",
-        basis("Einddatum"): "einddatum",
-        m("GeleverdVolume"): "volume",
-        m("Eenheid"): "eenheid",
-        m("ProductTarief"): "tarief",
-        basis("Bedrag"): "bedrag",
-        basis("DebetCredit"): "debet_credit",
-    }
-    header_names = _header_names(b)
-    columns = {f: _Column() for f in PRESTATIE_FIELDS}
-    bsn_col, client_col, rij = _Column(), [], []
-    header: dict[str, str | None] = {}
-    decl: dict[str, str | None] = {}
-    state = {"client": 0, "bsn": None, "bsn_line": 0}
-    first_client: dict[str, int] = {}  # Bsn → line of its first Client
-    duplicates: dict[int, dict] = {}  # client number → {rij, eerste_rij, regels}
-
-    def handle(el) -> None:
-        tag = el.tag
-        if tag == m("Prestatie"):
-            values = _texts(el, names)
-            for f in PRESTATIE_FIELDS:
-                columns[f].add(values.get(f), f not in _UNIQUE)
-            bsn_col.add(state["bsn"], True)
-            client_col.append(state["client"])
-            rij.append(el.sourceline)
-            dup = duplicates.get(state["client"])
-            if dup is not None:
-                dup["regels"].append(el.sourceline)
-            _release(el)
-        elif tag == m("Bsn"):
-            state["client"] += 1
-            bsn = (el.text or "").strip()
-            state["bsn"] = bsn
-            if bsn in first_client:
-                duplicates[state["client"]] = {"rij": el.sourceline, "eerste_rij": first_client[bsn], "regels": []}
-            else:
-                first_client[bsn] = el.sourceline
-        elif tag == m("Client"):
-            _release(el)
-        elif tag == m("Header"):
-            header.update(_texts(el, header_names))
-        elif tag == m("DeclaratieNummer"):
-            decl["declaratienummer"] = el.text
-        elif tag == m("DeclaratiePeriode"):
-            p = _texts(el, {basis("Begindatum"): "begin", basis("Einddatum"): "eind"})
-            decl["declaratieperiode_begin"], decl["declaratieperiode_eind"] = p.get("begin"), p.get("eind")
-        elif tag == m("DeclaratieDagtekening"):
-            decl["declaratie_dagtekening"] = el.text
-        elif tag == m("TotaalIngediendBedrag"):
-            t = _texts(el, {basis("TotaalBedrag"): "bedrag", basis("DebetCredit"): "dc"})
-            decl["totaal_ingediend"], decl["totaal_debet_credit"] = t.get("bedrag"), t.get("dc")
-
-    tags = [
-        m(n)
-        for n in (
-            "Header",
-            "DeclaratieNummer",
-            "DeclaratiePeriode",
-            "DeclaratieDagtekening",
-            "TotaalIngediendBedrag",
-            "Bsn",
-            "Prestatie",
-            "Client",
-        )
-    ]
-    _run(path, b, tags, handle)
-
+    stream = _Jw323Stream()
+    _run(path, JW323, stream.tags, stream.handle)
     # The message is valid: convert the raw text once per column.
-    raw = pd.DataFrame({f: pd.Series(c.values, dtype=object) for f, c in columns.items()})
+    bericht = {**_bericht_header(stream.header), **_declaratie_fields(stream.decl)}
+    return Declaratie(bericht, _jw323_lines(path, stream), stream.client, list(stream.duplicates.values()))
+
+
+class _Jw323Stream:
+    """What streaming a JW323 collects: per Prestatie its raw texts, its Client's Bsn, client
+    number and line; the Header and the declaration's own fields; the Clients whose Bsn was
+    already given (TR101). Each Client and Prestatie is released once read."""
+
+    def __init__(self) -> None:
+        b = JW323
+        m, basis = (lambda n: ijw.tag(b, n)), ijw.basis_tag
+        self.names = {
+            basis("ReferentieNummer"): "referentienummer",
+            basis("VorigReferentieNummer"): "vorig_referentienummer",
+            m("ToewijzingNummer"): "toewijzingnummer",
+            m("ProductCategorie"): "productcategorie",
+            m("ProductCode"): "productcode",
+            basis("Begindatum"): "begindatum",
+            basis("Einddatum"): "einddatum",
+            m("GeleverdVolume"): "volume",
+            m("Eenheid"): "eenheid",
+            m("ProductTarief"): "tarief",
+            basis("Bedrag"): "bedrag",
+            basis("DebetCredit"): "debet_credit",
+        }
+        self.header_names = _header_names(b)
+        self.periode_names = {basis("Begindatum"): "begin", basis("Einddatum"): "eind"}
+        self.totaal_names = {basis("TotaalBedrag"): "bedrag", basis("DebetCredit"): "dc"}
+        self.columns = {f: _Column() for f in PRESTATIE_FIELDS}
+        self.bsn_col, self.client_col, self.rij = _Column(), [], []
+        self.header: dict[str, str | None] = {}
+        self.decl: dict[str, str | None] = {}
+        self.client, self.bsn = 0, None
+        self.first_client: dict[str, int] = {}  # Bsn → line of its first Client
+        self.duplicates: dict[int, dict] = {}  # client number → {rij, eerste_rij, regels}
+        self.handlers = {
+            m("Prestatie"): self._prestatie,
+            m("Bsn"): self._bsn,
+            m("Client"): _release,
+            m("Header"): self._header,
+            m("DeclaratieNummer"): self._nummer,
+            m("DeclaratiePeriode"): self._periode,
+            m("DeclaratieDagtekening"): self._dagtekening,
+            m("TotaalIngediendBedrag"): self._totaal,
+        }
+        self.tags = list(self.handlers)
+
+    def handle(self, el) -> None:
+        self.handlers[el.tag](el)
+
+    def _prestatie(self, el) -> None:
+        values = _texts(el, self.names)
+        for f in PRESTATIE_FIELDS:
+            self.columns[f].add(values.get(f), f not in _UNIQUE)
+        self.bsn_col.add(self.bsn, True)
+        self.client_col.append(self.client)
+        self.rij.append(el.sourceline)
+        dup = self.duplicates.get(self.client)
+        if dup is not None:
+            dup["regels"].append(el.sourceline)
+        _release(el)
+
+    def _bsn(self, el) -> None:
+        self.client += 1
+        bsn = (el.text or "").strip()
+        self.bsn = bsn
+        if bsn in self.first_client:
+            self.duplicates[self.client] = {"rij": el.sourceline, "eerste_rij": self.first_client[bsn], "regels": []}
+        else:
+            self.first_client[bsn] = el.sourceline
+
+    def _header(self, el) -> None:
+        self.header.update(_texts(el, self.header_names))
+
+    def _nummer(self, el) -> None:
+        self.decl["declaratienummer"] = el.text
+
+    def _periode(self, el) -> None:
+        p = _texts(el, self.periode_names)
+        self.decl["declaratieperiode_begin"], self.decl["declaratieperiode_eind"] = p.get("begin"), p.get("eind")
+
+    def _dagtekening(self, el) -> None:
+        self.decl["declaratie_dagtekening"] = el.text
+
+    def _totaal(self, el) -> None:
+        t = _texts(el, self.totaal_names)
+        self.decl["totaal_ingediend"], self.decl["totaal_debet_credit"] = t.get("bedrag"), t.get("dc")
+
+
+def _jw323_lines(path: Path, stream: _Jw323Stream) -> pd.DataFrame:
+    """One canonical declaration line per Prestatie (aanbieder = Afzender, gemeente = Ontvanger)."""
+    raw = pd.DataFrame({f: pd.Series(c.values, dtype=object) for f, c in stream.columns.items()})
+    header, decl = stream.header, stream.decl
     n = len(raw)
     lines = pd.DataFrame(index=range(n))
     lines["bron"] = path.name
     lines["blad"] = None
-    lines["rij"] = pd.Series(rij, dtype="int64")
+    lines["rij"] = pd.Series(stream.rij, dtype="int64")
     lines["aanbieder"] = pd.Series([(header.get("afzender") or "").strip()] * n, dtype="string")
     lines["gemeente"] = pd.Series([(header.get("ontvanger") or "").strip()] * n, dtype="string")
     lines["declaratienummer"] = pd.Series([decl.get("declaratienummer")] * n, dtype="string")
     lines["referentienummer"] = raw["referentienummer"].astype("string")
     lines["vorig_referentienummer"] = raw["vorig_referentienummer"].astype("string")
-    lines["bsn"] = pd.Series(bsn_col.values, dtype="string")
+    lines["bsn"] = pd.Series(stream.bsn_col.values, dtype="string")
     lines["toewijzingnummer"] = _number_text(raw["toewijzingnummer"])
     for f in ("productcategorie", "productcode", "eenheid", "debet_credit"):
         lines[f] = _strip(raw[f]).astype("string")
@@ -384,17 +386,30 @@ def read_jw323(path: Path) -> Declaratie:
     lines["einddatum"] = _dates(raw["einddatum"])
     for f in ("volume", "tarief", "bedrag"):
         lines[f] = _integers(raw[f])
-    lines = lines[["bron", "blad", "rij", *FIELDS]]
+    return lines[["bron", "blad", "rij", *FIELDS]]
 
-    bericht = {
-        "berichtcode": (header.get("berichtcode") or "").strip(),
-        "berichtversie": (header.get("berichtversie") or "").strip(),
-        "berichtsubversie": (header.get("berichtsubversie") or "").strip(),
-        "afzender": (header.get("afzender") or "").strip(),
-        "ontvanger": (header.get("ontvanger") or "").strip(),
+
+def _bericht_header(header: dict[str, str | None]) -> dict:
+    """The berichten row's fields from the message's Header (JW323 and JW301 alike)."""
+
+    def text(key: str) -> str:
+        return (header.get(key) or "").strip()
+
+    return {
+        "berichtcode": text("berichtcode"),
+        "berichtversie": text("berichtversie"),
+        "berichtsubversie": text("berichtsubversie"),
+        "afzender": text("afzender"),
+        "ontvanger": text("ontvanger"),
         "identificatie": header.get("identificatie"),
         "dagtekening": _date(header.get("dagtekening")),
-        "xsd_versie": f"{(header.get('basisschema_xsd') or '').strip()}|{(header.get('bericht_xsd') or '').strip()}",
+        "xsd_versie": f"{text('basisschema_xsd')}|{text('bericht_xsd')}",
+    }
+
+
+def _declaratie_fields(decl: dict[str, str | None]) -> dict:
+    """The berichten row's JW323 fields: DeclaratieNummer, -Periode, -Dagtekening, TotaalIngediendBedrag."""
+    return {
         "declaratienummer": decl.get("declaratienummer"),
         "declaratieperiode_begin": _date(decl.get("declaratieperiode_begin")),
         "declaratieperiode_eind": _date(decl.get("declaratieperiode_eind")),
@@ -402,7 +417,6 @@ def read_jw323(path: Path) -> Declaratie:
         "totaal_ingediend": int((decl.get("totaal_ingediend") or "0").strip()),
         "totaal_debet_credit": (decl.get("totaal_debet_credit") or "").strip(),
     }
-    return Declaratie(bericht, lines, state["client"], list(duplicates.values()))
 
 
 def _check_options(path: Path, opts: ImportOptions, aanbieder: str, gemeente: str) -> None:
@@ -460,11 +474,7 @@ def prepare_jw323(path: Path, opts: ImportOptions, store: Store) -> Prepared:
     }
 
     def write(store: Store, conn, batch_id: int) -> None:
-        first = store.next_id(conn, declaratieregels)
-        frame = lines.copy()
-        frame.insert(0, "id", range(first, first + len(frame)))
-        frame.insert(1, "batch", batch_id)
-        store.insert_frame(conn, declaratieregels, frame)
+        insert_lines(store, conn, batch_id, lines)
         store.insert_frame(conn, berichten, _bericht_frame(batch_id, bericht))
 
     return Prepared("declaraties", result, write, details, aanbieder=bericht["afzender"])
@@ -526,17 +536,7 @@ def read_jw301(path: Path) -> tuple[dict, pd.DataFrame]:
     day = _dates(raw["datum"])
     time = pd.to_timedelta(_strip(raw["tijd"]).fillna("00:00:00").str.slice(0, 8))
     out["toewijzingsdatum"] = day + time
-    bericht = {
-        "berichtcode": (header.get("berichtcode") or "").strip(),
-        "berichtversie": (header.get("berichtversie") or "").strip(),
-        "berichtsubversie": (header.get("berichtsubversie") or "").strip(),
-        "afzender": (header.get("afzender") or "").strip(),
-        "ontvanger": (header.get("ontvanger") or "").strip(),
-        "identificatie": header.get("identificatie"),
-        "dagtekening": _date(header.get("dagtekening")),
-        "xsd_versie": f"{(header.get('basisschema_xsd') or '').strip()}|{(header.get('bericht_xsd') or '').strip()}",
-    }
-    return bericht, out[["bron", "blad", "rij", *TOEWIJZING_FIELDS]]
+    return _bericht_header(header), out[["bron", "blad", "rij", *TOEWIJZING_FIELDS]]
 
 
 def _check_allocations(path: Path, bericht: dict, rows: pd.DataFrame) -> None:
@@ -585,38 +585,7 @@ def prepare_jw301(path: Path, opts: ImportOptions, store: Store) -> Prepared:
     }
 
     def write(store: Store, conn, batch_id: int) -> None:
-        frame = rows.copy()
-        when = frame["toewijzingsdatum"]
-        frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
-        frame.insert(0, "batch", batch_id)
-        store.insert_frame(conn, toewijzingen, frame)
+        insert_versions(store, conn, batch_id, rows)
         store.insert_frame(conn, berichten, _bericht_frame(batch_id, bericht))
 
     return Prepared("toewijzingen", result, write, details, aanbieder=bericht["ontvanger"], versions=rows)
-
-
-# ============================================================================ registration
-XML_READERS = {"JW323": prepare_jw323, "JW301": prepare_jw301}
-_SPREADSHEET_READERS = {soort: KIND_READERS[soort] for soort in ("declaraties", "toewijzingen")}
-
-
-def _dispatch(soort: str):
-    spreadsheet = _SPREADSHEET_READERS[soort]
-
-    def prepare(path: Path, opts: ImportOptions, store: Store) -> Prepared:
-        if not is_xml(path):
-            return spreadsheet(path, opts, store)
-        b = identify(path)
-        if b.soort != soort:
-            raise FileReadError(
-                f"{path.name}: a {b.naam} {b.titel} message holds {b.soort}, not {soort} (--soort {soort}); nothing was stored"
-            )
-        return XML_READERS[b.naam](path, opts, store)
-
-    prepare.__doc__ = f"{soort}: iJw XML messages here, spreadsheets by {spreadsheet.__module__}.{spreadsheet.__name__}"
-    return prepare
-
-
-for _soort in _SPREADSHEET_READERS:
-    KIND_READERS[_soort] = _dispatch(_soort)
-KIND_DETECTORS["xml"] = detect

@@ -149,8 +149,12 @@ def check_input_file(path: Path) -> int:
 def read_bounded(path: Path) -> bytes:
     """The whole file, never more than ``MAX_INPUT_BYTES`` (a file that grows while it is read)."""
     check_input_file(path)
-    with path.open("rb") as fh:
-        data = fh.read(MAX_INPUT_BYTES + 1)
+    try:
+        fh = path.open("rb")
+    except OSError as exc:  # e.g. no read permission: said as for check_input_file and read_head
+        raise _unreadable(path, exc) from None
+    with fh:
+        data = fh.read(MAX_INPUT_BYTES + 1)  # an error while reading is the caller's to word
     if len(data) > MAX_INPUT_BYTES:
         raise FileReadError(
             f"{path.name}: refused: the file grew past {MAX_INPUT_BYTES // 2**20:,} MiB while it was read"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import posixpath
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +131,14 @@ def _col_index(ref: str) -> int:
     return n - 1
 
 
+def _parse(fh):
+    from lxml import etree
+
+    return etree.iterparse(
+        fh, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+
+
 def _xlsx_heads(path: Path, nrows: int) -> list[RawSheet]:
     """The first rows of every worksheet of an xlsx, streamed from its XML.
 
@@ -136,105 +146,126 @@ def _xlsx_heads(path: Path, nrows: int) -> list[RawSheet]:
     declaration file; this reads only the first ``nrows`` rows and the shared strings they use.
     Numbers stay numbers (date styles are not applied: detection only looks at header texts).
     """
-    import posixpath
-    import zipfile
-
-    from lxml import etree
-
-    def parse(fh):
-        return etree.iterparse(
-            fh, events=("end",), resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-        )
-
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
-        rels = {}
-        with zf.open("xl/_rels/workbook.xml.rels") as fh:
-            for _, el in parse(fh):
-                if _local(el.tag) == "Relationship":
-                    target = el.get("Target", "")
-                    target = (
-                        target.lstrip("/")
-                        if target.startswith("/")
-                        else posixpath.normpath(posixpath.join("xl", target))
-                    )
-                    rels[el.get("Id")] = target
-        sheets_meta = []
-        with zf.open("xl/workbook.xml") as fh:
-            for _, el in parse(fh):
-                if _local(el.tag) == "sheet":
-                    rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
-                    sheets_meta.append((el.get("name"), rels.get(rid)))
         heads: list[tuple[str, dict[int, dict[int, object]]]] = []
-        needed: set[int] = set()
-        for name, target in sheets_meta:
+        needed: set[int] = set()  # shared strings the heads use
+        for name, target in _worksheet_parts(zf):
             if not target or target not in names or "worksheets/" not in target:
                 continue  # chart sheets, dialog sheets
-            rows: dict[int, dict[int, object]] = {}
-            with zf.open(target) as fh:
-                for _, el in parse(fh):
-                    if _local(el.tag) != "row":
-                        continue
-                    r = int(el.get("r") or (max(rows) + 1 if rows else 1))
-                    if r > nrows:
-                        break
-                    cells: dict[int, object] = {}
-                    for pos, c in enumerate(el):
-                        if _local(c.tag) != "c":
-                            continue
-                        col = _col_index(c.get("r", "")) if c.get("r") else pos
-                        t = c.get("t", "n")
-                        if t == "inlineStr":
-                            cells[col] = "".join(x.text or "" for x in c.iter() if _local(x.tag) == "t")
-                            continue
-                        v = next((x.text for x in c if _local(x.tag) == "v"), None)
-                        if v is None:
-                            continue
-                        if t == "s":
-                            cells[col] = ("sst", int(v))
-                            needed.add(int(v))
-                        elif t in ("str", "e"):
-                            cells[col] = v
-                        elif t == "b":
-                            cells[col] = v == "1"
-                        else:
-                            try:
-                                cells[col] = float(v) if any(ch in v for ch in ".eE") else int(v)
-                            except ValueError:
-                                cells[col] = v
-                    rows[r] = cells
-                    el.clear()
-            heads.append((name, rows))
-        strings: dict[int, str] = {}
-        if needed and "xl/sharedStrings.xml" in names:
-            last = max(needed)
-            with zf.open("xl/sharedStrings.xml") as fh:
-                i = 0
-                for _, el in parse(fh):
-                    if _local(el.tag) != "si":
-                        continue
-                    if i in needed:
-                        strings[i] = "".join(
-                            x.text or ""
-                            for x in el.iter()
-                            if _local(x.tag) == "t" and _local(x.getparent().tag) != "rPh"
-                        )
-                    el.clear()
-                    i += 1
-                    if i > last:
-                        break
-    out = []
-    for name, rows in heads:
-        height = max(rows, default=0)
-        width = max((max(c) + 1 for c in rows.values() if c), default=0)
-        grid = [[None] * width for _ in range(height)]
-        for r, cells in rows.items():
-            for col, value in cells.items():
-                if isinstance(value, tuple):
-                    value = strings.get(value[1])
-                grid[r - 1][col] = None if value == "" else value
-        out.append(RawSheet(name, _frame(grid) if height and width else pd.DataFrame()))
-    return out
+            heads.append((name, _head_rows(zf, target, nrows, needed)))
+        strings = _shared_strings(zf, needed) if needed and "xl/sharedStrings.xml" in names else {}
+    return [_head_sheet(name, rows, strings) for name, rows in heads]
+
+
+def _worksheet_parts(zf: zipfile.ZipFile) -> list[tuple[str, str | None]]:
+    """(sheet name, zip member of its part) in workbook order."""
+    rels = {}
+    with zf.open("xl/_rels/workbook.xml.rels") as fh:
+        for _, el in _parse(fh):
+            if _local(el.tag) == "Relationship":
+                target = el.get("Target", "")
+                target = (
+                    target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+                )
+                rels[el.get("Id")] = target
+    parts = []
+    with zf.open("xl/workbook.xml") as fh:
+        for _, el in _parse(fh):
+            if _local(el.tag) == "sheet":
+                rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), None)
+                parts.append((el.get("name"), rels.get(rid)))
+    return parts
+
+
+def _head_rows(zf: zipfile.ZipFile, target: str, nrows: int, needed: set[int]) -> dict[int, dict[int, object]]:
+    """Excel row -> {column: value} of the sheet's first ``nrows`` rows; a shared string is
+    ("sst", index) and its index is added to ``needed``."""
+    rows: dict[int, dict[int, object]] = {}
+    with zf.open(target) as fh:
+        for _, el in _parse(fh):
+            if _local(el.tag) != "row":
+                continue
+            r = int(el.get("r") or (max(rows) + 1 if rows else 1))
+            if r > nrows:
+                break
+            cells: dict[int, object] = {}
+            for pos, c in enumerate(el):
+                if _local(c.tag) != "c":
+                    continue
+                value = _cell_value(c, needed)
+                if value is not None:
+                    cells[_col_index(c.get("r", "")) if c.get("r") else pos] = value
+            rows[r] = cells
+            el.clear()
+    return rows
+
+
+def _cell_value(c, needed: set[int]) -> object:
+    """The value of a <c> element as written (None: no value)."""
+    t = c.get("t", "n")
+    if t == "inlineStr":
+        return "".join(x.text or "" for x in c.iter() if _local(x.tag) == "t")
+    v = next((x.text for x in c if _local(x.tag) == "v"), None)
+    if v is None:
+        return None
+    if t == "s":
+        needed.add(int(v))
+        return ("sst", int(v))
+    if t in ("str", "e"):
+        return v
+    if t == "b":
+        return v == "1"
+    try:
+        return float(v) if any(ch in v for ch in ".eE") else int(v)
+    except ValueError:
+        return v
+
+
+def _shared_strings(zf: zipfile.ZipFile, needed: set[int]) -> dict[int, str]:
+    """The needed shared strings (phonetic runs left out), reading no further than the last one."""
+    strings: dict[int, str] = {}
+    last = max(needed)
+    with zf.open("xl/sharedStrings.xml") as fh:
+        i = 0
+        for _, el in _parse(fh):
+            if _local(el.tag) != "si":
+                continue
+            if i in needed:
+                strings[i] = "".join(
+                    x.text or "" for x in el.iter() if _local(x.tag) == "t" and _local(x.getparent().tag) != "rPh"
+                )
+            el.clear()
+            i += 1
+            if i > last:
+                break
+    return strings
+
+
+def _head_sheet(name: str, rows: dict[int, dict[int, object]], strings: dict[int, str]) -> RawSheet:
+    """The head rows as a sheet of cells (shared strings resolved, "" as None)."""
+    height = max(rows, default=0)
+    width = max((max(c) + 1 for c in rows.values() if c), default=0)
+    grid = [[None] * width for _ in range(height)]
+    for r, cells in rows.items():
+        for col, value in cells.items():
+            if isinstance(value, tuple):
+                value = strings.get(value[1])
+            grid[r - 1][col] = None if value == "" else value
+    return RawSheet(name, _frame(grid) if height and width else pd.DataFrame())
+
+
+def most_text_row(sheet: RawSheet, rows: int = HEADER_SCAN_ROWS) -> list[str]:
+    """The texts of the row with the most text cells near the top (the first such row): what a
+    refusal shows as "Headers found" when no header is found."""
+    return max(
+        (
+            [str(v).strip() for v in r if isinstance(v, str) and v.strip()]
+            for r in sheet.cells.head(rows).values.tolist()
+        ),
+        key=len,
+        default=[],
+    )
 
 
 def find_table(sheet: RawSheet, table: SynonymTable) -> HeaderMatch | None:

@@ -26,11 +26,19 @@ import pandas as pd
 
 from jzcli import refdata
 from jzcli.errors import FileReadError
-from jzcli.importer import KIND_DETECTORS, KIND_READERS, FileResult, ImportOptions, Prepared
 from jzcli.readers import values as V
 from jzcli.readers.headers import SynonymTable, match_field
+from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import RawSheet, read_sheets
-from jzcli.readers.tables import Problems, find_table, map_unique, raw_text, sheet_heads, table_body
+from jzcli.readers.tables import (
+    Problems,
+    find_table,
+    map_unique,
+    most_text_row,
+    raw_text,
+    sheet_heads,
+    table_body,
+)
 from jzcli.store.store import Store, toewijzingen
 
 TOEWIJZING_FIELDS = [
@@ -211,13 +219,7 @@ def _code_or_name(x: object, codes: dict[str, str], by_name: dict[str, str], wid
     valid = ", ".join(f"{c} {v}" for c, v in codes.items())
     if name and named is None:
         raise ValueError(f"unknown {what} {text!r} (valid: {valid})")
-    if code is not None:
-        if code not in codes:
-            raise ValueError(f"unknown {what} code {text!r} (valid: {valid})")
-        if named is not None and named != code:
-            raise ValueError(f"{what} code and name disagree: {text!r}")
-        return code
-    return named
+    return V.agreeing_code(code, named, text, codes, what, valid)
 
 
 def _frequentie(x: object) -> str:
@@ -285,10 +287,35 @@ def _label(sheet: RawSheet) -> str:
 
 
 def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problems: Problems) -> SheetAllocations:
-    columns = header.columns
-    names = {f: header.names[i] for f, i in columns.items()}
+    """One sheet under its allocation header → one allocation version per row.
+
+    The steps: the required columns must be there (aanbieder and gemeente may come from the
+    options); the body's rows are read (blank rows, notes set aside); who (toewijzingnummer, BSN,
+    aanbieder, gemeente), what (product, period, omvang, budget, reden) and when (toewijzingsdatum
+    and -tijd) are parsed; then allocations that contradict themselves are problems.
+    """
+    names = {f: header.names[i] for f, i in header.columns.items()}
     label = _label(sheet)
     header_row = int(sheet.cells.index[header.row_index])
+    _require_columns(path, label, header_row, header, opts)
+    body = table_body(sheet, header, ["toewijzingnummer", "bsn"])
+    cells = _Cells(body.raw, names, label, problems)
+    out = pd.DataFrame(index=body.raw.index)
+    _parse_who(cells, out, opts)
+    _parse_what(cells, out)
+    out["toewijzingsdatum"] = _parse_when(cells)
+    _check_allocations(cells, out)
+    out.insert(0, "rij", out.index.astype(int))
+    out.insert(0, "blad", sheet.name)
+    out.insert(0, "bron", path.name)
+    out = out.reset_index(drop=True)
+    return SheetAllocations(sheet.name, header_row, names, out, body.rows_read, body.skipped)
+
+
+def _require_columns(path: Path, label: str, header_row: int, header, opts: ImportOptions) -> None:
+    """Refuse a sheet without toewijzingnummer, BSN or ingangsdatum, or without aanbieder or
+    gemeente column when the option does not give it."""
+    columns = header.columns
     missing = [f for f in REQUIRED_COLUMNS if f not in columns]
     missing += [
         f"{f} (or give {opt})"
@@ -300,84 +327,99 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
             f"{path.name}: {label}row {header_row}: required columns not found: {', '.join(missing)}. "
             f"Headers found: {', '.join(repr(n) for n in header.names if n)}"
         )
-    body = table_body(sheet, header, ["toewijzingnummer", "bsn"])
-    raw = body.raw
-    index = raw.index
-    where = pd.Series([f"{label}row {r}".strip() for r in index], index=index, dtype=object)
-    out = pd.DataFrame(index=index)
 
-    def col(f: str) -> pd.Series:
-        return raw[f] if f in raw else pd.Series(None, index=index, dtype=object)
 
-    def parse(f: str, parsed: V.Parsed, *, bsn: bool = False) -> pd.Series:
-        return problems.add_parsed(parsed, col(f), where, names.get(f, f), bsn=bsn)
+class _Cells:
+    """The raw cells of a sheet's allocation rows, and the problems found in them (by row)."""
 
-    def blank(s: pd.Series) -> pd.Series:
-        return s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())
+    def __init__(self, raw: pd.DataFrame, names: dict[str, str], label: str, problems: Problems):
+        self.raw, self.names, self.problems = raw, names, problems
+        self.index = raw.index
+        self.where = pd.Series([f"{label}row {r}".strip() for r in raw.index], index=raw.index, dtype=object)
 
-    out["toewijzingnummer"] = parse("toewijzingnummer", V.parse_text(col("toewijzingnummer"), max_len=20))
-    bsn = parse("bsn", V.parse_bsn(col("bsn")), bsn=True)
-    problems.add_mask(
-        bsn.notna() & ~V.elfproef(bsn), where, "BSN fails the 11-proef", names["bsn"], col("bsn"), bsn=True
-    )
+    def col(self, f: str) -> pd.Series:
+        return self.raw[f] if f in self.raw else pd.Series(None, index=self.index, dtype=object)
+
+    def parse(self, f: str, parsed: V.Parsed, *, bsn: bool = False) -> pd.Series:
+        """The parsed values of field ``f``; its errors are problems."""
+        return self.problems.add_parsed(parsed, self.col(f), self.where, self.names.get(f, f), bsn=bsn)
+
+    def flag(self, mask: pd.Series, reason, f: str | None = None, *, value: bool = True, bsn: bool = False) -> None:
+        """A problem for each row in ``mask``, on field ``f``'s column (with its cell value)."""
+        raw = self.col(f) if f is not None and value else None
+        self.problems.add_mask(mask, self.where, reason, self.names.get(f) if f else None, raw, bsn=bsn)
+
+
+def _parse_who(c: _Cells, out: pd.DataFrame, opts: ImportOptions) -> None:
+    """toewijzingnummer, BSN (11-proef), aanbieder and gemeente (a CBS code; column or option)."""
+    out["toewijzingnummer"] = c.parse("toewijzingnummer", V.parse_text(c.col("toewijzingnummer"), max_len=20))
+    bsn = c.parse("bsn", V.parse_bsn(c.col("bsn")), bsn=True)
+    c.flag(bsn.notna() & ~V.elfproef(bsn), "BSN fails the 11-proef", "bsn", bsn=True)
     out["bsn"] = bsn
     for f, option in (("aanbieder", opts.aanbieder), ("gemeente", opts.gemeente)):
-        if f in raw:
+        if f in c.raw:
             parser = V.parse_agb if f == "aanbieder" else V.parse_gemeente
-            out[f] = parse(f, parser(col(f)))
+            out[f] = c.parse(f, parser(c.col(f)))
         else:
-            out[f] = pd.Series(option, index=index, dtype="string")
+            out[f] = pd.Series(option, index=c.index, dtype="string")
     unknown = out["gemeente"].notna() & out["gemeente"].map(
-        lambda c: refdata.gemeente_naam(c) is None if isinstance(c, str) else False
+        lambda code: refdata.gemeente_naam(code) is None if isinstance(code, str) else False
     )
-    problems.add_mask(unknown, where, "not a CBS gemeente code", names.get("gemeente"), col("gemeente"))
+    c.flag(unknown, "not a CBS gemeente code", "gemeente")
 
-    out["productcategorie"] = parse("productcategorie", V.parse_code(col("productcategorie"), 2))
+
+def _parse_what(c: _Cells, out: pd.DataFrame) -> None:
+    """Product (categorie in JZ020, code), period, omvang (volume, eenheid, frequentie), budget, reden."""
+    out["productcategorie"] = c.parse("productcategorie", V.parse_code(c.col("productcategorie"), 2))
     known = list(refdata.codelijst("productcategorie"))
-    problems.add_mask(
+    c.flag(
         out["productcategorie"].notna() & ~out["productcategorie"].isin(known),
-        where,
         "unknown productcategorie (not in the iJw list JZ020)",
-        names.get("productcategorie"),
-        col("productcategorie"),
+        "productcategorie",
     )
-    out["productcode"] = parse("productcode", V.parse_text(col("productcode"), max_len=20))
-    out["ingangsdatum"] = parse("ingangsdatum", V.parse_date(col("ingangsdatum")))
-    out["einddatum"] = parse("einddatum", V.parse_date(col("einddatum")))
-    volume = parse("volume", V.parse_whole(col("volume"))).astype("Int64")
-    problems.add_mask(volume < 0, where, "volume cannot be negative", names.get("volume"), col("volume"))
+    out["productcode"] = c.parse("productcode", V.parse_text(c.col("productcode"), max_len=20))
+    out["ingangsdatum"] = c.parse("ingangsdatum", V.parse_date(c.col("ingangsdatum")))
+    out["einddatum"] = c.parse("einddatum", V.parse_date(c.col("einddatum")))
+    volume = c.parse("volume", V.parse_whole(c.col("volume"))).astype("Int64")
+    c.flag(volume < 0, "volume cannot be negative", "volume")
     out["volume"] = volume
-    out["eenheid"] = parse("eenheid", V.parse_eenheid(col("eenheid")))
-    out["frequentie"] = parse("frequentie", map_unique(col("frequentie"), _frequentie)).astype("string")
-    budget = parse("budget", V.parse_money(col("budget"))).astype("Int64")
-    problems.add_mask(budget < 0, where, "budget cannot be negative", names.get("budget"), col("budget"))
+    out["eenheid"] = c.parse("eenheid", V.parse_eenheid(c.col("eenheid")))
+    out["frequentie"] = c.parse("frequentie", map_unique(c.col("frequentie"), _frequentie)).astype("string")
+    budget = c.parse("budget", V.parse_money(c.col("budget"))).astype("Int64")
+    c.flag(budget < 0, "budget cannot be negative", "budget")
     out["budget"] = budget
-    out["reden_wijziging"] = parse("reden_wijziging", map_unique(col("reden_wijziging"), _reden)).astype("string")
-    when = parse("toewijzingsdatum", parse_datetime(col("toewijzingsdatum")))
-    if "toewijzingstijd" in raw:
-        seconds = parse("toewijzingstijd", map_unique(col("toewijzingstijd"), _time_cell))
+    out["reden_wijziging"] = c.parse("reden_wijziging", map_unique(c.col("reden_wijziging"), _reden)).astype("string")
+
+
+def _parse_when(c: _Cells) -> pd.Series:
+    """toewijzingsdatum, with the time of day from its own column (toewijzingstijd) when there is one."""
+    when = c.parse("toewijzingsdatum", parse_datetime(c.col("toewijzingsdatum")))
+    if "toewijzingstijd" in c.raw:
+        seconds = c.parse("toewijzingstijd", map_unique(c.col("toewijzingstijd"), _time_cell))
         extra = pd.to_timedelta(pd.to_numeric(seconds, errors="coerce").fillna(0), unit="s")
         when = when.dt.normalize() + extra.where(seconds.notna(), pd.to_timedelta(when - when.dt.normalize()))
-    out["toewijzingsdatum"] = when
+    return when
 
-    # Required values and allocations that contradict themselves.
+
+def _check_allocations(c: _Cells, out: pd.DataFrame) -> None:
+    """Required values, and allocations that contradict themselves: einddatum before
+    ingangsdatum, an incomplete omvang, a productcode without productcategorie."""
     for f in ("toewijzingnummer", "bsn", "aanbieder", "gemeente", "ingangsdatum"):
-        if f in raw:
-            problems.add_mask(blank(col(f)), where, f"{f} is missing", names[f])
+        if f in c.raw:
+            c.flag(_blank(c.col(f)), f"{f} is missing", f, value=False)
     backwards = out["einddatum"].notna() & out["ingangsdatum"].notna() & (out["einddatum"] < out["ingangsdatum"])
-    problems.add_mask(
+    c.flag(
         backwards,
-        where,
         lambda r: (
             f"einddatum {out.at[r, 'einddatum']:%Y-%m-%d} is before ingangsdatum {out.at[r, 'ingangsdatum']:%Y-%m-%d}"
         ),
-        names.get("einddatum"),
+        "einddatum",
+        value=False,
     )
     omvang = out[["volume", "eenheid", "frequentie"]].notna()
     partial = omvang.any(axis=1) & ~omvang.all(axis=1)
-    problems.add_mask(
+    c.flag(
         partial,
-        where,
         lambda r: (
             "incomplete omvang: volume, eenheid and frequentie go together (missing: "
             + ", ".join(f for f in ("volume", "eenheid", "frequentie") if not omvang.at[r, f])
@@ -385,13 +427,11 @@ def read_sheet(path: Path, sheet: RawSheet, header, opts: ImportOptions, problem
         ),
     )
     code_only = out["productcode"].notna() & out["productcategorie"].isna()
-    problems.add_mask(code_only, where, "productcode without productcategorie", names.get("productcategorie"))
+    c.flag(code_only, "productcode without productcategorie", "productcategorie", value=False)
 
-    out.insert(0, "rij", index.astype(int))
-    out.insert(0, "blad", sheet.name)
-    out.insert(0, "bron", path.name)
-    out = out.reset_index(drop=True)
-    return SheetAllocations(sheet.name, header_row, names, out, body.rows_read, body.skipped)
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | s.map(lambda v: isinstance(v, str) and not v.strip())
 
 
 def read_toewijzingen(
@@ -408,14 +448,7 @@ def read_toewijzingen(
                 {"blad": sheet.name, "reden": "empty sheet" if sheet.cells.empty else "no allocation header found"}
             )
             if not sheet.cells.empty:
-                best = max(
-                    (
-                        [str(v).strip() for v in r if isinstance(v, str) and v.strip()]
-                        for r in sheet.cells.head(50).values.tolist()
-                    ),
-                    key=len,
-                    default=[],
-                )
+                best = most_text_row(sheet)
                 if len(best) > len(diagnosis[1]):
                     diagnosis = (sheet.name, best)
             continue
@@ -475,14 +508,19 @@ def prepare_toewijzingen(path: Path, opts: ImportOptions, store: Store) -> Prepa
     }
 
     def write(store: Store, conn, batch_id: int) -> None:
-        frame = rows.copy()
-        when = frame["toewijzingsdatum"]
-        # DateTime column: keep the time of day (insert_frame writes datetime64 as a date only).
-        frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
-        frame.insert(0, "batch", batch_id)
-        store.insert_frame(conn, toewijzingen, frame[["batch", "bron", "blad", "rij", *TOEWIJZING_FIELDS]])
+        insert_versions(store, conn, batch_id, rows)
 
     return Prepared("toewijzingen", result, write, details, versions=rows)
+
+
+def insert_versions(store: Store, conn, batch_id: int, rows: pd.DataFrame) -> None:
+    """Store allocation versions (bron, blad, rij, TOEWIJZING_FIELDS) in ``toewijzingen``."""
+    frame = rows.copy()
+    when = frame["toewijzingsdatum"]
+    # DateTime column: keep the time of day (insert_frame writes datetime64 as a date only).
+    frame["toewijzingsdatum"] = when.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(when.notna(), None)
+    frame.insert(0, "batch", batch_id)
+    store.insert_frame(conn, toewijzingen, frame[["batch", "bron", "blad", "rij", *TOEWIJZING_FIELDS]])
 
 
 def is_toewijzingen(path: Path) -> bool:
@@ -503,7 +541,3 @@ def is_toewijzingen(path: Path) -> bool:
         if not declaration & {"bedrag", "tarief"}:
             return True
     return False
-
-
-KIND_READERS["toewijzingen"] = prepare_toewijzingen
-KIND_DETECTORS["toewijzingen"] = is_toewijzingen

@@ -27,7 +27,7 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from decimal import Decimal
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -342,19 +342,7 @@ def _num_from_text(text: str, forced: str | None) -> _Num | _Ambiguous | _Err | 
     t = _WS.sub(" ", text.replace("\u2212", "-")).strip()
     if not t:
         return None
-    negative = False
-    seen_sign = seen_cur = False
-    while True:  # sign and currency, in either order: "-€ 12", "€ -12", "EUR 12"
-        if not seen_sign and t and t[0] in "-+":
-            negative, seen_sign, t = t[0] == "-", True, t[1:].lstrip()
-            continue
-        m = _CUR_LEAD.match(t)
-        if not seen_cur and m:
-            seen_cur, t = True, t[m.end() :]
-            continue
-        break
-    if not seen_cur:
-        t = _CUR_TRAIL.sub("", t)
+    negative, t = _sign_and_currency(t)
     dash = False
     for ending in (",--", ",-", ",\u2013"):  # Dutch "12,-" = 12,00
         if t.endswith(ending) and len(t) > len(ending):
@@ -365,42 +353,68 @@ def _num_from_text(text: str, forced: str | None) -> _Num | _Ambiguous | _Err | 
     if not _BODY.fullmatch(t):
         return _Err(_NOT_A_NUMBER)
     groups = _SEP.split(t)
-    seps = _SEP.findall(t)
     if sum(len(g) for g in groups) > 30:
         return _Err("number too large")
+    return _grouped_number(negative, groups, _SEP.findall(t), forced, dash)
 
-    def build(int_groups: list[str], frac: str, thousands_seps: list[str]) -> _Num | _Err:
-        if len(set(thousands_seps)) > 1 or not _thousands_ok(int_groups):
-            return _Err(_NOT_A_NUMBER)
-        return _Num(negative, "".join(int_groups), frac)
 
+def _sign_and_currency(t: str) -> tuple[bool, str]:
+    """(negative, the text without sign and currency): in either order, "-€ 12", "€ -12", "EUR 12", "12 €"."""
+    negative = False
+    seen_sign = seen_cur = False
+    while True:
+        if not seen_sign and t and t[0] in "-+":
+            negative, seen_sign, t = t[0] == "-", True, t[1:].lstrip()
+            continue
+        m = _CUR_LEAD.match(t)
+        if not seen_cur and m:
+            seen_cur, t = True, t[m.end() :]
+            continue
+        break
+    if not seen_cur:
+        t = _CUR_TRAIL.sub("", t)
+    return negative, t
+
+
+def _grouped_number(
+    negative: bool, groups: list[str], seps: list[str], forced: str | None, dash: bool
+) -> _Num | _Ambiguous | _Err:
+    """Digit groups and the separators between them → a number: which separator is the decimal
+    one (the forced one; the last of two kinds; one "1.234" is left to the column)."""
     marks = [c for c in seps if c != " "]
     kinds = set(marks)
     if dash:
         if "," in kinds:
             return _Err(_NOT_A_NUMBER)
-        return build(groups, "", seps)
+        return _build_num(negative, groups, "", seps)
     if forced is not None:
         if seps and seps[-1] == forced:
-            return build(groups[:-1], groups[-1], seps[:-1])
+            return _build_num(negative, groups[:-1], groups[-1], seps[:-1])
         if forced in seps:
             return _Err(_NOT_A_NUMBER)
-        return build(groups, "", seps)
+        return _build_num(negative, groups, "", seps)
     if len(kinds) == 2:
         if seps[-1] == " ":
             return _Err(_NOT_A_NUMBER)
-        return build(groups[:-1], groups[-1], seps[:-1])  # last separator is the decimal one
+        return _build_num(negative, groups[:-1], groups[-1], seps[:-1])  # last separator is the decimal one
     if len(kinds) == 1:
         c = marks[0]
         if len(marks) > 1:  # "1.234.567": thousands only
-            return build(groups, "", seps)
+            return _build_num(negative, groups, "", seps)
         if seps[-1] != c:
             return _Err(_NOT_A_NUMBER)
         after = groups[-1]
         if len(seps) > 1 or len(after) != 3 or not _thousands_ok(groups):
-            return build(groups[:-1], after, seps[:-1])  # cannot be a thousands separator
+            return _build_num(negative, groups[:-1], after, seps[:-1])  # cannot be a thousands separator
         return _Ambiguous(negative, c, tuple(groups))
-    return build(groups, "", seps)
+    return _build_num(negative, groups, "", seps)
+
+
+def _build_num(negative: bool, int_groups: list[str], frac: str, thousands_seps: list[str]) -> _Num | _Err:
+    """The number, when the integer groups are a valid thousands grouping with one separator."""
+    if len(set(thousands_seps)) > 1 or not _thousands_ok(int_groups):
+        return _Err(_NOT_A_NUMBER)
+    return _Num(negative, "".join(int_groups), frac)
 
 
 def _evidence(text: str, r: _Num | _Ambiguous | _Err | None) -> str | None:
@@ -1211,13 +1225,22 @@ def _eenheid_cell(x: Any) -> Any:
         by_name = _EENHEID_BY_NAME.get(key)
         if by_name is None:
             return _Err(f"unknown eenheid {t!r} (valid: {_VALID_EENHEDEN} or their names)")
-    if code_part is not None:
-        if code_part not in EENHEDEN:
-            return _Err(f"unknown eenheid code {t!r} (valid: {_VALID_EENHEDEN})")
-        if by_name is not None and by_name != code_part:
-            return _Err(f"eenheid code and name disagree: {t!r}")
-        return code_part
-    return by_name
+    try:
+        return agreeing_code(code_part, by_name, t, EENHEDEN, "eenheid", _VALID_EENHEDEN)
+    except ValueError as exc:
+        return _Err(str(exc))
+
+
+def agreeing_code(code: str | None, named: str | None, text: str, codes: Container[str], what: str, valid: str):
+    """What a cell holding a code, a name or both ("04 uur", "uur", "4") says: the code, which
+    must be one of ``codes`` and agree with the name's; else ValueError with the reason."""
+    if code is not None:
+        if code not in codes:
+            raise ValueError(f"unknown {what} code {text!r} (valid: {valid})")
+        if named is not None and named != code:
+            raise ValueError(f"{what} code and name disagree: {text!r}")
+        return code
+    return named
 
 
 def parse_eenheid(s: Any) -> Parsed:

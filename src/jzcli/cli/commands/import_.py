@@ -72,10 +72,12 @@ def import_command(
     Importing a byte-identical file again changes nothing.
     """
     from jzcli import importer
+    from jzcli.readers.prepared import ImportOptions
+    from jzcli.readers.registry import READERS
 
-    opts = importer.ImportOptions(soort=soort, maps=list(maps or []))
-    if soort is not None and soort not in importer.KIND_READERS:
-        raise UsageError(f"--soort {soort}: choose one of {', '.join(importer.KIND_READERS)}")
+    opts = ImportOptions(soort=soort, maps=list(maps or []))
+    if soort is not None and soort not in READERS:
+        raise UsageError(f"--soort {soort}: choose one of {', '.join(READERS)}")
     if aanbieder is not None:
         opts.aanbieder = resolve_agbs([aanbieder])[0]
     if gemeente is not None:
