@@ -73,7 +73,6 @@ from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions
 from jzcli.output.export import atomic_path
 from jzcli.readers.values import elfproef
-from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
 from jzcli.store.store import Store, batches, berichten
 from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, load_lines, mask_value, signed_amount
 
@@ -865,7 +864,7 @@ def write_messages(export: Export, folder: Path) -> list[Path]:
     for m in export.messages:
         target = folder / m.filename
         with atomic_path(target) as tmp:
-            tmp.write_bytes(serialise(m.tree))
+            tmp.write_bytes(ijw.serialise(m.tree))
         paths.append(target)
     export.folder = folder
     return paths
@@ -915,7 +914,6 @@ __all__ = [
     "parse_periode",
     "read_files",
     "read_store",
-    "serialise",
     "write_messages",
     "LEFT_OUT_COLUMNS",
 ]

@@ -218,13 +218,6 @@ def validate_325(tree: etree._ElementTree) -> list[str]:
     return [str(e) for e in ijw.validate_xsd(tree, "JW325")]
 
 
-def serialise(tree: etree._ElementTree) -> bytes:
-    """UTF-8 without BOM, XML declaration, CR/LF line ends (OP192)."""
-    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
-    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
-    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
 # ============================================================================ loading
 def _scope_where(batch=None, gemeente=None):
     t = declaratieregels
@@ -665,7 +658,7 @@ def write_answer(answer: Answer, directory: Path) -> Path:
     target = Path(directory) / answer.filename
     try:
         with atomic_path(target) as tmp:
-            tmp.write_bytes(serialise(answer.tree))
+            tmp.write_bytes(ijw.serialise(answer.tree))
     except OSError as exc:
         raise FileReadError(f"{target}: cannot be written: {exc.strerror or exc}") from None
     answer.path = target

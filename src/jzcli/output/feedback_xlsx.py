@@ -24,9 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from jzcli.output.export import atomic_path
-from jzcli.output.report_xlsx import COUNT_FORMAT, EURO_FORMAT, _display_width, _is_missing
-
-DATE_FORMAT = "dd-mm-yyyy"
+from jzcli.output.report_xlsx import _display_width, _is_missing
+from jzcli.output.xlsx import COUNT_FORMAT, DATE_FORMAT, EURO_FORMAT
 
 SUMMARY_SHEET = "Samenvatting"
 REJECTED_SHEET = "Afgekeurde regels"

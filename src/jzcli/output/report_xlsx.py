@@ -20,12 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from jzcli.output.export import atomic_path
+from jzcli.output.xlsx import COUNT_FORMAT, EURO_FORMAT, MONTH_FORMAT, PCT_FORMAT
 from jzcli.report import MONEY_COLUMNS, PCT_COLUMNS, Report
-
-EURO_FORMAT = '"€" #,##0.00;"€" -#,##0.00'
-PCT_FORMAT = "0.00%"
-COUNT_FORMAT = "#,##0"
-MONTH_FORMAT = "yyyy-mm"
 
 SHEETS = {
     "kosten": "Kosten",

@@ -8,6 +8,13 @@ cells people read in a workbook are labelled here.
 
 from __future__ import annotations
 
+# number formats every workbook shares
+EURO_FORMAT = '"€" #,##0.00;"€" -#,##0.00'
+PCT_FORMAT = "0.00%"
+COUNT_FORMAT = "#,##0"
+MONTH_FORMAT = "yyyy-mm"
+DATE_FORMAT = "dd-mm-yyyy"
+
 HEADERS = {
     "niveau": "Niveau",
     "gemeente": "Gemeente",

@@ -127,7 +127,7 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
     else:
         from decimal import Decimal
 
-        from jzcli.output.report_xlsx import EURO_FORMAT
+        from jzcli.output.xlsx import EURO_FORMAT
 
         summary = rule_summary(result)
         summary["bedrag"] = [Decimal(int(c)) / 100 for c in summary["bedrag"]]  # euros, exact, as a number
