@@ -71,7 +71,7 @@ from jzcli.domain.lines import CREDIT, DEBET, EENHEDEN
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions
-from jzcli.output.export import atomic_path
+from jzcli.output.records import atomic_path
 from jzcli.readers.values import elfproef
 from jzcli.store.store import Store, batches, berichten
 from jzcli.validate import AFGEKEURD, _load_import_findings, _load_verdicts, load_lines, mask_value, signed_amount

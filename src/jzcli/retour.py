@@ -647,7 +647,7 @@ def _safe_name(text) -> str:
 
 def write_answer(answer: Answer, directory: Path) -> Path:
     """Check the answer against JW325.xsd and write it atomically; FileReadError when invalid."""
-    from jzcli.output.export import atomic_path
+    from jzcli.output.records import atomic_path
 
     errors = validate_325(answer.tree)
     if errors:

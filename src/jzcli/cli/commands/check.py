@@ -14,7 +14,7 @@ from jzcli.cli.commands.store_cmds import export_app
 from jzcli.cli.common import Format, FormatOption, OutputOption, QuietOption, ShowBsnOption, check_batches, open_store
 from jzcli.domain.text import euro, number
 from jzcli.errors import EXIT_FINDINGS, UsageError
-from jzcli.output.records import json_text
+from jzcli.output.records import json_text, records_text, write_records
 
 MapOption = Annotated[
     Optional[list[str]],
@@ -140,13 +140,8 @@ def check_command(
         _write_check_output(result, output)
         if not quiet:
             terminal.status_line(f"wrote {number(len(result.records))} findings to {terminal.escape(str(output))}")
-    if fmt == Format.json:
-        terminal.data_out(json_text(result.records))
-    elif fmt == Format.csv:
-        from jzcli.check import records_frame
-        from jzcli.output.export import csv_text
-
-        terminal.data_out(csv_text(records_frame(result.records)))
+    if fmt != Format.table:
+        terminal.data_out(records_text(fmt.value, **_check_records(result)))
     else:
         _render_check(result)
     if fmt != Format.table and result.skipped_families:
@@ -177,18 +172,21 @@ def _history_text(result) -> str:
     )
 
 
+def _check_records(result) -> dict:
+    """The records writer's makers for check's findings: the records as they are, and as a table."""
+    from jzcli.check import records_frame
+
+    return {"records": lambda: result.records, "table": lambda: records_frame(result.records)}
+
+
 def _write_check_output(result, output: Path) -> None:
     from jzcli.check import records_frame
-    from jzcli.output.export import atomic_path, write_table, write_xlsx
+    from jzcli.output.xlsx import write_frames
 
-    suffix = output.suffix.lower()
-    if suffix == ".json":
-        with atomic_path(output) as tmp:
-            tmp.write_text(json_text(result.records), encoding="utf-8")
-    elif suffix == ".csv":
-        write_table(records_frame(result.records), output)
+    if output.suffix.lower() != ".xlsx":
+        write_records(output, **_check_records(result))
     else:
-        write_xlsx({"Check": records_frame(result.records)}, output, labels=True)
+        write_frames({"Check": records_frame(result.records)}, output, labels=True)
 
 
 def _render_check(result) -> None:

@@ -22,7 +22,7 @@ from jzcli.cli.common import (
 )
 from jzcli.domain.text import cell_text, mask_bsn, mask_bsns_in, number
 from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
-from jzcli.output.records import json_text
+from jzcli.output.records import records_text
 
 
 @app.command(
@@ -96,15 +96,10 @@ def import_command(
     # only this run's batches: the store may hold millions of findings of earlier imports
     new_findings = store.import_findings(sorted({r.batch for r in results if r.status == "imported"}))
 
-    if fmt == Format.json:
-        terminal.data_out(json_text(json.loads(json.dumps([r.as_dict() for r in results], default=str))))
-    elif fmt == Format.csv:
-        import pandas as pd
-
-        from jzcli.output.export import csv_text
-
-        keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
-        terminal.data_out(csv_text(pd.DataFrame([[r.as_dict()[k] for k in keys] for r in results], columns=keys)))
+    if fmt != Format.table:
+        terminal.data_out(
+            records_text(fmt.value, records=lambda: _records(results), table=lambda: _results_table(results))
+        )
     else:
         _render_results(
             results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn
@@ -123,6 +118,20 @@ def import_command(
         raise typer.Exit(EXIT_IO)
     if refused:  # stored, but the gemeente has to act: the deletion did not take effect
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _records(results) -> list[dict]:
+    """Each file's result as JSON data (paths, dates and other objects as their text)."""
+    return json.loads(json.dumps([r.as_dict() for r in results], default=str))
+
+
+RESULT_COLUMNS = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
+
+
+def _results_table(results):
+    import pandas as pd
+
+    return pd.DataFrame([[r.as_dict()[k] for k in RESULT_COLUMNS] for r in results], columns=RESULT_COLUMNS)
 
 
 def _render_refused(results) -> None:

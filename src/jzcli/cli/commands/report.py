@@ -21,7 +21,7 @@ from jzcli.cli.common import (
     resolve_gemeenten,
 )
 from jzcli.domain.text import euro, number
-from jzcli.output.records import json_text
+from jzcli.output.records import records_text, write_records
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
 VIEW_CHOICES = ("kosten", "maand", "afkeur", "budget", "lasten", "alles")
@@ -209,16 +209,14 @@ def report_command(
         _hints(report, quiet, empty)
         return
     if out_format in (Format.json, Format.csv):
-        text = _as_json(report) if out_format == Format.json else _as_csv(report, excel)
-        if output is not None:
-            from jzcli.output.export import atomic_path
-
-            with atomic_path(output) as tmp:  # a .csv gets a BOM: Excel then reads it as UTF-8
-                tmp.write_text(text, encoding="utf-8-sig" if out_format == Format.csv else "utf-8")
+        makers = {"records": lambda: _records(report), "table": lambda: _table_rows(report)}
+        numbers = [*core.MONEY_COLUMNS, *core.PCT_COLUMNS]  # a decimal comma with --excel
+        if output is not None:  # the report's .csv has always had LF line ends
+            write_records(output, **makers, excel=excel, decimal_columns=numbers, line_end="\n")
             if not quiet:
                 terminal.status_line(f"wrote {terminal.escape(str(output))}")
         else:
-            terminal.data_out(text)
+            terminal.data_out(records_text(out_format.value, **makers, excel=excel, decimal_columns=numbers))
         _hints(report, quiet, empty)
         return
     if empty:  # nothing but zeros to show
@@ -229,27 +227,26 @@ def report_command(
 
 
 # ------------------------------------------------------------------------------ json / csv
-def _as_json(report) -> str:
+def _records(report) -> dict:
+    """The report as JSON data: the selection, every table's rows, the notes."""
     from jzcli import report as core
 
     data: dict = {"selectie": {**report.selection.describe(), "by": list(report.by)}}
     for name in report.tables:
         data[name] = core.rows_for_output(report.tables[name])
     data["opmerkingen"] = report.notes
-    return json_text(data)
+    return data
 
 
-def _as_csv(report, excel: bool = False) -> str:
-    """The one table as CSV (LF line ends); ``excel``: ';' and decimal commas in money and %."""
+def _table_rows(report):
+    """The one table CSV carries, its amounts as euro text."""
     import pandas as pd
 
     from jzcli import report as core
-    from jzcli.output.export import csv_text
 
     (frame,) = report.tables.values()
     rows = pd.DataFrame(core.rows_for_output(frame), columns=list(frame.columns))
-    numbers = [c for c in rows.columns if c in core.MONEY_COLUMNS or c in core.PCT_COLUMNS]
-    return csv_text(rows.astype(object).where(rows.notna(), None), excel=excel, decimal_columns=numbers)
+    return rows.astype(object).where(rows.notna(), None)
 
 
 def _hints(report, quiet: bool, empty: bool = False) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,7 +21,7 @@ from jzcli.cli.common import (
     open_store,
 )
 from jzcli.domain.text import number
-from jzcli.output.records import json_text
+from jzcli.output.records import records_text
 
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -51,15 +52,14 @@ def batches_command(fmt: FormatOption = Format.table, db: DbOption = None) -> No
         for b, soort in zip(frame["id"], frame["soort"])
     ]
     frame["beoordeeld_op"] = [judged["beoordeeld_op"].get(b) for b in frame["id"]]
-    if fmt == Format.json:
-        import json
-
-        terminal.data_out(json_text(json.loads(frame.to_json(orient="records", date_format="iso"))))
-        return
-    if fmt == Format.csv:
-        from jzcli.output.export import csv_text
-
-        terminal.data_out(csv_text(frame.astype(object).where(frame.notna(), None)))
+    if fmt != Format.table:
+        terminal.data_out(
+            records_text(
+                fmt.value,
+                records=lambda: json.loads(frame.to_json(orient="records", date_format="iso")),
+                table=lambda: frame.astype(object).where(frame.notna(), None),
+            )
+        )
         return
     t = terminal.table("Batches")
     for col, label in (

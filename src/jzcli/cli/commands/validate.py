@@ -22,7 +22,7 @@ from jzcli.cli.common import (
 )
 from jzcli.domain.text import cell_text, euro, number
 from jzcli.errors import EXIT_FINDINGS, UsageError
-from jzcli.output.records import json_text
+from jzcli.output.records import json_text, records_text, write_records
 
 SHOWN_LINES = 20
 
@@ -95,12 +95,14 @@ def validate_command(
         if not quiet:
             terminal.status_line(f"wrote {number(len(result.findings))} findings to {terminal.escape(str(output))}")
 
-    if fmt == Format.json:
-        terminal.data_out(json_text(findings_records(result, show_bsn=show_bsn)))
-    elif fmt == Format.csv:
-        from jzcli.output.export import csv_text
-
-        terminal.data_out(csv_text(findings_table(result, show_bsn=show_bsn)))
+    if fmt != Format.table:
+        terminal.data_out(
+            records_text(
+                fmt.value,
+                records=lambda: findings_records(result, show_bsn=show_bsn),
+                table=lambda: findings_table(result, show_bsn=show_bsn),
+            )
+        )
     else:
         _render(result, details=details, quiet=quiet)
 
@@ -115,15 +117,15 @@ def _agb_codes(values: list[str]) -> list[str]:
 
 
 def _write_output(result, output: Path, show_bsn: bool) -> None:
-    from jzcli.output.export import atomic_path, write_table, write_xlsx
+    from jzcli.output.xlsx import write_frames
     from jzcli.validate import findings_records, findings_table, rule_summary
 
-    suffix = output.suffix.lower()
-    if suffix == ".json":
-        with atomic_path(output) as tmp:
-            tmp.write_text(json_text(findings_records(result, show_bsn=show_bsn)), encoding="utf-8")
-    elif suffix == ".csv":
-        write_table(findings_table(result, show_bsn=show_bsn), output)
+    if output.suffix.lower() != ".xlsx":
+        write_records(
+            output,
+            records=lambda: findings_records(result, show_bsn=show_bsn),
+            table=lambda: findings_table(result, show_bsn=show_bsn),
+        )
     else:
         from decimal import Decimal
 
@@ -131,7 +133,7 @@ def _write_output(result, output: Path, show_bsn: bool) -> None:
 
         summary = rule_summary(result)
         summary["bedrag"] = [Decimal(int(c)) / 100 for c in summary["bedrag"]]  # euros, exact, as a number
-        write_xlsx(
+        write_frames(
             {"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary},
             output,
             number_formats={"bedrag": EURO_FORMAT},
@@ -232,13 +234,8 @@ def rules_command(fmt: FormatOption = Format.table) -> None:
     from jzcli.validate import rules_frame
 
     frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
-    if fmt == Format.json:
-        terminal.data_out(json_text(frame.to_dict(orient="records")))
-        return
-    if fmt == Format.csv:
-        from jzcli.output.export import csv_text
-
-        terminal.data_out(csv_text(frame))
+    if fmt != Format.table:
+        terminal.data_out(records_text(fmt.value, records=lambda: frame.to_dict(orient="records"), table=lambda: frame))
         return
     t = terminal.table(f"Rules ({len(frame)})", show_lines=False)
     for col in ("rule", "retourcode", "ernst", "niveau", "checks", "omschrijving"):
