@@ -9,32 +9,29 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import (
     DbOption,
     Format,
     FormatOption,
     QuietOption,
     ShowBsnOption,
+    one_agb,
+    one_gemeente,
     open_store,
-    resolve_agbs,
-    resolve_gemeenten,
 )
 from jzcli.domain.text import cell_text, mask_bsn, mask_bsns_in, number
 from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
 from jzcli.output.records import records_text
 
-
-@app.command(
-    "import",
-    epilog=(
-        "Examples:\n\n"
-        "  jzcli import declaraties/2025-03/\n\n"
-        "  jzcli import horizon_maart.csv --aanbieder 98001234\n\n"
-        '  jzcli import export.xlsx --map "Cliëntnr=bsn" --map "Uren=volume"\n\n'
-        "  jzcli import toewijzingen.xlsx --soort toewijzingen"
-    ),
+EPILOG = (
+    "Examples:\n\n"
+    "  jzcli import declaraties/2025-03/\n\n"
+    "  jzcli import horizon_maart.csv --aanbieder 98001234\n\n"
+    '  jzcli import export.xlsx --map "Cliëntnr=bsn" --map "Uren=volume"\n\n'
+    "  jzcli import toewijzingen.xlsx --soort toewijzingen"
 )
+
+
 def import_command(
     paths: Annotated[
         list[Path],
@@ -77,9 +74,9 @@ def import_command(
     if soort is not None and soort not in importer.KIND_READERS:
         raise UsageError(f"--soort {soort}: choose one of {', '.join(importer.KIND_READERS)}")
     if aanbieder is not None:
-        opts.aanbieder = resolve_agbs([aanbieder])[0]
+        opts.aanbieder = one_agb(aanbieder)
     if gemeente is not None:
-        opts.gemeente = resolve_gemeenten([gemeente])[0]
+        opts.gemeente = one_gemeente(gemeente)
 
     store = open_store(db, create=True)
 

@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import (
     EXCEL_NEEDS_CSV,
     NOTHING_IMPORTED,
@@ -68,7 +67,6 @@ EPILOG = (
 )
 
 
-@app.command("report", epilog=EPILOG)
 def report_command(
     gemeente: Annotated[
         Optional[list[str]],

@@ -1,4 +1,4 @@
-"""jzcli validate, jzcli rules"""
+"""jzcli validate: judge the new lines with the iJw rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import (
     NOTHING_IMPORTED,
     DbOption,
@@ -27,16 +26,15 @@ from jzcli.output.records import json_text, records_text, write_records
 SHOWN_LINES = 20
 
 
-@app.command(
-    "validate",
-    epilog=(
-        "Examples:\n\n"
-        "  jzcli validate                               judge every new line\n\n"
-        "  jzcli validate --gemeente Huizen --details   only Huizen's lines, list every rejected line\n\n"
-        "  jzcli validate --opnieuw -o afkeur.xlsx      judge everything again, findings to a workbook\n\n"
-        "  jzcli validate --format json > bevindingen.json"
-    ),
+EPILOG = (
+    "Examples:\n\n"
+    "  jzcli validate                               judge every new line\n\n"
+    "  jzcli validate --gemeente Huizen --details   only Huizen's lines, list every rejected line\n\n"
+    "  jzcli validate --opnieuw -o afkeur.xlsx      judge everything again, findings to a workbook\n\n"
+    "  jzcli validate --format json > bevindingen.json"
 )
+
+
 def validate_command(
     opnieuw: Annotated[
         bool,
@@ -71,13 +69,13 @@ def validate_command(
     -o writes every finding to .csv, .json or .xlsx (BSNs masked unless --show-bsn).
     Exit code 0 when no line was rejected, 1 when any was.
     """
-    from jzcli.cli.common import resolve_gemeenten
+    from jzcli.cli.common import resolve_agbs, resolve_gemeenten
     from jzcli.validate import AFGEKEURD, findings_records, findings_table, validate
 
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
     codes = resolve_gemeenten(gemeente) if gemeente else None
-    agbs = _agb_codes(aanbieder) if aanbieder else None
+    agbs = resolve_agbs(aanbieder) if aanbieder else None
     store = open_store(db)
     check_batches(store, batch)
     if store.is_empty():
@@ -108,12 +106,6 @@ def validate_command(
 
     if result.judged and (result.verdicts["status"] == AFGEKEURD).any():
         raise typer.Exit(EXIT_FINDINGS)
-
-
-def _agb_codes(values: list[str]) -> list[str]:
-    from jzcli.cli.common import resolve_agbs
-
-    return resolve_agbs(values)
 
 
 def _write_output(result, output: Path, show_bsn: bool) -> None:
@@ -218,28 +210,3 @@ def _render(result, *, details: bool, quiet: bool) -> None:
             terminal.escape(messages),
         )
     out.print(t)
-
-
-@app.command(
-    "rules",
-    epilog="Examples:\n\n  jzcli rules\n\n  jzcli rules --format csv > regels.csv",
-)
-def rules_command(fmt: FormatOption = Format.table) -> None:
-    """List every rule jzcli validate applies: iJw code, retourcode, severity, level and what it checks.
-
-    ernst afkeur rejects the line; signaal only warns. niveau says where iJw would land the
-    rejection (regel = the line, declaratie = the whole declaration, bericht = the whole message);
-    for spreadsheet lines every rejection lands on the line.
-    """
-    from jzcli.validate import rules_frame
-
-    frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
-    if fmt != Format.table:
-        terminal.data_out(records_text(fmt.value, records=lambda: frame.to_dict(orient="records"), table=lambda: frame))
-        return
-    t = terminal.table(f"Rules ({len(frame)})", show_lines=False)
-    for col in ("rule", "retourcode", "ernst", "niveau", "checks", "omschrijving"):
-        t.add_column(col, overflow="fold")
-    for r in frame.itertuples():
-        t.add_row(r.regel, r.retourcode, r.ernst, r.niveau, terminal.escape(r.titel), terminal.escape(r.omschrijving))
-    terminal.out.print(t)
