@@ -290,10 +290,27 @@ def _digits(s: pd.Series) -> pd.Series:
 
 
 def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_bsn: bool) -> _Reasons:
-    """Everything that keeps a line from being a valid Prestatie on its own."""
+    """Everything that keeps a line from being a valid Prestatie on its own, in this order: what
+    could not be read or was rejected, text XML cannot carry, who (aanbieder, gemeente, BSN,
+    toewijzing), what and when (product, period), how much (eenheid, volume, tarief, bedrag) and
+    the references (debet/credit)."""
     r = _Reasons(lines)
     ids = lines["id"]
 
+    def missing(col: str, what: str) -> None:
+        r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
+
+    _unreadable_reasons(r, lines, src, show_bsn)
+    _xml_reasons(r, lines)
+    _who_reasons(r, lines, missing, show_bsn)
+    _what_when_reasons(r, lines, missing, dagtekening)
+    _amount_reasons(r, lines, src, missing)
+    _reference_reasons(r, lines)
+    return r
+
+
+def _unreadable_reasons(r: _Reasons, lines: pd.DataFrame, src: Source, show_bsn: bool) -> None:
+    ids = lines["id"]
     # values that could not be read at import (the raw text shown, a BSN masked)
     f = src.imports
     if len(f):
@@ -326,9 +343,8 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
             ),
         )
 
-    def missing(col: str, what: str) -> None:
-        r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
 
+def _xml_reasons(r: _Reasons, lines: pd.DataFrame) -> None:
     # a text XML 1.0 cannot carry (control characters): left out, never changed in the message
     from jzcli.domain.text import visible, xml_unsafe
 
@@ -342,6 +358,8 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
                 ),
             )
 
+
+def _who_reasons(r: _Reasons, lines: pd.DataFrame, missing, show_bsn: bool) -> None:
     missing("aanbieder", "no aanbieder (AGB code): give it with --aanbieder")
     missing("gemeente", "no gemeente: give it with --gemeente")
     known = set(refdata.gemeenten()) | {x["oude_code"] for x in refdata.gemeenten_historie()}
@@ -365,6 +383,8 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         lambda x: "toewijzingnummer " + _text(x["toewijzingnummer"]) + " has more than 9 digits",
     )
 
+
+def _what_when_reasons(r: _Reasons, lines: pd.DataFrame, missing, dagtekening: dt.date) -> None:
     cat = lines["productcategorie"]
     missing("productcategorie", "no productcategorie")
     r.add(
@@ -407,6 +427,9 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         lambda x: "einddatum " + _date(x["einddatum"]) + " is more than 5 years before the dagtekening (TR335)",
     )
 
+
+def _amount_reasons(r: _Reasons, lines: pd.DataFrame, src: Source, missing) -> None:
+    ids = lines["id"]
     unit = lines["eenheid"]
     missing("eenheid", "no eenheid")
     r.add(
@@ -426,6 +449,9 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     for name, s_ in (("volume", vol), ("tarief", tarief), ("bedrag", bedrag)):
         r.add((s_ > MAX_AMOUNT).fillna(False).to_numpy(dtype=bool), f"{name} is larger than the iJw maximum 99.999.999")
 
+
+def _reference_reasons(r: _Reasons, lines: pd.DataFrame) -> None:
+    bedrag = lines["bedrag"]
     credit = (lines["debet_credit"] == CREDIT).fillna(False).to_numpy(dtype=bool)
     vorig = lines["vorig_referentienummer"]
     r.add(
@@ -452,7 +478,6 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
             txt = _text(s_[present])
             bad[present] = ((txt.str.len() > REF_LENGTH) | (txt.str.strip() == "")).to_numpy()
         r.add(bad, lambda x, c=col, n=name: n + " '" + _text(x[c]) + "' is not 1–20 characters")
-    return r
 
 
 def _failed(src: Source, ids: pd.Series, veld: str) -> np.ndarray:

@@ -55,6 +55,7 @@ VIEW_TABLES = {
     "lasten": ("lasten_aanbieder", "lasten_regel", "lasten_maand"),
 }
 DEFAULT_VIEWS = ("kosten", "maand", "afkeur")
+VIEW_CHOICES = (*VIEWS, "alles")  # what --view takes: a view, or all of them
 TABLES = (
     "kosten",
     "aanbieder",
@@ -650,79 +651,99 @@ def read_budget(path: Path) -> pd.DataFrame:
     budget (euros, Dutch or dot decimals). Returns gemeente, jaar, productcategorie (None = whole
     gemeente), budget (cents), rij. Errors name the file, sheet, row and column."""
     from jzcli.readers.spreadsheet import read_sheets
-    from jzcli.readers.values import normalise_text, parse_code, parse_money, parse_whole
 
     path = Path(path)
     if not path.exists():
         raise FileReadError(f"--budget {path}: file not found")
-    lookup = {syn: field_ for field_, syns in _BUDGET_HEADERS.items() for syn in syns}
     for sheet in read_sheets(path):
-        cells = sheet.cells
-        for rownum in list(cells.index)[:20]:
-            found: dict[str, object] = {}
-            for col, value in cells.loc[rownum].items():
-                if value is None or value != value:
-                    continue
-                name = lookup.get(normalise_text(str(value)))
-                if name and name not in found:
-                    found[name] = col
-            if {"gemeente", "jaar", "budget"} <= found.keys():
-                break
-        else:
+        head = _budget_header(sheet.cells)
+        if head is None:
             continue
+        rownum, found = head
+        cells = sheet.cells
         where = f"{path.name}" + (f", sheet {sheet.name}" if sheet.name else "")
         data = cells.loc[cells.index > rownum]
         data = data[data.apply(lambda row: any(v is not None and v == v and str(v).strip() for v in row), axis=1)]
         header_text = {k: str(cells.loc[rownum, c]) for k, c in found.items()}
-        out = pd.DataFrame(index=data.index)
-        out["rij"] = data.index
-        codes = []
-        for rij, value in data[found["gemeente"]].items():
-            code = refdata.gemeente_code(str(value)) if value is not None and value == value else None
-            if code is None:
-                hints = refdata.gemeente_suggestions(str(value)) if value is not None and value == value else []
-                raise FileReadError(
-                    f"{where}, row {rij}, column {header_text['gemeente']}: unknown gemeente {value!r}"
-                    + (f"; did you mean {', '.join(hints)}?" if hints else "")
-                )
-            codes.append(code)
-        out["gemeente"] = codes
-        for name, parsed in (
-            ("jaar", parse_whole(data[found["jaar"]])),
-            ("budget", parse_money(data[found["budget"]])),
-        ):
-            bad = parsed.errors.notna() | parsed.values.isna()
-            if bad.any():
-                rij = bad.idxmax()
-                reason = parsed.errors.loc[rij] or "empty"
-                raise FileReadError(
-                    f"{where}, row {rij}, column {header_text[name]}: {reason} ({data.loc[rij, found[name]]!r})"
-                )
-            out[name] = parsed.values.astype("int64")
-        if "productcategorie" in found:
-            parsed = parse_code(data[found["productcategorie"]], 2)
-            if parsed.errors.notna().any():
-                rij = parsed.errors.notna().idxmax()
-                raise FileReadError(
-                    f"{where}, row {rij}, column {header_text['productcategorie']}: {parsed.errors.loc[rij]}"
-                )
-            out["productcategorie"] = parsed.values.astype(object).where(parsed.values.notna(), None)
-        else:
-            out["productcategorie"] = None
-        bad_year = ~out["jaar"].between(2015, 2100)
-        if bad_year.any():
-            rij = bad_year.idxmax()
-            raise FileReadError(
-                f"{where}, row {rij}, column {header_text['jaar']}: not a year ({out.loc[rij, 'jaar']})"
-            )
-        dup = out.duplicated(["gemeente", "jaar", "productcategorie"], keep="first")
-        if dup.any():
-            rij = dup.idxmax()
-            raise FileReadError(f"{where}, row {rij}: a second budget for the same gemeente, jaar and productcategorie")
-        return out[["gemeente", "jaar", "productcategorie", "budget", "rij"]].reset_index(drop=True)
+        return _budget_rows(data, found, header_text, where)
     raise FileReadError(
         f"--budget {path.name}: no header row with the columns gemeente, jaar and budget (optional: productcategorie)"
     )
+
+
+def _budget_header(cells: pd.DataFrame) -> tuple[object, dict[str, object]] | None:
+    """(row, field -> column) of the first of the first 20 rows naming gemeente, jaar and budget."""
+    from jzcli.readers.values import normalise_text
+
+    lookup = {syn: field_ for field_, syns in _BUDGET_HEADERS.items() for syn in syns}
+    for rownum in list(cells.index)[:20]:
+        found: dict[str, object] = {}
+        for col, value in cells.loc[rownum].items():
+            if value is None or value != value:
+                continue
+            name = lookup.get(normalise_text(str(value)))
+            if name and name not in found:
+                found[name] = col
+        if {"gemeente", "jaar", "budget"} <= found.keys():
+            return rownum, found
+    return None
+
+
+def _budget_rows(data: pd.DataFrame, found: dict, header_text: dict, where: str) -> pd.DataFrame:
+    """The budget rows under the header, parsed; the first bad value is a FileReadError."""
+    from jzcli.readers.values import parse_money, parse_whole
+
+    out = pd.DataFrame(index=data.index)
+    out["rij"] = data.index
+    out["gemeente"] = _budget_gemeenten(data[found["gemeente"]], header_text, where)
+    for name, parsed in (
+        ("jaar", parse_whole(data[found["jaar"]])),
+        ("budget", parse_money(data[found["budget"]])),
+    ):
+        bad = parsed.errors.notna() | parsed.values.isna()
+        if bad.any():
+            rij = bad.idxmax()
+            reason = parsed.errors.loc[rij] or "empty"
+            raise FileReadError(
+                f"{where}, row {rij}, column {header_text[name]}: {reason} ({data.loc[rij, found[name]]!r})"
+            )
+        out[name] = parsed.values.astype("int64")
+    out["productcategorie"] = _budget_categories(data, found, header_text, where)
+    bad_year = ~out["jaar"].between(2015, 2100)
+    if bad_year.any():
+        rij = bad_year.idxmax()
+        raise FileReadError(f"{where}, row {rij}, column {header_text['jaar']}: not a year ({out.loc[rij, 'jaar']})")
+    dup = out.duplicated(["gemeente", "jaar", "productcategorie"], keep="first")
+    if dup.any():
+        rij = dup.idxmax()
+        raise FileReadError(f"{where}, row {rij}: a second budget for the same gemeente, jaar and productcategorie")
+    return out[["gemeente", "jaar", "productcategorie", "budget", "rij"]].reset_index(drop=True)
+
+
+def _budget_gemeenten(values: pd.Series, header_text: dict, where: str) -> list[str]:
+    codes = []
+    for rij, value in values.items():
+        code = refdata.gemeente_code(str(value)) if value is not None and value == value else None
+        if code is None:
+            hints = refdata.gemeente_suggestions(str(value)) if value is not None and value == value else []
+            raise FileReadError(
+                f"{where}, row {rij}, column {header_text['gemeente']}: unknown gemeente {value!r}"
+                + (f"; did you mean {', '.join(hints)}?" if hints else "")
+            )
+        codes.append(code)
+    return codes
+
+
+def _budget_categories(data: pd.DataFrame, found: dict, header_text: dict, where: str):
+    if "productcategorie" not in found:
+        return None
+    from jzcli.readers.values import parse_code
+
+    parsed = parse_code(data[found["productcategorie"]], 2)
+    if parsed.errors.notna().any():
+        rij = parsed.errors.notna().idxmax()
+        raise FileReadError(f"{where}, row {rij}, column {header_text['productcategorie']}: {parsed.errors.loc[rij]}")
+    return parsed.values.astype(object).where(parsed.values.notna(), None)
 
 
 def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
@@ -1058,6 +1079,41 @@ def tables_for_views(views: Sequence[str], by: Sequence[str] = ()) -> list[str]:
         if view == "kosten" and not by:
             names = ("kosten", "aanbieder", "productcategorie")
         tables.extend(t for t in names if t not in tables)
+    return tables
+
+
+def plan_tables(asked: Sequence[str], by: Sequence[str], *, budget: bool, workbook: bool, csv: bool) -> list[str]:
+    """The view policy: the tables a report holds for the views ``asked`` (--view), in order.
+
+    No view asked: DEFAULT_VIEWS (plus budget when a budget file is given); a workbook gets every
+    view (alles) and always the month and aanbieder tables its charts need; CSV holds one table (the
+    cost table itself, or the budget table by default with a budget file). A view or table that
+    cannot be made is a UsageError."""
+    for view in asked:
+        if view not in VIEW_CHOICES:
+            raise UsageError(f"--view {view}: use one of {', '.join(VIEW_CHOICES)}")
+    everything = ["kosten", "maand", "lasten"] + (["budget"] if budget else [])
+    if "alles" in asked or (workbook and not asked):
+        views = everything
+    elif asked:
+        views = list(dict.fromkeys(asked))
+    else:
+        views = list(DEFAULT_VIEWS) + (["budget"] if budget else [])
+    tables = tables_for_views(views, by)
+    if workbook:  # the workbook's charts need these two
+        tables += [t for t in ("maand", "aanbieder") if t not in tables]
+    if csv:
+        if not asked:
+            tables = ["budget"] if budget else ["kosten"]
+        elif views == ["kosten"]:
+            tables = ["kosten"]  # the cost table itself (the per-aanbieder/categorie tables are --by views)
+        if len(tables) != 1:
+            raise UsageError(
+                f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
+                f"({', '.join(tables)}): use --format json or -o FILE.xlsx, or ask for one view"
+            )
+    if "budget" in tables and not budget:
+        raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
     return tables
 
 

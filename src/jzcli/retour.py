@@ -381,37 +381,25 @@ def build_answers(
     return answers, skipped
 
 
-def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, today: dt.date) -> Answer:
-    bid = int(msg["batch"])
-    ronde = int(lines["ronde"].max())
-    ident = identificatie_325(bid, ronde)
+def _outcome(found: pd.DataFrame, rejected: pd.DataFrame) -> tuple[str, list[str], list[str]]:
+    """The answer's outcome and its header and declaration retourcodes: a technical rejection of
+    the message, a rejected header, a rejected declaration, rejected lines, or all approved."""
     level2 = found[(found["niveau"] == BERICHT) & (found["retourcode"] == TECHNISCH)]
     header = found[(found["niveau"] == BERICHT) & (found["retourcode"] != TECHNISCH)]
     decl = found[found["niveau"] == DECLARATIE]
-    rejected = lines[lines["status"] == AFGEKEURD]
-
-    ingediend = _signed(msg.get("totaal_ingediend"), msg.get("totaal_debet_credit"))
-    if ingediend is None:
-        ingediend = int(signed_amount(lines).sum())
-
-    declaratie_codes: list[str] = []
     if len(level2):
-        uitkomst, header_codes = BERICHT_AFGEKEURD, [TECHNISCH]
-    elif len(header):
-        uitkomst = HEADER_AFGEKEURD
-        header_codes = _distinct_codes(header.assign(code=xml_codes(header["retourcode"]), _k=0), "_k")[0]
-    else:
-        header_codes = [GEEN_OPMERKING]
-        if len(decl):
-            uitkomst = DECLARATIE_AFGEKEURD
-            declaratie_codes = _distinct_codes(decl.assign(code=xml_codes(decl["retourcode"]), _k=0), "_k")[0]
-        elif len(rejected):
-            uitkomst, declaratie_codes = REGELS_AFGEKEURD, [GEEN_OPMERKING]
-        else:
-            uitkomst, declaratie_codes = VOLLEDIG, [VOLLEDIG_TOEGEKEND]
+        return BERICHT_AFGEKEURD, [TECHNISCH], []
+    if len(header):
+        return HEADER_AFGEKEURD, _distinct_codes(header.assign(code=xml_codes(header["retourcode"]), _k=0), "_k")[0], []
+    if len(decl):
+        codes = _distinct_codes(decl.assign(code=xml_codes(decl["retourcode"]), _k=0), "_k")[0]
+        return DECLARATIE_AFGEKEURD, [GEEN_OPMERKING], codes
+    if len(rejected):
+        return REGELS_AFGEKEURD, [GEEN_OPMERKING], [GEEN_OPMERKING]
+    return VOLLEDIG, [GEEN_OPMERKING], [VOLLEDIG_TOEGEKEND]
 
-    root = etree.Element(etree.QName(NS_325, "Bericht"), nsmap={None: NS_325, "ijw": NS_BASIS})
-    h = _sub(root, "Header")
+
+def _header(h, msg: dict, ident: str, today: dt.date, uitkomst: str, header_codes: list[str]) -> None:
     _sub(h, "BerichtCode", BERICHTCODE_325)
     _sub(h, "BerichtVersie", BERICHTVERSIE)
     _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
@@ -425,6 +413,21 @@ def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, t
     basis, bericht = _split_versie(msg.get("xsd_versie"))
     _xsd_versie(_sub(h, "XsdVersieDeclaratie"), basis, bericht)
     _codes(h, header_codes)
+
+
+def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, today: dt.date) -> Answer:
+    bid = int(msg["batch"])
+    ronde = int(lines["ronde"].max())
+    ident = identificatie_325(bid, ronde)
+    rejected = lines[lines["status"] == AFGEKEURD]
+
+    ingediend = _signed(msg.get("totaal_ingediend"), msg.get("totaal_debet_credit"))
+    if ingediend is None:
+        ingediend = int(signed_amount(lines).sum())
+
+    uitkomst, header_codes, declaratie_codes = _outcome(found, rejected)
+    root = etree.Element(etree.QName(NS_325, "Bericht"), nsmap={None: NS_325, "ijw": NS_BASIS})
+    _header(_sub(root, "Header"), msg, ident, today, uitkomst, header_codes)
 
     n = len(lines)
     if uitkomst in (BERICHT_AFGEKEURD, HEADER_AFGEKEURD):

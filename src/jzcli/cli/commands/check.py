@@ -31,42 +31,50 @@ EPILOG = (
 )
 
 
+PathsArgument = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Declaration files or folders (xlsx, xlsm, xls, ods, csv, txt, JW323 xml).", show_default=False
+    ),
+]
+ContractOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--contract",
+        help="Required. The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract).",
+    ),
+]
+ToewijzingenOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--toewijzingen",
+        help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped.",
+    ),
+]
+EerderOption = Annotated[
+    Optional[list[Path]],
+    typer.Option(
+        "--eerder",
+        help="Files or JW323 messages of earlier months, already sent (repeatable; folders too): judged with the same rules, their "
+        "approved lines are the history, so credits of earlier lines and TR314/TR389/TR390/TR322 can be checked. Without them those "
+        "are reported as not checkable.",
+    ),
+]
+AanbiederOption = Annotated[
+    Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+]
+GemeenteOption = Annotated[
+    Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+]
+
+
 def check_command(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Declaration files or folders (xlsx, xlsm, xls, ods, csv, txt, JW323 xml).", show_default=False
-        ),
-    ],
-    contract: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--contract",
-            help="Required. The gemeente's contract: TOML or tariff sheet (repeatable: each line is checked against its gemeente's contract).",
-        ),
-    ] = None,
-    toewijzingen: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--toewijzingen",
-            help="Allocations (spreadsheet or JW301 xml; repeatable). Without them the allocation rules are skipped.",
-        ),
-    ] = None,
-    eerder: Annotated[
-        Optional[list[Path]],
-        typer.Option(
-            "--eerder",
-            help="Files or JW323 messages of earlier months, already sent (repeatable; folders too): judged with the same rules, their "
-            "approved lines are the history, so credits of earlier lines and TR314/TR389/TR390/TR322 can be checked. Without them those "
-            "are reported as not checkable.",
-        ),
-    ] = None,
-    aanbieder: Annotated[
-        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
-    ] = None,
-    gemeente: Annotated[
-        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
-    ] = None,
+    paths: PathsArgument,
+    contract: ContractOption = None,
+    toewijzingen: ToewijzingenOption = None,
+    eerder: EerderOption = None,
+    aanbieder: AanbiederOption = None,
+    gemeente: GemeenteOption = None,
     maps: MapOption = None,
     fmt: FormatOption = Format.table,
     output: OutputOption = None,

@@ -29,6 +29,39 @@ from jzcli.output.records import json_text
 export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args_is_help=True)
 
 
+DeclaratiesOutputOption = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        help="Target file: .xlsx (the best way into Excel: dates, amounts and codes as they are) or .csv "
+        "(UTF-8 with BOM, ',' and dot decimals; see --excel).",
+    ),
+]
+DeclaratiesGemeenteOption = Annotated[
+    Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")
+]
+DeclaratiesAanbiederOption = Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")]
+DeclaratiesBatchOption = Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")]
+DeclaratiesPseudoniemOption = Annotated[
+    bool,
+    typer.Option(
+        "--pseudoniem",
+        help="Replace each BSN by a pseudonym (keyed HMAC-SHA256; column bsn_pseudoniem): "
+        "the same BSN always gets the same pseudonym under one key.",
+    ),
+]
+DeclaratiesSleutelBestandOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--sleutel-bestand",
+        help="File holding the secret pseudonym key (at least 16 characters). "
+        "Default: the environment variable JZCLI_PSEUDONIEM_SLEUTEL.",
+        show_default=False,
+    ),
+]
+
+
 @export_app.command(
     "declaraties",
     epilog=(
@@ -37,37 +70,12 @@ export_app = typer.Typer(help="Write stored data to files (csv, xlsx).", no_args
     ),
 )
 def export_declaraties_command(
-    output: Annotated[
-        Path,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Target file: .xlsx (the best way into Excel: dates, amounts and codes as they are) or .csv "
-            "(UTF-8 with BOM, ',' and dot decimals; see --excel).",
-        ),
-    ],
-    gemeente: Annotated[
-        Optional[list[str]], typer.Option("--gemeente", help="Only these gemeenten (code or name).")
-    ] = None,
-    aanbieder: Annotated[Optional[list[str]], typer.Option("--aanbieder", help="Only these AGB codes.")] = None,
-    batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Only these batches.")] = None,
-    pseudoniem: Annotated[
-        bool,
-        typer.Option(
-            "--pseudoniem",
-            help="Replace each BSN by a pseudonym (keyed HMAC-SHA256; column bsn_pseudoniem): "
-            "the same BSN always gets the same pseudonym under one key.",
-        ),
-    ] = False,
-    sleutel_bestand: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--sleutel-bestand",
-            help="File holding the secret pseudonym key (at least 16 characters). "
-            "Default: the environment variable JZCLI_PSEUDONIEM_SLEUTEL.",
-            show_default=False,
-        ),
-    ] = None,
+    output: DeclaratiesOutputOption,
+    gemeente: DeclaratiesGemeenteOption = None,
+    aanbieder: DeclaratiesAanbiederOption = None,
+    batch: DeclaratiesBatchOption = None,
+    pseudoniem: DeclaratiesPseudoniemOption = False,
+    sleutel_bestand: DeclaratiesSleutelBestandOption = None,
     excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
@@ -144,6 +152,39 @@ def _date_option(value: str | None, option: str) -> dt.date | None:
         raise UsageError(f"{option} {value}: not a date (write it as 2025-04-02)") from None
 
 
+Jw323PathsArgument = Annotated[
+    Optional[list[Path]], typer.Argument(help="Declaration spreadsheets or folders.", show_default=False)
+]
+Jw323OutputOption = Annotated[
+    Optional[Path], typer.Option("--output", "-o", help="Folder for the messages (created when missing).")
+]
+Jw323AanbiederOption = Annotated[
+    Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+]
+Jw323GemeenteOption = Annotated[
+    Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+]
+Jw323PeriodeOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--periode", help="DeclaratiePeriode, a month such as 2025-03. Default: the latest month in the lines."
+    ),
+]
+Jw323DagtekeningOption = Annotated[
+    Optional[str],
+    typer.Option("--dagtekening", help="Date the messages (default today); needed when the period has not ended yet."),
+]
+Jw323BatchOption = Annotated[
+    Optional[list[int]],
+    typer.Option("--batch", help="With --db: the imported spreadsheet batches to export (repeatable)."),
+]
+Jw323DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Export stored lines (with --batch) instead of files.", show_default=False),
+]
+Jw323FormatOption = Annotated[Format, typer.Option("--format", help="Output format on stdout (table or json).")]
+
+
 @export_app.command(
     "jw323",
     epilog=(
@@ -154,40 +195,16 @@ def _date_option(value: str | None, option: str) -> dt.date | None:
     ),
 )
 def export_jw323_command(
-    paths: Annotated[
-        Optional[list[Path]], typer.Argument(help="Declaration spreadsheets or folders.", show_default=False)
-    ] = None,
-    output: Annotated[
-        Optional[Path], typer.Option("--output", "-o", help="Folder for the messages (created when missing).")
-    ] = None,
-    aanbieder: Annotated[
-        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
-    ] = None,
-    gemeente: Annotated[
-        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
-    ] = None,
-    periode: Annotated[
-        Optional[str],
-        typer.Option(
-            "--periode", help="DeclaratiePeriode, a month such as 2025-03. Default: the latest month in the lines."
-        ),
-    ] = None,
-    dagtekening: Annotated[
-        Optional[str],
-        typer.Option(
-            "--dagtekening", help="Date the messages (default today); needed when the period has not ended yet."
-        ),
-    ] = None,
+    paths: Jw323PathsArgument = None,
+    output: Jw323OutputOption = None,
+    aanbieder: Jw323AanbiederOption = None,
+    gemeente: Jw323GemeenteOption = None,
+    periode: Jw323PeriodeOption = None,
+    dagtekening: Jw323DagtekeningOption = None,
     maps: MapOption = None,
-    batch: Annotated[
-        Optional[list[int]],
-        typer.Option("--batch", help="With --db: the imported spreadsheet batches to export (repeatable)."),
-    ] = None,
-    db: Annotated[
-        Optional[str],
-        typer.Option("--db", help="Export stored lines (with --batch) instead of files.", show_default=False),
-    ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format on stdout (table or json).")] = Format.table,
+    batch: Jw323BatchOption = None,
+    db: Jw323DbOption = None,
+    fmt: Jw323FormatOption = Format.table,
     show_bsn: ShowBsnOption = False,
     quiet: QuietOption = False,
 ) -> None:

@@ -32,31 +32,38 @@ EPILOG = (
 )
 
 
+PathsArgument = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).",
+        show_default=False,
+    ),
+]
+SoortOption = Annotated[
+    Optional[str],
+    typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
+]
+AanbiederOption = Annotated[
+    Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+]
+GemeenteOption = Annotated[
+    Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+]
+MapsOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--map",
+        help='Column mapping "Column name=field" (repeatable); remembered for the aanbieder\'s next files.',
+    ),
+]
+
+
 def import_command(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).",
-            show_default=False,
-        ),
-    ],
-    soort: Annotated[
-        Optional[str],
-        typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
-    ] = None,
-    aanbieder: Annotated[
-        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
-    ] = None,
-    gemeente: Annotated[
-        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
-    ] = None,
-    maps: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--map",
-            help='Column mapping "Column name=field" (repeatable); remembered for the aanbieder\'s next files.',
-        ),
-    ] = None,
+    paths: PathsArgument,
+    soort: SoortOption = None,
+    aanbieder: AanbiederOption = None,
+    gemeente: GemeenteOption = None,
+    maps: MapsOption = None,
     fmt: FormatOption = Format.table,
     db: DbOption = None,
     quiet: QuietOption = False,

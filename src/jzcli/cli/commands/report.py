@@ -23,7 +23,6 @@ from jzcli.domain.text import euro, number
 from jzcli.output.records import records_text, write_records
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
-VIEW_CHOICES = ("kosten", "maand", "afkeur", "budget", "lasten", "alles")
 
 
 def complete_by(incomplete: str) -> list[str]:
@@ -33,6 +32,8 @@ def complete_by(incomplete: str) -> list[str]:
 
 
 def complete_view(incomplete: str) -> list[str]:
+    from jzcli.report import VIEW_CHOICES
+
     return [v for v in VIEW_CHOICES if v.startswith(incomplete or "")]
 
 
@@ -67,69 +68,79 @@ EPILOG = (
 )
 
 
+GemeenteOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--gemeente",
+        "-g",
+        help="Gemeente by CBS name or code (Huizen, 'Laren', \"'s-Hertogenbosch\", 0406, GM0406); repeat for "
+        "several. Default: all gemeenten side by side.",
+        autocompletion=complete_gemeente,
+        show_default=False,
+    ),
+]
+ByOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--by",
+        metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
+        help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
+        autocompletion=complete_by,
+        show_default=False,
+    ),
+]
+VanOption = Annotated[
+    Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)
+]
+TotOption = Annotated[
+    Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)
+]
+AanbiederOption = Annotated[
+    Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)
+]
+ViewOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--view",
+        metavar="kosten|maand|afkeur|budget|lasten|alles",
+        autocompletion=complete_view,
+        help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
+        "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
+        "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
+        "Default: kosten, maand and afkeur (plus budget with --budget); a workbook gets everything.",
+        show_default=False,
+    ),
+]
+BudgetOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--budget",
+        help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.",
+        show_default=False,
+    ),
+]
+OutputOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
+        ".json, or .csv (UTF-8 with BOM; see --excel).",
+        show_default=False,
+    ),
+]
+
+
 def report_command(
-    gemeente: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--gemeente",
-            "-g",
-            help="Gemeente by CBS name or code (Huizen, 'Laren', \"'s-Hertogenbosch\", 0406, GM0406); repeat for "
-            "several. Default: all gemeenten side by side.",
-            autocompletion=complete_gemeente,
-            show_default=False,
-        ),
-    ] = None,
-    by: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--by",
-            metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
-            help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
-            autocompletion=complete_by,
-            show_default=False,
-        ),
-    ] = None,
-    van: Annotated[
-        Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)
-    ] = None,
-    tot: Annotated[
-        Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)
-    ] = None,
-    aanbieder: Annotated[
-        Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)
-    ] = None,
-    view: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--view",
-            metavar="kosten|maand|afkeur|budget|lasten|alles",
-            autocompletion=complete_view,
-            help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
-            "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
-            "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
-            "Default: kosten, maand and afkeur (plus budget with --budget); a workbook gets everything.",
-            show_default=False,
-        ),
-    ] = None,
-    budget: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--budget",
-            help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.",
-            show_default=False,
-        ),
-    ] = None,
+    gemeente: GemeenteOption = None,
+    by: ByOption = None,
+    van: VanOption = None,
+    tot: TotOption = None,
+    aanbieder: AanbiederOption = None,
+    view: ViewOption = None,
+    budget: BudgetOption = None,
     fmt: FormatOption = Format.table,
-    output: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
-            ".json, or .csv (UTF-8 with BOM; see --excel).",
-            show_default=False,
-        ),
-    ] = None,
+    output: OutputOption = None,
     excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
@@ -158,33 +169,9 @@ def report_command(
 
     if excel and out_format != Format.csv:
         raise UsageError(EXCEL_NEEDS_CSV)
-    explicit = list(view or [])
-    for v in explicit:
-        if v not in VIEW_CHOICES:
-            raise UsageError(f"--view {v}: use one of {', '.join(VIEW_CHOICES)}")
-    everything = ["kosten", "maand", "lasten"] + (["budget"] if budget else [])
-    if "alles" in explicit or (suffix == ".xlsx" and not explicit):
-        views = everything
-    elif explicit:
-        views = list(dict.fromkeys(explicit))
-    else:
-        views = list(core.DEFAULT_VIEWS) + (["budget"] if budget else [])
-    tables = core.tables_for_views(views, by_values)
-    if suffix == ".xlsx":  # the workbook's charts need these two
-        tables += [t for t in ("maand", "aanbieder") if t not in tables]
-    if out_format == Format.csv:
-        if not explicit:
-            tables = ["budget"] if budget else ["kosten"]
-        elif views == ["kosten"]:
-            tables = ["kosten"]  # the cost table itself (the per-aanbieder/categorie tables are --by views)
-        if len(tables) != 1:
-            raise UsageError(
-                f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
-                f"({', '.join(tables)}): use --format json or -o FILE.xlsx, or ask for one view"
-            )
-    if "budget" in tables and budget is None:
-        raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
-
+    tables = core.plan_tables(
+        list(view or []), by_values, budget=budget is not None, workbook=suffix == ".xlsx", csv=out_format == Format.csv
+    )
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
     empty = store.is_empty()
@@ -198,23 +185,8 @@ def report_command(
         step("summing the lines")
         report = core.build_report(store, sel, by_values, tables, budgets, progress=progress)
 
-    if suffix == ".xlsx":
-        from jzcli.output.report_xlsx import write_report
-
-        sheets = write_report(report, output)
-        if not quiet:
-            terminal.status_line(f"wrote {terminal.escape(str(output))} (sheets: {', '.join(sheets)})")
-        _hints(report, quiet, empty)
-        return
-    if out_format in (Format.json, Format.csv):
-        makers = {"records": lambda: _records(report), "table": lambda: _table_rows(report)}
-        numbers = [*core.MONEY_COLUMNS, *core.PCT_COLUMNS]  # a decimal comma with --excel
-        if output is not None:  # the report's .csv has always had LF line ends
-            write_records(output, **makers, excel=excel, decimal_columns=numbers, line_end="\n")
-            if not quiet:
-                terminal.status_line(f"wrote {terminal.escape(str(output))}")
-        else:
-            terminal.data_out(records_text(out_format.value, **makers, excel=excel, decimal_columns=numbers))
+    if output is not None or out_format != Format.table:
+        _deliver(report, output, out_format, excel=excel, quiet=quiet)
         _hints(report, quiet, empty)
         return
     if empty:  # nothing but zeros to show
@@ -225,6 +197,27 @@ def report_command(
 
 
 # ------------------------------------------------------------------------------ json / csv
+def _deliver(report, output: Path | None, out_format: Format | None, *, excel: bool, quiet: bool) -> None:
+    """The report to a workbook (``out_format`` None), a .json/.csv file, or as JSON/CSV on stdout."""
+    from jzcli import report as core
+
+    if out_format is None:
+        from jzcli.output.report_xlsx import write_report
+
+        sheets = write_report(report, output)
+        if not quiet:
+            terminal.status_line(f"wrote {terminal.escape(str(output))} (sheets: {', '.join(sheets)})")
+        return
+    makers = {"records": lambda: _records(report), "table": lambda: _table_rows(report)}
+    numbers = [*core.MONEY_COLUMNS, *core.PCT_COLUMNS]  # a decimal comma with --excel
+    if output is not None:  # the report's .csv has always had LF line ends
+        write_records(output, **makers, excel=excel, decimal_columns=numbers, line_end="\n")
+        if not quiet:
+            terminal.status_line(f"wrote {terminal.escape(str(output))}")
+    else:
+        terminal.data_out(records_text(out_format.value, **makers, excel=excel, decimal_columns=numbers))
+
+
 def _records(report) -> dict:
     """The report as JSON data: the selection, every table's rows, the notes."""
     from jzcli import report as core

@@ -35,26 +35,33 @@ EPILOG = (
 )
 
 
+OpnieuwOption = Annotated[
+    bool,
+    typer.Option(
+        "--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction)."
+    ),
+]
+GemeenteOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable)."),
+]
+AanbiederOption = Annotated[
+    Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")
+]
+BatchOption = Annotated[
+    Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")
+]
+DetailsOption = Annotated[
+    bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")
+]
+
+
 def validate_command(
-    opnieuw: Annotated[
-        bool,
-        typer.Option(
-            "--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction)."
-        ),
-    ] = False,
-    gemeente: Annotated[
-        Optional[list[str]],
-        typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable)."),
-    ] = None,
-    aanbieder: Annotated[
-        Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")
-    ] = None,
-    batch: Annotated[
-        Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")
-    ] = None,
-    details: Annotated[
-        bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")
-    ] = False,
+    opnieuw: OpnieuwOption = False,
+    gemeente: GemeenteOption = None,
+    aanbieder: AanbiederOption = None,
+    batch: BatchOption = None,
+    details: DetailsOption = False,
     show_bsn: ShowBsnOption = False,
     fmt: FormatOption = Format.table,
     output: OutputOption = None,
