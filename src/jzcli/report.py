@@ -39,6 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from jzcli import refdata
+from jzcli.domain.text import euro, euro_decimal
 from jzcli.errors import FileReadError, StoreError, UsageError
 from jzcli.store.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
 
@@ -774,12 +775,10 @@ def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
         if row.productcategorie is not None:
             older = older[older["productcategorie"] == row.productcategorie]
         if len(older):
-            from jzcli.domain.text import euro as render_euro
-
             for code, grp in older.groupby("gemeente"):
                 amount = int(grp["goedgekeurd"].sum() + grp["onbeoordeeld"].sum())
                 notes.append(
-                    f"not included: {render_euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}"
+                    f"not included: {euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}"
                 )
         if not months:
             notes.append("no lines in this year: no projection")
@@ -1208,15 +1207,6 @@ def _gemeente_notes(report: Report) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ output rows
-def euro_text(cents: object) -> str | None:
-    """Cents → "1234.56" (dot, two decimals, '-' sign): the same text `jzcli export` writes."""
-    if cents is None or cents != cents:
-        return None
-    from jzcli.output.export import cents_to_euro_text
-
-    return cents_to_euro_text(int(cents))
-
-
 def rows_for_output(frame: pd.DataFrame) -> list[dict]:
     """A table as JSON/CSV records with stable keys: money as euro text ("1234.56"), counts as
     int, percentages as numbers with two decimals, missing values as None."""
@@ -1228,7 +1218,7 @@ def rows_for_output(frame: pd.DataFrame) -> list[dict]:
             if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
                 out[key] = None
             elif key in money:
-                out[key] = euro_text(value)
+                out[key] = euro_decimal(int(value))
             elif hasattr(value, "item"):  # numpy scalar
                 out[key] = value.item()
             else:

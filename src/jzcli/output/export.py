@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from jzcli.domain.lines import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
+from jzcli.domain.text import euro_decimal
 from jzcli.errors import FileReadError, UsageError
 from jzcli.output.records import write_records
 from jzcli.output.xlsx import write_frames
@@ -31,20 +32,11 @@ def declaraties_for_export(frame: pd.DataFrame) -> pd.DataFrame:
         if col in DATE_FIELDS:
             s = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
         elif col in MONEY_FIELDS:
-            s = s.map(cents_to_euro_text)
+            s = s.map(euro_decimal)
         elif col in ("volume", "batch", "rij"):
             s = s.map(lambda v: "" if v is None or v != v else str(int(v)))
         result[col] = s
     return result.fillna("")
-
-
-def cents_to_euro_text(value: object) -> str:
-    if value is None or value != value:
-        return ""
-    cents = int(value)
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
 # --- pseudonyms: a keyed hash instead of the BSN, for analysts ----------------------------------

@@ -19,7 +19,7 @@ from jzcli.cli.common import (
     open_store,
     resolve_gemeenten,
 )
-from jzcli.domain.text import euro, number
+from jzcli.domain.text import euro, number, unit_label
 from jzcli.output.records import records_text, write_records
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
@@ -278,14 +278,6 @@ def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
-def _unit_label(code) -> str:
-    from jzcli.domain.lines import EENHEDEN
-
-    if _missing(code):
-        return ""
-    return f"{code} {EENHEDEN[code]}" if code in EENHEDEN else str(code)
-
-
 def _dim_label(row: dict, dim: str) -> str:
     value = row.get(dim)
     if value is None:
@@ -421,7 +413,7 @@ def _render_kosten(report, frame) -> None:
         if with_volume:
             mixed = _missing(row["volume"])
             values.append("–" if mixed else number(row["volume"]))
-            values.append(_unit_label(row.get("eenheid")))
+            values.append(unit_label(row.get("eenheid")))
         values += [euro(row[c]) for c, _ in MONEY_COLS]
         values.append(_pct(row["aandeel_pct"]))
         style = "bold" if level == "totaal" else ("italic" if level == "gemeente" else None)
