@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from jzcli.domain.lines import FIELDS
 from jzcli.domain.text import mask_bsn
 from jzcli.errors import FileReadError, UsageError
 from jzcli.importer import FileResult, ImportOptions, detect_soort, expand_paths, import_file
@@ -652,23 +653,7 @@ HINTS: dict[str, list[Case]] = {
 }
 
 _FIELD = re.compile(r"\{(\w+)\}")
-HINT_LINE_FIELDS = [
-    "aanbieder",
-    "gemeente",
-    "declaratienummer",
-    "referentienummer",
-    "vorig_referentienummer",
-    "toewijzingnummer",
-    "productcategorie",
-    "productcode",
-    "begindatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "tarief",
-    "bedrag",
-    "debet_credit",
-]  # no bsn: a hint never holds one
+HINT_LINE_FIELDS = [f for f in FIELDS if f != "bsn"]  # no bsn: a hint never holds one
 
 
 def _fill(template: str, values: pd.DataFrame) -> pd.Series:

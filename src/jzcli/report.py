@@ -937,13 +937,7 @@ def lasten_aanbieder(store: Store, sel: Selection) -> pd.DataFrame:
     frame = frame.sort_values(
         ["afgekeurd_bedrag", "afgekeurd_regels", "aanbieder"], ascending=[False, False, True], kind="stable"
     )
-    frame["niveau"] = "detail"
-    total = frame[LASTEN_METRICS].sum().to_frame().T.astype("int64")
-    total["niveau"] = "totaal"
-    total["aanbieder"] = None
-    frame = pd.concat([frame, total], ignore_index=True)
-    frame = _normalise(frame[["niveau", "aanbieder", *LASTEN_METRICS]], ["aanbieder"], LASTEN_METRICS)
-    return _finish_lasten(frame)
+    return _lasten_with_total(frame, "aanbieder")
 
 
 def lasten_maand(store: Store, sel: Selection) -> pd.DataFrame:
@@ -951,12 +945,17 @@ def lasten_maand(store: Store, sel: Selection) -> pd.DataFrame:
     frame = _lasten(store, sel, "maand")
     frame["_k"] = _sort_key_na_last(frame["maand"])
     frame = frame.sort_values("_k", kind="stable").drop(columns="_k")
+    return _lasten_with_total(frame, "maand")
+
+
+def _lasten_with_total(frame: pd.DataFrame, dim: str) -> pd.DataFrame:
+    """The detail rows of a lasten table per ``dim`` with a totals row below, finished."""
     frame["niveau"] = "detail"
     total = frame[LASTEN_METRICS].sum().to_frame().T.astype("int64")
     total["niveau"] = "totaal"
-    total["maand"] = None
+    total[dim] = None
     frame = pd.concat([frame, total], ignore_index=True)
-    frame = _normalise(frame[["niveau", "maand", *LASTEN_METRICS]], ["maand"], LASTEN_METRICS)
+    frame = _normalise(frame[["niveau", dim, *LASTEN_METRICS]], [dim], LASTEN_METRICS)
     return _finish_lasten(frame)
 
 

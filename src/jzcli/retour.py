@@ -56,8 +56,9 @@ import sqlalchemy as sa
 from lxml import etree
 
 from jzcli import ijw, refdata
-from jzcli.domain.lines import CREDIT, DEBET
+from jzcli.domain.lines import CREDIT, DEBET, FIELDS
 from jzcli.errors import FileReadError
+from jzcli.output.feedback_xlsx import SUMMARY_COLUMNS
 from jzcli.rules.registry import AFKEUR, BERICHT, DECLARATIE, REGEL
 from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
 from jzcli.validate import (
@@ -756,38 +757,10 @@ def feedback_summary(lines: pd.DataFrame, bestand: dict) -> pd.DataFrame:
     )
     out["gemeente"] = [gem.get((a, b), "") for a, b in zip(out["aanbieder"], out["batch"])]
     out["bestand"] = out["batch"].map(lambda b: bestand.get(int(b), ""))
-    cols = [
-        "aanbieder",
-        "batch",
-        "bestand",
-        "gemeente",
-        "regels",
-        "ingediend",
-        "goedgekeurd_regels",
-        "goedgekeurd",
-        "afgekeurd_regels",
-        "afgekeurd",
-    ]
-    return out[cols]
+    return out[["aanbieder", *SUMMARY_COLUMNS]]
 
 
-ROW_FIELDS = [
-    "declaratienummer",
-    "referentienummer",
-    "vorig_referentienummer",
-    "bsn",
-    "toewijzingnummer",
-    "productcategorie",
-    "productcode",
-    "begindatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "tarief",
-    "bedrag",
-    "debet_credit",
-    "gemeente",
-]
+ROW_FIELDS = [*FIELDS[2:], "gemeente"]  # the Prestatie fields after aanbieder and gemeente, then gemeente
 
 
 def feedback_rows(lines: pd.DataFrame, found: pd.DataFrame, bestand: dict) -> pd.DataFrame:

@@ -22,8 +22,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from jzcli.output.report_xlsx import _display_width, _is_missing
-from jzcli.output.xlsx import COUNT_FORMAT, DATE_FORMAT, EURO_FORMAT, header, save, write_notes, write_sheet
+from jzcli.output.xlsx import (
+    COUNT_FORMAT,
+    DATE_FORMAT,
+    EURO_FORMAT,
+    display_width,
+    header,
+    is_missing,
+    save,
+    write_notes,
+    write_sheet,
+)
 
 SUMMARY_SHEET = "Samenvatting"
 REJECTED_SHEET = "Afgekeurde regels"
@@ -168,7 +177,7 @@ def _values(column: str, s: pd.Series) -> list:
         return [
             None if x is pd.NA else int(x) for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")
         ]
-    return [None if _is_missing(x) else str(x) for x in s.astype(object).tolist()]
+    return [None if is_missing(x) else str(x) for x in s.astype(object).tolist()]
 
 
 def _width(column: str, values: list) -> int:
@@ -176,7 +185,7 @@ def _width(column: str, values: list) -> int:
     if kind == "date":
         return 12
     if kind == "money":
-        shown = [_display_width(v, EURO_FORMAT) for v in values if v is not None]
+        shown = [display_width(v, EURO_FORMAT) for v in values if v is not None]
     else:
         shown = [max(len(part) for part in str(v).split("\n")) + 2 for v in values if v is not None]
     longest = max([len(column) + 2, *shown[:5000]])

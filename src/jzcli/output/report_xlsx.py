@@ -24,7 +24,9 @@ from jzcli.output.xlsx import (
     EURO_FORMAT,
     MONTH_FORMAT,
     PCT_FORMAT,
+    display_width,
     header,
+    is_missing,
     save,
     write_notes,
     write_sheet,
@@ -90,13 +92,9 @@ def write_report(report: Report, target: Path, *, generated: dt.datetime | None 
 
 
 # ------------------------------------------------------------------------------ cells
-def _is_missing(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
 def _cell_value(key: str, column: str, value):
     """(value, number_format) for one cell of column ``column``."""
-    if _is_missing(value):
+    if is_missing(value):
         return None, None
     if column in MONEY_COLUMNS:
         return Decimal(int(value)) / 100, EURO_FORMAT
@@ -123,7 +121,7 @@ def _write_frame(ws, frame: pd.DataFrame, key: str) -> None:
         for j, (name, value) in enumerate(zip(columns, raw)):
             value, fmt = _cell_value(key, name, value)
             row.append(value)
-            widths[j] = max(widths[j], _display_width(value, fmt))
+            widths[j] = max(widths[j], display_width(value, fmt))
         rows.append(row)
     niveau = frame["niveau"].tolist() if "niveau" in frame else ["detail"] * len(frame)
     strong = [n != "detail" for n in niveau]
@@ -150,18 +148,6 @@ def _column_format(column: str) -> str | None:
     if column == "jaar":
         return "0"
     return COUNT_FORMAT if column in COUNT_COLUMNS else None
-
-
-def _display_width(value, fmt) -> int:
-    if value is None:
-        return 0
-    if fmt == EURO_FORMAT:
-        return len(f"€ {abs(value):,.2f}") + 3
-    if fmt == PCT_FORMAT:
-        return 9
-    if fmt == MONTH_FORMAT:
-        return 9
-    return len(str(value)) + 2
 
 
 # ------------------------------------------------------------------------------ charts

@@ -111,10 +111,24 @@ def print_setup(ws, *, header_rows: int = 1) -> None:
     ws.page_margins.left = ws.page_margins.right = 0.4
 
 
-def _missing(value) -> bool:
+def is_missing(value) -> bool:
+    """None, NaN, pd.NA or pd.NaT: an empty cell."""
     import pandas as pd
 
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def display_width(value, fmt) -> int:
+    """About how many characters a cell shows: the column width it needs."""
+    if value is None:
+        return 0
+    if fmt == EURO_FORMAT:
+        return len(f"€ {abs(value):,.2f}") + 3
+    if fmt == PCT_FORMAT:
+        return 9
+    if fmt == MONTH_FORMAT:
+        return 9
+    return len(str(value)) + 2
 
 
 def write_sheet(
@@ -172,7 +186,7 @@ def write_sheet(
         is_strong = i < len(strong) and strong[i]
         cells = []
         for value, (text_style, other_style) in zip(row, styles):
-            if _missing(value):
+            if is_missing(value):
                 value = None
             elif isinstance(value, pd.Timestamp):
                 value = value.to_pydatetime()

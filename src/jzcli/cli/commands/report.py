@@ -558,30 +558,22 @@ def _lasten_values(row) -> list[str]:
 
 
 def _render_lasten_aanbieder(report, frame) -> None:
-    t = terminal.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
-    t.add_column("aanbieder", key=True)
-    _lasten_columns(t)
-    for row in frame.to_dict(orient="records"):
-        total = row["niveau"] == "totaal"
-        if total:
-            t.add_section()
-        t.add_row(
-            "total" if total else (row["aanbieder"] or "(none)"), *_lasten_values(row), style="bold" if total else None
-        )
-    t.print()
+    _render_lasten_per(report, frame, "aanbieder", "Administrative load per aanbieder", "(none)")  # hundreds of rows
 
 
 def _render_lasten_maand(report, frame) -> None:
-    t = terminal.TextTable(_title(report, "Administrative load per month"))
-    t.add_column("maand", key=True)
+    _render_lasten_per(report, frame, "maand", "Administrative load per month", "(no date)")
+
+
+def _render_lasten_per(report, frame, dim: str, title: str, missing: str) -> None:
+    t = terminal.TextTable(_title(report, title))
+    t.add_column(dim, key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
-        t.add_row(
-            "total" if total else (row["maand"] or "(no date)"), *_lasten_values(row), style="bold" if total else None
-        )
+        t.add_row("total" if total else (row[dim] or missing), *_lasten_values(row), style="bold" if total else None)
     t.print()
 
 
