@@ -509,7 +509,44 @@ def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
     ok = lines[~r.bad.to_numpy()].sort_values("id", kind="mergesort")
     credit = ok["debet_credit"] == CREDIT
 
-    # TR316: a credit of a debet in the same message; both stay out
+    _same_message_credits(lines, ok, credit, r, where)
+
+    def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
+        frame = frame[~r.bad.reindex(frame.index).to_numpy()]
+        if frame.empty:
+            return
+        k = frame[keys]  # the lines here passed the checks: no key is missing
+        dup = k.duplicated(keep="first").to_numpy()
+        if not dup.any():
+            return
+        firsts = k[~dup].assign(_first=k.index[~dup])
+        later = k[dup].assign(_hit=k.index[dup]).merge(firsts, on=keys, how="left")
+        hit = pd.Index(later["_hit"])
+        first = pd.Series(where(later["_first"].to_numpy()).to_numpy(), index=hit)
+        r.add(lines.index.isin(hit), reason + " as " + first)
+
+    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
+    credit = ok["debet_credit"] == CREDIT
+    debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
+    later_duplicates(
+        debets,
+        ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
+        "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
+    )
+    later_duplicates(
+        ok[ok["referentienummer"].notna()],
+        ["aanbieder", "referentienummer"],
+        "ReferentieNummer used twice (TR101/TR314)",
+    )
+    later_duplicates(
+        ok[credit],
+        ["aanbieder", "gemeente", "vorig_referentienummer"],
+        "VorigReferentieNummer used twice in one message (TR315)",
+    )
+
+
+def _same_message_credits(lines: pd.DataFrame, ok: pd.DataFrame, credit: pd.Series, r: _Reasons, where) -> None:
+    """TR316: a credit of a debet in the same message; both stay out."""
     deb = ok[~credit & ok["referentienummer"].notna()]
     cred = ok[credit]
     if len(cred) and len(deb):
@@ -549,39 +586,6 @@ def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
                 lines.index.isin(d["_d"]),
                 debet_text + " in the same message (TR316): a line and its own credit cannot travel together",
             )
-
-    def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
-        frame = frame[~r.bad.reindex(frame.index).to_numpy()]
-        if frame.empty:
-            return
-        k = frame[keys]  # the lines here passed the checks: no key is missing
-        dup = k.duplicated(keep="first").to_numpy()
-        if not dup.any():
-            return
-        firsts = k[~dup].assign(_first=k.index[~dup])
-        later = k[dup].assign(_hit=k.index[dup]).merge(firsts, on=keys, how="left")
-        hit = pd.Index(later["_hit"])
-        first = pd.Series(where(later["_first"].to_numpy()).to_numpy(), index=hit)
-        r.add(lines.index.isin(hit), reason + " as " + first)
-
-    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
-    credit = ok["debet_credit"] == CREDIT
-    debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
-    later_duplicates(
-        debets,
-        ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
-        "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
-    )
-    later_duplicates(
-        ok[ok["referentienummer"].notna()],
-        ["aanbieder", "referentienummer"],
-        "ReferentieNummer used twice (TR101/TR314)",
-    )
-    later_duplicates(
-        ok[credit],
-        ["aanbieder", "gemeente", "vorig_referentienummer"],
-        "VorigReferentieNummer used twice in one message (TR315)",
-    )
 
 
 def _int_text(s: pd.Series) -> pd.Series:
@@ -646,20 +650,8 @@ def build_message(
         raise UsageError(
             f"the total of aanbieder {aanbieder} for gemeente {gemeente} exceeds the iJw maximum; split the export"
         )
-    basis, own = ijw.xsd_versions("JW323")
     root = etree.Element(etree.QName(NS, "Bericht"), nsmap={None: NS, "ijw": NS_BASIS})
-    h = _sub(root, "Header")
-    _sub(h, "BerichtCode", JW323.code)
-    _sub(h, "BerichtVersie", BERICHTVERSIE)
-    _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
-    _sub(h, "Afzender", aanbieder)
-    _sub(h, "Ontvanger", gemeente)
-    ident = _sub(h, "BerichtIdentificatie")
-    _sub(ident, "Identificatie", identificatie, ns=NS_BASIS)
-    _sub(ident, "Dagtekening", dagtekening.isoformat(), ns=NS_BASIS)
-    x = _sub(h, "XsdVersie")
-    _sub(x, "BasisschemaXsdVersie", basis, ns=NS_BASIS)
-    _sub(x, "BerichtXsdVersie", own, ns=NS_BASIS)
+    _header_323(_sub(root, "Header"), aanbieder, gemeente, identificatie, dagtekening)
 
     d = _sub(root, "Declaratie")
     _sub(d, "DeclaratieNummer", declaratienummer)
@@ -672,6 +664,37 @@ def build_message(
     _sub(t, "DebetCredit", CREDIT if totaal < 0 else DEBET, ns=NS_BASIS)
     clienten = _sub(d, "Clienten")
 
+    _clienten_323(clienten, lines)
+    return Message(
+        aanbieder,
+        gemeente,
+        periode,
+        declaratienummer,
+        identificatie,
+        dagtekening,
+        lines,
+        totaal,
+        etree.ElementTree(root),
+    )
+
+
+def _header_323(h, aanbieder: str, gemeente: str, identificatie: str, dagtekening: dt.date) -> None:
+    basis, own = ijw.xsd_versions("JW323")
+    _sub(h, "BerichtCode", JW323.code)
+    _sub(h, "BerichtVersie", BERICHTVERSIE)
+    _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
+    _sub(h, "Afzender", aanbieder)
+    _sub(h, "Ontvanger", gemeente)
+    ident = _sub(h, "BerichtIdentificatie")
+    _sub(ident, "Identificatie", identificatie, ns=NS_BASIS)
+    _sub(ident, "Dagtekening", dagtekening.isoformat(), ns=NS_BASIS)
+    x = _sub(h, "XsdVersie")
+    _sub(x, "BasisschemaXsdVersie", basis, ns=NS_BASIS)
+    _sub(x, "BerichtXsdVersie", own, ns=NS_BASIS)
+
+
+def _clienten_323(clienten, lines: pd.DataFrame) -> None:
+    """One Client per BSN with its Prestaties, in the lines' order."""
     # One element per value: the texts are prepared per column, the loop only creates elements.
     vorig = lines["vorig_referentienummer"]
     tarief = lines["tarief"]
@@ -705,17 +728,6 @@ def build_message(
             for leaf, text in zip((e for e in pr.iter() if not len(e)), texts):
                 leaf.text = text
             prestaties.append(pr)
-    return Message(
-        aanbieder,
-        gemeente,
-        periode,
-        declaratienummer,
-        identificatie,
-        dagtekening,
-        lines,
-        totaal,
-        etree.ElementTree(root),
-    )
 
 
 def _prestatie_template(vorig: bool, tarief: bool) -> etree._Element:

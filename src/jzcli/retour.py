@@ -467,15 +467,8 @@ def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, t
     )
 
 
-def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
-    """Client per BSN (in message order) with its rejected Prestaties copied from the stored line.
-
-    The values are turned into text column by column first; the loop only creates elements.
-    """
-    f = found[found["regel_id"].isin(rejected["id"]) & (found["niveau"] != BERICHT) & (found["niveau"] != DECLARATIE)]
-    codes = _distinct_codes(f.assign(code=xml_codes(f["retourcode"])), "regel_id")
-    r = rejected.assign(_first=rejected.groupby("bsn", sort=False)["id"].transform("min"))
-    r = r.sort_values(["_first", "id"], kind="mergesort")
+def _prestatie_texts(r: pd.DataFrame) -> dict[str, list]:
+    """The rejected lines' values as the texts their elements get (None where an element is left out)."""
     text = {
         c: _texts(r[c])
         for c in (
@@ -495,6 +488,19 @@ def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
     for c in ("volume", "tarief", "bedrag"):
         v = pd.array(r[c], dtype="Int64")
         text[c] = [None if x is pd.NA else str(x) for x in v]
+    return text
+
+
+def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
+    """Client per BSN (in message order) with its rejected Prestaties copied from the stored line.
+
+    The values are turned into text column by column first; the loop only creates elements.
+    """
+    f = found[found["regel_id"].isin(rejected["id"]) & (found["niveau"] != BERICHT) & (found["niveau"] != DECLARATIE)]
+    codes = _distinct_codes(f.assign(code=xml_codes(f["retourcode"])), "regel_id")
+    r = rejected.assign(_first=rejected.groupby("bsn", sort=False)["id"].transform("min"))
+    r = r.sort_values(["_first", "id"], kind="mergesort")
+    text = _prestatie_texts(r)
     line_codes = [codes.get(i) or [NIET_BEOORDEELD] for i in r["id"].astype("int64").tolist()]
 
     m, b = _tags(NS_325), _tags(NS_BASIS)

@@ -168,8 +168,8 @@ def _write_check_output(result, output: Path) -> None:
         write_frames({"Check": records_frame(result.records)}, output, labels=True)
 
 
-def _render_check(result) -> None:
-    from jzcli.check import amounts
+def _render_files(result) -> None:
+    """The files checked: sheets, lines, skipped rows and how many lines would be rejected."""
     from jzcli.validate import AFGEKEURD
 
     out = terminal.out
@@ -200,6 +200,14 @@ def _render_check(result) -> None:
             f"[red]{number(rejected)}[/]" if rejected else "0",
         )
     out.print(files)
+
+
+def _render_check(result) -> None:
+    from jzcli.check import amounts
+    from jzcli.validate import AFGEKEURD
+
+    out = terminal.out
+    _render_files(result)
 
     if result.skipped_families:
         out.print(f"[yellow]Note:[/] {terminal.escape(_skipped_text(result))}.")
