@@ -345,12 +345,13 @@ def _assert_xlsx_safe(path: Path, expected_text: list[str] | None = None, number
 
 
 def test_writers_keep_formula_text_literal(tmp_path):
-    from jzcli.output.export import write_table, write_xlsx
+    from jzcli.output.records import write_records
+    from jzcli.output.xlsx import write_frames
 
     frame = pd.DataFrame({"tekst": HOSTILE, "getal": NUMBERS})
-    write_table(frame, tmp_path / "t.csv")
-    write_table(frame, tmp_path / "t.xlsx")
-    write_xlsx({"=Blad": frame}, tmp_path / "w.xlsx")
+    write_records(tmp_path / "t.csv", table=lambda: frame)
+    write_frames({"Declaraties": frame}, tmp_path / "t.xlsx")
+    write_frames({"=Blad": frame}, tmp_path / "w.xlsx")
     _assert_csv_safe(tmp_path / "t.csv", HOSTILE)
     rows = list(csv.DictReader((tmp_path / "t.csv").open(encoding="utf-8", newline="")))
     assert [r["getal"] for r in rows] == [str(n) for n in NUMBERS]  # numbers stay numbers

@@ -25,8 +25,9 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from jzcli import refdata
+from jzcli.domain.text import FORMULA_START
 from jzcli.importer import import_paths
-from jzcli.output.export import FORMULA_START, export_declaraties
+from jzcli.output.export import export_declaraties
 from jzcli.readers import values as V
 from jzcli.readers.headers import DECLARATIE_SYNONYMS, match_field
 from jzcli.readers.prepared import ImportOptions

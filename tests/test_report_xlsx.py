@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from jzcli import report as R
-from jzcli.output.report_xlsx import EURO_FORMAT, MONTH_FORMAT, PCT_FORMAT, write_report
+from jzcli.output.report_xlsx import write_report
+from jzcli.output.xlsx import EURO_FORMAT, MONTH_FORMAT, PCT_FORMAT
 from test_report import A, B, import_files, judge, line, write_xlsx
 
 

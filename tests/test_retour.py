@@ -11,8 +11,8 @@ import openpyxl
 from lxml import etree
 
 from jzcli.engine.run import validate
-from jzcli.output.feedback_xlsx import DATE_FORMAT, REJECTED_COLUMNS, SUMMARY_COLUMNS
-from jzcli.output.report_xlsx import COUNT_FORMAT, EURO_FORMAT
+from jzcli.output.feedback_xlsx import REJECTED_COLUMNS, SUMMARY_COLUMNS
+from jzcli.output.xlsx import COUNT_FORMAT, DATE_FORMAT, EURO_FORMAT
 from jzcli.output.xlsx import header as label
 from jzcli.retour import build_feedback, retour
 from validate_kit import AGB, BSNS, GEM, OTHER_AGB, TODAY, allocation_rows, declaration, import_files, line, setup

@@ -44,6 +44,7 @@ import pandas as pd
 
 from jzcli.domain.codes import AFGEKEURD, GOEDGEKEURD
 from jzcli.domain.findings import RECORD_KEYS
+from jzcli.domain.lines import FIELDS
 from jzcli.domain.text import mask_bsn
 from jzcli.engine.load import load_lines
 from jzcli.engine.result import ValidationResult, findings_records
@@ -648,23 +649,7 @@ HINTS: dict[str, list[Case]] = {
 }
 
 _FIELD = re.compile(r"\{(\w+)\}")
-HINT_LINE_FIELDS = [
-    "aanbieder",
-    "gemeente",
-    "declaratienummer",
-    "referentienummer",
-    "vorig_referentienummer",
-    "toewijzingnummer",
-    "productcategorie",
-    "productcode",
-    "begindatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "tarief",
-    "bedrag",
-    "debet_credit",
-]  # no bsn: a hint never holds one
+HINT_LINE_FIELDS = [f for f in FIELDS if f != "bsn"]  # no bsn: a hint never holds one
 
 
 def _fill(template: str, values: pd.DataFrame) -> pd.Series:

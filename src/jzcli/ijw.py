@@ -20,6 +20,8 @@ writer of JW325 answers.
   element path such as ``/Bericht/Declaratie/Clienten/Client[2]/Bsn``, message). A file path is
   checked streaming (constant memory, also for a 25 MB message) and parsed whole only when it
   is invalid, to locate the errors; bytes, an lxml tree or element are validated as they are.
+* ``serialise(tree)``: the bytes of a message as written (UTF-8, no BOM, CR/LF; OP192), for the
+  JW323 and the JW325 writer alike.
 """
 
 from __future__ import annotations
@@ -340,6 +342,14 @@ def read_root(path: Path) -> tuple[str, dict[str, str]]:
     if root_tag is None:
         raise FileReadError(f"{path.name}: no XML root element found")
     return root_tag, header
+
+
+def serialise(tree: etree._ElementTree) -> bytes:
+    """A message as iJw wants it written (OP192): UTF-8 without BOM, an XML declaration, CR/LF line
+    ends. The JW323 and JW325 writers both use it."""
+    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
+    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 # ============================================================================ XSD validation

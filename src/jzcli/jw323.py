@@ -72,10 +72,9 @@ from jzcli.domain.findings import mask_value
 from jzcli.domain.text import mask_bsn
 from jzcli.engine.load import load_import_findings, load_lines, load_verdicts
 from jzcli.errors import FileReadError, UsageError
-from jzcli.output.export import atomic_path
+from jzcli.output.records import atomic_path
 from jzcli.readers.prepared import FileResult, ImportOptions
 from jzcli.readers.values import elfproef
-from jzcli.retour import serialise  # UTF-8 without BOM, XML declaration, CR/LF (OP192): as the JW325 writer
 from jzcli.rules.kit import signed_amount
 from jzcli.store.store import Store, batches, berichten
 
@@ -293,10 +292,27 @@ def _digits(s: pd.Series) -> pd.Series:
 
 
 def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_bsn: bool) -> _Reasons:
-    """Everything that keeps a line from being a valid Prestatie on its own."""
+    """Everything that keeps a line from being a valid Prestatie on its own, in this order: what
+    could not be read or was rejected, text XML cannot carry, who (aanbieder, gemeente, BSN,
+    toewijzing), what and when (product, period), how much (eenheid, volume, tarief, bedrag) and
+    the references (debet/credit)."""
     r = _Reasons(lines)
     ids = lines["id"]
 
+    def missing(col: str, what: str) -> None:
+        r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
+
+    _unreadable_reasons(r, lines, src, show_bsn)
+    _xml_reasons(r, lines)
+    _who_reasons(r, lines, missing, show_bsn)
+    _what_when_reasons(r, lines, missing, dagtekening)
+    _amount_reasons(r, lines, src, missing)
+    _reference_reasons(r, lines)
+    return r
+
+
+def _unreadable_reasons(r: _Reasons, lines: pd.DataFrame, src: Source, show_bsn: bool) -> None:
+    ids = lines["id"]
     # values that could not be read at import (the raw text shown, a BSN masked)
     f = src.imports
     if len(f):
@@ -329,9 +345,8 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
             ),
         )
 
-    def missing(col: str, what: str) -> None:
-        r.add(lines[col].isna().to_numpy() & ~_failed(src, ids, col), what)
 
+def _xml_reasons(r: _Reasons, lines: pd.DataFrame) -> None:
     # a text XML 1.0 cannot carry (control characters): left out, never changed in the message
     from jzcli.domain.text import visible, xml_unsafe
 
@@ -345,6 +360,8 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
                 ),
             )
 
+
+def _who_reasons(r: _Reasons, lines: pd.DataFrame, missing, show_bsn: bool) -> None:
     missing("aanbieder", "no aanbieder (AGB code): give it with --aanbieder")
     missing("gemeente", "no gemeente: give it with --gemeente")
     known = set(refdata.gemeenten()) | {x["oude_code"] for x in refdata.gemeenten_historie()}
@@ -368,6 +385,8 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         lambda x: "toewijzingnummer " + _text(x["toewijzingnummer"]) + " has more than 9 digits",
     )
 
+
+def _what_when_reasons(r: _Reasons, lines: pd.DataFrame, missing, dagtekening: dt.date) -> None:
     cat = lines["productcategorie"]
     missing("productcategorie", "no productcategorie")
     r.add(
@@ -410,6 +429,9 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
         lambda x: "einddatum " + _date(x["einddatum"]) + " is more than 5 years before the dagtekening (TR335)",
     )
 
+
+def _amount_reasons(r: _Reasons, lines: pd.DataFrame, src: Source, missing) -> None:
+    ids = lines["id"]
     unit = lines["eenheid"]
     missing("eenheid", "no eenheid")
     r.add(
@@ -429,6 +451,9 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
     for name, s_ in (("volume", vol), ("tarief", tarief), ("bedrag", bedrag)):
         r.add((s_ > MAX_AMOUNT).fillna(False).to_numpy(dtype=bool), f"{name} is larger than the iJw maximum 99.999.999")
 
+
+def _reference_reasons(r: _Reasons, lines: pd.DataFrame) -> None:
+    bedrag = lines["bedrag"]
     credit = (lines["debet_credit"] == CREDIT).fillna(False).to_numpy(dtype=bool)
     vorig = lines["vorig_referentienummer"]
     r.add(
@@ -455,7 +480,6 @@ def _line_reasons(lines: pd.DataFrame, src: Source, dagtekening: dt.date, show_b
             txt = _text(s_[present])
             bad[present] = ((txt.str.len() > REF_LENGTH) | (txt.str.strip() == "")).to_numpy()
         r.add(bad, lambda x, c=col, n=name: n + " '" + _text(x[c]) + "' is not 1–20 characters")
-    return r
 
 
 def _failed(src: Source, ids: pd.Series, veld: str) -> np.ndarray:
@@ -487,7 +511,44 @@ def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
     ok = lines[~r.bad.to_numpy()].sort_values("id", kind="mergesort")
     credit = ok["debet_credit"] == CREDIT
 
-    # TR316: a credit of a debet in the same message; both stay out
+    _same_message_credits(lines, ok, credit, r, where)
+
+    def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
+        frame = frame[~r.bad.reindex(frame.index).to_numpy()]
+        if frame.empty:
+            return
+        k = frame[keys]  # the lines here passed the checks: no key is missing
+        dup = k.duplicated(keep="first").to_numpy()
+        if not dup.any():
+            return
+        firsts = k[~dup].assign(_first=k.index[~dup])
+        later = k[dup].assign(_hit=k.index[dup]).merge(firsts, on=keys, how="left")
+        hit = pd.Index(later["_hit"])
+        first = pd.Series(where(later["_first"].to_numpy()).to_numpy(), index=hit)
+        r.add(lines.index.isin(hit), reason + " as " + first)
+
+    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
+    credit = ok["debet_credit"] == CREDIT
+    debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
+    later_duplicates(
+        debets,
+        ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
+        "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
+    )
+    later_duplicates(
+        ok[ok["referentienummer"].notna()],
+        ["aanbieder", "referentienummer"],
+        "ReferentieNummer used twice (TR101/TR314)",
+    )
+    later_duplicates(
+        ok[credit],
+        ["aanbieder", "gemeente", "vorig_referentienummer"],
+        "VorigReferentieNummer used twice in one message (TR315)",
+    )
+
+
+def _same_message_credits(lines: pd.DataFrame, ok: pd.DataFrame, credit: pd.Series, r: _Reasons, where) -> None:
+    """TR316: a credit of a debet in the same message; both stay out."""
     deb = ok[~credit & ok["referentienummer"].notna()]
     cred = ok[credit]
     if len(cred) and len(deb):
@@ -527,39 +588,6 @@ def _in_message_reasons(lines: pd.DataFrame, r: _Reasons) -> None:
                 lines.index.isin(d["_d"]),
                 debet_text + " in the same message (TR316): a line and its own credit cannot travel together",
             )
-
-    def later_duplicates(frame: pd.DataFrame, keys: list[str], reason: str) -> None:
-        frame = frame[~r.bad.reindex(frame.index).to_numpy()]
-        if frame.empty:
-            return
-        k = frame[keys]  # the lines here passed the checks: no key is missing
-        dup = k.duplicated(keep="first").to_numpy()
-        if not dup.any():
-            return
-        firsts = k[~dup].assign(_first=k.index[~dup])
-        later = k[dup].assign(_hit=k.index[dup]).merge(firsts, on=keys, how="left")
-        hit = pd.Index(later["_hit"])
-        first = pd.Series(where(later["_first"].to_numpy()).to_numpy(), index=hit)
-        r.add(lines.index.isin(hit), reason + " as " + first)
-
-    ok = ok[~r.bad.reindex(ok.index).to_numpy()]
-    credit = ok["debet_credit"] == CREDIT
-    debets = ok[~credit].assign(_nr=_int_text(ok.loc[~credit, "toewijzingnummer"]))
-    later_duplicates(
-        debets,
-        ["aanbieder", "gemeente", "_nr", "productcategorie", "productcode", "begindatum", "einddatum"],
-        "a second debet for the same toewijzing, product and ProductPeriode in one message (TR416)",
-    )
-    later_duplicates(
-        ok[ok["referentienummer"].notna()],
-        ["aanbieder", "referentienummer"],
-        "ReferentieNummer used twice (TR101/TR314)",
-    )
-    later_duplicates(
-        ok[credit],
-        ["aanbieder", "gemeente", "vorig_referentienummer"],
-        "VorigReferentieNummer used twice in one message (TR315)",
-    )
 
 
 def _int_text(s: pd.Series) -> pd.Series:
@@ -624,20 +652,8 @@ def build_message(
         raise UsageError(
             f"the total of aanbieder {aanbieder} for gemeente {gemeente} exceeds the iJw maximum; split the export"
         )
-    basis, own = ijw.xsd_versions("JW323")
     root = etree.Element(etree.QName(NS, "Bericht"), nsmap={None: NS, "ijw": NS_BASIS})
-    h = _sub(root, "Header")
-    _sub(h, "BerichtCode", JW323.code)
-    _sub(h, "BerichtVersie", BERICHTVERSIE)
-    _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
-    _sub(h, "Afzender", aanbieder)
-    _sub(h, "Ontvanger", gemeente)
-    ident = _sub(h, "BerichtIdentificatie")
-    _sub(ident, "Identificatie", identificatie, ns=NS_BASIS)
-    _sub(ident, "Dagtekening", dagtekening.isoformat(), ns=NS_BASIS)
-    x = _sub(h, "XsdVersie")
-    _sub(x, "BasisschemaXsdVersie", basis, ns=NS_BASIS)
-    _sub(x, "BerichtXsdVersie", own, ns=NS_BASIS)
+    _header_323(_sub(root, "Header"), aanbieder, gemeente, identificatie, dagtekening)
 
     d = _sub(root, "Declaratie")
     _sub(d, "DeclaratieNummer", declaratienummer)
@@ -650,6 +666,37 @@ def build_message(
     _sub(t, "DebetCredit", CREDIT if totaal < 0 else DEBET, ns=NS_BASIS)
     clienten = _sub(d, "Clienten")
 
+    _clienten_323(clienten, lines)
+    return Message(
+        aanbieder,
+        gemeente,
+        periode,
+        declaratienummer,
+        identificatie,
+        dagtekening,
+        lines,
+        totaal,
+        etree.ElementTree(root),
+    )
+
+
+def _header_323(h, aanbieder: str, gemeente: str, identificatie: str, dagtekening: dt.date) -> None:
+    basis, own = ijw.xsd_versions("JW323")
+    _sub(h, "BerichtCode", JW323.code)
+    _sub(h, "BerichtVersie", BERICHTVERSIE)
+    _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
+    _sub(h, "Afzender", aanbieder)
+    _sub(h, "Ontvanger", gemeente)
+    ident = _sub(h, "BerichtIdentificatie")
+    _sub(ident, "Identificatie", identificatie, ns=NS_BASIS)
+    _sub(ident, "Dagtekening", dagtekening.isoformat(), ns=NS_BASIS)
+    x = _sub(h, "XsdVersie")
+    _sub(x, "BasisschemaXsdVersie", basis, ns=NS_BASIS)
+    _sub(x, "BerichtXsdVersie", own, ns=NS_BASIS)
+
+
+def _clienten_323(clienten, lines: pd.DataFrame) -> None:
+    """One Client per BSN with its Prestaties, in the lines' order."""
     # One element per value: the texts are prepared per column, the loop only creates elements.
     vorig = lines["vorig_referentienummer"]
     tarief = lines["tarief"]
@@ -683,17 +730,6 @@ def build_message(
             for leaf, text in zip((e for e in pr.iter() if not len(e)), texts):
                 leaf.text = text
             prestaties.append(pr)
-    return Message(
-        aanbieder,
-        gemeente,
-        periode,
-        declaratienummer,
-        identificatie,
-        dagtekening,
-        lines,
-        totaal,
-        etree.ElementTree(root),
-    )
 
 
 def _prestatie_template(vorig: bool, tarief: bool) -> etree._Element:
@@ -867,7 +903,7 @@ def write_messages(export: Export, folder: Path) -> list[Path]:
     for m in export.messages:
         target = folder / m.filename
         with atomic_path(target) as tmp:
-            tmp.write_bytes(serialise(m.tree))
+            tmp.write_bytes(ijw.serialise(m.tree))
         paths.append(target)
     export.folder = folder
     return paths
@@ -917,7 +953,6 @@ __all__ = [
     "parse_periode",
     "read_files",
     "read_store",
-    "serialise",
     "write_messages",
     "LEFT_OUT_COLUMNS",
 ]

@@ -74,10 +74,30 @@ def gemeenten_historie_codes() -> frozenset[str]:
     return frozenset(_history_by_old())
 
 
+def history_rows(code: str) -> list[dict[str, str]]:
+    """Every history row of a retired code (one per successor: a split has several); [] when current."""
+    return _history_by_old().get(code, [])
+
+
 def retirement(code: str) -> dict[str, str] | None:
     """The first history row of a retired code (oude_naam, ingangsdatum, soort, ...), else None."""
     rows = _history_by_old().get(code)
     return rows[0] if rows else None
+
+
+@cache
+def predecessors(code: str) -> frozenset[str]:
+    """Every retired code that (directly or via a chain) went, wholly or partly, into ``code``."""
+    found: set[str] = set()
+    todo = [code]
+    while todo:
+        current = todo.pop()
+        for old, rows in _history_by_old().items():
+            if old not in found and any(row["nieuwe_code"] == current for row in rows):
+                found.add(old)
+                todo.append(old)
+    found.discard(code)
+    return frozenset(found)
 
 
 # --- gemeente name lookup ------------------------------------------------------------------

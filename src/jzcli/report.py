@@ -30,7 +30,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
@@ -39,7 +38,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from jzcli import refdata
+from jzcli.domain.report import MONEY_COLUMNS, Report, Selection, month_before
+from jzcli.domain.text import euro, euro_decimal
 from jzcli.errors import FileReadError, StoreError, UsageError
+from jzcli.refdata import predecessors
 from jzcli.store.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
 
 DIMENSIONS = ("aanbieder", "productcategorie", "productcode", "maand", "kwartaal", "jaar")
@@ -55,6 +57,7 @@ VIEW_TABLES = {
     "lasten": ("lasten_aanbieder", "lasten_regel", "lasten_maand"),
 }
 DEFAULT_VIEWS = ("kosten", "maand", "afkeur")
+VIEW_CHOICES = (*VIEWS, "alles")  # what --view takes: a view, or all of them
 TABLES = (
     "kosten",
     "aanbieder",
@@ -73,20 +76,6 @@ METRICS = ["regels", "clienten", "volume", "ingediend", "goedgekeurd", "afgekeur
 COUNT_METRICS = [m for m in METRICS if m != "volume"]
 UNIT_BOUNDS = ["_eenheid_min", "_eenheid_max"]  # min/max eenheid per group ('?' = none): they roll up
 MIXED_UNITS = "(mixed)"
-MONEY_COLUMNS = {
-    "ingediend",
-    "goedgekeurd",
-    "afgekeurd",
-    "onbeoordeeld",
-    "budget",
-    "gerealiseerd",
-    "prognose",
-    "verschil",
-    "afgekeurd_bedrag",
-    "bedrag",
-}
-PCT_COLUMNS = {"aandeel_pct", "uitputting_pct", "prognose_pct", "afgekeurd_pct", "first_time_right_pct"}
-
 GOEDGEKEURD = "goedgekeurd"
 AFGEKEURD = "afgekeurd"
 
@@ -121,33 +110,6 @@ REPORT_INDEX_SQLITE = (
 
 
 # ------------------------------------------------------------------------------ selection
-@dataclass(frozen=True)
-class Selection:
-    """Which lines a report covers. Empty tuples mean "all"."""
-
-    gemeenten: tuple[str, ...] = ()  # CBS codes as asked for (predecessors are added, see codes())
-    aanbieders: tuple[str, ...] = ()  # AGB codes
-    van: dt.date | None = None  # first day of the first month (inclusive)
-    tot: dt.date | None = None  # first day of the month after the last month (exclusive)
-
-    def codes(self) -> tuple[str, ...]:
-        """The gemeente codes to select: the asked ones plus the retired codes that went into them."""
-        found: list[str] = []
-        for code in self.gemeenten:
-            for c in (code, *sorted(predecessors(code))):
-                if c not in found:
-                    found.append(c)
-        return tuple(found)
-
-    def describe(self) -> dict:
-        return {
-            "gemeenten": list(self.gemeenten),
-            "aanbieders": list(self.aanbieders),
-            "van": self.van.strftime("%Y-%m") if self.van else None,
-            "tot": _month_before(self.tot).strftime("%Y-%m") if self.tot else None,
-        }
-
-
 def parse_month(value: str, option: str, *, end: bool = False) -> dt.date:
     """ "2025-03" (or "2025-3", "2025") → the first day of that month; with ``end`` the first day
     of the month after it (for an exclusive upper bound; "2025" then means up to December)."""
@@ -189,10 +151,6 @@ def _next_month(d: dt.date) -> dt.date:
     return dt.date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
-def _month_before(d: dt.date) -> dt.date:
-    return dt.date(d.year - (d.month == 1), (d.month - 2) % 12 + 1, 1)
-
-
 def _where(sel: Selection, *, gemeente: bool = True) -> list:
     conditions = []
     if gemeente and sel.gemeenten:
@@ -207,29 +165,6 @@ def _where(sel: Selection, *, gemeente: bool = True) -> list:
 
 
 # ------------------------------------------------------------------------------ gemeenten
-@cache
-def _successor_rows() -> dict[str, list[dict]]:
-    rows: dict[str, list[dict]] = {}
-    for row in refdata.gemeenten_historie():
-        rows.setdefault(row["oude_code"], []).append(row)
-    return rows
-
-
-@cache
-def predecessors(code: str) -> frozenset[str]:
-    """Every retired code that (directly or via a chain) went, wholly or partly, into ``code``."""
-    found: set[str] = set()
-    todo = [code]
-    while todo:
-        current = todo.pop()
-        for old, rows in _successor_rows().items():
-            if old not in found and any(row["nieuwe_code"] == current for row in rows):
-                found.add(old)
-                todo.append(old)
-    found.discard(code)
-    return frozenset(found)
-
-
 def gemeente_naam(code: object) -> str | None:
     if code is None or code != code:
         return None
@@ -243,7 +178,7 @@ def gemeente_opmerking(code: str | None) -> str | None:
         return "no gemeente in the line"
     if code in refdata.gemeenten():
         return None
-    rows = _successor_rows().get(code)
+    rows = refdata.history_rows(code)
     if not rows:
         return "not a CBS gemeente code"
     date = rows[0]["ingangsdatum"]
@@ -256,7 +191,7 @@ def gemeente_opmerking(code: str | None) -> str | None:
 
 def _current_label(code: str) -> str:
     label = f"{refdata.gemeente_naam(code) or '?'} ({code})"
-    onward = _successor_rows().get(code)
+    onward = refdata.history_rows(code)
     if onward and code not in refdata.gemeenten():  # a chain: the successor was retired later too
         label += " → " + ", ".join(_current_label(row["nieuwe_code"]) for row in onward)
     return label
@@ -574,7 +509,7 @@ def per_maand(store: Store, sel: Selection, agg: Aggregates | None = None) -> pd
     known = sorted(m for m in frame["maand"] if m is not None)
     if known or (sel.van and sel.tot):
         first = min(known + ([sel.van.strftime("%Y-%m")] if sel.van else []))
-        last = max(known + ([_month_before(sel.tot).strftime("%Y-%m")] if sel.tot else []))
+        last = max(known + ([month_before(sel.tot).strftime("%Y-%m")] if sel.tot else []))
         months = pd.DataFrame({"maand": _months_between(first, last)})
         dated = months.merge(frame[frame["maand"].notna()], on="maand", how="left")
         volume = pd.Series(pd.array(dated["volume"], dtype="Int64"), index=dated.index)
@@ -650,79 +585,99 @@ def read_budget(path: Path) -> pd.DataFrame:
     budget (euros, Dutch or dot decimals). Returns gemeente, jaar, productcategorie (None = whole
     gemeente), budget (cents), rij. Errors name the file, sheet, row and column."""
     from jzcli.readers.spreadsheet import read_sheets
-    from jzcli.readers.values import normalise_text, parse_code, parse_money, parse_whole
 
     path = Path(path)
     if not path.exists():
         raise FileReadError(f"--budget {path}: file not found")
-    lookup = {syn: field_ for field_, syns in _BUDGET_HEADERS.items() for syn in syns}
     for sheet in read_sheets(path):
-        cells = sheet.cells
-        for rownum in list(cells.index)[:20]:
-            found: dict[str, object] = {}
-            for col, value in cells.loc[rownum].items():
-                if value is None or value != value:
-                    continue
-                name = lookup.get(normalise_text(str(value)))
-                if name and name not in found:
-                    found[name] = col
-            if {"gemeente", "jaar", "budget"} <= found.keys():
-                break
-        else:
+        head = _budget_header(sheet.cells)
+        if head is None:
             continue
+        rownum, found = head
+        cells = sheet.cells
         where = f"{path.name}" + (f", sheet {sheet.name}" if sheet.name else "")
         data = cells.loc[cells.index > rownum]
         data = data[data.apply(lambda row: any(v is not None and v == v and str(v).strip() for v in row), axis=1)]
         header_text = {k: str(cells.loc[rownum, c]) for k, c in found.items()}
-        out = pd.DataFrame(index=data.index)
-        out["rij"] = data.index
-        codes = []
-        for rij, value in data[found["gemeente"]].items():
-            code = refdata.gemeente_code(str(value)) if value is not None and value == value else None
-            if code is None:
-                hints = refdata.gemeente_suggestions(str(value)) if value is not None and value == value else []
-                raise FileReadError(
-                    f"{where}, row {rij}, column {header_text['gemeente']}: unknown gemeente {value!r}"
-                    + (f"; did you mean {', '.join(hints)}?" if hints else "")
-                )
-            codes.append(code)
-        out["gemeente"] = codes
-        for name, parsed in (
-            ("jaar", parse_whole(data[found["jaar"]])),
-            ("budget", parse_money(data[found["budget"]])),
-        ):
-            bad = parsed.errors.notna() | parsed.values.isna()
-            if bad.any():
-                rij = bad.idxmax()
-                reason = parsed.errors.loc[rij] or "empty"
-                raise FileReadError(
-                    f"{where}, row {rij}, column {header_text[name]}: {reason} ({data.loc[rij, found[name]]!r})"
-                )
-            out[name] = parsed.values.astype("int64")
-        if "productcategorie" in found:
-            parsed = parse_code(data[found["productcategorie"]], 2)
-            if parsed.errors.notna().any():
-                rij = parsed.errors.notna().idxmax()
-                raise FileReadError(
-                    f"{where}, row {rij}, column {header_text['productcategorie']}: {parsed.errors.loc[rij]}"
-                )
-            out["productcategorie"] = parsed.values.astype(object).where(parsed.values.notna(), None)
-        else:
-            out["productcategorie"] = None
-        bad_year = ~out["jaar"].between(2015, 2100)
-        if bad_year.any():
-            rij = bad_year.idxmax()
-            raise FileReadError(
-                f"{where}, row {rij}, column {header_text['jaar']}: not a year ({out.loc[rij, 'jaar']})"
-            )
-        dup = out.duplicated(["gemeente", "jaar", "productcategorie"], keep="first")
-        if dup.any():
-            rij = dup.idxmax()
-            raise FileReadError(f"{where}, row {rij}: a second budget for the same gemeente, jaar and productcategorie")
-        return out[["gemeente", "jaar", "productcategorie", "budget", "rij"]].reset_index(drop=True)
+        return _budget_rows(data, found, header_text, where)
     raise FileReadError(
         f"--budget {path.name}: no header row with the columns gemeente, jaar and budget (optional: productcategorie)"
     )
+
+
+def _budget_header(cells: pd.DataFrame) -> tuple[object, dict[str, object]] | None:
+    """(row, field -> column) of the first of the first 20 rows naming gemeente, jaar and budget."""
+    from jzcli.readers.values import normalise_text
+
+    lookup = {syn: field_ for field_, syns in _BUDGET_HEADERS.items() for syn in syns}
+    for rownum in list(cells.index)[:20]:
+        found: dict[str, object] = {}
+        for col, value in cells.loc[rownum].items():
+            if value is None or value != value:
+                continue
+            name = lookup.get(normalise_text(str(value)))
+            if name and name not in found:
+                found[name] = col
+        if {"gemeente", "jaar", "budget"} <= found.keys():
+            return rownum, found
+    return None
+
+
+def _budget_rows(data: pd.DataFrame, found: dict, header_text: dict, where: str) -> pd.DataFrame:
+    """The budget rows under the header, parsed; the first bad value is a FileReadError."""
+    from jzcli.readers.values import parse_money, parse_whole
+
+    out = pd.DataFrame(index=data.index)
+    out["rij"] = data.index
+    out["gemeente"] = _budget_gemeenten(data[found["gemeente"]], header_text, where)
+    for name, parsed in (
+        ("jaar", parse_whole(data[found["jaar"]])),
+        ("budget", parse_money(data[found["budget"]])),
+    ):
+        bad = parsed.errors.notna() | parsed.values.isna()
+        if bad.any():
+            rij = bad.idxmax()
+            reason = parsed.errors.loc[rij] or "empty"
+            raise FileReadError(
+                f"{where}, row {rij}, column {header_text[name]}: {reason} ({data.loc[rij, found[name]]!r})"
+            )
+        out[name] = parsed.values.astype("int64")
+    out["productcategorie"] = _budget_categories(data, found, header_text, where)
+    bad_year = ~out["jaar"].between(2015, 2100)
+    if bad_year.any():
+        rij = bad_year.idxmax()
+        raise FileReadError(f"{where}, row {rij}, column {header_text['jaar']}: not a year ({out.loc[rij, 'jaar']})")
+    dup = out.duplicated(["gemeente", "jaar", "productcategorie"], keep="first")
+    if dup.any():
+        rij = dup.idxmax()
+        raise FileReadError(f"{where}, row {rij}: a second budget for the same gemeente, jaar and productcategorie")
+    return out[["gemeente", "jaar", "productcategorie", "budget", "rij"]].reset_index(drop=True)
+
+
+def _budget_gemeenten(values: pd.Series, header_text: dict, where: str) -> list[str]:
+    codes = []
+    for rij, value in values.items():
+        code = refdata.gemeente_code(str(value)) if value is not None and value == value else None
+        if code is None:
+            hints = refdata.gemeente_suggestions(str(value)) if value is not None and value == value else []
+            raise FileReadError(
+                f"{where}, row {rij}, column {header_text['gemeente']}: unknown gemeente {value!r}"
+                + (f"; did you mean {', '.join(hints)}?" if hints else "")
+            )
+        codes.append(code)
+    return codes
+
+
+def _budget_categories(data: pd.DataFrame, found: dict, header_text: dict, where: str):
+    if "productcategorie" not in found:
+        return None
+    from jzcli.readers.values import parse_code
+
+    parsed = parse_code(data[found["productcategorie"]], 2)
+    if parsed.errors.notna().any():
+        rij = parsed.errors.notna().idxmax()
+        raise FileReadError(f"{where}, row {rij}, column {header_text['productcategorie']}: {parsed.errors.loc[rij]}")
+    return parsed.values.astype(object).where(parsed.values.notna(), None)
 
 
 def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
@@ -753,12 +708,10 @@ def budget(store: Store, sel: Selection, budgets: pd.DataFrame) -> pd.DataFrame:
         if row.productcategorie is not None:
             older = older[older["productcategorie"] == row.productcategorie]
         if len(older):
-            from jzcli.domain.text import euro as render_euro
-
             for code, grp in older.groupby("gemeente"):
                 amount = int(grp["goedgekeurd"].sum() + grp["onbeoordeeld"].sum())
                 notes.append(
-                    f"not included: {render_euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}"
+                    f"not included: {euro(amount)} realised (approved + not judged) on retired code {code} {gemeente_naam(code)}"
                 )
         if not months:
             notes.append("no lines in this year: no projection")
@@ -917,13 +870,7 @@ def lasten_aanbieder(store: Store, sel: Selection) -> pd.DataFrame:
     frame = frame.sort_values(
         ["afgekeurd_bedrag", "afgekeurd_regels", "aanbieder"], ascending=[False, False, True], kind="stable"
     )
-    frame["niveau"] = "detail"
-    total = frame[LASTEN_METRICS].sum().to_frame().T.astype("int64")
-    total["niveau"] = "totaal"
-    total["aanbieder"] = None
-    frame = pd.concat([frame, total], ignore_index=True)
-    frame = _normalise(frame[["niveau", "aanbieder", *LASTEN_METRICS]], ["aanbieder"], LASTEN_METRICS)
-    return _finish_lasten(frame)
+    return _lasten_with_total(frame, "aanbieder")
 
 
 def lasten_maand(store: Store, sel: Selection) -> pd.DataFrame:
@@ -931,12 +878,17 @@ def lasten_maand(store: Store, sel: Selection) -> pd.DataFrame:
     frame = _lasten(store, sel, "maand")
     frame["_k"] = _sort_key_na_last(frame["maand"])
     frame = frame.sort_values("_k", kind="stable").drop(columns="_k")
+    return _lasten_with_total(frame, "maand")
+
+
+def _lasten_with_total(frame: pd.DataFrame, dim: str) -> pd.DataFrame:
+    """The detail rows of a lasten table per ``dim`` with a totals row below, finished."""
     frame["niveau"] = "detail"
     total = frame[LASTEN_METRICS].sum().to_frame().T.astype("int64")
     total["niveau"] = "totaal"
-    total["maand"] = None
+    total[dim] = None
     frame = pd.concat([frame, total], ignore_index=True)
-    frame = _normalise(frame[["niveau", "maand", *LASTEN_METRICS]], ["maand"], LASTEN_METRICS)
+    frame = _normalise(frame[["niveau", dim, *LASTEN_METRICS]], [dim], LASTEN_METRICS)
     return _finish_lasten(frame)
 
 
@@ -1026,15 +978,6 @@ def _rule_titel(rule_id: str | None) -> str | None:
 
 
 # ------------------------------------------------------------------------------ the whole report
-@dataclass
-class Report:
-    selection: Selection
-    by: tuple[str, ...]
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    judged_any: bool = True
-
-
 def check_by(by: Sequence[str]) -> tuple[str, ...]:
     by = tuple(by)
     if len(by) > 2:
@@ -1058,6 +1001,41 @@ def tables_for_views(views: Sequence[str], by: Sequence[str] = ()) -> list[str]:
         if view == "kosten" and not by:
             names = ("kosten", "aanbieder", "productcategorie")
         tables.extend(t for t in names if t not in tables)
+    return tables
+
+
+def plan_tables(asked: Sequence[str], by: Sequence[str], *, budget: bool, workbook: bool, csv: bool) -> list[str]:
+    """The view policy: the tables a report holds for the views ``asked`` (--view), in order.
+
+    No view asked: DEFAULT_VIEWS (plus budget when a budget file is given); a workbook gets every
+    view (alles) and always the month and aanbieder tables its charts need; CSV holds one table (the
+    cost table itself, or the budget table by default with a budget file). A view or table that
+    cannot be made is a UsageError."""
+    for view in asked:
+        if view not in VIEW_CHOICES:
+            raise UsageError(f"--view {view}: use one of {', '.join(VIEW_CHOICES)}")
+    everything = ["kosten", "maand", "lasten"] + (["budget"] if budget else [])
+    if "alles" in asked or (workbook and not asked):
+        views = everything
+    elif asked:
+        views = list(dict.fromkeys(asked))
+    else:
+        views = list(DEFAULT_VIEWS) + (["budget"] if budget else [])
+    tables = tables_for_views(views, by)
+    if workbook:  # the workbook's charts need these two
+        tables += [t for t in ("maand", "aanbieder") if t not in tables]
+    if csv:
+        if not asked:
+            tables = ["budget"] if budget else ["kosten"]
+        elif views == ["kosten"]:
+            tables = ["kosten"]  # the cost table itself (the per-aanbieder/categorie tables are --by views)
+        if len(tables) != 1:
+            raise UsageError(
+                f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
+                f"({', '.join(tables)}): use --format json or -o FILE.xlsx, or ask for one view"
+            )
+    if "budget" in tables and not budget:
+        raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
     return tables
 
 
@@ -1152,15 +1130,6 @@ def _gemeente_notes(report: Report) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ output rows
-def euro_text(cents: object) -> str | None:
-    """Cents → "1234.56" (dot, two decimals, '-' sign): the same text `jzcli export` writes."""
-    if cents is None or cents != cents:
-        return None
-    from jzcli.output.export import cents_to_euro_text
-
-    return cents_to_euro_text(int(cents))
-
-
 def rows_for_output(frame: pd.DataFrame) -> list[dict]:
     """A table as JSON/CSV records with stable keys: money as euro text ("1234.56"), counts as
     int, percentages as numbers with two decimals, missing values as None."""
@@ -1172,7 +1141,7 @@ def rows_for_output(frame: pd.DataFrame) -> list[dict]:
             if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
                 out[key] = None
             elif key in money:
-                out[key] = euro_text(value)
+                out[key] = euro_decimal(int(value))
             elif hasattr(value, "item"):  # numpy scalar
                 out[key] = value.item()
             else:

@@ -57,9 +57,11 @@ from lxml import etree
 
 from jzcli import ijw, refdata
 from jzcli.domain.codes import AFGEKEURD, AFKEUR, BERICHT, CREDIT, DEBET, DECLARATIE, GOEDGEKEURD, REGEL
+from jzcli.domain.lines import FIELDS
 from jzcli.engine.facts import afgeleid_nl, productperiode_afgeleid
 from jzcli.engine.load import load_lines
 from jzcli.errors import FileReadError
+from jzcli.output.feedback_xlsx import SUMMARY_COLUMNS
 from jzcli.rules.catalog import load_rules
 from jzcli.rules.kit import no_ints, signed_amount
 from jzcli.rules.registry import rule_rank
@@ -209,13 +211,6 @@ def max_retourcodes() -> int | None:
 def validate_325(tree: etree._ElementTree) -> list[str]:
     """Schema errors of a JW325 tree ('line N, /path: message'); empty when valid."""
     return [str(e) for e in ijw.validate_xsd(tree, "JW325")]
-
-
-def serialise(tree: etree._ElementTree) -> bytes:
-    """UTF-8 without BOM, XML declaration, CR/LF line ends (OP192)."""
-    body = etree.tostring(tree, encoding="UTF-8", xml_declaration=False, pretty_print=True)
-    data = b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
-    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 # ============================================================================ loading
@@ -381,37 +376,25 @@ def build_answers(
     return answers, skipped
 
 
-def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, today: dt.date) -> Answer:
-    bid = int(msg["batch"])
-    ronde = int(lines["ronde"].max())
-    ident = identificatie_325(bid, ronde)
+def _outcome(found: pd.DataFrame, rejected: pd.DataFrame) -> tuple[str, list[str], list[str]]:
+    """The answer's outcome and its header and declaration retourcodes: a technical rejection of
+    the message, a rejected header, a rejected declaration, rejected lines, or all approved."""
     level2 = found[(found["niveau"] == BERICHT) & (found["retourcode"] == TECHNISCH)]
     header = found[(found["niveau"] == BERICHT) & (found["retourcode"] != TECHNISCH)]
     decl = found[found["niveau"] == DECLARATIE]
-    rejected = lines[lines["status"] == AFGEKEURD]
-
-    ingediend = _signed(msg.get("totaal_ingediend"), msg.get("totaal_debet_credit"))
-    if ingediend is None:
-        ingediend = int(signed_amount(lines).sum())
-
-    declaratie_codes: list[str] = []
     if len(level2):
-        uitkomst, header_codes = BERICHT_AFGEKEURD, [TECHNISCH]
-    elif len(header):
-        uitkomst = HEADER_AFGEKEURD
-        header_codes = _distinct_codes(header.assign(code=xml_codes(header["retourcode"]), _k=0), "_k")[0]
-    else:
-        header_codes = [GEEN_OPMERKING]
-        if len(decl):
-            uitkomst = DECLARATIE_AFGEKEURD
-            declaratie_codes = _distinct_codes(decl.assign(code=xml_codes(decl["retourcode"]), _k=0), "_k")[0]
-        elif len(rejected):
-            uitkomst, declaratie_codes = REGELS_AFGEKEURD, [GEEN_OPMERKING]
-        else:
-            uitkomst, declaratie_codes = VOLLEDIG, [VOLLEDIG_TOEGEKEND]
+        return BERICHT_AFGEKEURD, [TECHNISCH], []
+    if len(header):
+        return HEADER_AFGEKEURD, _distinct_codes(header.assign(code=xml_codes(header["retourcode"]), _k=0), "_k")[0], []
+    if len(decl):
+        codes = _distinct_codes(decl.assign(code=xml_codes(decl["retourcode"]), _k=0), "_k")[0]
+        return DECLARATIE_AFGEKEURD, [GEEN_OPMERKING], codes
+    if len(rejected):
+        return REGELS_AFGEKEURD, [GEEN_OPMERKING], [GEEN_OPMERKING]
+    return VOLLEDIG, [GEEN_OPMERKING], [VOLLEDIG_TOEGEKEND]
 
-    root = etree.Element(etree.QName(NS_325, "Bericht"), nsmap={None: NS_325, "ijw": NS_BASIS})
-    h = _sub(root, "Header")
+
+def _header(h, msg: dict, ident: str, today: dt.date, uitkomst: str, header_codes: list[str]) -> None:
     _sub(h, "BerichtCode", BERICHTCODE_325)
     _sub(h, "BerichtVersie", BERICHTVERSIE)
     _sub(h, "BerichtSubversie", BERICHTSUBVERSIE)
@@ -425,6 +408,21 @@ def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, t
     basis, bericht = _split_versie(msg.get("xsd_versie"))
     _xsd_versie(_sub(h, "XsdVersieDeclaratie"), basis, bericht)
     _codes(h, header_codes)
+
+
+def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, today: dt.date) -> Answer:
+    bid = int(msg["batch"])
+    ronde = int(lines["ronde"].max())
+    ident = identificatie_325(bid, ronde)
+    rejected = lines[lines["status"] == AFGEKEURD]
+
+    ingediend = _signed(msg.get("totaal_ingediend"), msg.get("totaal_debet_credit"))
+    if ingediend is None:
+        ingediend = int(signed_amount(lines).sum())
+
+    uitkomst, header_codes, declaratie_codes = _outcome(found, rejected)
+    root = etree.Element(etree.QName(NS_325, "Bericht"), nsmap={None: NS_325, "ijw": NS_BASIS})
+    _header(_sub(root, "Header"), msg, ident, today, uitkomst, header_codes)
 
     n = len(lines)
     if uitkomst in (BERICHT_AFGEKEURD, HEADER_AFGEKEURD):
@@ -463,15 +461,8 @@ def _answer(msg: dict, bestand: str, lines: pd.DataFrame, found: pd.DataFrame, t
     )
 
 
-def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
-    """Client per BSN (in message order) with its rejected Prestaties copied from the stored line.
-
-    The values are turned into text column by column first; the loop only creates elements.
-    """
-    f = found[found["regel_id"].isin(rejected["id"]) & (found["niveau"] != BERICHT) & (found["niveau"] != DECLARATIE)]
-    codes = _distinct_codes(f.assign(code=xml_codes(f["retourcode"])), "regel_id")
-    r = rejected.assign(_first=rejected.groupby("bsn", sort=False)["id"].transform("min"))
-    r = r.sort_values(["_first", "id"], kind="mergesort")
+def _prestatie_texts(r: pd.DataFrame) -> dict[str, list]:
+    """The rejected lines' values as the texts their elements get (None where an element is left out)."""
     text = {
         c: _texts(r[c])
         for c in (
@@ -491,6 +482,19 @@ def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
     for c in ("volume", "tarief", "bedrag"):
         v = pd.array(r[c], dtype="Int64")
         text[c] = [None if x is pd.NA else str(x) for x in v]
+    return text
+
+
+def _clienten(parent, rejected: pd.DataFrame, found: pd.DataFrame) -> None:
+    """Client per BSN (in message order) with its rejected Prestaties copied from the stored line.
+
+    The values are turned into text column by column first; the loop only creates elements.
+    """
+    f = found[found["regel_id"].isin(rejected["id"]) & (found["niveau"] != BERICHT) & (found["niveau"] != DECLARATIE)]
+    codes = _distinct_codes(f.assign(code=xml_codes(f["retourcode"])), "regel_id")
+    r = rejected.assign(_first=rejected.groupby("bsn", sort=False)["id"].transform("min"))
+    r = r.sort_values(["_first", "id"], kind="mergesort")
+    text = _prestatie_texts(r)
     line_codes = [codes.get(i) or [NIET_BEOORDEELD] for i in r["id"].astype("int64").tolist()]
 
     m, b = _tags(NS_325), _tags(NS_BASIS)
@@ -647,7 +651,7 @@ def _safe_name(text) -> str:
 
 def write_answer(answer: Answer, directory: Path) -> Path:
     """Check the answer against JW325.xsd and write it atomically; FileReadError when invalid."""
-    from jzcli.output.export import atomic_path
+    from jzcli.output.records import atomic_path
 
     errors = validate_325(answer.tree)
     if errors:
@@ -658,7 +662,7 @@ def write_answer(answer: Answer, directory: Path) -> Path:
     target = Path(directory) / answer.filename
     try:
         with atomic_path(target) as tmp:
-            tmp.write_bytes(serialise(answer.tree))
+            tmp.write_bytes(ijw.serialise(answer.tree))
     except OSError as exc:
         raise FileReadError(f"{target}: cannot be written: {exc.strerror or exc}") from None
     answer.path = target
@@ -753,38 +757,10 @@ def feedback_summary(lines: pd.DataFrame, bestand: dict) -> pd.DataFrame:
     )
     out["gemeente"] = [gem.get((a, b), "") for a, b in zip(out["aanbieder"], out["batch"])]
     out["bestand"] = out["batch"].map(lambda b: bestand.get(int(b), ""))
-    cols = [
-        "aanbieder",
-        "batch",
-        "bestand",
-        "gemeente",
-        "regels",
-        "ingediend",
-        "goedgekeurd_regels",
-        "goedgekeurd",
-        "afgekeurd_regels",
-        "afgekeurd",
-    ]
-    return out[cols]
+    return out[["aanbieder", *SUMMARY_COLUMNS]]
 
 
-ROW_FIELDS = [
-    "declaratienummer",
-    "referentienummer",
-    "vorig_referentienummer",
-    "bsn",
-    "toewijzingnummer",
-    "productcategorie",
-    "productcode",
-    "begindatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "tarief",
-    "bedrag",
-    "debet_credit",
-    "gemeente",
-]
+ROW_FIELDS = [*FIELDS[2:], "gemeente"]  # the Prestatie fields after aanbieder and gemeente, then gemeente
 
 
 def feedback_rows(lines: pd.DataFrame, found: pd.DataFrame, bestand: dict) -> pd.DataFrame:

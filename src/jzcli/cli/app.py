@@ -1,16 +1,17 @@
 """The command line: thin commands that parse options, call one core function and render.
 
-Each command lives in its own module and registers itself on ``app``.
+Each command is a plain function in its own module under ``cli/commands/`` (export is a group
+with its own Typer app); this module registers them, in the order the help lists them.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
 
 from jzcli import __version__
+from jzcli.cli.commands import batches, check, export, import_, report, retour, rules, validate
 
 app = typer.Typer(
     name="jzcli",
@@ -44,11 +45,15 @@ def _root(
     """Import, validate and report Dutch youth-care (Jeugdwet, iJw) declarations."""
 
 
-# Command modules register themselves on import (one module per command family).
-COMMAND_MODULES = ("import_", "store_cmds", "report", "validate", "retour", "check")
-
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"jzcli.cli.commands.{_name}")
+# The commands in the order the help lists them (the export group comes after the commands).
+app.command("import", epilog=import_.EPILOG)(import_.import_command)
+app.command("batches", epilog=batches.EPILOG)(batches.batches_command)
+app.command("report", epilog=report.EPILOG)(report.report_command)
+app.command("validate", epilog=validate.EPILOG)(validate.validate_command)
+app.command("rules", epilog=rules.EPILOG)(rules.rules_command)
+app.command("retour", epilog=retour.EPILOG)(retour.retour_command)
+app.command("check", epilog=check.EPILOG)(check.check_command)
+app.add_typer(export.export_app, name="export")
 
 
 def main() -> None:

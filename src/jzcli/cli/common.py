@@ -268,3 +268,21 @@ def resolve_agbs(values: list[str]) -> list[str]:
         if error:
             raise UsageError(f"--aanbieder {value}: {error} (an AGB code has 8 digits)")
     return [str(v) for v in parsed.values]
+
+
+def one_agb(value: str | None) -> str | None:
+    """An --aanbieder value (one AGB code), checked; None stays None."""
+    return None if value is None else resolve_agbs([value])[0]
+
+
+def one_gemeente(value: str | None) -> str | None:
+    """A --gemeente value (one CBS code or name) as its code; None stays None."""
+    return None if value is None else resolve_gemeenten([value])[0]
+
+
+MapOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--map", help='Column mapping "Column name=field" for the declaration files (repeatable), as in jzcli import.'
+    ),
+]

@@ -245,6 +245,28 @@ def euro(cents: SupportsInt | None) -> str:
     return f"€ -{text}" if value < 0 else f"€ {text}"
 
 
+def euro_decimal(cents: SupportsInt | None) -> str:
+    """Integer cents → money as JSON, CSV and the exports carry it: 123456 → '1234.56', -500 →
+    '-5.00' (a dot, two decimals, no thousands separator); '' when missing. (``euro`` is the
+    text people read.)"""
+    if cents is None or cents != cents:
+        return ""
+    whole = int(cents)
+    sign = "-" if whole < 0 else ""
+    whole = abs(whole)
+    return f"{sign}{whole // 100}.{whole % 100:02d}"
+
+
+def unit_label(code: object) -> str:
+    """An iJw eenheid code with its name, as every message and table shows it: '04' → '04 (Uur)';
+    a code outside WJ756 → '99 (?)'; '' when missing."""
+    from jzcli.domain.codes import EENHEDEN
+
+    if code is None or type(code).__name__ == "NAType" or (isinstance(code, float) and code != code):
+        return ""
+    return f"{code} ({EENHEDEN.get(str(code), '?')})"
+
+
 def number(value: SupportsInt | None) -> str:
     if value is None or value != value:
         return ""

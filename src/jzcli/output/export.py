@@ -10,55 +10,18 @@ Files are written to a temporary name and moved into place, so a failure never l
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import os
-import re
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from jzcli.domain.lines import DATE_FIELDS, EXPORT_COLUMNS, MONEY_FIELDS
-from jzcli.domain.text import FORMULA_START, formula_safe, xlsx_guard
+from jzcli.domain.text import euro_decimal
 from jzcli.errors import FileReadError, UsageError
-
-csv_safe = formula_safe  # the name every CSV writer uses
-__all__ = ["FORMULA_START", "csv_safe"]
-
-_DECIMAL = re.compile(r"^-?\d+\.\d+$")
-
-
-@contextmanager
-def atomic_path(target: Path):
-    """Yield a temporary path beside ``target``; move it into place only when the block succeeds."""
-    target = Path(target)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.exists():
-        raise FileReadError(f"{target}: folder {directory} does not exist")
-    if target.is_dir():
-        raise FileReadError(f"{target}: is a folder; give a file name")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise FileReadError(
-            f"{target}: cannot write in folder {directory} ({exc.strerror or exc}); nothing was written"
-        ) from None
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise FileReadError(f"{target}: cannot be written ({exc.strerror or exc}); nothing was written") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+from jzcli.output.records import write_records
+from jzcli.output.xlsx import write_frames
 
 
 def declaraties_for_export(frame: pd.DataFrame) -> pd.DataFrame:
@@ -69,140 +32,11 @@ def declaraties_for_export(frame: pd.DataFrame) -> pd.DataFrame:
         if col in DATE_FIELDS:
             s = pd.to_datetime(s).dt.strftime("%Y-%m-%d")
         elif col in MONEY_FIELDS:
-            s = s.map(cents_to_euro_text)
+            s = s.map(euro_decimal)
         elif col in ("volume", "batch", "rij"):
             s = s.map(lambda v: "" if v is None or v != v else str(int(v)))
         result[col] = s
     return result.fillna("")
-
-
-def cents_to_euro_text(value: object) -> str:
-    if value is None or value != value:
-        return ""
-    cents = int(value)
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
-
-
-# CSV for people who open it in Excel: a file is UTF-8 with a BOM (Excel then reads ë and € right).
-# ``excel=True`` writes the Dutch Excel dialect: ';' between fields and a decimal comma in the
-# number columns named (money, percentages), so Excel with Dutch settings sees numbers.
-EXCEL_DELIMITER = ";"
-
-
-def _decimal_comma(value: object) -> object:
-    if isinstance(value, float):
-        return repr(value).replace(".", ",") if value == value else ""
-    if isinstance(value, str) and _DECIMAL.match(value):
-        return value.replace(".", ",")
-    return value
-
-
-def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()):
-    """The header and rows of ``frame`` as CSV fields: formula-safe, and with a decimal comma in
-    ``decimal_columns`` when ``excel``."""
-    yield [str(c) for c in frame.columns]
-    decimal = [excel and c in set(decimal_columns) for c in frame.columns]
-    for row in frame.itertuples(index=False, name=None):
-        yield ["" if v is None else csv_safe(_decimal_comma(v) if d else v) for v, d in zip(row, decimal)]
-
-
-def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns=()) -> str:
-    """CSV as text with LF line ends (for stdout: written as UTF-8 bytes, so Windows adds no CR)."""
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n", delimiter=EXCEL_DELIMITER if excel else ",")
-    writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
-    return buf.getvalue()
-
-
-def write_table(
-    frame: pd.DataFrame,
-    target: Path,
-    *,
-    sheet: str = "Declaraties",
-    number_formats: dict | None = None,
-    excel: bool = False,
-    decimal_columns=(),
-) -> None:
-    """Write a frame as .csv (UTF-8 with BOM, ',' separated, dot decimals; ``excel``: ';' and
-    decimal commas in ``decimal_columns``) or .xlsx, chosen by the suffix."""
-    suffix = target.suffix.lower()
-    if suffix == ".csv":
-        with atomic_path(target) as tmp:
-            with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-                writer = csv.writer(fh, delimiter=EXCEL_DELIMITER if excel else ",")
-                writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
-    elif suffix in (".xlsx", ".xlsm"):
-        write_xlsx({sheet: frame}, target, number_formats=number_formats)
-    else:
-        raise UsageError(f"-o {target}: use a .csv or .xlsx file name")
-
-
-def write_xlsx(
-    sheets: dict[str, pd.DataFrame], target: Path, *, number_formats: dict | None = None, labels: bool = False
-) -> None:
-    """Write frames as sheets: frozen header, autofilter, widths, printed landscape on the page
-    width with the header on every page; text never becomes a formula. ``labels``: Dutch column
-    headers as people read them (xlsx_layout.HEADERS) instead of the keys."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    number_formats = number_formats or {}
-    with xlsx_guard(target):
-        _write_xlsx(sheets, target, number_formats, labels, Workbook, WriteOnlyCell, Font, get_column_letter)
-
-
-def _write_xlsx(sheets, target, number_formats, labels, Workbook, WriteOnlyCell, Font, get_column_letter) -> None:
-    from jzcli.output.xlsx import header as dutch_header
-    from jzcli.output.xlsx import print_setup
-
-    wb = Workbook(write_only=True)
-    for name, frame in sheets.items():
-        ws = wb.create_sheet(title=name[:31])
-        names = [dutch_header(c) if labels else str(c) for c in frame.columns]
-        widths = [max(8, min(40, len(n) + 2)) for n in names]
-        for i, col in enumerate(frame.columns):
-            sample = frame[col].head(200).map(lambda v: len(str(v)) if v is not None else 0)
-            if len(sample):
-                widths[i] = max(widths[i], min(40, int(sample.max()) + 2))
-            ws.column_dimensions[get_column_letter(i + 1)].width = widths[i]
-        ws.freeze_panes = "A2"
-        print_setup(ws)
-        if len(frame.columns):
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(frame.columns))}{len(frame) + 1}"
-        bold = Font(bold=True)
-        header = []
-        for c in names:
-            cell = WriteOnlyCell(ws, value=c)
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        formats = [number_formats.get(c) for c in frame.columns]
-        for row in frame.itertuples(index=False, name=None):
-            cells = []
-            for value, fmt in zip(row, formats):
-                cells.append(_xlsx_cell(ws, value, fmt, WriteOnlyCell))
-            ws.append(cells)
-    with atomic_path(target) as tmp:
-        wb.save(tmp)
-
-
-def _xlsx_cell(ws, value, fmt, cell_type):
-    if value is None or (isinstance(value, float) and value != value) or value is pd.NA or value is pd.NaT:
-        return cell_type(ws, value=None)
-    if isinstance(value, pd.Timestamp):
-        value = value.to_pydatetime()
-    cell = cell_type(ws, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"  # literal text, even when it starts with "="
-    if fmt:
-        cell.number_format = fmt
-    return cell
 
 
 # --- pseudonyms: a keyed hash instead of the BSN, for analysts ----------------------------------
@@ -290,7 +124,7 @@ def export_declaraties(
         if pseudonym is not None:
             xl = xl.rename(columns={"bsn": PSEUDONYM_COLUMN})
         _add_facts(xl, data, facts)
-        write_xlsx(
+        write_frames(
             {"Declaraties": xl},
             target,
             number_formats={"begindatum": "yyyy-mm-dd", "einddatum": "yyyy-mm-dd", "tarief": "0.00", "bedrag": "0.00"},
@@ -300,7 +134,7 @@ def export_declaraties(
         if pseudonym is not None:
             table = table.rename(columns={"bsn": PSEUDONYM_COLUMN})
         _add_facts(table, data, facts)
-        write_table(table.fillna(""), target, excel=excel, decimal_columns=MONEY_FIELDS)
+        write_records(target, table=lambda: table.fillna(""), excel=excel, decimal_columns=MONEY_FIELDS)
     return len(frame)
 
 

@@ -17,16 +17,22 @@ Every text cell is literal text (a provider's "=cmd" stays text, never a formula
 from __future__ import annotations
 
 import datetime as dt
-from copy import copy
 from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
 
-from jzcli.output.export import atomic_path
-from jzcli.output.report_xlsx import COUNT_FORMAT, EURO_FORMAT, _display_width, _is_missing
-
-DATE_FORMAT = "dd-mm-yyyy"
+from jzcli.output.xlsx import (
+    COUNT_FORMAT,
+    DATE_FORMAT,
+    EURO_FORMAT,
+    display_width,
+    header,
+    is_missing,
+    save,
+    write_notes,
+    write_sheet,
+)
 
 SUMMARY_SHEET = "Samenvatting"
 REJECTED_SHEET = "Afgekeurde regels"
@@ -137,8 +143,7 @@ def _write_feedback(feedback, target: Path, *, generated: dt.date | dt.datetime 
     _write_sheet(wb.create_sheet(REJECTED_SHEET), feedback.rejected.reindex(columns=REJECTED_COLUMNS))
     _write_notes(wb.create_sheet(NOTES_SHEET), feedback, generated or dt.date.today())
     names = [ws.title for ws in wb.worksheets]
-    with atomic_path(Path(target)) as tmp:
-        wb.save(tmp)
+    save(wb, target)
     return names
 
 
@@ -172,7 +177,7 @@ def _values(column: str, s: pd.Series) -> list:
         return [
             None if x is pd.NA else int(x) for x in pd.array(s.astype(object).where(s.notna(), None), dtype="Int64")
         ]
-    return [None if _is_missing(x) else str(x) for x in s.astype(object).tolist()]
+    return [None if is_missing(x) else str(x) for x in s.astype(object).tolist()]
 
 
 def _width(column: str, values: list) -> int:
@@ -180,7 +185,7 @@ def _width(column: str, values: list) -> int:
     if kind == "date":
         return 12
     if kind == "money":
-        shown = [_display_width(v, EURO_FORMAT) for v in values if v is not None]
+        shown = [display_width(v, EURO_FORMAT) for v in values if v is not None]
     else:
         shown = [max(len(part) for part in str(v).split("\n")) + 2 for v in values if v is not None]
     longest = max([len(column) + 2, *shown[:5000]])
@@ -188,70 +193,32 @@ def _width(column: str, values: list) -> int:
 
 
 def _write_sheet(ws, frame: pd.DataFrame, *, totals: dict | None = None) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
+    from openpyxl.styles import Alignment
 
     columns = list(frame.columns)
     data = [_values(c, frame[c]) for c in columns]
     total_row = (
         [_values(c, pd.Series([totals.get(c)], dtype=object))[0] for c in columns] if totals is not None else None
     )
-    for j, (name, values) in enumerate(zip(columns, data), start=1):
-        ws.column_dimensions[get_column_letter(j)].width = _width(
-            name, values + ([total_row[j - 1]] if total_row else [])
-        )
-    ws.freeze_panes = "A2"
-    if columns:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(frame) + 1}"
-
-    bold = Font(bold=True)
     top = Alignment(vertical="top")
     wrap = Alignment(vertical="top", wrap_text=True)
-    from jzcli.output.xlsx import header as dutch_header
-    from jzcli.output.xlsx import print_setup
-
-    print_setup(ws)
-    header = []
-    for name in columns:
-        cell = WriteOnlyCell(ws, value=dutch_header(name))
-        cell.data_type = "s"
-        cell.font = bold
-        header.append(cell)
-    ws.append(header)
-
-    # one template cell per column: number format and alignment are copied as a style id
-    templates = []
-    for name in columns:
-        t = WriteOnlyCell(ws)
-        fmt = FORMATS[_kind(name)]
-        if fmt:
-            t.number_format = fmt
-        t.alignment = wrap if name in WRAPPED else top
-        templates.append(t._style)
-
-    def row_cells(values, strong: bool = False):
-        cells = []
-        for value, style in zip(values, templates):
-            cell = WriteOnlyCell(ws, value=value)
-            cell._style = copy(style)
-            if isinstance(value, str):
-                cell.data_type = "s"  # literal text, even when it starts with "=" (never a formula)
-            if strong:
-                cell.font = bold
-            cells.append(cell)
-        return cells
-
-    for values in zip(*data):
-        ws.append(row_cells(values))
-    if total_row is not None:
-        ws.append(row_cells(total_row, strong=True))
+    rows = list(zip(*data)) + ([total_row] if total_row is not None else [])
+    write_sheet(
+        ws,
+        [header(c) for c in columns],
+        rows,
+        widths=[
+            _width(c, values + ([total_row[j]] if total_row else []))
+            for j, (c, values) in enumerate(zip(columns, data))
+        ],
+        filter_rows=len(frame),
+        formats=[FORMATS[_kind(c)] for c in columns],
+        alignments=[wrap if c in WRAPPED else top for c in columns],
+        strong=[False] * len(frame) + [True] if total_row is not None else None,
+    )
 
 
 def _write_notes(ws, feedback, generated) -> None:
-    from openpyxl.styles import Alignment, Font
-
-    bold = Font(bold=True)
     gemeenten = sorted({g.strip() for v in feedback.summary["gemeente"] for g in str(v).split(",") if g.strip()})
     rows: list[tuple[str, object]] = [
         ("Terugkoppeling", "jzcli retour: de beoordeling van uw declaratieregels"),
@@ -263,24 +230,4 @@ def _write_notes(ws, feedback, generated) -> None:
         ("", ""),
         *((f"Kolom {k}" if k != "Corrigeren" else k, v) for k, v in NOTES),
     ]
-    from openpyxl.cell import WriteOnlyCell
-
-    ws.column_dimensions["A"].width = 38
-    ws.column_dimensions["B"].width = 100
-    from jzcli.output.xlsx import print_setup
-
-    print_setup(ws, header_rows=0)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for k, v in rows:
-        a = WriteOnlyCell(ws, value=k)
-        a.data_type = "s"
-        a.font = bold
-        cell = WriteOnlyCell(ws, value=v)
-        cell.alignment = wrap
-        if isinstance(v, str):
-            cell.data_type = "s"
-        elif isinstance(v, dt.datetime):
-            cell.number_format = "dd-mm-yyyy hh:mm"
-        elif isinstance(v, dt.date):
-            cell.number_format = DATE_FORMAT
-        ws.append([a, cell])
+    write_notes(ws, rows, widths=(38, 100), stamp_format="dd-mm-yyyy hh:mm", wrap=True)

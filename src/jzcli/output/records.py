@@ -1,6 +1,41 @@
-"""Records as every --format json/csv output and .json/.csv file carries them."""
+"""The one records writer: every ``--format json|csv`` on stdout and every ``-o FILE.json|.csv``.
+
+A command hands over two makers, ``records`` (the JSON data) and ``table`` (the frame CSV carries);
+only the one the format needs is called. ``records_text`` gives the text for stdout (the CLI writes
+it as UTF-8 bytes), ``write_records`` writes a file chosen by its suffix.
+
+* JSON: indented by two spaces, non-ASCII as is, a final newline (``json_text``); a file is UTF-8.
+* CSV: every field formula-safe (``domain.text.formula_safe``: a leading ``=``, ``+``, ``-``, ``@``,
+  tab or CR gets an apostrophe; a plain number such as ``-1064.00`` stays a number). ``excel``:
+  the Dutch Excel dialect, ';' between fields and a decimal comma in ``decimal_columns``. On stdout
+  lines end with LF; a file is UTF-8 with a BOM (Excel then reads ë and € right) and keeps the line
+  ends it has always had (``line_end``).
+
+Every file is written to a temporary name beside the target and moved into place (``atomic_path``),
+so a failure never leaves half a file.
+"""
 
 from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from jzcli.domain.text import formula_safe
+from jzcli.errors import FileReadError, UsageError
+
+EXCEL_DELIMITER = ";"
+_DECIMAL = re.compile(r"^-?\d+\.\d+$")
+
+Maker = Callable[[], object]
+TableMaker = Callable[[], pd.DataFrame]
 
 
 def json_text(data: object) -> str:
@@ -17,3 +52,95 @@ def json_text(data: object) -> str:
         )
         + "\n"
     )
+
+
+def _decimal_comma(value: object) -> object:
+    if isinstance(value, float):
+        return repr(value).replace(".", ",") if value == value else ""
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return value.replace(".", ",")
+    return value
+
+
+def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns: Iterable[str] = ()):
+    """The header and rows of ``frame`` as CSV fields: formula-safe, and with a decimal comma in
+    ``decimal_columns`` when ``excel``."""
+    yield [str(c) for c in frame.columns]
+    decimal = [excel and c in set(decimal_columns) for c in frame.columns]
+    for row in frame.itertuples(index=False, name=None):
+        yield ["" if v is None else formula_safe(_decimal_comma(v) if d else v) for v, d in zip(row, decimal)]
+
+
+def _write_csv(stream, frame: pd.DataFrame, *, excel: bool, decimal_columns, line_end: str) -> None:
+    writer = csv.writer(stream, lineterminator=line_end, delimiter=EXCEL_DELIMITER if excel else ",")
+    writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
+
+
+def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns: Iterable[str] = ()) -> str:
+    """CSV as text with LF line ends (for stdout: written as UTF-8 bytes, so Windows adds no CR)."""
+    buf = io.StringIO()
+    _write_csv(buf, frame, excel=excel, decimal_columns=decimal_columns, line_end="\n")
+    return buf.getvalue()
+
+
+def records_text(
+    fmt: str, *, records: Maker, table: TableMaker, excel: bool = False, decimal_columns: Iterable[str] = ()
+) -> str:
+    """The text of ``--format json`` (``records()``) or ``--format csv`` (``table()``) for stdout."""
+    if fmt == "json":
+        return json_text(records())
+    return csv_text(table(), excel=excel, decimal_columns=decimal_columns)
+
+
+def write_records(
+    target: Path,
+    *,
+    records: Maker | None = None,
+    table: TableMaker | None = None,
+    excel: bool = False,
+    decimal_columns: Iterable[str] = (),
+    line_end: str = "\r\n",
+) -> None:
+    """Write ``records()`` to a .json file or ``table()`` to a .csv file (UTF-8 with BOM, lines
+    ended by ``line_end``: CR/LF, the csv module's own, in the findings and declaration exports;
+    the report's .csv has always had LF)."""
+    suffix = Path(target).suffix.lower()
+    if suffix == ".json" and records is not None:
+        with atomic_path(target) as tmp:
+            tmp.write_text(json_text(records()), encoding="utf-8")
+    elif suffix == ".csv" and table is not None:
+        with atomic_path(target) as tmp:
+            with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+                _write_csv(fh, table(), excel=excel, decimal_columns=decimal_columns, line_end=line_end)
+    else:
+        raise UsageError(f"-o {target}: use a {'.json or ' if records is not None else ''}.csv file name")
+
+
+@contextmanager
+def atomic_path(target: Path):
+    """Yield a temporary path beside ``target``; move it into place only when the block succeeds."""
+    target = Path(target)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.exists():
+        raise FileReadError(f"{target}: folder {directory} does not exist")
+    if target.is_dir():
+        raise FileReadError(f"{target}: is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise FileReadError(
+            f"{target}: cannot write in folder {directory} ({exc.strerror or exc}); nothing was written"
+        ) from None
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise FileReadError(f"{target}: cannot be written ({exc.strerror or exc}); nothing was written") from None
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -19,13 +19,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from jzcli.output.export import atomic_path
-from jzcli.report import MONEY_COLUMNS, PCT_COLUMNS, Report
-
-EURO_FORMAT = '"€" #,##0.00;"€" -#,##0.00'
-PCT_FORMAT = "0.00%"
-COUNT_FORMAT = "#,##0"
-MONTH_FORMAT = "yyyy-mm"
+from jzcli.domain.report import MONEY_COLUMNS, PCT_COLUMNS, Report
+from jzcli.output.xlsx import (
+    COUNT_FORMAT,
+    EURO_FORMAT,
+    MONTH_FORMAT,
+    PCT_FORMAT,
+    display_width,
+    header,
+    is_missing,
+    save,
+    write_notes,
+    write_sheet,
+)
 
 SHEETS = {
     "kosten": "Kosten",
@@ -55,8 +61,7 @@ COUNT_COLUMNS = {
 def _write_report(report: Report, target: Path, *, generated: dt.datetime | None = None) -> list[str]:
     from openpyxl import Workbook
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     names = []
     for key, title in SHEETS.items():
         frame = report.tables.get(key)
@@ -74,8 +79,7 @@ def _write_report(report: Report, target: Path, *, generated: dt.datetime | None
     ws = wb.create_sheet("Toelichting")
     _write_notes(ws, report, generated or dt.datetime.now().replace(microsecond=0))
     names.append("Toelichting")
-    with atomic_path(Path(target)) as tmp:
-        wb.save(tmp)
+    save(wb, target)
     return names
 
 
@@ -88,13 +92,9 @@ def write_report(report: Report, target: Path, *, generated: dt.datetime | None 
 
 
 # ------------------------------------------------------------------------------ cells
-def _is_missing(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
-
-
 def _cell_value(key: str, column: str, value):
     """(value, number_format) for one cell of column ``column``."""
-    if _is_missing(value):
+    if is_missing(value):
         return None, None
     if column in MONEY_COLUMNS:
         return Decimal(int(value)) / 100, EURO_FORMAT
@@ -112,53 +112,42 @@ def _cell_value(key: str, column: str, value):
 
 
 def _write_frame(ws, frame: pd.DataFrame, key: str) -> None:
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    from jzcli.output.xlsx import header, print_setup
-
-    bold = Font(bold=True)
+    """One table as a sheet: its detail rows under the autofilter, subtotal and total rows bold."""
     columns = list(frame.columns)
-    for j, name in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=j, value=header(name))
-        cell.data_type = "s"
-        cell.font = bold
+    rows = []
     widths = [len(header(c)) + 2 for c in columns]
+    for raw in frame.itertuples(index=False, name=None):
+        row = []
+        for j, (name, value) in enumerate(zip(columns, raw)):
+            value, fmt = _cell_value(key, name, value)
+            row.append(value)
+            widths[j] = max(widths[j], display_width(value, fmt))
+        rows.append(row)
     niveau = frame["niveau"].tolist() if "niveau" in frame else ["detail"] * len(frame)
-    last_detail = 1
-    for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
-        strong = niveau[i - 2] != "detail"
-        if not strong:
-            last_detail = i
-        for j, (name, raw) in enumerate(zip(columns, row), start=1):
-            value, fmt = _cell_value(key, name, raw)
-            cell = ws.cell(row=i, column=j)
-            cell.value = value
-            if isinstance(value, str):
-                cell.data_type = "s"  # literal text, even when it starts with "=" (never a formula)
-            if fmt:
-                cell.number_format = fmt
-            if strong:
-                cell.font = bold
-            widths[j - 1] = max(widths[j - 1], _display_width(value, fmt))
-    for j, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, w))
-    ws.freeze_panes = "A2"
-    print_setup(ws)
-    if columns:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(last_detail, 1)}"
+    strong = [n != "detail" for n in niveau]
+    details = [i for i, s in enumerate(strong, start=1) if not s]
+    write_sheet(
+        ws,
+        [header(c) for c in columns],
+        rows,
+        widths=[min(60, max(8, w)) for w in widths],
+        filter_rows=details[-1] if details else 0,
+        formats=[_column_format(c) for c in columns],
+        strong=strong,
+    )
 
 
-def _display_width(value, fmt) -> int:
-    if value is None:
-        return 0
-    if fmt == EURO_FORMAT:
-        return len(f"€ {abs(value):,.2f}") + 3
-    if fmt == PCT_FORMAT:
-        return 9
-    if fmt == MONTH_FORMAT:
-        return 9
-    return len(str(value)) + 2
+def _column_format(column: str) -> str | None:
+    """The number format of a column's non-text cells (as ``_cell_value`` gives them)."""
+    if column in MONEY_COLUMNS:
+        return EURO_FORMAT
+    if column in PCT_COLUMNS:
+        return PCT_FORMAT
+    if column == "maand":
+        return MONTH_FORMAT
+    if column == "jaar":
+        return "0"
+    return COUNT_FORMAT if column in COUNT_COLUMNS else None
 
 
 # ------------------------------------------------------------------------------ charts
@@ -279,12 +268,7 @@ NOTES = [
 
 
 def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
-    from openpyxl.styles import Font
-
-    bold = Font(bold=True)
     sel = report.selection.describe()
-    from jzcli.output.xlsx import header, print_setup
-
     rows: list[tuple[str, object]] = [
         ("Rapport", "jzcli report"),
         ("Gemaakt op", generated),
@@ -303,15 +287,4 @@ def _write_notes(ws, report: Report, generated: dt.datetime) -> None:
         rows.append(
             ("Opmerking", "nog geen regel beoordeeld: alle bedragen zijn onbeoordeeld (voer jzcli validate uit)")
         )
-    for i, (k, v) in enumerate(rows, start=1):
-        a = ws.cell(row=i, column=1, value=k)
-        a.data_type = "s"
-        a.font = bold
-        cell = ws.cell(row=i, column=2, value=v)
-        if isinstance(v, str):
-            cell.data_type = "s"
-        elif isinstance(v, dt.datetime):
-            cell.number_format = "yyyy-mm-dd hh:mm"
-    ws.column_dimensions["A"].width = 30
-    ws.column_dimensions["B"].width = 110
-    print_setup(ws, header_rows=0)
+    write_notes(ws, rows, widths=(30, 110), stamp_format="yyyy-mm-dd hh:mm")

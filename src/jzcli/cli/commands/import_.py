@@ -9,57 +9,61 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import (
     DbOption,
     Format,
     FormatOption,
     QuietOption,
     ShowBsnOption,
+    one_agb,
+    one_gemeente,
     open_store,
-    resolve_agbs,
-    resolve_gemeenten,
 )
 from jzcli.domain.text import cell_text, mask_bsn, mask_bsns_in, number
 from jzcli.errors import EXIT_FINDINGS, EXIT_IO, UsageError
-from jzcli.output.records import json_text
+from jzcli.output.records import records_text
 
-
-@app.command(
-    "import",
-    epilog=(
-        "Examples:\n\n"
-        "  jzcli import declaraties/2025-03/\n\n"
-        "  jzcli import horizon_maart.csv --aanbieder 98001234\n\n"
-        '  jzcli import export.xlsx --map "Cliëntnr=bsn" --map "Uren=volume"\n\n'
-        "  jzcli import toewijzingen.xlsx --soort toewijzingen"
-    ),
+EPILOG = (
+    "Examples:\n\n"
+    "  jzcli import declaraties/2025-03/\n\n"
+    "  jzcli import horizon_maart.csv --aanbieder 98001234\n\n"
+    '  jzcli import export.xlsx --map "Cliëntnr=bsn" --map "Uren=volume"\n\n'
+    "  jzcli import toewijzingen.xlsx --soort toewijzingen"
 )
+
+
+PathsArgument = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).",
+        show_default=False,
+    ),
+]
+SoortOption = Annotated[
+    Optional[str],
+    typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
+]
+AanbiederOption = Annotated[
+    Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
+]
+GemeenteOption = Annotated[
+    Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
+]
+MapsOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--map",
+        help='Column mapping "Column name=field" (repeatable); remembered for the aanbieder\'s next files.',
+    ),
+]
+
+
 def import_command(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Files or folders to import: declarations (xlsx, xlsm, xls, ods, csv, txt, JW323 xml), contracts (toml, xlsx) and allocations (xlsx, csv, JW301 xml).",
-            show_default=False,
-        ),
-    ],
-    soort: Annotated[
-        Optional[str],
-        typer.Option("--soort", help="What the files hold: declaraties, toewijzingen or contract. Default: detected."),
-    ] = None,
-    aanbieder: Annotated[
-        Optional[str], typer.Option("--aanbieder", help="AGB code for files that do not name the provider.")
-    ] = None,
-    gemeente: Annotated[
-        Optional[str], typer.Option("--gemeente", help="Gemeente (CBS code or name) for files that do not name it.")
-    ] = None,
-    maps: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--map",
-            help='Column mapping "Column name=field" (repeatable); remembered for the aanbieder\'s next files.',
-        ),
-    ] = None,
+    paths: PathsArgument,
+    soort: SoortOption = None,
+    aanbieder: AanbiederOption = None,
+    gemeente: GemeenteOption = None,
+    maps: MapsOption = None,
     fmt: FormatOption = Format.table,
     db: DbOption = None,
     quiet: QuietOption = False,
@@ -79,9 +83,9 @@ def import_command(
     if soort is not None and soort not in READERS:
         raise UsageError(f"--soort {soort}: choose one of {', '.join(READERS)}")
     if aanbieder is not None:
-        opts.aanbieder = resolve_agbs([aanbieder])[0]
+        opts.aanbieder = one_agb(aanbieder)
     if gemeente is not None:
-        opts.gemeente = resolve_gemeenten([gemeente])[0]
+        opts.gemeente = one_gemeente(gemeente)
 
     store = open_store(db, create=True)
 
@@ -98,15 +102,10 @@ def import_command(
     # only this run's batches: the store may hold millions of findings of earlier imports
     new_findings = store.import_findings(sorted({r.batch for r in results if r.status == "imported"}))
 
-    if fmt == Format.json:
-        terminal.data_out(json_text(json.loads(json.dumps([r.as_dict() for r in results], default=str))))
-    elif fmt == Format.csv:
-        import pandas as pd
-
-        from jzcli.output.export import csv_text
-
-        keys = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
-        terminal.data_out(csv_text(pd.DataFrame([[r.as_dict()[k] for k in keys] for r in results], columns=keys)))
+    if fmt != Format.table:
+        terminal.data_out(
+            records_text(fmt.value, records=lambda: _records(results), table=lambda: _results_table(results))
+        )
     else:
         _render_results(
             results, new_findings[new_findings["regel"] != "TR385"] if len(new_findings) else new_findings, show_bsn
@@ -125,6 +124,20 @@ def import_command(
         raise typer.Exit(EXIT_IO)
     if refused:  # stored, but the gemeente has to act: the deletion did not take effect
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _records(results) -> list[dict]:
+    """Each file's result as JSON data (paths, dates and other objects as their text)."""
+    return json.loads(json.dumps([r.as_dict() for r in results], default=str))
+
+
+RESULT_COLUMNS = ["file", "status", "soort", "batch", "rows", "stored", "skipped", "findings", "message"]
+
+
+def _results_table(results):
+    import pandas as pd
+
+    return pd.DataFrame([[r.as_dict()[k] for k in RESULT_COLUMNS] for r in results], columns=RESULT_COLUMNS)
 
 
 def _render_refused(results) -> None:

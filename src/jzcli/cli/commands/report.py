@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import (
     EXCEL_NEEDS_CSV,
     NOTHING_IMPORTED,
@@ -20,11 +19,10 @@ from jzcli.cli.common import (
     open_store,
     resolve_gemeenten,
 )
-from jzcli.domain.text import euro, number
-from jzcli.output.records import json_text
+from jzcli.domain.text import euro, number, unit_label
+from jzcli.output.records import records_text, write_records
 
 # --by and --view take plain text checked by the core (a UsageError, exit 2), with completion.
-VIEW_CHOICES = ("kosten", "maand", "afkeur", "budget", "lasten", "alles")
 
 
 def complete_by(incomplete: str) -> list[str]:
@@ -34,6 +32,8 @@ def complete_by(incomplete: str) -> list[str]:
 
 
 def complete_view(incomplete: str) -> list[str]:
+    from jzcli.report import VIEW_CHOICES
+
     return [v for v in VIEW_CHOICES if v.startswith(incomplete or "")]
 
 
@@ -68,70 +68,79 @@ EPILOG = (
 )
 
 
-@app.command("report", epilog=EPILOG)
+GemeenteOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--gemeente",
+        "-g",
+        help="Gemeente by CBS name or code (Huizen, 'Laren', \"'s-Hertogenbosch\", 0406, GM0406); repeat for "
+        "several. Default: all gemeenten side by side.",
+        autocompletion=complete_gemeente,
+        show_default=False,
+    ),
+]
+ByOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--by",
+        metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
+        help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
+        autocompletion=complete_by,
+        show_default=False,
+    ),
+]
+VanOption = Annotated[
+    Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)
+]
+TotOption = Annotated[
+    Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)
+]
+AanbiederOption = Annotated[
+    Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)
+]
+ViewOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--view",
+        metavar="kosten|maand|afkeur|budget|lasten|alles",
+        autocompletion=complete_view,
+        help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
+        "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
+        "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
+        "Default: kosten, maand and afkeur (plus budget with --budget); a workbook gets everything.",
+        show_default=False,
+    ),
+]
+BudgetOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--budget",
+        help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.",
+        show_default=False,
+    ),
+]
+OutputOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--output",
+        "-o",
+        help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
+        ".json, or .csv (UTF-8 with BOM; see --excel).",
+        show_default=False,
+    ),
+]
+
+
 def report_command(
-    gemeente: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--gemeente",
-            "-g",
-            help="Gemeente by CBS name or code (Huizen, 'Laren', \"'s-Hertogenbosch\", 0406, GM0406); repeat for "
-            "several. Default: all gemeenten side by side.",
-            autocompletion=complete_gemeente,
-            show_default=False,
-        ),
-    ] = None,
-    by: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--by",
-            metavar="aanbieder|productcategorie|productcode|maand|kwartaal|jaar",
-            help="Group the cost view by one or two levels (e.g. --by aanbieder --by maand).",
-            autocompletion=complete_by,
-            show_default=False,
-        ),
-    ] = None,
-    van: Annotated[
-        Optional[str], typer.Option("--van", help="First ProductPeriode month, YYYY-MM.", show_default=False)
-    ] = None,
-    tot: Annotated[
-        Optional[str], typer.Option("--tot", help="Last ProductPeriode month (inclusive), YYYY-MM.", show_default=False)
-    ] = None,
-    aanbieder: Annotated[
-        Optional[list[str]], typer.Option("--aanbieder", help="Only these aanbieders (AGB code).", show_default=False)
-    ] = None,
-    view: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            "--view",
-            metavar="kosten|maand|afkeur|budget|lasten|alles",
-            autocompletion=complete_view,
-            help="What to show: kosten (cost table; without --by also per aanbieder and per productcategorie), "
-            "maand (month trend with bars), afkeur (findings per rule), budget (needs --budget), lasten "
-            "(administrative load: rejections and first-time-right per aanbieder, per rule, per month), alles. "
-            "Default: kosten, maand and afkeur (plus budget with --budget); a workbook gets everything.",
-            show_default=False,
-        ),
-    ] = None,
-    budget: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--budget",
-            help="Budget file (csv/xlsx) with columns gemeente, jaar, budget (euros), optional productcategorie.",
-            show_default=False,
-        ),
-    ] = None,
+    gemeente: GemeenteOption = None,
+    by: ByOption = None,
+    van: VanOption = None,
+    tot: TotOption = None,
+    aanbieder: AanbiederOption = None,
+    view: ViewOption = None,
+    budget: BudgetOption = None,
     fmt: FormatOption = Format.table,
-    output: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write to a file instead: .xlsx (a workbook with every view and charts: the best way into Excel), "
-            ".json, or .csv (UTF-8 with BOM; see --excel).",
-            show_default=False,
-        ),
-    ] = None,
+    output: OutputOption = None,
     excel: ExcelOption = False,
     db: DbOption = None,
     quiet: QuietOption = False,
@@ -160,33 +169,9 @@ def report_command(
 
     if excel and out_format != Format.csv:
         raise UsageError(EXCEL_NEEDS_CSV)
-    explicit = list(view or [])
-    for v in explicit:
-        if v not in VIEW_CHOICES:
-            raise UsageError(f"--view {v}: use one of {', '.join(VIEW_CHOICES)}")
-    everything = ["kosten", "maand", "lasten"] + (["budget"] if budget else [])
-    if "alles" in explicit or (suffix == ".xlsx" and not explicit):
-        views = everything
-    elif explicit:
-        views = list(dict.fromkeys(explicit))
-    else:
-        views = list(core.DEFAULT_VIEWS) + (["budget"] if budget else [])
-    tables = core.tables_for_views(views, by_values)
-    if suffix == ".xlsx":  # the workbook's charts need these two
-        tables += [t for t in ("maand", "aanbieder") if t not in tables]
-    if out_format == Format.csv:
-        if not explicit:
-            tables = ["budget"] if budget else ["kosten"]
-        elif views == ["kosten"]:
-            tables = ["kosten"]  # the cost table itself (the per-aanbieder/categorie tables are --by views)
-        if len(tables) != 1:
-            raise UsageError(
-                f"csv holds one table; --view {' --view '.join(views)} gives {len(tables)} "
-                f"({', '.join(tables)}): use --format json or -o FILE.xlsx, or ask for one view"
-            )
-    if "budget" in tables and budget is None:
-        raise UsageError("--view budget needs --budget FILE (columns gemeente, jaar, budget)")
-
+    tables = core.plan_tables(
+        list(view or []), by_values, budget=budget is not None, workbook=suffix == ".xlsx", csv=out_format == Format.csv
+    )
     budgets = core.read_budget(budget) if budget else None
     store = open_store(db)
     empty = store.is_empty()
@@ -200,25 +185,8 @@ def report_command(
         step("summing the lines")
         report = core.build_report(store, sel, by_values, tables, budgets, progress=progress)
 
-    if suffix == ".xlsx":
-        from jzcli.output.report_xlsx import write_report
-
-        sheets = write_report(report, output)
-        if not quiet:
-            terminal.status_line(f"wrote {terminal.escape(str(output))} (sheets: {', '.join(sheets)})")
-        _hints(report, quiet, empty)
-        return
-    if out_format in (Format.json, Format.csv):
-        text = _as_json(report) if out_format == Format.json else _as_csv(report, excel)
-        if output is not None:
-            from jzcli.output.export import atomic_path
-
-            with atomic_path(output) as tmp:  # a .csv gets a BOM: Excel then reads it as UTF-8
-                tmp.write_text(text, encoding="utf-8-sig" if out_format == Format.csv else "utf-8")
-            if not quiet:
-                terminal.status_line(f"wrote {terminal.escape(str(output))}")
-        else:
-            terminal.data_out(text)
+    if output is not None or out_format != Format.table:
+        _deliver(report, output, out_format, excel=excel, quiet=quiet)
         _hints(report, quiet, empty)
         return
     if empty:  # nothing but zeros to show
@@ -229,27 +197,48 @@ def report_command(
 
 
 # ------------------------------------------------------------------------------ json / csv
-def _as_json(report) -> str:
+def _deliver(report, output: Path | None, out_format: Format | None, *, excel: bool, quiet: bool) -> None:
+    """The report to a workbook (``out_format`` None), a .json/.csv file, or as JSON/CSV on stdout."""
+
+    if out_format is None:
+        from jzcli.output.report_xlsx import write_report
+
+        sheets = write_report(report, output)
+        if not quiet:
+            terminal.status_line(f"wrote {terminal.escape(str(output))} (sheets: {', '.join(sheets)})")
+        return
+    makers = {"records": lambda: _records(report), "table": lambda: _table_rows(report)}
+    from jzcli.domain.report import MONEY_COLUMNS, PCT_COLUMNS
+
+    numbers = [*MONEY_COLUMNS, *PCT_COLUMNS]  # a decimal comma with --excel
+    if output is not None:  # the report's .csv has always had LF line ends
+        write_records(output, **makers, excel=excel, decimal_columns=numbers, line_end="\n")
+        if not quiet:
+            terminal.status_line(f"wrote {terminal.escape(str(output))}")
+    else:
+        terminal.data_out(records_text(out_format.value, **makers, excel=excel, decimal_columns=numbers))
+
+
+def _records(report) -> dict:
+    """The report as JSON data: the selection, every table's rows, the notes."""
     from jzcli import report as core
 
     data: dict = {"selectie": {**report.selection.describe(), "by": list(report.by)}}
     for name in report.tables:
         data[name] = core.rows_for_output(report.tables[name])
     data["opmerkingen"] = report.notes
-    return json_text(data)
+    return data
 
 
-def _as_csv(report, excel: bool = False) -> str:
-    """The one table as CSV (LF line ends); ``excel``: ';' and decimal commas in money and %."""
+def _table_rows(report):
+    """The one table CSV carries, its amounts as euro text."""
     import pandas as pd
 
     from jzcli import report as core
-    from jzcli.output.export import csv_text
 
     (frame,) = report.tables.values()
     rows = pd.DataFrame(core.rows_for_output(frame), columns=list(frame.columns))
-    numbers = [c for c in rows.columns if c in core.MONEY_COLUMNS or c in core.PCT_COLUMNS]
-    return csv_text(rows.astype(object).where(rows.notna(), None), excel=excel, decimal_columns=numbers)
+    return rows.astype(object).where(rows.notna(), None)
 
 
 def _hints(report, quiet: bool, empty: bool = False) -> None:
@@ -288,14 +277,6 @@ def _missing(value) -> bool:
     import pandas as pd
 
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
-
-
-def _unit_label(code) -> str:
-    from jzcli.domain.codes import EENHEDEN
-
-    if _missing(code):
-        return ""
-    return f"{code} {EENHEDEN[code]}" if code in EENHEDEN else str(code)
 
 
 def _dim_label(row: dict, dim: str) -> str:
@@ -433,7 +414,7 @@ def _render_kosten(report, frame) -> None:
         if with_volume:
             mixed = _missing(row["volume"])
             values.append("–" if mixed else number(row["volume"]))
-            values.append(_unit_label(row.get("eenheid")))
+            values.append(unit_label(row.get("eenheid")))
         values += [euro(row[c]) for c, _ in MONEY_COLS]
         values.append(_pct(row["aandeel_pct"]))
         style = "bold" if level == "totaal" else ("italic" if level == "gemeente" else None)
@@ -578,30 +559,22 @@ def _lasten_values(row) -> list[str]:
 
 
 def _render_lasten_aanbieder(report, frame) -> None:
-    t = terminal.TextTable(_title(report, "Administrative load per aanbieder"))  # one row per aanbieder: hundreds
-    t.add_column("aanbieder", key=True)
-    _lasten_columns(t)
-    for row in frame.to_dict(orient="records"):
-        total = row["niveau"] == "totaal"
-        if total:
-            t.add_section()
-        t.add_row(
-            "total" if total else (row["aanbieder"] or "(none)"), *_lasten_values(row), style="bold" if total else None
-        )
-    t.print()
+    _render_lasten_per(report, frame, "aanbieder", "Administrative load per aanbieder", "(none)")  # hundreds of rows
 
 
 def _render_lasten_maand(report, frame) -> None:
-    t = terminal.TextTable(_title(report, "Administrative load per month"))
-    t.add_column("maand", key=True)
+    _render_lasten_per(report, frame, "maand", "Administrative load per month", "(no date)")
+
+
+def _render_lasten_per(report, frame, dim: str, title: str, missing: str) -> None:
+    t = terminal.TextTable(_title(report, title))
+    t.add_column(dim, key=True)
     _lasten_columns(t)
     for row in frame.to_dict(orient="records"):
         total = row["niveau"] == "totaal"
         if total:
             t.add_section()
-        t.add_row(
-            "total" if total else (row["maand"] or "(no date)"), *_lasten_values(row), style="bold" if total else None
-        )
+        t.add_row("total" if total else (row[dim] or missing), *_lasten_values(row), style="bold" if total else None)
     t.print()
 
 

@@ -8,21 +8,18 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import DbOption, QuietOption, check_batches, open_store, resolve_gemeenten
 from jzcli.domain.text import euro, number
 from jzcli.errors import FileReadError
 
-
-@app.command(
-    "retour",
-    epilog=(
-        "Examples:\n\n"
-        "  jzcli retour -o antwoorden/2025-03/                 every judged declaration\n\n"
-        "  jzcli retour -o antwoorden/ --gemeente Huizen        only Huizen's declarations\n\n"
-        "  jzcli retour -o antwoorden/ --batch 12 --batch 13    only these batches (see jzcli batches)"
-    ),
+EPILOG = (
+    "Examples:\n\n"
+    "  jzcli retour -o antwoorden/2025-03/                 every judged declaration\n\n"
+    "  jzcli retour -o antwoorden/ --gemeente Huizen        only Huizen's declarations\n\n"
+    "  jzcli retour -o antwoorden/ --batch 12 --batch 13    only these batches (see jzcli batches)"
 )
+
+
 def retour_command(
     output: Annotated[
         Path,
@@ -57,13 +54,13 @@ def retour_command(
 
     Batches with lines not judged yet are skipped with a message.
     """
-    from jzcli.cli.commands.validate import _agb_codes
+    from jzcli.cli.common import resolve_agbs
     from jzcli.retour import retour
 
     if output.exists() and not output.is_dir():
         raise FileReadError(f"-o {output}: is a file; give a folder to write the answers to")
     codes = resolve_gemeenten(gemeente) if gemeente else None
-    agbs = _agb_codes(aanbieder) if aanbieder else None
+    agbs = resolve_agbs(aanbieder) if aanbieder else None
     store = open_store(db)
     check_batches(store, batch)
     result = retour(store, output, batch=batch, aanbieder=agbs, gemeente=codes)

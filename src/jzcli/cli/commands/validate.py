@@ -1,4 +1,4 @@
-"""jzcli validate, jzcli rules"""
+"""jzcli validate: judge the new lines with the iJw rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Annotated, Optional
 import typer
 
 from jzcli.cli import terminal
-from jzcli.cli.app import app
 from jzcli.cli.common import (
     NOTHING_IMPORTED,
     DbOption,
@@ -22,41 +21,47 @@ from jzcli.cli.common import (
 )
 from jzcli.domain.text import cell_text, euro, number
 from jzcli.errors import EXIT_FINDINGS, UsageError
-from jzcli.output.records import json_text
+from jzcli.output.records import json_text, records_text, write_records
 
 SHOWN_LINES = 20
 
 
-@app.command(
-    "validate",
-    epilog=(
-        "Examples:\n\n"
-        "  jzcli validate                               judge every new line\n\n"
-        "  jzcli validate --gemeente Huizen --details   only Huizen's lines, list every rejected line\n\n"
-        "  jzcli validate --opnieuw -o afkeur.xlsx      judge everything again, findings to a workbook\n\n"
-        "  jzcli validate --format json > bevindingen.json"
-    ),
+EPILOG = (
+    "Examples:\n\n"
+    "  jzcli validate                               judge every new line\n\n"
+    "  jzcli validate --gemeente Huizen --details   only Huizen's lines, list every rejected line\n\n"
+    "  jzcli validate --opnieuw -o afkeur.xlsx      judge everything again, findings to a workbook\n\n"
+    "  jzcli validate --format json > bevindingen.json"
 )
+
+
+OpnieuwOption = Annotated[
+    bool,
+    typer.Option(
+        "--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction)."
+    ),
+]
+GemeenteOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable)."),
+]
+AanbiederOption = Annotated[
+    Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")
+]
+BatchOption = Annotated[
+    Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")
+]
+DetailsOption = Annotated[
+    bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")
+]
+
+
 def validate_command(
-    opnieuw: Annotated[
-        bool,
-        typer.Option(
-            "--opnieuw", help="Judge all lines again from scratch (old verdicts are replaced in one transaction)."
-        ),
-    ] = False,
-    gemeente: Annotated[
-        Optional[list[str]],
-        typer.Option("--gemeente", help="Only lines of this gemeente (CBS code or name; repeatable)."),
-    ] = None,
-    aanbieder: Annotated[
-        Optional[list[str]], typer.Option("--aanbieder", help="Only lines of this AGB code (repeatable).")
-    ] = None,
-    batch: Annotated[
-        Optional[list[int]], typer.Option("--batch", help="Only lines of this batch (see jzcli batches; repeatable).")
-    ] = None,
-    details: Annotated[
-        bool, typer.Option("--details", help=f"List every rejected line, not only the first {SHOWN_LINES}.")
-    ] = False,
+    opnieuw: OpnieuwOption = False,
+    gemeente: GemeenteOption = None,
+    aanbieder: AanbiederOption = None,
+    batch: BatchOption = None,
+    details: DetailsOption = False,
     show_bsn: ShowBsnOption = False,
     fmt: FormatOption = Format.table,
     output: OutputOption = None,
@@ -71,7 +76,7 @@ def validate_command(
     -o writes every finding to .csv, .json or .xlsx (BSNs masked unless --show-bsn).
     Exit code 0 when no line was rejected, 1 when any was.
     """
-    from jzcli.cli.common import resolve_gemeenten
+    from jzcli.cli.common import resolve_agbs, resolve_gemeenten
     from jzcli.domain.codes import AFGEKEURD
     from jzcli.engine.result import findings_records, findings_table
     from jzcli.engine.run import validate
@@ -79,7 +84,7 @@ def validate_command(
     if output is not None and output.suffix.lower() not in (".csv", ".json", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv, .json or .xlsx file name")
     codes = resolve_gemeenten(gemeente) if gemeente else None
-    agbs = _agb_codes(aanbieder) if aanbieder else None
+    agbs = resolve_agbs(aanbieder) if aanbieder else None
     store = open_store(db)
     check_batches(store, batch)
     if store.is_empty():
@@ -97,12 +102,14 @@ def validate_command(
         if not quiet:
             terminal.status_line(f"wrote {number(len(result.findings))} findings to {terminal.escape(str(output))}")
 
-    if fmt == Format.json:
-        terminal.data_out(json_text(findings_records(result, show_bsn=show_bsn)))
-    elif fmt == Format.csv:
-        from jzcli.output.export import csv_text
-
-        terminal.data_out(csv_text(findings_table(result, show_bsn=show_bsn)))
+    if fmt != Format.table:
+        terminal.data_out(
+            records_text(
+                fmt.value,
+                records=lambda: findings_records(result, show_bsn=show_bsn),
+                table=lambda: findings_table(result, show_bsn=show_bsn),
+            )
+        )
     else:
         _render(result, details=details, quiet=quiet)
 
@@ -110,30 +117,24 @@ def validate_command(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _agb_codes(values: list[str]) -> list[str]:
-    from jzcli.cli.common import resolve_agbs
-
-    return resolve_agbs(values)
-
-
 def _write_output(result, output: Path, show_bsn: bool) -> None:
     from jzcli.engine.result import findings_records, findings_table, rule_summary
-    from jzcli.output.export import atomic_path, write_table, write_xlsx
+    from jzcli.output.xlsx import write_frames
 
-    suffix = output.suffix.lower()
-    if suffix == ".json":
-        with atomic_path(output) as tmp:
-            tmp.write_text(json_text(findings_records(result, show_bsn=show_bsn)), encoding="utf-8")
-    elif suffix == ".csv":
-        write_table(findings_table(result, show_bsn=show_bsn), output)
+    if output.suffix.lower() != ".xlsx":
+        write_records(
+            output,
+            records=lambda: findings_records(result, show_bsn=show_bsn),
+            table=lambda: findings_table(result, show_bsn=show_bsn),
+        )
     else:
         from decimal import Decimal
 
-        from jzcli.output.report_xlsx import EURO_FORMAT
+        from jzcli.output.xlsx import EURO_FORMAT
 
         summary = rule_summary(result)
         summary["bedrag"] = [Decimal(int(c)) / 100 for c in summary["bedrag"]]  # euros, exact, as a number
-        write_xlsx(
+        write_frames(
             {"Bevindingen": findings_table(result, show_bsn=show_bsn), "Per regel": summary},
             output,
             number_formats={"bedrag": EURO_FORMAT},
@@ -219,33 +220,3 @@ def _render(result, *, details: bool, quiet: bool) -> None:
             terminal.escape(messages),
         )
     out.print(t)
-
-
-@app.command(
-    "rules",
-    epilog="Examples:\n\n  jzcli rules\n\n  jzcli rules --format csv > regels.csv",
-)
-def rules_command(fmt: FormatOption = Format.table) -> None:
-    """List every rule jzcli validate applies: iJw code, retourcode, severity, level and what it checks.
-
-    ernst afkeur rejects the line; signaal only warns. niveau says where iJw would land the
-    rejection (regel = the line, declaratie = the whole declaration, bericht = the whole message);
-    for spreadsheet lines every rejection lands on the line.
-    """
-    from jzcli.rules.catalog import rules_frame
-
-    frame = rules_frame()[["regel", "retourcode", "ernst", "niveau", "titel", "omschrijving"]]
-    if fmt == Format.json:
-        terminal.data_out(json_text(frame.to_dict(orient="records")))
-        return
-    if fmt == Format.csv:
-        from jzcli.output.export import csv_text
-
-        terminal.data_out(csv_text(frame))
-        return
-    t = terminal.table(f"Rules ({len(frame)})", show_lines=False)
-    for col in ("rule", "retourcode", "ernst", "niveau", "checks", "omschrijving"):
-        t.add_column(col, overflow="fold")
-    for r in frame.itertuples():
-        t.add_row(r.regel, r.retourcode, r.ernst, r.niveau, terminal.escape(r.titel), terminal.escape(r.omschrijving))
-    terminal.out.print(t)
