@@ -20,7 +20,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from jzcli.store.store import Store, _sqlite_indexes_to_rebuild, declaratieregels
+from jzcli.store.schema import declaratieregels
+from jzcli.store.store import Store, _sqlite_indexes_to_rebuild
 
 COLUMNS = [
     "id",

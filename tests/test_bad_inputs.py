@@ -35,7 +35,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from jzcli.store.store import Store, metadata
+from jzcli.store.schema import metadata
+from jzcli.store.store import Store
 
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"
 AGB = "98001234"

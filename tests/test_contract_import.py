@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from jzcli.store import agreements
-from jzcli.store.store import Store, metadata
+from jzcli.store.schema import metadata
+from jzcli.store.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from jzcli.store.store import Store, metadata
+from jzcli.store.schema import metadata
+from jzcli.store.store import Store
 
 AGB = "98001234"
 ELF = [9, 8, 7, 6, 5, 4, 3, 2, -1]
@@ -261,7 +262,7 @@ def test_a_line_added_while_validate_judges_its_batch_makes_it_write_nothing(tmp
     from jzcli.errors import StoreError
     from jzcli.importer import import_paths
     from jzcli.readers.prepared import ImportOptions
-    from jzcli.store.store import declaratieregels
+    from jzcli.store.schema import declaratieregels
 
     store = Store.open(db_url)
     import_paths(store, [big_csv(tmp_path / "d.csv", 50)], ImportOptions())

@@ -46,7 +46,8 @@ from jzcli.importer import import_paths
 from jzcli.readers.prepared import ImportOptions
 from jzcli.readers.registry import detect_soort
 from jzcli.store.agreements import toewijzingen_actueel
-from jzcli.store.store import Store, batches, berichten, declaratieregels, toewijzingen
+from jzcli.store.schema import batches, berichten, declaratieregels, toewijzingen
+from jzcli.store.store import Store
 from validate_kit import CONTRACT, TODAY
 
 JAN = (dt.date(2025, 1, 1), dt.date(2025, 1, 31))

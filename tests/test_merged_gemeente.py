@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from jzcli import refdata
 from jzcli.engine.run import validate
-from jzcli.store.store import Store, declaratieregels
+from jzcli.store.schema import declaratieregels
+from jzcli.store.store import Store
 from validate_kit import ALLOCATION_HEADER, BSNS, HEADER, TODAY, import_files, line, write_xlsx
 
 GOOISE_MEREN = "1942"  # Bussum (0381), Muiden (0424) and Naarden (0425) merged on 2016-01-01

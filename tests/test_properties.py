@@ -345,7 +345,7 @@ EDGE_2100 = {
 @example(lines=[EDGE, EDGE_2100], kind="csv")
 def test_import_then_export_gives_back_exactly_what_was_written(db_url, lines, kind):
     """One store per test (SQLite and PostgreSQL); each example is its own batch in it."""
-    from jzcli.store.store import declaratieregels
+    from jzcli.store.schema import declaratieregels
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

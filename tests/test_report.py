@@ -34,7 +34,8 @@ import pytest
 import sqlalchemy as sa
 
 from jzcli import report as R
-from jzcli.store.store import Store, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.schema import beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store
 
 A, B = "98001234", "98005678"
 BSN1, BSN2, BSN3, BSN4, BSN5 = "999900006", "999900018", "999900031", "999900043", "999900055"

@@ -834,7 +834,8 @@ def test_resent_allocation_current_version_through_the_store(db_url):
     """Two versions of 406250110 in the store: toewijzingen_actueel gives the extended one, so a
     March line fits; the deleted 417250304 is flagged verwijderd and rejected by TR384 only."""
     from jzcli.store import agreements
-    from jzcli.store.store import Store, toewijzingen
+    from jzcli.store.schema import toewijzingen
+    from jzcli.store.store import Store
 
     store = Store.open(db_url)
     first = allocation(0, 406250110, einddatum="2025-02-28", toewijzingsdatum="2024-12-16")

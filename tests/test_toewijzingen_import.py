@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from jzcli.readers.registry import detect_soort
 from jzcli.store import agreements
-from jzcli.store.store import Store, metadata
+from jzcli.store.schema import metadata
+from jzcli.store.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 BSN1, BSN2, BSN3 = "999900006", "999900018", "999900031"

@@ -20,7 +20,8 @@ from jzcli.engine.run import validate
 from jzcli.importer import import_paths
 from jzcli.readers.prepared import ImportOptions
 from jzcli.rules.catalog import rules_records
-from jzcli.store.store import Store, beoordelingen, bevindingen
+from jzcli.store.schema import beoordelingen, bevindingen
+from jzcli.store.store import Store
 from validate_kit import BAD_BSN, BSNS, TODAY, line, setup, status
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"

@@ -13,7 +13,8 @@ from jzcli.readers.declaraties import STORED_FINDING_COLUMNS
 from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.registry import IMPORT_SUFFIXES, detect_soort, prepare
 from jzcli.readers.spreadsheet import check_input_file
-from jzcli.store.store import Store, importbevindingen
+from jzcli.store.schema import importbevindingen
+from jzcli.store.store import Store
 
 
 def expand_paths(paths: Iterable[Path]) -> list[Path]:

@@ -76,7 +76,8 @@ from jzcli.output.records import atomic_path
 from jzcli.readers.prepared import FileResult, ImportOptions
 from jzcli.readers.values import elfproef
 from jzcli.rules.kit import signed_amount
-from jzcli.store.store import Store, batches, berichten
+from jzcli.store.schema import batches, berichten
+from jzcli.store.store import Store
 
 JW323 = ijw.bericht("JW323")
 NS = JW323.namespace
@@ -192,7 +193,7 @@ def _source_from(
     imports = imports[imports["regel_id"].isin(lines["id"])]
     rejected = pd.DataFrame({"regel_id": pd.Series(dtype="int64"), "regels": pd.Series(dtype=object)})
     if verdicts:
-        from jzcli.store.store import bevindingen
+        from jzcli.store.schema import bevindingen
 
         v = load_verdicts(store)
         if len(v):
@@ -234,7 +235,7 @@ def read_files(files, opts: ImportOptions, progress=None) -> Source:
 def read_store(store: Store, batch: list[int]) -> Source:
     """Stored lines of these spreadsheet batches; lines of iJw messages are refused (they are
     messages already), lines rejected by jzcli validate are left out."""
-    from jzcli.store.store import declaratieregels
+    from jzcli.store.schema import declaratieregels
 
     if not batch:
         raise UsageError("--db needs --batch: say which imported files to turn into messages (see jzcli batches)")

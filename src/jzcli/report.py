@@ -42,7 +42,8 @@ from jzcli.domain.report import MONEY_COLUMNS, Report, Selection, month_before
 from jzcli.domain.text import euro, euro_decimal
 from jzcli.errors import FileReadError, StoreError, UsageError
 from jzcli.refdata import predecessors
-from jzcli.store.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.schema import afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store
 
 DIMENSIONS = ("aanbieder", "productcategorie", "productcode", "maand", "kwartaal", "jaar")
 TIME_DIMENSIONS = ("maand", "kwartaal", "jaar")

@@ -65,7 +65,8 @@ from jzcli.output.feedback_xlsx import SUMMARY_COLUMNS
 from jzcli.rules.catalog import load_rules
 from jzcli.rules.kit import no_ints, signed_amount
 from jzcli.rules.registry import rule_rank
-from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels
+from jzcli.store.schema import batches, beoordelingen, berichten, bevindingen, declaratieregels
+from jzcli.store.store import Store
 
 NS_325 = ijw.bericht("JW325").namespace
 NS_BASIS = ijw.BASIS_NS

@@ -25,7 +25,8 @@ from jzcli.engine.load import (
 from jzcli.rules.kit import as_successor, ints, no_ints, objects, signed_amount, successor_codes, where_text
 from jzcli.rules.registry import rule_rank
 from jzcli.store import agreements
-from jzcli.store.store import Store, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.schema import beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store
 
 PERIODE_AFGELEID = {
     0: "",

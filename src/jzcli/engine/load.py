@@ -15,7 +15,8 @@ from jzcli.domain.codes import AFKEUR
 from jzcli.domain.lines import DATE_FIELDS, INT_FIELDS, STORED_COLUMNS
 from jzcli.rules.kit import ALLOCATION_COLUMNS, ints, no_ints
 from jzcli.store import agreements
-from jzcli.store.store import Store, batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
+from jzcli.store.schema import batches, beoordelingen, berichten, bevindingen, declaratieregels, importbevindingen
+from jzcli.store.store import Store
 
 
 def _typed_column(col: str, values: np.ndarray) -> pd.Series:

@@ -18,7 +18,8 @@ from jzcli.engine.load import last_round, load_lines, load_verdicts
 from jzcli.rules.catalog import load_rules
 from jzcli.rules.kit import signed_amount
 from jzcli.rules.registry import rule_rank
-from jzcli.store.store import Store, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.schema import beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store
 
 
 @dataclass

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from jzcli.domain.codes import AFGEKEURD, GOEDGEKEURD
 from jzcli.errors import StoreError
-from jzcli.store.store import Store, afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.schema import afgeleide_categorieen, beoordelingen, bevindingen, declaratieregels
+from jzcli.store.store import Store
 
 
 def lock(store: Store, conn) -> None:

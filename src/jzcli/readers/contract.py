@@ -42,7 +42,8 @@ from jzcli.readers.tables import (
     sheet_heads,
     table_body,
 )
-from jzcli.store.store import Store, contracten, contractproducten
+from jzcli.store.schema import contracten, contractproducten
+from jzcli.store.store import Store
 
 PRODUCT_FIELDS = [
     "productcategorie",

@@ -37,7 +37,8 @@ from jzcli.readers.headers import HeaderMatch, find_header, match_field, parse_m
 from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import RawSheet, column_letter, read_sheets
 from jzcli.readers.tables import most_text_row
-from jzcli.store.store import Store, declaratieregels, importbevindingen
+from jzcli.store.schema import declaratieregels, importbevindingen
+from jzcli.store.store import Store
 
 IMPORT_RULE = "JZ-I01"  # a value in the file could not be read
 IMPORT_RULE_SIGN = "JZ-I02"  # amounts, volume and debet/credit contradict each other

@@ -63,7 +63,8 @@ from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import read_head, sniff_kind
 from jzcli.readers.toewijzingen import TOEWIJZING_FIELDS, insert_versions
 from jzcli.readers.values import elfproef
-from jzcli.store.store import Store, berichten
+from jzcli.store.schema import berichten
+from jzcli.store.store import Store
 
 JW323 = ijw.bericht("JW323")
 JW301 = ijw.bericht("JW301")

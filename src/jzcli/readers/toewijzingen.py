@@ -39,7 +39,8 @@ from jzcli.readers.tables import (
     sheet_heads,
     table_body,
 )
-from jzcli.store.store import Store, toewijzingen
+from jzcli.store.schema import toewijzingen
+from jzcli.store.store import Store
 
 TOEWIJZING_FIELDS = [
     "toewijzingnummer",

@@ -21,7 +21,8 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
-from jzcli.store.store import Store, contracten, contractproducten, importbevindingen, toewijzingen
+from jzcli.store.schema import contracten, contractproducten, importbevindingen, toewijzingen
+from jzcli.store.store import Store
 
 CONTRACT_PRODUCT_COLUMNS = [
     "contract_id",

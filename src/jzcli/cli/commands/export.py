@@ -95,7 +95,7 @@ def export_declaraties_command(
     """
     from jzcli.errors import UsageError
     from jzcli.output.export import export_declaraties
-    from jzcli.store.store import declaratieregels as t
+    from jzcli.store.schema import declaratieregels as t
 
     if output.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"-o {output}: use a .csv or .xlsx file name")
