@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from jzcli import refdata
+from jzcli.domain.agreements import PRODUCT_FIELDS
 from jzcli.errors import FileReadError
 from jzcli.readers import values as V
 from jzcli.readers.headers import HeaderMatch, SynonymTable, match_field
@@ -45,16 +46,6 @@ from jzcli.readers.tables import (
 from jzcli.store.schema import contracten, contractproducten
 from jzcli.store.store import Store
 
-PRODUCT_FIELDS = [
-    "productcategorie",
-    "productcode",
-    "omschrijving",
-    "eenheid",
-    "tarief",
-    "uitvoeringsvariant",
-    "geldig_van",
-    "geldig_tot",
-]
 REQUIRED_PRODUCT_FIELDS = ["productcategorie", "productcode", "eenheid", "tarief", "uitvoeringsvariant", "geldig_van"]
 CONTRACT_KEYS = ["naam", "gemeenten", "aanbieders"]
 

@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
+from jzcli.domain.agreements import TOEWIJZING_FIELDS
 from jzcli.errors import FileReadError
 from jzcli.readers import values as V
-from jzcli.readers.headers import SynonymTable, match_field
+from jzcli.readers.headers import DECLARATIE_SYNONYMS, SynonymTable, match_field
 from jzcli.readers.prepared import FileResult, ImportOptions, Prepared
 from jzcli.readers.spreadsheet import RawSheet, read_sheets
 from jzcli.readers.tables import (
@@ -42,39 +43,12 @@ from jzcli.readers.tables import (
 from jzcli.store.schema import toewijzingen
 from jzcli.store.store import Store
 
-TOEWIJZING_FIELDS = [
-    "toewijzingnummer",
-    "bsn",
-    "aanbieder",
-    "gemeente",
-    "productcategorie",
-    "productcode",
-    "ingangsdatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "frequentie",
-    "budget",
-    "reden_wijziging",
-    "toewijzingsdatum",
-]
 REQUIRED_COLUMNS = ["toewijzingnummer", "bsn", "ingangsdatum"]  # aanbieder/gemeente: column or option
 # Fields only allocations have: a header needs two of them to be detected as allocations.
 ALLOCATION_ONLY = {"frequentie", "toewijzingsdatum", "reden_wijziging", "budget"}
 
 TOEWIJZING_SYNONYMS: dict[str, list[str]] = {
-    "toewijzingnummer": [
-        "toewijzingnummer",
-        "toewijzingsnummer",
-        "toewijzingnr",
-        "toewijzingsnr",
-        "toewijzing",
-        "beschikkingsnummer",
-        "beschikkingnummer",
-        "beschikkingnr",
-        "toewijzingid",
-        "nummertoewijzing",
-    ],
+    "toewijzingnummer": DECLARATIE_SYNONYMS["toewijzingnummer"],  # the same field as on a declaration line
     "bsn": [
         "bsn",
         "burgerservicenummer",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
+from jzcli.domain.agreements import TOEWIJZING_FIELDS
 from jzcli.domain.codes import CREDIT
 from jzcli.domain.findings import FINDING_COLUMNS, empty_findings, mask_value
 from jzcli.domain.text import euro
@@ -551,24 +552,7 @@ UNIT_LABEL = {"01": "min", "04": "uur", "14": "etmaal", "16": "dagdeel", "82": "
 TEXT_COLUMNS = ["toewijzingnummer", "bsn", "aanbieder", "gemeente", "productcategorie", "productcode", "eenheid"]
 
 
-ALLOCATION_COLUMNS = [
-    "id",
-    "toewijzingnummer",
-    "bsn",
-    "aanbieder",
-    "gemeente",
-    "productcategorie",
-    "productcode",
-    "ingangsdatum",
-    "einddatum",
-    "volume",
-    "eenheid",
-    "frequentie",
-    "budget",
-    "reden_wijziging",
-    "toewijzingsdatum",
-    "verwijderd",
-]
+ALLOCATION_COLUMNS = ["id", *TOEWIJZING_FIELDS, "verwijderd"]
 
 
 def as_text(values, index=None) -> pd.Series:

@@ -21,24 +21,11 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
+from jzcli.domain.agreements import PRODUCT_FIELDS
 from jzcli.store.schema import contracten, contractproducten, importbevindingen, toewijzingen
 from jzcli.store.store import Store
 
-CONTRACT_PRODUCT_COLUMNS = [
-    "contract_id",
-    "contract_naam",
-    "gemeenten",
-    "aanbieders",
-    "productcategorie",
-    "productcode",
-    "omschrijving",
-    "eenheid",
-    "tarief",
-    "uitvoeringsvariant",
-    "geldig_van",
-    "geldig_tot",
-    "product_id",
-]
+CONTRACT_PRODUCT_COLUMNS = ["contract_id", "contract_naam", "gemeenten", "aanbieders", *PRODUCT_FIELDS, "product_id"]
 TOEWIJZING_COLUMNS = [c.name for c in toewijzingen.columns]  # id, batch, bron, blad, rij, fields...
 _TOEWIJZING_DATES = ["ingangsdatum", "einddatum", "toewijzingsdatum"]
 _TOEWIJZING_INTS = ["volume", "budget"]
