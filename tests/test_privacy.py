@@ -473,3 +473,22 @@ def test_json_summaries_are_json(sample_store, cli):
     data = json.loads(r.stdout)
     assert {d["bestand"] for d in data} >= {"huizen_zorgfirst_2025-03.xlsx"}
     assert not leaks(r.stdout, store_bsns(url))
+
+
+def test_csv_with_lf_line_ends_keeps_a_carriage_return_inside_its_cell(tmp_path):
+    """LF line ends: the csv module would leave a lone CR unquoted and every reader would end the
+    row there; such a row is written fully quoted, on stdout and in files alike."""
+    from jzcli.output.records import csv_text, write_records
+
+    frame = pd.DataFrame({"tekst": ["gewoon", "regel\rmet CR", "a\r\nb"], "getal": [1, 2, 3]})
+    text = csv_text(frame)
+    assert text == 'tekst,getal\ngewoon,1\n"regel\rmet CR","2"\n"a\r\nb","3"\n'
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["tekst", "getal"],
+        ["gewoon", "1"],
+        ["regel\rmet CR", "2"],
+        ["a\r\nb", "3"],
+    ]
+    write_records(tmp_path / "t.csv", table=lambda: frame)
+    back = pd.read_csv(tmp_path / "t.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert back["tekst"].tolist() == ["gewoon", "regel\rmet CR", "a\r\nb"] and back["getal"].tolist() == [1, 2, 3]

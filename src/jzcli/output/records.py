@@ -8,8 +8,7 @@ it as UTF-8 bytes), ``write_records`` writes a file chosen by its suffix.
 * CSV: every field formula-safe (``domain.text.formula_safe``: a leading ``=``, ``+``, ``-``, ``@``,
   tab or CR gets an apostrophe; a plain number such as ``-1064.00`` stays a number). ``excel``:
   the Dutch Excel dialect, ';' between fields and a decimal comma in ``decimal_columns``. On stdout
-  lines end with LF; a file is UTF-8 with a BOM (Excel then reads ë and € right) and keeps the line
-  ends it has always had (``line_end``).
+  and in files lines end with LF; a file is UTF-8 with a BOM (Excel then reads ë and € right).
 
 Every file is written to a temporary name beside the target and moved into place (``atomic_path``),
 so a failure never leaves half a file.
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from jzcli.domain.text import formula_safe
@@ -71,15 +71,37 @@ def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns: Itera
         yield ["" if v is None else formula_safe(_decimal_comma(v) if d else v) for v, d in zip(row, decimal)]
 
 
-def _write_csv(stream, frame: pd.DataFrame, *, excel: bool, decimal_columns, line_end: str) -> None:
-    writer = csv.writer(stream, lineterminator=line_end, delimiter=EXCEL_DELIMITER if excel else ",")
-    writer.writerows(csv_rows(frame, excel=excel, decimal_columns=decimal_columns))
+def _rows_with_cr(frame: pd.DataFrame):
+    """Which rows hold a carriage return inside a text cell (vectorised over the text columns)."""
+    found = np.zeros(len(frame), dtype=bool)
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            found |= col.str.contains("\r", regex=False, na=False).to_numpy(dtype=bool)
+    return found
+
+
+def _write_csv(stream, frame: pd.DataFrame, *, excel: bool, decimal_columns) -> None:
+    """CSV with LF line ends. The csv module quotes a field holding the line terminator, but with LF
+    it leaves a lone CR bare, and every reader (Excel, pandas, the csv module) would end the row
+    there: a row with a CR in a cell is written with every field quoted."""
+    delimiter = EXCEL_DELIMITER if excel else ","
+    plain = csv.writer(stream, lineterminator="\n", delimiter=delimiter)
+    rows = csv_rows(frame, excel=excel, decimal_columns=decimal_columns)
+    plain.writerow(next(rows))
+    with_cr = _rows_with_cr(frame)
+    if not with_cr.any():
+        plain.writerows(rows)
+        return
+    quoted = csv.writer(stream, lineterminator="\n", delimiter=delimiter, quoting=csv.QUOTE_ALL)
+    for row, cr in zip(rows, with_cr):
+        (quoted if cr else plain).writerow(row)
 
 
 def csv_text(frame: pd.DataFrame, *, excel: bool = False, decimal_columns: Iterable[str] = ()) -> str:
     """CSV as text with LF line ends (for stdout: written as UTF-8 bytes, so Windows adds no CR)."""
     buf = io.StringIO()
-    _write_csv(buf, frame, excel=excel, decimal_columns=decimal_columns, line_end="\n")
+    _write_csv(buf, frame, excel=excel, decimal_columns=decimal_columns)
     return buf.getvalue()
 
 
@@ -99,11 +121,8 @@ def write_records(
     table: TableMaker | None = None,
     excel: bool = False,
     decimal_columns: Iterable[str] = (),
-    line_end: str = "\r\n",
 ) -> None:
-    """Write ``records()`` to a .json file or ``table()`` to a .csv file (UTF-8 with BOM, lines
-    ended by ``line_end``: CR/LF, the csv module's own, in the findings and declaration exports;
-    the report's .csv has always had LF)."""
+    """Write ``records()`` to a .json file or ``table()`` to a .csv file (UTF-8 with BOM, LF line ends)."""
     suffix = Path(target).suffix.lower()
     if suffix == ".json" and records is not None:
         with atomic_path(target) as tmp:
@@ -111,7 +130,7 @@ def write_records(
     elif suffix == ".csv" and table is not None:
         with atomic_path(target) as tmp:
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-                _write_csv(fh, table(), excel=excel, decimal_columns=decimal_columns, line_end=line_end)
+                _write_csv(fh, table(), excel=excel, decimal_columns=decimal_columns)
     else:
         raise UsageError(f"-o {target}: use a {'.json or ' if records is not None else ''}.csv file name")
 

@@ -211,8 +211,8 @@ def _deliver(report, output: Path | None, out_format: Format | None, *, excel: b
     from jzcli.domain.report import MONEY_COLUMNS, PCT_COLUMNS
 
     numbers = [*MONEY_COLUMNS, *PCT_COLUMNS]  # a decimal comma with --excel
-    if output is not None:  # the report's .csv has always had LF line ends
-        write_records(output, **makers, excel=excel, decimal_columns=numbers, line_end="\n")
+    if output is not None:
+        write_records(output, **makers, excel=excel, decimal_columns=numbers)
         if not quiet:
             terminal.status_line(f"wrote {terminal.escape(str(output))}")
     else:
