@@ -639,32 +639,22 @@ def _differs(prep: SimpleNamespace, col: str):
     return prep.f["judged"] & prep.f["differs_" + col]
 
 
+def _differs_from_allocation(ctx, col: str) -> pd.DataFrame:
+    """TR339/TR340: the judged lines whose ``col`` is not the allocation's ``col`` (where it has one)."""
+    prep = ctx.shared("allocation", _prepare)
+    b = _rows(prep, _differs(prep, col), [col], [col])
+    msg = b["label"] + f": {col} " + b[col].astype(object) + " ≠ the allocation's " + b["a_" + col].astype(object)
+    return findings(b["id"], msg.tolist(), col, _texts(b[col]))
+
+
 @rule("TR339", "9339", "ProductCategorie equals the allocation's productcategorie when it has one", family=FAMILY)
 def tr339_categorie(ctx) -> pd.DataFrame:
-    prep = ctx.shared("allocation", _prepare)
-    b = _rows(prep, _differs(prep, "productcategorie"), ["productcategorie"], ["productcategorie"])
-    msg = (
-        b["label"]
-        + ": productcategorie "
-        + b["productcategorie"].astype(object)
-        + " ≠ the allocation's "
-        + b["a_productcategorie"].astype(object)
-    )
-    return findings(b["id"], msg.tolist(), "productcategorie", _texts(b["productcategorie"]))
+    return _differs_from_allocation(ctx, "productcategorie")
 
 
 @rule("TR340", "9340", "ProductCode equals the allocation's productcode when it has one", family=FAMILY)
 def tr340_productcode(ctx) -> pd.DataFrame:
-    prep = ctx.shared("allocation", _prepare)
-    b = _rows(prep, _differs(prep, "productcode"), ["productcode"], ["productcode"])
-    msg = (
-        b["label"]
-        + ": productcode "
-        + b["productcode"].astype(object)
-        + " ≠ the allocation's "
-        + b["a_productcode"].astype(object)
-    )
-    return findings(b["id"], msg.tolist(), "productcode", _texts(b["productcode"]))
+    return _differs_from_allocation(ctx, "productcode")
 
 
 def _unit_name(codes: pd.Series) -> pd.Series:
