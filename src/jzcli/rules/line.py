@@ -82,6 +82,19 @@ def _period_lines(ctx: Context, bad: pd.Series) -> pd.DataFrame:
     return lines[bad.fillna(False).astype(bool)]
 
 
+def _period_finding(decl: pd.DataFrame, edge: str, why: pd.Series | str) -> pd.DataFrame:
+    """A finding on each line of ``decl`` (from ``_period_lines``): "DeclaratiePeriode begins|ends
+    <date>, <why>", for ``edge`` "begin" or "eind"."""
+    col = "declaratieperiode_" + edge
+    verb = "begins" if edge == "begin" else "ends"
+    day = date_text(decl[col])
+    return findings(decl, f"DeclaratiePeriode {verb} " + day + ", " + why, "declaratieperiode", day)
+
+
+def _after_dagtekening(decl: pd.DataFrame) -> pd.Series:
+    return "after the message Dagtekening (" + date_text(decl["bericht_dagtekening"]) + ")"
+
+
 def _missing(ctx: Context, column: str, fields: list[str]) -> pd.Series:
     """Bool: the column is empty on the line and not because its value could not be read."""
     return ctx.lines[column].isna() & ~failed_import(ctx, fields)
@@ -220,12 +233,7 @@ def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
             "begindatum",
             date_text(bad["begindatum"]),
         ),
-        findings(
-            decl,
-            "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", before 2021-01-01",
-            "declaratieperiode",
-            date_text(decl["declaratieperiode_begin"]),
-        ),
+        _period_finding(decl, "begin", "before 2021-01-01"),
     )
 
 
@@ -243,20 +251,9 @@ def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
     bad = lines[after]
     msg = "begindatum " + date_text(bad["begindatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")"
     decl = _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
-    decl_msg = (
-        (
-            "DeclaratiePeriode begins "
-            + date_text(decl["declaratieperiode_begin"])
-            + ", after the message Dagtekening ("
-            + date_text(decl["bericht_dagtekening"])
-            + ")"
-        )
-        if len(decl)
-        else ""
-    )
     return concat_findings(
         findings(bad, msg, "begindatum", date_text(bad["begindatum"])),
-        findings(decl, decl_msg, "declaratieperiode", date_text(decl["declaratieperiode_begin"])),
+        _period_finding(decl, "begin", _after_dagtekening(decl)),
     )
 
 
@@ -277,26 +274,8 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
     d_before = _period_lines(ctx, e < b)
     d_after = _period_lines(ctx, (e > ref) & ~(e < b))
     return concat_findings(
-        findings(
-            d_before,
-            "DeclaratiePeriode ends "
-            + date_text(d_before["declaratieperiode_eind"])
-            + ", before it begins ("
-            + date_text(d_before["declaratieperiode_begin"])
-            + ")",
-            "declaratieperiode",
-            date_text(d_before["declaratieperiode_eind"]),
-        ),
-        findings(
-            d_after,
-            "DeclaratiePeriode ends "
-            + date_text(d_after["declaratieperiode_eind"])
-            + ", after the message Dagtekening ("
-            + date_text(d_after["bericht_dagtekening"])
-            + ")",
-            "declaratieperiode",
-            date_text(d_after["declaratieperiode_eind"]),
-        ),
+        _period_finding(d_before, "eind", "before it begins (" + date_text(d_before["declaratieperiode_begin"]) + ")"),
+        _period_finding(d_after, "eind", _after_dagtekening(d_after)),
         findings(
             before,
             "einddatum " + date_text(before["einddatum"]) + " is before begindatum " + date_text(before["begindatum"]),
