@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
-from jzcli.domain.codes import BERICHT, EENHEDEN, REGEL, SIGNAAL
+from jzcli.domain.codes import BERICHT, REGEL, SIGNAAL
 from jzcli.domain.findings import concat_findings, findings
 from jzcli.domain.text import mask_bsn
 from jzcli.readers.values import elfproef
@@ -50,6 +50,7 @@ from jzcli.rules.kit import (
     month_text,
     split_text,
     text_of,
+    unit_text,
     unresolved_import_findings,
 )
 from jzcli.rules.registry import rule
@@ -98,10 +99,6 @@ def _after_dagtekening(decl: pd.DataFrame) -> pd.Series:
 def _missing(ctx: Context, column: str, fields: list[str]) -> pd.Series:
     """Bool: the column is empty on the line and not because its value could not be read."""
     return ctx.lines[column].isna() & ~failed_import(ctx, fields)
-
-
-def _unit_name(code: pd.Series) -> pd.Series:
-    return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
 
 
 # ============================================================================ import
@@ -163,7 +160,7 @@ def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
         "eenheid '"
         + raw
         + "' read as "
-        + _unit_name(hit["eenheid"])
+        + unit_text(hit["eenheid"])
         + ", the contract's eenheid for "
         + text_of(hit["productcode"])
     )
@@ -443,7 +440,7 @@ def cd087_tarief_present(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         import_failures(ctx, ["tarief"]),
         findings(
-            missing, "tarief is missing (required when eenheid is " + _unit_name(missing["eenheid"]) + ")", "tarief"
+            missing, "tarief is missing (required when eenheid is " + unit_text(missing["eenheid"]) + ")", "tarief"
         ),
         findings(
             extra,
