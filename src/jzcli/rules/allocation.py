@@ -577,7 +577,7 @@ def tr387_begin_of_month(ctx) -> pd.DataFrame:
     prep = ctx.shared("allocation", _prepare)
     f = prep.f
     begin, start = f["begindatum"], f["a_ingangsdatum"]
-    first = begin - pd.to_timedelta(begin.dt.day - 1, unit="D")
+    first = _first_of_month(begin)
     later = ((start > first) & (start <= first + pd.offsets.MonthEnd(0))).fillna(False).astype(bool)
     expected = start.where(later, first)
     why = (" (the allocation's ingangsdatum in that month)", " (the first day of the month)")
@@ -595,11 +595,15 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
     f = prep.f
     end, stop = f["einddatum"], f["a_einddatum"]
     last = end + pd.offsets.MonthEnd(0)
-    first = end - pd.to_timedelta(end.dt.day - 1, unit="D")
+    first = _first_of_month(end)
     earlier = ((stop < last) & (stop >= first)).fillna(False).astype(bool)
     expected = stop.where(earlier, last)
     why = (" (the allocation's einddatum in that month)", " (the last day of the month)")
     return _month_edge(prep, "einddatum", "ends", expected, earlier, why)
+
+
+def _first_of_month(day: pd.Series) -> pd.Series:
+    return day - pd.to_timedelta(day.dt.day - 1, unit="D")
 
 
 def _month_edge(
