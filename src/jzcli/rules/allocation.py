@@ -577,7 +577,7 @@ def tr387_begin_of_month(ctx) -> pd.DataFrame:
     prep = ctx.shared("allocation", _prepare)
     f = prep.f
     begin, start = f["begindatum"], f["a_ingangsdatum"]
-    first = begin - pd.to_timedelta(begin.dt.day - 1, unit="D")
+    first = _first_of_month(begin)
     later = ((start > first) & (start <= first + pd.offsets.MonthEnd(0))).fillna(False).astype(bool)
     expected = start.where(later, first)
     why = (" (the allocation's ingangsdatum in that month)", " (the first day of the month)")
@@ -595,11 +595,15 @@ def tr388_end_of_month(ctx) -> pd.DataFrame:
     f = prep.f
     end, stop = f["einddatum"], f["a_einddatum"]
     last = end + pd.offsets.MonthEnd(0)
-    first = end - pd.to_timedelta(end.dt.day - 1, unit="D")
+    first = _first_of_month(end)
     earlier = ((stop < last) & (stop >= first)).fillna(False).astype(bool)
     expected = stop.where(earlier, last)
     why = (" (the allocation's einddatum in that month)", " (the last day of the month)")
     return _month_edge(prep, "einddatum", "ends", expected, earlier, why)
+
+
+def _first_of_month(day: pd.Series) -> pd.Series:
+    return day - pd.to_timedelta(day.dt.day - 1, unit="D")
 
 
 def _month_edge(
@@ -639,32 +643,22 @@ def _differs(prep: SimpleNamespace, col: str):
     return prep.f["judged"] & prep.f["differs_" + col]
 
 
+def _differs_from_allocation(ctx, col: str) -> pd.DataFrame:
+    """TR339/TR340: the judged lines whose ``col`` is not the allocation's ``col`` (where it has one)."""
+    prep = ctx.shared("allocation", _prepare)
+    b = _rows(prep, _differs(prep, col), [col], [col])
+    msg = b["label"] + f": {col} " + b[col].astype(object) + " ≠ the allocation's " + b["a_" + col].astype(object)
+    return findings(b["id"], msg.tolist(), col, _texts(b[col]))
+
+
 @rule("TR339", "9339", "ProductCategorie equals the allocation's productcategorie when it has one", family=FAMILY)
 def tr339_categorie(ctx) -> pd.DataFrame:
-    prep = ctx.shared("allocation", _prepare)
-    b = _rows(prep, _differs(prep, "productcategorie"), ["productcategorie"], ["productcategorie"])
-    msg = (
-        b["label"]
-        + ": productcategorie "
-        + b["productcategorie"].astype(object)
-        + " ≠ the allocation's "
-        + b["a_productcategorie"].astype(object)
-    )
-    return findings(b["id"], msg.tolist(), "productcategorie", _texts(b["productcategorie"]))
+    return _differs_from_allocation(ctx, "productcategorie")
 
 
 @rule("TR340", "9340", "ProductCode equals the allocation's productcode when it has one", family=FAMILY)
 def tr340_productcode(ctx) -> pd.DataFrame:
-    prep = ctx.shared("allocation", _prepare)
-    b = _rows(prep, _differs(prep, "productcode"), ["productcode"], ["productcode"])
-    msg = (
-        b["label"]
-        + ": productcode "
-        + b["productcode"].astype(object)
-        + " ≠ the allocation's "
-        + b["a_productcode"].astype(object)
-    )
-    return findings(b["id"], msg.tolist(), "productcode", _texts(b["productcode"]))
+    return _differs_from_allocation(ctx, "productcode")
 
 
 def _unit_name(codes: pd.Series) -> pd.Series:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from jzcli.domain.codes import EENHEDEN, REGEL
+from jzcli.domain.codes import REGEL
 from jzcli.domain.findings import concat_findings, findings
 from jzcli.rules.kit import (
     Context,
@@ -36,6 +36,7 @@ from jzcli.rules.kit import (
     normalised_products,
     split_text,
     text_of,
+    unit_text,
 )
 from jzcli.rules.registry import rule
 
@@ -45,10 +46,6 @@ EURO = "83"
 
 def _found(lines: pd.DataFrame) -> pd.Series:
     return lines["contract_product_found"].astype(bool)
-
-
-def _unit_name(code: pd.Series) -> pd.Series:
-    return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
 
 
 @rule(
@@ -200,9 +197,9 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
     missing = lines[found & lines["eenheid"].isna() & ~failed_import(ctx, ["eenheid"])]
     msg = (
         "eenheid "
-        + _unit_name(bad["eenheid"])
+        + unit_text(bad["eenheid"])
         + " ≠ the contract's eenheid "
-        + _unit_name(bad["contract_eenheid"])
+        + unit_text(bad["contract_eenheid"])
         + " for "
         + text_of(bad["productcode"])
         + " (only minutes against an hourly tariff are allowed)"
@@ -214,7 +211,7 @@ def jz_c02_unit(ctx: Context) -> pd.DataFrame:
             "eenheid is missing; the contract's eenheid for "
             + text_of(missing["productcode"])
             + " is "
-            + _unit_name(missing["contract_eenheid"]),
+            + unit_text(missing["contract_eenheid"]),
             "eenheid",
         ),
     )

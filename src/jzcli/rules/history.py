@@ -259,6 +259,18 @@ def tr389_duplicate_of_approved(ctx: Context) -> pd.DataFrame:
 
 
 # ============================================================================ credits
+def _same_content(c: pd.DataFrame) -> pd.Series:
+    """How a credit without vorig_referentienummer finds its debet (TR323, JZ-H01, TR390)."""
+    return (
+        "same client, product "
+        + text_of(c["productcode"])
+        + ", ProductPeriode "
+        + _period(c)
+        + " and bedrag "
+        + euro_text(c["bedrag"])
+    )
+
+
 def _credit_links(ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The credits being judged (in id order) and the debet each cancels (``credit_links``): once
     per context for TR323, JZ-H01 and TR390."""
@@ -300,13 +312,7 @@ def tr323_credit_has_debet(ctx: Context) -> pd.DataFrame:
         ),
         findings(
             c,
-            "no approved debet of the same client, product "
-            + text_of(c["productcode"])
-            + ", ProductPeriode "
-            + _period(c)
-            + " and bedrag "
-            + euro_text(c["bedrag"])
-            + " to cancel (credit without vorig_referentienummer)",
+            "no approved debet of the " + _same_content(c) + " to cancel (credit without vorig_referentienummer)",
             "bedrag",
             euro_text(c["bedrag"]),
         ),
@@ -333,13 +339,7 @@ def jz_h01_credit_not_checkable(ctx: Context) -> pd.DataFrame:
         "the debet it cancels (referentienummer " + text_of(c["vorig_referentienummer"]) + ")", index=c.index
     ).where(
         by_ref,
-        "the debet it cancels (same client, product "
-        + text_of(c["productcode"])
-        + ", ProductPeriode "
-        + _period(c)
-        + " and bedrag "
-        + euro_text(c["bedrag"])
-        + ")",
+        "the debet it cancels (" + _same_content(c) + ")",
     )
     msg = (
         what
@@ -370,12 +370,8 @@ def tr390_credited_once(ctx: Context) -> pd.DataFrame:
         ),
         findings(
             c,
-            "the approved debet of the same client, product "
-            + text_of(c["productcode"])
-            + ", ProductPeriode "
-            + _period(c)
-            + " and bedrag "
-            + euro_text(c["bedrag"])
+            "the approved debet of the "
+            + _same_content(c)
             + " has already been credited"
             + pd.Series(
                 np.where(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from jzcli import refdata
 from jzcli.domain.agreements import TOEWIJZING_FIELDS
-from jzcli.domain.codes import CREDIT
+from jzcli.domain.codes import CREDIT, EENHEDEN
 from jzcli.domain.findings import FINDING_COLUMNS, empty_findings, mask_value
 from jzcli.domain.text import euro
 
@@ -176,6 +176,12 @@ def failed_import(ctx: Context, fields: Iterable[str]) -> pd.Series:
 def text_of(s: pd.Series) -> pd.Series:
     """A column as display text ('' for missing); money and dates have their own helpers."""
     return s.astype(object).where(s.notna(), "").astype(str)
+
+
+def unit_text(code: pd.Series) -> pd.Series:
+    """Eenheid codes with their WJ756 name: '04 (Uur)'; ' (?)' for a missing code, unlike
+    domain.text.unit_label ('')."""
+    return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
 
 
 def euro_text(s: pd.Series) -> pd.Series:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from jzcli import refdata
-from jzcli.domain.codes import BERICHT, EENHEDEN, REGEL, SIGNAAL
+from jzcli.domain.codes import BERICHT, REGEL, SIGNAAL
 from jzcli.domain.findings import concat_findings, findings
 from jzcli.domain.text import mask_bsn
 from jzcli.readers.values import elfproef
@@ -50,6 +50,7 @@ from jzcli.rules.kit import (
     month_text,
     split_text,
     text_of,
+    unit_text,
     unresolved_import_findings,
 )
 from jzcli.rules.registry import rule
@@ -82,13 +83,22 @@ def _period_lines(ctx: Context, bad: pd.Series) -> pd.DataFrame:
     return lines[bad.fillna(False).astype(bool)]
 
 
+def _period_finding(decl: pd.DataFrame, edge: str, why: pd.Series | str) -> pd.DataFrame:
+    """A finding on each line of ``decl`` (from ``_period_lines``): "DeclaratiePeriode begins|ends
+    <date>, <why>", for ``edge`` "begin" or "eind"."""
+    col = "declaratieperiode_" + edge
+    verb = "begins" if edge == "begin" else "ends"
+    day = date_text(decl[col])
+    return findings(decl, f"DeclaratiePeriode {verb} " + day + ", " + why, "declaratieperiode", day)
+
+
+def _after_dagtekening(decl: pd.DataFrame) -> pd.Series:
+    return "after the message Dagtekening (" + date_text(decl["bericht_dagtekening"]) + ")"
+
+
 def _missing(ctx: Context, column: str, fields: list[str]) -> pd.Series:
     """Bool: the column is empty on the line and not because its value could not be read."""
     return ctx.lines[column].isna() & ~failed_import(ctx, fields)
-
-
-def _unit_name(code: pd.Series) -> pd.Series:
-    return text_of(code) + " (" + code.map(EENHEDEN).fillna("?").astype(str) + ")"
 
 
 # ============================================================================ import
@@ -150,7 +160,7 @@ def jz_i03_stuks_from_contract(ctx: Context) -> pd.DataFrame:
         "eenheid '"
         + raw
         + "' read as "
-        + _unit_name(hit["eenheid"])
+        + unit_text(hit["eenheid"])
         + ", the contract's eenheid for "
         + text_of(hit["productcode"])
     )
@@ -220,12 +230,7 @@ def cs100_not_before_2021(ctx: Context) -> pd.DataFrame:
             "begindatum",
             date_text(bad["begindatum"]),
         ),
-        findings(
-            decl,
-            "DeclaratiePeriode begins " + date_text(decl["declaratieperiode_begin"]) + ", before 2021-01-01",
-            "declaratieperiode",
-            date_text(decl["declaratieperiode_begin"]),
-        ),
+        _period_finding(decl, "begin", "before 2021-01-01"),
     )
 
 
@@ -243,20 +248,9 @@ def tr134_begin_not_future(ctx: Context) -> pd.DataFrame:
     bad = lines[after]
     msg = "begindatum " + date_text(bad["begindatum"]) + " is after " + name[after] + " (" + date_text(ref[after]) + ")"
     decl = _period_lines(ctx, lines["declaratieperiode_begin"] > ref)
-    decl_msg = (
-        (
-            "DeclaratiePeriode begins "
-            + date_text(decl["declaratieperiode_begin"])
-            + ", after the message Dagtekening ("
-            + date_text(decl["bericht_dagtekening"])
-            + ")"
-        )
-        if len(decl)
-        else ""
-    )
     return concat_findings(
         findings(bad, msg, "begindatum", date_text(bad["begindatum"])),
-        findings(decl, decl_msg, "declaratieperiode", date_text(decl["declaratieperiode_begin"])),
+        _period_finding(decl, "begin", _after_dagtekening(decl)),
     )
 
 
@@ -277,26 +271,8 @@ def tr137_end(ctx: Context) -> pd.DataFrame:
     d_before = _period_lines(ctx, e < b)
     d_after = _period_lines(ctx, (e > ref) & ~(e < b))
     return concat_findings(
-        findings(
-            d_before,
-            "DeclaratiePeriode ends "
-            + date_text(d_before["declaratieperiode_eind"])
-            + ", before it begins ("
-            + date_text(d_before["declaratieperiode_begin"])
-            + ")",
-            "declaratieperiode",
-            date_text(d_before["declaratieperiode_eind"]),
-        ),
-        findings(
-            d_after,
-            "DeclaratiePeriode ends "
-            + date_text(d_after["declaratieperiode_eind"])
-            + ", after the message Dagtekening ("
-            + date_text(d_after["bericht_dagtekening"])
-            + ")",
-            "declaratieperiode",
-            date_text(d_after["declaratieperiode_eind"]),
-        ),
+        _period_finding(d_before, "eind", "before it begins (" + date_text(d_before["declaratieperiode_begin"]) + ")"),
+        _period_finding(d_after, "eind", _after_dagtekening(d_after)),
         findings(
             before,
             "einddatum " + date_text(before["einddatum"]) + " is before begindatum " + date_text(before["begindatum"]),
@@ -464,7 +440,7 @@ def cd087_tarief_present(ctx: Context) -> pd.DataFrame:
     return concat_findings(
         import_failures(ctx, ["tarief"]),
         findings(
-            missing, "tarief is missing (required when eenheid is " + _unit_name(missing["eenheid"]) + ")", "tarief"
+            missing, "tarief is missing (required when eenheid is " + unit_text(missing["eenheid"]) + ")", "tarief"
         ),
         findings(
             extra,
