@@ -567,3 +567,17 @@ def test_detection_reads_only_the_head_of_each_sheet_and_finds_a_low_header(tmp_
     assert len(heads[1].cells) == 50
     assert heads[1].cells.loc[30].tolist() == full.loc[30].tolist() == HEADER
     assert detect_soort(src) == "toewijzingen"
+
+
+def test_client_and_product_columns_spelt_as_on_declarations(tmp_path, sqlite_url, cli):
+    """An allocation export names BSN, productcategorie and productcode the way declarations do
+    (Sofinummer, Productgroep, Zorgproduct): the allocation reader knows the same spellings."""
+    header = ["Toewijzingnummer", "Sofinummer", "AGB-code", "Gemeente", "Productgroep", "Zorgproduct", "Ingangsdatum"]
+    rows = [header, [406001, BSN1, 98001101, "Huizen", 45, "45A48", dt.date(2025, 1, 1)]]
+    path = write_xlsx(tmp_path / "toewijzingen.xlsx", {"Toewijzingen": rows})
+    result = cli("import", path, "--soort", "toewijzingen", "--db", sqlite_url)
+    assert result.exit_code == 0, result.output
+    got = actueel(sqlite_url)
+    assert got[["toewijzingnummer", "bsn", "productcategorie", "productcode"]].values.tolist() == [
+        ["406001", BSN1, "45", "45A48"]
+    ]

@@ -48,17 +48,10 @@ REQUIRED_COLUMNS = ["toewijzingnummer", "bsn", "ingangsdatum"]  # aanbieder/geme
 ALLOCATION_ONLY = {"frequentie", "toewijzingsdatum", "reden_wijziging", "budget"}
 
 TOEWIJZING_SYNONYMS: dict[str, list[str]] = {
-    "toewijzingnummer": DECLARATIE_SYNONYMS["toewijzingnummer"],  # the same field as on a declaration line
-    "bsn": [
-        "bsn",
-        "burgerservicenummer",
-        "bsnclient",
-        "bsnjeugdige",
-        "clientbsn",
-        "bsnnummer",
-        "burgerservicenummerclient",
-        "bsnkind",
-    ],
+    # The fields that mean the same on an allocation as on a declaration line are recognised by the
+    # same spellings (not aanbieder: "afzender" of an allocation export is the gemeente).
+    "toewijzingnummer": DECLARATIE_SYNONYMS["toewijzingnummer"],
+    "bsn": DECLARATIE_SYNONYMS["bsn"],
     "aanbieder": [
         "aanbieder",
         "zorgaanbieder",
@@ -84,15 +77,8 @@ TOEWIJZING_SYNONYMS: dict[str, list[str]] = {
         "codegemeente",
         "afzender",
     ],
-    "productcategorie": [
-        "productcategorie",
-        "categorie",
-        "productcat",
-        "prodcat",
-        "productcategoriecode",
-        "categoriecode",
-    ],
-    "productcode": ["productcode", "prestatiecode", "product", "code", "prodcode", "codeproduct"],
+    "productcategorie": DECLARATIE_SYNONYMS["productcategorie"],
+    "productcode": DECLARATIE_SYNONYMS["productcode"],
     "ingangsdatum": [
         "ingangsdatum",
         "startdatum",
