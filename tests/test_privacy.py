@@ -492,3 +492,13 @@ def test_csv_with_lf_line_ends_keeps_a_carriage_return_inside_its_cell(tmp_path)
     write_records(tmp_path / "t.csv", table=lambda: frame)
     back = pd.read_csv(tmp_path / "t.csv", encoding="utf-8-sig", keep_default_na=False)
     assert back["tekst"].tolist() == ["gewoon", "regel\rmet CR", "a\r\nb"] and back["getal"].tolist() == [1, 2, 3]
+
+
+def test_csv_of_columns_without_text_and_of_mixed_columns():
+    """Number-only object columns (Decimals, None) and mixed columns go through the CR check too."""
+    from decimal import Decimal
+
+    from jzcli.output.records import csv_text
+
+    frame = pd.DataFrame({"bedrag": [Decimal("1.50"), None], "mixed": [3, "x\ry"], "leeg": [None, None]})
+    assert csv_text(frame) == 'bedrag,mixed,leeg\n1.50,3,\n"","x\ry",""\n'

@@ -76,8 +76,10 @@ def _rows_with_cr(frame: pd.DataFrame):
     found = np.zeros(len(frame), dtype=bool)
     for name in frame.columns:
         col = frame[name]
-        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        if pd.api.types.is_string_dtype(col.dtype) and col.dtype != object:
             found |= col.str.contains("\r", regex=False, na=False).to_numpy(dtype=bool)
+        elif col.dtype == object:  # mixed values (numbers, Decimals, None): only texts can hold a CR
+            found |= np.fromiter((isinstance(v, str) and "\r" in v for v in col), dtype=bool, count=len(col))
     return found
 
 
