@@ -1,4 +1,4 @@
-"""Shared fixtures: a store on SQLite and on a real PostgreSQL server, and a CLI runner."""
+"""Shared fixtures: a store on DuckDB (the embedded default) and on a real PostgreSQL server, and a CLI runner."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return f"{base}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["duckdb", "postgresql"])
 def db_url(request, tmp_path):
-    """A fresh, empty store URL: a SQLite file, or a new schema on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        yield "sqlite:///" + str(tmp_path / "store.db")
+    """A fresh, empty store URL: a DuckDB file, or a new schema on the test PostgreSQL server."""
+    if request.param == "duckdb":
+        yield "duckdb:///" + str(tmp_path / "store.duckdb")
         return
     if not PG_URL:
         if os.environ.get("CI"):
@@ -46,7 +46,14 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def store_url(tmp_path):
+    """The embedded default store (DuckDB) in a fresh file."""
+    return "duckdb:///" + str(tmp_path / "store.duckdb")
+
+
+@pytest.fixture
 def sqlite_url(tmp_path):
+    """A store of jzcli before 0.2 (SQLite), for the tests of converting one."""
     return "sqlite:///" + str(tmp_path / "store.db")
 
 

@@ -221,6 +221,8 @@ def month_text(dialect: str, column=None):
     column = r.c.begindatum if column is None else column
     if dialect == "postgresql":
         return sa.func.to_char(column, sa.literal_column("'YYYY-MM'"), type_=sa.String)
+    if dialect == "duckdb":
+        return sa.func.strftime(column, sa.literal_column("'%Y-%m'"), type_=sa.String)
     return sa.func.substr(column, sa.literal_column("1"), sa.literal_column("7"), type_=sa.String)
 
 
@@ -786,6 +788,8 @@ def ensure_indexes(store: Store, *, resubmission: bool = True, progress=None) ->
     """Create the report's indexes on a store made before they existed (create_all adds indexes
     only with new tables): the report index (SQLite) and, with ``resubmission``, the resubmission index.
     A store that cannot be written still reports, only slower."""
+    if store.dialect == "duckdb":
+        return  # DuckDB scans columns with min/max per row group; an index would only slow imports
     try:
         with store.engine.connect() as conn:  # a read first: no write lock when they exist
             if store.dialect == "sqlite":

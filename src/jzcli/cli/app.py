@@ -11,7 +11,7 @@ import sys
 import typer
 
 from jzcli import __version__
-from jzcli.cli.commands import batches, check, export, import_, report, retour, rules, validate
+from jzcli.cli.commands import batches, check, export, import_, report, retour, rules, store, validate
 
 app = typer.Typer(
     name="jzcli",
@@ -54,6 +54,7 @@ app.command("rules", epilog=rules.EPILOG)(rules.rules_command)
 app.command("retour", epilog=retour.EPILOG)(retour.retour_command)
 app.command("check", epilog=check.EPILOG)(check.check_command)
 app.add_typer(export.export_app, name="export")
+app.add_typer(store.store_app, name="store")
 
 
 def main() -> None:

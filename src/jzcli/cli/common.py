@@ -52,10 +52,13 @@ FormatOption = Annotated[Format, typer.Option("--format", help="Output format on
 
 def open_store(db: str | None, *, create: bool = False):
     """The store --db names (else $JZCLI_DB, else the default file). Only jzcli import creates
-    one (``create=True``); any other command refuses a SQLite file that does not exist, so a
-    mistyped --db never silently becomes a new, empty store."""
+    one (``create=True``); any other command refuses a store file that does not exist, so a
+    mistyped --db never silently becomes a new, empty store. A store of jzcli before 0.2 (SQLite)
+    is converted into DuckDB first, once (``store.upgrade``)."""
     from jzcli.store.store import Store
+    from jzcli.store.upgrade import convert_old_store
 
+    convert_old_store(db, progress=lambda text: typer.echo(text, err=True))
     return Store.open(db, create=create)
 
 

@@ -76,7 +76,7 @@ def write_step(
     rejected = verdicts[verdicts["status"] == AFGEKEURD].assign(ronde=ronde)
     # a text timestamp: insert_frame writes datetime64 columns as dates only
     rejected["beoordeeld_op"] = stamp.strftime("%Y-%m-%d %H:%M:%S.%f") + (
-        "+00:00" if store.dialect == "postgresql" else ""
+        "+00:00" if store.dialect in ("postgresql", "duckdb") else ""
     )
     store.insert_frame(conn, beoordelingen, rejected)
     t = declaratieregels

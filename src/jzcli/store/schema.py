@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
 
 SCHEMA_VERSION = 2
 
@@ -202,6 +204,41 @@ kolomkoppelingen = sa.Table(
     sa.Column("kolom", sa.String(200), primary_key=True),  # normalised column name
     sa.Column("veld", sa.String(40), nullable=False),
 )
+
+
+# --- DuckDB: ids from sequences (it has no SERIAL), no secondary indexes -----------------------
+# DuckDB keeps min/max per row group for every column, which is what its scans use; an ART index
+# would only slow a bulk load. Primary keys and UNIQUE stay (they are constraints).
+def _serial_id(table: sa.Table) -> sa.Column | None:
+    pk = list(table.primary_key.columns)
+    if len(pk) == 1 and pk[0].autoincrement in (True, "auto") and isinstance(pk[0].type, sa.Integer):
+        if not pk[0].foreign_keys:
+            return pk[0]
+    return None
+
+
+def sequence_name(table: sa.Table) -> str:
+    return f"{table.name}_id_seq"
+
+
+@compiles(CreateColumn, "duckdb")
+def _duckdb_column(element, compiler, **kw):
+    column = element.element
+    text = compiler.visit_create_column(element, **kw)
+    if column.table is not None and _serial_id(column.table) is column:
+        text = text.replace(" SERIAL", f" INTEGER DEFAULT nextval('{sequence_name(column.table)}')", 1)
+    return text
+
+
+for _table in metadata.tables.values():
+    for _index in _table.indexes:
+        _index.ddl_if(dialect=("sqlite", "postgresql"))
+    if _serial_id(_table) is not None:
+        sa.event.listen(
+            _table,
+            "before_create",
+            sa.DDL(f"CREATE SEQUENCE IF NOT EXISTS {sequence_name(_table)}").execute_if(dialect="duckdb"),
+        )
 
 
 # Each step takes a store from schema version n to n + 1 (n: the key), inside the opening transaction.

@@ -1,4 +1,5 @@
-"""The local store: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+"""The local store: SQLAlchemy Core over DuckDB (the default, one file), PostgreSQL, or SQLite (stores of
+jzcli before 0.2; a plain path to such a file is converted into DuckDB on opening, see ``store.upgrade``).
 
 Each imported file is one batch and one transaction: either the batch with all its lines and
 findings is there, or nothing of it is. Money is integer eurocents; dates are DATE columns.
@@ -11,6 +12,8 @@ import itertools
 import json
 import os
 import stat
+import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,18 +42,27 @@ from jzcli.store.schema import (
 ENV_DB = "JZCLI_DB"
 
 
-def default_db_path() -> Path:
+def data_dir() -> Path:
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("jzcli", appauthor=False)) / "jzcli.db"
+    return Path(user_data_dir("jzcli", appauthor=False))
+
+
+def default_db_path() -> Path:
+    return data_dir() / "jzcli.duckdb"
+
+
+def legacy_default_db_path() -> Path:
+    """Where jzcli before 0.2 kept its SQLite store (converted into ``default_db_path`` once)."""
+    return data_dir() / "jzcli.db"
 
 
 def resolve_url(db: str | None) -> str:
-    """A --db value (path or SQLAlchemy URL), else $JZCLI_DB, else the default SQLite file."""
+    """A --db value (path or SQLAlchemy URL), else $JZCLI_DB, else the default DuckDB file."""
     value = db or os.environ.get(ENV_DB) or str(default_db_path())
     if "://" in value:
         return value
-    return "sqlite:///" + str(Path(value).expanduser().resolve())
+    return "duckdb:///" + str(Path(value).expanduser().resolve())
 
 
 def describe_url(url: str) -> str:
@@ -64,9 +76,10 @@ def describe_url(url: str) -> str:
 class Store:
     """An open store. Use ``Store.open(db)``; the schema is created on first use."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, root: Any = None):
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._root = root  # DuckDB: the process's one connection to the file (holds its lock)
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -76,7 +89,10 @@ class Store:
             parsed = sa.engine.make_url(url)
         except Exception:
             raise StoreError(f"--db {db!r}: not a path or database URL") from None
-        if parsed.get_backend_name() == "sqlite":
+        root = None
+        if parsed.get_backend_name() == "duckdb":
+            engine, root = _duckdb_engine(parsed, create=create)
+        elif parsed.get_backend_name() == "sqlite":
             engine = _sqlite_engine(parsed, create=create)
         else:
             try:
@@ -85,8 +101,12 @@ class Store:
                 engine = sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
             except Exception as exc:
                 raise StoreError(f"store {describe_url(url)}: {exc}") from None
-        store = cls(engine)
-        store._ensure_schema()
+        store = cls(engine, root)
+        try:
+            store._ensure_schema()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def _ensure_schema(self) -> None:
@@ -116,6 +136,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._root is not None:
+            self._root.close()
+            self._root = None
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -213,6 +236,9 @@ class Store:
         sent with the driver's executemany (COPY on PostgreSQL).
         """
         if frame.empty:
+            return None
+        if self.dialect == "duckdb":
+            _duckdb_insert(_driver(conn), table, frame)
             return None
         # Columns that are empty on every row are left out: they get NULL all the same, and an
         # SQLite executemany binds a NULL at a real cost (1 M lines with 5 always-empty columns:
@@ -349,6 +375,18 @@ def _sqlite_indexes_to_rebuild(cur, table: str, adding: int) -> list[tuple[str, 
     return [(name, sql) for name, sql in found if not sql.lstrip().upper().startswith("CREATE UNIQUE")]
 
 
+def _duckdb_insert(raw, table: sa.Table, frame: pd.DataFrame) -> None:
+    """One INSERT … SELECT from the frame itself (DuckDB scans pandas columns in place). Columns of
+    Python objects are cast to the table's types by DuckDB; a datetime64 into a DATE column keeps the day."""
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    name = "_jz_insert_frame"
+    raw.register(name, frame)
+    try:
+        raw.execute(f'INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "{name}"')
+    finally:
+        raw.unregister(name)
+
+
 def _driver(conn: Connection) -> Any:
     """The DB-API connection under a SQLAlchemy connection (for cursors and COPY)."""
     raw = conn.connection.driver_connection
@@ -405,6 +443,101 @@ def missing_store_message(path: Path) -> str:
     if default.exists() and default.resolve() != path.resolve():
         message += f". There is a store in the default place: {default} (used without --db)"
     return message
+
+
+# A DuckDB file admits one process at a time: a second jzcli waits for it (polling), saying so
+# after WAIT_NOTICE_SECONDS, and gives up after $JZCLI_STORE_WAIT seconds (default 10 minutes).
+WAIT_NOTICE_SECONDS = 2.0
+WAIT_POLL_SECONDS = 0.1
+ENV_WAIT = "JZCLI_STORE_WAIT"
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of a DuckDB file
+
+
+def _wait_limit() -> float:
+    try:
+        return float(os.environ.get(ENV_WAIT, "600"))
+    except ValueError:
+        return 600.0
+
+
+def _notify(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _duckdb_connect(path: Path):
+    """The process's connection to a DuckDB file, waiting while another process holds it."""
+    import duckdb
+
+    start = time.monotonic()
+    told = False
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise StoreError(f"store {path} cannot be opened: {text.splitlines()[0]}") from None
+            waited = time.monotonic() - start
+            if waited >= _wait_limit():
+                raise StoreError(
+                    f"store {path} is in use by another process (another jzcli?) and stayed so for "
+                    f"{waited:.0f} s; try again when it has finished"
+                ) from None
+            if not told and waited >= WAIT_NOTICE_SECONDS:
+                _notify(f"waiting for store {path}: another jzcli is using it (Ctrl+C to stop waiting)")
+                told = True
+            time.sleep(WAIT_POLL_SECONDS)
+        except duckdb.Error as exc:
+            raise StoreError(f"store {path} cannot be opened: {str(exc).splitlines()[0]}") from None
+
+
+def _duckdb_engine(parsed, *, create: bool) -> tuple[Engine, Any]:
+    from duckdb_engine import ConnectionWrapper
+
+    path = Path(parsed.database or "")
+    if not parsed.database or parsed.database == ":memory:":
+        raise StoreError("--db: give a file for the store (an in-memory store would be lost at once)")
+    if not path.exists():
+        if not create:
+            raise StoreError(missing_store_message(path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"store {path} cannot be created: {exc.strerror or exc}") from None
+    elif path.is_dir():
+        raise StoreError(f"store {path} is a folder; give a file path or database URL with --db")
+    elif path.stat().st_size == 0:
+        path.unlink()  # an empty file (made by hand, or by jzcli before it wrote anything): a new store
+    else:
+        _check_duckdb_header(path)
+    # personal data: the file and its write-ahead log are the owner's only
+    mask = os.umask(0o077) if os.name == "posix" else None
+    try:
+        root = _duckdb_connect(path)
+    finally:
+        if mask is not None:
+            os.umask(mask)
+    # Every SQLAlchemy connection is a cursor of the one root connection: its own transaction,
+    # the same database instance and file lock.
+    engine = sa.create_engine(
+        "duckdb://", creator=lambda: ConnectionWrapper(root.cursor()), poolclass=sa.pool.NullPool
+    )
+    return engine, root
+
+
+def _check_duckdb_header(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise StoreError(f"store {path} cannot be read: {exc.strerror or exc}") from None
+    if not head:
+        return
+    if head.startswith(b"SQLite format 3\x00"):
+        raise StoreError(f"store {path} is an SQLite store of an earlier jzcli: convert it with jzcli store upgrade {path}")
+    if head[8:12] != DUCKDB_MAGIC:
+        raise StoreError(f"store {path} is not a jzcli store (not a DuckDB database)")
 
 
 def _sqlite_engine(parsed, *, create: bool) -> Engine:
