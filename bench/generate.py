@@ -78,11 +78,19 @@ def dutch_money(cents: np.ndarray) -> np.ndarray:
     return text + "," + np.char.zfill(rest.astype(str), 2).astype(object)
 
 
-def generate(lines: int, out: Path, xlsx_lines: int = 0, seed: int = 20251125) -> dict:
+def generate(
+    lines: int, out: Path, xlsx_lines: int = 0, seed: int = 20251125, month_only: int = 0, clients: int = 0
+) -> dict:
+    """With `month_only` (1–12) every line falls in that month of 2025, one per client in turn;
+    `clients` then fixes the number of clients (default: one line each), so that files of several
+    months made with the same seed and clients share their clients, aanbieders and allocations."""
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     extra = lines // 100  # 0.5 % duplicates + 0.5 % credits, appended to the base lines
-    clients = max(1, -(-(lines - extra) // MONTHS))
+    if not month_only:
+        clients = max(1, -(-(lines - extra) // MONTHS))
+    elif not clients:
+        clients = max(1, lines - extra)
     bsn = bsns(rng, clients)
     gemeente = rng.choice(TWENTE, size=clients)
     agb_pool = np.array([f"98{n:06d}" for n in rng.choice(1_000_000, size=200, replace=False)])
@@ -118,8 +126,12 @@ def generate(lines: int, out: Path, xlsx_lines: int = 0, seed: int = 20251125) -
     alloc.to_csv(out / "toewijzingen.csv", sep=";", index=False, encoding="cp1252")
 
     # One line per client per month; ISO weeks touched per month of 2025 bound the volume.
-    client = np.repeat(np.arange(clients), MONTHS)[: lines - extra]
-    month = np.tile(np.arange(1, MONTHS + 1), clients)[: lines - extra]
+    if month_only:
+        client = np.resize(np.arange(clients), lines - extra)
+        month = np.full(len(client), month_only)
+    else:
+        client = np.repeat(np.arange(clients), MONTHS)[: lines - extra]
+        month = np.tile(np.arange(1, MONTHS + 1), clients)[: lines - extra]
     n = len(client)
     weeks = np.array([_weeks_touched(2025, m) for m in range(1, 13)])
     allowed = per_week[client] * weeks[month - 1] * unit_factor[product[client]]
@@ -240,8 +252,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--xlsx-lines", type=int, default=0)
     parser.add_argument("--seed", type=int, default=20251125)
+    parser.add_argument("--month", type=int, default=0, help="every line in this month of 2025 (1-12), one per client")
+    parser.add_argument("--clients", type=int, default=0, help="with --month: this many clients (default: lines)")
     args = parser.parse_args()
-    print(generate(args.lines, args.out, args.xlsx_lines, args.seed))
+    print(generate(args.lines, args.out, args.xlsx_lines, args.seed, args.month, args.clients))
 
 
 if __name__ == "__main__":
