@@ -262,6 +262,32 @@ def startup_seconds() -> float:
     return min(run([PY, "-c", STARTUP])["seconds"] for _ in range(3))
 
 
+HELP_COMMANDS = ("import", "batches", "report", "validate", "rules", "retour", "check", "export", "export jw323")
+
+
+def startup_costs(repeat: int = 5) -> dict:
+    """Fixed cost of each kind of jzcli process, best of ``repeat`` (seconds): ``--version``,
+    ``--help``, ``COMMAND --help`` for every command, ``rules`` (the catalogue), and ``validate``
+    and ``report`` on an empty store. None of the help steps should import pandas or SQLAlchemy."""
+
+    def best(*args: str) -> float:
+        return min(run(jz(*args), env={**os.environ, "COLUMNS": "100"})["seconds"] for _ in range(repeat))
+
+    costs = {"--version": best("--version"), "--help": best("--help")}
+    costs.update({f"{command} --help": best(*command.split(), "--help") for command in HELP_COMMANDS})
+    costs["rules"] = best("rules")
+    db = OUT / "store-empty.db"
+    db.unlink(missing_ok=True)
+    made = subprocess.run(
+        [PY, "-c", "import sys; from jzcli.store.store import Store; Store.open(sys.argv[1], create=True)", str(db)],
+        check=False,
+    )
+    if made.returncode == 0:
+        costs["validate (empty store)"] = best("validate", "--db", str(db), "-q")
+        costs["report (empty store)"] = best("report", "--db", str(db))
+    return costs
+
+
 def report_store(lines: int) -> dict:
     """Time `report` on a store of `lines` lines (built from 1 M-line files with different seeds)."""
     db = OUT / f"store-report-{lines}.db"
@@ -332,6 +358,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "startup_seconds": startup_seconds(),
         "version_seconds": min(run(jz("--version"))["seconds"] for _ in range(3)),
+        "startup": startup_costs(),
         "sizes": [],
     }
     # Best of --repeat runs at every size, the sizes taken in turn (10k, 100k, 1M, 10k, …): this

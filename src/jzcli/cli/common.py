@@ -153,6 +153,24 @@ def tight_examples(text: str) -> str:
     return "\n\n".join(out)
 
 
+def _plain_flag(param) -> None:
+    """A yes/no flag without an environment variable is always True, False or None, which Typer
+    passes on as is; give it Typer's pass-through coercion up front, so that parsing it (the root
+    --help of ``jzcli COMMAND --help``) does not import pydantic to build a validator never used."""
+    descriptor = getattr(param, "type_descriptor", None)
+    if (
+        param.envvar
+        or getattr(param, "_runtime_param", ...) is not None
+        or getattr(descriptor, "annotation", None) is not bool
+    ):
+        return
+    try:
+        from typer._coercion import PassThroughRuntimeParam
+    except ImportError:  # another Typer: it builds its own, as before
+        return
+    param._runtime_param = PassThroughRuntimeParam(parameter_info=descriptor.parameter_info, annotation=bool)
+
+
 def polish_help(command, path: str = "") -> None:
     """Give every option of every command a metavar people understand (no Python type names
     such as <bool> or <list[str]>; none for a flag) and a help panel (selection, output,
@@ -169,6 +187,7 @@ def polish_help(command, path: str = "") -> None:
             continue
         if getattr(param, "is_flag", False):
             param.metavar = ""
+            _plain_flag(param)
         elif param.metavar is None:
             param.metavar = (
                 METAVAR_OVERRIDES.get((path, long)) or METAVARS.get(long) or (long or "VALUE").lstrip("-").upper()
@@ -191,6 +210,7 @@ def polish_help(command, path: str = "") -> None:
         option = help_option(SimpleNamespace(help_option_names=["-h", "--help"]))
         if option is not None:
             option.metavar = ""
+            _plain_flag(option)
     for name, sub in getattr(command, "commands", {}).items():
         polish_help(sub, f"{path} {name}".strip())
 

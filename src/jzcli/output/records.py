@@ -24,18 +24,19 @@ import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jzcli.domain.text import formula_safe
 from jzcli.errors import FileReadError, UsageError
+
+if TYPE_CHECKING:  # pandas and numpy are imported where a frame is written, not when a command starts
+    import pandas as pd
 
 EXCEL_DELIMITER = ";"
 _DECIMAL = re.compile(r"^-?\d+\.\d+$")
 
 Maker = Callable[[], object]
-TableMaker = Callable[[], pd.DataFrame]
+TableMaker = Callable[[], "pd.DataFrame"]
 
 
 def json_text(data: object) -> str:
@@ -73,6 +74,9 @@ def csv_rows(frame: pd.DataFrame, *, excel: bool = False, decimal_columns: Itera
 
 def _rows_with_cr(frame: pd.DataFrame):
     """Which rows hold a carriage return inside a text cell (vectorised over the text columns)."""
+    import numpy as np
+    import pandas as pd
+
     found = np.zeros(len(frame), dtype=bool)
     for name in frame.columns:
         col = frame[name]
