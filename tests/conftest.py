@@ -46,7 +46,7 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
-def store_url(tmp_path):
+def embedded_url(tmp_path):
     """The embedded default store (DuckDB) in a fresh file."""
     return "duckdb:///" + str(tmp_path / "store.duckdb")
 

@@ -153,7 +153,7 @@ def test_validate_says_which_run_and_batches_say_when_validated(samples, tmp_pat
 )
 def test_a_mistyped_db_is_no_new_store(tmp_path, command):
     home = tmp_path / "data"
-    default = home / "jzcli" / "jzcli.db"
+    default = home / "jzcli" / "jzcli.duckdb"
     default.parent.mkdir(parents=True)
     assert (
         jz("import", SAMPLES / "huizen_zorgfirst_2025-04.xlsx", "-q", env={"XDG_DATA_HOME": str(home)}).returncode == 0

@@ -1303,11 +1303,11 @@ def test_db_pointing_at_a_file_that_is_not_a_store(tmp_path, cli):
     for command in (["import", src], ["batches"], ["export", "declaraties", "-o", tmp_path / "o.csv"]):
         r = cli(*command, "--db", other)
         assert r.exit_code == 3 and "Traceback" not in r.output, command
-        assert error_lines(r.stderr) == 1 and "not an SQLite database" in r.stderr
+        assert error_lines(r.stderr) == 1 and "not a jzcli store (not a DuckDB database)" in r.stderr
     assert other.read_bytes() == before
 
 
-def test_db_that_is_a_damaged_sqlite_file(tmp_path, cli):
+def test_db_that_is_a_damaged_store_file(tmp_path, cli):
     db = tmp_path / "store.db"
     src = tmp_path / "x.csv"
     src.write_bytes(csv_bytes([HEADER, line()]))

@@ -265,14 +265,14 @@ def test_newest_import_of_a_contract_naam_supersedes_older_ones(tmp_path, db_url
     assert table_counts(db_url)["contracten"] == 3
 
 
-def test_missing_naam_uses_file_name_and_absent_aanbieders_means_all(tmp_path, store_url, cli):
+def test_missing_naam_uses_file_name_and_absent_aanbieders_means_all(tmp_path, embedded_url, cli):
     src = tmp_path / "inkoop_laren.toml"
     src.write_text(
         TOML.replace('naam = "Jeugdhulp Gooi 2025"\n', "").replace('aanbieders = ["98001101", "98001202"]\n', ""),
         encoding="utf-8",
     )
-    assert cli("import", src, "--db", store_url, "-q").exit_code == 0
-    p = products(store_url)
+    assert cli("import", src, "--db", embedded_url, "-q").exit_code == 0
+    p = products(embedded_url)
     assert set(p["contract_naam"]) == {"inkoop_laren"}
     assert p["aanbieders"].isna().all()
 
@@ -357,11 +357,11 @@ def test_toml_refusals_exit_3_and_leave_the_store_unchanged(tmp_path, db_url, cl
     pd.testing.assert_frame_equal(products(db_url), before_products)
 
 
-def test_all_problems_of_a_contract_are_named_together(tmp_path, store_url, cli):
+def test_all_problems_of_a_contract_are_named_together(tmp_path, embedded_url, cli):
     text = TOML.replace('eenheid = "uur"', 'eenheid = "jaar"').replace("tarief = 98.5", "tarief = 98.505")
     bad = tmp_path / "bad.toml"
     bad.write_text(text, encoding="utf-8")
-    r = cli("import", bad, "--db", store_url, "-q")
+    r = cli("import", bad, "--db", embedded_url, "-q")
     message = " ".join(r.stderr.split())
     assert r.exit_code == 3 and "2 problems" in message
     assert message.index("[[product]] 1") < message.index("[[product]] 3")
@@ -433,11 +433,11 @@ def test_tariff_sheet_refusals_name_sheet_row_and_column(tmp_path, db_url, cli, 
     assert table_counts(db_url) == before
 
 
-def test_gemeente_option_fills_a_contract_without_gemeenten(tmp_path, store_url, cli):
+def test_gemeente_option_fills_a_contract_without_gemeenten(tmp_path, embedded_url, cli):
     src = write_xlsx(tmp_path / "laren.xlsx", {"Tarieven": [SHEET_HEADER, *SHEET_PRODUCTS]})
-    r = cli("import", src, "--gemeente", "Laren", "--db", store_url, "-q")
+    r = cli("import", src, "--gemeente", "Laren", "--db", embedded_url, "-q")
     assert r.exit_code == 0, r.output
-    assert products(store_url).iloc[0]["gemeenten"] == ["0417"]
+    assert products(embedded_url).iloc[0]["gemeenten"] == ["0417"]
 
 
 def test_tariff_sheet_is_detected_but_a_declaration_with_tarief_is_not(tmp_path):

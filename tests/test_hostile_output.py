@@ -407,18 +407,18 @@ def _on_a_terminal(args: list[str], db_url: str) -> bytes:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, store_url, cli):
+def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, embedded_url, cli):
     """Through the console script on a pseudo-terminal (Rich styles its output there): the escape
     sequences written are Rich's own styling only, whatever the file name and cells held, for
     tables and for --format csv."""
-    hostile_store(tmp_path, store_url, cli)
+    hostile_store(tmp_path, embedded_url, cli)
     for args in (
         ["batches"],
         ["batches", "--format", "csv"],
         ["validate", "--opnieuw"],
         ["report", "--by", "productcode"],
     ):
-        data = _on_a_terminal(args, store_url)
+        data = _on_a_terminal(args, embedded_url)
         sequences = set(re.findall(rb"\x1b(?:\[[0-9;?]*[A-Za-z]|\][^\x07\x1b]*|.)", data))
         # Rich's own: styling, and the transient progress line on stderr (cursor up, erase the
         # line, hide/show the cursor); never a sequence from the file (\x1b[2J clears the screen)
@@ -429,14 +429,14 @@ def test_on_a_real_terminal_only_styling_escapes_are_written(tmp_path, store_url
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_csv_on_a_terminal_shows_cursor_moves_from_a_file(tmp_path, store_url, cli):
+def test_csv_on_a_terminal_shows_cursor_moves_from_a_file(tmp_path, embedded_url, cli):
     """--format csv to a terminal carries the file's own text: a cursor move or line erase in a
     cell (which would hide the line above, a rejection) is shown as text, never obeyed."""
     src = tmp_path / "cursor.csv"
     src.write_bytes(csv_bytes([HEADER, line(), line(BSN3, code="45A48\x1b[1A\x1b[2K")]))
-    assert cli("import", src, "--db", store_url, "-q").exit_code == 0
+    assert cli("import", src, "--db", embedded_url, "-q").exit_code == 0
     for args in (["validate", "--format", "csv", "-q"], ["export", "declaraties", "-o", str(tmp_path / "x.csv"), "-q"]):
-        data = _on_a_terminal(args, store_url)
+        data = _on_a_terminal(args, embedded_url)
         assert b"\x1b[1A" not in data and b"\x1b[2K" not in data, (args, data[-800:])
         if args[0] == "validate":  # the finding's waarde, shown as text
             assert b"\\x1b[1A" in data, data[-800:]

@@ -266,10 +266,10 @@ def test_valid_jw323_imports_line_exact(tmp_path, db_url):
     assert details["sheets"] == [{"blad": None, "vermeld_totaal": 61638, "rijen": 3, "regels": 3}]
 
 
-def test_credit_total_is_signed_and_compact_xml_lines_are_numbered(tmp_path, store_url):
+def test_credit_total_is_signed_and_compact_xml_lines_are_numbered(tmp_path, embedded_url):
     debet = prestatie("R0")
     data = build_message("JW323", jw323(clients=[client(BSN, [credit(debet, "R9")])]), pretty=False)
-    store = Store.open(store_url)
+    store = Store.open(embedded_url)
     assert import_one(store, write_bytes(tmp_path / "credit.xml", data)).status == "imported"
     with store.engine.connect() as conn:
         total, dc = conn.execute(sa.select(berichten.c.totaal_ingediend, berichten.c.totaal_debet_credit)).one()
@@ -278,9 +278,9 @@ def test_credit_total_is_signed_and_compact_xml_lines_are_numbered(tmp_path, sto
     assert line["rij"] == prestatie_lines(data)[0] == 3  # compact: one line per Client and per Prestatie
 
 
-def test_message_options_must_match_or_be_left_out(tmp_path, store_url):
+def test_message_options_must_match_or_be_left_out(tmp_path, embedded_url):
     path = write_jw323(tmp_path / "m.xml", clients=good_clients())
-    store = Store.open(store_url)
+    store = Store.open(embedded_url)
     wrong = import_one(store, path, aanbieder="98009996")
     assert (
         wrong.status == "error" and "--aanbieder 98009996 differs from the message's AGB code 98001101" in wrong.message
@@ -386,11 +386,11 @@ def prestatie_tag_line(path: Path, local: str, n: int) -> int:
     return lines[n - 1]
 
 
-def test_jw301_that_contradicts_itself_is_refused(tmp_path, store_url):
+def test_jw301_that_contradicts_itself_is_refused(tmp_path, embedded_url):
     path = write_jw301(
         tmp_path / "301.xml", bsn=BAD_BSN, producten=[toegewezen_product(1, dt.date(2025, 3, 1), dt.date(2025, 2, 1))]
     )
-    store = Store.open(store_url)
+    store = Store.open(embedded_url)
     result = import_one(store, path)
     assert result.status == "error" and nothing_stored(store)
     assert "Client Bsn *****0398 fails the 11-proef" in result.message
@@ -398,8 +398,8 @@ def test_jw301_that_contradicts_itself_is_refused(tmp_path, store_url):
     assert BAD_BSN not in result.message
 
 
-def test_soort_option_must_fit_the_message(tmp_path, store_url):
-    store = Store.open(store_url)
+def test_soort_option_must_fit_the_message(tmp_path, embedded_url):
+    store = Store.open(embedded_url)
     path = write_jw323(tmp_path / "m.xml", clients=good_clients())
     result = import_one(store, path, soort="toewijzingen")
     assert (
@@ -540,7 +540,7 @@ def test_wrong_message_kinds_are_refused_clearly(tmp_path, db_url, cli, change, 
     assert nothing_stored(Store.open(db_url))
 
 
-def test_a_jw325_is_not_imported(tmp_path, store_url, cli):
+def test_a_jw325_is_not_imported(tmp_path, embedded_url, cli):
     answer = build_message(
         "JW325",
         {
@@ -553,7 +553,7 @@ def test_a_jw325_is_not_imported(tmp_path, store_url, cli):
         },
     )
     assert ijw.validate_xsd(answer, "JW325") == []
-    r = cli("import", write_bytes(tmp_path / "antwoord.xml", answer), "--db", store_url)
+    r = cli("import", write_bytes(tmp_path / "antwoord.xml", answer), "--db", embedded_url)
     assert (
         r.exit_code == 3
         and "a JW325 Declaratie-antwoord message (what jzcli retour writes); it cannot be imported" in flat(r.stderr)
@@ -703,9 +703,9 @@ def test_a_message_level_rule_rejects_the_whole_message(tmp_path, db_url, rule, 
     assert BAD_BSN not in " ".join(found["melding"])
 
 
-def test_tr358_message_names_the_message_total(tmp_path, store_url):
+def test_tr358_message_names_the_message_total(tmp_path, embedded_url):
     data = build_jw323(clients=good_clients(), totaal=-12345)
-    store, [batch] = _setup(tmp_path, store_url, data)
+    store, [batch] = _setup(tmp_path, embedded_url, data)
     _statuses, found = judged(store, batch)
     assert set(found["melding"]) == {
         "the message (TotaalIngediendBedrag) states a total of € -123,45, but its 3 lines add up to € 1.835,40 (Σ debet − Σ credit)"
@@ -733,9 +733,9 @@ def test_tr056_rejects_a_reused_berichtidentificatie(tmp_path, db_url):
     )
 
 
-def test_cs319_rejects_a_stored_declaratienummer_with_other_characters(tmp_path, store_url):
+def test_cs319_rejects_a_stored_declaratienummer_with_other_characters(tmp_path, embedded_url):
     data = build_jw323(clients=good_clients())
-    store, [batch] = _setup(tmp_path, store_url, data)
+    store, [batch] = _setup(tmp_path, embedded_url, data)
     with store.transaction() as conn:  # the XSD refuses it at import; the rule holds for any stored message
         conn.execute(berichten.update().values(declaratienummer="ZF-1"))
     statuses, found = judged(store, batch)
@@ -800,11 +800,11 @@ def test_tr318_a_declaration_may_not_go_back_a_month(tmp_path, db_url):
     )
 
 
-def test_a_rejected_message_counts_as_not_sent(tmp_path, store_url):
+def test_a_rejected_message_counts_as_not_sent(tmp_path, embedded_url):
     """A rejected message is not sent: a later message may resubmit its references."""
     bad = build_jw323(clients=good_clients(), totaal=1, header={"identificatie": "M1"}, declaratienummer="X1")
     good = build_jw323(clients=good_clients(), header={"identificatie": "M2"}, declaratienummer="X2")
-    store, [b1, b2] = _setup(tmp_path, store_url, bad, good)
+    store, [b1, b2] = _setup(tmp_path, embedded_url, bad, good)
     result = validate(store, today=TODAY)
     status = result.verdicts.groupby("batch")["status"].agg(set).to_dict()
     assert status == {b1: {"afgekeurd"}, b2: {"goedgekeurd"}}

@@ -230,7 +230,7 @@ def test_cp1252_semicolon_csv_with_dutch_numbers_and_aanbieder_option(tmp_path, 
 
 @pytest.mark.parametrize("delimiter", [";", ",", "\t"])
 @pytest.mark.parametrize("encoding,bom", [("utf-8", True), ("utf-8", False), ("cp1252", False)])
-def test_csv_encodings_and_delimiters(tmp_path, store_url, delimiter, encoding, bom):
+def test_csv_encodings_and_delimiters(tmp_path, embedded_url, delimiter, encoding, bom):
     rows = [
         ["BSN cliënt", "Prestatiecode", "Van", "Tot", "Aantal", "Tarief", "Bedrag", "Gemeente", "AGB-code"],
         [
@@ -246,7 +246,7 @@ def test_csv_encodings_and_delimiters(tmp_path, store_url, delimiter, encoding, 
         ],
     ]
     src = write_csv(tmp_path / "f.csv", rows, encoding=encoding, delimiter=delimiter, bom=bom)
-    store = Store.open(store_url)
+    store = Store.open(embedded_url)
     results = import_paths(store, [src], ImportOptions())
     assert results[0].status == "imported", results[0].message
     line = store.declaraties().iloc[0]
@@ -389,14 +389,14 @@ def test_unreadable_values_are_kept_with_a_finding_never_guessed(tmp_path, db_ur
     assert "Values that could not be read (5" in r.stdout
 
 
-def test_negative_amounts_mean_credit(tmp_path, store_url, cli):
+def test_negative_amounts_mean_credit(tmp_path, embedded_url, cli):
     rows = [
         ["BSN", "Productcode", "Van", "Tot", "Aantal", "Tarief", "Bedrag", "Gemeente", "AGB"],
         [BSN1, "45A48", "01-03-2025", "31-03-2025", "-2", "78,00", "-156,00", "0406", AGB],
     ]
     src = write_csv(tmp_path / "credit.csv", rows)
-    assert cli("import", src, "--db", store_url, "-q").exit_code == 0
-    line = stored(store_url).iloc[0]
+    assert cli("import", src, "--db", embedded_url, "-q").exit_code == 0
+    line = stored(embedded_url).iloc[0]
     assert (line["debet_credit"], line["bedrag"], line["volume"]) == ("C", 15600, 2)
 
 
@@ -519,26 +519,26 @@ def test_sqlite_store_file_is_private(tmp_path, cli):
     assert (db.stat().st_mode & 0o777) == 0o600
 
 
-def test_batches_and_json_summary(tmp_path, store_url, cli):
+def test_batches_and_json_summary(tmp_path, embedded_url, cli):
     src = write_xlsx(tmp_path / "clean.xlsx", {"Declaratie": clean_rows()})
-    r = cli("import", src, "--db", store_url, "--format", "json", "-q")
+    r = cli("import", src, "--db", embedded_url, "--format", "json", "-q")
     data = json.loads(r.stdout)
     assert data[0]["status"] == "imported" and data[0]["stored"] == 3 and data[0]["batch"] == 1
-    r = cli("batches", "--db", store_url, "--format", "json")
+    r = cli("batches", "--db", embedded_url, "--format", "json")
     rows = json.loads(r.stdout)
     assert rows[0]["bestand"] == "clean.xlsx" and rows[0]["rijen_opgeslagen"] == 3
     assert len(rows[0]["sha256"]) == 64
-    r = cli("batches", "--db", store_url)
+    r = cli("batches", "--db", embedded_url)
     assert "clean.xlsx" in r.stdout
 
 
-def test_schema_version_is_recorded(store_url):
-    store = Store.open(store_url)
+def test_schema_version_is_recorded(embedded_url):
+    store = Store.open(embedded_url)
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("select waarde from meta where sleutel='schema_version'")).scalar() == "2"
 
 
-def test_terminal_output_masks_bsn(tmp_path, store_url, cli):
+def test_terminal_output_masks_bsn(tmp_path, embedded_url, cli):
     rows = [
         IJW_HEADER,
         [
@@ -561,7 +561,7 @@ def test_terminal_output_masks_bsn(tmp_path, store_url, cli):
         ],
     ]
     src = write_xlsx(tmp_path / "x.xlsx", {"B": rows})
-    r = cli("import", src, "--db", store_url)
+    r = cli("import", src, "--db", embedded_url)
     assert r.exit_code == 0
     assert "99990000X" not in r.output
     assert "*****000X" in r.stdout
@@ -582,14 +582,14 @@ def test_usage_error_exit_code_2(cli, tmp_path):
     assert r.exit_code == 2 and "Huizen" in r.stderr
 
 
-def test_csv_mixing_utf8_and_cp1252_lines_is_read_line_by_line(tmp_path, store_url, cli):
+def test_csv_mixing_utf8_and_cp1252_lines_is_read_line_by_line(tmp_path, embedded_url, cli):
     header = b"BSN;Productcode;Van;Tot;Aantal;Bedrag;Gemeente;AGB;Naam\n"
     utf8 = f"{BSN1};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode()
     cp = f"{BSN2};45A48;01-03-2025;31-03-2025;3;234,00;Huizen;{AGB};Zoë\n".encode("cp1252")
     src = tmp_path / "mixed.csv"
     src.write_bytes(header + utf8 + cp)
-    assert cli("import", src, "--db", store_url, "-q").exit_code == 0
-    assert stored(store_url)["bsn"].tolist() == [BSN1, BSN2]
+    assert cli("import", src, "--db", embedded_url, "-q").exit_code == 0
+    assert stored(embedded_url)["bsn"].tolist() == [BSN1, BSN2]
 
 
 def test_console_script_and_module_run_in_a_subprocess(tmp_path):

@@ -52,6 +52,7 @@ INVOCATIONS: dict[str, list[list[str]]] = {
         ["-o", "{tmp}/rapport.xlsx"],
     ],
     "retour": [["-o", "{tmp}/retour"]],
+    "store upgrade": [["{tmp}/oud.db"]],  # an SQLite store of the samples, made first (below)
     "check": [
         [
             str(SAMPLES / "huizen_zorgfirst_2025-03.xlsx"),
@@ -165,6 +166,9 @@ def test_no_command_shows_a_bsn(sample_store, cli, tmp_path):
             folder = tmp_path / f"{name.replace(' ', '_')}_{n}"
             folder.mkdir()
             args = [a.replace("{tmp}", str(folder)) for a in base]
+            if name == "store upgrade":
+                old = cli("import", SAMPLES, "--aanbieder", "98001202", "--db", f"sqlite:///{folder}/oud.db", "-q")
+                assert old.exit_code == 0, old.output
             if "db" in params:
                 args += ["--db", url]
             writes_file = "-o" in args
@@ -185,7 +189,7 @@ def test_no_command_shows_a_bsn(sample_store, cli, tmp_path):
         assert name in commands or name not in INVOCATIONS
 
 
-def test_the_leak_check_can_see_a_bsn(tmp_path, store_url, cli):
+def test_the_leak_check_can_see_a_bsn(tmp_path, embedded_url, cli):
     """With --show-bsn a BSN is shown in full, so the check above would see a leak; without, masked."""
     rows = [["BSN", "Productcode", "Van", "Tot", "Aantal", "Gemeente", "AGB"]]
     rows += [["1234567890", "45A48", "01-03-2025", "31-03-2025", "3", "Huizen", "98001234"]]
@@ -194,9 +198,9 @@ def test_the_leak_check_can_see_a_bsn(tmp_path, store_url, cli):
         with src.open("w", encoding="utf-8", newline="") as fh:
             csv.writer(fh, delimiter=";").writerows(rows)
         rows[1][1] = "45A49"  # a different file each time
-        r = cli("import", src, "--db", store_url, *extra)
+        r = cli("import", src, "--db", embedded_url, *extra)
         assert r.exit_code == 0, r.output
-        bsns = store_bsns(store_url)
+        bsns = store_bsns(embedded_url)
         assert "1234567890" in bsns
         if extra:
             assert leaks(r.output, bsns)
@@ -204,7 +208,7 @@ def test_the_leak_check_can_see_a_bsn(tmp_path, store_url, cli):
             assert not leaks(r.output, bsns) and "******7890" in r.output
 
 
-def test_error_messages_do_not_show_bsns(tmp_path, store_url, cli):
+def test_error_messages_do_not_show_bsns(tmp_path, embedded_url, cli):
     """A file whose header is not found: the message lists the most header-like cells, masked."""
     rows = [
         ["999900006", "45A48", "01-03-2025", "31-03-2025", "3", "Huizen"],
@@ -214,13 +218,13 @@ def test_error_messages_do_not_show_bsns(tmp_path, store_url, cli):
     with src.open("w", encoding="cp1252", newline="") as fh:
         csv.writer(fh, delimiter=";").writerows(rows)
     for extra in ([], ["--soort", "declaraties"], ["--soort", "toewijzingen"]):
-        r = cli("import", src, "--db", store_url, "-q", *extra)
+        r = cli("import", src, "--db", embedded_url, "-q", *extra)
         assert r.exit_code == 3, r.output
         assert "noheader.csv" in r.stderr
         assert "999900006" not in r.output and "999900018" not in r.output, r.stderr
     nobsn = tmp_path / "nobsn.csv"
     nobsn.write_text("Cliënt;Productcode;Van;Tot;Aantal\n999900006;45A48;01-03-2025;31-03-2025;3\n", encoding="utf-8")
-    r = cli("import", nobsn, "--db", store_url, "-q", "--aanbieder", "98001234", "--gemeente", "Huizen")
+    r = cli("import", nobsn, "--db", embedded_url, "-q", "--aanbieder", "98001234", "--gemeente", "Huizen")
     assert r.exit_code == 3 and "999900006" not in r.output
 
 
@@ -414,13 +418,13 @@ def _hostile_declaration(path: Path) -> Path:
     return path
 
 
-def test_every_file_jzcli_writes_keeps_provider_text_literal(tmp_path, store_url, cli):
+def test_every_file_jzcli_writes_keeps_provider_text_literal(tmp_path, embedded_url, cli):
     src = _hostile_declaration(tmp_path / "=1+1.xlsx")  # a file name is provider text too
     for f in ("contract_gooi-en-vechtstreek_2025.toml", "toewijzingen_2025.xlsx"):
         shutil.copy(SAMPLES / f, tmp_path / f)
-    r = cli("import", tmp_path, "--db", store_url, "-q")
+    r = cli("import", tmp_path, "--db", embedded_url, "-q")
     assert r.exit_code == 0, r.output
-    lines = Store.open(store_url).declaraties()
+    lines = Store.open(embedded_url).declaraties()
     assert HOSTILE[0] in lines["declaratienummer"].tolist()
 
     out = tmp_path / "out"
@@ -429,11 +433,11 @@ def test_every_file_jzcli_writes_keeps_provider_text_literal(tmp_path, store_url
     written: list[Path] = []
     for suffix in ("csv", "xlsx"):
         target = out / f"export.{suffix}"
-        assert cli("export", "declaraties", "-o", target, "--db", store_url, "-q").exit_code == 0
+        assert cli("export", "declaraties", "-o", target, "--db", embedded_url, "-q").exit_code == 0
         written.append(target)
         if "validate" in commands:
             target = out / f"validate.{suffix}"
-            r = cli("validate", "--opnieuw", "-o", target, "--db", store_url, "-q")
+            r = cli("validate", "--opnieuw", "-o", target, "--db", embedded_url, "-q")
             assert r.exit_code in (0, 1), r.output
             written.append(target)
         if "check" in commands:
@@ -443,7 +447,7 @@ def test_every_file_jzcli_writes_keeps_provider_text_literal(tmp_path, store_url
             written.append(target)
     if "report" in commands:
         target = out / "report.xlsx"
-        r = cli("report", "-o", target, "--db", store_url, "-q")
+        r = cli("report", "-o", target, "--db", embedded_url, "-q")
         assert r.exit_code == 0, r.output
         written.append(target)
     for path in written:
@@ -460,7 +464,7 @@ def test_every_file_jzcli_writes_keeps_provider_text_literal(tmp_path, store_url
 
     # CSV on stdout too: import and batches summaries name files and messages.
     for command in (["batches", "--format", "csv"], ["import", src, "--format", "csv"]):
-        r = cli(*command, "--db", store_url)
+        r = cli(*command, "--db", embedded_url)
         for row in csv.reader(io.StringIO(r.stdout)):
             for value in row:
                 assert not value.startswith(FORMULA_START) or re.fullmatch(r"-\d+(\.\d+)?", value), (command, value)

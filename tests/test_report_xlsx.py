@@ -113,17 +113,17 @@ def test_toelichting_names_selection_and_definitions(workbook):
     assert isinstance(labels["Gemaakt op"], dt.datetime)
 
 
-def test_formula_looking_text_stays_text(tmp_path, store_url, cli):
+def test_formula_looking_text_stays_text(tmp_path, embedded_url, cli):
     # a provider's product code that looks like a formula, imported through the real importer
     rows = [line(A, "0406", "F1", "999900006", "45", '=HYPERLINK("x")', (2025, 3), 1, "04", 79.80, 79.80)]
     src = write_xlsx(tmp_path / "f.xlsx", rows)
     wb = openpyxl.load_workbook(src)
     wb.active["I2"].data_type = "s"  # a text cell, as the provider typed it (not a formula)
     wb.save(src)
-    r = cli("import", src, "--db", store_url, "-q")
+    r = cli("import", src, "--db", embedded_url, "-q")
     assert r.exit_code == 0, r.output
     target = tmp_path / "r.xlsx"
-    r = cli("report", "--by", "productcode", "-o", target, "--db", store_url)
+    r = cli("report", "--by", "productcode", "-o", target, "--db", embedded_url)
     assert r.exit_code == 0, r.output
     ws = openpyxl.load_workbook(target)["Kosten"]
     cell = column(ws, "productcode")[0]

@@ -453,20 +453,20 @@ def test_unreadable_allocations_refuse_the_file_and_leave_the_store_unchanged(tm
     pd.testing.assert_frame_equal(actueel(db_url), before_rows)
 
 
-def test_every_problem_is_listed_up_to_a_limit(tmp_path, store_url, cli):
+def test_every_problem_is_listed_up_to_a_limit(tmp_path, embedded_url, cli):
     rows = [HEADER] + [row(i, begin="nooit") for i in range(1, 16)]
     bad = write_xlsx(tmp_path / "bad.xlsx", {"T": rows})
-    r = cli("import", bad, "--soort", "toewijzingen", "--db", store_url, "-q")
+    r = cli("import", bad, "--soort", "toewijzingen", "--db", embedded_url, "-q")
     message = " ".join(r.stderr.split())
     assert r.exit_code == 3 and "15 problems" in message and "and 5 more" in message
     assert message.index("row 2,") < message.index("row 11,")
 
 
-def test_options_fill_missing_aanbieder_and_gemeente_columns(tmp_path, store_url, cli):
+def test_options_fill_missing_aanbieder_and_gemeente_columns(tmp_path, embedded_url, cli):
     header = [h for h in HEADER if h not in ("aanbieder", "gemeente")]
     data = [v for i, v in enumerate(row(5001)) if HEADER[i] not in ("aanbieder", "gemeente")]
     src = write_xlsx(tmp_path / "t.xlsx", {"T": [header, data]})
-    r = cli("import", src, "--soort", "toewijzingen", "--db", store_url, "-q")
+    r = cli("import", src, "--soort", "toewijzingen", "--db", embedded_url, "-q")
     assert (
         r.exit_code == 3
         and "required columns not found: aanbieder (or give --aanbieder), gemeente (or give --gemeente)"
@@ -482,11 +482,11 @@ def test_options_fill_missing_aanbieder_and_gemeente_columns(tmp_path, store_url
         "--gemeente",
         "Blaricum",
         "--db",
-        store_url,
+        embedded_url,
         "-q",
     )
     assert r.exit_code == 0, r.output
-    cur = actueel(store_url).iloc[0]
+    cur = actueel(embedded_url).iloc[0]
     assert (cur["aanbieder"], cur["gemeente"]) == ("98001101", "0376")
 
 
@@ -569,15 +569,15 @@ def test_detection_reads_only_the_head_of_each_sheet_and_finds_a_low_header(tmp_
     assert detect_soort(src) == "toewijzingen"
 
 
-def test_client_and_product_columns_spelt_as_on_declarations(tmp_path, store_url, cli):
+def test_client_and_product_columns_spelt_as_on_declarations(tmp_path, embedded_url, cli):
     """An allocation export names BSN, productcategorie and productcode the way declarations do
     (Sofinummer, Productgroep, Zorgproduct): the allocation reader knows the same spellings."""
     header = ["Toewijzingnummer", "Sofinummer", "AGB-code", "Gemeente", "Productgroep", "Zorgproduct", "Ingangsdatum"]
     rows = [header, [406001, BSN1, 98001101, "Huizen", 45, "45A48", dt.date(2025, 1, 1)]]
     path = write_xlsx(tmp_path / "toewijzingen.xlsx", {"Toewijzingen": rows})
-    result = cli("import", path, "--soort", "toewijzingen", "--db", store_url)
+    result = cli("import", path, "--soort", "toewijzingen", "--db", embedded_url)
     assert result.exit_code == 0, result.output
-    got = actueel(store_url)
+    got = actueel(embedded_url)
     assert got[["toewijzingnummer", "bsn", "productcategorie", "productcode"]].values.tolist() == [
         ["406001", BSN1, "45", "45A48"]
     ]

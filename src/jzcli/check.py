@@ -104,11 +104,11 @@ class CheckResult:
 # ============================================================================ the store
 @contextmanager
 def temporary_store() -> Iterator[Store]:
-    """A fresh SQLite store in a temporary folder; the folder is deleted afterwards."""
+    """A fresh store (DuckDB) in a temporary folder; the folder is deleted afterwards."""
     folder = tempfile.mkdtemp(prefix="jzcli-check-")
     store = None
     try:
-        store = Store.open(str(Path(folder) / "check.db"))
+        store = Store.open(str(Path(folder) / "check.duckdb"))
         yield store
     finally:
         if store is not None:

@@ -59,7 +59,19 @@ def open_store(db: str | None, *, create: bool = False):
     from jzcli.store.upgrade import convert_old_store
 
     convert_old_store(db, progress=lambda text: typer.echo(text, err=True))
-    return Store.open(db, create=create)
+    store = Store.open(db, create=create)
+    _OPENED.append(store)
+    return store
+
+
+# The stores this command opened: closed when it ends (a DuckDB file is held by one process at a
+# time; a command run in-process, as the tests do, must let go of it like a finished process does).
+_OPENED: list = []
+
+
+def close_stores() -> None:
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def check_batches(store, batches: list[int] | None) -> None:
@@ -220,6 +232,7 @@ def run_guarded(app: typer.Typer) -> int:
     try:
         return _run(app)
     finally:
+        close_stores()
         from jzcli.domain.text import take_notices
 
         for notice in take_notices():  # what a writer changed to fit a file format, said once

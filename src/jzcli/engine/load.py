@@ -40,6 +40,8 @@ def _read_lines(store: Store, query) -> dict:
     factorised per chunk, so its distinct values are typed once (a million lines hold a few
     hundred dates and codes) and a repeated value is one shared object, not one per line.
     """
+    if store.dialect == "duckdb":
+        return _read_lines_arrow(store.read_arrow(query))
     parts: dict[str, list] = {}
 
     def take(names: list[str], rows: list[tuple]) -> None:
@@ -68,6 +70,29 @@ def _read_lines(store: Store, query) -> dict:
         typed = _typed_column(name, np.asarray(uniques, dtype=object))
         taken = typed.array.take(np.concatenate(codes) if codes else np.array([], dtype="int64"), allow_fill=True)
         data[name] = taken
+    return data
+
+
+def _read_lines_arrow(table) -> dict:
+    """The same columns from an Arrow table (DuckDB): numbers as they are; every other column
+    dictionary-encoded, so each distinct value is typed once, exactly as ``_typed_column`` types the
+    driver's values."""
+    import pyarrow.compute as pc
+
+    data: dict = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if name in _NUMBER_COLUMNS:
+            values = pc.fill_null(col, 0).to_numpy().astype("int64", copy=False)
+            if name in ("id", "batch"):
+                data[name] = values
+            else:
+                data[name] = pd.arrays.IntegerArray(values, col.is_null().to_numpy(zero_copy_only=False))
+            continue
+        encoded = col.combine_chunks().dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64", copy=False)
+        typed = _typed_column(name, np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+        data[name] = typed.array.take(codes, allow_fill=True)
     return data
 
 

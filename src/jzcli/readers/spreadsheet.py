@@ -198,10 +198,25 @@ def read_sheets(path: Path) -> list[RawSheet]:
             raise FileReadError(foreign)
         if kind == "zip":
             _check_zip(path)
-            return _read_excel(path)
+            return _within_sheet_rows(path, _read_excel(path))
         if kind == "ole":
-            return _read_excel(path, legacy=True)
+            return _within_sheet_rows(path, _read_excel(path, legacy=True))
         return [_read_csv(path)]
+
+
+SHEET_MAX_ROWS = 1_048_576  # the last row an xlsx/ods sheet can have (.xls: 65,536)
+
+
+def _within_sheet_rows(path: Path, sheets: list[RawSheet]) -> list[RawSheet]:
+    """A cell placed beyond the last row a sheet can have is a damaged file (its XML names a row
+    Excel cannot hold): refused by name, not stored with a row number no sheet has."""
+    for sheet in sheets:
+        if len(sheet.cells.index) and int(sheet.cells.index.max()) > SHEET_MAX_ROWS:
+            raise FileReadError(
+                f"{sheet.label(path)}: a cell at row {int(sheet.cells.index.max()):,}, beyond the last row a sheet "
+                f"can have ({SHEET_MAX_ROWS:,}): the file is damaged; open it in Excel and save it again"
+            )
+    return sheets
 
 
 @contextmanager

@@ -206,7 +206,7 @@ kolomkoppelingen = sa.Table(
 )
 
 
-# --- DuckDB: ids from sequences (it has no SERIAL), no secondary indexes -----------------------
+# --- DuckDB: ids from sequences (it has no SERIAL), no secondary indexes, no foreign keys ------
 # DuckDB keeps min/max per row group for every column, which is what its scans use; an ART index
 # would only slow a bulk load. Primary keys and UNIQUE stay (they are constraints).
 def _serial_id(table: sa.Table) -> sa.Column | None:
@@ -230,9 +230,14 @@ def _duckdb_column(element, compiler, **kw):
     return text
 
 
+# Foreign keys are left out on DuckDB too: there a referenced table can no longer be altered (a
+# migration that drops or changes a column fails), and each line's key would be looked up on insert.
+# What they guard is kept by the writes themselves: a batch and everything of it in one transaction.
 for _table in metadata.tables.values():
     for _index in _table.indexes:
         _index.ddl_if(dialect=("sqlite", "postgresql"))
+    for _fk in _table.foreign_key_constraints:
+        _fk.ddl_if(dialect=("sqlite", "postgresql"))
     if _serial_id(_table) is not None:
         sa.event.listen(
             _table,

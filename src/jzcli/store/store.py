@@ -228,6 +228,12 @@ class Store:
             return pd.DataFrame(columns=names)
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
+    def read_arrow(self, query):
+        """DuckDB: a select's result as an Arrow table, columns as stored (no Python object per cell)."""
+        compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        with self.engine.connect() as conn:
+            return _driver(conn).execute(str(compiled)).fetch_arrow_table()
+
     # ------------------------------------------------------------------ bulk writes
     def insert_frame(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> list[int] | None:
         """Insert a frame's rows (columns named as the table's) with one bulk statement.
