@@ -223,21 +223,24 @@ def sequence_name(table: sa.Table) -> str:
 
 @compiles(CreateColumn, "duckdb")
 def _duckdb_column(element, compiler, **kw):
-    column = element.element
+    column: sa.Column = element.element
+    table = column.table
     text = compiler.visit_create_column(element, **kw)
-    if column.table is not None and _serial_id(column.table) is column:
-        text = text.replace(" SERIAL", f" INTEGER DEFAULT nextval('{sequence_name(column.table)}')", 1)
+    if table is not None and _serial_id(table) is column:
+        text = text.replace(" SERIAL", f" INTEGER DEFAULT nextval('{sequence_name(table)}')", 1)
     return text
 
 
 # Foreign keys are left out on DuckDB too: there a referenced table can no longer be altered (a
 # migration that drops or changes a column fails), and each line's key would be looked up on insert.
 # What they guard is kept by the writes themselves: a batch and everything of it in one transaction.
+_NOT_DUCKDB = ("sqlite", "postgresql")
+
 for _table in metadata.tables.values():
     for _index in _table.indexes:
-        _index.ddl_if(dialect=("sqlite", "postgresql"))
+        _index.ddl_if(dialect=_NOT_DUCKDB)  # type: ignore[arg-type]  # a tuple of names is documented; the stub says str
     for _fk in _table.foreign_key_constraints:
-        _fk.ddl_if(dialect=("sqlite", "postgresql"))
+        _fk.ddl_if(dialect=_NOT_DUCKDB)  # type: ignore[arg-type]
     if _serial_id(_table) is not None:
         sa.event.listen(
             _table,

@@ -232,7 +232,7 @@ class Store:
         """DuckDB: a select's result as an Arrow table, columns as stored (no Python object per cell)."""
         compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as conn:
-            return _driver(conn).execute(str(compiled)).fetch_arrow_table()
+            return _driver(conn).execute(str(compiled)).to_arrow_table()
 
     # ------------------------------------------------------------------ bulk writes
     def insert_frame(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> list[int] | None:
@@ -526,9 +526,7 @@ def _duckdb_engine(parsed, *, create: bool) -> tuple[Engine, Any]:
             os.umask(mask)
     # Every SQLAlchemy connection is a cursor of the one root connection: its own transaction,
     # the same database instance and file lock.
-    engine = sa.create_engine(
-        "duckdb://", creator=lambda: ConnectionWrapper(root.cursor()), poolclass=sa.pool.NullPool
-    )
+    engine = sa.create_engine("duckdb://", creator=lambda: ConnectionWrapper(root.cursor()), poolclass=sa.pool.NullPool)
     return engine, root
 
 
@@ -541,7 +539,9 @@ def _check_duckdb_header(path: Path) -> None:
     if not head:
         return
     if head.startswith(b"SQLite format 3\x00"):
-        raise StoreError(f"store {path} is an SQLite store of an earlier jzcli: convert it with jzcli store upgrade {path}")
+        raise StoreError(
+            f"store {path} is an SQLite store of an earlier jzcli: convert it with jzcli store upgrade {path}"
+        )
     if head[8:12] != DUCKDB_MAGIC:
         raise StoreError(f"store {path} is not a jzcli store (not a DuckDB database)")
 

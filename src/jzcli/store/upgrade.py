@@ -188,7 +188,7 @@ def _verify(old: sqlite3.Connection, raw) -> int:
             if _duck_type(c) == "BIGINT":
                 parts.append(f'sum("{c.name}")')
         before = old.execute(f'SELECT {", ".join(parts)} FROM "{table.name}"').fetchone()
-        after = raw.execute(f'SELECT {", ".join(parts)} FROM {table.name}').fetchone()
+        after = raw.execute(f"SELECT {', '.join(parts)} FROM {table.name}").fetchone()
         for i, (a, b) in enumerate(zip(before, after)):
             checks += 1
             if (a or 0) != (b or 0):

@@ -40,7 +40,7 @@ def upgrade_command(
     terminal.status_line(
         terminal.escape(
             f"converted {done.source} → {done.target}: {number(rows)} rows in {len(done.tables)} tables, "
-        f"{number(done.checks)} counts and sums identical"
+            f"{number(done.checks)} counts and sums identical"
             + (f"; the SQLite file is kept as {done.backup}" if done.backup else "")
         )
     )
