@@ -1362,3 +1362,31 @@ def test_a_file_without_read_permission_is_refused_alike_by_every_reader(tmp_pat
     finally:
         locked.chmod(0o600)
     assert messages == [f"{locked}: permission denied"] * 2
+
+
+@pytest.mark.parametrize("ref", ["A1048577", "C99999999999"])
+def test_a_cell_beyond_the_last_row_a_sheet_can_have_is_a_damaged_file(tmp_path, db_url, cli, ref):
+    """A workbook whose XML places a cell past row 1,048,576 cannot come from Excel: refused by name,
+    the store untouched (before: stored with that row number on SQLite, an internal error on DuckDB)."""
+    good = tmp_path / "good.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADER)
+    ws.append([BSN1, "45A48", dt.date(2025, 3, 1), dt.date(2025, 3, 31), 3, 78.0, 234.0, "0406", "98001234"])
+    ws.append([BSN1, "45A48", dt.date(2025, 4, 1), dt.date(2025, 4, 30), 3, 78.0, 234.0, "0406", "98001234"])
+    wb.save(good)
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'r="C3"', f'r="{ref}"'.encode(), 1)
+                assert ref.encode() in data
+            dst.writestr(item, data)
+    assert cli("import", good, "--db", db_url, "-q").exit_code == 0
+    before = snapshot(db_url)
+    r = cli("import", bad, "--db", db_url, "-q")
+    assert r.exit_code == 3 and "Traceback" not in r.output, r.output
+    assert error_lines(r.stderr) == 1
+    assert "bad.xlsx, sheet 'Sheet'" in r.stderr and "beyond the last row a sheet can have (1,048,576)" in r.stderr
+    assert snapshot(db_url) == before
