@@ -325,6 +325,7 @@ class Store:
 
 DECLARATIE_COLUMNS = ["id", "batch", "bron", "blad", "rij", *FIELDS]
 
+DUCKDB_INSERT_ROWS = 122_880  # rows per INSERT … SELECT from a frame (one DuckDB row group)
 PLAIN_ROWS_CHUNK = 65_536  # rows converted to plain Python values at a time by insert_frame
 
 # A bulk insert of at least this many rows into an SQLite table that holds no more rows than it
@@ -386,11 +387,12 @@ def _duckdb_insert(raw, table: sa.Table, frame: pd.DataFrame) -> None:
     Python objects are cast to the table's types by DuckDB; a datetime64 into a DATE column keeps the day."""
     columns = ", ".join(f'"{c}"' for c in frame.columns)
     name = "_jz_insert_frame"
-    raw.register(name, frame)
-    try:
-        raw.execute(f'INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "{name}"')
-    finally:
-        raw.unregister(name)
+    for start in range(0, len(frame), DUCKDB_INSERT_ROWS):
+        raw.register(name, frame.iloc[start : start + DUCKDB_INSERT_ROWS])
+        try:
+            raw.execute(f'INSERT INTO {table.name} ({columns}) SELECT {columns} FROM "{name}"')
+        finally:
+            raw.unregister(name)
 
 
 def _driver(conn: Connection) -> Any:
