@@ -144,10 +144,10 @@ def test_a_copy_that_differs_is_refused_and_nothing_changes(tmp_path, cli, monke
     old_bytes = path.read_bytes()
     real = upgrade_mod._copy_table
 
-    def losing(old, raw, table):
-        n = real(old, raw, table)
+    def losing(old, store, conn, table):
+        n = real(old, store, conn, table)
         if table.name == "bevindingen":
-            raw.execute("DELETE FROM bevindingen WHERE id = (SELECT max(id) FROM bevindingen)")
+            conn.exec_driver_sql("DELETE FROM bevindingen WHERE id = (SELECT max(id) FROM bevindingen)")
         return n
 
     monkeypatch.setattr(upgrade_mod, "_copy_table", losing)

@@ -209,7 +209,8 @@ kolomkoppelingen = sa.Table(
 # --- DuckDB: ids from sequences (it has no SERIAL), no secondary indexes, no foreign keys ------
 # DuckDB keeps min/max per row group for every column, which is what its scans use; an ART index
 # would only slow a bulk load. Primary keys and UNIQUE stay (they are constraints).
-def _serial_id(table: sa.Table) -> sa.Column | None:
+def serial_id(table: sa.Table) -> sa.Column | None:
+    """The table's own integer id that a sequence fills on DuckDB, if it has one."""
     pk = list(table.primary_key.columns)
     if len(pk) == 1 and pk[0].autoincrement in (True, "auto") and isinstance(pk[0].type, sa.Integer):
         if not pk[0].foreign_keys:
@@ -226,7 +227,7 @@ def _duckdb_column(element, compiler, **kw):
     column: sa.Column = element.element
     table = column.table
     text = compiler.visit_create_column(element, **kw)
-    if table is not None and _serial_id(table) is column:
+    if table is not None and serial_id(table) is column:
         text = text.replace(" SERIAL", f" INTEGER DEFAULT nextval('{sequence_name(table)}')", 1)
     return text
 
@@ -241,7 +242,7 @@ for _table in metadata.tables.values():
         _index.ddl_if(dialect=_NOT_DUCKDB)  # type: ignore[arg-type]  # a tuple of names is documented; the stub says str
     for _fk in _table.foreign_key_constraints:
         _fk.ddl_if(dialect=_NOT_DUCKDB)  # type: ignore[arg-type]
-    if _serial_id(_table) is not None:
+    if serial_id(_table) is not None:
         sa.event.listen(
             _table,
             "before_create",

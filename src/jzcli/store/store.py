@@ -202,11 +202,10 @@ class Store:
         """Run a select on the raw driver cursor (much faster than pandas.read_sql for big tables):
         ``take(names, rows)`` gets READ_CHUNK row tuples at a time, so the driver's Python values
         live for one chunk. Returns the column names."""
-        compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as conn:
             cur = _driver(conn).cursor()
             try:
-                cur.execute(str(compiled))
+                cur.execute(self._sql(query))
                 names = [d[0] for d in cur.description]
                 while rows := cur.fetchmany(READ_CHUNK):
                     take(names, rows)
@@ -230,9 +229,12 @@ class Store:
 
     def read_arrow(self, query):
         """DuckDB: a select's result as an Arrow table, columns as stored (no Python object per cell)."""
-        compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         with self.engine.connect() as conn:
-            return _driver(conn).execute(str(compiled)).to_arrow_table()
+            return _driver(conn).execute(self._sql(query)).to_arrow_table()
+
+    def _sql(self, query) -> str:
+        """A select as SQL text with its values inline, for the raw driver."""
+        return str(query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
 
     # ------------------------------------------------------------------ bulk writes
     def insert_frame(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> list[int] | None:
@@ -459,6 +461,7 @@ WAIT_NOTICE_SECONDS = 2.0
 WAIT_POLL_SECONDS = 0.1
 ENV_WAIT = "JZCLI_STORE_WAIT"
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of a DuckDB file
+SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of an SQLite file
 
 
 def _wait_limit() -> float:
@@ -506,19 +509,11 @@ def _duckdb_engine(parsed, *, create: bool) -> tuple[Engine, Any]:
     path = Path(parsed.database or "")
     if not parsed.database or parsed.database == ":memory:":
         raise StoreError("--db: give a file for the store (an in-memory store would be lost at once)")
-    if not path.exists():
-        if not create:
-            raise StoreError(missing_store_message(path))
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"store {path} cannot be created: {exc.strerror or exc}") from None
-    elif path.is_dir():
-        raise StoreError(f"store {path} is a folder; give a file path or database URL with --db")
-    elif path.stat().st_size == 0:
-        path.unlink()  # an empty file (made by hand, or by jzcli before it wrote anything): a new store
-    else:
-        _check_duckdb_header(path)
+    if _store_file(path, create=create):
+        if path.stat().st_size == 0:
+            path.unlink()  # an empty file (made by hand, or by jzcli before it wrote anything): a new store
+        else:
+            _check_duckdb_header(path)
     # personal data: the file and its write-ahead log are the owner's only
     mask = os.umask(0o077) if os.name == "posix" else None
     try:
@@ -532,15 +527,34 @@ def _duckdb_engine(parsed, *, create: bool) -> tuple[Engine, Any]:
     return engine, root
 
 
-def _check_duckdb_header(path: Path) -> None:
+def _store_file(path: Path, *, create: bool) -> bool:
+    """Whether a store file is at ``path``. With none there: its folder is made (``create``), else
+    'no store at PATH'. A folder at ``path`` is refused."""
+    if path.is_dir():
+        raise StoreError(f"store {path} is a folder; give a file path or database URL with --db")
+    if path.exists():
+        return True
+    if not create:
+        raise StoreError(missing_store_message(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"store {path} cannot be created: {exc.strerror or exc}") from None
+    return False
+
+
+def _file_head(path: Path) -> bytes:
+    """A store file's first 16 bytes (where SQLite and DuckDB say what they are)."""
     try:
         with path.open("rb") as fh:
-            head = fh.read(16)
+            return fh.read(16)
     except OSError as exc:
         raise StoreError(f"store {path} cannot be read: {exc.strerror or exc}") from None
-    if not head:
-        return
-    if head.startswith(b"SQLite format 3\x00"):
+
+
+def _check_duckdb_header(path: Path) -> None:
+    head = _file_head(path)
+    if head.startswith(SQLITE_MAGIC):
         raise StoreError(
             f"store {path} is an SQLite store of an earlier jzcli: convert it with jzcli store upgrade {path}"
         )
@@ -552,17 +566,11 @@ def _sqlite_engine(parsed, *, create: bool) -> Engine:
     database = parsed.database
     if database and database != ":memory:":
         path = Path(database)
-        if not path.exists():
-            if not create:
-                raise StoreError(missing_store_message(path))
+        if not _store_file(path, create=create):
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             except OSError as exc:
                 raise StoreError(f"store {path} cannot be created: {exc.strerror or exc}") from None
-        elif path.is_dir():
-            raise StoreError(f"store {path} is a folder; give a file path or database URL with --db")
         _check_sqlite_header(path)
     engine = sa.create_engine(
         parsed,
@@ -594,12 +602,8 @@ def _sqlite_engine(parsed, *, create: bool) -> Engine:
 
 
 def _check_sqlite_header(path: Path) -> None:
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise StoreError(f"store {path} cannot be read: {exc.strerror or exc}") from None
-    if head and not head.startswith(b"SQLite format 3\x00"):
+    head = _file_head(path)
+    if head and not head.startswith(SQLITE_MAGIC):
         raise StoreError(f"store {path} is not a jzcli store (not an SQLite database)")
     try:
         mode = path.stat().st_mode

@@ -20,10 +20,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from jzcli.errors import StoreError
-from jzcli.store.schema import SCHEMA_VERSION, meta_table, metadata, sequence_name
-from jzcli.store.store import Store, default_db_path, legacy_default_db_path, resolve_url
+from jzcli.store.schema import SCHEMA_VERSION, meta_table, metadata, sequence_name, serial_id
+from jzcli.store.store import SQLITE_MAGIC, Store, default_db_path, legacy_default_db_path, resolve_url
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 CHUNK_ROWS = 200_000
 
 
@@ -76,12 +75,10 @@ def upgrade_sqlite(
         store = Store.open("duckdb:///" + str(work))
         try:
             with store.transaction() as conn:
-                raw = conn.connection.driver_connection
                 for table in metadata.sorted_tables:
-                    if table is meta_table:
-                        continue
-                    result.tables[table.name] = _copy_table(old, raw, table)
-                result.checks = _verify(old, raw)
+                    if table is not meta_table:
+                        result.tables[table.name] = _copy_table(old, store, conn, table)
+                result.checks = _verify(old, conn.connection.driver_connection)
         finally:
             store.close()
     except BaseException:
@@ -121,50 +118,41 @@ def _keep(source: Path, backup: Path) -> None:
         shutil.copy2(source, backup)
 
 
-def _sqlite_columns(old: sqlite3.Connection, table: str) -> list[str]:
-    return [row[1] for row in old.execute(f'PRAGMA table_info("{table}")')]
+def _common_columns(old: sqlite3.Connection, table: sa.Table) -> list[sa.Column]:
+    """The table's columns the SQLite store has (an older version has fewer; none: no such table)."""
+    present = {row[1] for row in old.execute(f'PRAGMA table_info("{table.name}")')}
+    return [c for c in table.columns if c.name in present]
 
 
-def _duck_type(column: sa.Column) -> str:
-    kind = column.type
-    if isinstance(kind, sa.DateTime):
-        return "TIMESTAMP WITH TIME ZONE" if kind.timezone else "TIMESTAMP"
-    if isinstance(kind, sa.Date):
-        return "DATE"
-    if isinstance(kind, sa.SmallInteger | sa.Integer | sa.BigInteger):
-        return "BIGINT"
-    return "VARCHAR"
+def _is_number(column: sa.Column) -> bool:
+    return isinstance(column.type, sa.Integer)  # SmallInteger and BigInteger too
 
 
-def _copy_table(old: sqlite3.Connection, raw, table: sa.Table) -> int:
-    present = set(_sqlite_columns(old, table.name))
-    columns = [c for c in table.columns if c.name in present]
+def _copy_table(old: sqlite3.Connection, store: Store, conn, table: sa.Table) -> int:
+    """The SQLite table's rows into the new store by its own bulk insert, numbers as numbers and
+    everything else as the text SQLite kept (DuckDB casts it to the column's DATE or TIMESTAMP)."""
+    columns = _common_columns(old, table)
     if not columns:
-        return 0  # a table that store version did not have
+        return 0
     names = ", ".join(f'"{c.name}"' for c in columns)
-    casts = ", ".join(f'CAST("{c.name}" AS {_duck_type(c)})' for c in columns)
     cur = old.execute(f'SELECT {names} FROM "{table.name}" ORDER BY rowid')
     copied = 0
     while rows := cur.fetchmany(CHUNK_ROWS):
         frame = pd.DataFrame.from_records(rows, columns=[c.name for c in columns], coerce_float=False)
         for c in columns:
-            if _duck_type(c) == "BIGINT":
+            if _is_number(c):
                 frame[c.name] = pd.array(frame[c.name].tolist(), dtype="Int64")
             else:
                 frame[c.name] = frame[c.name].astype(object).where(frame[c.name].notna(), None).astype("string")
-        raw.register("_jz_upgrade", frame)
-        try:
-            raw.execute(f'INSERT INTO {table.name} ({names}) SELECT {casts} FROM "_jz_upgrade"')
-        finally:
-            raw.unregister("_jz_upgrade")
+        store.insert_frame(conn, table, frame)
         copied += len(frame)
-    _advance_sequence(raw, table)
+    _advance_sequence(conn.connection.driver_connection, table)
     return copied
 
 
 def _advance_sequence(raw, table: sa.Table) -> None:
     """A table whose ids came from SQLite: its sequence goes past the highest id."""
-    if "id" not in table.c or not table.c.id.primary_key or table.c.id.foreign_keys:
+    if serial_id(table) is None:
         return
     top = raw.execute(f"SELECT max(id) FROM {table.name}").fetchone()[0]
     if top:
@@ -178,14 +166,13 @@ def _verify(old: sqlite3.Connection, raw) -> int:
     for table in metadata.sorted_tables:
         if table is meta_table:
             continue
-        present = set(_sqlite_columns(old, table.name))
-        columns = [c for c in table.columns if c.name in present]
+        columns = _common_columns(old, table)
         if not columns:
             continue
         parts = ["count(*)"]
         for c in columns:
             parts.append(f'count("{c.name}")')
-            if _duck_type(c) == "BIGINT":
+            if _is_number(c):
                 parts.append(f'sum("{c.name}")')
         before = old.execute(f'SELECT {", ".join(parts)} FROM "{table.name}"').fetchone()
         after = raw.execute(f"SELECT {', '.join(parts)} FROM {table.name}").fetchone()
