@@ -223,12 +223,28 @@ def load_verdicts(store: Store, where=None) -> pd.DataFrame:
     query = sa.select(beoordelingen.c.regel_id, beoordelingen.c.status, beoordelingen.c.ronde)
     if where is not None:
         query = query.where(beoordelingen.c.regel_id.in_(sa.select(declaratieregels.c.id).where(where)))
+    if store.dialect == "duckdb":  # a verdict per stored line: as Arrow columns, not a tuple per row
+        return _verdicts_arrow(store.read_arrow(query))
     v = store.read_frame(query)
     if v.empty:
         return pd.DataFrame(
             {"regel_id": pd.Series(dtype="int64"), "status": pd.Series(dtype=object), "ronde": pd.Series(dtype="int64")}
         )
     return v.astype({"regel_id": "int64", "ronde": "int64"})
+
+
+def _verdicts_arrow(table) -> pd.DataFrame:
+    """``load_verdicts`` from an Arrow table: the same columns and types as the driver path."""
+    status = table.column("status").combine_chunks().dictionary_encode()
+    codes = status.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64", copy=False)
+    words = np.array([*status.dictionary.to_pylist(), None], dtype=object)  # code -1 (NULL) → None
+    return pd.DataFrame(
+        {
+            "regel_id": table.column("regel_id").to_numpy().astype("int64", copy=False),
+            "status": pd.Series(words[codes], dtype=object),
+            "ronde": table.column("ronde").to_numpy().astype("int64", copy=False),
+        }
+    )
 
 
 def load_import_findings(store: Store) -> pd.DataFrame:

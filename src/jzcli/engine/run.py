@@ -110,7 +110,7 @@ from jzcli.engine.load import (
 from jzcli.engine.result import ValidationResult, empty_finding_frame, finding_frame, verdict_frame
 from jzcli.engine.write import check_unjudged, delete_verdicts, lock, write_categories, write_step
 from jzcli.rules.catalog import load_rules
-from jzcli.rules.kit import Context, ints, no_ints, text_of
+from jzcli.rules.kit import HISTORY_COLUMNS, Context, ints, no_ints, text_of
 from jzcli.rules.registry import RULES, Rule, rule_rank, rule_sort_key
 from jzcli.store.store import Store
 
@@ -459,7 +459,7 @@ class _Run:
 
     def history(self) -> pd.DataFrame:
         if self._history is None:
-            self._history = _take(self.lines, self.approved)
+            self._history = self.lines.loc[self.approved, HISTORY_COLUMNS]
         return self._history
 
     def context(self, frame: pd.DataFrame, earlier: pd.DataFrame | None = None) -> Context:
@@ -491,12 +491,15 @@ class _Run:
         # line rejected there counts as not sent for the other rules.
         if self.progress:
             self.progress(f"line, contract and allocation rules over {len(todo):,} lines")
-        once_level2 = run_rules(self.context(todo.reset_index(drop=True)), level2)
+        everything = self.context(todo.reset_index(drop=True))
+        once_level2 = run_rules(everything, level2)
         rejected_level2 = set(once_level2.loc[once_level2["ernst"] == AFKEUR, "id"])
         level2_ok = ~todo["id"].isin(rejected_level2).to_numpy()
-        sent_all = _take(todo, level2_ok).reset_index(drop=True)
-        once_others = run_rules(self.context(sent_all), others) if len(sent_all) else once_level2.iloc[0:0]
-        del sent_all
+        # These rules judge each line on its own, so they run over every line, also the ones level 2
+        # rejected (no copy of a million lines without them): judge_phase keeps only the findings
+        # on lines that were sent.
+        once_others = run_rules(everything, others) if level2_ok.any() else once_level2.iloc[0:0]
+        del everything
         once = _Once(once_level2, once_others, level2_ok, stateful)
         steps = _steps(todo)
         writes = []

@@ -68,7 +68,8 @@ class Context:
     Rule messages (``melding``) never hold a full BSN (use ``mask_bsn``); a finding's
     ``waarde`` may, and is masked on output unless --show-bsn (``mask_value``).
 
-    ``history``: lines approved earlier (earlier rounds, earlier batches), same columns, plus
+    ``history``: lines approved earlier (earlier rounds, earlier batches), with the columns
+    ``HISTORY_COLUMNS`` only (what the history and total rules compare and name), among them
     ``gecrediteerd`` (bool: an approved credit cancels this debet) and ``crediteert`` (Int64: the
     debet id an approved credit cancels).
     """
@@ -359,6 +360,31 @@ CONTENT_COLUMNS = ["aanbieder", "gemeente", "bsn", "productcategorie", "productc
 
 
 CONTENT_REQUIRED = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"]
+
+# The columns ``Context.history`` holds: what the rules read of earlier approved lines (the keys
+# they compare, the values they sum, what a message names). The engine hands the history over
+# with these columns only: a million approved lines with every derived column would be a second
+# copy of the run's lines.
+HISTORY_COLUMNS = [
+    "id",
+    "batch",
+    "bron",
+    "blad",
+    "rij",
+    "aanbieder",
+    "referentienummer",
+    "vorig_referentienummer",
+    "referentie_sleutel",
+    "vorig_sleutel",
+    "inhoud_sleutel",
+    "debet_credit",
+    "gecrediteerd",
+    "crediteert",
+    "toewijzing_id",
+    "volume",
+    "bedrag",
+    "eenheid",
+]
 
 
 def content_groups(frame: pd.DataFrame) -> pd.Series:
