@@ -16,6 +16,7 @@ from jzcli.domain.text import mask_bsn
 from jzcli.rules.kit import (
     ALLOCATION_COLUMNS,
     AMBIGUOUS_EENHEID,
+    HISTORY_COLUMNS,
     INHOUD,
     NUMMER,
     TEXT_COLUMNS,
@@ -741,7 +742,7 @@ def link_approved_credits(lines: pd.DataFrame, approved: np.ndarray, id_index: p
     """The credit state of lines approved in earlier rounds, in one pass: each approved credit
     cancelled the debet ``credit_links`` finds for it (credits were approved only when that debet
     was still live, so pairing them in id order reproduces what happened batch by batch)."""
-    h = lines[approved]
+    h = lines.loc[approved, HISTORY_COLUMNS]  # what credit_links reads: not a copy of every column
     credits = h[h["debet_credit"] == CREDIT]
     if len(credits):
         mark_credits(lines, credits.sort_values("id", kind="mergesort"), h[h["debet_credit"] != CREDIT], id_index)
