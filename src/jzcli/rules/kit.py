@@ -364,7 +364,8 @@ CONTENT_REQUIRED = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"
 # The columns ``Context.history`` holds: what the rules read of earlier approved lines (the keys
 # they compare, the values they sum, what a message names). The engine hands the history over
 # with these columns only: a million approved lines with every derived column would be a second
-# copy of the run's lines.
+# copy of the run's lines. A rule that reads another column of the history adds it here
+# (``text_col``/``int_col``/``date_col`` read a missing column as empty: it would not fail).
 HISTORY_COLUMNS = [
     "id",
     "batch",
