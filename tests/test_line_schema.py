@@ -1,6 +1,7 @@
 """The line frame the engine hands to rules is exactly the one declared in jzcli.domain.lines:
-every stored and derived column, in order, with its dtype. Adding or dropping a column in the
-engine without declaring it fails here."""
+every stored and derived column, in order, with its dtype (the history: the columns
+``rules.kit.HISTORY_COLUMNS`` names). Adding or dropping a column in the engine without
+declaring it fails here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 import jzcli.engine.run as run
 from jzcli.domain.lines import DERIVED, DTYPES, LINE_COLUMNS, STORED, STORED_COLUMNS, conform
 from jzcli.engine.load import load_lines
+from jzcli.rules.kit import HISTORY_COLUMNS
 from test_validate_engine import TODAY, import_samples
 
 
@@ -31,8 +33,11 @@ def test_the_engine_hands_rules_exactly_the_declared_frame(tmp_path, monkeypatch
 
     real_run_rules = run.run_rules
 
+    histories: list[pd.DataFrame] = []
+
     def spy(ctx, rules=None):
-        seen.extend([ctx.lines, ctx.history])
+        seen.append(ctx.lines)
+        histories.append(ctx.history)
         return real_run_rules(ctx, rules)
 
     monkeypatch.setattr(run, "conform", strict)
@@ -42,6 +47,10 @@ def test_the_engine_hands_rules_exactly_the_declared_frame(tmp_path, monkeypatch
     assert shape(derived[0]) == DECLARED
     for frame in seen:
         assert shape(frame) == DECLARED
+    # the history: the declared columns HISTORY_COLUMNS names, with their dtypes, in that order
+    assert histories and any(len(h) for h in histories)
+    for frame in histories:
+        assert shape(frame) == [(c, DTYPES[c]) for c in HISTORY_COLUMNS]
 
 
 def test_load_lines_gives_the_stored_columns(tmp_path):

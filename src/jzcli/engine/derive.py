@@ -16,6 +16,7 @@ from jzcli.domain.text import mask_bsn
 from jzcli.rules.kit import (
     ALLOCATION_COLUMNS,
     AMBIGUOUS_EENHEID,
+    CONTENT_COLUMNS,
     HISTORY_COLUMNS,
     INHOUD,
     NUMMER,
@@ -738,11 +739,19 @@ def mark_credits(lines: pd.DataFrame, credits: pd.DataFrame, candidates: pd.Data
     lines.iloc[credit_pos, crediteert] = ok["debet_id"].to_numpy()  # type: ignore[index]
 
 
+_KEY_INPUTS = ["toewijzingnummer", "gemeente_opvolger"]  # what content_groups reads besides CONTENT_COLUMNS
+
+
 def link_approved_credits(lines: pd.DataFrame, approved: np.ndarray, id_index: pd.Index) -> None:
     """The credit state of lines approved in earlier rounds, in one pass: each approved credit
     cancelled the debet ``credit_links`` finds for it (credits were approved only when that debet
     was still live, so pairing them in id order reproduces what happened batch by batch)."""
-    h = lines.loc[approved, HISTORY_COLUMNS]  # what credit_links reads: not a copy of every column
+    # what credit_links reads, not a copy of every column: the history columns, and the content
+    # columns where the keys were not derived (the content key is then computed from them)
+    wanted = (
+        HISTORY_COLUMNS if "inhoud_sleutel" in lines.columns else [*HISTORY_COLUMNS, *CONTENT_COLUMNS, *_KEY_INPUTS]
+    )
+    h = lines.loc[approved, [c for c in dict.fromkeys(wanted) if c in lines.columns]]
     credits = h[h["debet_credit"] == CREDIT]
     if len(credits):
         mark_credits(lines, credits.sort_values("id", kind="mergesort"), h[h["debet_credit"] != CREDIT], id_index)
