@@ -89,11 +89,18 @@ def _read_lines_arrow(table) -> dict:
             else:
                 data[name] = pd.arrays.IntegerArray(values, col.is_null().to_numpy(zero_copy_only=False))
             continue
-        encoded = col.combine_chunks().dictionary_encode()
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64", copy=False)
-        typed = _typed_column(name, np.asarray(encoded.dictionary.to_pylist(), dtype=object))
+        codes, values = _dictionary(col)
+        typed = _typed_column(name, np.asarray(values, dtype=object))
         data[name] = typed.array.take(codes, allow_fill=True)
     return data
+
+
+def _dictionary(column) -> tuple[np.ndarray, list]:
+    """An Arrow column as codes (int64, -1 for NULL) into its distinct values (Python objects, each
+    made once)."""
+    encoded = column.combine_chunks().dictionary_encode()
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64", copy=False)
+    return codes, encoded.dictionary.to_pylist()
 
 
 def _factorize32(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,9 +242,8 @@ def load_verdicts(store: Store, where=None) -> pd.DataFrame:
 
 def _verdicts_arrow(table) -> pd.DataFrame:
     """``load_verdicts`` from an Arrow table: the same columns and types as the driver path."""
-    status = table.column("status").combine_chunks().dictionary_encode()
-    codes = status.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64", copy=False)
-    words = np.array([*status.dictionary.to_pylist(), None], dtype=object)  # code -1 (NULL) → None
+    codes, values = _dictionary(table.column("status"))
+    words = np.array([*values, None], dtype=object)  # code -1 (NULL) → None
     return pd.DataFrame(
         {
             "regel_id": table.column("regel_id").to_numpy().astype("int64", copy=False),

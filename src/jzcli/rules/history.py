@@ -33,12 +33,13 @@ import pandas as pd
 
 from jzcli.domain.codes import BERICHT, CREDIT, DECLARATIE, REGEL, SIGNAAL
 from jzcli.domain.findings import concat_findings, findings
+from jzcli.domain.lines import PROVENANCE
 from jzcli.rules.kit import Context, credit_links, date_text, euro_text, text_of, where_text
 from jzcli.rules.registry import rule
 
 FAMILY = "history"
 REQUIRED_KEY = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"]
-WHERE = ["batch", "bron", "blad", "rij"]
+WHERE = PROVENANCE  # where an earlier line stood: batch, bron, blad, rij
 
 
 def _complete(frame: pd.DataFrame) -> pd.Series:

@@ -19,6 +19,7 @@ from jzcli import refdata
 from jzcli.domain.agreements import TOEWIJZING_FIELDS
 from jzcli.domain.codes import CREDIT, EENHEDEN
 from jzcli.domain.findings import FINDING_COLUMNS, empty_findings, mask_value
+from jzcli.domain.lines import PROVENANCE
 from jzcli.domain.text import euro
 
 T = TypeVar("T")
@@ -368,10 +369,7 @@ CONTENT_REQUIRED = ["aanbieder", "bsn", "productcode", "begindatum", "einddatum"
 # (``text_col``/``int_col``/``date_col`` read a missing column as empty: it would not fail).
 HISTORY_COLUMNS = [
     "id",
-    "batch",
-    "bron",
-    "blad",
-    "rij",
+    *PROVENANCE,  # where an earlier line stood, for the messages that name it
     "aanbieder",
     "referentienummer",
     "vorig_referentienummer",
