@@ -34,6 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -1137,19 +1138,25 @@ def _gemeente_notes(report: Report) -> list[str]:
 # ------------------------------------------------------------------------------ output rows
 def rows_for_output(frame: pd.DataFrame) -> list[dict]:
     """A table as JSON/CSV records with stable keys: money as euro text ("1234.56"), counts as
-    int, percentages as numbers with two decimals, missing values as None."""
-    records = []
-    money = [c for c in frame.columns if c in MONEY_COLUMNS]
-    for rec in frame.to_dict(orient="records"):
-        out = {}
-        for key, value in rec.items():
-            if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
-                out[key] = None
-            elif key in money:
-                out[key] = euro_decimal(int(value))
-            elif hasattr(value, "item"):  # numpy scalar
-                out[key] = value.item()
-            else:
-                out[key] = value
-        records.append(out)
-    return records
+    int, percentages as numbers with two decimals, missing values as None. Column by column (a
+    report by aanbieder and month has thousands of rows)."""
+    columns = list(frame.columns)
+    values = [_output_values(frame[c], c in MONEY_COLUMNS) for c in columns]
+    return [dict(zip(columns, row)) for row in zip(*values)] if columns else [{} for _ in range(len(frame))]
+
+
+def _output_values(column: pd.Series, money: bool) -> list:
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":  # no missing values, plain ints
+        ints = column.tolist()
+        return [euro_decimal(v) for v in ints] if money else ints
+
+    def one(value):
+        if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+            return None
+        if money:
+            return euro_decimal(int(value))
+        if hasattr(value, "item"):  # numpy scalar
+            return value.item()
+        return value
+
+    return [one(v) for v in column.to_numpy(dtype=object)]
